@@ -1,0 +1,676 @@
+/**
+ * The wire protocol: message types, their payload schemas, and the signed
+ * envelope that carries them. docs/protocol.md is the specification; this
+ * module is its reference implementation.
+ *
+ * An envelope is a MessagePack array of nine elements:
+ *
+ * ```
+ * [version, type, id, origin, publicKey, timestamp, ttl, payload, signature]
+ * ```
+ *
+ * `payload` is the MessagePack encoding of the type's payload schema (a
+ * positional array), carried as a byte string so that the signed bytes are
+ * exactly the bytes on the wire. The origin signs the message id, which is
+ * the SHA-256 of everything but the TTL and the signature; each hop
+ * decrements the TTL without touching the signature.
+ *
+ * Decoding is strict and bounded: every refusal is a {@link ProtocolError}
+ * with a code, and no length read from the wire allocates more than the
+ * configured limits.
+ *
+ * @module
+ */
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { parseHostPort } from "./address.ts";
+import { bytesEqual, sha256 } from "./bytes.ts";
+import { isAcceptablePointEncoding, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from "./ed25519.ts";
+import { ProtocolError } from "./errors.ts";
+import type { Identity } from "./identity.ts";
+
+/** The protocol version this implementation speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Numeric codes of the message types on the wire. */
+export const MessageType = {
+  /** Opens a connection: network id, nonce, ephemeral key. */
+  HANDSHAKE: 1,
+  /** Answers a HANDSHAKE, with the initial peer list. */
+  HANDSHAKE_ACK: 2,
+  /** Closes a connection, with a reason code. */
+  DISCONNECT: 3,
+  /** Asks a peer for addresses of other peers. */
+  PEER_DISCOVERY: 4,
+  /** A list of known peers and their addresses. */
+  PEER_ANNOUNCEMENT: 5,
+  /** Liveness probe and its reply. */
+  HEARTBEAT: 6,
+  /** An application broadcast, spread by epidemic gossip. */
+  GOSSIP_MESSAGE: 7,
+  /** Application data addressed to the receiving peer, not forwarded. */
+  CUSTOM_DATA: 8,
+  /** A recommendation: how much the origin trusts one node. */
+  TRUST_UPDATE: 9,
+  /** Asks a peer for the nodes it trusts most. */
+  TRUSTED_PEERS_REQUEST: 10,
+  /** The nodes a peer trusts most, with their trust. */
+  TRUSTED_PEERS_RESPONSE: 11,
+} as const;
+
+/** One of the numeric codes in {@link MessageType}. */
+export type MessageType = typeof MessageType[keyof typeof MessageType];
+
+/** Name of each message type, by code (for logs and errors). */
+export const MESSAGE_TYPE_NAMES: Readonly<Record<MessageType, keyof typeof MessageType>> = Object.freeze(
+  Object.fromEntries(Object.entries(MessageType).map(([name, code]) => [code, name])) as Record<
+    MessageType,
+    keyof typeof MessageType
+  >,
+);
+
+/** Reason codes carried by DISCONNECT. Unknown codes are accepted and shown as numbers. */
+export const DisconnectReason = {
+  /** The node is shutting down. */
+  SHUTDOWN: 1,
+  /** The peer sent bytes that broke the protocol. */
+  PROTOCOL_ERROR: 2,
+  /** The peer belongs to another network id. */
+  WRONG_NETWORK: 3,
+  /** The peer speaks an unsupported protocol version. */
+  UNSUPPORTED_VERSION: 4,
+  /** The peer is this node itself. */
+  SELF_CONNECTION: 5,
+  /** Another connection to the same node is kept instead. */
+  DUPLICATE_CONNECTION: 6,
+  /** The handshake did not finish in time. */
+  HANDSHAKE_TIMEOUT: 7,
+  /** No connection slot is free. */
+  TOO_MANY_CONNECTIONS: 8,
+  /** The peer's trust fell below the threshold. */
+  LOW_TRUST: 9,
+  /** The peer exceeded its rate limit. */
+  RATE_LIMITED: 10,
+  /** The peer stopped answering heartbeats. */
+  TIMEOUT: 11,
+  /** The slot was given to a better peer. */
+  EVICTED: 12,
+} as const;
+
+/** A peer's address as announced in peer lists. */
+export interface PeerRecord {
+  /** The peer's node id (SHA-256 of its public key), 32 bytes. */
+  nodeId: Uint8Array;
+  /** Its listening address, `host:port`. */
+  address: string;
+  /** When the announcer last saw it, ms since the epoch (0 if unknown). */
+  lastSeen: number;
+}
+
+/** A node and a trust score in [0, 1]. */
+export interface TrustRecord {
+  /** Node id, 32 bytes. */
+  nodeId: Uint8Array;
+  /** Trust in [0, 1]. */
+  trust: number;
+}
+
+/** Payload of HANDSHAKE. */
+export interface HandshakePayload {
+  /** Network id: nodes of different networks refuse each other. At most 64 bytes. */
+  networkId: string;
+  /** Fresh random 32 bytes. */
+  nonce: Uint8Array;
+  /** Ephemeral X25519 public key, 32 bytes. */
+  ephemeralKey: Uint8Array;
+  /** Where the sender accepts connections (`host:port`), or `""`. */
+  listenAddress: string;
+  /** Software name and version, at most 64 bytes. */
+  agent: string;
+}
+
+/** Payload of HANDSHAKE_ACK. */
+export interface HandshakeAckPayload extends HandshakePayload {
+  /** Id of the HANDSHAKE being answered, binding the answer to it. */
+  handshakeId: Uint8Array;
+  /** Initial peer list, at most {@link MAX_PEER_LIST} entries. */
+  peers: PeerRecord[];
+}
+
+/** Payload of DISCONNECT. */
+export interface DisconnectPayload {
+  /** A {@link DisconnectReason} code (or another code up to 65535). */
+  reason: number;
+  /** Human-readable detail, at most 256 bytes. */
+  detail: string;
+}
+
+/** Payload of PEER_DISCOVERY and TRUSTED_PEERS_REQUEST. */
+export interface PeerListRequestPayload {
+  /** How many entries the sender wants, 1..{@link MAX_PEER_LIST}. */
+  limit: number;
+}
+
+/** Payload of PEER_ANNOUNCEMENT. */
+export interface PeerAnnouncementPayload {
+  /** Known peers, at most {@link MAX_PEER_LIST}. */
+  peers: PeerRecord[];
+}
+
+/** Payload of HEARTBEAT. */
+export interface HeartbeatPayload {
+  /** Sequence number chosen by the prober, echoed in the reply. */
+  seq: number;
+  /** Whether this is the reply to a probe. */
+  reply: boolean;
+}
+
+/** Payload of GOSSIP_MESSAGE and CUSTOM_DATA. */
+export interface ApplicationPayload {
+  /** Topic, at most {@link MAX_TOPIC_BYTES} bytes of UTF-8; `""` for none. */
+  topic: string;
+  /** Opaque application bytes. */
+  data: Uint8Array;
+}
+
+/** Payload of TRUST_UPDATE. */
+export interface TrustUpdatePayload {
+  /** The node being recommended, 32 bytes. */
+  subject: Uint8Array;
+  /** The origin's trust in it, in [0, 1]. */
+  trust: number;
+}
+
+/** Payload of TRUSTED_PEERS_RESPONSE. */
+export interface TrustedPeersResponsePayload {
+  /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
+  peers: TrustRecord[];
+}
+
+/** The payload type of each message type. */
+export interface PayloadByType {
+  /** HANDSHAKE */
+  1: HandshakePayload;
+  /** HANDSHAKE_ACK */
+  2: HandshakeAckPayload;
+  /** DISCONNECT */
+  3: DisconnectPayload;
+  /** PEER_DISCOVERY */
+  4: PeerListRequestPayload;
+  /** PEER_ANNOUNCEMENT */
+  5: PeerAnnouncementPayload;
+  /** HEARTBEAT */
+  6: HeartbeatPayload;
+  /** GOSSIP_MESSAGE */
+  7: ApplicationPayload;
+  /** CUSTOM_DATA */
+  8: ApplicationPayload;
+  /** TRUST_UPDATE */
+  9: TrustUpdatePayload;
+  /** TRUSTED_PEERS_REQUEST */
+  10: PeerListRequestPayload;
+  /** TRUSTED_PEERS_RESPONSE */
+  11: TrustedPeersResponsePayload;
+}
+
+/** Longest peer list in any message. */
+export const MAX_PEER_LIST = 64;
+/** Longest topic, in UTF-8 bytes. */
+export const MAX_TOPIC_BYTES = 255;
+
+type Field =
+  | { name: string; kind: "uint"; max: number }
+  | { name: string; kind: "bytes"; length: number }
+  | { name: string; kind: "blob" }
+  | { name: string; kind: "text"; maxBytes: number }
+  | { name: string; kind: "bool" }
+  | { name: string; kind: "fraction" }
+  | { name: string; kind: "address"; optional: boolean }
+  | { name: string; kind: "list"; max: number; of: readonly Field[] };
+
+const PEER_RECORD: readonly Field[] = [
+  { name: "nodeId", kind: "bytes", length: 32 },
+  { name: "address", kind: "address", optional: false },
+  { name: "lastSeen", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+];
+const TRUST_RECORD: readonly Field[] = [
+  { name: "nodeId", kind: "bytes", length: 32 },
+  { name: "trust", kind: "fraction" },
+];
+const HANDSHAKE_FIELDS: readonly Field[] = [
+  { name: "networkId", kind: "text", maxBytes: 64 },
+  { name: "nonce", kind: "bytes", length: 32 },
+  { name: "ephemeralKey", kind: "bytes", length: 32 },
+  { name: "listenAddress", kind: "address", optional: true },
+  { name: "agent", kind: "text", maxBytes: 64 },
+];
+const APPLICATION_FIELDS: readonly Field[] = [
+  { name: "topic", kind: "text", maxBytes: MAX_TOPIC_BYTES },
+  { name: "data", kind: "blob" },
+];
+const LIMIT_FIELDS: readonly Field[] = [{ name: "limit", kind: "uint", max: MAX_PEER_LIST }];
+
+/** Payload schema of each type: the positional fields of its MessagePack array. */
+const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
+  1: HANDSHAKE_FIELDS,
+  2: [
+    ...HANDSHAKE_FIELDS,
+    { name: "handshakeId", kind: "bytes", length: 32 },
+    { name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD },
+  ],
+  3: [{ name: "reason", kind: "uint", max: 65535 }, { name: "detail", kind: "text", maxBytes: 256 }],
+  4: LIMIT_FIELDS,
+  5: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD }],
+  6: [{ name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER }, { name: "reply", kind: "bool" }],
+  7: APPLICATION_FIELDS,
+  8: APPLICATION_FIELDS,
+  9: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
+  10: LIMIT_FIELDS,
+  11: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: TRUST_RECORD }],
+};
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function badField(path: string, why: string): ProtocolError {
+  return new ProtocolError("BAD_FIELD", `${path}: ${why}`);
+}
+
+/** Checks one decoded value against its field spec; returns the typed value. */
+function readField(field: Field, value: unknown, path: string): unknown {
+  switch (field.kind) {
+    case "uint":
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > field.max) {
+        throw badField(path, `expected an integer in 0..${field.max}`);
+      }
+      return value;
+    case "bytes":
+      if (!(value instanceof Uint8Array) || value.length !== field.length) {
+        throw badField(path, `expected ${field.length} bytes`);
+      }
+      return value;
+    case "blob":
+      if (!(value instanceof Uint8Array)) throw badField(path, "expected bytes");
+      return value;
+    case "text":
+      if (typeof value !== "string" || utf8Length(value) > field.maxBytes) {
+        throw badField(path, `expected a string of at most ${field.maxBytes} bytes`);
+      }
+      return value;
+    case "bool":
+      if (typeof value !== "boolean") throw badField(path, "expected a boolean");
+      return value;
+    case "fraction":
+      if (typeof value !== "number" || !(value >= 0 && value <= 1)) throw badField(path, "expected a number in [0, 1]");
+      return value;
+    case "address":
+      if (typeof value !== "string") throw badField(path, "expected an address string");
+      if (value === "" && field.optional) return value;
+      if (parseHostPort(value) === undefined) throw badField(path, "expected host:port");
+      return value;
+    case "list": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} entries`);
+      }
+      return value.map((item, i) => readRecord(field.of, item, `${path}[${i}]`));
+    }
+  }
+}
+
+function readRecord(fields: readonly Field[], value: unknown, path: string): Record<string, unknown> {
+  if (!Array.isArray(value) || value.length !== fields.length) {
+    throw badField(path, `expected an array of ${fields.length} fields`);
+  }
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < fields.length; i++) {
+    out[fields[i].name] = readField(fields[i], value[i], `${path}.${fields[i].name}`);
+  }
+  return out;
+}
+
+function writeRecord(fields: readonly Field[], value: Record<string, unknown>, path: string): unknown[] {
+  return fields.map((field) => {
+    const v = value[field.name];
+    if (field.kind === "list") {
+      if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
+      return v.map((item, i) => writeRecord(field.of, item as Record<string, unknown>, `${path}.${field.name}[${i}]`));
+    }
+    return v;
+  });
+}
+
+/** Limits applied when decoding. Every field is a bound an attacker cannot exceed. */
+export interface ProtocolLimits {
+  /** Largest encoded payload accepted, in bytes. Default 256 KiB; must fit the frame size. */
+  maxPayloadBytes: number;
+  /** Received TTLs above this are clamped to it. Default 16. */
+  maxTtl: number;
+  /** Oldest acceptable timestamp, ms before now. Default 5 minutes; the dedup window must cover it. */
+  maxMessageAgeMs: number;
+  /** Furthest acceptable timestamp, ms after now (clock skew). Default 30 seconds. */
+  maxClockSkewMs: number;
+}
+
+/** The default {@link ProtocolLimits}. */
+export const DEFAULT_PROTOCOL_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxPayloadBytes: 256 * 1024,
+  maxTtl: 16,
+  maxMessageAgeMs: 5 * 60_000,
+  maxClockSkewMs: 30_000,
+});
+
+/** Largest TTL the wire format carries. */
+export const MAX_WIRE_TTL = 255;
+
+/**
+ * An envelope parsed from the wire whose id has been checked against its
+ * content, but whose signature, timestamp and payload have not been checked
+ * yet (see {@link MessageCodec.parse}).
+ */
+export interface Envelope {
+  /** Protocol version. */
+  version: number;
+  /** Message type code. */
+  type: MessageType;
+  /** SHA-256 of the signed content, 32 bytes. */
+  id: Uint8Array;
+  /** Origin node id (SHA-256 of `publicKey`), 32 bytes. */
+  origin: Uint8Array;
+  /** Origin's Ed25519 public key, 32 bytes. */
+  publicKey: Uint8Array;
+  /** When the origin created it, ms since the epoch. */
+  timestamp: number;
+  /** Hops left; not signed, decremented by each hop. */
+  ttl: number;
+  /** The encoded payload, exactly as signed. */
+  payloadBytes: Uint8Array;
+  /** Ed25519 signature of `id` by the origin, 64 bytes. */
+  signature: Uint8Array;
+}
+
+/**
+ * A verified envelope with its decoded payload. Without a type argument it is
+ * the union of all message types, discriminated by `type`, so checking
+ * `message.type` narrows `message.payload`.
+ */
+export type Message<T extends MessageType = MessageType> = T extends MessageType
+  ? Envelope & { type: T; payload: PayloadByType[T] }
+  : never;
+
+const MESSAGE_DOMAIN = new TextEncoder().encode("kith-msg\0");
+const HEADER_LENGTH = MESSAGE_DOMAIN.length + 2 + 32 + 32 + 8;
+
+/**
+ * The message id: SHA-256 of the domain tag, version, type, origin, public
+ * key, big-endian 64-bit timestamp and payload bytes.
+ */
+export function computeMessageId(
+  version: number,
+  type: number,
+  origin: Uint8Array,
+  publicKey: Uint8Array,
+  timestamp: number,
+  payloadBytes: Uint8Array,
+): Uint8Array {
+  const header = new Uint8Array(HEADER_LENGTH);
+  header.set(MESSAGE_DOMAIN);
+  let o = MESSAGE_DOMAIN.length;
+  header[o++] = version;
+  header[o++] = type;
+  header.set(origin, o);
+  o += 32;
+  header.set(publicKey, o);
+  o += 32;
+  const view = new DataView(header.buffer);
+  view.setUint32(o, Math.floor(timestamp / 2 ** 32));
+  view.setUint32(o + 4, timestamp >>> 0);
+  return sha256(header, payloadBytes);
+}
+
+const encoder = new Encoder();
+
+/** Encodes a payload for `type` by its schema. @throws {ProtocolError} when it does not fit the schema. */
+export function encodePayload<T extends MessageType>(type: T, payload: PayloadByType[T]): Uint8Array {
+  const schema = SCHEMAS[type];
+  if (schema === undefined) throw new ProtocolError("UNKNOWN_TYPE", `unknown message type ${type}`);
+  const positional = writeRecord(schema, payload as unknown as Record<string, unknown>, MESSAGE_TYPE_NAMES[type]);
+  // Validate what we send exactly as a receiver would.
+  readRecord(schema, positional, MESSAGE_TYPE_NAMES[type]);
+  return encoder.encode(positional);
+}
+
+/** Options of {@link createMessage}. */
+export interface CreateMessageOptions {
+  /** Hops the message may travel; default 8. */
+  ttl?: number;
+  /** Creation time in ms since the epoch; default `Date.now()`. */
+  timestamp?: number;
+}
+
+/**
+ * Creates and signs a message from `identity`.
+ *
+ * @example
+ * ```ts
+ * import { Identity } from "./identity.ts";
+ * import { createMessage, MessageCodec, MessageType } from "./protocol.ts";
+ * const me = Identity.generate();
+ * const msg = createMessage(me, MessageType.GOSSIP_MESSAGE, { topic: "chat", data: new Uint8Array([1]) });
+ * const codec = new MessageCodec();
+ * const back = codec.decode(codec.encode(msg), Date.now());
+ * if (back.type === MessageType.GOSSIP_MESSAGE) console.log(back.payload.topic); // "chat"
+ * ```
+ */
+export function createMessage<T extends MessageType>(
+  identity: Identity,
+  type: T,
+  payload: PayloadByType[T],
+  options: CreateMessageOptions = {},
+): Message<T> {
+  const timestamp = options.timestamp ?? Date.now();
+  const ttl = options.ttl ?? 8;
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`bad timestamp ${timestamp}`);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_WIRE_TTL) throw new RangeError(`ttl must be 0..${MAX_WIRE_TTL}`);
+  const payloadBytes = encodePayload(type, payload);
+  const id = computeMessageId(
+    PROTOCOL_VERSION,
+    type,
+    identity.nodeIdBytes,
+    identity.publicKey,
+    timestamp,
+    payloadBytes,
+  );
+  return {
+    version: PROTOCOL_VERSION,
+    type,
+    id,
+    origin: identity.nodeIdBytes,
+    publicKey: identity.publicKey,
+    timestamp,
+    ttl,
+    payloadBytes,
+    signature: identity.sign(id),
+    payload,
+  } as Envelope & { type: T; payload: PayloadByType[T] } as Message<T>;
+}
+
+/**
+ * Encodes, parses and verifies envelopes under one set of limits.
+ *
+ * Decoding is split so a node can drop a duplicate before paying for its
+ * signature: {@link MessageCodec.parse} checks structure and id (cheap),
+ * {@link MessageCodec.verify} checks timestamp, origin, payload and
+ * signature; {@link MessageCodec.decode} does both.
+ */
+export class MessageCodec {
+  /** The limits in force. */
+  readonly limits: Readonly<ProtocolLimits>;
+  readonly #decoder: Decoder;
+
+  /**
+   * Creates a codec.
+   *
+   * @param limits overrides of {@link DEFAULT_PROTOCOL_LIMITS}
+   * @throws {RangeError} when a limit is negative, fractional or out of range
+   */
+  constructor(limits: Partial<ProtocolLimits> = {}) {
+    const merged = { ...DEFAULT_PROTOCOL_LIMITS, ...limits };
+    for (const [key, value] of Object.entries(merged)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`protocol limit ${key} must be a non-negative integer`);
+      }
+    }
+    if (merged.maxTtl > MAX_WIRE_TTL) throw new RangeError(`protocol limit maxTtl must be at most ${MAX_WIRE_TTL}`);
+    this.limits = Object.freeze(merged);
+    this.#decoder = new Decoder({
+      maxStrLength: 1024,
+      // Byte strings are views into the input, never copies, so their bound
+      // is the frame itself; the payload limit is checked in parse() with
+      // its own error code.
+      maxBinLength: 0x7fffffff,
+      maxArrayLength: Math.max(9, MAX_PEER_LIST),
+      maxMapLength: 0,
+      maxExtLength: 0,
+    });
+  }
+
+  /** The wire bytes of an envelope (not framed). */
+  encode(envelope: Envelope): Uint8Array {
+    return encoder.encode([
+      envelope.version,
+      envelope.type,
+      envelope.id,
+      envelope.origin,
+      envelope.publicKey,
+      envelope.timestamp,
+      envelope.ttl,
+      envelope.payloadBytes,
+      envelope.signature,
+    ]);
+  }
+
+  #decodeValue(bytes: Uint8Array, what: string): unknown {
+    try {
+      return this.#decoder.decode(bytes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ProtocolError("MALFORMED", `${what} is not valid MessagePack: ${reason}`);
+    }
+  }
+
+  /**
+   * Checks an envelope's structure, version, type, sizes and id; clamps its
+   * TTL to `maxTtl`. Does not check the signature, timestamp or payload.
+   *
+   * @throws {ProtocolError}
+   */
+  parse(bytes: Uint8Array): Envelope {
+    const value = this.#decodeValue(bytes, "envelope");
+    if (!Array.isArray(value) || value.length !== 9) {
+      throw new ProtocolError("BAD_FIELD", "envelope: expected an array of 9 fields");
+    }
+    const [version, type, id, origin, publicKey, timestamp, ttl, payloadBytes, signature] = value;
+    if (typeof version !== "number" || !Number.isInteger(version)) {
+      throw badField("envelope.version", "expected an integer");
+    }
+    if (version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        "UNSUPPORTED_VERSION",
+        `protocol version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`,
+      );
+    }
+    if (typeof type !== "number" || !Number.isInteger(type)) throw badField("envelope.type", "expected an integer");
+    if (SCHEMAS[type as MessageType] === undefined) {
+      throw new ProtocolError("UNKNOWN_TYPE", `unknown message type ${type}`);
+    }
+    if (!(id instanceof Uint8Array) || id.length !== 32) throw badField("envelope.id", "expected 32 bytes");
+    if (!(origin instanceof Uint8Array) || origin.length !== 32) throw badField("envelope.origin", "expected 32 bytes");
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) {
+      throw badField("envelope.publicKey", "expected 32 bytes");
+    }
+    if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw badField("envelope.timestamp", "expected a non-negative integer");
+    }
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_WIRE_TTL) {
+      throw badField("envelope.ttl", `expected an integer in 0..${MAX_WIRE_TTL}`);
+    }
+    if (!(payloadBytes instanceof Uint8Array)) throw badField("envelope.payload", "expected bytes");
+    if (payloadBytes.length > this.limits.maxPayloadBytes) {
+      throw new ProtocolError(
+        "PAYLOAD_TOO_LARGE",
+        `payload of ${payloadBytes.length} bytes exceeds ${this.limits.maxPayloadBytes}`,
+      );
+    }
+    if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_LENGTH) {
+      throw badField("envelope.signature", "expected 64 bytes");
+    }
+    if (!bytesEqual(id, computeMessageId(version, type, origin, publicKey, timestamp, payloadBytes))) {
+      throw new ProtocolError("BAD_ID", "message id is not the hash of its content");
+    }
+    return {
+      version,
+      type: type as MessageType,
+      id,
+      origin,
+      publicKey,
+      timestamp,
+      ttl: Math.min(ttl, this.limits.maxTtl),
+      payloadBytes,
+      signature,
+    };
+  }
+
+  /**
+   * Checks a parsed envelope's timestamp against `now`, its origin against
+   * its public key, its payload against the type's schema, and its
+   * signature; returns it with the decoded payload.
+   *
+   * @param now the receiver's clock, ms since the epoch
+   * @throws {ProtocolError}
+   */
+  verify(envelope: Envelope, now: number): Message {
+    if (envelope.timestamp < now - this.limits.maxMessageAgeMs) {
+      throw new ProtocolError("STALE_TIMESTAMP", `message is ${now - envelope.timestamp} ms old`);
+    }
+    if (envelope.timestamp > now + this.limits.maxClockSkewMs) {
+      throw new ProtocolError("FUTURE_TIMESTAMP", `message is ${envelope.timestamp - now} ms in the future`);
+    }
+    if (!bytesEqual(envelope.origin, sha256(envelope.publicKey))) {
+      throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
+    }
+    if (!isAcceptablePointEncoding(envelope.publicKey)) {
+      throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
+    }
+    const name = MESSAGE_TYPE_NAMES[envelope.type];
+    const payload = readRecord(
+      SCHEMAS[envelope.type],
+      this.#decodeValue(envelope.payloadBytes, `${name} payload`),
+      name,
+    );
+    if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
+      throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
+    }
+    return { ...envelope, payload } as unknown as Message;
+  }
+
+  /**
+   * {@link MessageCodec.parse} then {@link MessageCodec.verify}.
+   *
+   * @param bytes one frame body
+   * @param now the receiver's clock, ms since the epoch
+   * @throws {ProtocolError}
+   */
+  decode(bytes: Uint8Array, now: number): Message {
+    return this.verify(this.parse(bytes), now);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * kith: a peer-to-peer network node for Deno. Nodes have Ed25519 identities
+ * and speak a signed MessagePack protocol.
+ *
+ * This release provides the foundation: identities with persistent key
+ * files, the signed wire protocol with strict decoding, and the framing.
+ * Storage, trust, transport, peers and gossip build on it.
+ *
+ * @example Create an identity, sign a broadcast, decode it as a receiver would
+ * ```ts
+ * import { createMessage, Identity, MessageCodec, MessageType } from "@kith/kith";
+ *
+ * const me = Identity.generate();
+ * const message = createMessage(me, MessageType.GOSSIP_MESSAGE, {
+ *   topic: "chat",
+ *   data: new TextEncoder().encode("hello"),
+ * });
+ * const codec = new MessageCodec();
+ * const wire = codec.encode(message);
+ * const received = codec.decode(wire, Date.now()); // throws ProtocolError if anything is wrong
+ * if (received.type === MessageType.GOSSIP_MESSAGE) {
+ *   console.log(received.payload.topic); // "chat"
+ * }
+ * ```
+ *
+ * @module
+ */
+export { IdentityError, KithError, PROTOCOL_ERROR_CODES, ProtocolError, type ProtocolErrorCode } from "./lib/errors.ts";
+export {
+  Identity,
+  KEY_FILE_NAME,
+  loadIdentity,
+  loadOrCreateIdentity,
+  nodeIdFromPublicKey,
+  saveIdentity,
+} from "./lib/identity.ts";
+export {
+  defaultBackend,
+  type Ed25519Backend,
+  isAcceptablePointEncoding,
+  nativeBackend,
+  nobleBackend,
+  verifySignature,
+} from "./lib/ed25519.ts";
+export {
+  type ApplicationPayload,
+  computeMessageId,
+  createMessage,
+  type CreateMessageOptions,
+  DEFAULT_PROTOCOL_LIMITS,
+  type DisconnectPayload,
+  DisconnectReason,
+  encodePayload,
+  type Envelope,
+  type HandshakeAckPayload,
+  type HandshakePayload,
+  type HeartbeatPayload,
+  MAX_PEER_LIST,
+  MAX_TOPIC_BYTES,
+  MAX_WIRE_TTL,
+  type Message,
+  MESSAGE_TYPE_NAMES,
+  MessageCodec,
+  MessageType,
+  type PayloadByType,
+  type PeerAnnouncementPayload,
+  type PeerListRequestPayload,
+  type PeerRecord,
+  PROTOCOL_VERSION,
+  type ProtocolLimits,
+  type TrustedPeersResponsePayload,
+  type TrustRecord,
+  type TrustUpdatePayload,
+} from "./lib/protocol.ts";
+export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
+export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
+export { VERSION } from "./lib/version.ts";

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { runCli } from "../lib/cli.ts";
+import { loadIdentity } from "../lib/identity.ts";
+import { VERSION } from "../lib/version.ts";
+
+function capture() {
+  const out: string[] = [], err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
+}
+
+Deno.test("the version in lib/version.ts matches deno.json", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  assert.equal(config.version, VERSION);
+});
+
+Deno.test("kith --version and --help succeed; no command is a usage error", async () => {
+  const a = capture();
+  assert.equal(await runCli(["--version"], a.io), 0);
+  assert.match(a.out[0], new RegExp(`^kith ${VERSION.replaceAll(".", "\\.")}`));
+  const b = capture();
+  assert.equal(await runCli(["--help"], b.io), 0);
+  assert.match(b.out[0], /Usage: kith <command>/);
+  const c = capture();
+  assert.equal(await runCli(["init", "--help"], c.io), 0);
+  assert.match(c.out[0], /Usage: kith init/);
+  const d = capture();
+  assert.equal(await runCli([], d.io), 2);
+});
+
+Deno.test("unknown commands and flags exit 2 with one line", async () => {
+  for (const args of [["frobnicate"], ["id", "--nope"], ["id", "extra"], ["id", "--data-dir="]]) {
+    const c = capture();
+    assert.equal(await runCli(args, c.io), 2, args.join(" "));
+    assert.equal(c.err.length, 1);
+    assert.match(c.err[0], /^kith: /);
+  }
+});
+
+Deno.test("kith init creates the identity and prints its node id; kith id prints the same", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const init = capture();
+    assert.equal(await runCli(["init", "--data-dir", `${dir}/node`], init.io), 0);
+    const identity = await loadIdentity(`${dir}/node/identity.key`);
+    assert.deepEqual(init.out, [identity.nodeId]);
+    const id = capture();
+    assert.equal(await runCli(["id", "--data-dir", `${dir}/node`, "--json"], id.io), 0);
+    assert.equal(JSON.parse(id.out[0]).nodeId, identity.nodeId);
+    const again = capture();
+    assert.equal(await runCli(["init", "--data-dir", `${dir}/node`], again.io), 0);
+    assert.deepEqual(again.out, [identity.nodeId]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kith id on an empty directory says to run kith init, exit 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = capture();
+    assert.equal(await runCli(["id", "--data-dir", dir], c.io), 1);
+    assert.equal(c.err.length, 1);
+    assert.match(c.err[0], /kith init/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("under permissions scoped to one directory, a data dir outside gives one clear line, no stack trace", async () => {
+  const allowed = await Deno.makeTempDir();
+  const outside = await Deno.makeTempDir();
+  try {
+    const run = (dataDir: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          `--allow-read=${allowed}`,
+          `--allow-write=${allowed}`,
+          new URL("../main.ts", import.meta.url).pathname,
+          "init",
+          "--data-dir",
+          dataDir,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+    const ok = await run(`${allowed}/node`);
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    const denied = await run(`${outside}/node`);
+    const stderr = new TextDecoder().decode(denied.stderr).trim();
+    assert.equal(denied.code, 1);
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(stderr, new RegExp(`^kith: .*${outside}/node.*--allow-write=${outside}/node`));
+  } finally {
+    await Deno.remove(allowed, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { encode as msgpackEncode } from "@msgpack/msgpack";
+import { fromHex, toHex } from "../lib/bytes.ts";
+import { ProtocolError, type ProtocolErrorCode } from "../lib/errors.ts";
+import { Identity } from "../lib/identity.ts";
+import {
+  createMessage,
+  encodePayload,
+  type Envelope,
+  MAX_PEER_LIST,
+  MessageCodec,
+  MessageType,
+  type PayloadByType,
+} from "../lib/protocol.ts";
+
+const NOW = 1_700_000_000_000;
+const RFC_SECRET = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!;
+const me = Identity.fromSecretKey(RFC_SECRET);
+const codec = new MessageCodec();
+const bytes32 = (fill: number) => new Uint8Array(32).fill(fill);
+
+function assertProtocolError(fn: () => unknown, code: ProtocolErrorCode) {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ProtocolError, `expected ProtocolError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+const peer = { nodeId: bytes32(4), address: "[::1]:7401", lastSeen: NOW };
+const handshake = {
+  networkId: "kith-main",
+  nonce: bytes32(1),
+  ephemeralKey: bytes32(2),
+  listenAddress: "127.0.0.1:7400",
+  agent: "kith/0.1.0",
+};
+/** One valid payload of every message type. */
+const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
+  [MessageType.HANDSHAKE]: handshake,
+  [MessageType.HANDSHAKE_ACK]: { ...handshake, handshakeId: bytes32(3), peers: [peer] },
+  [MessageType.DISCONNECT]: { reason: 1, detail: "shutting down" },
+  [MessageType.PEER_DISCOVERY]: { limit: 16 },
+  [MessageType.PEER_ANNOUNCEMENT]: {
+    peers: [peer, { nodeId: bytes32(5), address: "node.example.org:7400", lastSeen: 0 }],
+  },
+  [MessageType.HEARTBEAT]: { seq: 42, reply: true },
+  [MessageType.GOSSIP_MESSAGE]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
+  [MessageType.CUSTOM_DATA]: { topic: "", data: new Uint8Array(0) },
+  [MessageType.TRUST_UPDATE]: { subject: bytes32(6), trust: 0.8 },
+  [MessageType.TRUSTED_PEERS_REQUEST]: { limit: MAX_PEER_LIST },
+  [MessageType.TRUSTED_PEERS_RESPONSE]: {
+    peers: [{ nodeId: bytes32(7), trust: 0.25 }, { nodeId: bytes32(8), trust: 1 }],
+  },
+};
+
+Deno.test("every message type survives encode and decode with its payload intact", () => {
+  for (const [typeText, payload] of Object.entries(SAMPLES)) {
+    const type = Number(typeText) as MessageType;
+    const message = createMessage(me, type, payload, { timestamp: NOW, ttl: 5 });
+    const back = codec.decode(codec.encode(message), NOW);
+    assert.equal(back.type, type);
+    assert.equal(back.ttl, 5);
+    assert.equal(back.timestamp, NOW);
+    assert.deepEqual(back.origin, me.nodeIdBytes);
+    assert.deepEqual(back.id, message.id);
+    assert.deepEqual(back.payload, payload);
+  }
+});
+
+Deno.test("golden vector: a fixed key and content give exactly these bytes, id and signature", () => {
+  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, {
+    topic: "chat",
+    data: Uint8Array.from({ length: 16 }, (_, i) => i),
+  }, { timestamp: NOW, ttl: 8 });
+  assert.equal(me.nodeId, "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9");
+  assert.equal(toHex(message.id), "becffeb3f186397768505e472c6414e209b6cc255114b68e901611563bd4d1f6");
+  assert.equal(
+    toHex(message.signature),
+    "7b3a27e663e55eff9392ecdee315abe35da1a30ea977dba48f0035594a6c70179fd118212b13e618b2d4a39e3f72aa9a9a95cd5679f5cc4f1e6d7bfc09c71309",
+  );
+  assert.equal(
+    toHex(codec.encode(message)),
+    "990107c420becffeb3f186397768505e472c6414e209b6cc255114b68e901611563bd4d1f6c42021fe31dfa154a261626bf854046fd2271b" +
+      "7bed4b6abe45aa58877ef47f9721b9c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
+      "680008c41892a463686174c410000102030405060708090a0b0c0d0e0fc4407b3a27e663e55eff9392ecdee315abe35da1a30ea977dba48f" +
+      "0035594a6c70179fd118212b13e618b2d4a39e3f72aa9a9a95cd5679f5cc4f1e6d7bfc09c71309",
+  );
+});
+
+Deno.test("golden vector: HANDSHAKE_ACK with a peer list encodes to exactly these bytes", () => {
+  const message = createMessage(me, MessageType.HANDSHAKE_ACK, SAMPLES[MessageType.HANDSHAKE_ACK], {
+    timestamp: NOW,
+    ttl: 0,
+  });
+  assert.equal(toHex(message.id), "3a28cddf4192a43f72a95b047292558ab44d4dc800a25afb7701a1cc4de049df");
+  assert.equal(
+    toHex(codec.encode(message)),
+    "990102c4203a28cddf4192a43f72a95b047292558ab44d4dc800a25afb7701a1cc4de049dfc42021fe31dfa154a261626bf854046fd2271b" +
+      "7bed4b6abe45aa58877ef47f9721b9c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
+      "680000c4c397a96b6974682d6d61696ec4200101010101010101010101010101010101010101010101010101010101010101c42002020202" +
+      "02020202020202020202020202020202020202020202020202020202ae3132372e302e302e313a37343030aa6b6974682f302e312e30c420" +
+      "03030303030303030303030303030303030303030303030303030303030303039193c4200404040404040404040404040404040404040404" +
+      "040404040404040404040404aa5b3a3a315d3a37343031cf0000018bcfe56800c440688a0135c324bd724bec9b191a3f9e6ee8c1b0ba2c28" +
+      "2ae56e49782b8b0a99a0eaad9ae695fb83bc9eed8e4691d13b59d05b809086b11a96264f0320c32f930d",
+  );
+});
+
+Deno.test("the id is SHA-256 over the documented preimage layout, and the signature signs the id", () => {
+  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+  });
+  const header = new Uint8Array(9 + 2 + 32 + 32 + 8);
+  header.set(new TextEncoder().encode("kith-msg\0"));
+  header[9] = 1; // version
+  header[10] = MessageType.GOSSIP_MESSAGE;
+  header.set(me.nodeIdBytes, 11);
+  header.set(me.publicKey, 43);
+  new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
+  const expected = createHash("sha256").update(header).update(message.payloadBytes).digest();
+  assert.equal(toHex(message.id), toHex(new Uint8Array(expected)));
+  assert.equal(Identity.verify(message.signature, message.id, me.publicKey), true);
+});
+
+Deno.test("changing any byte of a signed field is refused; only the TTL may change", () => {
+  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+    ttl: 8,
+  });
+  const wire = codec.encode(message);
+  // The TTL is the positive fixint right after the timestamp (uint64: 0xcf + 8 bytes).
+  const ttlOffset = wire.indexOf(0xcf) + 9;
+  assert.equal(wire[ttlOffset], 8);
+  for (let i = 0; i < wire.length; i++) {
+    for (const bit of [0x01, 0x80]) {
+      const mutated = wire.slice();
+      mutated[i] ^= bit;
+      if (i === ttlOffset && bit === 0x01) {
+        assert.equal(codec.decode(mutated, NOW).ttl, 9); // unsigned by design; clamped below
+        continue;
+      }
+      assert.throws(() => codec.decode(mutated, NOW), ProtocolError, `byte ${i} bit ${bit}`);
+    }
+  }
+});
+
+Deno.test("a TTL above the maximum is clamped, not refused", () => {
+  const tight = new MessageCodec({ maxTtl: 4 });
+  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+    ttl: 200,
+  });
+  assert.equal(tight.decode(tight.encode(message), NOW).ttl, 4);
+});
+
+Deno.test("timestamps outside the age and skew window are refused", () => {
+  const message = createMessage(me, MessageType.HEARTBEAT, { seq: 1, reply: false }, { timestamp: NOW });
+  const wire = codec.encode(message);
+  assert.equal(codec.decode(wire, NOW + codec.limits.maxMessageAgeMs).timestamp, NOW);
+  assertProtocolError(() => codec.decode(wire, NOW + codec.limits.maxMessageAgeMs + 1), "STALE_TIMESTAMP");
+  assert.equal(codec.decode(wire, NOW - codec.limits.maxClockSkewMs).timestamp, NOW);
+  assertProtocolError(() => codec.decode(wire, NOW - codec.limits.maxClockSkewMs - 1), "FUTURE_TIMESTAMP");
+});
+
+/** Re-signs a hand-built envelope so that only the field under test is wrong. */
+function forge(fields: Partial<Envelope> & { payloadValue?: unknown }, signer = me): Uint8Array {
+  const base = createMessage(signer, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+  });
+  const payloadBytes = fields.payloadValue !== undefined ? msgpackEncode(fields.payloadValue) : base.payloadBytes;
+  const env = { ...base, ...fields, payloadBytes: fields.payloadBytes ?? payloadBytes };
+  return msgpackEncode([
+    env.version,
+    env.type,
+    env.id,
+    env.origin,
+    env.publicKey,
+    env.timestamp,
+    env.ttl,
+    env.payloadBytes,
+    env.signature,
+  ]);
+}
+
+Deno.test("each way an envelope can be wrong gives its own error code", () => {
+  const other = Identity.generate();
+  const base = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], { timestamp: NOW });
+  assertProtocolError(() => codec.decode(new Uint8Array([0xc1]), NOW), "MALFORMED");
+  assertProtocolError(() => codec.decode(new Uint8Array([0x90, 0x00]), NOW), "MALFORMED"); // trailing byte
+  assertProtocolError(() => codec.decode(msgpackEncode({ v: 1 }), NOW), "MALFORMED"); // maps are not part of the format
+  assertProtocolError(() => codec.decode(msgpackEncode([1, 2, 3]), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ version: 2 }), NOW), "UNSUPPORTED_VERSION");
+  assertProtocolError(() => codec.decode(forge({ type: 99 as MessageType }), NOW), "UNKNOWN_TYPE");
+  assertProtocolError(() => codec.decode(forge({ id: bytes32(0) }), NOW), "BAD_ID");
+  assertProtocolError(() => codec.decode(forge({ signature: new Uint8Array(64) }), NOW), "BAD_SIGNATURE");
+  // Signed by another key than the one presented.
+  const wrongSigner = createMessage(other, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+  });
+  assertProtocolError(() => codec.decode(forge({ signature: wrongSigner.signature }), NOW), "BAD_SIGNATURE");
+  // Origin that is not the hash of the key (id recomputed so only the origin is wrong).
+  const originWrong = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+    timestamp: NOW,
+  });
+  const fakeOrigin = other.nodeIdBytes;
+  const idForFake = (() => {
+    const h = createHash("sha256");
+    const header = new Uint8Array(83);
+    header.set(new TextEncoder().encode("kith-msg\0"));
+    header[9] = 1;
+    header[10] = MessageType.GOSSIP_MESSAGE;
+    header.set(fakeOrigin, 11);
+    header.set(me.publicKey, 43);
+    new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
+    return new Uint8Array(h.update(header).update(originWrong.payloadBytes).digest());
+  })();
+  assertProtocolError(
+    () => codec.decode(forge({ origin: fakeOrigin, id: idForFake, signature: me.sign(idForFake) }), NOW),
+    "ORIGIN_MISMATCH",
+  );
+  // Wrongly typed envelope fields.
+  assertProtocolError(() => codec.decode(forge({ ttl: -1 }), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ ttl: 256 }), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ timestamp: 1.5 }), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ publicKey: new Uint8Array(31) }), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ signature: new Uint8Array(63) }), NOW), "BAD_FIELD");
+  assert.ok(base); // the untouched message decodes (checked in the round-trip test)
+});
+
+Deno.test("a small-order origin key is refused as BAD_PUBLIC_KEY before any signature check", () => {
+  const identityPoint = fromHex("0100000000000000000000000000000000000000000000000000000000000000")!;
+  const origin = new Uint8Array(createHash("sha256").update(identityPoint).digest());
+  const payloadBytes = encodePayload(MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE]);
+  const header = new Uint8Array(83);
+  header.set(new TextEncoder().encode("kith-msg\0"));
+  header[9] = 1;
+  header[10] = MessageType.GOSSIP_MESSAGE;
+  header.set(origin, 11);
+  header.set(identityPoint, 43);
+  new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
+  const id = new Uint8Array(createHash("sha256").update(header).update(payloadBytes).digest());
+  const signature = new Uint8Array(64);
+  signature.set(identityPoint); // R = identity, S = 0: accepted by lax verifiers for a small-order key
+  assertProtocolError(
+    () => codec.decode(forge({ origin, publicKey: identityPoint, id, signature, payloadBytes }), NOW),
+    "BAD_PUBLIC_KEY",
+  );
+});
+
+Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
+  const signedWithPayload = (type: MessageType, value: unknown) => {
+    const payloadBytes = msgpackEncode(value);
+    const header = new Uint8Array(83);
+    header.set(new TextEncoder().encode("kith-msg\0"));
+    header[9] = 1;
+    header[10] = type;
+    header.set(me.nodeIdBytes, 11);
+    header.set(me.publicKey, 43);
+    new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
+    const id = new Uint8Array(createHash("sha256").update(header).update(payloadBytes).digest());
+    return forge({ type, id, signature: me.sign(id), payloadBytes });
+  };
+  const bad: [MessageType, unknown][] = [
+    [MessageType.GOSSIP_MESSAGE, ["chat"]], // missing field
+    [MessageType.GOSSIP_MESSAGE, ["chat", new Uint8Array(1), 1]], // extra field
+    [MessageType.GOSSIP_MESSAGE, [5, new Uint8Array(1)]], // topic not a string
+    [MessageType.GOSSIP_MESSAGE, ["x".repeat(256), new Uint8Array(1)]], // topic too long
+    [MessageType.GOSSIP_MESSAGE, ["é".repeat(128), new Uint8Array(1)]], // 256 UTF-8 bytes
+    [MessageType.HEARTBEAT, [-1, false]],
+    [MessageType.HEARTBEAT, [1, 0]],
+    [MessageType.TRUST_UPDATE, [bytes32(1), 1.5]],
+    [MessageType.TRUST_UPDATE, [bytes32(1), Number.NaN]],
+    [MessageType.TRUST_UPDATE, [new Uint8Array(31), 0.5]],
+    [MessageType.PEER_DISCOVERY, [MAX_PEER_LIST + 1]],
+    [MessageType.DISCONNECT, [70000, ""]],
+    [MessageType.PEER_ANNOUNCEMENT, [[[bytes32(1), "not an address", 0]]]],
+    [MessageType.PEER_ANNOUNCEMENT, [[[bytes32(1), "10.0.0.1:0", 0]]]],
+    [MessageType.PEER_ANNOUNCEMENT, [[[bytes32(1), "", 0]]]],
+    [MessageType.PEER_ANNOUNCEMENT, [Array.from({ length: MAX_PEER_LIST + 1 }, () => [bytes32(1), "1.2.3.4:5", 0])]],
+    [MessageType.HANDSHAKE, ["kith-main", bytes32(1), new Uint8Array(16), "", "kith"]],
+    [MessageType.TRUSTED_PEERS_RESPONSE, [[[bytes32(1)]]]],
+  ];
+  for (const [type, value] of bad) {
+    assert.throws(
+      () => codec.decode(signedWithPayload(type, value), NOW),
+      (e: unknown) => e instanceof ProtocolError && (e.code === "BAD_FIELD" || e.code === "MALFORMED"),
+      JSON.stringify(value, (_, v) => v instanceof Uint8Array ? `bytes(${v.length})` : v).slice(0, 80),
+    );
+  }
+  // The control: a correct payload through the same path decodes.
+  assert.equal(codec.decode(signedWithPayload(MessageType.HEARTBEAT, [1, false]), NOW).type, MessageType.HEARTBEAT);
+});
+
+Deno.test("an oversized payload is refused, and the encoder refuses what a receiver would", () => {
+  const small = new MessageCodec({ maxPayloadBytes: 1024 });
+  const big = createMessage(me, MessageType.GOSSIP_MESSAGE, { topic: "", data: new Uint8Array(1100) }, {
+    timestamp: NOW,
+  });
+  assertProtocolError(() => small.decode(small.encode(big), NOW), "PAYLOAD_TOO_LARGE");
+  const justUnder = new MessageCodec({ maxPayloadBytes: 2048 });
+  assert.equal(justUnder.decode(justUnder.encode(big), NOW).type, MessageType.GOSSIP_MESSAGE);
+  assert.throws(
+    () => encodePayload(MessageType.TRUST_UPDATE, { subject: bytes32(1), trust: 2 }),
+    (e: unknown) => e instanceof ProtocolError && e.code === "BAD_FIELD",
+  );
+});
+
+Deno.test("parse checks structure and id without the signature; verify then checks the signature", () => {
+  const wire = forge({ signature: new Uint8Array(64) });
+  const parsed = codec.parse(wire);
+  assert.equal(parsed.type, MessageType.GOSSIP_MESSAGE);
+  assertProtocolError(() => codec.verify(parsed, NOW), "BAD_SIGNATURE");
+});
