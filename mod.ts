@@ -2,9 +2,10 @@
  * kith: a peer-to-peer network node for Deno. Nodes have Ed25519 identities
  * and speak a signed MessagePack protocol.
  *
- * This release provides the foundation: identities with persistent key
- * files, the signed wire protocol with strict decoding, and the framing.
- * Storage, trust, transport, peers and gossip build on it.
+ * This release provides identities with persistent key files, the signed
+ * wire protocol with strict decoding and framing, SQLite (or in-memory)
+ * storage, and the trust and reputation model. Transport, peers and gossip
+ * build on them.
  *
  * @example Create an identity, sign a broadcast, decode it as a receiver would
  * ```ts
@@ -25,7 +26,40 @@
  *
  * @module
  */
-export { IdentityError, KithError, PROTOCOL_ERROR_CODES, ProtocolError, type ProtocolErrorCode } from "./lib/errors.ts";
+export {
+  ConfigError,
+  IdentityError,
+  KithError,
+  PROTOCOL_ERROR_CODES,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./lib/errors.ts";
+export { type Clock, ManualClock, systemClock, type TimerId } from "./lib/clock.ts";
+export { type RandomSource, seededRandom } from "./lib/random.ts";
+export {
+  MemoryStorage,
+  type PruneResult,
+  SCHEMA_VERSION,
+  type SeenMessage,
+  SqliteStorage,
+  type SqliteStorageOptions,
+  type Storage,
+  StorageError,
+  type StorageOptions,
+  type StoredPeer,
+  type TrustEvent,
+} from "./lib/storage.ts";
+export {
+  DEFAULT_PENALTIES,
+  DEFAULT_TRUST_CONFIG,
+  type PeerTrustState,
+  type ReputationBreakdown,
+  resolveTrustConfig,
+  type TrustConfig,
+  TrustManager,
+  type TrustManagerOptions,
+  type TrustModel,
+} from "./lib/trust.ts";
 export {
   Identity,
   KEY_FILE_NAME,

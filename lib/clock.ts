@@ -48,7 +48,11 @@ export class ManualClock implements Clock {
   #nextId = 1;
   readonly #timers = new Map<TimerId, { at: number; seq: number; fn: () => void }>();
 
-  /** @param start the initial time, ms since the epoch (default 0) */
+  /**
+   * Creates a clock stopped at `start`.
+   *
+   * @param start the initial time, ms since the epoch (default 0)
+   */
   constructor(start = 0) {
     this.#now = start;
   }

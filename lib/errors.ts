@@ -105,3 +105,21 @@ export class IdentityError extends KithError {
     this.name = "IdentityError";
   }
 }
+
+/** A configuration value is invalid. The message names the key. */
+export class ConfigError extends KithError {
+  /** The configuration key at fault, e.g. `trust.decayRate`. */
+  readonly key: string;
+
+  /**
+   * Creates a configuration error.
+   *
+   * @param key the key at fault
+   * @param message one line: the key, the value, what is allowed
+   */
+  constructor(key: string, message: string) {
+    super("CONFIG_INVALID", message);
+    this.name = "ConfigError";
+    this.key = key;
+  }
+}

@@ -1,0 +1,502 @@
+/**
+ * Trust and reputation: how much this node believes each peer, why, and
+ * what follows for connecting to it.
+ *
+ * The design's dynamics, each configurable ({@link TrustConfig}):
+ *
+ * ```
+ * initial trust           0.5
+ * valid message          +0.001
+ * invalid message        -0.1   (by ProtocolError code: a forgery costs more, clock skew less)
+ * timeout                -0.05
+ * decay, every interval   trust <- trust + (initial - trust) x decay_rate   (rate 0.01)
+ * recommendation boost    recommended_trust x recommender_trust x 0.1
+ * reputation              trust x 0.6 + trend x 0.2 + stats x 0.2
+ * ```
+ *
+ * Every score stays in [0, 1]; every change is recorded as a trust event in
+ * storage, and scores, counters and decay time survive a restart (they live
+ * in the peers table). Decay is applied lazily from the injected clock: when
+ * a peer is next looked at, the whole intervals elapsed since its last decay
+ * are applied at once, which equals applying them one by one.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import { ConfigError, type ProtocolErrorCode } from "./errors.ts";
+import type { Storage, StoredPeer, TrustEvent } from "./storage.ts";
+
+/** Trust parameters. Every field documents its default and trade-off. */
+export interface TrustConfig {
+  /**
+   * Trust of a peer never seen before. Default 0.5. Lower makes new identities (Sybils) weaker but
+   * slows honest newcomers; it is also the point decay returns to.
+   */
+  initialTrust: number;
+  /** Gain per valid message. Default 0.001: 100 valid messages undo one invalid one. */
+  validMessageDelta: number;
+  /**
+   * Loss per invalid message whose code has no entry in {@link TrustConfig.penaltiesByCode}. Default 0.1.
+   */
+  invalidMessagePenalty: number;
+  /** Loss per timeout (a peer silent past its heartbeat deadline). Default 0.05. */
+  timeoutPenalty: number;
+  /**
+   * Fraction of the distance to `initialTrust` recovered each decay interval. Default 0.01. Higher
+   * forgives (and forgets good behaviour) faster.
+   */
+  decayRate: number;
+  /** Length of a decay interval, ms. Default 60,000. Also the window of the recommendation limits. */
+  decayIntervalMs: number;
+  /**
+   * Below this a peer is disconnected and not redialed until decay lifts it back. Default 0.3: three
+   * plain invalid messages (or two forged signatures) from a new peer.
+   */
+  minTrustThreshold: number;
+  /** Weight of a recommendation (the design's 0.1). */
+  recommendationWeight: number;
+  /**
+   * A recommender's trust must be at least this (and at least the threshold) for its recommendations to
+   * count. Default 0.55: above `initialTrust`, so a fresh identity recommends nothing until it has earned
+   * trust by valid behaviour.
+   */
+  minRecommenderTrust: number;
+  /**
+   * Most trust that recommendations may add to one peer per decay interval, from all recommenders
+   * together. Default 0.1. Bounds what a ring of colluding identities can pump.
+   */
+  maxRecommendationBoostPerInterval: number;
+  /**
+   * Window over which the reputation's trend compares trust, ms. Default 600,000 (10 minutes).
+   */
+  trendWindowMs: number;
+  /**
+   * Penalty per invalid-input code, overriding {@link DEFAULT_PENALTIES}. Codes are ProtocolError codes
+   * or the gossip layer's own (`RATE_LIMITED`, `SPAM`).
+   */
+  penaltiesByCode: Readonly<Record<string, number>>;
+  /**
+   * Peers whose state is kept in memory (least recently used leave first; their scores stay in storage
+   * and are reloaded on demand). Default 10,000. Bounds memory against floods of identities.
+   */
+  maxTrackedPeers: number;
+}
+
+/**
+ * Penalty by code. A forged or mismatched signature is deliberate and costs
+ * most; garbage costs the design's 0.1; a stale or future timestamp can be an
+ * honest clock problem and costs little.
+ */
+export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM", number>> = Object
+  .freeze({
+    BAD_SIGNATURE: 0.2,
+    BAD_PUBLIC_KEY: 0.2,
+    ORIGIN_MISMATCH: 0.2,
+    BAD_ID: 0.15,
+    MALFORMED: 0.1,
+    BAD_FIELD: 0.1,
+    UNKNOWN_TYPE: 0.1,
+    PAYLOAD_TOO_LARGE: 0.1,
+    FRAME_TOO_LARGE: 0.1,
+    FRAME_EMPTY: 0.1,
+    SPAM: 0.1,
+    RATE_LIMITED: 0.05,
+    UNSUPPORTED_VERSION: 0.02,
+    STALE_TIMESTAMP: 0.02,
+    FUTURE_TIMESTAMP: 0.02,
+  });
+
+/** The design's defaults. */
+export const DEFAULT_TRUST_CONFIG: Readonly<TrustConfig> = Object.freeze({
+  initialTrust: 0.5,
+  validMessageDelta: 0.001,
+  invalidMessagePenalty: 0.1,
+  timeoutPenalty: 0.05,
+  decayRate: 0.01,
+  decayIntervalMs: 60_000,
+  minTrustThreshold: 0.3,
+  recommendationWeight: 0.1,
+  minRecommenderTrust: 0.55,
+  maxRecommendationBoostPerInterval: 0.1,
+  trendWindowMs: 600_000,
+  penaltiesByCode: DEFAULT_PENALTIES,
+  maxTrackedPeers: 10_000,
+});
+
+const UNIT_KEYS = [
+  "initialTrust",
+  "validMessageDelta",
+  "invalidMessagePenalty",
+  "timeoutPenalty",
+  "decayRate",
+  "minTrustThreshold",
+  "recommendationWeight",
+  "minRecommenderTrust",
+  "maxRecommendationBoostPerInterval",
+] as const;
+
+/**
+ * The full config from defaults and `overrides`.
+ *
+ * @throws {ConfigError} naming the first invalid key
+ */
+export function resolveTrustConfig(overrides: Partial<TrustConfig> = {}): TrustConfig {
+  const config = { ...DEFAULT_TRUST_CONFIG, ...overrides };
+  for (const key of UNIT_KEYS) {
+    const value = config[key];
+    if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
+      throw new ConfigError(`trust.${key}`, `trust.${key} must be a number in [0, 1], got ${value}`);
+    }
+  }
+  for (const key of ["decayIntervalMs", "trendWindowMs", "maxTrackedPeers"] as const) {
+    const value = config[key];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError(`trust.${key}`, `trust.${key} must be a positive integer, got ${value}`);
+    }
+  }
+  for (const [code, penalty] of Object.entries(config.penaltiesByCode)) {
+    if (typeof penalty !== "number" || !(penalty >= 0 && penalty <= 1)) {
+      throw new ConfigError(
+        `trust.penaltiesByCode.${code}`,
+        `trust.penaltiesByCode.${code} must be in [0, 1], got ${penalty}`,
+      );
+    }
+  }
+  return config;
+}
+
+/** The parts of a reputation, each in [0, 1]. */
+export interface ReputationBreakdown {
+  /** The weighted sum: trust x 0.6 + trend x 0.2 + stats x 0.2. */
+  reputation: number;
+  /** Current trust. */
+  trust: number;
+  /**
+   * Direction of trust over the last one to two trend windows: 0.5 flat, 1 when it rose by 0.1 or more,
+   * 0 when it fell by 0.1 or more, linear between.
+   */
+  trend: number;
+  /**
+   * Behaviour record with a prior: (valid + 1) / (valid + 1 + 1 + 10 x invalid + 5 x timeouts). A new
+   * peer scores 0.5; one invalid message weighs as much as ten valid ones.
+   */
+  stats: number;
+}
+
+/** Trust state of one peer, as the trust manager sees it. */
+export interface PeerTrustState {
+  /** Node id (hex). */
+  readonly nodeId: string;
+  /** Trust in [0, 1], decay applied up to `decayedAt`. */
+  trust: number;
+  /** Time up to which decay has been applied, ms. */
+  decayedAt: number;
+  /** Valid messages, ever. */
+  validCount: number;
+  /** Invalid messages, ever. */
+  invalidCount: number;
+  /** Timeouts, ever. */
+  timeoutCount: number;
+  /** Trust at the start of the previous trend window, and when. */
+  trendAnchor: { at: number; trust: number };
+  /** Trust at the start of the current trend window, and when. */
+  trendCurrent: { at: number; trust: number };
+  /** Start of the decay interval in which recommendation limits are counted. */
+  boostWindowStart: number;
+  /** Trust added by recommendations in that interval. */
+  boostInWindow: number;
+  /** Recommenders that boosted this peer in that interval. */
+  boostedBy: Set<string>;
+}
+
+/**
+ * What the peer manager and gossip need from a trust model. {@link TrustManager}
+ * is the default; an application may subclass it or provide its own (the
+ * design's "Custom Trust Metrics").
+ */
+export interface TrustModel {
+  /** Current trust of a peer in [0, 1] (initial trust for strangers). */
+  trust(nodeId: string): number;
+  /** Reputation of a peer in [0, 1]. */
+  reputation(nodeId: string): number;
+  /** A valid message arrived from the peer. */
+  recordValid(nodeId: string): void;
+  /** An invalid input arrived from the peer; `code` selects the penalty. */
+  recordInvalid(nodeId: string, code?: string): void;
+  /** The peer timed out. */
+  recordTimeout(nodeId: string): void;
+  /** `recommenderId` says it trusts `subjectId` at `recommendedTrust`; returns the boost applied. */
+  recordRecommendation(recommenderId: string, subjectId: string, recommendedTrust: number): number;
+  /** Whether the peer's trust is below the threshold (disconnect it). */
+  shouldDisconnect(nodeId: string): boolean;
+  /** Whether the peer may be dialed (trust at or above the threshold). */
+  canDial(nodeId: string): boolean;
+  /** `nodeIds` ordered for eviction: lowest reputation first. */
+  evictionOrder(nodeIds: Iterable<string>): string[];
+}
+
+/** Options of {@link TrustManager}. */
+export interface TrustManagerOptions {
+  /** Where scores and events persist. */
+  storage: Storage;
+  /** Time source. Default: the system clock. */
+  clock?: Clock;
+  /** Overrides of {@link DEFAULT_TRUST_CONFIG}. */
+  config?: Partial<TrustConfig>;
+  /** This node's id: recommendations about it are ignored. */
+  localNodeId?: string;
+}
+
+function clamp01(x: number): number {
+  return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/**
+ * The default {@link TrustModel}: the design's trust dynamics with
+ * persistence, lazy decay, Sybil-resistant recommendations and an
+ * explainable reputation.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "./clock.ts";
+ * import { MemoryStorage } from "./storage.ts";
+ * import { TrustManager } from "./trust.ts";
+ * const clock = new ManualClock(0);
+ * const trust = new TrustManager({ storage: new MemoryStorage({ clock }), clock });
+ * trust.recordInvalid("peer-a", "BAD_SIGNATURE"); // 0.5 -> 0.3
+ * trust.recordInvalid("peer-a", "MALFORMED");     // 0.3 -> 0.2
+ * trust.shouldDisconnect("peer-a");               // true
+ * clock.advance(60_000);                          // one decay step: 0.2 -> 0.203
+ * ```
+ */
+export class TrustManager implements TrustModel {
+  /** The configuration in force. */
+  readonly config: Readonly<TrustConfig>;
+  /** The storage scores and events go to. */
+  protected readonly storage: Storage;
+  /** The time source. */
+  protected readonly clock: Clock;
+  readonly #localNodeId: string | undefined;
+  // Insertion order is recency of use: the first entry is evicted first.
+  readonly #peers = new Map<string, PeerTrustState>();
+
+  /**
+   * Creates a trust manager over `options.storage`.
+   *
+   * @throws {ConfigError} when a config value is invalid
+   */
+  constructor(options: TrustManagerOptions) {
+    this.config = Object.freeze(resolveTrustConfig(options.config));
+    this.storage = options.storage;
+    this.clock = options.clock ?? systemClock;
+    this.#localNodeId = options.localNodeId;
+  }
+
+  /**
+   * The state of a peer with decay applied up to now, loaded from storage
+   * or created at initial trust. Marks it most recently used.
+   */
+  protected state(nodeId: string): PeerTrustState {
+    const now = this.clock.now();
+    let state = this.#peers.get(nodeId);
+    if (state !== undefined) {
+      this.#peers.delete(nodeId);
+    } else {
+      const stored = this.storage.getPeer(nodeId);
+      const trust = stored?.trustScore ?? this.config.initialTrust;
+      const decayedAt = stored ? stored.trustUpdatedAt : now;
+      state = {
+        nodeId,
+        trust,
+        decayedAt,
+        validCount: stored?.validCount ?? 0,
+        invalidCount: stored?.invalidCount ?? 0,
+        timeoutCount: stored?.timeoutCount ?? 0,
+        trendAnchor: { at: now, trust },
+        trendCurrent: { at: now, trust },
+        boostWindowStart: now,
+        boostInWindow: 0,
+        boostedBy: new Set(),
+      };
+      if (this.#peers.size >= this.config.maxTrackedPeers) {
+        this.#peers.delete(this.#peers.keys().next().value!);
+      }
+    }
+    this.#peers.set(nodeId, state);
+    this.#applyDecay(state, now);
+    this.#rollWindows(state, now);
+    return state;
+  }
+
+  #applyDecay(state: PeerTrustState, now: number): void {
+    const interval = this.config.decayIntervalMs;
+    if (now < state.decayedAt) {
+      state.decayedAt = now; // the clock went back: restart counting, never decay backwards
+      return;
+    }
+    const steps = Math.floor((now - state.decayedAt) / interval);
+    if (steps === 0) return;
+    state.decayedAt += steps * interval;
+    const initial = this.config.initialTrust;
+    const before = state.trust;
+    state.trust = clamp01(initial + (before - initial) * (1 - this.config.decayRate) ** steps);
+    if (state.trust !== before) this.#changed(state, "decay", state.trust - before, steps);
+  }
+
+  #rollWindows(state: PeerTrustState, now: number): void {
+    if (now - state.trendCurrent.at >= this.config.trendWindowMs) {
+      state.trendAnchor = state.trendCurrent;
+      state.trendCurrent = { at: now, trust: state.trust };
+    }
+    if (now - state.boostWindowStart >= this.config.decayIntervalMs) {
+      state.boostWindowStart = now;
+      state.boostInWindow = 0;
+      state.boostedBy.clear();
+    }
+  }
+
+  /** Records an event and writes the peer's trust fields through to storage. */
+  #changed(state: PeerTrustState, eventType: string, delta: number, count = 1): void {
+    const now = this.clock.now();
+    const event: TrustEvent = {
+      nodeId: state.nodeId,
+      eventType,
+      trustDelta: delta,
+      trustAfter: state.trust,
+      timestamp: now,
+      count,
+    };
+    this.storage.recordTrustEvent(event);
+    const stored: StoredPeer = this.storage.getPeer(state.nodeId) ?? {
+      nodeId: state.nodeId,
+      address: "",
+      publicKey: null,
+      firstSeen: now,
+      lastSeen: 0,
+      trustScore: state.trust,
+      trustUpdatedAt: state.decayedAt,
+      validCount: 0,
+      invalidCount: 0,
+      timeoutCount: 0,
+      failures: 0,
+    };
+    this.storage.savePeer({
+      ...stored,
+      trustScore: state.trust,
+      trustUpdatedAt: state.decayedAt,
+      validCount: state.validCount,
+      invalidCount: state.invalidCount,
+      timeoutCount: state.timeoutCount,
+    });
+  }
+
+  #adjust(state: PeerTrustState, delta: number, eventType: string): void {
+    const before = state.trust;
+    state.trust = clamp01(before + delta);
+    this.#changed(state, eventType, state.trust - before);
+  }
+
+  trust(nodeId: string): number {
+    return this.state(nodeId).trust;
+  }
+
+  recordValid(nodeId: string): void {
+    const state = this.state(nodeId);
+    state.validCount++;
+    this.#adjust(state, this.config.validMessageDelta, "valid_message");
+  }
+
+  /** The penalty for an invalid input with `code` (the default penalty for unknown codes). */
+  penaltyFor(code?: string): number {
+    return (code !== undefined ? this.config.penaltiesByCode[code] : undefined) ?? this.config.invalidMessagePenalty;
+  }
+
+  recordInvalid(nodeId: string, code?: string): void {
+    const state = this.state(nodeId);
+    state.invalidCount++;
+    this.#adjust(state, -this.penaltyFor(code), code ? `invalid_message:${code}` : "invalid_message");
+  }
+
+  recordTimeout(nodeId: string): void {
+    const state = this.state(nodeId);
+    state.timeoutCount++;
+    this.#adjust(state, -this.config.timeoutPenalty, "timeout");
+  }
+
+  /**
+   * Applies the design's transitive trust, boost = recommended x recommender
+   * x weight, under these limits: the recommender must be at or above both
+   * the threshold and `minRecommenderTrust`; it boosts a given peer at most
+   * once per decay interval; all recommendations together add at most
+   * `maxRecommendationBoostPerInterval` to a peer per interval; and a
+   * recommendation never lifts a peer above the recommender's own trust.
+   * Recommendations of oneself, of this node, or out of [0, 1] are ignored.
+   *
+   * @returns the trust actually added (0 when ignored)
+   */
+  recordRecommendation(recommenderId: string, subjectId: string, recommendedTrust: number): number {
+    if (
+      recommenderId === subjectId || subjectId === this.#localNodeId || typeof recommendedTrust !== "number" ||
+      !(recommendedTrust >= 0 && recommendedTrust <= 1)
+    ) return 0;
+    const recommenderTrust = this.trust(recommenderId);
+    if (recommenderTrust < Math.max(this.config.minTrustThreshold, this.config.minRecommenderTrust)) return 0;
+    const subject = this.state(subjectId);
+    if (subject.boostedBy.has(recommenderId)) return 0;
+    const boost = Math.min(
+      recommendedTrust * recommenderTrust * this.config.recommendationWeight,
+      this.config.maxRecommendationBoostPerInterval - subject.boostInWindow,
+      recommenderTrust - subject.trust,
+    );
+    if (!(boost > 0)) return 0;
+    subject.boostedBy.add(recommenderId);
+    const before = subject.trust;
+    this.#adjust(subject, boost, "recommendation");
+    const applied = subject.trust - before;
+    subject.boostInWindow += applied;
+    return applied;
+  }
+
+  /**
+   * The reputation of a state, in [0, 1]. Override to change the metric (the
+   * design's "Custom Trust Metrics"); {@link TrustManager.reputation} and
+   * {@link TrustManager.evictionOrder} use it.
+   */
+  protected computeReputation(state: PeerTrustState): ReputationBreakdown {
+    const trend = clamp01(0.5 + (state.trust - state.trendAnchor.trust) / 0.2);
+    const stats = (state.validCount + 1) / (state.validCount + 2 + 10 * state.invalidCount + 5 * state.timeoutCount);
+    return { reputation: clamp01(state.trust * 0.6 + trend * 0.2 + stats * 0.2), trust: state.trust, trend, stats };
+  }
+
+  reputation(nodeId: string): number {
+    return this.computeReputation(this.state(nodeId)).reputation;
+  }
+
+  /** The reputation with its parts and the latest trust events: why a peer scores what it does. */
+  explain(nodeId: string, eventLimit = 20): ReputationBreakdown & { events: TrustEvent[] } {
+    return {
+      ...this.computeReputation(this.state(nodeId)),
+      events: this.storage.listTrustEvents(nodeId, { limit: eventLimit }),
+    };
+  }
+
+  shouldDisconnect(nodeId: string): boolean {
+    return this.trust(nodeId) < this.config.minTrustThreshold;
+  }
+
+  canDial(nodeId: string): boolean {
+    return !this.shouldDisconnect(nodeId);
+  }
+
+  evictionOrder(nodeIds: Iterable<string>): string[] {
+    return [...nodeIds]
+      .map((nodeId) => ({ nodeId, reputation: this.reputation(nodeId) }))
+      .sort((a, b) => a.reputation - b.reputation || (a.nodeId < b.nodeId ? -1 : 1))
+      .map((entry) => entry.nodeId);
+  }
+
+  /** Number of peers whose state is held in memory (at most `maxTrackedPeers`). */
+  get trackedPeers(): number {
+    return this.#peers.size;
+  }
+}
