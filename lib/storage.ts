@@ -128,7 +128,10 @@ export interface StorageOptions {
   seenRetentionMs?: number;
   /** How long trust events are kept, ms. Default 7 days. */
   trustEventRetentionMs?: number;
-  /** Most trust events kept in all; the oldest go first. Default 100,000. */
+  /**
+   * Most trust events kept in all; the oldest go first. Default 100,000. MemoryStorage enforces it on
+   * every write, SqliteStorage at each prune.
+   */
   maxTrustEvents?: number;
   /** How often pruning runs, ms. Default 60 seconds. 0 disables the schedule (call prune yourself). */
   pruneIntervalMs?: number;
@@ -217,7 +220,10 @@ function comparePeers(a: StoredPeer, b: StoredPeer): number {
  */
 export class MemoryStorage implements Storage {
   readonly #peers = new Map<string, StoredPeer>();
+  // Events before #eventsHead are dropped; compacted in batches so that
+  // trimming the oldest event is O(1) amortised, not an O(n) shift.
   readonly #events: TrustEvent[] = [];
+  #eventsHead = 0;
   readonly #seen = new Map<string, SeenMessage>();
   readonly #state = new Map<string, string>();
   readonly #clock: Clock;
@@ -261,13 +267,17 @@ export class MemoryStorage implements Storage {
   recordTrustEvent(event: TrustEvent): void {
     this.#open();
     this.#events.push({ ...event });
-    if (this.#events.length > this.#options.maxTrustEvents) this.#events.shift();
+    if (this.#events.length - this.#eventsHead > this.#options.maxTrustEvents) this.#eventsHead++;
+    if (this.#eventsHead > 1024 && this.#eventsHead * 2 > this.#events.length) {
+      this.#events.splice(0, this.#eventsHead);
+      this.#eventsHead = 0;
+    }
   }
   listTrustEvents(nodeId: string, options: { limit?: number } = {}): TrustEvent[] {
     this.#open();
     const out: TrustEvent[] = [];
     const limit = options.limit ?? 100;
-    for (let i = this.#events.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let i = this.#events.length - 1; i >= this.#eventsHead && out.length < limit; i--) {
       if (this.#events[i].nodeId === nodeId) out.push({ ...this.#events[i] });
     }
     return out;
@@ -309,9 +319,12 @@ export class MemoryStorage implements Storage {
       }
     }
     const eventsBefore = now - this.#options.trustEventRetentionMs;
-    const kept = this.#events.filter((e) => e.timestamp >= eventsBefore);
-    const trustEvents = this.#events.length - kept.length;
-    this.#events.splice(0, this.#events.length, ...kept);
+    const live = this.#events.slice(this.#eventsHead);
+    const kept = live.filter((e) => e.timestamp >= eventsBefore);
+    const trustEvents = live.length - kept.length;
+    this.#events.length = 0;
+    this.#events.push(...kept);
+    this.#eventsHead = 0;
     return { seenMessages, trustEvents };
   }
   flush(): void {

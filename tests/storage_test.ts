@@ -455,3 +455,29 @@ Deno.test("SqliteStorage: a path outside the granted directory gives one clear l
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("both backends keep at most maxTrustEvents, dropping the oldest", () => {
+  for (const backend of backends) {
+    const clock = new ManualClock(T0);
+    const { storage, cleanup } = backend.open({ clock, pruneIntervalMs: 0, maxTrustEvents: 1500 });
+    try {
+      for (let i = 0; i < 5000; i++) {
+        storage.recordTrustEvent({
+          nodeId: "a",
+          eventType: "timeout",
+          trustDelta: 0,
+          trustAfter: 0.5,
+          timestamp: T0 + i,
+          count: 1,
+        });
+      }
+      storage.prune(T0); // SQLite trims by count when it prunes
+      const events = storage.listTrustEvents("a", { limit: 10_000 });
+      assert.equal(events.length, 1500, backend.name);
+      assert.equal(events.at(-1)!.timestamp, T0 + 3500, backend.name);
+    } finally {
+      storage.close();
+      cleanup();
+    }
+  }
+});
