@@ -4,8 +4,8 @@
  *
  * This release provides identities with persistent key files, the signed
  * wire protocol with strict decoding and framing, SQLite (or in-memory)
- * storage, and the trust and reputation model. Transport, peers and gossip
- * build on them.
+ * storage, the trust and reputation model, and the TCP transport with its
+ * authenticated, encrypted handshake. Peers and gossip build on them.
  *
  * @example Create an identity, sign a broadcast, decode it as a receiver would
  * ```ts
@@ -87,6 +87,7 @@ export {
   encodePayload,
   type Envelope,
   type HandshakeAckPayload,
+  type HandshakeConfirmPayload,
   type HandshakePayload,
   type HeartbeatPayload,
   MAX_PEER_LIST,
@@ -106,6 +107,29 @@ export {
   type TrustRecord,
   type TrustUpdatePayload,
 } from "./lib/protocol.ts";
+export {
+  type CloseInfo,
+  type Connection,
+  CONNECTION_LOST,
+  type ConnectionStats,
+  DEFAULT_TRANSPORT_CONFIG,
+  type DialOptions,
+  resolveTransportConfig,
+  TcpTransport,
+  type TcpTransportOptions,
+  type Transport,
+  type TransportConfig,
+  TransportError,
+  type TransportStats,
+} from "./lib/network.ts";
+export {
+  deriveSessionKeys,
+  type EphemeralKeyPair,
+  generateEphemeralKeyPair,
+  RecordOpener,
+  RecordSealer,
+  type SessionKeys,
+} from "./lib/session.ts";
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
 export { VERSION } from "./lib/version.ts";

@@ -56,6 +56,8 @@ export const PROTOCOL_ERROR_CODES = [
   "STALE_TIMESTAMP",
   /** The timestamp is further in the future than the allowed clock skew. */
   "FUTURE_TIMESTAMP",
+  /** A sealed record failed authentication (tampered, reordered, replayed, or the wrong key). */
+  "DECRYPT_FAILED",
 ] as const;
 
 /** One of {@link PROTOCOL_ERROR_CODES}. */

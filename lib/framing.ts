@@ -40,7 +40,7 @@ export function encodeFrame(body: Uint8Array): Uint8Array {
  */
 export class FrameDecoder {
   /** Largest body accepted, in bytes. */
-  readonly maxFrameBytes: number;
+  maxFrameBytes: number;
   // Bytes of an unfinished frame (header and/or partial body).
   #buffer: Uint8Array = new Uint8Array(0);
   #buffered = 0;
@@ -53,6 +53,17 @@ export class FrameDecoder {
    * @param maxFrameBytes largest body accepted (default 1 MiB, at most 64 MiB)
    */
   constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_LIMIT) {
+      throw new RangeError(`maxFrameBytes must be an integer in 1..${MAX_FRAME_LIMIT}, got ${maxFrameBytes}`);
+    }
+    this.maxFrameBytes = maxFrameBytes;
+  }
+
+  /**
+   * Changes the largest body accepted from now on (a connection accepts
+   * small frames until its handshake authenticates the peer, then larger).
+   */
+  setMaxFrameBytes(maxFrameBytes: number): void {
     if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 1 || maxFrameBytes > MAX_FRAME_LIMIT) {
       throw new RangeError(`maxFrameBytes must be an integer in 1..${MAX_FRAME_LIMIT}, got ${maxFrameBytes}`);
     }

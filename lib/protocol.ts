@@ -55,6 +55,8 @@ export const MessageType = {
   TRUSTED_PEERS_REQUEST: 10,
   /** The nodes a peer trusts most, with their trust. */
   TRUSTED_PEERS_RESPONSE: 11,
+  /** Ends a handshake: the initiator's signature over the transcript, sent sealed (not in the original design). */
+  HANDSHAKE_CONFIRM: 12,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -94,6 +96,8 @@ export const DisconnectReason = {
   TIMEOUT: 11,
   /** The slot was given to a better peer. */
   EVICTED: 12,
+  /** The peer read too slowly: its send queue or a write stayed full past the limit. */
+  SLOW_READER: 13,
 } as const;
 
 /** A peer's address as announced in peer lists. */
@@ -180,6 +184,12 @@ export interface TrustUpdatePayload {
   trust: number;
 }
 
+/** Payload of HANDSHAKE_CONFIRM. */
+export interface HandshakeConfirmPayload {
+  /** Id of the HANDSHAKE_ACK being confirmed, which commits to the whole transcript. */
+  ackId: Uint8Array;
+}
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -210,6 +220,8 @@ export interface PayloadByType {
   10: PeerListRequestPayload;
   /** TRUSTED_PEERS_RESPONSE */
   11: TrustedPeersResponsePayload;
+  /** HANDSHAKE_CONFIRM */
+  12: HandshakeConfirmPayload;
 }
 
 /** Longest peer list in any message. */
@@ -266,6 +278,7 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
   9: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
   10: LIMIT_FIELDS,
   11: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: TRUST_RECORD }],
+  12: [{ name: "ackId", kind: "bytes", length: 32 }],
 };
 
 function utf8Length(text: string): number {

@@ -104,6 +104,9 @@ export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITE
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,
+    // A record that fails authentication may be an on-path attacker's doing, not the peer's: the link is
+    // closed, and the peer is not blamed.
+    DECRYPT_FAILED: 0,
   });
 
 /** The design's defaults. */

@@ -60,6 +60,7 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     9: { subject: b32(5), trust: 0.75 },
     10: { limit: 3 },
     11: { peers: [{ nodeId: b32(6), trust: 0.5 }] },
+    12: { ackId: b32(7) },
   };
   return Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))
@@ -184,7 +185,7 @@ export function fuzzDecoders(iterations: number, seed: number): FuzzReport {
           env.payloadBytes = mutate(random, env.payloadBytes);
           break;
         default:
-          env.type = (1 + pick(11)) as MessageType;
+          env.type = (1 + pick(12)) as MessageType;
       }
       if (env.publicKey.length !== 32) env.publicKey = randomBytes(random, 32);
       env.id = computeMessageId(env.version, env.type, env.origin, env.publicKey, env.timestamp, env.payloadBytes);

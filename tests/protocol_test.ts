@@ -53,6 +53,7 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
   [MessageType.TRUSTED_PEERS_RESPONSE]: {
     peers: [{ nodeId: bytes32(7), trust: 0.25 }, { nodeId: bytes32(8), trust: 1 }],
   },
+  [MessageType.HANDSHAKE_CONFIRM]: { ackId: bytes32(9) },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

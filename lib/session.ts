@@ -1,0 +1,165 @@
+/**
+ * The link's cryptography: ephemeral X25519 keys, the key schedule, and
+ * sealed records.
+ *
+ * Both ends of a handshake send an ephemeral X25519 public key. The shared
+ * secret goes through HKDF-SHA256 with the transcript hash (the id of the
+ * HANDSHAKE_ACK, which commits to both nonces, both ephemeral keys, both
+ * identities, the network id and the protocol version) as salt, giving one
+ * ChaCha20-Poly1305 key per direction. Each record is sealed with a 96-bit
+ * nonce of four zero bytes and a 64-bit big-endian counter that starts at 0
+ * and counts records in that direction, so a tampered, dropped, reordered or
+ * replayed record fails to open. Ephemeral private keys are dropped after the
+ * handshake: a later leak of identity keys does not reveal past traffic.
+ *
+ * node:crypto is used throughout: native and synchronous (a 256-byte seal
+ * costs about 16 µs, an ephemeral key pair plus X25519 about 70 µs here).
+ *
+ * @module
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from "node:crypto";
+import { ProtocolError } from "./errors.ts";
+
+/** Bytes of the Poly1305 tag at the end of each sealed record. */
+export const RECORD_TAG_BYTES = 16;
+/** Records per direction after which a connection must be re-established (far below 2^64). */
+export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
+const KEY_SCHEDULE_INFO = new TextEncoder().encode("kith/1 session keys");
+const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+
+/** An ephemeral X25519 key pair, used for one handshake. */
+export interface EphemeralKeyPair {
+  /** The 32-byte public key, sent in HANDSHAKE / HANDSHAKE_ACK. */
+  publicKey: Uint8Array;
+  /** The private key; forgotten once the session keys are derived. */
+  privateKey: KeyObject;
+}
+
+/** A fresh ephemeral X25519 key pair. */
+export function generateEphemeralKeyPair(): EphemeralKeyPair {
+  const pair = generateKeyPairSync("x25519");
+  const spki = new Uint8Array(pair.publicKey.export({ format: "der", type: "spki" }));
+  return { publicKey: spki.slice(spki.length - 32), privateKey: pair.privateKey };
+}
+
+/** The two directions' keys of one session. */
+export interface SessionKeys {
+  /** Key for records this end sends. */
+  sendKey: Uint8Array;
+  /** Key for records this end receives. */
+  receiveKey: Uint8Array;
+}
+
+/**
+ * Derives the session keys: `okm = HKDF-SHA256(ikm = X25519(own, peer),
+ * salt = transcriptHash, info = "kith/1 session keys", 64)`; the first 32
+ * bytes key the initiator-to-responder direction, the last 32 the other.
+ *
+ * @returns `undefined` when the peer's key is invalid or of small order
+ * (the shared secret would be all zeros)
+ */
+export function deriveSessionKeys(
+  own: EphemeralKeyPair,
+  peerPublicKey: Uint8Array,
+  transcriptHash: Uint8Array,
+  isInitiator: boolean,
+): SessionKeys | undefined {
+  if (peerPublicKey.length !== 32) return undefined;
+  let shared: Uint8Array;
+  try {
+    const der = new Uint8Array(44);
+    der.set(X25519_SPKI_PREFIX);
+    der.set(peerPublicKey, 12);
+    const peer = createPublicKey({ key: der as unknown as Buffer, format: "der", type: "spki" });
+    shared = new Uint8Array(diffieHellman({ privateKey: own.privateKey, publicKey: peer }));
+  } catch {
+    return undefined; // OpenSSL refuses an all-zero result (small-order peer key)
+  }
+  if (shared.every((b) => b === 0)) return undefined;
+  const okm = new Uint8Array(hkdfSync("sha256", shared, transcriptHash, KEY_SCHEDULE_INFO, 64));
+  shared.fill(0);
+  const initiatorToResponder = okm.slice(0, 32), responderToInitiator = okm.slice(32, 64);
+  return isInitiator
+    ? { sendKey: initiatorToResponder, receiveKey: responderToInitiator }
+    : { sendKey: responderToInitiator, receiveKey: initiatorToResponder };
+}
+
+function nonceFor(counter: number): Uint8Array {
+  const nonce = new Uint8Array(12);
+  const view = new DataView(nonce.buffer);
+  view.setUint32(4, Math.floor(counter / 2 ** 32));
+  view.setUint32(8, counter >>> 0);
+  return nonce;
+}
+
+/** Seals the records of one direction, counting them. */
+export class RecordSealer {
+  readonly #key: Uint8Array;
+  #counter = 0;
+
+  /** Creates a sealer for one direction's key; its counter starts at 0. */
+  constructor(key: Uint8Array) {
+    this.#key = key;
+  }
+
+  /** Records sealed so far (the next record's counter). */
+  get counter(): number {
+    return this.#counter;
+  }
+
+  /**
+   * Returns `ciphertext || tag` for `plaintext`.
+   * @throws {RangeError} past {@link MAX_RECORDS_PER_DIRECTION} records
+   */
+  seal(plaintext: Uint8Array): Uint8Array {
+    if (this.#counter >= MAX_RECORDS_PER_DIRECTION) throw new RangeError("record counter exhausted; reconnect");
+    const cipher = createCipheriv("chacha20-poly1305", this.#key, nonceFor(this.#counter++), { authTagLength: 16 });
+    const out = new Uint8Array(plaintext.length + RECORD_TAG_BYTES);
+    out.set(cipher.update(plaintext));
+    cipher.final();
+    out.set(cipher.getAuthTag(), plaintext.length);
+    return out;
+  }
+}
+
+/** Opens the records of one direction, in order. */
+export class RecordOpener {
+  readonly #key: Uint8Array;
+  #counter = 0;
+
+  /** Creates an opener for one direction's key; it expects counter 0 first. */
+  constructor(key: Uint8Array) {
+    this.#key = key;
+  }
+
+  /**
+   * The plaintext of the next record.
+   * @throws {ProtocolError} `DECRYPT_FAILED` when the record does not authenticate
+   */
+  open(record: Uint8Array): Uint8Array {
+    if (record.length < RECORD_TAG_BYTES || this.#counter >= MAX_RECORDS_PER_DIRECTION) {
+      throw new ProtocolError("DECRYPT_FAILED", "sealed record too short or counter exhausted");
+    }
+    const split = record.length - RECORD_TAG_BYTES;
+    const decipher = createDecipheriv("chacha20-poly1305", this.#key, nonceFor(this.#counter), {
+      authTagLength: 16,
+    });
+    decipher.setAuthTag(record.subarray(split));
+    const plaintext = new Uint8Array(decipher.update(record.subarray(0, split)));
+    try {
+      decipher.final();
+    } catch {
+      throw new ProtocolError("DECRYPT_FAILED", `record ${this.#counter} failed authentication`);
+    }
+    this.#counter++;
+    return plaintext;
+  }
+}
