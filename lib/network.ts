@@ -221,7 +221,9 @@ export interface Connection {
   onClose: ((info: CloseInfo) => void) | undefined;
   /**
    * Queues an envelope. Returns false when the connection is closed, or when the queue is over its bound
-   * (the connection is then closed as a stalled reader).
+   * (the connection is then closed as a stalled reader): check {@link Connection.bufferedBytes} to pace.
+   *
+   * @throws {RangeError} when the envelope is larger than the protocol limits allow
    */
   send(envelope: Envelope): boolean;
   /** {@link Connection.send} for an envelope already encoded (forwarding without re-encoding). */
@@ -432,6 +434,10 @@ class TcpConnection implements Connection {
   }
 
   send(envelope: Envelope): boolean {
+    const limit = this.#transport.codec.limits.maxPayloadBytes;
+    if (envelope.payloadBytes.length > limit) {
+      throw new RangeError(`payload of ${envelope.payloadBytes.length} bytes exceeds the protocol limit of ${limit}`);
+    }
     return this.sendEncoded(this.#transport.codec.encode(envelope));
   }
 

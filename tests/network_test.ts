@@ -495,3 +495,67 @@ Deno.test("an invalid transport setting is refused with the key's name", () => {
   );
   assert.equal(toHex(new Uint8Array([1])), "01");
 });
+
+withFixture("a HANDSHAKE of another protocol version is refused with UNSUPPORTED_VERSION", async (f) => {
+  const a = f.node();
+  const seenA = collect(a);
+  const conn = await f.raw(await a.listen());
+  const me = Identity.generate();
+  const hello = createMessage(me, MessageType.HANDSHAKE, {
+    networkId: "kith-main",
+    nonce: new Uint8Array(32),
+    ephemeralKey: generateEphemeralKeyPair().publicKey,
+    listenAddress: "",
+    agent: "future",
+  });
+  const id = computeMessageId(
+    2,
+    MessageType.HANDSHAKE,
+    hello.origin,
+    hello.publicKey,
+    hello.timestamp,
+    hello.payloadBytes,
+  );
+  await conn.write(encodeFrame(codec.encode({ ...hello, version: 2, id, signature: me.sign(id) })));
+  const { frames, eof } = await readFramesUntilEof(conn);
+  assert.ok(eof);
+  const reply = codec.decode(frames[0], Date.now());
+  assert.equal(reply.type === MessageType.DISCONNECT && reply.payload.reason, DisconnectReason.UNSUPPORTED_VERSION);
+  assert.equal(seenA.connections.length, 0);
+});
+
+withFixture("envelopes of mixed sizes arrive whole and in order, never interleaved", async (f) => {
+  const a = f.node(), b = f.node();
+  const seenA = collect(a);
+  const connection = await b.dial(await a.listen());
+  const sizes = Array.from({ length: 300 }, (_, i) => [0, 1, 200, 5_000, 70_000, 200_000][i % 6]);
+  for (const [i, size] of sizes.entries()) {
+    // Respect backpressure: past 8 MiB queued, the link would be dropped as a slow reader.
+    while (connection.bufferedBytes > 2 * 1024 * 1024) await new Promise((r) => setTimeout(r, 1));
+    const data = new Uint8Array(size).fill(i & 0xff);
+    assert.ok(connection.send(createMessage(b.identity, MessageType.GOSSIP_MESSAGE, { topic: String(i), data })));
+  }
+  await waitFor(() => seenA.envelopes.length === sizes.length, "all envelopes", 20_000);
+  assert.deepEqual(seenA.errors, []);
+  seenA.envelopes.forEach((envelope, i) => {
+    const message = codec.decode(codec.encode(envelope), Date.now());
+    assert.ok(message.type === MessageType.GOSSIP_MESSAGE);
+    if (message.type !== MessageType.GOSSIP_MESSAGE) return;
+    assert.equal(message.payload.topic, String(i));
+    assert.equal(message.payload.data.length, sizes[i]);
+    assert.ok(message.payload.data.every((byte) => byte === (i & 0xff)));
+  });
+});
+
+withFixture("dials beyond maxOutbound are refused locally", async (f) => {
+  const a = f.node({ maxOutbound: 2 });
+  const targets = [f.node(), f.node(), f.node()];
+  for (const t of targets) collect(t);
+  await a.dial(await targets[0].listen());
+  await a.dial(await targets[1].listen());
+  await assert.rejects(
+    a.dial(await targets[2].listen()),
+    (e: unknown) => e instanceof TransportError && e.code === "TOO_MANY_CONNECTIONS",
+  );
+  assert.equal(a.stats.outbound, 2);
+});
