@@ -130,6 +130,18 @@ export {
   RecordSealer,
   type SessionKeys,
 } from "./lib/session.ts";
+export {
+  type ActivePeer,
+  DEFAULT_PEERS_CONFIG,
+  type PeerInfo,
+  PeerManager,
+  type PeerManagerOptions,
+  type PeersConfig,
+  type PeerState,
+  type PeerStats,
+  resolvePeersConfig,
+} from "./lib/peers.ts";
+export { isLoopback, type NetworkGroup, networkGroup } from "./lib/netgroup.ts";
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
 export { VERSION } from "./lib/version.ts";
