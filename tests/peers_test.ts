@@ -290,3 +290,93 @@ Deno.test("one subnet running 200 identities gets no more than its bound of a vi
     }
   });
 });
+
+Deno.test("an unreachable bootstrap node is retried with exponential backoff; a dead known address is forgotten", async () => {
+  const { ManualClock } = await import("../lib/clock.ts");
+  const { seededRandom } = await import("../lib/random.ts");
+  const clock = new ManualClock(Date.now());
+  // A port that nobody listens on: bind, note it, close.
+  const probe = Deno.listen({ hostname: "127.0.240.1", port: 0 });
+  const dead = `127.0.240.1:${(probe.addr as Deno.NetAddr).port}`;
+  probe.close();
+  const identity = Identity.generate();
+  const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
+  const trust = new TrustManager({ storage, clock });
+  const transport = new TcpTransport({ identity, clock, config: { listenHost: "127.0.241.1", listenPort: 0 } });
+  const peers = new PeerManager({
+    identity,
+    transport,
+    trust,
+    storage,
+    clock,
+    random: seededRandom(1),
+    config: {
+      ...FAST,
+      minPeers: 1,
+      bootstrap: [dead],
+      dialBackoffMs: 100,
+      maxDialBackoffMs: 10_000,
+      maxDialFailures: 3,
+    },
+  });
+  try {
+    // A known (non-bootstrap) peer at the same dead address, as if announced earlier.
+    storage.savePeer({
+      nodeId: Identity.generate().nodeId,
+      address: dead,
+      publicKey: null,
+      firstSeen: clock.now(),
+      lastSeen: clock.now(),
+      trustScore: 0.5,
+      trustUpdatedAt: clock.now(),
+      validCount: 0,
+      invalidCount: 0,
+      timeoutCount: 0,
+      failures: 0,
+    });
+    peers.start();
+    // 3 virtual seconds in 50 ms steps, letting each refused connect settle for real.
+    for (let t = 0; t < 3_000; t += 50) {
+      clock.advance(50);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await peers.stop();
+    const stats = peers.stats;
+    // Without backoff, 60 maintenance ticks would make 60+ bootstrap dials; with it, 100, 200, 400, 800, 1600 ms apart.
+    assert.ok(stats.dialFailures >= 4 && stats.dialFailures <= 10, `dial failures ${stats.dialFailures}`);
+    assert.equal(stats.forgotten, 1, "the dead known address is forgotten after 3 failures");
+    assert.ok(!peers.peers().some((p) => p.address === dead && p.state === "known"));
+  } finally {
+    await peers.stop();
+    await transport.close();
+    storage.close();
+  }
+});
+
+Deno.test("a peer under the trust threshold is disconnected and not redialed until its trust recovers", async () => {
+  await withNodes(async (nodes) => {
+    const liar = await startNode({ peers: { minPeers: 0 } });
+    const victim = await startNode({ peers: { minPeers: 2, bootstrap: [] } });
+    nodes.push(liar, victim);
+    const peer = await victim.peers.connect(liar.address);
+    const closed = peer.connection.closed;
+    victim.trust.recordInvalid(liar.identity.nodeId, "BAD_SIGNATURE");
+    victim.trust.recordInvalid(liar.identity.nodeId, "BAD_SIGNATURE"); // 0.1
+    const info = await closed;
+    assert.equal(info.reason, DisconnectReason.LOW_TRUST);
+    const dialsBefore = victim.peers.stats.dials;
+    await new Promise((r) => setTimeout(r, 500)); // ten maintenance rounds below min_peers
+    assert.equal(victim.peers.stats.dials, dialsBefore, "the liar was not redialed");
+    assert.equal(victim.peers.activePeers().length, 0);
+    // And it may not connect inbound either.
+    await assert.rejects(
+      (async () => {
+        const c = await liar.transport.dial(victim.address);
+        await c.closed.then((i) => {
+          throw new Error(String(i.reason));
+        });
+      })(),
+      (e: Error) => e.message === String(DisconnectReason.LOW_TRUST),
+    );
+  });
+});
