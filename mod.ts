@@ -12,14 +12,14 @@
  * import { createMessage, Identity, MessageCodec, MessageType } from "@kith/kith";
  *
  * const me = Identity.generate();
- * const message = createMessage(me, MessageType.GOSSIP_MESSAGE, {
+ * const message = createMessage(me, MessageType.CUSTOM_DATA, {
  *   topic: "chat",
  *   data: new TextEncoder().encode("hello"),
  * });
  * const codec = new MessageCodec();
  * const wire = codec.encode(message);
  * const received = codec.decode(wire, Date.now()); // throws ProtocolError if anything is wrong
- * if (received.type === MessageType.GOSSIP_MESSAGE) {
+ * if (received.type === MessageType.CUSTOM_DATA) {
  *   console.log(received.payload.topic); // "chat"
  * }
  * ```
@@ -86,10 +86,12 @@ export {
   DisconnectReason,
   encodePayload,
   type Envelope,
+  type GossipDigestPayload,
   type HandshakeAckPayload,
   type HandshakeConfirmPayload,
   type HandshakePayload,
   type HeartbeatPayload,
+  MAX_DIGEST_IDS,
   MAX_PEER_LIST,
   MAX_TOPIC_BYTES,
   MAX_WIRE_TTL,

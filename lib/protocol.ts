@@ -45,9 +45,9 @@ export const MessageType = {
   PEER_ANNOUNCEMENT: 5,
   /** Liveness probe and its reply. */
   HEARTBEAT: 6,
-  /** An application broadcast, spread by epidemic gossip. */
+  /** Gossip repair: ids this node has (IHAVE) and ids it wants (IWANT), between neighbours. */
   GOSSIP_MESSAGE: 7,
-  /** Application data addressed to the receiving peer, not forwarded. */
+  /** Application data with a topic: spread by gossip while its TTL lasts (TTL 0: for the neighbour only). */
   CUSTOM_DATA: 8,
   /** A recommendation: how much the origin trusts one node. */
   TRUST_UPDATE: 9,
@@ -168,7 +168,15 @@ export interface HeartbeatPayload {
   reply: boolean;
 }
 
-/** Payload of GOSSIP_MESSAGE and CUSTOM_DATA. */
+/** Payload of GOSSIP_MESSAGE: anti-entropy digests between neighbours. */
+export interface GossipDigestPayload {
+  /** Ids of messages the sender has and can serve (IHAVE), at most {@link MAX_DIGEST_IDS}. */
+  have: Uint8Array[];
+  /** Ids of messages the sender asks for (IWANT), at most {@link MAX_DIGEST_IDS}. */
+  want: Uint8Array[];
+}
+
+/** Payload of CUSTOM_DATA, the application message. */
 export interface ApplicationPayload {
   /** Topic, at most {@link MAX_TOPIC_BYTES} bytes of UTF-8; `""` for none. */
   topic: string;
@@ -211,7 +219,7 @@ export interface PayloadByType {
   /** HEARTBEAT */
   6: HeartbeatPayload;
   /** GOSSIP_MESSAGE */
-  7: ApplicationPayload;
+  7: GossipDigestPayload;
   /** CUSTOM_DATA */
   8: ApplicationPayload;
   /** TRUST_UPDATE */
@@ -228,6 +236,8 @@ export interface PayloadByType {
 export const MAX_PEER_LIST = 64;
 /** Longest topic, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 255;
+/** Most message ids in one list of a GOSSIP_MESSAGE digest. */
+export const MAX_DIGEST_IDS = 256;
 
 type Field =
   | { name: string; kind: "uint"; max: number }
@@ -237,7 +247,8 @@ type Field =
   | { name: string; kind: "bool" }
   | { name: string; kind: "fraction" }
   | { name: string; kind: "address"; optional: boolean }
-  | { name: string; kind: "list"; max: number; of: readonly Field[] };
+  | { name: string; kind: "list"; max: number; of: readonly Field[] }
+  | { name: string; kind: "ids"; max: number };
 
 const PEER_RECORD: readonly Field[] = [
   { name: "nodeId", kind: "bytes", length: 32 },
@@ -273,7 +284,7 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
   4: LIMIT_FIELDS,
   5: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD }],
   6: [{ name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER }, { name: "reply", kind: "bool" }],
-  7: APPLICATION_FIELDS,
+  7: [{ name: "have", kind: "ids", max: MAX_DIGEST_IDS }, { name: "want", kind: "ids", max: MAX_DIGEST_IDS }],
   8: APPLICATION_FIELDS,
   9: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
   10: LIMIT_FIELDS,
@@ -331,6 +342,15 @@ function readField(field: Field, value: unknown, path: string): unknown {
       if (value === "" && field.optional) return value;
       if (parseHostPort(value) === undefined) throw badField(path, "expected host:port");
       return value;
+    case "ids": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} ids`);
+      }
+      for (const id of value) {
+        if (!(id instanceof Uint8Array) || id.length !== 32) throw badField(path, "expected 32-byte ids");
+      }
+      return value;
+    }
     case "list": {
       if (!Array.isArray(value) || value.length > field.max) {
         throw badField(path, `expected a list of at most ${field.max} entries`);
@@ -478,10 +498,10 @@ export interface CreateMessageOptions {
  * import { Identity } from "./identity.ts";
  * import { createMessage, MessageCodec, MessageType } from "./protocol.ts";
  * const me = Identity.generate();
- * const msg = createMessage(me, MessageType.GOSSIP_MESSAGE, { topic: "chat", data: new Uint8Array([1]) });
+ * const msg = createMessage(me, MessageType.CUSTOM_DATA, { topic: "chat", data: new Uint8Array([1]) });
  * const codec = new MessageCodec();
  * const back = codec.decode(codec.encode(msg), Date.now());
- * if (back.type === MessageType.GOSSIP_MESSAGE) console.log(back.payload.topic); // "chat"
+ * if (back.type === MessageType.CUSTOM_DATA) console.log(back.payload.topic); // "chat"
  * ```
  */
 export function createMessage<T extends MessageType>(
@@ -551,7 +571,7 @@ export class MessageCodec {
       // is the frame itself; the payload limit is checked in parse() with
       // its own error code.
       maxBinLength: 0x7fffffff,
-      maxArrayLength: Math.max(9, MAX_PEER_LIST),
+      maxArrayLength: Math.max(9, MAX_PEER_LIST, MAX_DIGEST_IDS),
       maxMapLength: 0,
       maxExtLength: 0,
     });

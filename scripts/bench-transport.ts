@@ -60,7 +60,7 @@ async function throughput(count: number, dataBytes: number) {
   const connection = await sender.dial(await receiver.listen());
   const codec = new MessageCodec();
   const envelope = codec.encode(
-    createMessage(sender.identity, MessageType.GOSSIP_MESSAGE, { topic: "bench", data: new Uint8Array(dataBytes) }),
+    createMessage(sender.identity, MessageType.CUSTOM_DATA, { topic: "bench", data: new Uint8Array(dataBytes) }),
   );
   const started = performance.now();
   for (let i = 0; i < count; i++) {

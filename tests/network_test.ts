@@ -127,7 +127,7 @@ function collect(transport: TcpTransport) {
 }
 
 const gossip = (identity: Identity, text: string) =>
-  createMessage(identity, MessageType.GOSSIP_MESSAGE, { topic: "t", data: new TextEncoder().encode(text) });
+  createMessage(identity, MessageType.CUSTOM_DATA, { topic: "t", data: new TextEncoder().encode(text) });
 
 for (const host of ["127.0.0.1", "::1"]) {
   withFixture(`handshake both ways on ${host}; envelopes flow in both directions`, async (f) => {
@@ -451,7 +451,7 @@ withFixture("a stalled reader does not grow the sender's memory past its bound",
   await waitFor(() => seenA.connections.length === 1, "the staller's handshake");
   const connection = seenA.connections[0];
   const big = codec.encode(
-    createMessage(a.identity, MessageType.GOSSIP_MESSAGE, { topic: "", data: new Uint8Array(64 * 1024) }),
+    createMessage(a.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(64 * 1024) }),
   );
   let peak = 0, accepted = 0;
   // Far more than the socket buffers and the queue can hold; stop when the connection gives up.
@@ -533,14 +533,14 @@ withFixture("envelopes of mixed sizes arrive whole and in order, never interleav
     // Respect backpressure: past 8 MiB queued, the link would be dropped as a slow reader.
     while (connection.bufferedBytes > 2 * 1024 * 1024) await new Promise((r) => setTimeout(r, 1));
     const data = new Uint8Array(size).fill(i & 0xff);
-    assert.ok(connection.send(createMessage(b.identity, MessageType.GOSSIP_MESSAGE, { topic: String(i), data })));
+    assert.ok(connection.send(createMessage(b.identity, MessageType.CUSTOM_DATA, { topic: String(i), data })));
   }
   await waitFor(() => seenA.envelopes.length === sizes.length, "all envelopes", 20_000);
   assert.deepEqual(seenA.errors, []);
   seenA.envelopes.forEach((envelope, i) => {
     const message = codec.decode(codec.encode(envelope), Date.now());
-    assert.ok(message.type === MessageType.GOSSIP_MESSAGE);
-    if (message.type !== MessageType.GOSSIP_MESSAGE) return;
+    assert.ok(message.type === MessageType.CUSTOM_DATA);
+    if (message.type !== MessageType.CUSTOM_DATA) return;
     assert.equal(message.payload.topic, String(i));
     assert.equal(message.payload.data.length, sizes[i]);
     assert.ok(message.payload.data.every((byte) => byte === (i & 0xff)));

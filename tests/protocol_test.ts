@@ -46,8 +46,8 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     peers: [peer, { nodeId: bytes32(5), address: "node.example.org:7400", lastSeen: 0 }],
   },
   [MessageType.HEARTBEAT]: { seq: 42, reply: true },
-  [MessageType.GOSSIP_MESSAGE]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
-  [MessageType.CUSTOM_DATA]: { topic: "", data: new Uint8Array(0) },
+  [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [] },
+  [MessageType.CUSTOM_DATA]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
   [MessageType.TRUST_UPDATE]: { subject: bytes32(6), trust: 0.8 },
   [MessageType.TRUSTED_PEERS_REQUEST]: { limit: MAX_PEER_LIST },
   [MessageType.TRUSTED_PEERS_RESPONSE]: {
@@ -71,22 +71,22 @@ Deno.test("every message type survives encode and decode with its payload intact
 });
 
 Deno.test("golden vector: a fixed key and content give exactly these bytes, id and signature", () => {
-  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, {
+  const message = createMessage(me, MessageType.CUSTOM_DATA, {
     topic: "chat",
     data: Uint8Array.from({ length: 16 }, (_, i) => i),
   }, { timestamp: NOW, ttl: 8 });
   assert.equal(me.nodeId, "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9");
-  assert.equal(toHex(message.id), "becffeb3f186397768505e472c6414e209b6cc255114b68e901611563bd4d1f6");
+  assert.equal(toHex(message.id), "f7887f7817ebc8d7b29715c653ea000af76cec41af697865f1157598eb598bb9");
   assert.equal(
     toHex(message.signature),
-    "7b3a27e663e55eff9392ecdee315abe35da1a30ea977dba48f0035594a6c70179fd118212b13e618b2d4a39e3f72aa9a9a95cd5679f5cc4f1e6d7bfc09c71309",
+    "9598975b0a28f2e823492dd6d0b610b4cdbfd58bd234bf81ff7792e2e2bdb7192178547d8ac62c2017184b0dee087b2ebfc9f1d2f647f23d17e7d3835570a40d",
   );
   assert.equal(
     toHex(codec.encode(message)),
-    "990107c420becffeb3f186397768505e472c6414e209b6cc255114b68e901611563bd4d1f6c42021fe31dfa154a261626bf854046fd2271b" +
+    "990108c420f7887f7817ebc8d7b29715c653ea000af76cec41af697865f1157598eb598bb9c42021fe31dfa154a261626bf854046fd2271b" +
       "7bed4b6abe45aa58877ef47f9721b9c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
-      "680008c41892a463686174c410000102030405060708090a0b0c0d0e0fc4407b3a27e663e55eff9392ecdee315abe35da1a30ea977dba48f" +
-      "0035594a6c70179fd118212b13e618b2d4a39e3f72aa9a9a95cd5679f5cc4f1e6d7bfc09c71309",
+      "680008c41892a463686174c410000102030405060708090a0b0c0d0e0fc4409598975b0a28f2e823492dd6d0b610b4cdbfd58bd234bf81ff" +
+      "7792e2e2bdb7192178547d8ac62c2017184b0dee087b2ebfc9f1d2f647f23d17e7d3835570a40d",
   );
 });
 
@@ -109,13 +109,13 @@ Deno.test("golden vector: HANDSHAKE_ACK with a peer list encodes to exactly thes
 });
 
 Deno.test("the id is SHA-256 over the documented preimage layout, and the signature signs the id", () => {
-  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const message = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   const header = new Uint8Array(9 + 2 + 32 + 32 + 8);
   header.set(new TextEncoder().encode("kith-msg\0"));
   header[9] = 1; // version
-  header[10] = MessageType.GOSSIP_MESSAGE;
+  header[10] = MessageType.CUSTOM_DATA;
   header.set(me.nodeIdBytes, 11);
   header.set(me.publicKey, 43);
   new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
@@ -125,7 +125,7 @@ Deno.test("the id is SHA-256 over the documented preimage layout, and the signat
 });
 
 Deno.test("changing any byte of a signed field is refused; only the TTL may change", () => {
-  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const message = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
     ttl: 8,
   });
@@ -148,7 +148,7 @@ Deno.test("changing any byte of a signed field is refused; only the TTL may chan
 
 Deno.test("a TTL above the maximum is clamped, not refused", () => {
   const tight = new MessageCodec({ maxTtl: 4 });
-  const message = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const message = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
     ttl: 200,
   });
@@ -166,7 +166,7 @@ Deno.test("timestamps outside the age and skew window are refused", () => {
 
 /** Re-signs a hand-built envelope so that only the field under test is wrong. */
 function forge(fields: Partial<Envelope> & { payloadValue?: unknown }, signer = me): Uint8Array {
-  const base = createMessage(signer, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const base = createMessage(signer, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   const payloadBytes = fields.payloadValue !== undefined ? msgpackEncode(fields.payloadValue) : base.payloadBytes;
@@ -186,7 +186,7 @@ function forge(fields: Partial<Envelope> & { payloadValue?: unknown }, signer = 
 
 Deno.test("each way an envelope can be wrong gives its own error code", () => {
   const other = Identity.generate();
-  const base = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], { timestamp: NOW });
+  const base = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], { timestamp: NOW });
   assertProtocolError(() => codec.decode(new Uint8Array([0xc1]), NOW), "MALFORMED");
   assertProtocolError(() => codec.decode(new Uint8Array([0x90, 0x00]), NOW), "MALFORMED"); // trailing byte
   assertProtocolError(() => codec.decode(msgpackEncode({ v: 1 }), NOW), "MALFORMED"); // maps are not part of the format
@@ -196,12 +196,12 @@ Deno.test("each way an envelope can be wrong gives its own error code", () => {
   assertProtocolError(() => codec.decode(forge({ id: bytes32(0) }), NOW), "BAD_ID");
   assertProtocolError(() => codec.decode(forge({ signature: new Uint8Array(64) }), NOW), "BAD_SIGNATURE");
   // Signed by another key than the one presented.
-  const wrongSigner = createMessage(other, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const wrongSigner = createMessage(other, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   assertProtocolError(() => codec.decode(forge({ signature: wrongSigner.signature }), NOW), "BAD_SIGNATURE");
   // Origin that is not the hash of the key (id recomputed so only the origin is wrong).
-  const originWrong = createMessage(me, MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE], {
+  const originWrong = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   const fakeOrigin = other.nodeIdBytes;
@@ -210,7 +210,7 @@ Deno.test("each way an envelope can be wrong gives its own error code", () => {
     const header = new Uint8Array(83);
     header.set(new TextEncoder().encode("kith-msg\0"));
     header[9] = 1;
-    header[10] = MessageType.GOSSIP_MESSAGE;
+    header[10] = MessageType.CUSTOM_DATA;
     header.set(fakeOrigin, 11);
     header.set(me.publicKey, 43);
     new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
@@ -232,11 +232,11 @@ Deno.test("each way an envelope can be wrong gives its own error code", () => {
 Deno.test("a small-order origin key is refused as BAD_PUBLIC_KEY before any signature check", () => {
   const identityPoint = fromHex("0100000000000000000000000000000000000000000000000000000000000000")!;
   const origin = new Uint8Array(createHash("sha256").update(identityPoint).digest());
-  const payloadBytes = encodePayload(MessageType.GOSSIP_MESSAGE, SAMPLES[MessageType.GOSSIP_MESSAGE]);
+  const payloadBytes = encodePayload(MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA]);
   const header = new Uint8Array(83);
   header.set(new TextEncoder().encode("kith-msg\0"));
   header[9] = 1;
-  header[10] = MessageType.GOSSIP_MESSAGE;
+  header[10] = MessageType.CUSTOM_DATA;
   header.set(origin, 11);
   header.set(identityPoint, 43);
   new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
@@ -263,11 +263,14 @@ Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
     return forge({ type, id, signature: me.sign(id), payloadBytes });
   };
   const bad: [MessageType, unknown][] = [
-    [MessageType.GOSSIP_MESSAGE, ["chat"]], // missing field
-    [MessageType.GOSSIP_MESSAGE, ["chat", new Uint8Array(1), 1]], // extra field
-    [MessageType.GOSSIP_MESSAGE, [5, new Uint8Array(1)]], // topic not a string
-    [MessageType.GOSSIP_MESSAGE, ["x".repeat(256), new Uint8Array(1)]], // topic too long
-    [MessageType.GOSSIP_MESSAGE, ["é".repeat(128), new Uint8Array(1)]], // 256 UTF-8 bytes
+    [MessageType.GOSSIP_MESSAGE, [[new Uint8Array(31)], []]], // a short id
+    [MessageType.GOSSIP_MESSAGE, [Array.from({ length: 257 }, () => bytes32(1)), []]], // too many ids
+    [MessageType.GOSSIP_MESSAGE, [[], "nope"]],
+    [MessageType.CUSTOM_DATA, ["chat"]], // missing field
+    [MessageType.CUSTOM_DATA, ["chat", new Uint8Array(1), 1]], // extra field
+    [MessageType.CUSTOM_DATA, [5, new Uint8Array(1)]], // topic not a string
+    [MessageType.CUSTOM_DATA, ["x".repeat(256), new Uint8Array(1)]], // topic too long
+    [MessageType.CUSTOM_DATA, ["é".repeat(128), new Uint8Array(1)]], // 256 UTF-8 bytes
     [MessageType.HEARTBEAT, [-1, false]],
     [MessageType.HEARTBEAT, [1, 0]],
     [MessageType.TRUST_UPDATE, [bytes32(1), 1.5]],
@@ -295,12 +298,12 @@ Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
 
 Deno.test("an oversized payload is refused, and the encoder refuses what a receiver would", () => {
   const small = new MessageCodec({ maxPayloadBytes: 1024 });
-  const big = createMessage(me, MessageType.GOSSIP_MESSAGE, { topic: "", data: new Uint8Array(1100) }, {
+  const big = createMessage(me, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(1100) }, {
     timestamp: NOW,
   });
   assertProtocolError(() => small.decode(small.encode(big), NOW), "PAYLOAD_TOO_LARGE");
   const justUnder = new MessageCodec({ maxPayloadBytes: 2048 });
-  assert.equal(justUnder.decode(justUnder.encode(big), NOW).type, MessageType.GOSSIP_MESSAGE);
+  assert.equal(justUnder.decode(justUnder.encode(big), NOW).type, MessageType.CUSTOM_DATA);
   assert.throws(
     () => encodePayload(MessageType.TRUST_UPDATE, { subject: bytes32(1), trust: 2 }),
     (e: unknown) => e instanceof ProtocolError && e.code === "BAD_FIELD",
@@ -310,6 +313,6 @@ Deno.test("an oversized payload is refused, and the encoder refuses what a recei
 Deno.test("parse checks structure and id without the signature; verify then checks the signature", () => {
   const wire = forge({ signature: new Uint8Array(64) });
   const parsed = codec.parse(wire);
-  assert.equal(parsed.type, MessageType.GOSSIP_MESSAGE);
+  assert.equal(parsed.type, MessageType.CUSTOM_DATA);
   assertProtocolError(() => codec.verify(parsed, NOW), "BAD_SIGNATURE");
 });
