@@ -1,27 +1,32 @@
 /**
- * kith: a peer-to-peer network node for Deno. Nodes have Ed25519 identities
- * and speak a signed MessagePack protocol.
+ * kith: a peer-to-peer network node for Deno. Nodes have Ed25519 identities,
+ * speak a signed MessagePack protocol over authenticated, encrypted TCP,
+ * keep their state in SQLite, score each other with a trust and reputation
+ * model, discover peers, and spread messages by epidemic gossip.
  *
- * This release provides identities with persistent key files, the signed
- * wire protocol with strict decoding and framing, SQLite (or in-memory)
- * storage, the trust and reputation model, and the TCP transport with its
- * authenticated, encrypted handshake. Peers and gossip build on them.
+ * Most applications need only {@link KithNode}: start one, broadcast,
+ * subscribe. The layers underneath (identity, protocol, storage, trust,
+ * transport, peers, gossip) are exported for applications that extend them.
  *
- * @example Create an identity, sign a broadcast, decode it as a receiver would
+ * @example Two nodes, one message
  * ```ts
- * import { createMessage, Identity, MessageCodec, MessageType } from "@kith/kith";
+ * import { KithNode } from "@kith/kith";
  *
- * const me = Identity.generate();
- * const message = createMessage(me, MessageType.CUSTOM_DATA, {
- *   topic: "chat",
- *   data: new TextEncoder().encode("hello"),
- * });
- * const codec = new MessageCodec();
- * const wire = codec.encode(message);
- * const received = codec.decode(wire, Date.now()); // throws ProtocolError if anything is wrong
- * if (received.type === MessageType.CUSTOM_DATA) {
- *   console.log(received.payload.topic); // "chat"
+ * const config = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1 };
+ * const alice = new KithNode({ config });
+ * await alice.start();
+ * const bob = new KithNode({ config: { ...config, bootstrap: [alice.address] } });
+ * await bob.start();
+ *
+ * const chat = alice.subscribe("chat");
+ * while (alice.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * bob.broadcast("hello from bob", { topic: "chat" });
+ * for await (const message of chat) {
+ *   console.log(new TextDecoder().decode(message.data)); // "hello from bob"
+ *   break;
  * }
+ * await bob.stop();
+ * await alice.stop();
  * ```
  *
  * @module
@@ -147,3 +152,26 @@ export { isLoopback, type NetworkGroup, networkGroup } from "./lib/netgroup.ts";
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
 export { VERSION } from "./lib/version.ts";
+export { KithNode, type NodeOptions, type NodeStats, type ReceivedMessage, type Subscription } from "./lib/node.ts";
+export {
+  type ComponentConfigs,
+  componentConfigs,
+  DEFAULT_NETWORK_CONFIG,
+  type NetworkConfig,
+  type PresetName,
+  PRESETS,
+  resolveNetworkConfig,
+} from "./lib/config.ts";
+export {
+  DEFAULT_GOSSIP_CONFIG,
+  type GossipConfig,
+  type GossipOptions,
+  type GossipPeers,
+  type GossipPeerStats,
+  GossipProtocol,
+  type GossipSender,
+  type GossipStats,
+  type MessageHandler,
+  resolveGossipConfig,
+} from "./lib/gossip.ts";
+export { BoundedMap, TokenBucket } from "./lib/ratelimit.ts";

@@ -55,8 +55,9 @@ export interface PeersConfig {
   /** Most active peers. Default 50. More peers cost memory and bandwidth and speed up gossip. */
   maxPeers: number;
   /**
-   * Slots of `maxPeers` kept for outbound connections, which inbound ones cannot take. Default 8. An
-   * attacker that floods a node with inbound connections still leaves it these peers of its own choosing.
+   * Slots of `maxPeers` kept for outbound connections, which inbound ones cannot take. Default 8 (at most
+   * half of `maxPeers` when not set). An attacker that floods a node with inbound connections still leaves
+   * it these peers of its own choosing.
    */
   outboundSlots: number;
   /** Most active peers on one host (IP address). Default 2. */
@@ -123,6 +124,9 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
  */
 export function resolvePeersConfig(overrides: Partial<PeersConfig> = {}): PeersConfig {
   const config = { ...DEFAULT_PEERS_CONFIG, ...overrides };
+  if (overrides.outboundSlots === undefined && Number.isSafeInteger(config.maxPeers)) {
+    config.outboundSlots = Math.min(DEFAULT_PEERS_CONFIG.outboundSlots, Math.floor(config.maxPeers / 2));
+  }
   for (const [key, value] of Object.entries(config)) {
     if (key === "bootstrap") continue;
     const min = key === "outboundSlots" || key === "minPeers" ? 0 : 1;

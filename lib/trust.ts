@@ -250,6 +250,9 @@ export interface TrustManagerOptions {
   localNodeId?: string;
 }
 
+/** How far below initial trust a stranger may fall before the threshold applies to it (see disconnectThreshold). */
+const STRANGER_MARGIN = 0.01;
+
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
@@ -483,8 +486,20 @@ export class TrustManager implements TrustModel {
     };
   }
 
+  /**
+   * The trust under which a peer is disconnected and not dialed:
+   * `minTrustThreshold`, but never above `initialTrust - 0.01`. With the
+   * defaults (0.3 and 0.5) that is 0.3. Where the threshold is at or above
+   * the initial trust (the high-security preset: 0.5 and 0.3), strangers at
+   * initial trust could otherwise never connect and the network could not
+   * form; they stay, on probation, until they lose trust.
+   */
+  get disconnectThreshold(): number {
+    return Math.min(this.config.minTrustThreshold, this.config.initialTrust - STRANGER_MARGIN);
+  }
+
   shouldDisconnect(nodeId: string): boolean {
-    return this.trust(nodeId) < this.config.minTrustThreshold;
+    return this.trust(nodeId) < this.disconnectThreshold;
   }
 
   canDial(nodeId: string): boolean {

@@ -302,3 +302,16 @@ Deno.test("an invalid trust setting is refused with the key's name", () => {
     (e: unknown) => e instanceof ConfigError && e.key === "trust.penaltiesByCode.BAD_SIGNATURE",
   );
 });
+
+Deno.test("with a threshold above initial trust (high security), strangers stay on probation until they lose trust", () => {
+  const { trust, clock } = setup({ initialTrust: 0.3, minTrustThreshold: 0.5, decayRate: 0.02 });
+  assert.equal(trust.shouldDisconnect("stranger"), false);
+  assert.ok(Math.abs(trust.disconnectThreshold - 0.29) < 1e-12);
+  trust.recordInvalid("stranger", "MALFORMED"); // 0.2
+  assert.equal(trust.shouldDisconnect("stranger"), true);
+  // Decay toward 0.3 lifts it past 0.29 in finite time: 0.3 - 0.1 x 0.98^n >= 0.29 at n = 114.
+  clock.advance(113 * MINUTE);
+  assert.equal(trust.canDial("stranger"), false);
+  clock.advance(MINUTE);
+  assert.equal(trust.canDial("stranger"), true);
+});

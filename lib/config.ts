@@ -1,0 +1,335 @@
+/**
+ * `NetworkConfig`: every knob of a node in one flat, documented struct, the
+ * design's three presets, and validation that names the key at fault.
+ *
+ * The design's names map to these keys: gossip_fanout -> `gossipFanout`,
+ * gossip_interval -> `gossipIntervalMs` (milliseconds, not seconds),
+ * max_peers -> `maxPeers`, min_peers -> `minPeers`, message_cache_size ->
+ * `messageCacheSize`, initial_trust_score -> `initialTrustScore`,
+ * min_trust_threshold -> `minTrustThreshold`, trust_decay_rate ->
+ * `trustDecayRate`.
+ *
+ * @module
+ */
+import { parseHostPort } from "./address.ts";
+import { ConfigError } from "./errors.ts";
+import { DEFAULT_GOSSIP_CONFIG, type GossipConfig } from "./gossip.ts";
+import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from "./network.ts";
+import { DEFAULT_PEERS_CONFIG, type PeersConfig } from "./peers.ts";
+import { DEFAULT_PROTOCOL_LIMITS, type ProtocolLimits } from "./protocol.ts";
+import { DEFAULT_TRUST_CONFIG, type TrustConfig } from "./trust.ts";
+
+/** Every setting of a node. Defaults in {@link DEFAULT_NETWORK_CONFIG}; each documents its trade-off. */
+export interface NetworkConfig {
+  /** Network id; nodes with different ids refuse each other. Default `"kith-main"`. */
+  networkId: string;
+  /** Address to listen on. Default `"0.0.0.0"`. */
+  listenHost: string;
+  /** Port to listen on; 0 picks one. Default 7400. */
+  listenPort: number;
+  /** `host:port` announced to peers; `""` derives it from a specific listen address. Default `""`. */
+  advertisedAddress: string;
+  /** Bootstrap nodes (`host:port`). Several protect against an eclipse through one of them. Default none. */
+  bootstrap: string[];
+
+  /** gossip_fanout: peers each message is forwarded to. Default 3. More: faster, more duplicates. */
+  gossipFanout: number;
+  /** gossip_interval, ms: repair rounds and deferred sends. Default 1,000. Shorter: faster repair, more digests. */
+  gossipIntervalMs: number;
+  /** max_peers. Default 50. More: more bandwidth and memory, more robust. */
+  maxPeers: number;
+  /** min_peers: below it the node dials and discovers actively. Default 8. */
+  minPeers: number;
+  /** message_cache_size: ids and messages kept in memory for dedup and repair. Default 10,000. */
+  messageCacheSize: number;
+  /** initial_trust_score of a stranger. Default 0.5. Lower resists Sybils, slows newcomers. */
+  initialTrustScore: number;
+  /** min_trust_threshold: peers below are disconnected and not dialed. Default 0.3. */
+  minTrustThreshold: number;
+  /** trust_decay_rate: share of the distance to initial trust recovered per decay interval. Default 0.01. */
+  trustDecayRate: number;
+  /** Length of a trust decay interval, ms. Default 60,000. */
+  trustDecayIntervalMs: number;
+
+  /** TTL (hops) of published messages. Default 8; enough for O(log n) hops in large networks. */
+  messageTtl: number;
+  /** Received TTLs above this are clamped. Default 16. */
+  maxTtl: number;
+  /** Messages older than this are refused, ms. Default 300,000. */
+  maxMessageAgeMs: number;
+  /** Messages dated further ahead than this are refused, ms. Default 30,000. */
+  maxClockSkewMs: number;
+  /** Largest application payload, bytes. Default 65,536. */
+  maxApplicationPayloadBytes: number;
+  /** Largest envelope on the wire, bytes. Default 1 MiB. */
+  maxFrameBytes: number;
+
+  /** How often peer maintenance runs (timeouts, dials, discovery), ms. Default 1,000. */
+  peerMaintenanceIntervalMs: number;
+  /** Heartbeat interval, ms. Default 10,000. */
+  heartbeatIntervalMs: number;
+  /** A peer silent this long is timed out, ms. Default 30,000. */
+  peerTimeoutMs: number;
+  /** Background discovery interval, ms. Default 30,000. */
+  discoveryIntervalMs: number;
+  /** Handshake deadline, ms. Default 5,000. */
+  handshakeTimeoutMs: number;
+  /** Longest a write waits in memory before reaching SQLite, ms. Default 100. */
+  storageFlushIntervalMs: number;
+  /** How often a node asks a peer for its most trusted peers (transitive trust), ms. Default 300,000. */
+  trustExchangeIntervalMs: number;
+
+  /** Most inbound connections (the connection semaphore). Default 64. */
+  maxInbound: number;
+  /** Most outbound connections. Default 32. */
+  maxOutbound: number;
+  /** Most inbound connections from one IP address. Default 8. */
+  maxConnectionsPerIp: number;
+  /** Peer slots only outbound connections may take (eclipse resistance). Default 8, at most half of maxPeers unless set. */
+  outboundSlots: number;
+  /** Most active peers per IP address. Default 2. */
+  maxPeersPerIp: number;
+  /** Most active peers per /24 (IPv4) or /48 (IPv6). Default 4. */
+  maxPeersPerSubnet: number;
+  /** Envelopes accepted per peer per second. Default 1,000. */
+  peerRateLimit: number;
+  /** New messages accepted per origin per second. Default 200. */
+  originRateLimit: number;
+}
+
+/** The defaults. */
+export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
+  networkId: DEFAULT_TRANSPORT_CONFIG.networkId,
+  listenHost: DEFAULT_TRANSPORT_CONFIG.listenHost,
+  listenPort: DEFAULT_TRANSPORT_CONFIG.listenPort,
+  advertisedAddress: "",
+  bootstrap: [],
+  gossipFanout: DEFAULT_GOSSIP_CONFIG.fanout,
+  gossipIntervalMs: DEFAULT_GOSSIP_CONFIG.intervalMs,
+  maxPeers: DEFAULT_PEERS_CONFIG.maxPeers,
+  minPeers: DEFAULT_PEERS_CONFIG.minPeers,
+  messageCacheSize: DEFAULT_GOSSIP_CONFIG.messageCacheSize,
+  initialTrustScore: DEFAULT_TRUST_CONFIG.initialTrust,
+  minTrustThreshold: DEFAULT_TRUST_CONFIG.minTrustThreshold,
+  trustDecayRate: DEFAULT_TRUST_CONFIG.decayRate,
+  trustDecayIntervalMs: DEFAULT_TRUST_CONFIG.decayIntervalMs,
+  messageTtl: DEFAULT_GOSSIP_CONFIG.defaultTtl,
+  maxTtl: DEFAULT_PROTOCOL_LIMITS.maxTtl,
+  maxMessageAgeMs: DEFAULT_PROTOCOL_LIMITS.maxMessageAgeMs,
+  maxClockSkewMs: DEFAULT_PROTOCOL_LIMITS.maxClockSkewMs,
+  maxApplicationPayloadBytes: DEFAULT_GOSSIP_CONFIG.maxApplicationPayloadBytes,
+  maxFrameBytes: DEFAULT_TRANSPORT_CONFIG.maxFrameBytes,
+  peerMaintenanceIntervalMs: DEFAULT_PEERS_CONFIG.maintenanceIntervalMs,
+  heartbeatIntervalMs: DEFAULT_PEERS_CONFIG.heartbeatIntervalMs,
+  peerTimeoutMs: DEFAULT_PEERS_CONFIG.peerTimeoutMs,
+  discoveryIntervalMs: DEFAULT_PEERS_CONFIG.discoveryIntervalMs,
+  handshakeTimeoutMs: DEFAULT_TRANSPORT_CONFIG.handshakeTimeoutMs,
+  storageFlushIntervalMs: 100,
+  trustExchangeIntervalMs: 300_000,
+  maxInbound: DEFAULT_TRANSPORT_CONFIG.maxInbound,
+  maxOutbound: DEFAULT_TRANSPORT_CONFIG.maxOutbound,
+  maxConnectionsPerIp: DEFAULT_TRANSPORT_CONFIG.maxConnectionsPerIp,
+  outboundSlots: DEFAULT_PEERS_CONFIG.outboundSlots,
+  maxPeersPerIp: DEFAULT_PEERS_CONFIG.maxPeersPerIp,
+  maxPeersPerSubnet: DEFAULT_PEERS_CONFIG.maxPeersPerSubnet,
+  peerRateLimit: DEFAULT_GOSSIP_CONFIG.peerRateLimit,
+  originRateLimit: DEFAULT_GOSSIP_CONFIG.originRateLimit,
+});
+
+/** Names of the presets. */
+export type PresetName = "default" | "high-throughput" | "low-resource" | "high-security";
+
+/** The design's presets, with exactly its values ("Configuration Tuning"). */
+export const PRESETS: Readonly<Record<PresetName, Readonly<Partial<NetworkConfig>>>> = Object.freeze({
+  "default": Object.freeze({}),
+  "high-throughput": Object.freeze({ gossipFanout: 5, gossipIntervalMs: 500, maxPeers: 100 }),
+  "low-resource": Object.freeze({ gossipFanout: 2, gossipIntervalMs: 2_000, maxPeers: 20, messageCacheSize: 1_000 }),
+  "high-security": Object.freeze({ initialTrustScore: 0.3, minTrustThreshold: 0.5, trustDecayRate: 0.02 }),
+});
+
+type Rule = { kind: "int"; min: number; max: number } | { kind: "unit" } | { kind: "string" } | { kind: "address" };
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => ({ kind: "int", min, max });
+const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
+  networkId: { kind: "string" },
+  listenHost: { kind: "string" },
+  listenPort: int(0, 65535),
+  advertisedAddress: { kind: "address" },
+  gossipFanout: int(1, 1000),
+  gossipIntervalMs: int(10),
+  maxPeers: int(1, 10_000),
+  minPeers: int(0, 10_000),
+  messageCacheSize: int(16),
+  initialTrustScore: { kind: "unit" },
+  minTrustThreshold: { kind: "unit" },
+  trustDecayRate: { kind: "unit" },
+  trustDecayIntervalMs: int(1),
+  messageTtl: int(0, 255),
+  maxTtl: int(0, 255),
+  maxMessageAgeMs: int(1_000),
+  maxClockSkewMs: int(0),
+  maxApplicationPayloadBytes: int(1),
+  maxFrameBytes: int(1024, 16 * 1024 * 1024),
+  peerMaintenanceIntervalMs: int(10),
+  heartbeatIntervalMs: int(10),
+  peerTimeoutMs: int(10),
+  discoveryIntervalMs: int(10),
+  handshakeTimeoutMs: int(10),
+  storageFlushIntervalMs: int(0),
+  trustExchangeIntervalMs: int(1_000),
+  maxInbound: int(1),
+  maxOutbound: int(1),
+  maxConnectionsPerIp: int(1),
+  outboundSlots: int(0),
+  maxPeersPerIp: int(1),
+  maxPeersPerSubnet: int(1),
+  peerRateLimit: int(1),
+  originRateLimit: int(1),
+};
+
+/**
+ * The full config: defaults, then the preset, then `overrides`.
+ *
+ * @example
+ * ```ts
+ * import { resolveNetworkConfig } from "./config.ts";
+ * const config = resolveNetworkConfig({ listenPort: 0 }, "low-resource");
+ * console.log(config.maxPeers, config.gossipFanout); // 20 2
+ * ```
+ * @throws {ConfigError} one line naming the key, the value and what is allowed
+ */
+export function resolveNetworkConfig(
+  overrides: Partial<NetworkConfig> = {},
+  preset: PresetName = "default",
+): NetworkConfig {
+  if (!(preset in PRESETS)) {
+    throw new ConfigError(
+      "preset",
+      `preset must be one of ${Object.keys(PRESETS).join(", ")}, got ${JSON.stringify(preset)}`,
+    );
+  }
+  for (const key of Object.keys(overrides)) {
+    if (!(key in DEFAULT_NETWORK_CONFIG)) throw new ConfigError(key, `unknown setting ${JSON.stringify(key)}`);
+  }
+  const config = { ...DEFAULT_NETWORK_CONFIG, ...PRESETS[preset], ...overrides } as NetworkConfig;
+  if (overrides.outboundSlots === undefined && typeof config.maxPeers === "number") {
+    // Leave room for inbound peers when max_peers is small, unless told otherwise.
+    config.outboundSlots = Math.min(DEFAULT_NETWORK_CONFIG.outboundSlots, Math.floor(config.maxPeers / 2));
+  }
+  for (const [key, rule] of Object.entries(RULES) as [keyof typeof RULES, Rule][]) {
+    const value = config[key] as unknown;
+    const fail = (allowed: string) => {
+      throw new ConfigError(key, `${key} must be ${allowed}, got ${JSON.stringify(value)}`);
+    };
+    switch (rule.kind) {
+      case "int":
+        if (typeof value !== "number" || !Number.isSafeInteger(value) || value < rule.min || value > rule.max) {
+          fail(`an integer in ${rule.min}..${rule.max}`);
+        }
+        break;
+      case "unit":
+        if (typeof value !== "number" || !(value >= 0 && value <= 1)) fail("a number in [0, 1]");
+        break;
+      case "string":
+        if (typeof value !== "string" || value.length === 0) fail("a non-empty string");
+        break;
+      case "address":
+        if (typeof value !== "string" || (value !== "" && parseHostPort(value) === undefined)) fail('"" or host:port');
+        break;
+    }
+  }
+  if (!Array.isArray(config.bootstrap) || config.bootstrap.some((a) => typeof a !== "string" || !parseHostPort(a))) {
+    throw new ConfigError(
+      "bootstrap",
+      `bootstrap must be a list of host:port addresses, got ${JSON.stringify(config.bootstrap)}`,
+    );
+  }
+  if (config.minPeers > config.maxPeers) {
+    throw new ConfigError("minPeers", `minPeers (${config.minPeers}) must not exceed maxPeers (${config.maxPeers})`);
+  }
+  if (config.outboundSlots > config.maxPeers) {
+    throw new ConfigError(
+      "outboundSlots",
+      `outboundSlots (${config.outboundSlots}) must not exceed maxPeers (${config.maxPeers})`,
+    );
+  }
+  if (config.maxApplicationPayloadBytes > config.maxFrameBytes - 1024) {
+    throw new ConfigError(
+      "maxApplicationPayloadBytes",
+      `maxApplicationPayloadBytes must be at least 1 KiB below maxFrameBytes`,
+    );
+  }
+  if (config.maxMessageAgeMs > 600_000) {
+    throw new ConfigError("maxMessageAgeMs", "maxMessageAgeMs must be at most 600000 (the dedup window must cover it)");
+  }
+  return config;
+}
+
+/** The parts of a node's configuration, as its components take them. */
+export interface ComponentConfigs {
+  /** For the transport. */
+  transport: Partial<TransportConfig>;
+  /** For the peer manager. */
+  peers: Partial<PeersConfig>;
+  /** For the trust manager. */
+  trust: Partial<TrustConfig>;
+  /** For gossip. */
+  gossip: Partial<GossipConfig>;
+  /** For the codec. */
+  protocol: Partial<ProtocolLimits>;
+}
+
+/** Splits a resolved config into the components' own settings. */
+export function componentConfigs(config: NetworkConfig): ComponentConfigs {
+  return {
+    transport: {
+      networkId: config.networkId,
+      listenHost: config.listenHost,
+      listenPort: config.listenPort,
+      advertisedAddress: config.advertisedAddress,
+      maxInbound: config.maxInbound,
+      maxOutbound: config.maxOutbound,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+      maxFrameBytes: config.maxFrameBytes,
+      maxHandshakeFrameBytes: Math.min(64 * 1024, config.maxFrameBytes),
+    },
+    peers: {
+      minPeers: config.minPeers,
+      maxPeers: config.maxPeers,
+      outboundSlots: config.outboundSlots,
+      maxPeersPerIp: config.maxPeersPerIp,
+      maxPeersPerSubnet: config.maxPeersPerSubnet,
+      bootstrap: config.bootstrap,
+      maintenanceIntervalMs: config.peerMaintenanceIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      peerTimeoutMs: config.peerTimeoutMs,
+      discoveryIntervalMs: config.discoveryIntervalMs,
+    },
+    trust: {
+      initialTrust: config.initialTrustScore,
+      minTrustThreshold: config.minTrustThreshold,
+      decayRate: config.trustDecayRate,
+      decayIntervalMs: config.trustDecayIntervalMs,
+    },
+    gossip: {
+      fanout: config.gossipFanout,
+      intervalMs: config.gossipIntervalMs,
+      messageCacheSize: config.messageCacheSize,
+      defaultTtl: config.messageTtl,
+      maxApplicationPayloadBytes: config.maxApplicationPayloadBytes,
+      peerRateLimit: config.peerRateLimit,
+      peerRateBurst: config.peerRateLimit * 2,
+      originRateLimit: config.originRateLimit,
+      originRateBurst: config.originRateLimit * 2,
+      dedupWindowMs: Math.max(600_000, config.maxMessageAgeMs + config.maxClockSkewMs),
+      repairWindowMs: Math.max(1_000, config.maxMessageAgeMs - 60_000),
+    },
+    protocol: {
+      maxTtl: config.maxTtl,
+      maxMessageAgeMs: config.maxMessageAgeMs,
+      maxClockSkewMs: config.maxClockSkewMs,
+      maxPayloadBytes: Math.min(config.maxFrameBytes - 512, DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes * 4),
+    },
+  };
+}

@@ -1,0 +1,470 @@
+/**
+ * The node: identity, storage, trust, peers, gossip and transport wired
+ * together, with the design's lifecycle and an application API.
+ *
+ * ```
+ * start: identity -> storage -> trust -> peers -> gossip -> transport (listen) -> bootstrap -> background tasks
+ * stop:  background tasks -> gossip -> peers -> transport (DISCONNECT to peers) -> storage (flush, close)
+ * ```
+ *
+ * Messages flow one way: transport -> peer manager (link messages) -> gossip
+ * -> handlers -> application, with trust updated on the side.
+ *
+ * @module
+ */
+import { toHex } from "./bytes.ts";
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
+import { KithError } from "./errors.ts";
+import { GossipProtocol, type GossipSender, type GossipStats, type MessageHandler } from "./gossip.ts";
+import { type Identity, loadOrCreateIdentity } from "./identity.ts";
+import { TcpTransport, type TransportStats } from "./network.ts";
+import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
+import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType } from "./protocol.ts";
+import type { RandomSource } from "./random.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
+import { TrustManager } from "./trust.ts";
+
+/** An application message as delivered to subscribers. */
+export interface ReceivedMessage {
+  /** Message id (hex). */
+  id: string;
+  /** Node id of the publisher (hex). */
+  origin: string;
+  /** Topic (`""` for none). */
+  topic: string;
+  /** The payload. */
+  data: Uint8Array;
+  /** When the publisher created it, ms since the epoch. */
+  timestamp: number;
+  /** Node id of the peer it arrived from (hex). */
+  from: string;
+}
+
+/** A subscription: an async iterator of messages, and a way to end it. */
+export interface Subscription extends AsyncIterable<ReceivedMessage> {
+  /** Messages dropped because the iterator's consumer fell behind (its buffer holds 1,024). */
+  readonly dropped: number;
+  /** Ends the subscription; a pending iteration finishes. */
+  unsubscribe(): void;
+}
+
+/** Options of {@link KithNode}. */
+export interface NodeOptions {
+  /** Settings over the preset's. */
+  config?: Partial<NetworkConfig>;
+  /** The design's preset to start from. Default `"default"`. */
+  preset?: PresetName;
+  /**
+   * Data directory for the key file and the database. Without it (and without `identity` and `storage`)
+   * the node keeps nothing: a fresh identity and in-memory storage.
+   */
+  dataDir?: string;
+  /** Use this identity instead of the data directory's. */
+  identity?: Identity;
+  /** Use this storage instead of the data directory's database. */
+  storage?: Storage;
+  /** Time and timers. Default: the system clock. */
+  clock?: Clock;
+  /** Randomness for peer selection. Default: `Math.random`. */
+  random?: RandomSource;
+}
+
+/** A node's counters, for status displays and monitoring. */
+export interface NodeStats {
+  /** Gossip counters. */
+  gossip: GossipStats;
+  /** Peer management counters. */
+  peers: PeerStats;
+  /** Transport counters. */
+  transport: TransportStats;
+  /** Messages delivered to subscribers. */
+  deliveredToApplication: number;
+}
+
+const SUBSCRIPTION_BUFFER = 1_024;
+
+/**
+ * A kith node.
+ *
+ * @example Two nodes on loopback exchange a message
+ * ```ts
+ * import { KithNode } from "./node.ts";
+ * const config = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1 };
+ * const a = new KithNode({ config });
+ * await a.start();
+ * const b = new KithNode({ config: { ...config, bootstrap: [a.address] } });
+ * await b.start();
+ * const inbox = a.subscribe("greetings");
+ * while (a.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * b.broadcast("hello", { topic: "greetings" });
+ * for await (const message of inbox) {
+ *   console.log(new TextDecoder().decode(message.data)); // "hello"
+ *   break;
+ * }
+ * await b.stop();
+ * await a.stop();
+ * ```
+ */
+export class KithNode {
+  /** The configuration in force. */
+  readonly config: Readonly<NetworkConfig>;
+  readonly #options: NodeOptions;
+  readonly #clock: Clock;
+  readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
+  readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
+  #identity: Identity | undefined;
+  #storage: Storage | undefined;
+  #trust: TrustManager | undefined;
+  #transport: TcpTransport | undefined;
+  #peers: PeerManager | undefined;
+  #gossip: GossipProtocol | undefined;
+  #address = "";
+  #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  #stopping: Promise<void> | undefined;
+  #trustTimer: TimerId | undefined;
+  readonly #trustAnswered = new Map<string, number>();
+  #delivered = 0;
+  readonly #startedAt: number;
+
+  /**
+   * Creates a node; {@link KithNode.start} brings it up.
+   *
+   * @throws {ConfigError} one line naming the invalid setting
+   */
+  constructor(options: NodeOptions = {}) {
+    this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#startedAt = this.#clock.now();
+  }
+
+  /** This node's id (hex); available once started. */
+  get nodeId(): string {
+    return this.#require(this.#identity, "nodeId").nodeId;
+  }
+
+  /** This node's identity; available once started. */
+  get identity(): Identity {
+    return this.#require(this.#identity, "identity");
+  }
+
+  /** The bound listening address `host:port`; available once started. */
+  get address(): string {
+    return this.#require(this.#address || undefined, "address");
+  }
+
+  /** The trust manager; available once started. */
+  get trust(): TrustManager {
+    return this.#require(this.#trust, "trust");
+  }
+
+  /** Whether the node is running. */
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** Milliseconds since the node was created. */
+  get uptimeMs(): number {
+    return this.#clock.now() - this.#startedAt;
+  }
+
+  #require<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new KithError("NOT_STARTED", `node.${what} is available once the node has started`);
+    return value;
+  }
+
+  /**
+   * Starts the node: identity, storage, trust, peers, gossip, transport,
+   * bootstrap, background tasks. On failure everything opened is closed again.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new KithError("ALREADY_STARTED", "a node can be started once");
+    this.#state = "starting";
+    try {
+      await this.#bringUp();
+      this.#state = "running";
+    } catch (error) {
+      this.#state = "running"; // let stop() tear down what was built
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #bringUp(): Promise<void> {
+    const options = this.#options;
+    const parts = componentConfigs(this.config);
+    // 1. identity
+    this.#identity = options.identity ??
+      (options.dataDir
+        ? (await loadOrCreateIdentity(options.dataDir)).identity
+        : (await import("./identity.ts")).Identity.generate());
+    const identity = this.#identity;
+    // 2. storage
+    this.#storage = options.storage ??
+      (options.dataDir
+        ? new SqliteStorage(`${options.dataDir}/kith.db`, {
+          clock: this.#clock,
+          flushIntervalMs: this.config.storageFlushIntervalMs,
+          seenRetentionMs: parts.gossip.dedupWindowMs,
+        })
+        : new MemoryStorage({ clock: this.#clock, seenRetentionMs: parts.gossip.dedupWindowMs }));
+    const storage = this.#storage;
+    // 3. trust
+    this.#trust = new TrustManager({ storage, clock: this.#clock, config: parts.trust, localNodeId: identity.nodeId });
+    const trust = this.#trust;
+    const codec = new MessageCodec(parts.protocol);
+    // 4. peers (over the transport it will manage)
+    const holder: { peers?: PeerManager } = {};
+    this.#transport = new TcpTransport({
+      identity,
+      clock: this.#clock,
+      codec,
+      config: parts.transport,
+      initialPeers: (remote) => holder.peers?.peerRecordsFor(remote, MAX_PEER_LIST) ?? [],
+    });
+    const transport = this.#transport;
+    const peers = holder.peers = this.#peers = new PeerManager({
+      identity,
+      transport,
+      trust,
+      storage,
+      codec,
+      clock: this.#clock,
+      random: options.random,
+      config: parts.peers,
+      selfAddress: () => transport.advertisedAddress || transport.listenAddress,
+    });
+    // 5. gossip
+    const gossip = this.#gossip = new GossipProtocol({
+      identity,
+      peers,
+      trust,
+      storage,
+      codec,
+      clock: this.#clock,
+      random: options.random,
+      config: parts.gossip,
+    });
+    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#deliver(message, from));
+    gossip.registerHandler(MessageType.TRUST_UPDATE, (message, from) => this.#onTrustUpdate(message, from));
+    gossip.registerHandler(
+      MessageType.TRUSTED_PEERS_REQUEST,
+      (message, from) => this.#onTrustedPeersRequest(message, from),
+    );
+    gossip.registerHandler(
+      MessageType.TRUSTED_PEERS_RESPONSE,
+      (message, from) => this.#onTrustedPeersResponse(message, from),
+    );
+    for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
+    peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
+    peers.onPeerConnected = (peer) => gossip.peerConnected(peer);
+    peers.onPeerDisconnected = (peer) => gossip.peerDisconnected(peer.nodeId);
+    // 6. transport
+    this.#address = await transport.listen();
+    // 7. bootstrap, 8. background tasks
+    peers.start();
+    gossip.start();
+    this.#scheduleTrustExchange();
+  }
+
+  /**
+   * Publishes an application message to the network.
+   *
+   * @param data bytes, or a string sent as UTF-8
+   * @returns the message id (hex)
+   * @throws {RangeError} when the payload is over `maxApplicationPayloadBytes`
+   */
+  broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
+    const gossip = this.#require(this.#state === "running" ? this.#gossip : undefined, "broadcast");
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytes }, {
+      ttl: options.ttl,
+    });
+    return toHex(message.id);
+  }
+
+  /**
+   * Subscribes to application messages of `topic` (all topics when omitted).
+   * With `callback`, each message is passed to it; the returned subscription
+   * is also an async iterator.
+   */
+  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
+    const buffer: ReceivedMessage[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    let dropped = 0;
+    const entry = {
+      topic,
+      deliver: (message: ReceivedMessage) => {
+        if (callback) {
+          try {
+            callback(message);
+          } catch (error) {
+            console.error(`kith: subscriber callback failed: ${error}`);
+          }
+          return;
+        }
+        if (buffer.length >= SUBSCRIPTION_BUFFER) {
+          buffer.shift();
+          dropped++;
+        }
+        buffer.push(message);
+        wake?.();
+      },
+    };
+    this.#subscribers.add(entry);
+    const unsubscribe = () => {
+      ended = true;
+      this.#subscribers.delete(entry);
+      wake?.();
+    };
+    return {
+      get dropped() {
+        return dropped;
+      },
+      unsubscribe,
+      async *[Symbol.asyncIterator]() {
+        try {
+          while (!ended) {
+            if (buffer.length > 0) {
+              yield buffer.shift()!;
+              continue;
+            }
+            await new Promise<void>((resolve) => wake = resolve);
+            wake = undefined;
+          }
+        } finally {
+          unsubscribe();
+        }
+      },
+    };
+  }
+
+  #deliver(message: Message, from: GossipSender): void {
+    if (message.type !== MessageType.CUSTOM_DATA) return;
+    const received: ReceivedMessage = {
+      id: toHex(message.id),
+      origin: toHex(message.origin),
+      topic: message.payload.topic,
+      data: message.payload.data,
+      timestamp: message.timestamp,
+      from: from.nodeId,
+    };
+    this.#delivered++;
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.topic === undefined || subscriber.topic === received.topic) subscriber.deliver(received);
+    }
+  }
+
+  /**
+   * Registers a handler for verified, first-seen messages of `type` (the
+   * design's extension point). Registered before or after start.
+   */
+  registerHandler(type: MessageType, handler: MessageHandler, options: { propagate?: boolean } = {}): void {
+    this.#handlers.push({ type, handler, propagate: options.propagate ?? false });
+    this.#gossip?.registerHandler(type, handler, options);
+  }
+
+  /** Every known peer with its state, trust and reputation. */
+  peers(): PeerInfo[] {
+    return this.#peers?.peers() ?? [];
+  }
+
+  /** Dials a peer now; resolves when it is active. */
+  async connect(address: string): Promise<PeerInfo> {
+    const peers = this.#require(this.#state === "running" ? this.#peers : undefined, "connect");
+    const peer = await peers.connect(address);
+    return peers.peers().find((p) => p.nodeId === peer.nodeId)!;
+  }
+
+  /** Counters of every layer. */
+  stats(): NodeStats {
+    return {
+      gossip: this.#require(this.#gossip, "stats").stats,
+      peers: this.#require(this.#peers, "stats").stats,
+      transport: this.#require(this.#transport, "stats").stats,
+      deliveredToApplication: this.#delivered,
+    };
+  }
+
+  // ---- transitive trust: TRUST_UPDATE and TRUSTED_PEERS_REQUEST / RESPONSE between neighbours ----
+
+  #scheduleTrustExchange(): void {
+    this.#trustTimer = this.#clock.setTimeout(() => {
+      if (this.#state !== "running") return;
+      const active = this.#peers!.activePeers();
+      if (active.length > 0) {
+        const peer = active[Math.floor((this.#options.random ?? Math.random)() * active.length)];
+        peer.connection.send(
+          createMessage(this.#identity!, MessageType.TRUSTED_PEERS_REQUEST, { limit: 16 }, {
+            ttl: 0,
+            timestamp: this.#clock.now(),
+          }),
+        );
+      }
+      this.#scheduleTrustExchange();
+    }, this.config.trustExchangeIntervalMs);
+  }
+
+  #onTrustUpdate(message: Message, from: GossipSender): void {
+    if (message.type !== MessageType.TRUST_UPDATE || toHex(message.origin) !== from.nodeId) return;
+    this.#trust!.recordRecommendation(from.nodeId, toHex(message.payload.subject), message.payload.trust);
+  }
+
+  #onTrustedPeersRequest(message: Message, from: GossipSender): void {
+    if (message.type !== MessageType.TRUSTED_PEERS_REQUEST || toHex(message.origin) !== from.nodeId) return;
+    const now = this.#clock.now();
+    if (now - (this.#trustAnswered.get(from.nodeId) ?? -Infinity) < 60_000) return; // one answer a minute
+    this.#trustAnswered.set(from.nodeId, now);
+    if (this.#trustAnswered.size > 4 * this.config.maxPeers) {
+      this.#trustAnswered.delete(this.#trustAnswered.keys().next().value!);
+    }
+    const peer = this.#peers!.activePeer(from.nodeId);
+    if (!peer) return;
+    const ranked = this.#peers!.activePeers()
+      .filter((p) => p.nodeId !== from.nodeId)
+      .map((p) => ({ nodeId: p.nodeId, trust: this.#trust!.trust(p.nodeId) }))
+      .sort((a, b) => b.trust - a.trust)
+      .slice(0, Math.min(message.payload.limit, MAX_PEER_LIST));
+    peer.connection.send(createMessage(this.#identity!, MessageType.TRUSTED_PEERS_RESPONSE, {
+      peers: ranked.map((r) => ({
+        nodeId: Uint8Array.from(r.nodeId.match(/../g)!, (h) => parseInt(h, 16)),
+        trust: r.trust,
+      })),
+    }, { ttl: 0, timestamp: now }));
+  }
+
+  #onTrustedPeersResponse(message: Message, from: GossipSender): void {
+    if (message.type !== MessageType.TRUSTED_PEERS_RESPONSE || toHex(message.origin) !== from.nodeId) return;
+    for (const record of message.payload.peers) {
+      this.#trust!.recordRecommendation(from.nodeId, toHex(record.nodeId), record.trust);
+    }
+  }
+
+  /**
+   * Stops the node in the reverse order of start: background tasks, gossip,
+   * peers, transport (DISCONNECT to every peer), storage (flushed, closed).
+   * Idempotent; concurrent calls share one shutdown.
+   */
+  stop(): Promise<void> {
+    if (this.#state === "new") {
+      this.#state = "stopped";
+      return Promise.resolve();
+    }
+    this.#stopping ??= this.#tearDown();
+    return this.#stopping;
+  }
+
+  async #tearDown(): Promise<void> {
+    this.#state = "stopping";
+    if (this.#trustTimer !== undefined) this.#clock.clearTimeout(this.#trustTimer);
+    this.#gossip?.stop();
+    await this.#peers?.stop();
+    await this.#transport?.close();
+    if (this.#storage && !this.#options.storage) this.#storage.close();
+    else this.#storage?.flush();
+    this.#subscribers.clear();
+    this.#state = "stopped";
+  }
+}

@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import { bytesKey, toHex } from "../lib/bytes.ts";
+import { ManualClock } from "../lib/clock.ts";
+import { type GossipConfig, GossipProtocol } from "../lib/gossip.ts";
+import { Identity } from "../lib/identity.ts";
+import type { Connection } from "../lib/network.ts";
+import { createMessage, type Envelope, type Message, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { seededRandom } from "../lib/random.ts";
+import { MemoryStorage } from "../lib/storage.ts";
+import { TrustManager } from "../lib/trust.ts";
+
+const codec = new MessageCodec();
+const T0 = 1_700_000_000_000;
+
+/** A peer whose connection records what gossip sends it. */
+class FakePeer {
+  readonly identity = Identity.generate();
+  readonly nodeId = this.identity.nodeId;
+  readonly sent: Envelope[] = [];
+  bufferedBytes = 0;
+  readonly connection = {
+    remoteNodeId: this.nodeId,
+    get bufferedBytes() {
+      return 0;
+    },
+    isOpen: true,
+    send: (envelope: Envelope) => {
+      this.sent.push(envelope);
+      return true;
+    },
+    sendEncoded: (bytes: Uint8Array) => {
+      this.sent.push(codec.parse(bytes));
+      return true;
+    },
+  } as unknown as Connection;
+  sentOfType(type: MessageType) {
+    return this.sent.filter((e) => e.type === type);
+  }
+}
+
+function setup(count: number, config: Partial<GossipConfig> = {}) {
+  const clock = new ManualClock(T0);
+  const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
+  const identity = Identity.generate();
+  const trust = new TrustManager({ storage, clock });
+  const peers = Array.from({ length: count }, () => new FakePeer());
+  const gossip = new GossipProtocol({
+    identity,
+    peers: { activePeers: () => peers },
+    trust,
+    storage,
+    clock,
+    random: seededRandom(5),
+    config,
+  });
+  const delivered: Message[] = [];
+  gossip.registerHandler(MessageType.CUSTOM_DATA, (m) => delivered.push(m));
+  return { clock, storage, identity, trust, peers, gossip, delivered };
+}
+
+const app = (from: Identity, text: string, ttl = 8, timestamp = T0) =>
+  createMessage(from, MessageType.CUSTOM_DATA, { topic: "t", data: new TextEncoder().encode(text) }, {
+    ttl,
+    timestamp,
+  });
+
+Deno.test("a message is delivered once however many copies arrive; duplicates are counted per peer", () => {
+  const { peers, gossip, delivered } = setup(4);
+  const message = app(peers[3].identity, "hello");
+  gossip.receive(peers[0], message);
+  gossip.receive(peers[1], message);
+  gossip.receive(peers[1], message);
+  assert.equal(delivered.length, 1);
+  assert.equal(gossip.peerStats(peers[0].nodeId)!.duplicates, 0);
+  assert.equal(gossip.peerStats(peers[1].nodeId)!.duplicates, 2);
+  assert.equal(gossip.stats.duplicates, 2);
+});
+
+Deno.test("forwarding is eager, decrements the TTL, and never goes back to the sender or the origin", () => {
+  const { peers, gossip } = setup(6, { fanout: 10 });
+  const [sender, origin] = peers;
+  gossip.receive(sender, app(origin.identity, "spread", 5));
+  assert.equal(sender.sentOfType(MessageType.CUSTOM_DATA).length, 0);
+  assert.equal(origin.sentOfType(MessageType.CUSTOM_DATA).length, 0);
+  for (const peer of peers.slice(2)) {
+    const forwarded = peer.sentOfType(MessageType.CUSTOM_DATA);
+    assert.equal(forwarded.length, 1, "forwarded at once, before any gossip interval");
+    assert.equal(forwarded[0].ttl, 4);
+  }
+});
+
+Deno.test("forwarding goes to gossip_fanout random peers", () => {
+  const { peers, gossip } = setup(10, { fanout: 3 });
+  gossip.receive(peers[0], app(Identity.generate(), "x"));
+  const reached = peers.filter((p) => p.sentOfType(MessageType.CUSTOM_DATA).length > 0);
+  assert.equal(reached.length, 3);
+});
+
+Deno.test("a message received with TTL 1 is delivered but not forwarded", () => {
+  const { peers, gossip, delivered } = setup(4);
+  gossip.receive(peers[0], app(Identity.generate(), "last hop", 1));
+  assert.equal(delivered.length, 1);
+  assert.ok(peers.every((p) => p.sentOfType(MessageType.CUSTOM_DATA).length === 0));
+});
+
+Deno.test("an invalid signature costs the sender trust, is not delivered, and does not poison dedup", () => {
+  const { peers, gossip, delivered, trust } = setup(3);
+  const good = app(Identity.generate(), "genuine");
+  const forged = { ...good, signature: new Uint8Array(64).fill(7) };
+  gossip.receive(peers[0], forged);
+  assert.equal(delivered.length, 0);
+  assert.ok(Math.abs(trust.trust(peers[0].nodeId) - 0.3) < 1e-9, "BAD_SIGNATURE costs 0.2");
+  gossip.receive(peers[1], good);
+  assert.equal(delivered.length, 1, "the genuine copy still gets through");
+  assert.ok(trust.trust(peers[1].nodeId) > 0.5, "a valid new message earns the sender trust");
+});
+
+Deno.test("a peer over its rate limit is dropped and penalised at most once a second", () => {
+  const { peers, gossip, trust, clock } = setup(2, {
+    peerRateLimit: 10,
+    peerRateBurst: 10,
+    originRateLimit: 1000,
+    originRateBurst: 1000,
+  });
+  const flooder = peers[0];
+  for (let i = 0; i < 50; i++) gossip.receive(flooder, app(flooder.identity, `spam ${i}`));
+  const stats = gossip.peerStats(flooder.nodeId)!;
+  assert.equal(stats.rateLimited, 40);
+  assert.equal(gossip.stats.delivered, 10);
+  // 10 valid (+0.01) and one RATE_LIMITED penalty (-0.05) within the second.
+  assert.ok(Math.abs(trust.trust(flooder.nodeId) - (0.5 + 0.01 - 0.05)) < 1e-9);
+  clock.advance(1_000);
+  for (let i = 0; i < 50; i++) gossip.receive(flooder, app(flooder.identity, `more ${i}`, 8, clock.now()));
+  assert.ok(trust.trust(flooder.nodeId) < 0.45, "penalised again in the next second");
+});
+
+Deno.test("an origin over its rate limit is not delivered or forwarded", () => {
+  const { peers, gossip } = setup(3, { originRateLimit: 5, originRateBurst: 5 });
+  const loud = Identity.generate();
+  for (let i = 0; i < 20; i++) gossip.receive(peers[i % 2], app(loud, `m${i}`));
+  assert.equal(gossip.stats.delivered, 5);
+  assert.equal(gossip.stats.originLimited, 15);
+});
+
+Deno.test("an oversized application payload is refused on publish and penalised on receipt", () => {
+  const { peers, gossip, trust } = setup(2, { maxApplicationPayloadBytes: 100 });
+  assert.throws(() => gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(101) }), RangeError);
+  gossip.receive(
+    peers[0],
+    createMessage(peers[0].identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(101) }, {
+      timestamp: T0,
+    }),
+  );
+  assert.equal(gossip.stats.delivered, 0);
+  assert.ok(trust.trust(peers[0].nodeId) < 0.5);
+});
+
+Deno.test("publish floods own messages to every peer with the full TTL", () => {
+  const { peers, gossip } = setup(5);
+  const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: "t", data: new Uint8Array([1]) }, { ttl: 3 });
+  for (const peer of peers) {
+    const sent = peer.sentOfType(MessageType.CUSTOM_DATA);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].ttl, 3);
+    assert.equal(toHex(sent[0].id), toHex(message.id));
+  }
+});
+
+Deno.test("repair: a digest of unknown ids is answered with want; a want is served from the store", () => {
+  const { peers, gossip, delivered, clock, identity } = setup(2);
+  const [a, b] = peers;
+  // b advertises a message we have not seen: we ask b for it.
+  const missing = app(Identity.generate(), "missed");
+  gossip.receive(
+    b,
+    createMessage(b.identity, MessageType.GOSSIP_MESSAGE, { have: [missing.id], want: [] }, { ttl: 0, timestamp: T0 }),
+  );
+  const wants = b.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => codec.verify(e, T0))
+    .filter((m) => m.type === MessageType.GOSSIP_MESSAGE && m.payload.want.length > 0);
+  assert.equal(wants.length, 1);
+  gossip.receive(b, missing);
+  assert.equal(delivered.length, 1);
+  // a asks for a message we hold: we serve it, with our forward TTL.
+  const held = gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([9]) }, { ttl: 4 });
+  a.sent.length = 0;
+  gossip.receive(
+    a,
+    createMessage(a.identity, MessageType.GOSSIP_MESSAGE, { have: [], want: [held.id] }, { ttl: 0, timestamp: T0 }),
+  );
+  const served = a.sentOfType(MessageType.CUSTOM_DATA);
+  assert.equal(served.length, 1);
+  assert.equal(toHex(served[0].id), toHex(held.id));
+  assert.equal(gossip.stats.served, 1);
+  assert.ok(identity && clock);
+});
+
+Deno.test("a peer that connects late gets a digest of recent messages at once, but never of spent TTLs", () => {
+  const { peers, gossip } = setup(1);
+  const spreading = gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([1]) }, { ttl: 4 });
+  gossip.receive(peers[0], app(Identity.generate(), "last hop", 1)); // TTL spent here: not advertised
+  const late = new FakePeer();
+  gossip.peerConnected(late);
+  const digests = late.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => codec.verify(e, T0));
+  assert.equal(digests.length, 1);
+  const have = digests[0].type === MessageType.GOSSIP_MESSAGE ? digests[0].payload.have.map(toHex) : [];
+  assert.deepEqual(have, [toHex(spreading.id)]);
+});
+
+Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
+  const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
+  const first = app(Identity.generate(), "first");
+  gossip.receive(peers[0], first);
+  for (let i = 0; i < 100; i++) gossip.receive(peers[0], app(Identity.generate(), `filler ${i}`));
+  assert.equal(gossip.cacheSizes.seen, 16);
+  assert.ok(gossip.cacheSizes.stored <= 16);
+  assert.ok(storage.hasSeen(first.id));
+  const before = delivered.length;
+  gossip.receive(peers[0], first); // evicted from memory, still a duplicate
+  assert.equal(delivered.length, before);
+  assert.ok(bytesKey(first.id).length === 32);
+});
+
+Deno.test("repair rounds run on the gossip interval of the injected clock", () => {
+  const { peers, gossip, clock } = setup(3, { intervalMs: 500, repairFanout: 3 });
+  gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([1]) });
+  const late = new FakePeer();
+  peers.push(late);
+  gossip.start();
+  try {
+    clock.advance(499);
+    assert.equal(late.sentOfType(MessageType.GOSSIP_MESSAGE).length, 0);
+    clock.advance(1);
+    assert.equal(late.sentOfType(MessageType.GOSSIP_MESSAGE).length, 1);
+  } finally {
+    gossip.stop();
+  }
+  assert.equal(clock.pendingTimers, 0);
+});
