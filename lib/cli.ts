@@ -10,8 +10,11 @@
  */
 import { parseArgs } from "node:util";
 import { toHex } from "./bytes.ts";
-import { KithError } from "./errors.ts";
+import { ConfigError, KithError } from "./errors.ts";
 import { KEY_FILE_NAME, loadIdentity, loadOrCreateIdentity } from "./identity.ts";
+import { parseHostPort } from "./address.ts";
+import { type NetworkConfig, type PresetName, PRESETS } from "./config.ts";
+import { KithNode } from "./node.ts";
 import { PROTOCOL_VERSION } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 
@@ -38,10 +41,13 @@ Usage: kith <command> [options]
 Commands:
   init     Create the data directory and this node's identity; print the node id
   id       Print the node id and public key of an initialised data directory
-  start    Start the node (initialises on the fly if needed)
+  start    Run a node until SIGINT/SIGTERM (initialises on the fly if needed)
 
 Options:
   --data-dir DIR   Data directory (default ${DEFAULT_DATA_DIR}, or $KITH_DATA_DIR)
+  --listen H:P     (start) Listening address (default 0.0.0.0:7400)
+  --bootstrap H:P  (start) Bootstrap node, repeatable
+  --profile NAME   (start) default, high-throughput, low-resource or high-security
   --json           Machine-readable output
   --debug          Show stack traces with errors
   -h, --help       Show help (also: kith <command> --help)
@@ -57,12 +63,14 @@ identity, and prints the node id. An existing identity is kept, never replaced.`
   id: `Usage: kith id [--data-dir DIR] [--json]
 
 Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
-  start: `Usage: kith start [--data-dir DIR] [--json]
+  start: `Usage: kith start [--data-dir DIR] [--listen HOST:PORT] [--bootstrap HOST:PORT]...
+                  [--profile default|high-throughput|low-resource|high-security] [--json]
 
-Starts the node from DIR, creating the identity first if there is none.
-This release has the identity and the wire protocol; the network layer
-(transport, peers, gossip) is not built yet, so start loads the identity,
-reports it, and exits.`,
+Runs a node from DIR (creating its identity first if there is none),
+listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
+through the bootstrap nodes (repeat the flag for several; without any, it
+reconnects to the peers stored in DIR). Runs until SIGINT or SIGTERM, then
+disconnects from its peers, flushes its database and exits 0.`,
 };
 
 class UsageError extends KithError {
@@ -85,6 +93,66 @@ function dataDirFrom(flag: string | undefined): string {
   return DEFAULT_DATA_DIR;
 }
 
+interface StartFlags {
+  json: boolean;
+  listen?: string;
+  bootstrap?: string[];
+  profile?: string;
+}
+
+/** `kith start`: runs a node until SIGINT or SIGTERM. */
+async function runNode(dataDir: string, flags: StartFlags, io: CliIo): Promise<number> {
+  const config: Partial<NetworkConfig> = {};
+  if (flags.listen !== undefined) {
+    // Port 0 (any free port) is valid for listening, though not as a peer's address.
+    const anyPort = flags.listen.endsWith(":0");
+    const listen = parseHostPort(anyPort ? `${flags.listen.slice(0, -2)}:1` : flags.listen);
+    if (!listen) throw new UsageError(`--listen must be host:port, got ${JSON.stringify(flags.listen)}`);
+    config.listenHost = listen.host;
+    config.listenPort = anyPort ? 0 : listen.port;
+  }
+  if (flags.bootstrap) {
+    for (const address of flags.bootstrap) {
+      if (!parseHostPort(address)) {
+        throw new UsageError(`--bootstrap must be host:port, got ${JSON.stringify(address)}`);
+      }
+    }
+    config.bootstrap = flags.bootstrap;
+  }
+  const profile = flags.profile ?? "default";
+  if (!(profile in PRESETS)) {
+    throw new UsageError(`--profile must be one of ${Object.keys(PRESETS).join(", ")}, got ${JSON.stringify(profile)}`);
+  }
+  let node: KithNode;
+  try {
+    node = new KithNode({ dataDir, config, preset: profile as PresetName });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  await node.start();
+  const info = { nodeId: node.nodeId, address: node.address, dataDir, profile };
+  io.out(
+    flags.json
+      ? JSON.stringify(info)
+      : `kith ${VERSION} node ${node.nodeId} listening on ${node.address} (profile ${profile})`,
+  );
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      try {
+        Deno.addSignalListener(signal, stop);
+      } catch {
+        // Not supported here (e.g. SIGTERM on Windows).
+      }
+    }
+  });
+  await stopped;
+  io.err("kith: stopping");
+  await node.stop();
+  return 0;
+}
+
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
  *
@@ -95,7 +163,9 @@ function dataDirFrom(flag: string | undefined): string {
  * console.log(code); // 0
  * ```
  */
-export async function runCli(args: string[], io: CliIo = processIo): Promise<number> {
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  // `deno task start -- --flag` passes the "--" through.
+  const args = argv.filter((arg, i) => !(arg === "--" && i === argv.indexOf("--") && i <= 1));
   let debug = args.includes("--debug");
   try {
     const { values, positionals } = parseArgs({
@@ -104,6 +174,9 @@ export async function runCli(args: string[], io: CliIo = processIo): Promise<num
       strict: true,
       options: {
         "data-dir": { type: "string" },
+        listen: { type: "string" },
+        bootstrap: { type: "string", multiple: true },
+        profile: { type: "string" },
         json: { type: "boolean", default: false },
         debug: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -143,19 +216,13 @@ export async function runCli(args: string[], io: CliIo = processIo): Promise<num
       io.out(values.json ? JSON.stringify(info) : `node id     ${info.nodeId}\npublic key  ${info.publicKey}`);
       return 0;
     }
+    if (command === "start") return await runNode(dataDir, values, io);
     const { identity, created } = await loadOrCreateIdentity(dataDir);
     if (values.json) {
       io.out(JSON.stringify({ nodeId: identity.nodeId, publicKey: toHex(identity.publicKey), dataDir, created }));
-    } else if (command === "init") {
-      io.out(created ? identity.nodeId : `${identity.nodeId}`);
-      if (!created) io.err(`kith: ${dataDir} was already initialised; kept its identity`);
     } else {
-      io.out(
-        `kith ${VERSION} node ${identity.nodeId} (${created ? "new identity" : "identity loaded"} from ${keyPath})`,
-      );
-      io.err(
-        "kith: the network layer (transport, peers, gossip) is not built yet in this release; nothing to run, exiting",
-      );
+      io.out(identity.nodeId);
+      if (!created) io.err(`kith: ${dataDir} was already initialised; kept its identity`);
     }
     return 0;
   } catch (error) {

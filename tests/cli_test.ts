@@ -97,3 +97,66 @@ Deno.test("under permissions scoped to one directory, a data dir outside gives o
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("kith start runs a node until SIGTERM, then exits 0", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        "--allow-net=127.0.0.0/8",
+        new URL("../main.ts", import.meta.url).pathname,
+        "start",
+        "--data-dir",
+        `${dir}/node`,
+        "--listen",
+        "127.0.0.1:0",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const info = JSON.parse(text.split("\n")[0]);
+    assert.match(info.address, /^127\.0\.0\.1:\d+$/);
+    const identity = await loadIdentity(`${dir}/node/identity.key`);
+    assert.equal(info.nodeId, identity.nodeId);
+    // A peer can connect to it.
+    const { KithNode } = await import("../lib/node.ts");
+    const peer = new KithNode({
+      config: { listenHost: "127.0.0.1", listenPort: 0, bootstrap: [info.address], minPeers: 1 },
+    });
+    await peer.start();
+    try {
+      const start = Date.now();
+      while (!peer.peers().some((p) => p.state === "active" && p.nodeId === info.nodeId)) {
+        if (Date.now() - start > 10_000) assert.fail("could not connect to the CLI node");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await peer.stop();
+    }
+    child.kill("SIGTERM");
+    // Drain both pipes so no resource is left open.
+    const [status, , stderr] = await Promise.all([child.status, child.stdout.text(), child.stderr.text()]);
+    assert.equal(status.code, 0, stderr);
+    // Its database was flushed and closed cleanly.
+    const { SqliteStorage } = await import("../lib/storage.ts");
+    const storage = new SqliteStorage(`${dir}/node/kith.db`, { pruneIntervalMs: 0 });
+    assert.equal(storage.integrityCheck(), "ok");
+    assert.ok(storage.countPeers() >= 1);
+    storage.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -198,11 +198,12 @@ Deno.test("a silent peer is timed out, penalised and disconnected", async () => 
 
 Deno.test("heartbeats keep a live peer connected and measure its round trip", async () => {
   await withNodes(async (nodes) => {
-    const a = await startNode({ peers: { minPeers: 0, heartbeatIntervalMs: 100, peerTimeoutMs: 400 } });
-    const b = await startNode({ peers: { minPeers: 0, heartbeatIntervalMs: 100, peerTimeoutMs: 400 } });
+    // Generous timeout: parallel test files share two cores, and a stalled event loop is not a dead peer.
+    const a = await startNode({ peers: { minPeers: 0, heartbeatIntervalMs: 100, peerTimeoutMs: 1_000 } });
+    const b = await startNode({ peers: { minPeers: 0, heartbeatIntervalMs: 100, peerTimeoutMs: 1_000 } });
     nodes.push(a, b);
     await b.peers.connect(a.address);
-    await new Promise((r) => setTimeout(r, 1_000)); // more than two timeouts
+    await new Promise((r) => setTimeout(r, 2_500)); // more than two timeouts with no application traffic
     const info = a.peers.peers().find((p) => p.nodeId === b.identity.nodeId)!;
     assert.equal(info.state, "active");
     assert.ok(typeof info.rttMs === "number" && info.rttMs >= 0);
