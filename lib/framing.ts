@@ -139,10 +139,11 @@ export class FrameDecoder {
   #append(chunk: Uint8Array, offset: number, count: number): number {
     const needed = this.#buffered + count;
     if (needed > this.#buffer.length) {
-      // Size for the whole frame when its length is known (bounded by the
-      // checked maximum), else just for the header.
-      const target = this.#expected >= 0 ? FRAME_HEADER_BYTES + this.#expected : Math.max(needed, 64);
-      const grown = new Uint8Array(Math.max(target, needed));
+      // Grow geometrically toward the announced size (bounded by the checked
+      // maximum), so memory follows the bytes actually received, not the
+      // length a peer claims.
+      const target = this.#expected >= 0 ? FRAME_HEADER_BYTES + this.#expected : needed;
+      const grown = new Uint8Array(Math.min(Math.max(target, 64), Math.max(needed, this.#buffer.length * 2, 64)));
       grown.set(this.#buffer.subarray(0, this.#buffered));
       this.#buffer = grown;
     }

@@ -42,7 +42,7 @@ import {
   type PayloadByType,
 } from "./protocol.ts";
 import { BoundedMap, TokenBucket } from "./ratelimit.ts";
-import type { RandomSource } from "./random.ts";
+import { type RandomSource, shuffleInPlace } from "./random.ts";
 import type { Storage } from "./storage.ts";
 import type { TrustModel } from "./trust.ts";
 
@@ -620,11 +620,8 @@ export class GossipProtocol {
         if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId, key });
       } else if (peer.connection.sendEncoded(stored.bytes)) this.#stats.forwarded++;
     }
-    const shuffled = [...active];
-    for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = Math.floor(this.#random() * (i + 1));
-      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    for (const peer of shuffleInPlace([...active], this.#random).slice(0, this.config.repairFanout)) {
+      this.#sendDigest(peer);
     }
-    for (const peer of shuffled.slice(0, this.config.repairFanout)) this.#sendDigest(peer);
   }
 }

@@ -3,7 +3,7 @@
  * kith handshake, with hard limits on everything a remote party can make a
  * node hold.
  *
- * A connection opens with three messages (docs/protocol.md, "Handshake"):
+ * A connection opens with three messages (docs/protocol.md, "Connections"):
  *
  * ```
  * initiator -> responder   HANDSHAKE        signed; network id, nonce, ephemeral X25519 key
@@ -46,6 +46,7 @@ import {
   RecordOpener,
   RecordSealer,
 } from "./session.ts";
+import { BoundedMap } from "./ratelimit.ts";
 import { AGENT } from "./version.ts";
 
 /** Transport settings. Every field documents its default and trade-off. */
@@ -87,8 +88,9 @@ export interface TransportConfig {
   /** A write blocked this long means the peer stopped reading: disconnect, ms. Default 10,000. */
   writeTimeoutMs: number;
   /**
-   * Most plaintext bytes coalesced into one sealed record, bytes. Default 64 KiB. Larger records cost
-   * fewer seals and syscalls; smaller ones cut latency for the frames behind a large one.
+   * Most plaintext bytes coalesced into one sealed record, bytes. Default and maximum 64 KiB (the
+   * protocol's limit). Larger records cost fewer seals and syscalls; smaller ones cut latency for the
+   * frames behind a large one.
    */
   maxRecordBytes: number;
   /** How long closing waits for the DISCONNECT and queued frames to be written, ms. Default 1,000. */
@@ -152,6 +154,7 @@ export function resolveTransportConfig(overrides: Partial<TransportConfig> = {})
     const value = config[key];
     if (!Number.isSafeInteger(value) || (value as number) < 1) fail(key, "must be a positive integer");
   }
+  if (config.maxRecordBytes > MAX_RECORD_PLAINTEXT) fail("maxRecordBytes", `must be at most ${MAX_RECORD_PLAINTEXT}`);
   if (
     !Number.isInteger(config.maxFrameBytes) || config.maxFrameBytes < 1024 || config.maxFrameBytes > 16 * 1024 * 1024
   ) {
@@ -165,6 +168,12 @@ export function resolveTransportConfig(overrides: Partial<TransportConfig> = {})
   }
   return config;
 }
+
+/**
+ * Most plaintext bytes of envelopes coalesced into one record (a single
+ * larger envelope travels alone). Fixed by the protocol, so peers agree.
+ */
+export const MAX_RECORD_PLAINTEXT = 64 * 1024;
 
 /** `CloseInfo.reason` when the link dropped without a DISCONNECT. Never sent on the wire. */
 export const CONNECTION_LOST = 0;
@@ -275,6 +284,9 @@ export interface Transport {
   /** Disconnects everyone with SHUTDOWN, stops listening, and waits until every socket and timer is gone. */
   close(): Promise<void>;
 }
+
+/** Invalid envelopes a peer may send in one second before the link is closed. */
+const MAX_BAD_ENVELOPES_PER_SECOND = 100;
 
 const REASON_CODES: Record<number, string> = Object.fromEntries(
   Object.entries(DisconnectReason).map(([name, code]) => [code, name]),
@@ -400,8 +412,9 @@ class TcpConnection implements Connection {
   #pump: Promise<void> | undefined;
   #closeStarted = false;
   #terminated = false;
+  #badWindowStart = -Infinity;
+  #badInWindow = 0;
   #resolveClosed!: (info: CloseInfo) => void;
-  readonly tasks: Promise<unknown>[] = [];
 
   constructor(transport: TcpTransport, link: EstablishedLink, openedAt: number) {
     this.#transport = transport;
@@ -430,7 +443,7 @@ class TcpConnection implements Connection {
   start(): void {
     for (const bytes of this.#link.pipelined) this.#receive(bytes);
     this.#link.pipelined = [];
-    this.tasks.push(this.#readLoop());
+    this.#transport.track(this.#readLoop());
   }
 
   send(envelope: Envelope): boolean {
@@ -448,7 +461,7 @@ class TcpConnection implements Connection {
       throw new RangeError(`envelope of ${envelope.length} bytes exceeds maxFrameBytes ${config.maxFrameBytes}`);
     }
     if (this.#queuedBytes + envelope.length + FRAME_HEADER_BYTES > config.maxSendQueueBytes) {
-      this.tasks.push(this.close(DisconnectReason.SLOW_READER, "send queue full"));
+      this.#transport.track(this.close(DisconnectReason.SLOW_READER, "send queue full"));
       return false;
     }
     this.#enqueue(envelope);
@@ -461,7 +474,7 @@ class TcpConnection implements Connection {
     this.stats.envelopesOut++;
     if (this.#pump === undefined) {
       this.#pump = this.#runPump();
-      this.tasks.push(this.#pump);
+      this.#transport.track(this.#pump);
     }
   }
 
@@ -517,14 +530,11 @@ class TcpConnection implements Connection {
       return;
     }
     this.#closeStarted = true;
-    const disconnect = createMessage(this.#transport.identity, MessageType.DISCONNECT, {
-      reason,
-      detail: detail.slice(0, 200),
-    }, {
-      ttl: 0,
-      timestamp: this.#transport.clock.now(),
-    });
-    this.#enqueue(this.#transport.codec.encode(disconnect));
+    try {
+      this.#enqueue(this.#transport.disconnectEnvelope(reason, detail));
+    } catch (error) {
+      console.error(`kith: could not build DISCONNECT: ${error}`);
+    }
     const pump = this.#pump;
     if (pump) {
       await withTimeout(
@@ -560,10 +570,11 @@ class TcpConnection implements Connection {
         const record = await socket.next();
         this.stats.bytesIn = socket.bytesIn;
         if (record === null || this.#terminated) break;
+        if (this.#closeStarted) continue; // drain until the socket closes, deliver nothing
         const plaintext = opener.open(record);
         for (const bytes of inner.push(plaintext)) {
           this.#receive(bytes);
-          if (this.#terminated) return;
+          if (!this.isOpen) break;
         }
       }
     } catch (error) {
@@ -577,13 +588,26 @@ class TcpConnection implements Connection {
     this.#terminate({ reason: CONNECTION_LOST, detail: "connection closed by peer", by: "remote" });
   }
 
+  /** Reports a bad envelope; a burst of them closes the link (garbage is cheap to send, not to parse). */
+  #badEnvelope(error: ProtocolError): void {
+    const now = this.#transport.clock.now();
+    if (now - this.#badWindowStart >= 1_000) {
+      this.#badWindowStart = now;
+      this.#badInWindow = 0;
+    }
+    this.#transport.reportProtocolError(this, error);
+    if (++this.#badInWindow > MAX_BAD_ENVELOPES_PER_SECOND && this.isOpen) {
+      this.#transport.track(this.close(DisconnectReason.PROTOCOL_ERROR, "too many invalid envelopes"));
+    }
+  }
+
   #receive(bytes: Uint8Array): void {
     this.stats.envelopesIn++;
     let envelope: Envelope;
     try {
       envelope = this.#transport.codec.parse(bytes);
     } catch (error) {
-      if (error instanceof ProtocolError) this.#transport.reportProtocolError(this, error);
+      if (error instanceof ProtocolError) this.#badEnvelope(error);
       return;
     }
     if (envelope.type === MessageType.DISCONNECT) {
@@ -594,7 +618,7 @@ class TcpConnection implements Connection {
           return;
         }
       } catch (error) {
-        if (error instanceof ProtocolError) this.#transport.reportProtocolError(this, error);
+        if (error instanceof ProtocolError) this.#badEnvelope(error);
         return;
       }
     }
@@ -674,6 +698,9 @@ export class TcpTransport implements Transport {
   readonly #pending = new Set<PendingHandshake>();
   readonly #inboundByIp = new Map<string, number>();
   readonly #tasks = new Set<Promise<unknown>>();
+  readonly #dialing = new Map<string, Promise<Connection>>();
+  // Ids of recent HANDSHAKEs: a replayed one is refused before any key agreement or signing.
+  readonly #recentHellos = new BoundedMap<string, true>(10_000);
   #refusing = 0;
   readonly #stats: TransportStats = {
     inbound: 0,
@@ -714,6 +741,11 @@ export class TcpTransport implements Transport {
     const host = this.config.listenHost;
     if (!this.#boundAddress || host === "0.0.0.0" || host === "::") return "";
     return this.#boundAddress;
+  }
+
+  /** Keeps `promise` until it settles, so {@link TcpTransport.close} can wait for it (internal). */
+  track<T>(promise: Promise<T>): Promise<T> {
+    return this.#track(promise);
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {
@@ -759,8 +791,15 @@ export class TcpTransport implements Transport {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
-      } catch {
-        return; // listener closed
+      } catch (error) {
+        if (this.#closing || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return; // the listener was closed
+        }
+        // A transient failure (out of file descriptors, a client that reset
+        // early): pause briefly and keep accepting.
+        console.error(`kith: accept failed, retrying: ${error instanceof Error ? error.message : error}`);
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 100));
+        continue;
       }
       this.#admit(conn);
     }
@@ -804,14 +843,26 @@ export class TcpTransport implements Transport {
     else this.#inboundByIp.set(ip, n);
   }
 
+  /**
+   * An encoded DISCONNECT with `reason` clamped to 0..65535 and `detail` cut
+   * to 200 UTF-8 bytes, so it always fits the schema (internal).
+   */
+  disconnectEnvelope(reason: number, detail: string): Uint8Array {
+    const code = Number.isInteger(reason) && reason >= 0 && reason <= 65535 ? reason : DisconnectReason.PROTOCOL_ERROR;
+    let text = detail;
+    while (new TextEncoder().encode(text).length > 200) text = text.slice(0, -1);
+    return this.codec.encode(
+      createMessage(this.identity, MessageType.DISCONNECT, { reason: code, detail: text }, {
+        ttl: 0,
+        timestamp: this.clock.now(),
+      }),
+    );
+  }
+
   /** Sends a DISCONNECT (sealed when keys exist) as best it can, then closes. */
   async #refuse(socket: FramedSocket, reason: number, detail: string, sealer?: RecordSealer): Promise<void> {
     try {
-      const message = createMessage(this.identity, MessageType.DISCONNECT, { reason, detail: detail.slice(0, 200) }, {
-        ttl: 0,
-        timestamp: this.clock.now(),
-      });
-      let frame = encodeFrame(this.codec.encode(message));
+      let frame = encodeFrame(this.disconnectEnvelope(reason, detail));
       if (sealer) frame = encodeFrame(sealer.seal(frame));
       await socket.write(frame, this.clock, Math.min(this.config.closeTimeoutMs, 500));
     } catch {
@@ -821,13 +872,17 @@ export class TcpTransport implements Transport {
     }
   }
 
-  #deadline(socket: FramedSocket, state: { sealer?: RecordSealer; timedOut: boolean }): TimerId {
+  #deadline(
+    socket: FramedSocket,
+    state: { sealer?: RecordSealer; timedOut: boolean },
+    ms: number = this.config.handshakeTimeoutMs,
+  ): TimerId {
     return this.clock.setTimeout(() => {
       state.timedOut = true;
       this.#track(
         this.#refuse(socket, DisconnectReason.HANDSHAKE_TIMEOUT, "handshake not finished in time", state.sealer),
       );
-    }, this.config.handshakeTimeoutMs);
+    }, Math.max(0, ms));
   }
 
   async #acceptHandshake(pending: PendingHandshake): Promise<void> {
@@ -858,6 +913,12 @@ export class TcpTransport implements Transport {
         await this.#refuse(socket, refusal[0], refusal[1]);
         throw new TransportError(reasonName(refusal[0]), refusal[1]);
       }
+      const helloKey = toHex(hello.id);
+      if (this.#recentHellos.has(helloKey)) {
+        closeQuietly(pending.conn); // a replay: not worth a signature
+        throw new TransportError("HANDSHAKE_FAILED", "replayed HANDSHAKE");
+      }
+      this.#recentHellos.set(helloKey, true);
       const ephemeral = generateEphemeralKeyPair();
       const remoteId = toHex(hello.origin);
       const ack = createMessage(this.identity, MessageType.HANDSHAKE_ACK, {
@@ -932,8 +993,9 @@ export class TcpTransport implements Transport {
     return undefined;
   }
 
+  /** Largest sealed record accepted: 64 KiB of coalesced envelopes, or one envelope alone, plus the tag. */
   #maxRecordFrame(): number {
-    return Math.max(this.config.maxRecordBytes, this.config.maxFrameBytes + FRAME_HEADER_BYTES) + RECORD_TAG_BYTES;
+    return Math.max(MAX_RECORD_PLAINTEXT, this.config.maxFrameBytes + FRAME_HEADER_BYTES) + RECORD_TAG_BYTES;
   }
 
   async dial(address: string, options: DialOptions = {}): Promise<Connection> {
@@ -942,15 +1004,32 @@ export class TcpTransport implements Transport {
     if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
     if (options.expectedNodeId !== undefined) {
       const existing = this.#open.get(options.expectedNodeId);
-      if (existing) return existing;
+      if (existing?.isOpen) return existing;
     }
+    // One dial at a time per target: concurrent dials to the same node could
+    // complete their handshakes in a different order at each end.
+    const key = options.expectedNodeId ?? address;
+    const inFlight = this.#dialing.get(key) ?? this.#dialing.get(address);
+    if (inFlight) return await inFlight;
+    const attempt = this.#dialOnce(address, target.host, target.port, options);
+    this.#dialing.set(key, attempt);
+    if (key !== address) this.#dialing.set(address, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.#dialing.delete(key);
+      this.#dialing.delete(address);
+    }
+  }
+
+  async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
     if (this.#stats.outbound >= this.config.maxOutbound) {
       throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${this.config.maxOutbound} reached`);
     }
     this.#stats.outbound++;
     let established: TcpConnection | undefined;
     try {
-      const attempt = this.#dialHandshake(target.host, target.port, address, options);
+      const attempt = this.#dialHandshake(host, port, address, options);
       established = await this.#track(attempt);
     } finally {
       if (!established) this.#stats.outbound--;
@@ -959,6 +1038,7 @@ export class TcpTransport implements Transport {
   }
 
   async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
+    const startedAt = this.clock.now();
     const connecting = Deno.connect({ hostname: host, port, transport: "tcp" });
     let conn: Deno.TcpConn;
     try {
@@ -977,6 +1057,10 @@ export class TcpTransport implements Transport {
         cause: error,
       });
     }
+    if (this.#closing) {
+      closeQuietly(conn);
+      throw new TransportError("CLOSED", "transport closed while connecting");
+    }
     try {
       conn.setNoDelay(true);
     } catch {
@@ -986,7 +1070,8 @@ export class TcpTransport implements Transport {
     this.#pending.add(pending);
     const socket = new FramedSocket(conn, this.config.maxHandshakeFrameBytes);
     const state: { sealer?: RecordSealer; timedOut: boolean } = { timedOut: false };
-    const deadline = this.#deadline(socket, state);
+    // One deadline covers connecting and the handshake together.
+    const deadline = this.#deadline(socket, state, this.config.handshakeTimeoutMs - (this.clock.now() - startedAt));
     try {
       const ephemeral: EphemeralKeyPair = generateEphemeralKeyPair();
       const hello = createMessage(this.identity, MessageType.HANDSHAKE, {
@@ -1104,7 +1189,6 @@ export class TcpTransport implements Transport {
   #register(connection: TcpConnection, _ip: string): TcpConnection {
     this.#stats.handshakesCompleted++;
     this.#all.add(connection);
-    for (const task of connection.tasks) this.#track(task);
     const existing = this.#open.get(connection.remoteNodeId);
     let winner = connection;
     if (existing && existing.isOpen) {
@@ -1133,7 +1217,6 @@ export class TcpTransport implements Transport {
       console.error(`kith: onConnection handler failed: ${error}`);
     }
     connection.start();
-    for (const task of connection.tasks) this.#track(task);
     return winner;
   }
 

@@ -44,7 +44,7 @@ import {
   type PayloadByType,
   type PeerRecord,
 } from "./protocol.ts";
-import type { RandomSource } from "./random.ts";
+import { type RandomSource, shuffleInPlace } from "./random.ts";
 import type { Storage, StoredPeer } from "./storage.ts";
 import type { TrustModel } from "./trust.ts";
 
@@ -742,11 +742,7 @@ export class PeerManager {
   }
 
   #shuffled<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(this.#random() * (i + 1));
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
+    return shuffleInPlace(items, this.#random);
   }
 
   // ---- maintenance ----

@@ -681,15 +681,15 @@ export class MessageCodec {
     if (!bytesEqual(envelope.origin, sha256(envelope.publicKey))) {
       throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
     }
-    if (!isAcceptablePointEncoding(envelope.publicKey)) {
-      throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
-    }
     const name = MESSAGE_TYPE_NAMES[envelope.type];
     const payload = readRecord(
       SCHEMAS[envelope.type],
       this.#decodeValue(envelope.payloadBytes, `${name} payload`),
       name,
     );
+    if (!isAcceptablePointEncoding(envelope.publicKey)) {
+      throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
+    }
     if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
       throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
     }

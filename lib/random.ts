@@ -40,3 +40,12 @@ export function randomBytes(random: RandomSource, n: number): Uint8Array {
   for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 256);
   return out;
 }
+
+/** Shuffles `items` in place (Fisher-Yates) with `random`, and returns it. */
+export function shuffleInPlace<T>(items: T[], random: RandomSource): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}

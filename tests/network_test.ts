@@ -559,3 +559,70 @@ withFixture("dials beyond maxOutbound are refused locally", async (f) => {
   );
   assert.equal(a.stats.outbound, 2);
 });
+
+withFixture("concurrent dials to the same address share one handshake and one connection", async (f) => {
+  const a = f.node(), b = f.node();
+  collect(a);
+  const address = await a.listen();
+  const [first, second] = await Promise.all([b.dial(address), b.dial(address)]);
+  assert.equal(first, second);
+  await waitFor(() => a.connections().length === 1, "A to see one link");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(first.isOpen, "the shared link stays open at B");
+  assert.equal(a.stats.handshakesCompleted, 1);
+});
+
+withFixture("close with an out-of-range reason and a long multi-byte detail still closes cleanly", async (f) => {
+  const a = f.node(), b = f.node();
+  const seenA = collect(a);
+  const connection = await b.dial(await a.listen());
+  await waitFor(() => seenA.connections.length === 1, "A to see B");
+  await connection.close(70_000, "é".repeat(300));
+  const info = await seenA.connections[0].closed;
+  assert.equal(info.reason, DisconnectReason.PROTOCOL_ERROR);
+  assert.ok(new TextEncoder().encode(info.detail).length <= 200);
+  assert.equal(b.connections().length, 0);
+});
+
+withFixture("a burst of invalid envelopes closes the link", async (f) => {
+  const a = f.node(), b = f.node();
+  const seenA = collect(a);
+  const connection = await b.dial(await a.listen());
+  await waitFor(() => seenA.connections.length === 1, "A to see B");
+  for (let i = 0; i < 500 && connection.isOpen; i++) connection.sendEncoded(new Uint8Array([0xc1, i & 0xff]));
+  const info = await seenA.connections[0].closed;
+  assert.equal(info.reason, DisconnectReason.PROTOCOL_ERROR);
+  assert.ok(seenA.errors.length > 100 && seenA.errors.length < 500, `${seenA.errors.length} errors reported`);
+});
+
+withFixture("an exact replay of a HANDSHAKE gets no answer at all", async (f) => {
+  const a = f.node();
+  const seenA = collect(a);
+  const address = await a.listen();
+  const me = Identity.generate();
+  const hello = encodeFrame(codec.encode(createMessage(me, MessageType.HANDSHAKE, {
+    networkId: "kith-main",
+    nonce: crypto.getRandomValues(new Uint8Array(32)),
+    ephemeralKey: generateEphemeralKeyPair().publicKey,
+    listenAddress: "",
+    agent: "replayer",
+  })));
+  const first = await f.raw(address);
+  await first.write(hello);
+  const buffer = new Uint8Array(65536);
+  const n = await first.read(buffer);
+  assert.ok(n !== null && n > 0, "the first HANDSHAKE is answered");
+  const second = await f.raw(address);
+  await second.write(hello);
+  const { frames, eof } = await readFramesUntilEof(second);
+  assert.ok(eof);
+  assert.equal(frames.length, 0, "no ACK, no DISCONNECT: not worth a signature");
+  assert.equal(seenA.connections.length, 0);
+});
+
+Deno.test("maxRecordBytes cannot exceed the protocol's 64 KiB record limit", () => {
+  assert.throws(
+    () => resolveTransportConfig({ maxRecordBytes: 65_537 }),
+    (e: unknown) => e instanceof ConfigError && e.key === "transport.maxRecordBytes",
+  );
+});

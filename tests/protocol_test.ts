@@ -247,6 +247,14 @@ Deno.test("a small-order origin key is refused as BAD_PUBLIC_KEY before any sign
     () => codec.decode(forge({ origin, publicKey: identityPoint, id, signature, payloadBytes }), NOW),
     "BAD_PUBLIC_KEY",
   );
+  // The spec's order: the payload schema (step 7) is checked before the key (step 8).
+  const badPayload = new Uint8Array([0x91, 0x01]);
+  const header2 = header.slice();
+  const id2 = new Uint8Array(createHash("sha256").update(header2).update(badPayload).digest());
+  assertProtocolError(
+    () => codec.decode(forge({ origin, publicKey: identityPoint, id: id2, signature, payloadBytes: badPayload }), NOW),
+    "BAD_FIELD",
+  );
 });
 
 Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
