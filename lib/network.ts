@@ -263,6 +263,10 @@ export interface TransportStats {
   handshakesCompleted: number;
   /** Handshakes that failed, both directions. */
   handshakesFailed: number;
+  /** Bytes read from all sockets. */
+  bytesIn: number;
+  /** Bytes written to all sockets. */
+  bytesOut: number;
 }
 
 /** What the rest of a node needs from a transport (TCP here; in-memory in simulations). */
@@ -338,9 +342,11 @@ class FramedSocket {
   readonly #frames: Uint8Array[] = [];
   #head = 0;
   readonly #buffer = new Uint8Array(64 * 1024);
+  readonly #totals: { bytesIn: number; bytesOut: number };
   bytesIn = 0;
 
-  constructor(conn: Deno.TcpConn, maxFrameBytes: number) {
+  constructor(conn: Deno.TcpConn, maxFrameBytes: number, totals: { bytesIn: number; bytesOut: number }) {
+    this.#totals = totals;
     this.conn = conn;
     this.decoder = new FrameDecoder(maxFrameBytes);
   }
@@ -358,6 +364,7 @@ class FramedSocket {
       }
       if (n === null) return null;
       this.bytesIn += n;
+      this.#totals.bytesIn += n;
       for (const frame of this.decoder.push(this.#buffer.subarray(0, n))) this.#frames.push(frame);
     }
     return this.#frames[this.#head++];
@@ -371,7 +378,11 @@ class FramedSocket {
     }, timeoutMs);
     try {
       let offset = 0;
-      while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+      while (offset < bytes.length) {
+        const written = await this.conn.write(bytes.subarray(offset));
+        offset += written;
+        this.#totals.bytesOut += written;
+      }
     } catch (error) {
       throw timedOut ? new TransportError("WRITE_TIMEOUT", `write blocked for ${timeoutMs} ms`) : error;
     } finally {
@@ -709,6 +720,8 @@ export class TcpTransport implements Transport {
     refused: 0,
     handshakesCompleted: 0,
     handshakesFailed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
   };
 
   /**
@@ -818,7 +831,7 @@ export class TcpTransport implements Transport {
       if (this.#refusing < 32) {
         this.#refusing++;
         this.#track(
-          this.#refuse(new FramedSocket(conn, 1024), DisconnectReason.TOO_MANY_CONNECTIONS, "no free slot")
+          this.#refuse(new FramedSocket(conn, 1024, this.#stats), DisconnectReason.TOO_MANY_CONNECTIONS, "no free slot")
             .finally(() => this.#refusing--),
         );
       } else closeQuietly(conn);
@@ -886,7 +899,7 @@ export class TcpTransport implements Transport {
   }
 
   async #acceptHandshake(pending: PendingHandshake): Promise<void> {
-    const socket = new FramedSocket(pending.conn, this.config.maxHandshakeFrameBytes);
+    const socket = new FramedSocket(pending.conn, this.config.maxHandshakeFrameBytes, this.#stats);
     const state: { sealer?: RecordSealer; timedOut: boolean } = { timedOut: false };
     const deadline = this.#deadline(socket, state);
     let established: TcpConnection | undefined;
@@ -1068,7 +1081,7 @@ export class TcpTransport implements Transport {
     }
     const pending: PendingHandshake = { conn, direction: "outbound", ip: host };
     this.#pending.add(pending);
-    const socket = new FramedSocket(conn, this.config.maxHandshakeFrameBytes);
+    const socket = new FramedSocket(conn, this.config.maxHandshakeFrameBytes, this.#stats);
     const state: { sealer?: RecordSealer; timedOut: boolean } = { timedOut: false };
     // One deadline covers connecting and the handshake together.
     const deadline = this.#deadline(socket, state, this.config.handshakeTimeoutMs - (this.clock.now() - startedAt));

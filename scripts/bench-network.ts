@@ -1,0 +1,453 @@
+/**
+ * Network benchmark: N real nodes on loopback (TCP, handshakes, encryption,
+ * signatures, gossip), a seeded topology, a paced stream of broadcasts, and
+ * what it costs: delivery ratio, latency, coverage time, copies and bytes
+ * per delivery, CPU per delivery, memory.
+ *
+ *   deno task bench:network -- --nodes 20 --degree 4 --messages 1000 --rate 100 --size 256 [--seed 1]
+ *   deno task bench:network -- --nodes 20 --max-throughput --duration 10
+ *   deno task bench:network -- --nodes 20 --procs            (one OS process per node)
+ *   deno task bench:network -- --scaling 10,20,50,100        (writes docs/scaling.svg)
+ *
+ * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
+ * loop is bounded and a hard timeout prints what it has and exits 1.
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { KithNode } from "../lib/node.ts";
+import { seededRandom } from "../lib/random.ts";
+
+const args = parseArgs({
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+  options: {
+    nodes: { type: "string", default: "20" },
+    degree: { type: "string", default: "4" },
+    messages: { type: "string", default: "1000" },
+    rate: { type: "string", default: "100" },
+    size: { type: "string", default: "256" },
+    seed: { type: "string", default: "1" },
+    procs: { type: "boolean", default: false },
+    "max-throughput": { type: "boolean", default: false },
+    duration: { type: "string", default: "10" },
+    window: { type: "string", default: "64" },
+    timeout: { type: "string", default: "300" },
+    scaling: { type: "string" },
+    svg: { type: "string", default: "docs/scaling.svg" },
+    child: { type: "string" },
+  },
+}).values;
+
+const num = (name: keyof typeof args) => {
+  const value = Number(args[name]);
+  if (!Number.isFinite(value) || value < 0) {
+    console.error(`bench-network: --${name} must be a non-negative number`);
+    Deno.exit(2);
+  }
+  return value;
+};
+
+/** Wall-clock time in ms with sub-ms precision, comparable across processes on one machine. */
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function nodeConfig(index: number) {
+  return {
+    listenHost: `127.20.${index}.1`,
+    listenPort: 0,
+    // The benchmark owns the topology: no automatic dialing.
+    minPeers: 0,
+    outboundSlots: 0,
+    maxPeers: 200,
+    maxInbound: 256,
+    maxConnectionsPerIp: 10_000,
+    maxPeersPerIp: 1_000,
+    maxPeersPerSubnet: 1_000,
+  };
+}
+
+function payload(seq: number, size: number): Uint8Array {
+  const data = new Uint8Array(Math.max(12, size));
+  const view = new DataView(data.buffer);
+  view.setFloat64(0, now());
+  view.setUint32(8, seq);
+  return data;
+}
+
+function readPayload(data: Uint8Array): { sentAt: number; seq: number } {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { sentAt: view.getFloat64(0), seq: view.getUint32(8) };
+}
+
+/** One node, in this process or in a child process. */
+interface NodeHandle {
+  address: string;
+  connect(address: string): Promise<void>;
+  publish(seq: number, size: number): void;
+  /** Deliveries so far: [seq, latency ms, delivered-at] triples (drained on read in procs mode). */
+  drainDeliveries(): Promise<[number, number, number][]>;
+  counters(): Promise<{ received: number; bytesOut: number; cpuUs: number; rssMb: number }>;
+  stop(): Promise<void>;
+}
+
+class LocalNode implements NodeHandle {
+  readonly node: KithNode;
+  readonly deliveries: [number, number, number][] = [];
+  address = "";
+  constructor(index: number) {
+    this.node = new KithNode({ config: nodeConfig(index) });
+  }
+  async start() {
+    await this.node.start();
+    this.address = this.node.address;
+    this.node.subscribe("bench", (message) => {
+      const at = now();
+      const { sentAt, seq } = readPayload(message.data);
+      this.deliveries.push([seq, at - sentAt, at]);
+    });
+  }
+  async connect(address: string) {
+    await this.node.connect(address);
+  }
+  publish(seq: number, size: number) {
+    this.node.broadcast(payload(seq, size), { topic: "bench" });
+  }
+  drainDeliveries() {
+    return Promise.resolve(this.deliveries.splice(0));
+  }
+  counters() {
+    const stats = this.node.stats();
+    return Promise.resolve({
+      received: stats.gossip.delivered + stats.gossip.duplicates,
+      bytesOut: stats.transport.bytesOut,
+      cpuUs: 0,
+      rssMb: 0,
+    });
+  }
+  stop() {
+    return this.node.stop();
+  }
+}
+
+/** A node in its own process, driven by JSON lines on stdin/stdout. */
+class ChildNode implements NodeHandle {
+  address = "";
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #lines: AsyncIterator<string>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(index: number) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.0/8", new URL(import.meta.url).pathname, "--child", String(index)],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = lines(this.#child.stdout)[Symbol.asyncIterator]();
+  }
+  async #call(request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const run = async () => {
+      await this.#writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+      const { value, done } = await this.#lines.next();
+      if (done) throw new Error("child exited");
+      return JSON.parse(value);
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => {});
+    return await result;
+  }
+  async start() {
+    this.address = (await this.#call({ op: "start" })).address as string;
+  }
+  async connect(address: string) {
+    await this.#call({ op: "connect", address });
+  }
+  publish(seq: number, size: number) {
+    void this.#call({ op: "publish", seq, size });
+  }
+  async drainDeliveries() {
+    return (await this.#call({ op: "drain" })).deliveries as [number, number, number][];
+  }
+  async counters() {
+    return (await this.#call({ op: "counters" })) as { received: number; bytesOut: number; cpuUs: number; rssMb: number };
+  }
+  async stop() {
+    await this.#call({ op: "stop" }).catch(() => {});
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+}
+
+/** The child side of --procs: one node, commands on stdin, answers on stdout. */
+async function runChild(index: number) {
+  const local = new LocalNode(index);
+  let peakRss = 0;
+  const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 200);
+  const out = (value: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(value) + "\n"));
+  try {
+    for await (const line of lines(Deno.stdin.readable)) {
+      const request = JSON.parse(line);
+      switch (request.op) {
+        case "start":
+          await local.start();
+          out({ address: local.address });
+          break;
+        case "connect":
+          await local.connect(request.address);
+          out({ ok: true });
+          break;
+        case "publish":
+          local.publish(request.seq, request.size);
+          out({ ok: true });
+          break;
+        case "drain":
+          out({ deliveries: await local.drainDeliveries() });
+          break;
+        case "counters": {
+          const base = await local.counters();
+          const cpu = process.cpuUsage();
+          peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+          out({ ...base, cpuUs: cpu.user + cpu.system, rssMb: peakRss / 1048576 });
+          break;
+        }
+        case "stop":
+          await local.stop();
+          out({ ok: true });
+          return;
+      }
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+
+interface RunOptions {
+  nodes: number;
+  degree: number;
+  messages: number;
+  rate: number;
+  size: number;
+  seed: number;
+  procs: boolean;
+  maxThroughput: boolean;
+  durationS: number;
+  window: number;
+}
+
+async function run(options: RunOptions): Promise<Record<string, unknown>> {
+  const random = seededRandom(options.seed);
+  const handles: NodeHandle[] = [];
+  let peakRss = 0;
+  const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 100);
+  try {
+    for (let i = 0; i < options.nodes; i++) {
+      const handle = options.procs ? new ChildNode(i) : new LocalNode(i);
+      await handle.start();
+      handles.push(handle);
+    }
+    // Topology: a ring, then each node dials degree-1 more random nodes.
+    const linked = new Set<string>();
+    const link = async (a: number, b: number) => {
+      const key = a < b ? `${a}-${b}` : `${b}-${a}`;
+      if (a === b || linked.has(key)) return false;
+      linked.add(key);
+      await handles[a].connect(handles[b].address);
+      return true;
+    };
+    for (let i = 0; i < options.nodes; i++) await link(i, (i + 1) % options.nodes);
+    for (let i = 0; i < options.nodes; i++) {
+      let extra = 0;
+      for (let tries = 0; extra < options.degree - 1 && tries < 100; tries++) {
+        if (await link(i, Math.floor(random() * options.nodes))) extra++;
+      }
+    }
+    await sleep(200); // let the responders register their side
+    const before = await Promise.all(handles.map((h) => h.counters()));
+    const cpuBefore = process.cpuUsage();
+    const latencies: number[] = [];
+    const perMessage = new Map<number, { sentAt: number; count: number; lastAt: number }>();
+    const expected = options.nodes - 1;
+    const collect = async () => {
+      for (const handle of handles) {
+        for (const [seq, latency, at] of await handle.drainDeliveries()) {
+          latencies.push(latency);
+          const entry = perMessage.get(seq);
+          if (entry) {
+            entry.count++;
+            entry.lastAt = Math.max(entry.lastAt, at);
+          }
+        }
+      }
+    };
+    const started = now();
+    let published = 0;
+    if (options.maxThroughput) {
+      const end = started + options.durationS * 1000;
+      while (now() < end) {
+        const inFlight = [...perMessage.values()].filter((m) => m.count < expected).length;
+        if (inFlight < options.window) {
+          const origin = Math.floor(random() * options.nodes);
+          perMessage.set(published, { sentAt: now(), count: 0, lastAt: 0 });
+          handles[origin].publish(published++, options.size);
+          if (published % 8 !== 0) continue;
+        }
+        await sleep(options.procs ? 2 : 0);
+        await collect();
+      }
+    } else {
+      for (let seq = 0; seq < options.messages; seq++) {
+        const due = started + (seq * 1000) / options.rate;
+        while (now() < due) await sleep(Math.max(0, Math.min(10, due - now())));
+        const origin = Math.floor(random() * options.nodes);
+        perMessage.set(seq, { sentAt: now(), count: 0, lastAt: 0 });
+        handles[origin].publish(seq, options.size);
+        published++;
+        if (seq % 16 === 0) await collect();
+      }
+    }
+    const publishEnded = now();
+    // Wait for the stragglers (repair included), at most 10 s after the last publish.
+    const drainUntil = publishEnded + 10_000;
+    for (;;) {
+      await collect();
+      const complete = [...perMessage.values()].every((m) => m.count >= expected);
+      if (complete || now() > drainUntil) break;
+      await sleep(20);
+    }
+    const wallS = (now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const after = await Promise.all(handles.map((h) => h.counters()));
+    const deliveries = latencies.length;
+    const received = after.reduce((n, c, i) => n + c.received - before[i].received, 0);
+    const bytesOut = after.reduce((n, c, i) => n + c.bytesOut - before[i].bytesOut, 0);
+    const childCpuUs = after.reduce((n, c, i) => n + c.cpuUs - before[i].cpuUs, 0);
+    const cpuUs = options.procs ? childCpuUs : cpu.user + cpu.system;
+    latencies.sort((a, b) => a - b);
+    const coverage = [...perMessage.values()].filter((m) => m.count >= expected).map((m) => m.lastAt - m.sentAt)
+      .sort((a, b) => a - b);
+    const fullyDelivered = coverage.length;
+    const result: Record<string, unknown> = {
+      nodes: options.nodes,
+      degree: options.degree,
+      messages: published,
+      rate: options.maxThroughput ? "max" : options.rate,
+      size: options.size,
+      procs: options.procs,
+      delivery_ratio: round(deliveries / (published * expected), 4),
+      latency_ms: {
+        p50: round(percentile(latencies, 50)),
+        p90: round(percentile(latencies, 90)),
+        p99: round(percentile(latencies, 99)),
+        max: round(latencies.at(-1) ?? NaN),
+      },
+      full_coverage_ms: { p50: round(percentile(coverage, 50)), p99: round(percentile(coverage, 99)) },
+      publish_rate_achieved: round(published / ((publishEnded - started) / 1000)),
+      receptions_per_delivery: round(received / deliveries, 2),
+      wire_bytes_per_delivery: Math.round(bytesOut / deliveries),
+      cpu_us_per_delivery: Math.round(cpuUs / deliveries),
+      cpu_user_s: round(cpu.user / 1e6, 2),
+      cpu_sys_s: round(cpu.system / 1e6, 2),
+      wall_s: round(wallS, 2),
+      rss_mb: options.procs
+        ? { max_per_process: round(Math.max(...after.map((c) => c.rssMb))), parent: round(peakRss / 1048576) }
+        : round(peakRss / 1048576),
+    };
+    if (options.maxThroughput) {
+      result.duration_s = options.durationS;
+      result.full_msgs_per_s = round(fullyDelivered / options.durationS);
+    }
+    return result;
+  } finally {
+    clearInterval(sampler);
+    await Promise.all(handles.map((h) => h.stop()));
+  }
+}
+
+function scalingSvg(points: { nodes: number; p99: number; cpu: number }[]): string {
+  const width = 640, height = 320, pad = 50;
+  const maxN = Math.max(...points.map((p) => p.nodes));
+  const maxP99 = Math.max(1, ...points.map((p) => p.p99)) * 1.2;
+  const maxCpu = Math.max(1, ...points.map((p) => p.cpu)) * 1.2;
+  const x = (n: number) => pad + (n / maxN) * (width - 2 * pad);
+  const y = (v: number, max: number) => height - pad - (v / max) * (height - 2 * pad);
+  const line = (key: "p99" | "cpu", max: number) => points.map((p) => `${x(p.nodes)},${y(p[key], max)}`).join(" ");
+  const dots = (key: "p99" | "cpu", max: number, color: string) =>
+    points.map((p) =>
+      `<circle cx="${x(p.nodes)}" cy="${y(p[key], max)}" r="3" fill="${color}"/><text x="${x(p.nodes) + 4}" y="${
+        y(p[key], max) - 6
+      }" font-size="10" fill="${color}">${p[key]}</text>`
+    ).join("");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${pad}" y="20" font-size="13">kith on loopback: latency p99 (ms, blue) and CPU per delivery (µs, orange) against nodes</text>
+<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="black"/>
+<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="black"/>
+${points.map((p) => `<text x="${x(p.nodes) - 8}" y="${height - pad + 16}" font-size="11">${p.nodes}</text>`).join("")}
+<text x="${width / 2 - 20}" y="${height - 10}" font-size="11">nodes</text>
+<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="${line("p99", maxP99)}"/>
+<polyline fill="none" stroke="#ff7f0e" stroke-width="2" points="${line("cpu", maxCpu)}"/>
+${dots("p99", maxP99, "#1f77b4")}${dots("cpu", maxCpu, "#ff7f0e")}
+</svg>
+`;
+}
+
+if (import.meta.main) {
+  if (args.child !== undefined) {
+    await runChild(Number(args.child));
+    Deno.exit(0);
+  }
+  const hardTimeout = setTimeout(() => {
+    console.log(JSON.stringify({ error: "hard timeout", timeout_s: num("timeout") }));
+    Deno.exit(1);
+  }, num("timeout") * 1000);
+  const base: RunOptions = {
+    nodes: num("nodes"),
+    degree: num("degree"),
+    messages: num("messages"),
+    rate: num("rate"),
+    size: num("size"),
+    seed: num("seed"),
+    procs: args.procs ?? false,
+    maxThroughput: args["max-throughput"] ?? false,
+    durationS: num("duration"),
+    window: num("window"),
+  };
+  if (base.nodes < 2 || base.nodes > 250) {
+    console.error("bench-network: --nodes must be between 2 and 250");
+    Deno.exit(2);
+  }
+  if (args.scaling) {
+    const points = [];
+    for (const n of args.scaling.split(",").map(Number)) {
+      const result = await run({ ...base, nodes: n });
+      console.log(JSON.stringify(result));
+      const latency = result.latency_ms as { p99: number };
+      points.push({ nodes: n, p99: latency.p99, cpu: result.cpu_us_per_delivery as number });
+    }
+    await Deno.writeTextFile(args.svg!, scalingSvg(points));
+    console.error(`bench-network: wrote ${args.svg}`);
+  } else {
+    console.log(JSON.stringify(await run(base)));
+  }
+  clearTimeout(hardTimeout);
+}
