@@ -341,7 +341,8 @@ class FramedSocket {
   readonly decoder: FrameDecoder;
   readonly #frames: Uint8Array[] = [];
   #head = 0;
-  readonly #buffer = new Uint8Array(64 * 1024);
+  // 16 KiB per connection: a node with 1,000 peers holds 16 MB of read buffers, not 64.
+  readonly #buffer = new Uint8Array(16 * 1024);
   readonly #totals: { bytesIn: number; bytesOut: number };
   bytesIn = 0;
 
@@ -370,12 +371,23 @@ class FramedSocket {
     return this.#frames[this.#head++];
   }
 
-  async write(bytes: Uint8Array, clock: Clock, timeoutMs: number): Promise<void> {
+  /** When the write in progress started (ms), or undefined; watched by the transport's sweep. */
+  writingSince: number | undefined;
+  /** Set when the sweep closed the socket because a write stayed blocked. */
+  writeTimedOut = false;
+
+  /**
+   * Writes all of `bytes`. With `timeoutMs`, a timer closes the socket if the
+   * write blocks that long (handshake paths); without it, the transport's
+   * once-a-second sweep does (the message path: no timer per write).
+   */
+  async write(bytes: Uint8Array, clock: Clock, timeoutMs?: number): Promise<void> {
     let timedOut = false;
-    const timer = clock.setTimeout(() => {
+    const timer = timeoutMs === undefined ? undefined : clock.setTimeout(() => {
       timedOut = true;
       closeQuietly(this.conn);
     }, timeoutMs);
+    this.writingSince = clock.now();
     try {
       let offset = 0;
       while (offset < bytes.length) {
@@ -384,9 +396,10 @@ class FramedSocket {
         this.#totals.bytesOut += written;
       }
     } catch (error) {
-      throw timedOut ? new TransportError("WRITE_TIMEOUT", `write blocked for ${timeoutMs} ms`) : error;
+      throw timedOut || this.writeTimedOut ? new TransportError("WRITE_TIMEOUT", "write blocked too long") : error;
     } finally {
-      clock.clearTimeout(timer);
+      this.writingSince = undefined;
+      if (timer !== undefined) clock.clearTimeout(timer);
     }
   }
 }
@@ -484,7 +497,8 @@ class TcpConnection implements Connection {
     this.#queuedBytes += envelope.length + FRAME_HEADER_BYTES;
     this.stats.envelopesOut++;
     if (this.#pump === undefined) {
-      this.#pump = this.#runPump();
+      // Start on a microtask, so envelopes queued in the same turn share one record.
+      this.#pump = Promise.resolve().then(() => this.#runPump());
       this.#transport.track(this.#pump);
     }
   }
@@ -519,7 +533,7 @@ class TcpConnection implements Connection {
           this.#queueHead = 0;
         }
         const record = encodeFrame(sealer.seal(plaintext));
-        await socket.write(record, clock, config.writeTimeoutMs);
+        await socket.write(record, clock);
         this.#queuedBytes -= size;
         this.stats.bytesOut += record.length;
       }
@@ -532,6 +546,15 @@ class TcpConnection implements Connection {
       });
     } finally {
       this.#pump = undefined;
+    }
+  }
+
+  /** Closes the socket when its current write has been blocked longer than `limitMs` (internal). */
+  closeIfWriteStalled(now: number, limitMs: number): void {
+    const since = this.#link.socket.writingSince;
+    if (since !== undefined && now - since >= limitMs) {
+      this.#link.socket.writeTimedOut = true;
+      this.#terminate({ reason: DisconnectReason.SLOW_READER, detail: "write timed out", by: "local" });
     }
   }
 
@@ -710,6 +733,7 @@ export class TcpTransport implements Transport {
   readonly #inboundByIp = new Map<string, number>();
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #dialing = new Map<string, Promise<Connection>>();
+  #sweepTimer: TimerId | undefined;
   // Ids of recent HANDSHAKEs: a replayed one is refused before any key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(10_000);
   #refusing = 0;
@@ -1199,9 +1223,21 @@ export class TcpTransport implements Transport {
    * opened by the node with the lower id stays; between two opened in the
    * same direction, the newer stays (the older is likely dead).
    */
+  /** Once a second while connections exist: closes those whose write has been blocked past writeTimeoutMs. */
+  #sweepWrites(): void {
+    if (this.#sweepTimer !== undefined || this.#closing) return;
+    this.#sweepTimer = this.clock.setTimeout(() => {
+      this.#sweepTimer = undefined;
+      const now = this.clock.now();
+      for (const connection of this.#all) connection.closeIfWriteStalled(now, this.config.writeTimeoutMs);
+      if (this.#all.size > 0) this.#sweepWrites();
+    }, Math.min(1_000, this.config.writeTimeoutMs));
+  }
+
   #register(connection: TcpConnection, _ip: string): TcpConnection {
     this.#stats.handshakesCompleted++;
     this.#all.add(connection);
+    this.#sweepWrites();
     const existing = this.#open.get(connection.remoteNodeId);
     let winner = connection;
     if (existing && existing.isOpen) {
@@ -1269,6 +1305,8 @@ export class TcpTransport implements Transport {
       return;
     }
     this.#closing = true;
+    if (this.#sweepTimer !== undefined) this.clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     try {
       this.#listener?.close();
     } catch {

@@ -170,7 +170,12 @@ class ChildNode implements NodeHandle {
     return (await this.#call({ op: "drain" })).deliveries as [number, number, number][];
   }
   async counters() {
-    return (await this.#call({ op: "counters" })) as { received: number; bytesOut: number; cpuUs: number; rssMb: number };
+    return (await this.#call({ op: "counters" })) as {
+      received: number;
+      bytesOut: number;
+      cpuUs: number;
+      rssMb: number;
+    };
   }
   async stop() {
     await this.#call({ op: "stop" }).catch(() => {});
@@ -335,6 +340,17 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       await sleep(20);
     }
     const wallS = (now() - started) / 1000;
+    if (Deno.env.get("KITH_BENCH_MEMORY")) {
+      const m = Deno.memoryUsage();
+      console.error(
+        JSON.stringify({
+          rss: m.rss >> 20,
+          heapUsed: m.heapUsed >> 20,
+          heapTotal: m.heapTotal >> 20,
+          external: m.external >> 20,
+        }),
+      );
+    }
     const cpu = process.cpuUsage(cpuBefore);
     const after = await Promise.all(handles.map((h) => h.counters()));
     const deliveries = latencies.length;

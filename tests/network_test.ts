@@ -626,3 +626,19 @@ Deno.test("maxRecordBytes cannot exceed the protocol's 64 KiB record limit", () 
     (e: unknown) => e instanceof ConfigError && e.key === "transport.maxRecordBytes",
   );
 });
+
+withFixture("a write blocked past writeTimeoutMs closes the link as a slow reader", async (f) => {
+  const a = f.node({ maxSendQueueBytes: 512 * 1024 * 1024, writeTimeoutMs: 300 });
+  const seenA = collect(a);
+  await handshakeThenStall(f, await a.listen(), Identity.generate());
+  await waitFor(() => seenA.connections.length === 1, "the staller's handshake");
+  const connection = seenA.connections[0];
+  const big = codec.encode(
+    createMessage(a.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(60_000) }),
+  );
+  // Enough to fill the socket buffers, far below the queue bound: only the write watchdog can end this.
+  for (let i = 0; i < 1_000 && connection.isOpen; i++) connection.sendEncoded(big);
+  const info = await connection.closed;
+  assert.equal(info.reason, DisconnectReason.SLOW_READER);
+  assert.equal(info.detail, "write timed out");
+});
