@@ -152,7 +152,24 @@ export { isLoopback, type NetworkGroup, networkGroup } from "./lib/netgroup.ts";
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
 export { VERSION } from "./lib/version.ts";
-export { KithNode, type NodeOptions, type NodeStats, type ReceivedMessage, type Subscription } from "./lib/node.ts";
+export {
+  KithNode,
+  LATENCY_BUCKETS_MS,
+  type LatencySnapshot,
+  type NodeOptions,
+  type NodeStats,
+  type ReceivedMessage,
+  type Subscription,
+} from "./lib/node.ts";
+export { createLogger, isLogLevel, type LogFormat, type LogLevel, type LogSink } from "./lib/log.ts";
+export {
+  API_TOKEN_FILE,
+  ControlApi,
+  type ControlApiOptions,
+  loadOrCreateApiToken,
+  MAX_API_BODY_BYTES,
+  readApiToken,
+} from "./lib/api.ts";
 export {
   type ComponentConfigs,
   componentConfigs,

@@ -37,6 +37,7 @@ import {
   type Envelope,
   MAX_DIGEST_IDS,
   type Message,
+  MESSAGE_TYPE_NAMES,
   MessageCodec,
   MessageType,
   type PayloadByType,
@@ -258,6 +259,8 @@ export class GossipProtocol {
   #deferred: { nodeId: string; key: string }[] = [];
   #timer: TimerId | undefined;
   #running = false;
+  readonly #deliveredByType = new Map<string, number>();
+  readonly #invalidByCode = new Map<string, number>();
   readonly #stats: GossipStats = {
     published: 0,
     delivered: 0,
@@ -292,6 +295,14 @@ export class GossipProtocol {
   /** Counters. */
   get stats(): Readonly<GossipStats> {
     return { ...this.#stats };
+  }
+
+  /** First-seen messages delivered, by message type name; invalid envelopes, by error code. */
+  get countsByKind(): { deliveredByType: Record<string, number>; invalidByCode: Record<string, number> } {
+    return {
+      deliveredByType: Object.fromEntries(this.#deliveredByType),
+      invalidByCode: Object.fromEntries(this.#invalidByCode),
+    };
   }
 
   /** Counters for one peer, while it is connected. */
@@ -442,6 +453,7 @@ export class GossipProtocol {
       if (!(error instanceof ProtocolError)) throw error;
       state.invalid++;
       this.#stats.invalid++;
+      this.#invalidByCode.set(error.code, (this.#invalidByCode.get(error.code) ?? 0) + 1);
       this.#trust.recordInvalid(peer.nodeId, error.code);
       return;
     }
@@ -470,6 +482,8 @@ export class GossipProtocol {
     this.#markSeen(key, message.id, peer.nodeId, propagating);
     if (propagating) this.#trust.recordValid(peer.nodeId);
     this.#stats.delivered++;
+    const typeName = MESSAGE_TYPE_NAMES[message.type] ?? String(message.type);
+    this.#deliveredByType.set(typeName, (this.#deliveredByType.get(typeName) ?? 0) + 1);
     for (const handler of this.#handlers.get(message.type) ?? []) {
       try {
         handler(message, peer);

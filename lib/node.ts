@@ -21,6 +21,7 @@ import { type Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type TransportStats } from "./network.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
 import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType } from "./protocol.ts";
+import type { LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
 import { TrustManager } from "./trust.ts";
@@ -68,6 +69,8 @@ export interface NodeOptions {
   clock?: Clock;
   /** Randomness for peer selection. Default: `Math.random`. */
   random?: RandomSource;
+  /** Receives lifecycle and peer events (the CLI logs them). Default: none. */
+  log?: LogSink;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -80,6 +83,43 @@ export interface NodeStats {
   transport: TransportStats;
   /** Messages delivered to subscribers. */
   deliveredToApplication: number;
+  /** First-seen messages delivered, by message type name. */
+  deliveredByType: Record<string, number>;
+  /** Invalid envelopes received, by error code. */
+  invalidByCode: Record<string, number>;
+  /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
+  deliveryLatency: LatencySnapshot;
+}
+
+/** Bucket bounds (ms) of the delivery latency histogram. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
+
+/** A cumulative histogram: counts of observations at or below each bound, plus their count and sum. */
+export interface LatencySnapshot {
+  /** `[bound ms, cumulative count]` pairs, ascending. */
+  buckets: [number, number][];
+  /** Observations. */
+  count: number;
+  /** Sum of observations, ms. */
+  sum: number;
+}
+
+class LatencyHistogram {
+  readonly #counts = new Array(LATENCY_BUCKETS_MS.length).fill(0);
+  #count = 0;
+  #sum = 0;
+  record(ms: number): void {
+    const value = Math.max(0, ms);
+    this.#count++;
+    this.#sum += value;
+    const i = LATENCY_BUCKETS_MS.findIndex((bound) => value <= bound);
+    if (i >= 0) this.#counts[i]++;
+  }
+  snapshot(): LatencySnapshot {
+    let cumulative = 0;
+    const buckets = LATENCY_BUCKETS_MS.map((bound, i) => [bound, cumulative += this.#counts[i]] as [number, number]);
+    return { buckets, count: this.#count, sum: this.#sum };
+  }
 }
 
 const SUBSCRIPTION_BUFFER = 1_024;
@@ -125,6 +165,7 @@ export class KithNode {
   #trustTimer: TimerId | undefined;
   readonly #trustAnswered = new Map<string, number>();
   #delivered = 0;
+  readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
 
   /**
@@ -258,14 +299,26 @@ export class KithNode {
     );
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
     peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
-    peers.onPeerConnected = (peer) => gossip.peerConnected(peer);
-    peers.onPeerDisconnected = (peer) => gossip.peerDisconnected(peer.nodeId);
+    const log = this.#options.log;
+    peers.onPeerConnected = (peer) => {
+      gossip.peerConnected(peer);
+      log?.("info", "peer connected", {
+        peer: peer.nodeId.slice(0, 16),
+        address: peer.connection.remoteAddress,
+        direction: peer.connection.direction,
+      });
+    };
+    peers.onPeerDisconnected = (peer, info) => {
+      gossip.peerDisconnected(peer.nodeId);
+      log?.("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+    };
     // 6. transport
     this.#address = await transport.listen();
     // 7. bootstrap, 8. background tasks
     peers.start();
     gossip.start();
     this.#scheduleTrustExchange();
+    log?.("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
   /**
@@ -352,6 +405,7 @@ export class KithNode {
       from: from.nodeId,
     };
     this.#delivered++;
+    this.#latency.record(this.#clock.now() - message.timestamp);
     for (const subscriber of this.#subscribers) {
       if (subscriber.topic === undefined || subscriber.topic === received.topic) subscriber.deliver(received);
     }
@@ -380,12 +434,20 @@ export class KithNode {
 
   /** Counters of every layer. */
   stats(): NodeStats {
+    const gossip = this.#require(this.#gossip, "stats");
     return {
-      gossip: this.#require(this.#gossip, "stats").stats,
+      gossip: gossip.stats,
       peers: this.#require(this.#peers, "stats").stats,
       transport: this.#require(this.#transport, "stats").stats,
       deliveredToApplication: this.#delivered,
+      ...gossip.countsByKind,
+      deliveryLatency: this.#latency.snapshot(),
     };
+  }
+
+  /** The preset the configuration started from. */
+  get preset(): PresetName {
+    return this.#options.preset ?? "default";
   }
 
   // ---- transitive trust: TRUST_UPDATE and TRUSTED_PEERS_REQUEST / RESPONSE between neighbours ----

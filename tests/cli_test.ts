@@ -113,6 +113,8 @@ Deno.test("kith start runs a node until SIGTERM, then exits 0", async () => {
         `${dir}/node`,
         "--listen",
         "127.0.0.1:0",
+        "--api",
+        "127.0.0.1:0",
         "--json",
       ],
       stdout: "piped",
