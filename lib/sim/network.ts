@@ -1,0 +1,284 @@
+/**
+ * An in-memory network for simulations: transports and connections that
+ * implement the same interfaces as TCP, delivering envelopes after a
+ * per-link latency on a {@link VirtualClock}. Nodes in a simulation run the
+ * real PeerManager, GossipProtocol and TrustManager over it.
+ *
+ * What is modelled: per-link latency (drawn once per link from a seeded
+ * uniform distribution), random loss, FIFO order per link, bytes on the wire
+ * (envelope + 4-byte frame + 16-byte AEAD tag per envelope). What is not:
+ * handshake cryptography (connections are authenticated by construction),
+ * bandwidth limits, TCP retransmission.
+ *
+ * @module
+ */
+import { toHex } from "../bytes.ts";
+import type { Identity } from "../identity.ts";
+import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../network.ts";
+import { CONNECTION_LOST, TransportError } from "../network.ts";
+import { DisconnectReason, type Envelope, MessageCodec, MessageType, type PeerRecord } from "../protocol.ts";
+import type { RandomSource } from "../random.ts";
+import { ProtocolError } from "../errors.ts";
+import type { VirtualClock } from "./clock.ts";
+
+/** How links behave. */
+export interface LinkModel {
+  /** Lowest one-way latency, ms. Default 10. */
+  minLatencyMs: number;
+  /** Highest one-way latency, ms. Default 80. */
+  maxLatencyMs: number;
+  /** Probability that an envelope is lost. Default 0. */
+  loss: number;
+}
+
+/** The default {@link LinkModel}. */
+export const DEFAULT_LINK_MODEL: Readonly<LinkModel> = Object.freeze({ minLatencyMs: 10, maxLatencyMs: 80, loss: 0 });
+
+/** Bytes counted per envelope on top of its encoding: the frame prefix and the AEAD tag. */
+const WIRE_OVERHEAD = 4 + 16;
+
+/** The shared medium: addresses, link latencies, byte counters. */
+export class SimNetwork {
+  readonly clock: VirtualClock;
+  readonly model: Readonly<LinkModel>;
+  readonly codec: MessageCodec;
+  readonly #random: RandomSource;
+  readonly #byAddress = new Map<string, SimTransport>();
+  readonly #latency = new Map<string, number>();
+  /** Bytes put on links, all nodes. */
+  bytesSent = 0;
+  /** Envelopes lost to the loss model. */
+  envelopesLost = 0;
+  /** Where set, a link between two addresses is cut (partitions). */
+  blocked: ((a: string, b: string) => boolean) | undefined;
+
+  /**
+   * @param clock the virtual clock all nodes share
+   * @param random the seeded source of latencies and losses
+   */
+  constructor(clock: VirtualClock, random: RandomSource, model: Partial<LinkModel> = {}, codec = new MessageCodec()) {
+    this.clock = clock;
+    this.#random = random;
+    this.model = { ...DEFAULT_LINK_MODEL, ...model };
+    this.codec = codec;
+  }
+
+  /** A transport for a node listening at `address`. */
+  transport(identity: Identity, address: string): SimTransport {
+    const transport = new SimTransport(this, identity, address);
+    this.#byAddress.set(address, transport);
+    return transport;
+  }
+
+  /** Removes a node's address (it went down). */
+  forget(address: string): void {
+    this.#byAddress.delete(address);
+  }
+
+  /** The transport at `address`, if up. */
+  at(address: string): SimTransport | undefined {
+    return this.#byAddress.get(address);
+  }
+
+  /** One-way latency between two addresses, fixed per link once drawn. */
+  latency(a: string, b: string): number {
+    const key = a < b ? `${a}|${b}` : `${b}|${a}`;
+    let value = this.#latency.get(key);
+    if (value === undefined) {
+      const { minLatencyMs: min, maxLatencyMs: max } = this.model;
+      value = min + this.#random() * (max - min);
+      this.#latency.set(key, value);
+    }
+    return value;
+  }
+
+  /** Whether the next envelope is lost. */
+  lose(): boolean {
+    if (this.model.loss <= 0) return false;
+    const lost = this.#random() < this.model.loss;
+    if (lost) this.envelopesLost++;
+    return lost;
+  }
+}
+
+class SimConnection implements Connection {
+  readonly remoteNodeId: string;
+  readonly remotePublicKey: Uint8Array;
+  readonly direction: "inbound" | "outbound";
+  readonly remoteAddress: string;
+  readonly listenAddress: string;
+  readonly agent = "kith-sim";
+  readonly initialPeers: readonly PeerRecord[] = [];
+  readonly openedAt: number;
+  readonly bufferedBytes = 0;
+  readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
+  onEnvelope: ((envelope: Envelope) => void) | undefined;
+  onClose: ((info: CloseInfo) => void) | undefined;
+  readonly closed: Promise<CloseInfo>;
+  peer!: SimConnection;
+  #open = true;
+  #resolve!: (info: CloseInfo) => void;
+  readonly #owner: SimTransport;
+  readonly #localAddress: string;
+
+  constructor(owner: SimTransport, remote: SimTransport, direction: "inbound" | "outbound") {
+    this.#owner = owner;
+    this.#localAddress = owner.address;
+    this.remoteNodeId = remote.nodeId;
+    this.remotePublicKey = remote.identity.publicKey;
+    this.direction = direction;
+    this.remoteAddress = remote.address;
+    this.listenAddress = remote.address;
+    this.openedAt = owner.network.clock.now();
+    this.closed = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  send(envelope: Envelope): boolean {
+    return this.sendEncoded(this.#owner.network.codec.encode(envelope));
+  }
+
+  sendEncoded(bytes: Uint8Array): boolean {
+    if (!this.#open) return false;
+    const network = this.#owner.network;
+    const size = bytes.length + WIRE_OVERHEAD;
+    network.bytesSent += size;
+    this.stats.bytesOut += size;
+    this.stats.envelopesOut++;
+    if (network.lose() || network.blocked?.(this.#localAddress, this.remoteAddress)) return true;
+    const peer = this.peer;
+    network.clock.setTimeout(() => peer.#receive(bytes), network.latency(this.#localAddress, this.remoteAddress));
+    return true;
+  }
+
+  #receive(bytes: Uint8Array): void {
+    if (!this.#open) return;
+    this.stats.bytesIn += bytes.length + WIRE_OVERHEAD;
+    this.stats.envelopesIn++;
+    let envelope: Envelope;
+    try {
+      envelope = this.#owner.network.codec.parse(bytes);
+    } catch (error) {
+      if (error instanceof ProtocolError) this.#owner.onProtocolError?.(this, error);
+      return;
+    }
+    if (envelope.type === MessageType.DISCONNECT) {
+      this.terminate({ reason: DisconnectReason.SHUTDOWN, detail: "", by: "remote" });
+      return;
+    }
+    this.onEnvelope?.(envelope);
+  }
+
+  close(reason: number = DisconnectReason.SHUTDOWN, detail = ""): Promise<void> {
+    if (!this.#open) return this.closed.then(() => {});
+    const peer = this.peer;
+    const network = this.#owner.network;
+    network.clock.setTimeout(
+      () => peer.terminate({ reason, detail, by: "remote" }),
+      network.latency(this.#localAddress, this.remoteAddress),
+    );
+    this.terminate({ reason, detail, by: "local" });
+    return Promise.resolve();
+  }
+
+  terminate(info: CloseInfo): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#owner.closedConnection(this);
+    this.#resolve(info);
+    this.onClose?.(info);
+  }
+}
+
+/** A node's transport on a {@link SimNetwork}. */
+export class SimTransport implements Transport {
+  readonly network: SimNetwork;
+  readonly identity: Identity;
+  readonly nodeId: string;
+  readonly address: string;
+  onConnection: ((connection: Connection) => void) | undefined;
+  onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
+  readonly #open = new Map<string, SimConnection>();
+  #closed = false;
+
+  constructor(network: SimNetwork, identity: Identity, address: string) {
+    this.network = network;
+    this.identity = identity;
+    this.nodeId = identity.nodeId;
+    this.address = address;
+  }
+
+  listen(): Promise<string> {
+    return Promise.resolve(this.address);
+  }
+
+  /** Connects after one round trip; the remote sees the connection half a round trip earlier. */
+  dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    const remote = this.network.at(address);
+    const rtt = 2 * this.network.latency(this.address, address);
+    return new Promise((resolve, reject) => {
+      this.network.clock.setTimeout(() => {
+        if (this.#closed) return reject(new TransportError("CLOSED", "transport closed"));
+        if (!remote || remote.#closed || this.network.blocked?.(this.address, address)) {
+          return reject(new TransportError("CONNECT_FAILED", `nothing answers at ${address}`));
+        }
+        if (remote.nodeId === this.nodeId) return reject(new TransportError("SELF_CONNECTION", "connection to self"));
+        if (options.expectedNodeId !== undefined && options.expectedNodeId !== remote.nodeId) {
+          return reject(new TransportError("WRONG_PEER", `expected ${options.expectedNodeId}`));
+        }
+        const existing = this.#open.get(remote.nodeId);
+        if (existing?.isOpen) return resolve(existing);
+        const local = new SimConnection(this, remote, "outbound");
+        const far = new SimConnection(remote, this, "inbound");
+        local.peer = far;
+        far.peer = local;
+        this.#open.set(remote.nodeId, local);
+        remote.#open.set(this.nodeId, far);
+        remote.onConnection?.(far);
+        this.onConnection?.(local);
+        resolve(local);
+      }, rtt);
+    });
+  }
+
+  connection(nodeId: string): Connection | undefined {
+    return this.#open.get(nodeId);
+  }
+
+  connections(): Connection[] {
+    return [...this.#open.values()];
+  }
+
+  /** Called by a connection when it has closed (internal). */
+  closedConnection(connection: SimConnection): void {
+    if (this.#open.get(connection.remoteNodeId) === connection) this.#open.delete(connection.remoteNodeId);
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.network.forget(this.address);
+    for (const connection of [...this.#open.values()]) {
+      void connection.close(DisconnectReason.SHUTDOWN, "node down");
+    }
+    return Promise.resolve();
+  }
+
+  /** Drops every link at once, as a crash would: peers notice only by silence (or their own sends). */
+  crash(): void {
+    this.#closed = true;
+    this.network.forget(this.address);
+    for (const connection of [...this.#open.values()]) {
+      connection.terminate({ reason: CONNECTION_LOST, detail: "crashed", by: "local" });
+      this.network.clock.setTimeout(
+        () => connection.peer.terminate({ reason: CONNECTION_LOST, detail: "peer crashed", by: "remote" }),
+        this.network.latency(this.address, connection.remoteAddress),
+      );
+    }
+  }
+}
+
+/** Hex node id of an identity (re-exported for the runner). */
+export const idOf = (identity: Identity): string => toHex(identity.nodeIdBytes);
