@@ -11,6 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import type { PresetName } from "../lib/config.ts";
+import type { GossipConfig } from "../lib/gossip.ts";
 import { MessageType } from "../lib/protocol.ts";
 import { seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
@@ -31,6 +32,8 @@ export interface SimulationOptions {
   profile: PresetName;
   /** Virtual ms to keep running after the last publish, for repair. Default 30,000. */
   settleMs?: number;
+  /** Gossip settings beyond NetworkConfig's (e.g. repairFanout), for design experiments. */
+  gossip?: Partial<GossipConfig>;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -79,7 +82,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const publishedAt: number[] = [];
   const hops: number[] = [];
   for (let i = 0; i < options.nodes; i++) {
-    const node = startSimNode(network, i, random, config, options.profile);
+    const node = startSimNode(network, i, random, config, options.profile, options.gossip);
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (message) => {
       if (message.type !== MessageType.CUSTOM_DATA) return;
       const seq = new DataView(message.payload.data.buffer, message.payload.data.byteOffset).getUint32(0);
@@ -196,6 +199,7 @@ if (import.meta.main) {
       rate: { type: "string", default: "10" },
       latency: { type: "string", default: "10-80" },
       profile: { type: "string", default: "default" },
+      gossip: { type: "string", default: "{}" },
     },
   }).values;
   const [minLatencyMs, maxLatencyMs] = args.latency!.split("-").map(Number);
@@ -210,6 +214,7 @@ if (import.meta.main) {
     minLatencyMs,
     maxLatencyMs,
     profile: args.profile as PresetName,
+    gossip: JSON.parse(args.gossip!),
   };
   if (
     !(options.nodes >= 2 && options.degree >= 1 && options.messages >= 1 && options.loss >= 0 && options.loss < 1 &&

@@ -5,7 +5,7 @@
  * @module
  */
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "../config.ts";
-import { GossipProtocol } from "../gossip.ts";
+import { type GossipConfig, GossipProtocol } from "../gossip.ts";
 import { Identity } from "../identity.ts";
 import { PeerManager } from "../peers.ts";
 
@@ -49,6 +49,7 @@ export function startSimNode(
   random: RandomSource,
   overrides: Partial<NetworkConfig> = {},
   preset: PresetName = "default",
+  gossipOverrides: Partial<GossipConfig> = {},
 ): SimNode {
   const clock = network.clock;
   const config = resolveNetworkConfig(overrides, preset);
@@ -77,7 +78,7 @@ export function startSimNode(
     clock,
     random,
     codec: network.codec,
-    config: parts.gossip,
+    config: { ...parts.gossip, ...gossipOverrides },
   });
   peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
   peers.onPeerConnected = (peer) => gossip.peerConnected(peer);
