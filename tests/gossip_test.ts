@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { bytesKey, toHex } from "../lib/bytes.ts";
+import { toHex } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip.ts";
 import { Identity } from "../lib/identity.ts";
@@ -167,7 +167,7 @@ Deno.test("publish floods own messages to every peer with the full TTL", () => {
 });
 
 Deno.test("repair: a digest of unknown ids is answered with want; a want is served from the store", () => {
-  const { peers, gossip, delivered, clock, identity } = setup(2);
+  const { peers, gossip, delivered } = setup(2);
   const [a, b] = peers;
   // b advertises a message we have not seen: we ask b for it.
   const missing = app(Identity.generate(), "missed");
@@ -191,7 +191,6 @@ Deno.test("repair: a digest of unknown ids is answered with want; a want is serv
   assert.equal(served.length, 1);
   assert.equal(toHex(served[0].id), toHex(held.id));
   assert.equal(gossip.stats.served, 1);
-  assert.ok(identity && clock);
 });
 
 Deno.test("a peer that connects late gets a digest of recent messages at once, but never of spent TTLs", () => {
@@ -217,7 +216,6 @@ Deno.test("the dedup cache is bounded by message_cache_size and backed by storag
   const before = delivered.length;
   gossip.receive(peers[0], first); // evicted from memory, still a duplicate
   assert.equal(delivered.length, before);
-  assert.ok(bytesKey(first.id).length === 32);
 });
 
 Deno.test("repair rounds run on the gossip interval of the injected clock", () => {

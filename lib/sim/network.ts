@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { toHex } from "../bytes.ts";
 import type { Identity } from "../identity.ts";
 import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../network.ts";
 import { CONNECTION_LOST, TransportError } from "../network.ts";
@@ -279,6 +278,3 @@ export class SimTransport implements Transport {
     }
   }
 }
-
-/** Hex node id of an identity (re-exported for the runner). */
-export const idOf = (identity: Identity): string => toHex(identity.nodeIdBytes);
