@@ -189,6 +189,7 @@ export {
   type GossipSender,
   type GossipStats,
   type MessageHandler,
+  type MessageTypeCounts,
   resolveGossipConfig,
 } from "./lib/gossip.ts";
 export { BoundedMap, TokenBucket } from "./lib/ratelimit.ts";

@@ -361,10 +361,12 @@ export class ControlApi {
       ['{outcome="served_on_request"}', g.served],
     ]);
     metric(
-      "kith_messages_delivered_by_type_total",
+      "kith_messages_by_type_total",
       "counter",
-      "First-seen messages delivered, by message type.",
-      Object.entries(stats.deliveredByType).map(([type, n]) => [`{type="${type}"}`, n]),
+      "Envelopes by message type and outcome: received, delivered, forwarded, duplicate, invalid.",
+      Object.entries(stats.byType).flatMap(([type, counts]) =>
+        Object.entries(counts).map(([outcome, n]) => [`{type="${type}",outcome="${outcome}"}`, n] as [string, number])
+      ),
     );
     metric(
       "kith_messages_invalid_by_code_total",

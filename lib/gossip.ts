@@ -198,12 +198,28 @@ interface PeerState extends GossipPeerStats {
   lastPenaltyAt: number;
 }
 
+/** Counts of one message type. */
+export interface MessageTypeCounts {
+  /** Envelopes received (within the rate limit). */
+  received: number;
+  /** First-seen, valid messages handed to handlers. */
+  delivered: number;
+  /** Envelopes sent on to peers (eager, deferred or on request). */
+  forwarded: number;
+  /** Copies of already-seen messages. */
+  duplicate: number;
+  /** Envelopes refused as invalid. */
+  invalid: number;
+}
+
 interface StoredMessage {
   id: Uint8Array;
   /** The envelope as this node sends it on (TTL already decremented). */
   bytes: Uint8Array;
   /** TTL carried by `bytes`. */
   forwardTtl: number;
+  /** Message type. */
+  type: number;
   origin: string;
   storedAt: number;
 }
@@ -263,7 +279,7 @@ export class GossipProtocol {
   #deferred: { nodeId: string; key: string }[] = [];
   #timer: TimerId | undefined;
   #running = false;
-  readonly #deliveredByType = new Map<string, number>();
+  readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
   readonly #stats: GossipStats = {
     published: 0,
@@ -302,11 +318,21 @@ export class GossipProtocol {
   }
 
   /** First-seen messages delivered, by message type name; invalid envelopes, by error code. */
-  get countsByKind(): { deliveredByType: Record<string, number>; invalidByCode: Record<string, number> } {
+  get countsByKind(): { byType: Record<string, MessageTypeCounts>; invalidByCode: Record<string, number> } {
     return {
-      deliveredByType: Object.fromEntries(this.#deliveredByType),
+      byType: Object.fromEntries([...this.#byType].map(([type, counts]) => [type, { ...counts }])),
       invalidByCode: Object.fromEntries(this.#invalidByCode),
     };
+  }
+
+  #count(type: number, field: keyof MessageTypeCounts): void {
+    const name = MESSAGE_TYPE_NAMES[type as MessageType] ?? `TYPE_${type}`;
+    let counts = this.#byType.get(name);
+    if (!counts) {
+      counts = { received: 0, delivered: 0, forwarded: 0, duplicate: 0, invalid: 0 };
+      this.#byType.set(name, counts);
+    }
+    counts[field]++;
   }
 
   /** Counters for one peer, while it is connected. */
@@ -438,11 +464,13 @@ export class GossipProtocol {
       }
       return;
     }
+    this.#count(envelope.type, "received");
     const key = bytesKey(envelope.id);
     state.knows.set(key, true);
     if (this.#isSeen(key, envelope.id)) {
       state.duplicates++;
       this.#stats.duplicates++;
+      this.#count(envelope.type, "duplicate");
       return;
     }
     let message: Message;
@@ -458,6 +486,7 @@ export class GossipProtocol {
       state.invalid++;
       this.#stats.invalid++;
       this.#invalidByCode.set(error.code, (this.#invalidByCode.get(error.code) ?? 0) + 1);
+      this.#count(envelope.type, "invalid");
       this.#trust.recordInvalid(peer.nodeId, error.code);
       return;
     }
@@ -486,8 +515,7 @@ export class GossipProtocol {
     this.#markSeen(key, message.id, peer.nodeId, propagating);
     if (propagating) this.#trust.recordValid(peer.nodeId);
     this.#stats.delivered++;
-    const typeName = MESSAGE_TYPE_NAMES[message.type] ?? String(message.type);
-    this.#deliveredByType.set(typeName, (this.#deliveredByType.get(typeName) ?? 0) + 1);
+    this.#count(message.type, "delivered");
     for (const handler of this.#handlers.get(message.type) ?? []) {
       try {
         handler(message, peer);
@@ -522,6 +550,7 @@ export class GossipProtocol {
       id: envelope.id,
       bytes,
       forwardTtl,
+      type: envelope.type,
       origin: toHex(envelope.origin),
       storedAt: this.#clock.now(),
     };
@@ -559,7 +588,10 @@ export class GossipProtocol {
       if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
       return;
     }
-    if (peer.connection.sendEncoded(stored.bytes)) this.#stats.forwarded++;
+    if (peer.connection.sendEncoded(stored.bytes)) {
+      this.#stats.forwarded++;
+      this.#count(stored.type, "forwarded");
+    }
   }
 
   #onDigest(peer: GossipSender, state: PeerState, digest: PayloadByType[7]): void {
@@ -591,7 +623,10 @@ export class GossipProtocol {
       if (!stored || stored.forwardTtl < 1) continue;
       state.servedThisInterval++;
       state.knows.set(key, true);
-      if (active.connection.sendEncoded(stored.bytes)) this.#stats.served++;
+      if (active.connection.sendEncoded(stored.bytes)) {
+        this.#stats.served++;
+        this.#count(stored.type, "forwarded");
+      }
     }
   }
 
@@ -636,7 +671,10 @@ export class GossipProtocol {
       if (!peer || !stored) continue;
       if (peer.connection.bufferedBytes > this.config.sendHighWaterBytes) {
         if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId, key });
-      } else if (peer.connection.sendEncoded(stored.bytes)) this.#stats.forwarded++;
+      } else if (peer.connection.sendEncoded(stored.bytes)) {
+        this.#stats.forwarded++;
+        this.#count(stored.type, "forwarded");
+      }
     }
     for (const peer of shuffleInPlace([...active], this.#random).slice(0, this.config.repairFanout)) {
       this.#sendDigest(peer);

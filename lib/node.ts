@@ -16,7 +16,13 @@ import { toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { KithError } from "./errors.ts";
-import { GossipProtocol, type GossipSender, type GossipStats, type MessageHandler } from "./gossip.ts";
+import {
+  GossipProtocol,
+  type GossipSender,
+  type GossipStats,
+  type MessageHandler,
+  type MessageTypeCounts,
+} from "./gossip.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type TransportStats } from "./network.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
@@ -83,8 +89,8 @@ export interface NodeStats {
   transport: TransportStats;
   /** Messages delivered to subscribers. */
   deliveredToApplication: number;
-  /** First-seen messages delivered, by message type name. */
-  deliveredByType: Record<string, number>;
+  /** Received, delivered, forwarded, duplicate and invalid envelopes, by message type name. */
+  byType: Record<string, MessageTypeCounts>;
   /** Invalid envelopes received, by error code. */
   invalidByCode: Record<string, number>;
   /** Publish-to-delivery latency of application messages, as a cumulative histogram. */

@@ -102,7 +102,8 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
       const name of [
         'kith_peers{state="active"} 1',
         'kith_messages_total{outcome="delivered"}',
-        'kith_messages_delivered_by_type_total{type="CUSTOM_DATA"} 1',
+        'kith_messages_by_type_total{type="CUSTOM_DATA",outcome="delivered"} 1',
+        'kith_messages_by_type_total{type="CUSTOM_DATA",outcome="received"} 1',
         'kith_bytes_total{direction="out"}',
         'kith_peer_trust_bucket{le="+Inf"} 1',
         "kith_delivery_latency_seconds_count 1",
