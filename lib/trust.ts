@@ -36,6 +36,12 @@ export interface TrustConfig {
   /** Gain per valid message. Default 0.001: 100 valid messages undo one invalid one. */
   validMessageDelta: number;
   /**
+   * Valid messages credited per peer per decay interval; more earn nothing. Default 100 (+0.1 a minute at
+   * most), so volume cannot buy trust: a flooder inside the rate limit would otherwise gain faster than
+   * its rate-limit penalties take away.
+   */
+  maxValidCreditsPerInterval: number;
+  /**
    * Loss per invalid message whose code has no entry in {@link TrustConfig.penaltiesByCode}. Default 0.1.
    */
   invalidMessagePenalty: number;
@@ -113,6 +119,7 @@ export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITE
 export const DEFAULT_TRUST_CONFIG: Readonly<TrustConfig> = Object.freeze({
   initialTrust: 0.5,
   validMessageDelta: 0.001,
+  maxValidCreditsPerInterval: 100,
   invalidMessagePenalty: 0.1,
   timeoutPenalty: 0.05,
   decayRate: 0.01,
@@ -151,7 +158,7 @@ export function resolveTrustConfig(overrides: Partial<TrustConfig> = {}): TrustC
       throw new ConfigError(`trust.${key}`, `trust.${key} must be a number in [0, 1], got ${value}`);
     }
   }
-  for (const key of ["decayIntervalMs", "trendWindowMs", "maxTrackedPeers"] as const) {
+  for (const key of ["decayIntervalMs", "trendWindowMs", "maxTrackedPeers", "maxValidCreditsPerInterval"] as const) {
     const value = config[key];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ConfigError(`trust.${key}`, `trust.${key} must be a positive integer, got ${value}`);
@@ -210,6 +217,8 @@ export interface PeerTrustState {
   boostInWindow: number;
   /** Recommenders that boosted this peer in that interval. */
   boostedBy: Set<string>;
+  /** Valid messages credited in that interval. */
+  creditsInWindow: number;
 }
 
 /**
@@ -323,6 +332,7 @@ export class TrustManager implements TrustModel {
         boostWindowStart: now,
         boostInWindow: 0,
         boostedBy: new Set(),
+        creditsInWindow: 0,
       };
       if (this.#peers.size >= this.config.maxTrackedPeers) {
         this.#peers.delete(this.#peers.keys().next().value!);
@@ -358,6 +368,7 @@ export class TrustManager implements TrustModel {
       state.boostWindowStart = now;
       state.boostInWindow = 0;
       state.boostedBy.clear();
+      state.creditsInWindow = 0;
     }
   }
 
@@ -409,6 +420,8 @@ export class TrustManager implements TrustModel {
   recordValid(nodeId: string): void {
     const state = this.state(nodeId);
     state.validCount++;
+    if (state.creditsInWindow >= this.config.maxValidCreditsPerInterval) return;
+    state.creditsInWindow++;
     this.#adjust(state, this.config.validMessageDelta, "valid_message");
   }
 

@@ -315,3 +315,13 @@ Deno.test("with a threshold above initial trust (high security), strangers stay 
   clock.advance(MINUTE);
   assert.equal(trust.canDial("stranger"), true);
 });
+
+Deno.test("volume cannot buy trust: valid messages are credited at most maxValidCreditsPerInterval per interval", () => {
+  const { trust, clock } = setup();
+  for (let i = 0; i < 1_000; i++) trust.recordValid("loud");
+  close(trust.trust("loud"), 0.6, "100 credited, 900 not");
+  assert.equal(trust.explain("loud").stats, 1_001 / 1_002, "every valid message still counts in the stats");
+  clock.advance(MINUTE);
+  trust.recordValid("loud");
+  assert.ok(trust.trust("loud") > 0.599, "a new interval credits again");
+});

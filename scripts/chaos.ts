@@ -1,0 +1,480 @@
+/**
+ * The adversary harness: honest kith nodes on loopback under attack, with
+ * figures. Each scenario is a function the tests call at small sizes; this
+ * script runs them at full size.
+ *
+ *   deno task chaos -- --scenario byzantine [--honest 20] [--byzantine 10] [--messages 200]
+ *   deno task chaos -- --scenario flood [--rate 50000] [--duration 10]
+ *   deno task chaos -- --scenario hostile [--idle 1000]
+ *   deno task chaos -- --scenario eclipse [--attackers 50]
+ *
+ * Prints one JSON line per scenario. Loopback only; every loop is bounded in
+ * count and time.
+ */
+import { parseArgs } from "node:util";
+import { encodeFrame } from "../lib/framing.ts";
+import { Identity } from "../lib/identity.ts";
+import { type Connection, TcpTransport } from "../lib/network.ts";
+import { KithNode } from "../lib/node.ts";
+import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { randomBytes, seededRandom } from "../lib/random.ts";
+
+const codec = new MessageCodec();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let subnet = 0;
+/** An honest node with its own loopback /24 and fast maintenance; `events` collects its peer disconnections. */
+export async function honestNode(bootstrap: string[] = [], extra: Record<string, unknown> = {}) {
+  const disconnects: { peer: string; reason: number }[] = [];
+  const node = new KithNode({
+    config: {
+      listenHost: `127.60.${++subnet % 250}.1`,
+      listenPort: 0,
+      bootstrap,
+      minPeers: 3,
+      maxConnectionsPerIp: 10_000,
+      peerMaintenanceIntervalMs: 100,
+      gossipIntervalMs: 500,
+      discoveryIntervalMs: 1_000,
+      ...extra,
+    },
+    log: (_level, message, fields) => {
+      if (message === "peer disconnected" && fields) {
+        disconnects.push({ peer: String(fields.peer), reason: Number(fields.reason) });
+      }
+    },
+  });
+  await node.start();
+  return { node, disconnects };
+}
+
+/** The behaviours of a Byzantine peer, each producing envelope bytes to send on an authenticated link. */
+export function byzantineEnvelopes(attacker: Identity, random: () => number, honestSample?: Uint8Array): Uint8Array[] {
+  const now = Date.now();
+  const app = (timestamp = now, ttl = 8) =>
+    createMessage(attacker, MessageType.CUSTOM_DATA, { topic: "spam", data: randomBytes(random, 64) }, {
+      timestamp,
+      ttl,
+    });
+  const out: Uint8Array[] = [];
+  // Forged signature.
+  out.push(codec.encode({ ...app(), signature: randomBytes(random, 64) }));
+  // Bit-flipped signature.
+  const flipped = app();
+  const sig = flipped.signature.slice();
+  sig[Math.floor(random() * 64)] ^= 1 << Math.floor(random() * 8);
+  out.push(codec.encode({ ...flipped, signature: sig }));
+  // Expired and future timestamps (properly signed).
+  out.push(codec.encode(app(now - 20 * 60_000)));
+  out.push(codec.encode(app(now + 20 * 60_000)));
+  // TTL inflation of an honest message (clamped by receivers; it is a duplicate anyway).
+  if (honestSample) {
+    const parsed = codec.parse(honestSample);
+    out.push(codec.encode({ ...parsed, ttl: 255 }));
+    // Replay of an old honest message.
+    out.push(honestSample);
+  }
+  // Malformed MessagePack.
+  out.push(randomBytes(random, 40));
+  // A payload that breaks its schema, correctly hashed and signed.
+  const badPayload = new Uint8Array([0x92, 0xc0, 0xc0]);
+  const id = computeMessageId(1, MessageType.CUSTOM_DATA, attacker.nodeIdBytes, attacker.publicKey, now, badPayload);
+  out.push(codec.encode({ ...app(), id, payloadBytes: badPayload, signature: attacker.sign(id) }));
+  // A bogus announcement: addresses where nothing listens.
+  out.push(codec.encode(createMessage(attacker, MessageType.PEER_ANNOUNCEMENT, {
+    peers: Array.from({ length: 32 }, (_, i) => ({
+      nodeId: randomBytes(random, 32),
+      address: `127.250.${i}.1:9`,
+      lastSeen: now,
+    })),
+  }, { ttl: 0, timestamp: now })));
+  // A lying recommendation: vouching for another attacker identity at full trust.
+  out.push(codec.encode(createMessage(attacker, MessageType.TRUST_UPDATE, {
+    subject: Identity.generate().nodeIdBytes,
+    trust: 1,
+  }, { ttl: 0, timestamp: now })));
+  return out;
+}
+
+export interface ByzantineResult {
+  honest: number;
+  byzantine: number;
+  messages: number;
+  honest_delivery_ratio: number;
+  latency_ms: { p50: number; p99: number };
+  malicious_links: number;
+  malicious_links_dropped: number;
+  time_to_disconnect_ms: { p50: number; max: number };
+  honest_wrongly_disconnected: number;
+}
+
+/** Byzantine scenario: `byzantine` attackers each link to several honest nodes and misbehave in every listed way. */
+export async function byzantine(
+  options: { honest: number; byzantine: number; messages: number; seed: number },
+): Promise<ByzantineResult> {
+  const random = seededRandom(options.seed);
+  const honest: Awaited<ReturnType<typeof honestNode>>[] = [];
+  const attackers: TcpTransport[] = [];
+  try {
+    honest.push(await honestNode());
+    for (let i = 1; i < options.honest; i++) honest.push(await honestNode([honest[0].node.address]));
+    const start = Date.now();
+    while (
+      !honest.every((h) => h.node.peers().filter((p) => p.state === "active").length >= 2) &&
+      Date.now() - start < 20_000
+    ) {
+      await sleep(50);
+    }
+    const honestIds = new Set(honest.map((h) => h.node.nodeId.slice(0, 16)));
+    const received = honest.map(() => new Map<string, number>());
+    honest.forEach((h, i) =>
+      h.node.subscribe("honest", (m) => {
+        if (!received[i].has(m.id)) received[i].set(m.id, Date.now() - m.timestamp);
+      })
+    );
+    // Attackers: each links to 3 honest nodes.
+    const links: { connection: Connection; openedAt: number; closedAt?: number }[] = [];
+    for (let a = 0; a < options.byzantine; a++) {
+      const t = new TcpTransport({
+        identity: Identity.generate(),
+        config: { listenHost: `127.61.${a % 250}.1`, listenPort: 0 },
+      });
+      attackers.push(t);
+      for (let k = 0; k < 3; k++) {
+        const target = honest[Math.floor(random() * honest.length)].node;
+        try {
+          const connection = await t.dial(target.address);
+          const link = { connection, openedAt: Date.now(), closedAt: undefined as number | undefined };
+          connection.closed.then(() => link.closedAt = Date.now());
+          links.push(link);
+        } catch { /* refused: fine */ }
+      }
+    }
+    // Honest traffic, with the attackers misbehaving in between.
+    let sample: Uint8Array | undefined;
+    const published: string[] = [];
+    for (let m = 0; m < options.messages; m++) {
+      const origin = honest[Math.floor(random() * honest.length)].node;
+      published.push(origin.broadcast(`honest ${m}`, { topic: "honest" }));
+      if (!sample) {
+        sample = codec.encode(
+          createMessage(honest[0].node.identity, MessageType.CUSTOM_DATA, { topic: "x", data: new Uint8Array(1) }, {
+            timestamp: Date.now() - 60_000,
+          }),
+        );
+      }
+      for (const t of attackers) {
+        for (const connection of t.connections()) {
+          for (const bytes of byzantineEnvelopes(t.identity, random, sample)) connection.sendEncoded(bytes);
+          // Spam above the rate limit: valid messages in a burst.
+          for (let s = 0; s < 50; s++) {
+            connection.sendEncoded(
+              codec.encode(
+                createMessage(t.identity, MessageType.CUSTOM_DATA, { topic: "spam", data: new Uint8Array(8) }),
+              ),
+            );
+          }
+        }
+      }
+      await sleep(20);
+    }
+    const deadline = Date.now() + 15_000;
+    const expected = published.length * (options.honest - 1);
+    // A publisher does not deliver its own messages to itself: full delivery is published x (honest - 1).
+    const delivered = () => received.reduce((n, r) => n + published.filter((id) => r.has(id)).length, 0);
+    while (delivered() < expected && Date.now() < deadline) await sleep(50);
+    const latencies = received.flatMap((r) => [...r.values()]).sort((a, b) => a - b);
+    const dropped = links.filter((l) => l.closedAt !== undefined);
+    const times = dropped.map((l) => l.closedAt! - l.openedAt).sort((a, b) => a - b);
+    const wrongly = honest.reduce(
+      (n, h) =>
+        n + h.disconnects.filter((d) => honestIds.has(d.peer) && d.reason === DisconnectReason.LOW_TRUST).length,
+      0,
+    );
+    return {
+      honest: options.honest,
+      byzantine: options.byzantine,
+      messages: published.length,
+      honest_delivery_ratio: Number((Math.max(0, delivered()) / expected).toFixed(4)),
+      latency_ms: {
+        p50: latencies[Math.floor(latencies.length / 2)] ?? NaN,
+        p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN,
+      },
+      malicious_links: links.length,
+      malicious_links_dropped: dropped.length,
+      time_to_disconnect_ms: { p50: times[Math.floor(times.length / 2)] ?? NaN, max: times.at(-1) ?? NaN },
+      honest_wrongly_disconnected: wrongly,
+    };
+  } finally {
+    await Promise.all(attackers.map((t) => t.close()));
+    await Promise.all(honest.map((h) => h.node.stop()));
+  }
+}
+
+export interface FloodResult {
+  attempted_per_s: number;
+  sent: number;
+  flooder_disconnected_after_ms: number | null;
+  flooder_disconnect_reason: number | null;
+  victim_rss_mb_before: number;
+  victim_rss_mb_peak: number;
+  honest_delivered_during_flood: number;
+  honest_published_during_flood: number;
+}
+
+/** Flooding: one authenticated peer sends valid messages as fast as asked; an honest pair keeps talking through the victim. */
+export async function flood(options: { rate: number; durationS: number }): Promise<FloodResult> {
+  const victim = await honestNode([], { minPeers: 1 });
+  const friend = await honestNode([victim.node.address], { minPeers: 1 });
+  const flooder = new TcpTransport({
+    identity: Identity.generate(),
+    config: { listenHost: "127.62.0.1", listenPort: 0 },
+  });
+  try {
+    while (!victim.node.peers().some((p) => p.state === "active")) await sleep(20);
+    const got = new Set<string>();
+    friend.node.subscribe("honest", (m) => got.add(m.id));
+    const rssBefore = Deno.memoryUsage().rss;
+    let peak = rssBefore;
+    const connection = await flooder.dial(victim.node.address);
+    const start = Date.now();
+    let closedAt: number | null = null, reason: number | null = null;
+    connection.closed.then((info) => {
+      closedAt = Date.now();
+      reason = info.reason;
+    });
+    let sent = 0, published = 0;
+    const end = start + options.durationS * 1000;
+    const template = codec.encode(
+      createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "flood", data: new Uint8Array(64) }),
+    );
+    while (Date.now() < end) {
+      const sliceEnd = Date.now() + 10;
+      const quota = Math.ceil(options.rate / 100);
+      for (let i = 0; i < quota && connection.isOpen; i++) {
+        // Fresh, validly signed messages: each costs the victim a verification unless rate limiting stops it first.
+        connection.sendEncoded(
+          i % 10 === 0
+            ? codec.encode(
+              createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "flood", data: new Uint8Array(64) }),
+            )
+            : template,
+        );
+        sent++;
+      }
+      if (published < options.durationS * 10) {
+        victim.node.broadcast(`during flood ${published++}`, { topic: "honest" });
+      }
+      peak = Math.max(peak, Deno.memoryUsage().rss);
+      while (Date.now() < sliceEnd) await sleep(1);
+    }
+    await sleep(1_000);
+    return {
+      attempted_per_s: options.rate,
+      sent,
+      flooder_disconnected_after_ms: closedAt === null ? null : closedAt - start,
+      flooder_disconnect_reason: reason,
+      victim_rss_mb_before: Math.round(rssBefore / 1048576),
+      victim_rss_mb_peak: Math.round(peak / 1048576),
+      honest_delivered_during_flood: got.size,
+      honest_published_during_flood: published,
+    };
+  } finally {
+    await flooder.close();
+    await friend.node.stop();
+    await victim.node.stop();
+  }
+}
+
+export interface HostileResult {
+  idle_connections_opened: number;
+  garbage_connections: number;
+  honest_delivered: number;
+  honest_published: number;
+  victim_still_connected_to_honest_peer: boolean;
+}
+
+/** Hostile bytes: random bytes, oversize prefixes, truncated frames, half handshakes, and many idle connections. */
+export async function hostile(options: { idle: number; seed: number }): Promise<HostileResult> {
+  const random = seededRandom(options.seed);
+  const victim = await honestNode([], { minPeers: 1, maxInbound: 64, handshakeTimeoutMs: 2_000 });
+  const friend = await honestNode([victim.node.address], { minPeers: 1 });
+  const sockets: Deno.TcpConn[] = [];
+  try {
+    while (!victim.node.peers().some((p) => p.state === "active")) await sleep(20);
+    const got = new Set<string>();
+    friend.node.subscribe("honest", (m) => got.add(m.id));
+    const [host, port] = [victim.node.address.split(":")[0], Number(victim.node.address.split(":")[1])];
+    let garbage = 0;
+    const hello = encodeFrame(codec.encode(createMessage(Identity.generate(), MessageType.HANDSHAKE, {
+      networkId: "kith-main",
+      nonce: new Uint8Array(32),
+      ephemeralKey: new Uint8Array(32).fill(9),
+      listenAddress: "",
+      agent: "half",
+    })));
+    const payloads = [
+      () => randomBytes(random, 1 + Math.floor(random() * 2000)),
+      () => new Uint8Array([0x7f, 0xff, 0xff, 0xff]),
+      () => encodeFrame(randomBytes(random, 100)).subarray(0, 50),
+      () => hello.subarray(0, hello.length - 10),
+    ];
+    for (let i = 0; i < 200; i++) {
+      const conn = await Deno.connect({ hostname: host, port }).catch(() => undefined);
+      if (!conn) continue;
+      garbage++;
+      await conn.write(payloads[i % payloads.length]()).catch(() => {});
+      conn.close();
+    }
+    let idle = 0;
+    for (let i = 0; i < options.idle; i++) {
+      const conn = await Deno.connect({ hostname: host, port }).catch(() => undefined);
+      if (conn) {
+        sockets.push(conn);
+        idle++;
+      }
+    }
+    let published = 0;
+    for (let i = 0; i < 20; i++) {
+      victim.node.broadcast(`under siege ${i}`, { topic: "honest" });
+      published++;
+      await sleep(50);
+    }
+    await sleep(1_000);
+    return {
+      idle_connections_opened: idle,
+      garbage_connections: garbage,
+      honest_delivered: got.size,
+      honest_published: published,
+      victim_still_connected_to_honest_peer: victim.node.peers().some((p) =>
+        p.state === "active" && p.nodeId === friend.node.nodeId
+      ),
+    };
+  } finally {
+    for (const s of sockets) {
+      try {
+        s.close();
+      } catch { /* closed */ }
+    }
+    await friend.node.stop();
+    await victim.node.stop();
+  }
+}
+
+export interface EclipseResult {
+  attackers: number;
+  joiner_active_peers: number;
+  joiner_honest_peers: number;
+  joiner_attacker_peers: number;
+  honest_delivered_to_joiner: number;
+  honest_published: number;
+}
+
+/**
+ * Eclipse: a node joins with a bootstrap list of one honest node and several attackers; the attackers (one /24)
+ * announce only each other. The joiner should still reach honest peers and hear honest traffic.
+ */
+export async function eclipse(options: { attackers: number; honest: number }): Promise<EclipseResult> {
+  const honest: Awaited<ReturnType<typeof honestNode>>[] = [];
+  const attackers: TcpTransport[] = [];
+  try {
+    honest.push(await honestNode());
+    for (let i = 1; i < options.honest; i++) honest.push(await honestNode([honest[0].node.address]));
+    for (let i = 0; i < options.attackers; i++) {
+      const t = new TcpTransport({
+        identity: Identity.generate(),
+        config: { listenHost: `127.63.0.${i + 1}`, listenPort: 0 },
+      });
+      await t.listen();
+      attackers.push(t);
+    }
+    const records = attackers.map((t) => ({
+      nodeId: t.identity.nodeIdBytes,
+      address: t.listenAddress,
+      lastSeen: Date.now(),
+    }));
+    // Every attacker answers any connection with an announcement of attackers only.
+    for (const t of attackers) {
+      t.onConnection = (connection) => {
+        connection.send(
+          createMessage(t.identity, MessageType.PEER_ANNOUNCEMENT, { peers: records.slice(0, 64) }, { ttl: 0 }),
+        );
+      };
+    }
+    const joiner = await honestNode(
+      [...attackers.slice(0, 4).map((t) => t.listenAddress), honest[0].node.address],
+      { minPeers: 6 },
+    );
+    honest.push(joiner);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline) await sleep(100);
+    const got = new Set<string>();
+    joiner.node.subscribe("honest", (m) => got.add(m.id));
+    let published = 0;
+    for (let i = 0; i < 20; i++) {
+      honest[i % (honest.length - 1)].node.broadcast(`honest ${i}`, { topic: "honest" });
+      published++;
+      await sleep(25);
+    }
+    await sleep(1_500);
+    const attackerIds = new Set(attackers.map((t) => t.nodeId));
+    const active = joiner.node.peers().filter((p) => p.state === "active");
+    return {
+      attackers: options.attackers,
+      joiner_active_peers: active.length,
+      joiner_honest_peers: active.filter((p) => !attackerIds.has(p.nodeId)).length,
+      joiner_attacker_peers: active.filter((p) => attackerIds.has(p.nodeId)).length,
+      honest_delivered_to_joiner: got.size,
+      honest_published: published,
+    };
+  } finally {
+    await Promise.all(attackers.map((t) => t.close()));
+    await Promise.all(honest.map((h) => h.node.stop()));
+  }
+}
+
+if (import.meta.main) {
+  const args = parseArgs({
+    args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+    options: {
+      scenario: { type: "string", default: "byzantine" },
+      honest: { type: "string", default: "20" },
+      byzantine: { type: "string", default: "10" },
+      messages: { type: "string", default: "200" },
+      rate: { type: "string", default: "50000" },
+      duration: { type: "string", default: "10" },
+      idle: { type: "string", default: "1000" },
+      seed: { type: "string", default: "1" },
+      attackers: { type: "string", default: "50" },
+    },
+  }).values;
+  const guard = setTimeout(() => {
+    console.log(JSON.stringify({ error: "hard timeout" }));
+    Deno.exit(1);
+  }, 600_000);
+  let result: unknown;
+  switch (args.scenario) {
+    case "byzantine":
+      result = await byzantine({
+        honest: Number(args.honest),
+        byzantine: Number(args.byzantine),
+        messages: Number(args.messages),
+        seed: Number(args.seed),
+      });
+      break;
+    case "flood":
+      result = await flood({ rate: Number(args.rate), durationS: Number(args.duration) });
+      break;
+    case "hostile":
+      result = await hostile({ idle: Number(args.idle), seed: Number(args.seed) });
+      break;
+    case "eclipse":
+      result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
+      break;
+    default:
+      console.error("chaos: --scenario must be byzantine, flood, hostile or eclipse");
+      Deno.exit(2);
+  }
+  console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));
+  clearTimeout(guard);
+}
