@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { encodeFrame } from "../lib/framing.ts";
 import { Identity } from "../lib/identity.ts";
 import { type Connection, TcpTransport } from "../lib/network.ts";
+import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
@@ -292,6 +293,7 @@ export interface HostileResult {
   honest_delivered: number;
   honest_published: number;
   victim_still_connected_to_honest_peer: boolean;
+  control_api_answered: boolean;
 }
 
 /** Hostile bytes: random bytes, oversize prefixes, truncated frames, half handshakes, and many idle connections. */
@@ -300,6 +302,9 @@ export async function hostile(options: { idle: number; seed: number }): Promise<
   const victim = await honestNode([], { minPeers: 1, maxInbound: 64, handshakeTimeoutMs: 2_000 });
   const friend = await honestNode([victim.node.address], { minPeers: 1 });
   const sockets: Deno.TcpConn[] = [];
+  const apiDir = await Deno.makeTempDir();
+  const api = new ControlApi({ node: victim.node, token: await loadOrCreateApiToken(apiDir), port: 0 });
+  const apiAddress = await api.start();
   try {
     while (!victim.node.peers().some((p) => p.state === "active")) await sleep(20);
     const got = new Set<string>();
@@ -341,7 +346,14 @@ export async function hostile(options: { idle: number; seed: number }): Promise<
       await sleep(50);
     }
     await sleep(1_000);
+    const token = (await Deno.readTextFile(`${apiDir}/api.token`)).trim();
+    const status = await fetch(`http://${apiAddress}/v1/status`, { headers: { authorization: `Bearer ${token}` } })
+      .then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      }, () => 0);
     return {
+      control_api_answered: status === 200,
       idle_connections_opened: idle,
       garbage_connections: garbage,
       honest_delivered: got.size,
@@ -356,6 +368,8 @@ export async function hostile(options: { idle: number; seed: number }): Promise<
         s.close();
       } catch { /* closed */ }
     }
+    await api.stop();
+    await Deno.remove(apiDir, { recursive: true });
     await friend.node.stop();
     await victim.node.stop();
   }
@@ -433,6 +447,63 @@ export async function eclipse(options: { attackers: number; honest: number }): P
   }
 }
 
+export interface SybilResult {
+  identities: number;
+  victim_active_peers: number;
+  victim_honest_peers: number;
+  honest_peers_before: number;
+  attacker_peers: number;
+  per_subnet_bound: number;
+}
+
+/** Sybil: one /24 runs `identities` identities (two per address) that dial a victim and announce each other. */
+export async function sybil(options: { identities: number; honest: number }): Promise<SybilResult> {
+  const honest: Awaited<ReturnType<typeof honestNode>>[] = [];
+  const attackers: TcpTransport[] = [];
+  try {
+    for (let i = 0; i < options.honest; i++) honest.push(await honestNode([], { minPeers: 0 }));
+    const victim = await honestNode(honest.map((h) => h.node.address), { minPeers: options.honest, maxPeers: 16 });
+    honest.push(victim);
+    while (victim.node.peers().filter((p) => p.state === "active").length < options.honest) await sleep(50);
+    const before = victim.node.peers().filter((p) => p.state === "active").length;
+    for (let i = 0; i < options.identities; i++) {
+      const t = new TcpTransport({
+        identity: Identity.generate(),
+        config: { listenHost: `127.64.0.${(i % 250) + 1}`, listenPort: 0 },
+      });
+      await t.listen();
+      attackers.push(t);
+    }
+    const records = attackers.slice(0, 64).map((t) => ({
+      nodeId: t.identity.nodeIdBytes,
+      address: t.listenAddress,
+      lastSeen: Date.now(),
+    }));
+    for (let i = 0; i < attackers.length; i += 50) {
+      await Promise.allSettled(
+        attackers.slice(i, i + 50).map(async (t) => {
+          const connection = await t.dial(victim.node.address);
+          connection.send(createMessage(t.identity, MessageType.PEER_ANNOUNCEMENT, { peers: records }, { ttl: 0 }));
+        }),
+      );
+    }
+    await sleep(2_000);
+    const attackerIds = new Set(attackers.map((t) => t.nodeId));
+    const active = victim.node.peers().filter((p) => p.state === "active");
+    return {
+      identities: options.identities,
+      victim_active_peers: active.length,
+      victim_honest_peers: active.filter((p) => !attackerIds.has(p.nodeId)).length,
+      honest_peers_before: before,
+      attacker_peers: active.filter((p) => attackerIds.has(p.nodeId)).length,
+      per_subnet_bound: victim.node.config.maxPeersPerSubnet,
+    };
+  } finally {
+    await Promise.all(attackers.map((t) => t.close()));
+    await Promise.all(honest.map((h) => h.node.stop()));
+  }
+}
+
 if (import.meta.main) {
   const args = parseArgs({
     args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
@@ -446,6 +517,7 @@ if (import.meta.main) {
       idle: { type: "string", default: "1000" },
       seed: { type: "string", default: "1" },
       attackers: { type: "string", default: "50" },
+      identities: { type: "string", default: "500" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -468,11 +540,14 @@ if (import.meta.main) {
     case "hostile":
       result = await hostile({ idle: Number(args.idle), seed: Number(args.seed) });
       break;
+    case "sybil":
+      result = await sybil({ identities: Number(args.identities), honest: Number(args.honest) });
+      break;
     case "eclipse":
       result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
       break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile or eclipse");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse or sybil");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));

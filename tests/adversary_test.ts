@@ -3,7 +3,7 @@
  * Loopback only; each scenario is bounded in count and time.
  */
 import assert from "node:assert/strict";
-import { byzantine, eclipse, flood, hostile } from "../scripts/chaos.ts";
+import { byzantine, eclipse, flood, hostile, sybil } from "../scripts/chaos.ts";
 import { DisconnectReason } from "../lib/protocol.ts";
 
 Deno.test("Byzantine peers (forgeries, replays, bad timestamps, garbage, lies, spam) are cut off; honest traffic flows", async () => {
@@ -27,6 +27,7 @@ Deno.test("hostile bytes and hundreds of idle connections do not stop a node ser
   assert.ok(result.idle_connections_opened > 0);
   assert.equal(result.honest_delivered, result.honest_published, JSON.stringify(result));
   assert.ok(result.victim_still_connected_to_honest_peer);
+  assert.ok(result.control_api_answered, "the control API still answers");
 });
 
 Deno.test("a joining node whose bootstrap list is mostly attackers still reaches honest peers", async () => {
@@ -34,4 +35,10 @@ Deno.test("a joining node whose bootstrap list is mostly attackers still reaches
   assert.ok(result.joiner_honest_peers >= 2, JSON.stringify(result));
   assert.ok(result.joiner_attacker_peers <= 4, "the attackers' /24 holds at most its bound");
   assert.equal(result.honest_delivered_to_joiner, result.honest_published);
+});
+
+Deno.test("one subnet with 100 identities holds no more than its bound of a victim's slots", async () => {
+  const result = await sybil({ identities: 100, honest: 4 });
+  assert.ok(result.attacker_peers <= result.per_subnet_bound, JSON.stringify(result));
+  assert.equal(result.victim_honest_peers, result.honest_peers_before, "the victim keeps every honest peer");
 });
