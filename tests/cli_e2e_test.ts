@@ -203,3 +203,52 @@ Deno.test("starting with a data directory outside the granted ones prints the fl
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test("a node SIGKILLed while writing restarts with its identity, peers and trust intact", async () => {
+  const dir = await Deno.makeTempDir();
+  const { KithNode } = await import("../lib/node.ts");
+  const peer = new KithNode({ config: { listenHost: "127.0.35.1", listenPort: 0, minPeers: 1 } });
+  await peer.start();
+  try {
+    const first = await start(dir, "a", "127.0.36.1:0", peer.address);
+    const token = (await Deno.readTextFile(`${first.dataDir}/api.token`)).trim();
+    const get = async (api: string, path: string) =>
+      await (await fetch(`http://${api}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    // Traffic from the peer earns it trust at the node, written to the database as it goes.
+    for (let i = 0; i < 50; i++) {
+      peer.broadcast(`m${i}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    let trustBefore = 0;
+    for (let i = 0; i < 100 && trustBefore <= 0.5; i++) {
+      const trust = await get(first.api, "/v1/trust") as { nodeId: string; trust: number }[];
+      trustBefore = trust.find((t) => t.nodeId === peer.nodeId)?.trust ?? 0;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(trustBefore > 0.5, `the peer earned trust: ${trustBefore}`);
+    await new Promise((r) => setTimeout(r, 300)); // past the 100 ms flush interval
+    for (let i = 0; i < 20; i++) peer.broadcast(`during the kill ${i}`); // writes in flight
+    first.child.kill("SIGKILL");
+    await Promise.all([first.child.status, first.child.stdout.cancel(), first.child.stderr.cancel()]);
+    // Restart without a bootstrap list: identity, address book and trust come from the data directory.
+    const second = await start(dir, "a", "127.0.36.1:0");
+    try {
+      assert.equal(second.nodeId, first.nodeId);
+      let peers: { nodeId: string; state: string; trust: number }[] = [];
+      for (let i = 0; i < 100; i++) {
+        peers = await get(second.api, "/v1/peers");
+        if (peers.some((p) => p.nodeId === peer.nodeId && p.state === "active")) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const restored = peers.find((p) => p.nodeId === peer.nodeId);
+      assert.equal(restored?.state, "active", "it reconnected to its stored peer");
+      assert.ok(restored!.trust >= trustBefore - 1e-9, `trust kept: ${restored!.trust} >= ${trustBefore}`);
+    } finally {
+      second.child.kill("SIGTERM");
+      await Promise.all([second.child.status, second.child.stdout.cancel(), second.child.stderr.cancel()]);
+    }
+  } finally {
+    await peer.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
