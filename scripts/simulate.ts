@@ -34,6 +34,12 @@ export interface SimulationOptions {
   settleMs?: number;
   /** Gossip settings beyond NetworkConfig's (e.g. repairFanout), for design experiments. */
   gossip?: Partial<GossipConfig>;
+  /** Fraction of nodes crashed during publishing and restarted (same identity and storage) 5 s later. */
+  churn?: number;
+  /** Virtual ms after the first publish at which the network splits in two halves. */
+  partitionAtMs?: number;
+  /** Virtual ms after the first publish at which the halves are joined again. */
+  healAtMs?: number;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -49,6 +55,10 @@ export interface SimulationResult {
   receptions_per_delivery: number;
   bytes_per_delivery: number;
   honest_peers_disconnected: number;
+  churned: number;
+  /** Delivery ratio at the nodes that were crashed and restarted (null without churn). */
+  delivery_ratio_churned: number | null;
+  partitioned: boolean;
   events: number;
   curve: [number, number][];
 }
@@ -67,7 +77,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     loss: options.loss,
   });
   const config = {
-    minPeers: 0,
     outboundSlots: 0,
     maxPeers: Math.max(64, options.degree * 4),
     maxPeersPerIp: 1_000,
@@ -75,14 +84,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     messageTtl: options.ttl,
     maxTtl: Math.max(16, options.ttl),
     peerTimeoutMs: 120_000,
+    // Below this a node redials from its address book (a restarted node rejoins this way).
+    minPeers: Math.min(4, options.degree),
   };
   const nodes: SimNode[] = [];
-  // deliveries[message][node] = virtual time of first delivery
-  const firstAt: Map<number, number>[] = Array.from({ length: options.messages }, () => new Map());
-  const publishedAt: number[] = [];
-  const hops: number[] = [];
-  for (let i = 0; i < options.nodes; i++) {
-    const node = startSimNode(network, i, random, config, options.profile, options.gossip);
+  const handlers = (node: SimNode, i: number) =>
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (message) => {
       if (message.type !== MessageType.CUSTOM_DATA) return;
       const seq = new DataView(message.payload.data.buffer, message.payload.data.byteOffset).getUint32(0);
@@ -91,6 +97,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         hops.push(options.ttl - message.ttl + 1);
       }
     });
+  // deliveries[message][node] = virtual time of first delivery
+  const firstAt: Map<number, number>[] = Array.from({ length: options.messages }, () => new Map());
+  const publishedAt: number[] = [];
+  const hops: number[] = [];
+  for (let i = 0; i < options.nodes; i++) {
+    const node = startSimNode(network, i, random, config, options.profile, options.gossip);
+    handlers(node, i);
     nodes.push(node);
   }
   // Topology: a ring, then each node dials degree - 1 more random nodes (links are undirected).
@@ -123,9 +136,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const startedAt = clock.now();
   const receivedBefore = nodes.reduce((n, node) => n + node.gossip.stats.delivered + node.gossip.stats.duplicates, 0);
   const bytesBefore = network.bytesSent;
+  const down = new Set<number>(); // crashed, not yet restarted
   for (let seq = 0; seq < options.messages; seq++) {
     clock.setTimeout(() => {
-      const origin = nodes[Math.floor(random() * nodes.length)];
+      // Only a running node publishes.
+      const live = nodes.filter((_, i) => !down.has(i));
+      const origin = live[Math.floor(random() * live.length)];
       const data = new Uint8Array(256);
       new DataView(data.buffer).setUint32(0, seq);
       publishedAt[seq] = clock.now();
@@ -134,11 +150,50 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }, (seq * 1000) / options.rate);
   }
   const lastPublish = startedAt + ((options.messages - 1) * 1000) / options.rate;
+  // Faults.
+  let churned = 0;
+  const victims = new Set<number>();
+  if (options.churn && options.churn > 0) {
+    while (victims.size < Math.floor(options.churn * options.nodes)) victims.add(Math.floor(random() * options.nodes));
+    churned = victims.size;
+    clock.setTimeout(() => {
+      for (const index of victims) {
+        nodes[index].crash();
+        down.add(index);
+      }
+      clock.setTimeout(() => {
+        for (const index of victims) {
+          const old = nodes[index];
+          const node = startSimNode(network, index, random, config, options.profile, options.gossip, {
+            identity: old.identity,
+            storage: old.storage,
+          });
+          handlers(node, index);
+          nodes[index] = node;
+          down.delete(index);
+        }
+      }, 5_000);
+    }, (lastPublish - startedAt) / 5);
+  }
+  if (options.partitionAtMs !== undefined) {
+    // simAddress(i) is 10.(i >> 8).(i & 255).1:7400
+    const half = (address: string) => {
+      const [, b, c] = address.split(".");
+      return (Number(b) << 8) + Number(c) < options.nodes / 2;
+    };
+    clock.setTimeout(() => network.blocked = (a, b) => half(a) !== half(b), options.partitionAtMs);
+    clock.setTimeout(() => network.heal(), options.healAtMs ?? options.partitionAtMs + 10_000);
+  }
   const settle = options.settleMs ?? 30_000;
   // Run until every message reached every node, or the settle time after the last publish.
-  while (clock.now() < lastPublish + settle) {
+  const faultsOverAt = Math.max(
+    lastPublish,
+    startedAt + (options.healAtMs ?? 0),
+    options.churn ? lastPublish + 5_000 : 0,
+  );
+  while (clock.now() < faultsOverAt + settle) {
     await step(clock.now() + 500);
-    if (clock.now() > lastPublish && firstAt.every((m) => m.size === options.nodes)) break;
+    if (clock.now() > faultsOverAt && firstAt.every((m) => m.size === options.nodes)) break;
   }
   const deliveries = firstAt.reduce((n, m) => n + m.size - 1, 0);
   const received = nodes.reduce((n, node) => n + node.gossip.stats.delivered + node.gossip.stats.duplicates, 0) -
@@ -178,6 +233,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     receptions_per_delivery: round(received / Math.max(1, deliveries)),
     bytes_per_delivery: Math.round((network.bytesSent - bytesBefore) / Math.max(1, deliveries)),
     honest_peers_disconnected: honestDisconnected,
+    churned,
+    delivery_ratio_churned: churned === 0 ? null : round(
+      firstAt.reduce((n, m) => n + [...victims].filter((v) => m.has(v)).length, 0) / (options.messages * churned),
+      4,
+    ),
+    partitioned: options.partitionAtMs !== undefined,
     events: clock.eventsRun,
     curve,
   };
@@ -200,6 +261,9 @@ if (import.meta.main) {
       latency: { type: "string", default: "10-80" },
       profile: { type: "string", default: "default" },
       gossip: { type: "string", default: "{}" },
+      churn: { type: "string", default: "0" },
+      "partition-at": { type: "string" },
+      "heal-at": { type: "string" },
     },
   }).values;
   const [minLatencyMs, maxLatencyMs] = args.latency!.split("-").map(Number);
@@ -215,6 +279,9 @@ if (import.meta.main) {
     maxLatencyMs,
     profile: args.profile as PresetName,
     gossip: JSON.parse(args.gossip!),
+    churn: Number(args.churn),
+    partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
+    healAtMs: args["heal-at"] !== undefined ? Number(args["heal-at"]) : undefined,
   };
   if (
     !(options.nodes >= 2 && options.degree >= 1 && options.messages >= 1 && options.loss >= 0 && options.loss < 1 &&

@@ -48,8 +48,24 @@ export class SimNetwork {
   bytesSent = 0;
   /** Envelopes lost to the loss model. */
   envelopesLost = 0;
-  /** Where set, a link between two addresses is cut (partitions). */
+  /**
+   * Where set, links between two addresses are cut (partitions). Envelopes sent across are held and
+   * delivered when {@link SimNetwork.heal} is called, as TCP would retransmit them once the path is back
+   * (partitions shorter than the peer timeout).
+   */
   blocked: ((a: string, b: string) => boolean) | undefined;
+  readonly #held: (() => void)[] = [];
+
+  /** Holds a delivery until the partition heals (internal). */
+  hold(deliver: () => void): void {
+    this.#held.push(deliver);
+  }
+
+  /** Ends a partition: held envelopes are delivered, in the order sent. */
+  heal(): void {
+    this.blocked = undefined;
+    for (const deliver of this.#held.splice(0)) deliver();
+  }
 
   /**
    * @param clock the virtual clock all nodes share
@@ -147,9 +163,14 @@ class SimConnection implements Connection {
     network.bytesSent += size;
     this.stats.bytesOut += size;
     this.stats.envelopesOut++;
-    if (network.lose() || network.blocked?.(this.#localAddress, this.remoteAddress)) return true;
+    if (network.lose()) return true;
     const peer = this.peer;
-    network.clock.setTimeout(() => peer.#receive(bytes), network.latency(this.#localAddress, this.remoteAddress));
+    const latency = network.latency(this.#localAddress, this.remoteAddress);
+    if (network.blocked?.(this.#localAddress, this.remoteAddress)) {
+      network.hold(() => network.clock.setTimeout(() => peer.#receive(bytes), latency));
+      return true;
+    }
+    network.clock.setTimeout(() => peer.#receive(bytes), latency);
     return true;
   }
 

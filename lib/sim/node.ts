@@ -30,8 +30,12 @@ export interface SimNode {
   peers: PeerManager;
   /** Its gossip layer. */
   gossip: GossipProtocol;
+  /** Its storage (kept across a crash, as a data directory would be). */
+  storage: MemoryStorage;
   /** Stops its timers and drops its links. */
   stop(): Promise<void>;
+  /** Crashes it: timers stop and links drop at once; storage survives for a restart. */
+  crash(): void;
 }
 
 /** A distinct /24 per node, so subnet bounds treat nodes as distinct networks. */
@@ -50,13 +54,14 @@ export function startSimNode(
   overrides: Partial<NetworkConfig> = {},
   preset: PresetName = "default",
   gossipOverrides: Partial<GossipConfig> = {},
+  restart?: { identity: Identity; storage: MemoryStorage },
 ): SimNode {
   const clock = network.clock;
   const config = resolveNetworkConfig(overrides, preset);
   const parts = componentConfigs(config);
-  const identity = Identity.fromSecretKey(randomBytes(random, 32));
+  const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
   const address = simAddress(index);
-  const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
+  const storage = restart?.storage ?? new MemoryStorage({ clock, pruneIntervalMs: 0 });
   const trust = new TrustManager({ storage, clock, config: parts.trust, localNodeId: identity.nodeId });
   const transport = network.transport(identity, address);
   const peers = new PeerManager({
@@ -93,6 +98,12 @@ export function startSimNode(
     trust,
     peers,
     gossip,
+    storage,
+    crash() {
+      gossip.stop();
+      void peers.stop();
+      transport.crash();
+    },
     async stop() {
       gossip.stop();
       await peers.stop();
