@@ -504,6 +504,99 @@ export async function sybil(options: { identities: number; honest: number }): Pr
   }
 }
 
+export interface ChurnResult {
+  nodes: number;
+  churned: number;
+  messages: number;
+  delivery_ratio_live: number;
+  delivery_ratio_restarted: number;
+}
+
+/**
+ * Churn on loopback: `nodes` nodes with data directories; during publishing, a fraction of them is stopped and
+ * restarted from its data directory (same identity, peers and trust). Delivery is measured at the end over every node,
+ * once repair has run.
+ */
+export async function churn(
+  options: { nodes: number; fraction: number; messages: number; seed: number },
+): Promise<ChurnResult> {
+  const random = seededRandom(options.seed);
+  const dir = await Deno.makeTempDir({ prefix: "kith-churn-" });
+  const running: (KithNode | undefined)[] = [];
+  const got: Set<string>[] = [];
+  const hosts: string[] = [];
+  const make = async (i: number, bootstrap: string[]) => {
+    const node = new KithNode({
+      dataDir: `${dir}/n${i}`,
+      config: {
+        listenHost: hosts[i],
+        listenPort: 0,
+        bootstrap,
+        minPeers: 3,
+        maxConnectionsPerIp: 10_000,
+        peerMaintenanceIntervalMs: 100,
+        gossipIntervalMs: 500,
+        discoveryIntervalMs: 1_000,
+      },
+    });
+    await node.start();
+    node.subscribe("churn", (m) => got[i].add(m.id));
+    return node;
+  };
+  try {
+    for (let i = 0; i < options.nodes; i++) {
+      hosts.push(`127.65.${i}.1`);
+      got.push(new Set());
+      running.push(await make(i, i === 0 ? [] : [running[0]!.address]));
+    }
+    const start = Date.now();
+    while (
+      !running.every((n) => n!.peers().filter((p) => p.state === "active").length >= 2) && Date.now() - start < 20_000
+    ) {
+      await sleep(50);
+    }
+    const victims = new Set<number>();
+    while (victims.size < Math.floor(options.fraction * options.nodes)) {
+      victims.add(1 + Math.floor(random() * (options.nodes - 1)));
+    }
+    const published: string[] = [];
+    for (let m = 0; m < options.messages; m++) {
+      if (m === Math.floor(options.messages / 4)) {
+        for (const v of victims) {
+          await running[v]!.stop();
+          running[v] = undefined;
+        }
+      }
+      if (m === Math.floor(options.messages / 2)) {
+        // Back from their data directories, with no bootstrap list: they rejoin from their stored peers.
+        for (const v of victims) running[v] = await make(v, []);
+      }
+      const live = running.map((n, i) => ({ n, i })).filter((x) => x.n !== undefined);
+      const origin = live[Math.floor(random() * live.length)];
+      const id = origin.n!.broadcast(`churn ${m}`, { topic: "churn" });
+      got[origin.i].add(id);
+      published.push(id);
+      await sleep(50);
+    }
+    const deadline = Date.now() + 20_000;
+    const complete = () => got.every((set) => published.every((id) => set.has(id)));
+    while (!complete() && Date.now() < deadline) await sleep(100);
+    const ratio = (indices: number[]) =>
+      indices.reduce((n, i) => n + published.filter((id) => got[i].has(id)).length, 0) /
+      (indices.length * published.length);
+    return {
+      nodes: options.nodes,
+      churned: victims.size,
+      messages: published.length,
+      delivery_ratio_live: Number(ratio(running.map((_, i) => i)).toFixed(4)),
+      delivery_ratio_restarted: Number(ratio([...victims]).toFixed(4)),
+    };
+  } finally {
+    await Promise.all(running.map((n) => n?.stop()));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 if (import.meta.main) {
   const args = parseArgs({
     args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
@@ -518,6 +611,7 @@ if (import.meta.main) {
       seed: { type: "string", default: "1" },
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
+      fraction: { type: "string", default: "0.3" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -543,11 +637,19 @@ if (import.meta.main) {
     case "sybil":
       result = await sybil({ identities: Number(args.identities), honest: Number(args.honest) });
       break;
+    case "churn":
+      result = await churn({
+        nodes: Number(args.honest),
+        fraction: Number(args.fraction),
+        messages: Number(args.messages),
+        seed: Number(args.seed),
+      });
+      break;
     case "eclipse":
       result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
       break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse or sybil");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil or churn");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));

@@ -3,7 +3,7 @@
  * Loopback only; each scenario is bounded in count and time.
  */
 import assert from "node:assert/strict";
-import { byzantine, eclipse, flood, hostile, sybil } from "../scripts/chaos.ts";
+import { byzantine, churn, eclipse, flood, hostile, sybil } from "../scripts/chaos.ts";
 import { DisconnectReason } from "../lib/protocol.ts";
 
 Deno.test("Byzantine peers (forgeries, replays, bad timestamps, garbage, lies, spam) are cut off; honest traffic flows", async () => {
@@ -41,4 +41,11 @@ Deno.test("one subnet with 100 identities holds no more than its bound of a vict
   const result = await sybil({ identities: 100, honest: 4 });
   assert.ok(result.attacker_peers <= result.per_subnet_bound, JSON.stringify(result));
   assert.equal(result.victim_honest_peers, result.honest_peers_before, "the victim keeps every honest peer");
+});
+
+Deno.test("churn on loopback: 30% of nodes stop and restart from their data directories, and every node gets every message", async () => {
+  const result = await churn({ nodes: 10, fraction: 0.3, messages: 40, seed: 4 });
+  assert.equal(result.churned, 3);
+  assert.ok(result.delivery_ratio_live >= 0.99, JSON.stringify(result));
+  assert.ok(result.delivery_ratio_restarted >= 0.99, JSON.stringify(result));
 });
