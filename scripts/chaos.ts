@@ -50,8 +50,12 @@ export async function honestNode(bootstrap: string[] = [], extra: Record<string,
 }
 
 /** The behaviours of a Byzantine peer, each producing envelope bytes to send on an authenticated link. */
-export function byzantineEnvelopes(attacker: Identity, random: () => number, honestSample?: Uint8Array): Uint8Array[] {
-  const now = Date.now();
+export function byzantineEnvelopes(
+  attacker: Identity,
+  random: () => number,
+  honestSample?: Uint8Array,
+  now: number = Date.now(),
+): Uint8Array[] {
   const app = (timestamp = now, ttl = 8) =>
     createMessage(attacker, MessageType.CUSTOM_DATA, { topic: "spam", data: randomBytes(random, 64) }, {
       timestamp,

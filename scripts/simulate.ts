@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 import type { PresetName } from "../lib/config.ts";
 import type { GossipConfig } from "../lib/gossip.ts";
-import { MessageType } from "../lib/protocol.ts";
+import { createMessage, DisconnectReason, MessageType } from "../lib/protocol.ts";
+import { byzantineEnvelopes } from "./chaos.ts";
 import { seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
@@ -40,6 +41,11 @@ export interface SimulationOptions {
   partitionAtMs?: number;
   /** Virtual ms after the first publish at which the halves are joined again. */
   healAtMs?: number;
+  /**
+   * Fraction of nodes that are Byzantine: they forward nothing and, every 500 ms, send each peer the
+   * adversary harness's bad envelopes (forgeries, bad timestamps, garbage, lies) and a burst of spam.
+   */
+  byzantine?: number;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -55,6 +61,9 @@ export interface SimulationResult {
   receptions_per_delivery: number;
   bytes_per_delivery: number;
   honest_peers_disconnected: number;
+  byzantine: number;
+  /** Links to Byzantine nodes that honest nodes cut for low trust, and when (virtual ms after the attack began). */
+  malicious_links_cut: { count: number; p50_ms: number | null; max_ms: number | null };
   churned: number;
   /** Delivery ratio at the nodes that were crashed and restarted (null without churn). */
   delivery_ratio_churned: number | null;
@@ -88,6 +97,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     minPeers: Math.min(4, options.degree),
   };
   const nodes: SimNode[] = [];
+  const byzantine = new Set<number>();
+  while (byzantine.size < Math.floor((options.byzantine ?? 0) * options.nodes)) {
+    byzantine.add(Math.floor(random() * options.nodes));
+  }
+  const indexById = new Map<string, number>();
+  let honestWronglyCut = 0;
+  const maliciousCutAt: number[] = [];
+  let attackStart = 0;
   const handlers = (node: SimNode, i: number) =>
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (message) => {
       if (message.type !== MessageType.CUSTOM_DATA) return;
@@ -105,6 +122,36 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     const node = startSimNode(network, i, random, config, options.profile, options.gossip);
     handlers(node, i);
     nodes.push(node);
+    indexById.set(node.identity.nodeId, i);
+    if (byzantine.has(i)) {
+      node.peers.onEnvelope = () => {}; // forwards nothing, delivers nothing
+      const misbehave = () => {
+        const now = clock.now();
+        for (const connection of node.transport.connections()) {
+          for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
+          for (let s = 0; s < 20; s++) {
+            connection.send(
+              createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: "spam", data: new Uint8Array(8) }, {
+                timestamp: now,
+              }),
+            );
+          }
+        }
+        clock.setTimeout(misbehave, 500);
+      };
+      clock.setTimeout(() => {
+        attackStart = clock.now();
+        misbehave();
+      }, 2 * options.maxLatencyMs + 200);
+    } else {
+      const previous = node.peers.onPeerDisconnected;
+      node.peers.onPeerDisconnected = (peer, info) => {
+        previous?.(peer, info);
+        if (info.reason !== DisconnectReason.LOW_TRUST || info.by !== "local") return;
+        if (byzantine.has(indexById.get(peer.nodeId) ?? -1)) maliciousCutAt.push(clock.now() - attackStart);
+        else honestWronglyCut++;
+      };
+    }
   }
   // Topology: a ring, then each node dials degree - 1 more random nodes (links are undirected).
   const linked = new Set<string>();
@@ -139,8 +186,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const down = new Set<number>(); // crashed, not yet restarted
   for (let seq = 0; seq < options.messages; seq++) {
     clock.setTimeout(() => {
-      // Only a running node publishes.
-      const live = nodes.filter((_, i) => !down.has(i));
+      // Only a running, honest node publishes.
+      const live = nodes.filter((_, i) => !down.has(i) && !byzantine.has(i));
       const origin = live[Math.floor(random() * live.length)];
       const data = new Uint8Array(256);
       new DataView(data.buffer).setUint32(0, seq);
@@ -193,13 +240,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   );
   while (clock.now() < faultsOverAt + settle) {
     await step(clock.now() + 500);
-    if (clock.now() > faultsOverAt && firstAt.every((m) => m.size === options.nodes)) break;
+    if (clock.now() > faultsOverAt && firstAt.every((m) => m.size === options.nodes - byzantine.size)) break;
   }
+  const honestCount = options.nodes - byzantine.size;
   const deliveries = firstAt.reduce((n, m) => n + m.size - 1, 0);
   const received = nodes.reduce((n, node) => n + node.gossip.stats.delivered + node.gossip.stats.duplicates, 0) -
     receivedBefore;
   const coverage = firstAt.map((m, seq) =>
-    m.size === options.nodes ? Math.max(...m.values()) - publishedAt[seq] : Infinity
+    m.size === honestCount ? Math.max(...m.values()) - publishedAt[seq] : Infinity
   )
     .sort((a, b) => a - b);
   // Coverage curve: share of (message, node) pairs reached by virtual time since publish.
@@ -208,17 +256,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (const ms of [0, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 5000, 10000]) {
     let reached = 0;
     while (reached < delays.length && delays[reached] <= ms) reached++;
-    curve.push([ms, round(reached / (options.messages * options.nodes), 4)]);
+    curve.push([ms, round(reached / (options.messages * honestCount), 4)]);
   }
   hops.sort((a, b) => a - b);
-  const honestDisconnected = nodes.reduce((n, node) => n + node.peers.stats.lowTrustDisconnects, 0);
+  maliciousCutAt.sort((a, b) => a - b);
   const result: SimulationResult = {
     nodes: options.nodes,
     degree: options.degree,
     messages: options.messages,
     ttl: options.ttl,
     loss: options.loss,
-    delivery_ratio: round(deliveries / (options.messages * (options.nodes - 1)), 4),
+    delivery_ratio: round(deliveries / (options.messages * (honestCount - 1)), 4),
     hops: {
       mean: round(hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length)),
       p99: percentile(hops, 99),
@@ -232,7 +280,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     },
     receptions_per_delivery: round(received / Math.max(1, deliveries)),
     bytes_per_delivery: Math.round((network.bytesSent - bytesBefore) / Math.max(1, deliveries)),
-    honest_peers_disconnected: honestDisconnected,
+    honest_peers_disconnected: honestWronglyCut,
+    byzantine: byzantine.size,
+    malicious_links_cut: {
+      count: maliciousCutAt.length,
+      p50_ms: maliciousCutAt.length ? percentile(maliciousCutAt, 50) : null,
+      max_ms: maliciousCutAt.at(-1) ?? null,
+    },
     churned,
     delivery_ratio_churned: churned === 0 ? null : round(
       firstAt.reduce((n, m) => n + [...victims].filter((v) => m.has(v)).length, 0) / (options.messages * churned),
@@ -245,6 +299,35 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   await Promise.all(nodes.map((n) => n.stop()));
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
+}
+
+/** An SVG of coverage (share of honest node-message pairs reached) over virtual time, one line per run. */
+export function coverageSvg(runs: { label: string; curve: [number, number][] }[]): string {
+  const width = 640, height = 340, pad = 50;
+  const maxMs = Math.max(...runs.flatMap((r) => r.curve.map(([ms]) => ms)));
+  // A log-like scale keeps the first hundreds of milliseconds readable.
+  const x = (ms: number) => pad + (Math.log10(1 + ms) / Math.log10(1 + maxMs)) * (width - 2 * pad);
+  const y = (share: number) => height - pad - share * (height - 2 * pad);
+  const colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"];
+  const ticks = [0, 10, 100, 1000, 10000].filter((ms) => ms <= maxMs);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${pad}" y="22" font-size="13">Coverage over virtual time after publishing (kith simulator)</text>
+<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="black"/>
+<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${height - pad}" stroke="black"/>
+${ticks.map((ms) => `<text x="${x(ms) - 10}" y="${height - pad + 16}" font-size="11">${ms} ms</text>`).join("")}
+${[0, 0.5, 1].map((v) => `<text x="${pad - 34}" y="${y(v) + 4}" font-size="11">${v * 100}%</text>`).join("")}
+${
+    runs.map((r, i) =>
+      `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${
+        r.curve.map(([ms, share]) => `${x(ms)},${y(share)}`).join(" ")
+      }"/><text x="${width - pad - 120}" y="${pad + 16 * i}" font-size="12" fill="${
+        colours[i % colours.length]
+      }">${r.label}</text>`
+    ).join("\n")
+  }
+</svg>
+`;
 }
 
 if (import.meta.main) {
@@ -262,6 +345,9 @@ if (import.meta.main) {
       profile: { type: "string", default: "default" },
       gossip: { type: "string", default: "{}" },
       churn: { type: "string", default: "0" },
+      byzantine: { type: "string", default: "0" },
+      svg: { type: "string" },
+      sizes: { type: "string" },
       "partition-at": { type: "string" },
       "heal-at": { type: "string" },
     },
@@ -280,6 +366,7 @@ if (import.meta.main) {
     profile: args.profile as PresetName,
     gossip: JSON.parse(args.gossip!),
     churn: Number(args.churn),
+    byzantine: Number(args.byzantine),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
     healAtMs: args["heal-at"] !== undefined ? Number(args["heal-at"]) : undefined,
   };
@@ -292,15 +379,23 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  const started = performance.now();
-  const result = await simulate(options);
-  const wallS = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({
-    result,
-    cost: {
-      wall_s: round(wallS),
-      rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
-      events_per_s: Math.round(result.events / wallS),
-    },
-  }));
+  const runs: { label: string; curve: [number, number][] }[] = [];
+  for (const nodes of args.sizes ? args.sizes.split(",").map(Number) : [options.nodes]) {
+    const started = performance.now();
+    const result = await simulate({ ...options, nodes });
+    const wallS = (performance.now() - started) / 1000;
+    runs.push({ label: `N = ${nodes}`, curve: result.curve });
+    console.log(JSON.stringify({
+      result,
+      cost: {
+        wall_s: round(wallS),
+        rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
+        events_per_s: Math.round(result.events / wallS),
+      },
+    }));
+  }
+  if (args.svg) {
+    await Deno.writeTextFile(args.svg, coverageSvg(runs));
+    console.error(`simulate: wrote ${args.svg}`);
+  }
 }

@@ -88,3 +88,11 @@ Deno.test("a network split in two and healed converges through anti-entropy", as
   // The split was real: messages from the first two seconds could not reach the other half before the heal at 4 s.
   assert.ok(result.coverage_ms.max >= 2_000, JSON.stringify(result.coverage_ms));
 });
+
+Deno.test("with a third of the nodes Byzantine, honest nodes still get every message and cut only Byzantine links", async () => {
+  const result = await simulate({ ...base, nodes: 150, messages: 15, byzantine: 0.33 });
+  assert.equal(result.byzantine, 49);
+  assert.ok(result.delivery_ratio >= 0.99, JSON.stringify(result));
+  assert.equal(result.honest_peers_disconnected, 0);
+  assert.ok(result.malicious_links_cut.count > 0, "Byzantine links were cut for low trust");
+});
