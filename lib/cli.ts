@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { parseHostPort } from "./address.ts";
 import { API_TOKEN_FILE, ControlApi, loadOrCreateApiToken, readApiToken } from "./api.ts";
-import { toHex } from "./bytes.ts";
+import { concatBytes, toHex } from "./bytes.ts";
 import { type NetworkConfig, type PresetName, PRESETS } from "./config.ts";
 import { ConfigError, KithError } from "./errors.ts";
 import { KEY_FILE_NAME, loadIdentity, loadOrCreateIdentity } from "./identity.ts";
@@ -341,13 +341,7 @@ async function readStdin(): Promise<Uint8Array> {
     if (size > 1024 * 1024) throw new UsageError("standard input is over 1 MiB; the message would be refused");
     chunks.push(chunk);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 async function runClient(command: string, dataDir: string, flags: Flags, rest: string[], io: CliIo): Promise<number> {
