@@ -30,6 +30,10 @@ export interface SimulationOptions {
   rate: number;
   minLatencyMs: number;
   maxLatencyMs: number;
+  /** Per-link bandwidth, bytes/s (0: unlimited). */
+  bandwidthBytesPerSecond?: number;
+  /** Processing time per received envelope, ms. */
+  processingMs?: number;
   profile: PresetName;
   /** Virtual ms to keep running after the last publish, for repair. Default 30,000. */
   settleMs?: number;
@@ -88,6 +92,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     minLatencyMs: options.minLatencyMs,
     maxLatencyMs: options.maxLatencyMs,
     loss: options.loss,
+    bandwidthBytesPerSecond: options.bandwidthBytesPerSecond ?? 0,
+    processingMs: options.processingMs ?? 0,
   });
   const config = {
     outboundSlots: 0,
@@ -353,6 +359,8 @@ if (import.meta.main) {
       churn: { type: "string", default: "0" },
       byzantine: { type: "string", default: "0" },
       svg: { type: "string" },
+      bandwidth: { type: "string", default: "0" },
+      "processing-ms": { type: "string", default: "0" },
       sizes: { type: "string" },
       "partition-at": { type: "string" },
       "heal-at": { type: "string" },
@@ -373,6 +381,8 @@ if (import.meta.main) {
     gossip: JSON.parse(args.gossip!),
     churn: Number(args.churn),
     byzantine: Number(args.byzantine),
+    bandwidthBytesPerSecond: Number(args.bandwidth),
+    processingMs: Number(args["processing-ms"]),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
     healAtMs: args["heal-at"] !== undefined ? Number(args["heal-at"]) : undefined,
   };

@@ -96,3 +96,13 @@ Deno.test("with a third of the nodes Byzantine, honest nodes still get every mes
   assert.equal(result.honest_peers_disconnected, 0);
   assert.ok(result.malicious_links_cut.count > 0, "Byzantine links were cut for low trust");
 });
+
+Deno.test("link bandwidth and per-message processing time slow the spread, as modelled", async () => {
+  const plain = await simulate({ ...base, messages: 10 });
+  const narrow = await simulate({ ...base, messages: 10, bandwidthBytesPerSecond: 20_000 });
+  const busy = await simulate({ ...base, messages: 10, processingMs: 5 });
+  for (const slow of [narrow, busy]) {
+    assert.equal(slow.delivery_ratio, 1);
+    assert.ok(slow.coverage_ms.p50 > plain.coverage_ms.p50, `${slow.coverage_ms.p50} vs ${plain.coverage_ms.p50}`);
+  }
+});

@@ -28,10 +28,20 @@ export interface LinkModel {
   maxLatencyMs: number;
   /** Probability that an envelope is lost. Default 0. */
   loss: number;
+  /** Bandwidth of each link in each direction, bytes/s; 0 for unlimited. Default 0. */
+  bandwidthBytesPerSecond: number;
+  /** Time a node spends on each envelope it receives, ms (envelopes queue behind each other). Default 0. */
+  processingMs: number;
 }
 
 /** The default {@link LinkModel}. */
-export const DEFAULT_LINK_MODEL: Readonly<LinkModel> = Object.freeze({ minLatencyMs: 10, maxLatencyMs: 80, loss: 0 });
+export const DEFAULT_LINK_MODEL: Readonly<LinkModel> = Object.freeze({
+  minLatencyMs: 10,
+  maxLatencyMs: 80,
+  loss: 0,
+  bandwidthBytesPerSecond: 0,
+  processingMs: 0,
+});
 
 /** Bytes counted per envelope on top of its encoding: the frame prefix and the AEAD tag. */
 const WIRE_OVERHEAD = 4 + 16;
@@ -55,6 +65,27 @@ export class SimNetwork {
    */
   blocked: ((a: string, b: string) => boolean) | undefined;
   readonly #held: (() => void)[] = [];
+  // When each directed link finishes sending what it has queued, and when each node finishes processing, ms.
+  readonly #linkBusyUntil = new Map<string, number>();
+  readonly #nodeBusyUntil = new Map<string, number>();
+
+  /** When an envelope of `size` bytes sent now from `from` to `to` has left the sender, under the bandwidth model. */
+  sentAt(from: string, to: string, size: number): number {
+    const now = this.clock.now();
+    if (this.model.bandwidthBytesPerSecond <= 0) return now;
+    const key = `${from}>${to}`;
+    const done = Math.max(now, this.#linkBusyUntil.get(key) ?? 0) + (size * 1000) / this.model.bandwidthBytesPerSecond;
+    this.#linkBusyUntil.set(key, done);
+    return done;
+  }
+
+  /** When `node` has processed an envelope that arrives at `arrival`, under the processing model. */
+  processedAt(node: string, arrival: number): number {
+    if (this.model.processingMs <= 0) return arrival;
+    const done = Math.max(arrival, this.#nodeBusyUntil.get(node) ?? 0) + this.model.processingMs;
+    this.#nodeBusyUntil.set(node, done);
+    return done;
+  }
 
   /** Holds a delivery until the partition heals (internal). */
   hold(deliver: () => void): void {
@@ -165,12 +196,14 @@ class SimConnection implements Connection {
     this.stats.envelopesOut++;
     if (network.lose()) return true;
     const peer = this.peer;
-    const latency = network.latency(this.#localAddress, this.remoteAddress);
-    if (network.blocked?.(this.#localAddress, this.remoteAddress)) {
-      network.hold(() => network.clock.setTimeout(() => peer.#receive(bytes), latency));
-      return true;
-    }
-    network.clock.setTimeout(() => peer.#receive(bytes), latency);
+    const deliver = () => {
+      const arrival = network.sentAt(this.#localAddress, this.remoteAddress, size) +
+        network.latency(this.#localAddress, this.remoteAddress);
+      const ready = network.processedAt(this.remoteAddress, arrival);
+      network.clock.setTimeout(() => peer.#receive(bytes), ready - network.clock.now());
+    };
+    if (network.blocked?.(this.#localAddress, this.remoteAddress)) network.hold(deliver);
+    else deliver();
     return true;
   }
 
