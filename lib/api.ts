@@ -27,11 +27,16 @@ import type { LogSink } from "./log.ts";
 import type { KithNode, ReceivedMessage } from "./node.ts";
 import { PROTOCOL_VERSION } from "./protocol.ts";
 import { VERSION } from "./version.ts";
+import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH } from "./dashboard.ts";
 
 /** File name of the API token inside a data directory. */
 export const API_TOKEN_FILE = "api.token";
 /** Largest request body accepted, bytes. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
+/** How long a dashboard login code stays valid, ms. */
+export const LOGIN_CODE_TTL_MS = 60_000;
+/** How long a dashboard session lasts, ms. */
+export const SESSION_TTL_MS = 12 * 3_600_000;
 
 /**
  * The API token of `dataDir`, created (64 hex characters, mode 0600) when
@@ -147,6 +152,9 @@ export class ControlApi {
   readonly #token: Uint8Array;
   #server: Deno.HttpServer | undefined;
   readonly #streams = new Set<() => void>();
+  // One-time login codes and browser sessions, each with its expiry (ms since the epoch). Bounded.
+  readonly #codes = new Map<string, number>();
+  readonly #sessions = new Map<string, number>();
   #address = "";
 
   /** Creates the server; nothing listens until {@link ControlApi.start}. */
@@ -199,17 +207,60 @@ export class ControlApi {
 
   #authorized(request: Request): boolean {
     const given = new TextEncoder().encode(request.headers.get("authorization") ?? "");
-    return given.length === this.#token.length && timingSafeEqual(given, this.#token);
+    if (given.length === this.#token.length && timingSafeEqual(given, this.#token)) return true;
+    const session = /(?:^|;\s*)kith_session=([0-9a-f]{64})/.exec(request.headers.get("cookie") ?? "")?.[1];
+    if (session === undefined) return false;
+    const expires = this.#sessions.get(session);
+    if (expires === undefined || expires < Date.now()) {
+      this.#sessions.delete(session ?? "");
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * DNS-rebinding protection: the Host header must name the address this API listens on (or its loopback aliases).
+   * CSRF protection: a request that carries an Origin must come from that address too.
+   */
+  #sameSite(request: Request): boolean {
+    const port = this.#address.slice(this.#address.lastIndexOf(":") + 1);
+    const allowed = new Set([this.#address, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]);
+    const host = request.headers.get("host");
+    if (host === null || !allowed.has(host.toLowerCase())) return false;
+    const origin = request.headers.get("origin");
+    if (origin === null) return true;
+    try {
+      return allowed.has(new URL(origin).host.toLowerCase());
+    } catch {
+      return false;
+    }
   }
 
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (!this.#sameSite(request)) {
+      return problem(403, "FORBIDDEN_ORIGIN", "the Host or Origin of this request is not this node's control API");
+    }
+    if (request.method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
+      return new Response(DASHBOARD_HTML, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy":
+            `default-src 'none'; script-src 'sha256-${DASHBOARD_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'`,
+          "x-frame-options": "DENY",
+          "referrer-policy": "no-referrer",
+        },
+      });
+    }
+    if (request.method === "POST" && url.pathname === "/v1/session") return await this.#openSession(request);
     if (!this.#authorized(request)) {
       return problem(401, "UNAUTHORIZED", "missing or wrong bearer token (see api.token in the data directory)");
     }
     const route = `${request.method} ${url.pathname}`;
     const node = this.#options.node;
     switch (route) {
+      case "POST /v1/login-code":
+        return json({ code: this.#newLoginCode(), expiresInMs: LOGIN_CODE_TTL_MS });
       case "GET /v1/status":
         return json(this.#status());
       case "GET /v1/peers":
@@ -225,11 +276,52 @@ export class ControlApi {
       case "GET /metrics":
         return new Response(this.#metrics(), { headers: { "content-type": "text/plain; version=0.0.4" } });
     }
-    const known = ["/v1/status", "/v1/peers", "/v1/trust", "/v1/publish", "/v1/subscribe", "/metrics"];
+    const known = [
+      "/v1/status",
+      "/v1/peers",
+      "/v1/trust",
+      "/v1/publish",
+      "/v1/subscribe",
+      "/metrics",
+      "/v1/login-code",
+    ];
     if (known.includes(url.pathname)) {
       return problem(405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed here`);
     }
     return problem(404, "NOT_FOUND", `no endpoint ${url.pathname}`);
+  }
+
+  #newLoginCode(): string {
+    const now = Date.now();
+    for (const [code, expires] of this.#codes) if (expires < now) this.#codes.delete(code);
+    if (this.#codes.size >= 16) this.#codes.delete(this.#codes.keys().next().value!);
+    const code = toHex(crypto.getRandomValues(new Uint8Array(16)));
+    this.#codes.set(code, now + LOGIN_CODE_TTL_MS);
+    return code;
+  }
+
+  /** Exchanges a one-time login code for an HttpOnly, SameSite=Strict session cookie. */
+  async #openSession(request: Request): Promise<Response> {
+    let code: unknown;
+    try {
+      code = (await request.json() as { code?: unknown }).code;
+    } catch {
+      return problem(400, "BAD_JSON", "body must be JSON with a code");
+    }
+    const expires = typeof code === "string" ? this.#codes.get(code) : undefined;
+    if (typeof code === "string") this.#codes.delete(code); // one use, right or wrong
+    if (expires === undefined || expires < Date.now()) {
+      return problem(401, "BAD_CODE", "unknown or expired login code; run kith dashboard again");
+    }
+    const session = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    if (this.#sessions.size >= 64) this.#sessions.delete(this.#sessions.keys().next().value!);
+    this.#sessions.set(session, Date.now() + SESSION_TTL_MS);
+    return new Response(JSON.stringify({ ok: true }), {
+      headers: {
+        "content-type": "application/json",
+        "set-cookie": `kith_session=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`,
+      },
+    });
   }
 
   #status(): Record<string, unknown> {

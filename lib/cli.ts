@@ -53,6 +53,7 @@ Commands:
   publish     Broadcast a message through a running node
   subscribe   Print the messages a running node receives
   devnet      Run several nodes on loopback in this process, with a live summary
+  dashboard   Print a one-time address that opens a running node's dashboard
 
 Common options:
   --data-dir DIR   Data directory (default ${DEFAULT_DATA_DIR}, or $KITH_DATA_DIR)
@@ -104,6 +105,12 @@ prints the message id.`,
 
 Prints each message the running node receives (on topic T only, with --topic),
 until SIGINT, or until N messages with --count.`,
+  dashboard: `Usage: kith dashboard [--data-dir DIR] [--api HOST:PORT]
+
+Prints the address of the node's dashboard with a one-time login code (valid
+for a minute, in the address's #fragment so it never reaches a server log).
+Opening it exchanges the code for a session cookie; the API token itself
+never appears in a URL.`,
   devnet: `Usage: kith devnet [--nodes N] [--traffic R] [--duration S] [--json]
 
 Starts N nodes (default 5) on loopback in this process, connects them through
@@ -421,6 +428,12 @@ async function runClient(command: string, dataDir: string, flags: Flags, rest: s
       });
       const { id } = await response.json();
       io.out(flags.json ? JSON.stringify({ id }) : id);
+      return 0;
+    }
+    case "dashboard": {
+      const { code } = await (await callApi(dataDir, flags.api, "/v1/login-code", { method: "POST" })).json();
+      const url = `http://${flags.api ?? DEFAULT_API_ADDRESS}/#code=${code}`;
+      io.out(flags.json ? JSON.stringify({ url }) : url);
       return 0;
     }
     case "subscribe": {

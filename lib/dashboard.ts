@@ -1,0 +1,211 @@
+/**
+ * The node's dashboard: one self-contained page (HTML, CSS and script, no
+ * build step, nothing loaded from elsewhere), served by the control API at
+ * `/`. It logs in by exchanging the one-time code from `kith dashboard` (in
+ * the URL fragment, which never reaches a server log) for an HttpOnly,
+ * SameSite=Strict session cookie, then polls status, peers and trust every
+ * two seconds and follows messages over Server-Sent Events. Every value that
+ * comes from peers is rendered as text (`textContent`), never as HTML.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** The dashboard's script, inline in the page and allowed by hash in its Content-Security-Policy. */
+export const DASHBOARD_SCRIPT: string = `"use strict";
+const $ = (id) => document.getElementById(id);
+const el = (tag, text, attrs) => {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  return node;
+};
+const svg = (tag, attrs) => {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  return node;
+};
+const short = (id) => String(id).slice(0, 12);
+const notice = (text) => { $("notice").textContent = text; $("notice").hidden = !text; };
+const trustColour = (t) => "hsl(" + Math.round(120 * t) + ", 70%, 38%)";
+let sortKey = "trust", sortDown = true, last = null, lastAt = 0;
+
+async function api(path, init) {
+  const response = await fetch(path, Object.assign({ credentials: "same-origin" }, init || {}));
+  if (response.status === 401) { notice("Not logged in: run 'kith dashboard' and open the address it prints."); throw new Error("401"); }
+  if (!response.ok) throw new Error(path + ": " + response.status);
+  return response.json();
+}
+
+async function login() {
+  const match = /code=([0-9a-f]+)/.exec(location.hash);
+  if (!match) return;
+  history.replaceState(null, "", location.pathname); // the code is single-use; drop it from the address bar
+  const response = await fetch("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
+  if (!response.ok) notice("That login code is used or expired: run 'kith dashboard' again.");
+}
+
+function fill(dl, rows) {
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+}
+
+function renderStatus(s) {
+  $("node-id").textContent = short(s.nodeId);
+  fill($("node"), [["id", s.nodeId], ["address", s.address], ["version", s.version + " (protocol " + s.protocol + ")"],
+    ["profile", s.profile], ["uptime", Math.round(s.uptimeMs / 1000) + " s"],
+    ["peers", s.peers.active + " active, " + s.peers.connecting + " connecting, " + s.peers.known + " known"]]);
+  const g = s.stats.gossip, t = s.stats.transport, now = Date.now();
+  if (last) {
+    const dt = Math.max(0.001, (now - lastAt) / 1000);
+    const rate = (a, b) => ((a - b) / dt).toFixed(1);
+    fill($("traffic"), [["received", rate(g.delivered + g.duplicates, last.g.delivered + last.g.duplicates)],
+      ["delivered", rate(g.delivered, last.g.delivered)], ["forwarded", rate(g.forwarded, last.g.forwarded)],
+      ["duplicate", rate(g.duplicates, last.g.duplicates)], ["invalid", rate(g.invalid, last.g.invalid)],
+      ["bytes in", rate(t.bytesIn, last.t.bytesIn)], ["bytes out", rate(t.bytesOut, last.t.bytesOut)]]);
+  }
+  last = { g, t }; lastAt = now;
+}
+
+const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"], ["direction", "Direction"],
+  ["trust", "Trust"], ["reputation", "Reputation"], ["lastSeen", "Last seen"], ["rttMs", "RTT ms"], ["history", "Trust history"]];
+
+function sparkline(events) {
+  const values = (events || []).map((e) => e.trustAfter).reverse();
+  const box = svg("svg", { width: 80, height: 18, role: "img", "aria-label": "trust over its latest events" });
+  if (values.length > 1) {
+    const points = values.map((v, i) => (i * 80 / (values.length - 1)).toFixed(1) + "," + (17 - v * 16).toFixed(1)).join(" ");
+    box.append(svg("polyline", { points, fill: "none", stroke: "#0969da", "stroke-width": 1.5 }));
+  }
+  const title = svg("title"); title.textContent = (events || []).slice(0, 5).map((e) => e.eventType + (e.count > 1 ? " x" + e.count : "") + " " + e.trustDelta.toFixed(3)).join(", ");
+  box.append(title);
+  return box;
+}
+
+function renderPeers(peers, trust) {
+  const byId = new Map(trust.map((t) => [t.nodeId, t]));
+  $("peer-head").replaceChildren(...columns.map(([key, label]) => {
+    const th = el("th", undefined, { scope: "col", "aria-sort": key === sortKey ? (sortDown ? "descending" : "ascending") : "none" });
+    if (key === "history") { th.textContent = label; return th; }
+    const button = el("button", label + (key === sortKey ? (sortDown ? " ▼" : " ▲") : ""), { type: "button" });
+    button.onclick = () => { sortDown = key === sortKey ? !sortDown : true; sortKey = key; renderPeers(peers, trust); };
+    th.append(button);
+    return th;
+  }));
+  const sorted = [...peers].sort((a, b) => {
+    const x = a[sortKey] ?? "", y = b[sortKey] ?? "";
+    return (x < y ? -1 : x > y ? 1 : 0) * (sortDown ? -1 : 1);
+  });
+  $("peers").replaceChildren(...sorted.map((p) => {
+    const row = el("tr");
+    row.append(el("td", short(p.nodeId), { class: "mono", title: p.nodeId }), el("td", p.address || "-"), el("td", p.state),
+      el("td", p.direction || "-"), el("td", p.trust.toFixed(3)), el("td", p.reputation.toFixed(3)),
+      el("td", p.lastSeen ? new Date(p.lastSeen).toLocaleTimeString() : "-"), el("td", p.rttMs ?? "-"));
+    const cell = el("td"); cell.append(sparkline((byId.get(p.nodeId) || {}).events)); row.append(cell);
+    return row;
+  }));
+  const active = peers.filter((p) => p.state === "active");
+  const map = $("topology");
+  const items = [svg("circle", { r: 10, fill: "#1b1f24" })];
+  active.forEach((p, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, active.length), x = 115 * Math.cos(a), y = 115 * Math.sin(a);
+    items.push(svg("line", { x1: 0, y1: 0, x2: x, y2: y, stroke: trustColour(p.trust), "stroke-width": 1 + 3 * p.trust }));
+    const dot = svg("circle", { cx: x, cy: y, r: 7, fill: trustColour(p.trust) });
+    const title = svg("title"); title.textContent = p.nodeId + " trust " + p.trust.toFixed(3); dot.append(title);
+    const label = svg("text", { x: x + 9, y: y + 4, "font-size": 9 }); label.textContent = short(p.nodeId).slice(0, 6) + " " + p.trust.toFixed(2);
+    items.push(dot, label);
+  });
+  map.replaceChildren(...items);
+}
+
+async function refresh() {
+  try {
+    const [status, peers, trust] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust")]);
+    notice("");
+    renderStatus(status);
+    renderPeers(peers, trust);
+  } catch (error) { if (String(error) !== "Error: 401") notice(String(error)); }
+}
+
+function follow() {
+  const source = new EventSource("/v1/subscribe");
+  source.addEventListener("message", (event) => {
+    const m = JSON.parse(event.data);
+    const item = el("li");
+    item.append(el("span", new Date(m.timestamp).toLocaleTimeString() + " "), el("strong", "[" + (m.topic || "-") + "] "),
+      el("span", short(m.origin) + ": ", { class: "mono" }), el("span", m.data !== undefined ? m.data : "(binary) " + m.dataBase64));
+    $("feed").prepend(item);
+    while ($("feed").children.length > 200) $("feed").lastChild.remove();
+  });
+}
+
+$("publish").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("/v1/publish", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic: $("topic").value, data: $("text").value }) });
+    $("text").value = "";
+  } catch (error) { notice("Publishing failed: " + error); }
+});
+
+login().then(() => { refresh(); follow(); setInterval(refresh, 2000); });
+`;
+
+/** SHA-256 of the script, base64, for the Content-Security-Policy. */
+export const DASHBOARD_SCRIPT_HASH: string = createHash("sha256").update(DASHBOARD_SCRIPT).digest("base64");
+
+/** The dashboard page. */
+export const DASHBOARD_HTML: string = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>kith node</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
+  body { margin: 0; padding: 1rem; }
+  h1 { font-size: 1.3rem; margin: 0 0 .5rem; }
+  h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
+  .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); }
+  section { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem; overflow: auto; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem .75rem; margin: 0; }
+  dt { color: #57606a; } dd { margin: 0; font-variant-numeric: tabular-nums; word-break: break-all; }
+  table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+  th, td { text-align: left; padding: .25rem .4rem; border-bottom: 1px solid #eaeef2; white-space: nowrap; }
+  th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; }
+  th button:focus-visible, button:focus-visible, input:focus-visible { outline: 2px solid #0969da; }
+  .mono { font-family: ui-monospace, monospace; }
+  #feed { list-style: none; padding: 0; margin: 0; max-height: 18rem; overflow: auto; font-size: .9rem; }
+  #feed li { padding: .25rem 0; border-bottom: 1px solid #eaeef2; }
+  form { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .5rem; }
+  input { padding: .3rem; border: 1px solid #8c959f; border-radius: 4px; }
+  #notice { padding: .5rem; background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; margin-bottom: 1rem; }
+  [hidden] { display: none !important; }
+</style>
+</head>
+<body>
+<h1>kith node <span id="node-id" class="mono"></span></h1>
+<p id="notice" role="status" hidden></p>
+<div class="grid">
+  <section aria-labelledby="h-node"><h2 id="h-node">Node</h2><dl id="node"></dl></section>
+  <section aria-labelledby="h-traffic"><h2 id="h-traffic">Traffic (per second)</h2><dl id="traffic"></dl></section>
+  <section aria-labelledby="h-topology"><h2 id="h-topology">Topology</h2>
+    <svg id="topology" width="300" height="300" viewBox="-150 -150 300 300" role="img" aria-label="This node and its peers; edge colour and label show trust"></svg>
+  </section>
+</div>
+<section aria-labelledby="h-peers" style="margin-top:1rem"><h2 id="h-peers">Peers</h2>
+  <table><thead><tr id="peer-head"></tr></thead><tbody id="peers"></tbody></table>
+</section>
+<div class="grid" style="margin-top:1rem">
+  <section aria-labelledby="h-feed"><h2 id="h-feed">Messages</h2><ul id="feed" aria-live="polite"></ul>
+    <form id="publish">
+      <label>Topic <input id="topic" name="topic" value="chat" size="10"></label>
+      <label>Message <input id="text" name="text" required size="24"></label>
+      <button type="submit">Publish</button>
+    </form>
+  </section>
+</div>
+<script>
+${DASHBOARD_SCRIPT}</script>
+</body>
+</html>
+`;
