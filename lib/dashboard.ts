@@ -107,7 +107,7 @@ function renderPeers(peers, trust) {
   const map = $("topology");
   const items = [svg("circle", { r: 10, fill: "#1b1f24" })];
   active.forEach((p, i) => {
-    const a = (2 * Math.PI * i) / Math.max(1, active.length), x = 115 * Math.cos(a), y = 115 * Math.sin(a);
+    const a = (2 * Math.PI * i) / Math.max(1, active.length), x = 95 * Math.cos(a), y = 95 * Math.sin(a);
     items.push(svg("line", { x1: 0, y1: 0, x2: x, y2: y, stroke: trustColour(p.trust), "stroke-width": 1 + 3 * p.trust }));
     const dot = svg("circle", { cx: x, cy: y, r: 7, fill: trustColour(p.trust) });
     const title = svg("title"); title.textContent = p.nodeId + " trust " + p.trust.toFixed(3); dot.append(title);
@@ -204,8 +204,7 @@ export const DASHBOARD_HTML: string = `<!doctype html>
     </form>
   </section>
 </div>
-<script>
-${DASHBOARD_SCRIPT}</script>
+<script>${DASHBOARD_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -1,0 +1,108 @@
+/**
+ * The dashboard in a real browser (Debian's chromium, driven by playwright-core): login through the one-time code,
+ * the peers table, publishing through the form, and a hostile payload rendered as text. Exits 0 when every check
+ * holds. playwright needs broad permissions, so tests run this script as a subprocess:
+ *
+ *   deno run -A scripts/browser-check.ts [--screenshot docs/dashboard.png]
+ */
+import assert from "node:assert/strict";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
+import { KithNode } from "../lib/node.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const args = parseArgs({ args: Deno.args, options: { screenshot: { type: "string" } } }).values;
+
+async function loginUrl(address: string, token: string): Promise<string> {
+  const response = await fetch(`http://${address}/v1/login-code`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const { code } = await response.json();
+  return `http://${address}/#code=${code}`;
+}
+
+const dir = await Deno.makeTempDir();
+const nodes: KithNode[] = [];
+const apis: ControlApi[] = [];
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+try {
+  for (let i = 0; i < 5; i++) {
+    const node = new KithNode({
+      config: {
+        listenHost: `127.0.8${i}.1`,
+        listenPort: 0,
+        minPeers: 2,
+        bootstrap: i ? [nodes[0].address] : [],
+        peerMaintenanceIntervalMs: 100,
+      },
+    });
+    await node.start();
+    nodes.push(node);
+  }
+  const addresses: string[] = [], tokens: string[] = [];
+  for (const [i, node] of nodes.slice(0, 2).entries()) {
+    await Deno.mkdir(`${dir}/${i}`);
+    tokens.push(await loadOrCreateApiToken(`${dir}/${i}`));
+    const api = new ControlApi({ node, token: tokens[i], port: 0 });
+    addresses.push(await api.start());
+    apis.push(api);
+  }
+  const deadline = Date.now() + 20_000;
+  while (
+    !nodes.slice(0, 2).every((n) => n.peers().filter((p) => p.state === "active").length >= 2) &&
+    Date.now() < deadline
+  ) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const dialogs: string[] = [];
+  const pages = [];
+  for (let i = 0; i < 2; i++) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on("dialog", async (dialog) => {
+      dialogs.push(dialog.message());
+      await dialog.dismiss();
+    });
+    await page.goto(await loginUrl(addresses[i], tokens[i]));
+    await page.waitForSelector("#peers tr", { timeout: 15_000 });
+    assert.ok(!page.url().includes("code="), "the code is dropped from the address bar");
+    pages.push(page);
+  }
+  // Publish through node 0's form; node 1's page shows it.
+  await pages[0].fill("#topic", "chat");
+  await pages[0].fill("#text", "hello from the form");
+  await pages[0].click("button[type=submit]");
+  await pages[1].waitForSelector("#feed li:has-text('hello from the form')", { timeout: 15_000 });
+  // A hostile payload from a peer is shown as text and runs nothing.
+  const payload = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+  nodes[3].broadcast(payload, { topic: "xss" });
+  await pages[1].waitForSelector("#feed li:has-text('onerror')", { timeout: 15_000 });
+  const texts = await pages[1].locator("#feed li").allTextContents();
+  assert.ok(texts.some((t) => t.includes(payload)), "the payload appears verbatim, as text");
+  assert.equal(await pages[1].locator("#feed img").count(), 0, "no element was created from it");
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(dialogs, [], "no script ran");
+  await pages[1].screenshot({ path: `${dir}/dashboard.png` });
+  // Without the session cookie, the API refuses.
+  const anonymous = await fetch(`http://${addresses[1]}/v1/peers`);
+  assert.equal(anonymous.status, 401);
+  await anonymous.body?.cancel();
+  if (args.screenshot) await Deno.copyFile(`${dir}/dashboard.png`, args.screenshot);
+} finally {
+  await browser.close();
+  for (const api of apis) await api.stop();
+  await Promise.all(nodes.map((n) => n.stop()));
+  await Deno.remove(dir, { recursive: true });
+}
+console.log(JSON.stringify({ ok: true }));
