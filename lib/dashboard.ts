@@ -67,7 +67,8 @@ function renderStatus(s) {
 }
 
 const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"], ["direction", "Direction"],
-  ["trust", "Trust"], ["reputation", "Reputation"], ["lastSeen", "Last seen"], ["rttMs", "RTT ms"], ["history", "Trust history"]];
+  ["trust", "Trust"], ["reputation", "Reputation"], ["lastSeen", "Last seen"], ["rttMs", "RTT ms"], ["messages", "Messages"],
+  ["history", "Trust history"]];
 
 function sparkline(events) {
   const values = (events || []).map((e) => e.trustAfter).reverse();
@@ -99,7 +100,7 @@ function renderPeers(peers, trust) {
     const row = el("tr");
     row.append(el("td", short(p.nodeId), { class: "mono", title: p.nodeId }), el("td", p.address || "-"), el("td", p.state),
       el("td", p.direction || "-"), el("td", p.trust.toFixed(3)), el("td", p.reputation.toFixed(3)),
-      el("td", p.lastSeen ? new Date(p.lastSeen).toLocaleTimeString() : "-"), el("td", p.rttMs ?? "-"));
+      el("td", p.lastSeen ? new Date(p.lastSeen).toLocaleTimeString() : "-"), el("td", p.rttMs ?? "-"), el("td", p.messages ?? "-"));
     const cell = el("td"); cell.append(sparkline((byId.get(p.nodeId) || {}).events)); row.append(cell);
     return row;
   }));

@@ -428,7 +428,12 @@ export class KithNode {
 
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
-    return this.#peers?.peers() ?? [];
+    const peers = this.#peers?.peers() ?? [];
+    for (const peer of peers) {
+      const counts = peer.state === "active" ? this.#gossip?.peerStats(peer.nodeId) : undefined;
+      if (counts) peer.messages = counts.received;
+    }
+    return peers;
   }
 
   /** Dials a peer now; resolves when it is active. */

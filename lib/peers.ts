@@ -183,6 +183,8 @@ export interface PeerInfo {
   failures: number;
   /** Last measured heartbeat round trip, ms. */
   rttMs?: number;
+  /** Envelopes received from it on its current connection (filled in by the node from gossip's counters). */
+  messages?: number;
 }
 
 /** An active peer, as gossip sees it. */
