@@ -27,7 +27,7 @@ import type { LogSink } from "./log.ts";
 import type { KithNode, ReceivedMessage } from "./node.ts";
 import { PROTOCOL_VERSION } from "./protocol.ts";
 import { VERSION } from "./version.ts";
-import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH } from "./dashboard.ts";
+import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
 
 /** File name of the API token inside a data directory. */
 export const API_TOKEN_FILE = "api.token";
@@ -101,6 +101,8 @@ export interface ControlApiOptions {
   port?: number;
   /** Where to log requests that fail. */
   log?: LogSink;
+  /** All nodes of a devnet (node 0 being `node`): adds the devnet page at `/devnet` and its data. */
+  devnet?: KithNode[];
 }
 
 function json(body: unknown, status = 200): Response {
@@ -252,6 +254,17 @@ export class ControlApi {
         },
       });
     }
+    if (request.method === "GET" && url.pathname === "/devnet" && this.#options.devnet) {
+      return new Response(DEVNET_HTML, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy":
+            `default-src 'none'; script-src 'sha256-${DEVNET_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'`,
+          "x-frame-options": "DENY",
+          "referrer-policy": "no-referrer",
+        },
+      });
+    }
     if (request.method === "POST" && url.pathname === "/v1/session") return await this.#openSession(request);
     if (!this.#authorized(request)) {
       return problem(401, "UNAUTHORIZED", "missing or wrong bearer token (see api.token in the data directory)");
@@ -275,6 +288,20 @@ export class ControlApi {
         return this.#subscribe(url.searchParams.get("topic") ?? undefined);
       case "GET /metrics":
         return new Response(this.#metrics(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+      case "GET /v1/devnet":
+        if (this.#options.devnet) return json(this.#devnetState());
+        break;
+      case "GET /v1/devnet/events":
+        if (this.#options.devnet) return this.#devnetEvents();
+        break;
+      case "POST /v1/devnet/broadcast":
+        if (this.#options.devnet) {
+          const nodes = this.#options.devnet;
+          const origin = Math.floor(Math.random() * nodes.length);
+          const id = nodes[origin].broadcast(`devnet broadcast at ${new Date().toISOString()}`, { topic: "devnet" });
+          return json({ id, origin });
+        }
+        break;
     }
     const known = [
       "/v1/status",
@@ -289,6 +316,73 @@ export class ControlApi {
       return problem(405, "METHOD_NOT_ALLOWED", `${request.method} is not allowed here`);
     }
     return problem(404, "NOT_FOUND", `no endpoint ${url.pathname}`);
+  }
+
+  /** A one-time dashboard login code (what `POST /v1/login-code` returns), for in-process callers such as devnet. */
+  loginCode(): string {
+    return this.#newLoginCode();
+  }
+
+  #devnetState(): Record<string, unknown> {
+    const nodes = this.#options.devnet!;
+    const index = new Map(nodes.map((n, i) => [n.nodeId, i]));
+    return {
+      nodes: nodes.map((n, i) => {
+        const peers = n.peers().filter((p) => p.state === "active");
+        const stats = n.stats().gossip;
+        return {
+          index: i,
+          nodeId: n.nodeId,
+          address: n.address,
+          links: peers.map((p) => ({ to: index.get(p.nodeId) ?? -1, trust: p.trust })).filter((l) => l.to >= 0),
+          published: stats.published,
+          delivered: stats.delivered,
+          duplicates: stats.duplicates,
+        };
+      }),
+    };
+  }
+
+  /** Every application delivery at every devnet node, as it happens: which node, which message, how long after publishing. */
+  #devnetEvents(): Response {
+    const encoder = new TextEncoder();
+    const nodes = this.#options.devnet!;
+    const index = new Map(nodes.map((n, i) => [n.nodeId, i]));
+    const subscriptions: { unsubscribe(): void }[] = [];
+    let end: () => void = () => {};
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        end = () => {
+          for (const s of subscriptions) s.unsubscribe();
+          this.#streams.delete(end);
+          try {
+            controller.close();
+          } catch {
+            // Already closed.
+          }
+        };
+        this.#streams.add(end);
+        controller.enqueue(encoder.encode(": devnet\n\n"));
+        nodes.forEach((node, i) => {
+          subscriptions.push(node.subscribe(undefined, (m) => {
+            const event = {
+              node: i,
+              id: m.id,
+              origin: index.get(m.origin) ?? -1,
+              topic: m.topic,
+              ms: Date.now() - m.timestamp,
+            };
+            try {
+              controller.enqueue(encoder.encode(`event: delivery\ndata: ${JSON.stringify(event)}\n\n`));
+            } catch {
+              end();
+            }
+          }));
+        });
+      },
+      cancel: () => end(),
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
   }
 
   #newLoginCode(): string {

@@ -111,12 +111,14 @@ Prints the address of the node's dashboard with a one-time login code (valid
 for a minute, in the address's #fragment so it never reaches a server log).
 Opening it exchanges the code for a session cookie; the API token itself
 never appears in a URL.`,
-  devnet: `Usage: kith devnet [--nodes N] [--traffic R] [--duration S] [--json]
+  devnet: `Usage: kith devnet [--nodes N] [--traffic R] [--duration S] [--api HOST:PORT] [--json]
 
 Starts N nodes (default 5) on loopback in this process, connects them through
 the first one, publishes R demo messages per second (default 1) from random
 nodes, and prints a summary every 2 seconds: peers, messages and trust of each
-node. Runs until SIGINT, or for S seconds.`,
+node. Runs until SIGINT, or for S seconds. With --api, it also serves a page
+showing every node and link and each broadcast spreading, with the delivery
+time at each node; it prints the page's address with a one-time code.`,
 };
 
 class UsageError extends KithError {
@@ -493,6 +495,7 @@ async function runDevnet(flags: Flags, io: CliIo): Promise<number> {
   const received = new Map<KithNode, number>();
   const signal = waitForSignal();
   let publisher: ReturnType<typeof setInterval> | undefined, summary: ReturnType<typeof setInterval> | undefined;
+  let server: ControlApi | undefined;
   try {
     for (let i = 0; i < count; i++) {
       const node = new KithNode({
@@ -511,10 +514,24 @@ async function runDevnet(flags: Flags, io: CliIo): Promise<number> {
       node.subscribe("devnet", () => received.set(node, received.get(node)! + 1));
       nodes.push(node);
     }
+    let page: string | undefined;
+    if (flags.api !== undefined) {
+      const api = listenAddress(flags.api, "--api");
+      server = new ControlApi({
+        node: nodes[0],
+        token: toHex(crypto.getRandomValues(new Uint8Array(32))), // in memory only: the page logs in by code
+        hostname: api.host,
+        port: api.port,
+        devnet: nodes,
+      });
+      const address = await server.start();
+      page = `http://${address}/devnet#code=${server.loginCode()}`;
+    }
     io.out(
       flags.json
-        ? JSON.stringify({ devnet: nodes.map((n) => ({ nodeId: n.nodeId, address: n.address })) })
-        : `devnet: ${count} nodes on loopback; ${traffic} message(s)/s of demo traffic; Ctrl-C to stop`,
+        ? JSON.stringify({ devnet: nodes.map((n) => ({ nodeId: n.nodeId, address: n.address })), page })
+        : `devnet: ${count} nodes on loopback; ${traffic} message(s)/s of demo traffic; Ctrl-C to stop` +
+          (page ? `\nwatch it at ${page} (the code works once, for a minute)` : ""),
     );
     let seq = 0;
     if (traffic > 0) {
@@ -570,6 +587,7 @@ async function runDevnet(flags: Flags, io: CliIo): Promise<number> {
     signal.dispose();
     if (publisher !== undefined) clearInterval(publisher);
     if (summary !== undefined) clearInterval(summary);
+    await server?.stop();
     await Promise.all(nodes.map((n) => n.stop()));
   }
   return 0;

@@ -209,3 +209,113 @@ export const DASHBOARD_HTML: string = `<!doctype html>
 </body>
 </html>
 `;
+
+/** The devnet page's script: every node and link, and a broadcast spreading node by node with its delivery times. */
+export const DEVNET_SCRIPT: string = `"use strict";
+const $ = (id) => document.getElementById(id);
+const svg = (tag, attrs) => {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  return node;
+};
+const trustColour = (t) => "hsl(" + Math.round(120 * t) + ", 70%, 38%)";
+let state = { nodes: [] }, current = null, origin = -1;
+const reached = new Map();
+
+async function login() {
+  const match = /code=([0-9a-f]+)/.exec(location.hash);
+  if (!match) return;
+  history.replaceState(null, "", location.pathname);
+  await fetch("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
+}
+
+function position(i, n) {
+  const a = (2 * Math.PI * i) / Math.max(1, n) - Math.PI / 2;
+  return [170 * Math.cos(a), 170 * Math.sin(a)];
+}
+
+function draw() {
+  const n = state.nodes.length, items = [];
+  for (const node of state.nodes) {
+    const [x1, y1] = position(node.index, n);
+    for (const link of node.links) {
+      if (link.to < node.index) continue;
+      const [x2, y2] = position(link.to, n);
+      items.push(svg("line", { x1, y1, x2, y2, stroke: trustColour(link.trust), "stroke-width": 1.5, opacity: 0.7 }));
+    }
+  }
+  for (const node of state.nodes) {
+    const [x, y] = position(node.index, n);
+    const got = reached.get(node.index);
+    const fill = node.index === origin ? "#0969da" : got !== undefined ? "#1a7f37" : "#8c959f";
+    const dot = svg("circle", { cx: x, cy: y, r: 12, fill });
+    const title = svg("title");
+    title.textContent = "node " + node.index + " " + node.nodeId + " at " + node.address + ": " + node.links.length + " peers, " + node.delivered + " delivered";
+    dot.append(title);
+    const label = svg("text", { x: x + 15, y: y + 4, "font-size": 11 });
+    label.textContent = "#" + node.index + (node.index === origin ? " origin" : got !== undefined ? " +" + got + " ms" : "");
+    items.push(dot, label);
+  }
+  $("net").replaceChildren(...items);
+  const total = Math.max(0, n - 1), done = [...reached.keys()].filter((i) => i !== origin).length;
+  $("progress").textContent = current ? "message " + current.slice(0, 12) + ": " + done + " of " + total + " nodes reached" : "no broadcast yet";
+}
+
+async function refresh() {
+  const response = await fetch("/v1/devnet", { credentials: "same-origin" });
+  if (response.status === 401) { $("progress").textContent = "Not logged in: use the address kith devnet printed."; return; }
+  state = await response.json();
+  draw();
+}
+
+$("broadcast").addEventListener("click", async () => {
+  const response = await fetch("/v1/devnet/broadcast", { method: "POST", credentials: "same-origin" });
+  const sent = await response.json();
+  // Deliveries may arrive (over the event stream) before this answer: keep them.
+  if (current !== sent.id) { current = sent.id; reached.clear(); }
+  origin = sent.origin; draw();
+});
+
+const events = new EventSource("/v1/devnet/events");
+events.addEventListener("delivery", (event) => {
+  const d = JSON.parse(event.data);
+  if (d.id !== current) { current = d.id; origin = d.origin; reached.clear(); }
+  if (!reached.has(d.node)) reached.set(d.node, d.ms);
+  draw();
+});
+
+login().then(() => { refresh(); setInterval(refresh, 2000); });
+`;
+
+/** SHA-256 of the devnet script, base64, for its Content-Security-Policy. */
+export const DEVNET_SCRIPT_HASH: string = createHash("sha256").update(DEVNET_SCRIPT).digest("base64");
+
+/** The devnet page served by `kith devnet --api`. */
+export const DEVNET_HTML: string = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>kith devnet</title>
+<style>
+  :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
+  body { margin: 0; padding: 1rem; }
+  section { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem; max-width: 520px; }
+  button { font: inherit; padding: .3rem .7rem; }
+  button:focus-visible { outline: 2px solid #0969da; }
+  p { margin: .5rem 0; }
+</style>
+</head>
+<body>
+<h1>kith devnet</h1>
+<section>
+  <button id="broadcast" type="button">Broadcast from a random node</button>
+  <p id="progress" role="status" aria-live="polite"></p>
+  <svg id="net" width="480" height="440" viewBox="-240 -220 480 440" role="img"
+    aria-label="Every devnet node and link; the origin is blue, reached nodes are green with their delivery time"></svg>
+  <p>Blue: origin. Green: reached, labelled with the time from publishing to delivery. Grey: not yet. Links are coloured by trust.</p>
+</section>
+<script>${DEVNET_SCRIPT}</script>
+</body>
+</html>
+`;

@@ -12,7 +12,10 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const args = parseArgs({ args: Deno.args, options: { screenshot: { type: "string" } } }).values;
+const args = parseArgs({
+  args: Deno.args,
+  options: { screenshot: { type: "string" }, "devnet-screenshot": { type: "string" } },
+}).values;
 
 async function loginUrl(address: string, token: string): Promise<string> {
   const response = await fetch(`http://${address}/v1/login-code`, {
@@ -99,6 +102,17 @@ try {
   assert.equal(anonymous.status, 401);
   await anonymous.body?.cancel();
   if (args.screenshot) await Deno.copyFile(`${dir}/dashboard.png`, args.screenshot);
+  // The devnet page: every node, and a broadcast reaching the other four with their delivery times.
+  const devnetApi = new ControlApi({ node: nodes[0], token: "e".repeat(64), port: 0, devnet: nodes });
+  apis.push(devnetApi);
+  const devnetAddress = await devnetApi.start();
+  const devnetPage = await browser.newPage({ viewport: { width: 800, height: 700 } });
+  await devnetPage.goto(`http://${devnetAddress}/devnet#code=${devnetApi.loginCode()}`);
+  await devnetPage.waitForSelector("#net circle", { timeout: 15_000 });
+  await devnetPage.click("#broadcast");
+  await devnetPage.waitForSelector("#progress:has-text('4 of 4 nodes reached')", { timeout: 15_000 });
+  assert.equal(await devnetPage.locator("#net circle").count(), 5);
+  if (args["devnet-screenshot"]) await devnetPage.screenshot({ path: args["devnet-screenshot"] });
 } finally {
   await browser.close();
   for (const api of apis) await api.stop();

@@ -120,3 +120,58 @@ Deno.test("requests for another Host (DNS rebinding) and cross-origin writes are
     await sameSite.body?.cancel();
   });
 });
+
+Deno.test("the devnet page shows every node and link, and each broadcast's deliveries as they happen", async () => {
+  const nodes: KithNode[] = [];
+  let api: ControlApi | undefined;
+  try {
+    for (let i = 0; i < 4; i++) {
+      const node = new KithNode({
+        config: { listenHost: `127.0.9${i}.1`, listenPort: 0, minPeers: 2, bootstrap: i ? [nodes[0].address] : [] },
+      });
+      await node.start();
+      nodes.push(node);
+    }
+    api = new ControlApi({ node: nodes[0], token: "f".repeat(64), port: 0, devnet: nodes });
+    const address = await api.start();
+    const session = await fetch(`http://${address}/v1/session`, {
+      method: "POST",
+      body: JSON.stringify({ code: api.loginCode() }),
+    });
+    const cookie = session.headers.get("set-cookie")!.split(";")[0];
+    await session.body?.cancel();
+    const page = await fetch(`http://${address}/devnet`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /kith devnet/);
+    const deadline = Date.now() + 10_000;
+    let state: { nodes: { links: unknown[] }[] } = { nodes: [] };
+    while (Date.now() < deadline) {
+      state = await (await fetch(`http://${address}/v1/devnet`, { headers: { cookie } })).json();
+      if (state.nodes.every((n) => n.links.length >= 1)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(state.nodes.length, 4);
+    const events = await fetch(`http://${address}/v1/devnet/events`, { headers: { cookie } });
+    const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const sent = await (await fetch(`http://${address}/v1/devnet/broadcast`, { method: "POST", headers: { cookie } }))
+      .json();
+    const reached = new Set<number>();
+    let buffer = "";
+    while (reached.size < 3 && Date.now() < deadline + 10_000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (const line of buffer.split("\n").filter((l) => l.startsWith("data: "))) {
+        const event = JSON.parse(line.slice(6));
+        if (event.id === sent.id) reached.add(event.node);
+      }
+      buffer = buffer.slice(buffer.lastIndexOf("\n") + 1);
+    }
+    await reader.cancel();
+    assert.equal(reached.size, 3, "the three other nodes reported their delivery");
+    assert.ok(!reached.has(sent.origin));
+  } finally {
+    await api?.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
