@@ -28,7 +28,7 @@ const svg = (tag, attrs) => {
 const short = (id) => String(id).slice(0, 12);
 const notice = (text) => { $("notice").textContent = text; $("notice").hidden = !text; };
 const trustColour = (t) => "hsl(" + Math.round(120 * t) + ", 70%, 38%)";
-let sortKey = "trust", sortDown = true, last = null, lastAt = 0;
+let sortKey = "trust", sortDown = true, last = null, lastAt = 0, selfId = "";
 
 async function api(path, init) {
   const response = await fetch(path, Object.assign({ credentials: "same-origin" }, init || {}));
@@ -104,24 +104,72 @@ function renderPeers(peers, trust) {
     const cell = el("td"); cell.append(sparkline((byId.get(p.nodeId) || {}).events)); row.append(cell);
     return row;
   }));
+  renderTopology(peers, selfId);
+}
+
+// Active peers on an inner ring (edge colour, width and label give trust); the peers they announced, when
+// not peers of ours, on an outer ring joined by dashed grey lines, because those links are claimed, not measured.
+function renderTopology(peers, self) {
   const active = peers.filter((p) => p.state === "active");
-  const map = $("topology");
-  const items = [svg("circle", { r: 10, fill: "#1b1f24" })];
+  const place = new Map();
   active.forEach((p, i) => {
-    const a = (2 * Math.PI * i) / Math.max(1, active.length), x = 95 * Math.cos(a), y = 95 * Math.sin(a);
+    const a = (2 * Math.PI * i) / Math.max(1, active.length);
+    place.set(p.nodeId, { x: 80 * Math.cos(a), y: 80 * Math.sin(a), a });
+  });
+  const outer = [], seen = new Set();
+  for (const p of active) {
+    for (const id of p.announced || []) {
+      if (id === self || place.has(id) || seen.has(id) || outer.length >= 24) continue;
+      seen.add(id); outer.push({ id, from: p.nodeId });
+    }
+  }
+  outer.forEach((o, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, outer.length) + Math.PI / Math.max(2, outer.length);
+    place.set(o.id, { x: 135 * Math.cos(a), y: 135 * Math.sin(a), a });
+  });
+  const items = [];
+  const claimed = (from, to) => {
+    const f = place.get(from), t = place.get(to);
+    items.push(svg("line", { x1: f.x, y1: f.y, x2: t.x, y2: t.y, stroke: "#8c959f", "stroke-width": 1, "stroke-dasharray": "3 3" }));
+  };
+  const drawn = new Set();
+  for (const p of active) {
+    for (const id of p.announced || []) {
+      const key = id < p.nodeId ? id + p.nodeId : p.nodeId + id;
+      if (!place.has(id) || drawn.has(key)) continue;
+      drawn.add(key); claimed(p.nodeId, id);
+    }
+  }
+  for (const p of active) {
+    const { x, y } = place.get(p.nodeId);
     items.push(svg("line", { x1: 0, y1: 0, x2: x, y2: y, stroke: trustColour(p.trust), "stroke-width": 1 + 3 * p.trust }));
+  }
+  items.push(svg("circle", { r: 10, fill: "#1b1f24" }));
+  for (const o of outer) {
+    const { x, y } = place.get(o.id);
+    const dot = svg("circle", { cx: x, cy: y, r: 5, fill: "#ffffff", stroke: "#57606a", "stroke-width": 1.5 });
+    const title = svg("title"); title.textContent = o.id + " (announced by " + short(o.from) + ", not connected to this node)"; dot.append(title);
+    items.push(dot);
+  }
+  for (const p of active) {
+    const { x, y, a } = place.get(p.nodeId);
     const dot = svg("circle", { cx: x, cy: y, r: 7, fill: trustColour(p.trust) });
     const title = svg("title"); title.textContent = p.nodeId + " trust " + p.trust.toFixed(3); dot.append(title);
-    const label = svg("text", { x: x + 9, y: y + 4, "font-size": 9 }); label.textContent = short(p.nodeId).slice(0, 6) + " " + p.trust.toFixed(2);
+    const left = Math.cos(a) < -0.2;
+    const label = svg("text", { x: x + (left ? -9 : 9), y: y + 4, "font-size": 9, "text-anchor": left ? "end" : "start" });
+    label.textContent = short(p.nodeId).slice(0, 6) + " " + p.trust.toFixed(2);
     items.push(dot, label);
-  });
-  map.replaceChildren(...items);
+  }
+  $("topology").replaceChildren(...items);
+  $("topology-note").textContent = active.length + " connected peers (solid lines; colour, width and label show trust), " +
+    outer.length + " more nodes they announced (hollow, dashed lines: claimed by them, not measured here)";
 }
 
 async function refresh() {
   try {
     const [status, peers, trust] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust")]);
     notice("");
+    selfId = status.nodeId;
     renderStatus(status);
     renderPeers(peers, trust);
   } catch (error) { if (String(error) !== "Error: 401") notice(String(error)); }
@@ -175,6 +223,8 @@ export const DASHBOARD_HTML: string = `<!doctype html>
   th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; }
   th button:focus-visible, button:focus-visible, input:focus-visible { outline: 2px solid #0969da; }
   .mono { font-family: ui-monospace, monospace; }
+  .note { color: #57606a; font-size: .85rem; margin: .25rem 0 0; }
+  #topology { max-width: 100%; height: auto; }
   #feed { list-style: none; padding: 0; margin: 0; max-height: 18rem; overflow: auto; font-size: .9rem; }
   #feed li { padding: .25rem 0; border-bottom: 1px solid #eaeef2; }
   form { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .5rem; }
@@ -190,7 +240,8 @@ export const DASHBOARD_HTML: string = `<!doctype html>
   <section aria-labelledby="h-node"><h2 id="h-node">Node</h2><dl id="node"></dl></section>
   <section aria-labelledby="h-traffic"><h2 id="h-traffic">Traffic (per second)</h2><dl id="traffic"></dl></section>
   <section aria-labelledby="h-topology"><h2 id="h-topology">Topology</h2>
-    <svg id="topology" width="300" height="300" viewBox="-150 -150 300 300" role="img" aria-label="This node and its peers; edge colour and label show trust"></svg>
+    <svg id="topology" width="300" height="300" viewBox="-150 -150 300 300" role="img" aria-label="This node, its peers and the nodes they announced" aria-describedby="topology-note"></svg>
+    <p id="topology-note" class="note"></p>
   </section>
 </div>
 <section aria-labelledby="h-peers" style="margin-top:1rem"><h2 id="h-peers">Peers</h2>

@@ -185,6 +185,11 @@ export interface PeerInfo {
   rttMs?: number;
   /** Envelopes received from it on its current connection (filled in by the node from gossip's counters). */
   messages?: number;
+  /**
+   * Node ids (hex) in the latest peer list this active peer sent (its handshake's initial list or its last
+   * announcement), at most `MAX_PEER_LIST`: what it says its own neighbours are. Claimed, not verified.
+   */
+  announced?: readonly string[];
 }
 
 /** An active peer, as gossip sees it. */
@@ -210,6 +215,8 @@ interface ActiveState extends ActivePeer {
   lastDiscoveryAnswered: number;
   lastDiscoveryAsked: number;
   lastHeartbeatAnswered: number;
+  /** Node ids from its latest peer list (replaced, never appended, so it stays within MAX_PEER_LIST). */
+  announced: readonly string[];
 }
 
 interface KnownPeer {
@@ -406,6 +413,7 @@ export class PeerManager {
         lastSeen: peer.lastHeard,
         failures: 0,
         rttMs: peer.rttMs,
+        announced: peer.announced,
       });
     }
     for (const known of this.#known.values()) {
@@ -519,6 +527,7 @@ export class PeerManager {
       lastDiscoveryAnswered: -Infinity,
       lastDiscoveryAsked: -Infinity,
       lastHeartbeatAnswered: -Infinity,
+      announced: [],
     };
     if (replacing) replacing.replaced = true;
     this.#active.set(nodeId, peer);
@@ -536,7 +545,7 @@ export class PeerManager {
         entry.failures = 0;
       }
     }
-    this.#learn(connection.initialPeers, nodeId);
+    peer.announced = this.#learn(connection.initialPeers, nodeId);
     if (!replacing) {
       try {
         this.onPeerConnected?.(peer);
@@ -660,15 +669,22 @@ export class PeerManager {
     return true;
   }
 
-  /** Takes peer records from an announcement or HANDSHAKE_ACK. Being announced earns no trust. */
-  #learn(records: readonly PeerRecord[], from: string): void {
+  /**
+   * Takes peer records from an announcement or HANDSHAKE_ACK. Being announced earns no trust. Returns
+   * the node ids the sender listed: its claimed neighbours, for views of the graph beyond one hop.
+   */
+  #learn(records: readonly PeerRecord[], from: string): string[] {
     const self = this.#selfAddress();
+    const listed = new Set<string>();
     for (const record of records.slice(0, MAX_PEER_LIST)) {
       const nodeId = toHex(record.nodeId);
-      if (nodeId === this.#identity.nodeId || nodeId === from || record.address === self) continue;
+      if (nodeId === from) continue;
+      listed.add(nodeId);
+      if (nodeId === this.#identity.nodeId || record.address === self) continue;
       if (!parseHostPort(record.address)) continue;
       this.#remember(nodeId, record.address, record.lastSeen);
     }
+    return [...listed];
   }
 
   // ---- messages ----
@@ -715,7 +731,7 @@ export class PeerManager {
         }
         break;
       case MessageType.PEER_ANNOUNCEMENT:
-        this.#learn(message.payload.peers, peer.nodeId);
+        peer.announced = this.#learn(message.payload.peers, peer.nodeId);
         break;
     }
   }

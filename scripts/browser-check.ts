@@ -1,9 +1,10 @@
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core): login through the one-time code,
- * the peers table, publishing through the form, and a hostile payload rendered as text. Exits 0 when every check
- * holds. playwright needs broad permissions, so tests run this script as a subprocess:
+ * the peers table, publishing through the form, a hostile payload rendered as text, the topology with announced
+ * neighbours, a phone-sized window, keyboard navigation and the devnet page. Exits 0 when every check holds. playwright needs broad permissions, so tests run this script as a subprocess:
  *
- *   deno run -A scripts/browser-check.ts [--screenshot docs/dashboard.png]
+ *   deno run -A scripts/browser-check.ts [--screenshot docs/dashboard.png] [--devnet-screenshot docs/devnet.png]
+ *     [--phone-screenshot docs/dashboard-phone.png]
  */
 import assert from "node:assert/strict";
 import { parseArgs } from "node:util";
@@ -14,7 +15,11 @@ import { KithNode } from "../lib/node.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const args = parseArgs({
   args: Deno.args,
-  options: { screenshot: { type: "string" }, "devnet-screenshot": { type: "string" } },
+  options: {
+    screenshot: { type: "string" },
+    "devnet-screenshot": { type: "string" },
+    "phone-screenshot": { type: "string" },
+  },
 }).values;
 
 async function loginUrl(address: string, token: string): Promise<string> {
@@ -96,12 +101,39 @@ try {
   assert.equal(await pages[1].locator("#feed img").count(), 0, "no element was created from it");
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(dialogs, [], "no script ran");
+  await pages[1].waitForSelector("#traffic dt", { timeout: 15_000 });
+  await pages[1].waitForSelector("#topology line[stroke-dasharray]", { state: "attached", timeout: 15_000 });
   await pages[1].screenshot({ path: `${dir}/dashboard.png` });
   // Without the session cookie, the API refuses.
   const anonymous = await fetch(`http://${addresses[1]}/v1/peers`);
   assert.equal(anonymous.status, 401);
   await anonymous.body?.cancel();
   if (args.screenshot) await Deno.copyFile(`${dir}/dashboard.png`, args.screenshot);
+  // The topology draws this node's peers and, dashed, the neighbours they announced.
+  await pages[1].waitForSelector("#topology line[stroke-dasharray]", { state: "attached", timeout: 15_000 });
+  assert.match(await pages[1].locator("#topology-note").textContent() ?? "", /connected peers .*announced/);
+  // A phone-sized window: the page fits its width (no sideways scrolling of the page itself).
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await phone.goto(await loginUrl(addresses[1], tokens[1]));
+  await phone.waitForSelector("#peers tr", { timeout: 15_000 });
+  const overflow = await phone.evaluate("document.documentElement.scrollWidth - innerWidth") as number;
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than a phone's window`);
+  if (args["phone-screenshot"]) await phone.screenshot({ path: args["phone-screenshot"], fullPage: true });
+  // Keyboard only: Tab reaches the sort buttons, the publish form's fields and its button.
+  const reached = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    await phone.keyboard.press("Tab");
+    reached.add(
+      // A string, not a function: this script is type-checked without the DOM's types.
+      await phone.evaluate(
+        `(() => { const e = document.activeElement;
+          return e ? (e.id || (e.closest("th") ? "sort" : e.tagName.toLowerCase())) : ""; })()`,
+      ) as string,
+    );
+  }
+  for (const want of ["sort", "topic", "text"]) {
+    assert.ok(reached.has(want), `Tab never reaches ${want}: ${[...reached]}`);
+  }
   // The devnet page: every node, and a broadcast reaching the other four with their delivery times.
   const devnetApi = new ControlApi({ node: nodes[0], token: "e".repeat(64), port: 0, devnet: nodes });
   apis.push(devnetApi);

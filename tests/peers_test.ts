@@ -233,6 +233,31 @@ Deno.test("announced peers become known, earn no trust, and never include this n
   });
 });
 
+Deno.test("an active peer's latest announcement is reported as its announced neighbours, replacing the previous one", async () => {
+  await withNodes(async (nodes) => {
+    const listener = await startNode({ peers: { minPeers: 0 } });
+    const announcer = await startNode({ peers: { minPeers: 0 } });
+    nodes.push(listener, announcer);
+    const peer = await announcer.peers.connect(listener.address);
+    const strangers = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const announce = (list: Identity[]) =>
+      peer.connection.send(createMessage(announcer.identity, MessageType.PEER_ANNOUNCEMENT, {
+        peers: list.map((s, i) => ({ nodeId: s.nodeIdBytes, address: `127.0.24${i}.1:9`, lastSeen: Date.now() })),
+      }, { ttl: 0 }));
+    const announcedBy = () =>
+      listener.peers.peers().find((p) => p.nodeId === announcer.identity.nodeId)?.announced ?? [];
+    announce([strangers[0], strangers[1]]);
+    await waitFor(() => announcedBy().length === 2, "the first announcement");
+    assert.deepEqual([...announcedBy()].sort(), [strangers[0].nodeId, strangers[1].nodeId].sort());
+    announce([strangers[2]]);
+    await waitFor(() => announcedBy().length === 1, "the second announcement");
+    assert.deepEqual(announcedBy(), [strangers[2].nodeId]);
+    const known = listener.peers.peers().find((p) => p.nodeId === strangers[0].nodeId);
+    assert.equal(known?.state, "known");
+    assert.equal(known?.announced, undefined);
+  });
+});
+
 Deno.test("a link message signed by someone other than the peer is penalised", async () => {
   await withNodes(async (nodes) => {
     const victim = await startNode({ peers: { minPeers: 0 } });
