@@ -70,16 +70,21 @@ const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"],
   ["trust", "Trust"], ["reputation", "Reputation"], ["lastSeen", "Last seen"], ["rttMs", "RTT ms"], ["messages", "Messages"],
   ["history", "Trust history"]];
 
+// Trust before the oldest listed event, then after each event, oldest first; the events themselves as text
+// beside it (the latest three), so the reasons are readable without hovering.
 function sparkline(events) {
-  const values = (events || []).map((e) => e.trustAfter).reverse();
-  const box = svg("svg", { width: 80, height: 18, role: "img", "aria-label": "trust over its latest events" });
+  const list = (events || []).slice().reverse();
+  const values = list.length ? [list[0].trustAfter - list[0].trustDelta, ...list.map((e) => e.trustAfter)] : [];
+  const describe = (e) => e.eventType + (e.count > 1 ? " x" + e.count : "") + " " + (e.trustDelta >= 0 ? "+" : "") + e.trustDelta.toFixed(3);
+  const recent = (events || []).slice(0, 3).map(describe).join(", ");
+  const box = svg("svg", { width: 80, height: 18, role: "img", "aria-label": "trust over its latest events: " + (recent || "none yet") });
   if (values.length > 1) {
     const points = values.map((v, i) => (i * 80 / (values.length - 1)).toFixed(1) + "," + (17 - v * 16).toFixed(1)).join(" ");
     box.append(svg("polyline", { points, fill: "none", stroke: "#0969da", "stroke-width": 1.5 }));
   }
-  const title = svg("title"); title.textContent = (events || []).slice(0, 5).map((e) => e.eventType + (e.count > 1 ? " x" + e.count : "") + " " + e.trustDelta.toFixed(3)).join(", ");
-  box.append(title);
-  return box;
+  const title = svg("title"); title.textContent = (events || []).slice(0, 10).map(describe).join(", "); box.append(title);
+  const wrap = el("span"); wrap.append(box, el("small", " " + recent, { class: "note" }));
+  return wrap;
 }
 
 function renderPeers(peers, trust) {

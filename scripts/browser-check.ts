@@ -102,6 +102,8 @@ try {
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(dialogs, [], "no script ran");
   await pages[1].waitForSelector("#traffic dt", { timeout: 15_000 });
+  // The trust events that moved a peer's trust are shown as text beside its history line.
+  await pages[1].waitForSelector("#peers small:has-text('valid_message')", { timeout: 15_000 });
   await pages[1].waitForSelector("#topology line[stroke-dasharray]", { state: "attached", timeout: 15_000 });
   await pages[1].screenshot({ path: `${dir}/dashboard.png` });
   // Without the session cookie, the API refuses.
