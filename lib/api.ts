@@ -369,6 +369,7 @@ export class ControlApi {
               node: i,
               id: m.id,
               origin: index.get(m.origin) ?? -1,
+              from: index.get(m.from) ?? -1,
               topic: m.topic,
               ms: Date.now() - m.timestamp,
             };

@@ -300,6 +300,12 @@ function draw() {
       items.push(svg("line", { x1, y1, x2, y2, stroke: trustColour(link.trust), "stroke-width": 1.5, opacity: 0.7 }));
     }
   }
+  // The hop that first brought the message to each node: a thick line from the relaying node.
+  for (const [index, got] of reached) {
+    if (got.from < 0 || got.from >= n) continue;
+    const [x1, y1] = position(got.from, n), [x2, y2] = position(index, n);
+    items.push(svg("line", { x1, y1, x2, y2, stroke: "#1a7f37", "stroke-width": 4 }));
+  }
   for (const node of state.nodes) {
     const [x, y] = position(node.index, n);
     const got = reached.get(node.index);
@@ -308,13 +314,22 @@ function draw() {
     const title = svg("title");
     title.textContent = "node " + node.index + " " + node.nodeId + " at " + node.address + ": " + node.links.length + " peers, " + node.delivered + " delivered";
     dot.append(title);
-    const label = svg("text", { x: x + 15, y: y + 4, "font-size": 11 });
-    label.textContent = "#" + node.index + (node.index === origin ? " origin" : got !== undefined ? " +" + got + " ms" : "");
+    const left = x < -1;
+    const label = svg("text", { x: x + (left ? -15 : 15), y: y + 4, "font-size": 11, "text-anchor": left ? "end" : "start" });
+    label.textContent = "#" + node.index + (node.index === origin ? " origin" : got !== undefined
+      ? " +" + got.ms + " ms, hop " + hops(node.index) + (got.from >= 0 ? " via #" + got.from : "") : "");
     items.push(dot, label);
   }
   $("net").replaceChildren(...items);
   const total = Math.max(0, n - 1), done = [...reached.keys()].filter((i) => i !== origin).length;
   $("progress").textContent = current ? "message " + current.slice(0, 12) + ": " + done + " of " + total + " nodes reached" : "no broadcast yet";
+}
+
+// Hops from the origin along the first-delivery path (bounded by the node count, so a bad path cannot loop).
+function hops(index) {
+  let count = 0;
+  while (index !== origin && reached.has(index) && count <= state.nodes.length) { index = reached.get(index).from; count++; }
+  return count;
 }
 
 async function refresh() {
@@ -336,7 +351,7 @@ const events = new EventSource("/v1/devnet/events");
 events.addEventListener("delivery", (event) => {
   const d = JSON.parse(event.data);
   if (d.id !== current) { current = d.id; origin = d.origin; reached.clear(); }
-  if (!reached.has(d.node)) reached.set(d.node, d.ms);
+  if (!reached.has(d.node)) reached.set(d.node, { ms: d.ms, from: d.from });
   draw();
 });
 
@@ -356,7 +371,8 @@ export const DEVNET_HTML: string = `<!doctype html>
 <style>
   :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
   body { margin: 0; padding: 1rem; }
-  section { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem; max-width: 520px; }
+  section { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem; max-width: 680px; }
+  #net { max-width: 100%; height: auto; }
   button { font: inherit; padding: .3rem .7rem; }
   button:focus-visible { outline: 2px solid #0969da; }
   p { margin: .5rem 0; }
@@ -367,9 +383,10 @@ export const DEVNET_HTML: string = `<!doctype html>
 <section>
   <button id="broadcast" type="button">Broadcast from a random node</button>
   <p id="progress" role="status" aria-live="polite"></p>
-  <svg id="net" width="480" height="440" viewBox="-240 -220 480 440" role="img"
+  <svg id="net" width="640" height="440" viewBox="-320 -220 640 440" role="img"
     aria-label="Every devnet node and link; the origin is blue, reached nodes are green with their delivery time"></svg>
-  <p>Blue: origin. Green: reached, labelled with the time from publishing to delivery. Grey: not yet. Links are coloured by trust.</p>
+  <p>Blue: origin. Green: reached, labelled with the time from publishing to delivery, its hop count and the node that
+  relayed it (the thick line). Grey: not yet. Links are coloured by trust.</p>
 </section>
 <script>${DEVNET_SCRIPT}</script>
 </body>

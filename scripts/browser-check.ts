@@ -140,12 +140,14 @@ try {
   const devnetApi = new ControlApi({ node: nodes[0], token: "e".repeat(64), port: 0, devnet: nodes });
   apis.push(devnetApi);
   const devnetAddress = await devnetApi.start();
-  const devnetPage = await browser.newPage({ viewport: { width: 800, height: 700 } });
+  const devnetPage = await browser.newPage({ viewport: { width: 760, height: 720 } });
   await devnetPage.goto(`http://${devnetAddress}/devnet#code=${devnetApi.loginCode()}`);
   await devnetPage.waitForSelector("#net circle", { timeout: 15_000 });
   await devnetPage.click("#broadcast");
   await devnetPage.waitForSelector("#progress:has-text('4 of 4 nodes reached')", { timeout: 15_000 });
   assert.equal(await devnetPage.locator("#net circle").count(), 5);
+  const labels = await devnetPage.locator("#net text").allTextContents();
+  assert.equal(labels.filter((l) => /\+\d+ ms, hop \d+ via #\d/.test(l)).length, 4, `hop labels: ${labels}`);
   if (args["devnet-screenshot"]) await devnetPage.screenshot({ path: args["devnet-screenshot"] });
 } finally {
   await browser.close();

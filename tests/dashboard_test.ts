@@ -163,7 +163,10 @@ Deno.test("the devnet page shows every node and link, and each broadcast's deliv
       buffer += value;
       for (const line of buffer.split("\n").filter((l) => l.startsWith("data: "))) {
         const event = JSON.parse(line.slice(6));
-        if (event.id === sent.id) reached.add(event.node);
+        if (event.id !== sent.id) continue;
+        reached.add(event.node);
+        // Each delivery names the devnet node that relayed it: a real, other node.
+        assert.ok(Number.isInteger(event.from) && event.from >= 0 && event.from < 4 && event.from !== event.node);
       }
       buffer = buffer.slice(buffer.lastIndexOf("\n") + 1);
     }
