@@ -116,9 +116,10 @@ never appears in a URL.`,
 Starts N nodes (default 5) on loopback in this process, connects them through
 the first one, publishes R demo messages per second (default 1) from random
 nodes, and prints a summary every 2 seconds: peers, messages and trust of each
-node. Runs until SIGINT, or for S seconds. With --api, it also serves a page
-showing every node and link and each broadcast spreading, with the delivery
-time at each node; it prints the page's address with a one-time code.`,
+node. Runs until SIGINT, or for S seconds. It also serves a page showing every
+node and link and each broadcast spreading hop by hop, with the delivery time
+at each node, and prints the page's address with a one-time code: on a free
+loopback port, or at --api HOST:PORT (--api off: no page).`,
 };
 
 class UsageError extends KithError {
@@ -515,8 +516,9 @@ async function runDevnet(flags: Flags, io: CliIo): Promise<number> {
       nodes.push(node);
     }
     let page: string | undefined;
-    if (flags.api !== undefined) {
-      const api = listenAddress(flags.api, "--api");
+    if (flags.api !== "off") {
+      // A free loopback port by default, so a devnet never collides with a node's API on 7401.
+      const api = listenAddress(flags.api ?? "127.0.0.1:0", "--api");
       server = new ControlApi({
         node: nodes[0],
         token: toHex(crypto.getRandomValues(new Uint8Array(32))), // in memory only: the page logs in by code

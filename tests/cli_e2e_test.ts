@@ -252,3 +252,42 @@ Deno.test("a node SIGKILLed while writing restarts with its identity, peers and 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kith devnet serves its page at the printed one-time address and exits after --duration", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = kith(dir, ["devnet", "--nodes", "3", "--traffic", "0", "--duration", "3", "--json"]).spawn();
+    const reader = child.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const info = JSON.parse(text.split("\n")[0]) as { devnet: { nodeId: string }[]; page: string };
+    assert.equal(info.devnet.length, 3);
+    const url = new URL(info.page);
+    assert.equal(url.hostname, "127.0.0.1");
+    assert.equal(url.pathname, "/devnet");
+    const code = /code=([0-9a-f]+)/.exec(url.hash)![1];
+    const session = await fetch(`${url.origin}/v1/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code }),
+    });
+    assert.equal(session.status, 200);
+    const cookie = session.headers.get("set-cookie")!.split(";")[0];
+    await session.body?.cancel();
+    const state = await (await fetch(`${url.origin}/v1/devnet`, { headers: { cookie } })).json();
+    assert.deepEqual(state.nodes.map((n: { nodeId: string }) => n.nodeId), info.devnet.map((n) => n.nodeId));
+    const anonymous = await fetch(`${url.origin}/v1/devnet`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    assert.equal((await child.status).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
