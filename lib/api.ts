@@ -345,45 +345,23 @@ export class ControlApi {
 
   /** Every application delivery at every devnet node, as it happens: which node, which message, how long after publishing. */
   #devnetEvents(): Response {
-    const encoder = new TextEncoder();
     const nodes = this.#options.devnet!;
     const index = new Map(nodes.map((n, i) => [n.nodeId, i]));
-    const subscriptions: { unsubscribe(): void }[] = [];
-    let end: () => void = () => {};
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        end = () => {
-          for (const s of subscriptions) s.unsubscribe();
-          this.#streams.delete(end);
-          try {
-            controller.close();
-          } catch {
-            // Already closed.
-          }
-        };
-        this.#streams.add(end);
-        controller.enqueue(encoder.encode(": devnet\n\n"));
-        nodes.forEach((node, i) => {
-          subscriptions.push(node.subscribe(undefined, (m) => {
-            const event = {
+    return this.#eventStream(
+      "devnet",
+      (send) =>
+        nodes.map((node, i) =>
+          node.subscribe(undefined, (m) =>
+            send("delivery", {
               node: i,
               id: m.id,
               origin: index.get(m.origin) ?? -1,
               from: index.get(m.from) ?? -1,
               topic: m.topic,
               ms: Date.now() - m.timestamp,
-            };
-            try {
-              controller.enqueue(encoder.encode(`event: delivery\ndata: ${JSON.stringify(event)}\n\n`));
-            } catch {
-              end();
-            }
-          }));
-        });
-      },
-      cancel: () => end(),
-    });
-    return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+            }))
+        ),
+    );
   }
 
   #newLoginCode(): string {
@@ -479,14 +457,34 @@ export class ControlApi {
   }
 
   #subscribe(topic: string | undefined): Response {
+    return this.#eventStream("subscribed", (send) => [
+      this.#options.node.subscribe(topic, (message) => send("message", messageJson(message))),
+    ]);
+  }
+
+  /**
+   * A Server-Sent Events response: `attach` subscribes and returns its subscriptions, which end with the
+   * stream (client gone, write failed, or API stopped). A comment every 15 s keeps idle proxies from closing it.
+   */
+  #eventStream(
+    greeting: string,
+    attach: (send: (event: string, data: unknown) => void) => { unsubscribe(): void }[],
+  ): Response {
     const encoder = new TextEncoder();
-    let subscription: { unsubscribe(): void } | undefined;
+    let subscriptions: { unsubscribe(): void }[] = [];
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     let end: () => void = () => {};
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
+        const write = (text: string) => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            end();
+          }
+        };
         end = () => {
-          subscription?.unsubscribe();
+          for (const s of subscriptions) s.unsubscribe();
           if (keepAlive !== undefined) clearInterval(keepAlive);
           this.#streams.delete(end);
           try {
@@ -496,21 +494,9 @@ export class ControlApi {
           }
         };
         this.#streams.add(end);
-        controller.enqueue(encoder.encode(": subscribed\n\n"));
-        subscription = this.#options.node.subscribe(topic, (message) => {
-          try {
-            controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(messageJson(message))}\n\n`));
-          } catch {
-            end();
-          }
-        });
-        keepAlive = setInterval(() => {
-          try {
-            controller.enqueue(encoder.encode(": keep-alive\n\n"));
-          } catch {
-            end();
-          }
-        }, 15_000);
+        write(`: ${greeting}\n\n`);
+        subscriptions = attach((event, data) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+        keepAlive = setInterval(() => write(": keep-alive\n\n"), 15_000);
       },
       cancel: () => end(),
     });

@@ -11,9 +11,11 @@
  */
 import { createHash } from "node:crypto";
 
-/** The dashboard's script, inline in the page and allowed by hash in its Content-Security-Policy. */
-export const DASHBOARD_SCRIPT: string = `"use strict";
-const $ = (id) => document.getElementById(id);
+/**
+ * What both pages' scripts start with: element helpers (text only, never HTML), trust's colour, and the login
+ * that trades the one-time code in the URL fragment for the session cookie and drops it from the address bar.
+ */
+const PAGE_PRELUDE = `const $ = (id) => document.getElementById(id);
 const el = (tag, text, attrs) => {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = String(text);
@@ -25,9 +27,25 @@ const svg = (tag, attrs) => {
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
   return node;
 };
-const short = (id) => String(id).slice(0, 12);
-const notice = (text) => { $("notice").textContent = text; $("notice").hidden = !text; };
 const trustColour = (t) => "hsl(" + Math.round(120 * t) + ", 70%, 38%)";
+
+async function login(onRejected) {
+  const match = /code=([0-9a-f]+)/.exec(location.hash);
+  if (!match) return;
+  history.replaceState(null, "", location.pathname);
+  const response = await fetch("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
+  if (!response.ok) onRejected();
+}
+`;
+
+/** The base style of both pages. */
+const PAGE_CSS = `  :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
+  body { margin: 0; padding: 1rem; }`;
+
+/** The dashboard's script, inline in the page and allowed by hash in its Content-Security-Policy. */
+export const DASHBOARD_SCRIPT: string = `"use strict";
+${PAGE_PRELUDE}const short = (id) => String(id).slice(0, 12);
+const notice = (text) => { $("notice").textContent = text; $("notice").hidden = !text; };
 let sortKey = "trust", sortDown = true, last = null, lastAt = 0, selfId = "";
 
 async function api(path, init) {
@@ -35,14 +53,6 @@ async function api(path, init) {
   if (response.status === 401) { notice("Not logged in: run 'kith dashboard' and open the address it prints."); throw new Error("401"); }
   if (!response.ok) throw new Error(path + ": " + response.status);
   return response.json();
-}
-
-async function login() {
-  const match = /code=([0-9a-f]+)/.exec(location.hash);
-  if (!match) return;
-  history.replaceState(null, "", location.pathname); // the code is single-use; drop it from the address bar
-  const response = await fetch("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
-  if (!response.ok) notice("That login code is used or expired: run 'kith dashboard' again.");
 }
 
 function fill(dl, rows) {
@@ -201,7 +211,8 @@ $("publish").addEventListener("submit", async (event) => {
   } catch (error) { notice("Publishing failed: " + error); }
 });
 
-login().then(() => { refresh(); follow(); setInterval(refresh, 2000); });
+login(() => notice("That login code is used or expired: run 'kith dashboard' again."))
+  .then(() => { refresh(); follow(); setInterval(refresh, 2000); });
 `;
 
 /** SHA-256 of the script, base64, for the Content-Security-Policy. */
@@ -215,8 +226,7 @@ export const DASHBOARD_HTML: string = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kith node</title>
 <style>
-  :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
-  body { margin: 0; padding: 1rem; }
+${PAGE_CSS}
   h1 { font-size: 1.3rem; margin: 0 0 .5rem; }
   h2 { font-size: 1.05rem; margin: 0 0 .5rem; }
   .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); }
@@ -268,22 +278,8 @@ export const DASHBOARD_HTML: string = `<!doctype html>
 
 /** The devnet page's script: every node and link, and a broadcast spreading node by node with its delivery times. */
 export const DEVNET_SCRIPT: string = `"use strict";
-const $ = (id) => document.getElementById(id);
-const svg = (tag, attrs) => {
-  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-  return node;
-};
-const trustColour = (t) => "hsl(" + Math.round(120 * t) + ", 70%, 38%)";
-let state = { nodes: [] }, current = null, origin = -1;
+${PAGE_PRELUDE}let state = { nodes: [] }, current = null, origin = -1;
 const reached = new Map();
-
-async function login() {
-  const match = /code=([0-9a-f]+)/.exec(location.hash);
-  if (!match) return;
-  history.replaceState(null, "", location.pathname);
-  await fetch("/v1/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ code: match[1] }) });
-}
 
 function position(i, n) {
   const a = (2 * Math.PI * i) / Math.max(1, n) - Math.PI / 2;
@@ -355,7 +351,8 @@ events.addEventListener("delivery", (event) => {
   draw();
 });
 
-login().then(() => { refresh(); setInterval(refresh, 2000); });
+login(() => { $("progress").textContent = "That login code is used or expired: restart kith devnet for a new one."; })
+  .then(() => { refresh(); setInterval(refresh, 2000); });
 `;
 
 /** SHA-256 of the devnet script, base64, for its Content-Security-Policy. */
@@ -369,8 +366,7 @@ export const DEVNET_HTML: string = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kith devnet</title>
 <style>
-  :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f7f9; }
-  body { margin: 0; padding: 1rem; }
+${PAGE_CSS}
   section { background: white; border: 1px solid #d0d7de; border-radius: 6px; padding: .75rem; max-width: 680px; }
   #net { max-width: 100%; height: auto; }
   button { font: inherit; padding: .3rem .7rem; }
