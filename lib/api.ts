@@ -109,6 +109,19 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 
+/** A page whose only script is its inline one (allowed by hash): nothing from elsewhere, no framing, no referrer. */
+function page(html: string, scriptHash: string): Response {
+  return new Response(html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy":
+        `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'`,
+      "x-frame-options": "DENY",
+      "referrer-policy": "no-referrer",
+    },
+  });
+}
+
 function problem(status: number, code: string, message: string): Response {
   return json({ error: { code, message } }, status);
 }
@@ -244,26 +257,10 @@ export class ControlApi {
       return problem(403, "FORBIDDEN_ORIGIN", "the Host or Origin of this request is not this node's control API");
     }
     if (request.method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
-      return new Response(DASHBOARD_HTML, {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy":
-            `default-src 'none'; script-src 'sha256-${DASHBOARD_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'`,
-          "x-frame-options": "DENY",
-          "referrer-policy": "no-referrer",
-        },
-      });
+      return page(DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH);
     }
     if (request.method === "GET" && url.pathname === "/devnet" && this.#options.devnet) {
-      return new Response(DEVNET_HTML, {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy":
-            `default-src 'none'; script-src 'sha256-${DEVNET_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'`,
-          "x-frame-options": "DENY",
-          "referrer-policy": "no-referrer",
-        },
-      });
+      return page(DEVNET_HTML, DEVNET_SCRIPT_HASH);
     }
     if (request.method === "POST" && url.pathname === "/v1/session") return await this.#openSession(request);
     if (!this.#authorized(request)) {
