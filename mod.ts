@@ -84,6 +84,7 @@ export {
 export {
   type ApplicationPayload,
   computeMessageId,
+  createLinkMessage,
   createMessage,
   type CreateMessageOptions,
   DEFAULT_PROTOCOL_LIMITS,
@@ -96,6 +97,7 @@ export {
   type HandshakeConfirmPayload,
   type HandshakePayload,
   type HeartbeatPayload,
+  LINK_AUTHENTICATED_TYPES,
   MAX_DIGEST_IDS,
   MAX_PEER_LIST,
   MAX_TOPIC_BYTES,
@@ -113,6 +115,7 @@ export {
   type TrustedPeersResponsePayload,
   type TrustRecord,
   type TrustUpdatePayload,
+  type VerifyOptions,
 } from "./lib/protocol.ts";
 export {
   type CloseInfo,

@@ -52,6 +52,8 @@ export const PROTOCOL_ERROR_CODES = [
   "BAD_ID",
   /** The signature does not verify against the origin public key. */
   "BAD_SIGNATURE",
+  /** No signature where one is required: only TTL 0 link messages from a session's own peer may omit it. */
+  "UNSIGNED",
   /** The timestamp is older than the allowed message age. */
   "STALE_TIMESTAMP",
   /** The timestamp is further in the future than the allowed clock skew. */

@@ -34,7 +34,7 @@ import { isLoopback, type NetworkGroup, networkGroup } from "./netgroup.ts";
 import type { CloseInfo, Connection, Transport } from "./network.ts";
 import { TransportError } from "./network.ts";
 import {
-  createMessage,
+  createLinkMessage,
   DisconnectReason,
   type Envelope,
   MAX_PEER_LIST,
@@ -704,7 +704,7 @@ export class PeerManager {
       if (!bytesEqual(envelope.origin, fromHex(peer.nodeId)!)) {
         throw Object.assign(new Error("link message from another origin"), { code: "BAD_FIELD" });
       }
-      message = this.#codec.verify(envelope, this.#clock.now());
+      message = this.#codec.verify(envelope, this.#clock.now(), { linkPeer: peer.nodeId });
     } catch (error) {
       this.#penalise(peer.nodeId, (error as ProtocolError).code ?? "BAD_FIELD");
       return;
@@ -737,7 +737,7 @@ export class PeerManager {
   }
 
   #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
-    peer.connection.send(createMessage(this.#identity, type, payload, { ttl: 0, timestamp: this.#clock.now() }));
+    peer.connection.send(createLinkMessage(this.#identity, type, payload, { timestamp: this.#clock.now() }));
   }
 
   /** Up to `limit` dialable addresses to tell `requester` about: active peers first, then recent known ones. */

@@ -23,7 +23,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "./address.ts";
-import { bytesEqual, sha256 } from "./bytes.ts";
+import { bytesEqual, sha256, toHex } from "./bytes.ts";
 import { isAcceptablePointEncoding, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from "./ed25519.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
@@ -100,6 +100,22 @@ export const DisconnectReason = {
   SLOW_READER: 13,
 } as const;
 
+/**
+ * Types a node may send unsigned, as link messages, on an established
+ * session: always TTL 0 and from the session's own peer. The session's
+ * ChaCha20-Poly1305 records, keyed by a handshake both identities signed,
+ * already prove who sent them, so an Ed25519 signature would add about 37 µs
+ * of CPU and 64 bytes to every digest and heartbeat and prove nothing more.
+ * Everything that travels further than one hop (CUSTOM_DATA, TRUST_UPDATE,
+ * ...) and everything in a handshake stays signed.
+ */
+export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>([
+  MessageType.PEER_DISCOVERY,
+  MessageType.PEER_ANNOUNCEMENT,
+  MessageType.HEARTBEAT,
+  MessageType.GOSSIP_MESSAGE,
+]);
+
 /** A peer's address as announced in peer lists. */
 export interface PeerRecord {
   /** The peer's node id (SHA-256 of its public key), 32 bytes. */
@@ -168,12 +184,20 @@ export interface HeartbeatPayload {
   reply: boolean;
 }
 
-/** Payload of GOSSIP_MESSAGE: anti-entropy digests between neighbours. */
+/** Payload of GOSSIP_MESSAGE: lazy push and repair between neighbours. */
 export interface GossipDigestPayload {
   /** Ids of messages the sender has and can serve (IHAVE), at most {@link MAX_DIGEST_IDS}. */
   have: Uint8Array[];
-  /** Ids of messages the sender asks for (IWANT), at most {@link MAX_DIGEST_IDS}. */
+  /**
+   * Ids of messages the sender asks for (IWANT), at most {@link MAX_DIGEST_IDS}. Asking also grafts:
+   * the receiver pushes new messages to the sender in full again.
+   */
   want: Uint8Array[];
+  /**
+   * PRUNE: the sender received a message twice and asks for ids only (`have`), not full messages, from
+   * now on. Optional on the wire: absent means false. Decoded payloads always carry it.
+   */
+  prune?: boolean;
 }
 
 /** Payload of CUSTOM_DATA, the application message. */
@@ -245,6 +269,9 @@ type Field =
   | { name: string; kind: "blob" }
   | { name: string; kind: "text"; maxBytes: number }
   | { name: string; kind: "bool" }
+  // A boolean that may be left off the end of a record: absent reads as false, and false is never written,
+  // so a field added this way leaves older encodings valid and unchanged.
+  | { name: string; kind: "flag" }
   | { name: string; kind: "fraction" }
   | { name: string; kind: "address"; optional: boolean }
   | { name: string; kind: "list"; max: number; of: readonly Field[] }
@@ -284,7 +311,11 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
   4: LIMIT_FIELDS,
   5: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD }],
   6: [{ name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER }, { name: "reply", kind: "bool" }],
-  7: [{ name: "have", kind: "ids", max: MAX_DIGEST_IDS }, { name: "want", kind: "ids", max: MAX_DIGEST_IDS }],
+  7: [
+    { name: "have", kind: "ids", max: MAX_DIGEST_IDS },
+    { name: "want", kind: "ids", max: MAX_DIGEST_IDS },
+    { name: "prune", kind: "flag" },
+  ],
   8: APPLICATION_FIELDS,
   9: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
   10: LIMIT_FIELDS,
@@ -332,6 +363,7 @@ function readField(field: Field, value: unknown, path: string): unknown {
       }
       return value;
     case "bool":
+    case "flag":
       if (typeof value !== "boolean") throw badField(path, "expected a boolean");
       return value;
     case "fraction":
@@ -360,26 +392,43 @@ function readField(field: Field, value: unknown, path: string): unknown {
   }
 }
 
+/** Fields a record must carry: all but the trailing flags. */
+function requiredFields(fields: readonly Field[]): number {
+  let n = fields.length;
+  while (n > 0 && fields[n - 1].kind === "flag") n--;
+  return n;
+}
+
 function readRecord(fields: readonly Field[], value: unknown, path: string): Record<string, unknown> {
-  if (!Array.isArray(value) || value.length !== fields.length) {
-    throw badField(path, `expected an array of ${fields.length} fields`);
+  const required = requiredFields(fields);
+  if (!Array.isArray(value) || value.length < required || value.length > fields.length) {
+    throw badField(
+      path,
+      required === fields.length
+        ? `expected an array of ${fields.length} fields`
+        : `expected an array of ${required} to ${fields.length} fields`,
+    );
   }
   const out: Record<string, unknown> = {};
   for (let i = 0; i < fields.length; i++) {
-    out[fields[i].name] = readField(fields[i], value[i], `${path}.${fields[i].name}`);
+    out[fields[i].name] = i < value.length ? readField(fields[i], value[i], `${path}.${fields[i].name}`) : false;
   }
   return out;
 }
 
 function writeRecord(fields: readonly Field[], value: Record<string, unknown>, path: string): unknown[] {
-  return fields.map((field) => {
+  const out = fields.map((field) => {
     const v = value[field.name];
+    if (field.kind === "flag") return v ?? false;
     if (field.kind === "list") {
       if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
       return v.map((item, i) => writeRecord(field.of, item as Record<string, unknown>, `${path}.${field.name}[${i}]`));
     }
     return v;
   });
+  let length = out.length;
+  while (length > requiredFields(fields) && out[length - 1] === false) length--;
+  return out.slice(0, length);
 }
 
 /** Limits applied when decoding. Every field is a bound an attacker cannot exceed. */
@@ -427,7 +476,7 @@ export interface Envelope {
   ttl: number;
   /** The encoded payload, exactly as signed. */
   payloadBytes: Uint8Array;
-  /** Ed25519 signature of `id` by the origin, 64 bytes. */
+  /** Ed25519 signature of `id` by the origin, 64 bytes; empty for a link message ({@link createLinkMessage}). */
   signature: Uint8Array;
 }
 
@@ -537,6 +586,61 @@ export function createMessage<T extends MessageType>(
   } as Envelope & { type: T; payload: PayloadByType[T] } as Message<T>;
 }
 
+const NO_SIGNATURE = new Uint8Array(0);
+
+/**
+ * Creates an unsigned link message from `identity` (TTL 0) for one of the
+ * {@link LINK_AUTHENTICATED_TYPES}. Send it only on an established session:
+ * a receiver accepts it only from the session's own peer
+ * ({@link VerifyOptions.linkPeer}).
+ *
+ * @throws {RangeError} when `type` is not link-authenticated
+ */
+export function createLinkMessage<T extends MessageType>(
+  identity: Identity,
+  type: T,
+  payload: PayloadByType[T],
+  options: { timestamp?: number } = {},
+): Message<T> {
+  if (!LINK_AUTHENTICATED_TYPES.has(type)) {
+    throw new RangeError(`${MESSAGE_TYPE_NAMES[type] ?? type} cannot be sent as an unsigned link message`);
+  }
+  const timestamp = options.timestamp ?? Date.now();
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`bad timestamp ${timestamp}`);
+  const payloadBytes = encodePayload(type, payload);
+  const id = computeMessageId(
+    PROTOCOL_VERSION,
+    type,
+    identity.nodeIdBytes,
+    identity.publicKey,
+    timestamp,
+    payloadBytes,
+  );
+  return {
+    version: PROTOCOL_VERSION,
+    type,
+    id,
+    origin: identity.nodeIdBytes,
+    publicKey: identity.publicKey,
+    timestamp,
+    ttl: 0,
+    payloadBytes,
+    signature: NO_SIGNATURE,
+    payload,
+  } as Envelope & { type: T; payload: PayloadByType[T] } as Message<T>;
+}
+
+/** Options of {@link MessageCodec.verify}. */
+export interface VerifyOptions {
+  /**
+   * Node id (hex) of the authenticated session the envelope arrived on. Only
+   * with it is an unsigned link message accepted, and only when its origin is
+   * that peer, its TTL is 0 and its type is one of
+   * {@link LINK_AUTHENTICATED_TYPES}; otherwise a missing signature is `UNSIGNED`.
+   */
+  linkPeer?: string;
+}
+
 /**
  * Encodes, parses and verifies envelopes under one set of limits.
  *
@@ -644,8 +748,8 @@ export class MessageCodec {
         `payload of ${payloadBytes.length} bytes exceeds ${this.limits.maxPayloadBytes}`,
       );
     }
-    if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_LENGTH) {
-      throw badField("envelope.signature", "expected 64 bytes");
+    if (!(signature instanceof Uint8Array) || (signature.length !== SIGNATURE_LENGTH && signature.length !== 0)) {
+      throw badField("envelope.signature", "expected 64 bytes (or none, for a link message)");
     }
     if (!bytesEqual(id, computeMessageId(version, type, origin, publicKey, timestamp, payloadBytes))) {
       throw new ProtocolError("BAD_ID", "message id is not the hash of its content");
@@ -669,9 +773,10 @@ export class MessageCodec {
    * signature; returns it with the decoded payload.
    *
    * @param now the receiver's clock, ms since the epoch
+   * @param options where the envelope came from (to accept unsigned link messages)
    * @throws {ProtocolError}
    */
-  verify(envelope: Envelope, now: number): Message {
+  verify(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
     if (envelope.timestamp < now - this.limits.maxMessageAgeMs) {
       throw new ProtocolError("STALE_TIMESTAMP", `message is ${now - envelope.timestamp} ms old`);
     }
@@ -690,7 +795,17 @@ export class MessageCodec {
     if (!isAcceptablePointEncoding(envelope.publicKey)) {
       throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
     }
-    if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
+    if (envelope.signature.length === 0) {
+      if (
+        options.linkPeer === undefined || envelope.ttl !== 0 || !LINK_AUTHENTICATED_TYPES.has(envelope.type) ||
+        toHex(envelope.origin) !== options.linkPeer
+      ) {
+        throw new ProtocolError(
+          "UNSIGNED",
+          `unsigned ${name} accepted only as a TTL 0 link message from the session's own peer`,
+        );
+      }
+    } else if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
       throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
     }
     return { ...envelope, payload } as unknown as Message;
@@ -701,9 +816,10 @@ export class MessageCodec {
    *
    * @param bytes one frame body
    * @param now the receiver's clock, ms since the epoch
+   * @param options as for {@link MessageCodec.verify}
    * @throws {ProtocolError}
    */
-  decode(bytes: Uint8Array, now: number): Message {
-    return this.verify(this.parse(bytes), now);
+  decode(bytes: Uint8Array, now: number, options: VerifyOptions = {}): Message {
+    return this.verify(this.parse(bytes), now, options);
   }
 }

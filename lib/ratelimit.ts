@@ -102,4 +102,9 @@ export class BoundedMap<K, V> {
   entries(): IterableIterator<[K, V]> {
     return this.#map.entries();
   }
+
+  /** Values from least to most recently used. */
+  values(): IterableIterator<V> {
+    return this.#map.values();
+  }
 }

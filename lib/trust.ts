@@ -96,6 +96,7 @@ export interface TrustConfig {
 export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM", number>> = Object
   .freeze({
     BAD_SIGNATURE: 0.2,
+    UNSIGNED: 0.2,
     BAD_PUBLIC_KEY: 0.2,
     ORIGIN_MISMATCH: 0.2,
     BAD_ID: 0.15,

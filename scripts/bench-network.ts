@@ -85,7 +85,7 @@ interface NodeHandle {
   publish(seq: number, size: number): void;
   /** Deliveries so far: [seq, latency ms, delivered-at] triples (drained on read in procs mode). */
   drainDeliveries(): Promise<[number, number, number][]>;
-  counters(): Promise<{ received: number; bytesOut: number; cpuUs: number; rssMb: number }>;
+  counters(): Promise<Counters>;
   stop(): Promise<void>;
 }
 
@@ -121,11 +121,27 @@ class LocalNode implements NodeHandle {
       bytesOut: stats.transport.bytesOut,
       cpuUs: 0,
       rssMb: 0,
+      tree: {
+        requested: stats.gossip.requested,
+        prunes: stats.gossip.prunes,
+        grafts: stats.gossip.grafts,
+        announced: stats.gossip.announced,
+      },
     });
   }
   stop() {
     return this.node.stop();
   }
+}
+
+/** What a node has counted so far; the run reports the differences. */
+interface Counters {
+  received: number;
+  bytesOut: number;
+  cpuUs: number;
+  rssMb: number;
+  /** Lazy-push counters: the paths messages took. */
+  tree: { requested: number; prunes: number; grafts: number; announced: number };
 }
 
 /** A node in its own process, driven by JSON lines on stdin/stdout. */
@@ -170,12 +186,7 @@ class ChildNode implements NodeHandle {
     return (await this.#call({ op: "drain" })).deliveries as [number, number, number][];
   }
   async counters() {
-    return (await this.#call({ op: "counters" })) as {
-      received: number;
-      bytesOut: number;
-      cpuUs: number;
-      rssMb: number;
-    };
+    return (await this.#call({ op: "counters" })) as unknown as Counters;
   }
   async stop() {
     await this.#call({ op: "stop" }).catch(() => {});
@@ -381,6 +392,13 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       receptions_per_delivery: round(received / deliveries, 2),
       wire_bytes_per_delivery: Math.round(bytesOut / deliveries),
       cpu_us_per_delivery: Math.round(cpuUs / deliveries),
+      // How deliveries came: asked for after an announcement (the lazy path) vs pushed on the tree.
+      tree: Object.fromEntries(
+        (["requested", "prunes", "grafts", "announced"] as const).map((key) => [
+          key,
+          after.reduce((n, c, i) => n + c.tree[key] - before[i].tree[key], 0),
+        ]),
+      ),
       cpu_user_s: round(cpu.user / 1e6, 2),
       cpu_sys_s: round(cpu.system / 1e6, 2),
       wall_s: round(wallS, 2),

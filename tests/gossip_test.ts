@@ -58,6 +58,15 @@ function setup(count: number, config: Partial<GossipConfig> = {}) {
   return { clock, storage, identity, trust, peers, gossip, delivered };
 }
 
+/** Verifies what the gossip node under test sent: its digests are unsigned link messages from itself. */
+const fromUs = (e: Envelope) => codec.verify(e, T0, { linkPeer: toHex(e.origin) });
+/** The digests a peer was sent, decoded. */
+const digestsTo = (peer: FakePeer) =>
+  peer.sentOfType(MessageType.GOSSIP_MESSAGE).map(fromUs).flatMap((m) =>
+    m.type === MessageType.GOSSIP_MESSAGE ? [m.payload] : []
+  );
+const ids = (list: Uint8Array[]) => list.map(toHex);
+
 const app = (from: Identity, text: string, ttl = 8, timestamp = T0) =>
   createMessage(from, MessageType.CUSTOM_DATA, { topic: "t", data: new TextEncoder().encode(text) }, {
     ttl,
@@ -89,11 +98,21 @@ Deno.test("forwarding is eager, decrements the TTL, and never goes back to the s
   }
 });
 
-Deno.test("forwarding goes to gossip_fanout random peers", () => {
-  const { peers, gossip } = setup(10, { fanout: 3 });
-  gossip.receive(peers[0], app(Identity.generate(), "x"));
-  const reached = peers.filter((p) => p.sentOfType(MessageType.CUSTOM_DATA).length > 0);
-  assert.equal(reached.length, 3);
+Deno.test("a new message goes in full to the fanout eager links and only as an id to the other peers", () => {
+  const { peers, gossip, clock } = setup(10, { fanout: 3 });
+  gossip.start();
+  try {
+    const message = app(Identity.generate(), "x");
+    gossip.receive(peers[0], message); // peers[0] is the first link: eager, with peers[1] and peers[2]
+    const pushed = peers.filter((p) => p.sentOfType(MessageType.CUSTOM_DATA).length > 0);
+    assert.deepEqual(pushed, [peers[1], peers[2]]);
+    assert.deepEqual(peers.map((p) => gossip.peerStats(p.nodeId)!.eager), peers.map((_, i) => i < 3));
+    clock.advance(gossip.config.lazyIntervalMs);
+    const heard = peers.filter((p) => digestsTo(p).some((d) => ids(d.have).includes(toHex(message.id))));
+    assert.deepEqual(heard, peers.slice(3));
+  } finally {
+    gossip.stop();
+  }
 });
 
 Deno.test("a message received with TTL 1 is delivered but not forwarded", () => {
@@ -155,8 +174,8 @@ Deno.test("an oversized application payload is refused on publish and penalised 
   assert.ok(trust.trust(peers[0].nodeId) < 0.5);
 });
 
-Deno.test("publish floods own messages to every peer with the full TTL", () => {
-  const { peers, gossip } = setup(5);
+Deno.test("with floodPublish, publish sends own messages to every peer with the full TTL", () => {
+  const { peers, gossip } = setup(5, { floodPublish: true });
   const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: "t", data: new Uint8Array([1]) }, { ttl: 3 });
   for (const peer of peers) {
     const sent = peer.sentOfType(MessageType.CUSTOM_DATA);
@@ -167,15 +186,18 @@ Deno.test("publish floods own messages to every peer with the full TTL", () => {
 });
 
 Deno.test("repair: a digest of unknown ids is answered with want; a want is served from the store", () => {
-  const { peers, gossip, delivered } = setup(2);
+  const { peers, gossip, delivered, clock } = setup(2);
   const [a, b] = peers;
-  // b advertises a message we have not seen: we ask b for it.
+  gossip.start();
+  // b advertises a message we have not seen and that does not come: we ask b for it.
   const missing = app(Identity.generate(), "missed");
   gossip.receive(
     b,
     createMessage(b.identity, MessageType.GOSSIP_MESSAGE, { have: [missing.id], want: [] }, { ttl: 0, timestamp: T0 }),
   );
-  const wants = b.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => codec.verify(e, T0))
+  clock.advance(gossip.config.wantTimeoutMs * 1.5 + gossip.config.lazyIntervalMs);
+  gossip.stop();
+  const wants = b.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => fromUs(e))
     .filter((m) => m.type === MessageType.GOSSIP_MESSAGE && m.payload.want.length > 0);
   assert.equal(wants.length, 1);
   gossip.receive(b, missing);
@@ -199,7 +221,7 @@ Deno.test("a peer that connects late gets a digest of recent messages at once, b
   gossip.receive(peers[0], app(Identity.generate(), "last hop", 1)); // TTL spent here: not advertised
   const late = new FakePeer();
   gossip.peerConnected(late);
-  const digests = late.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => codec.verify(e, T0));
+  const digests = late.sentOfType(MessageType.GOSSIP_MESSAGE).map((e) => fromUs(e));
   assert.equal(digests.length, 1);
   const have = digests[0].type === MessageType.GOSSIP_MESSAGE ? digests[0].payload.have.map(toHex) : [];
   assert.deepEqual(have, [toHex(spreading.id)]);
@@ -229,6 +251,142 @@ Deno.test("repair rounds run on the gossip interval of the injected clock", () =
     assert.equal(late.sentOfType(MessageType.GOSSIP_MESSAGE).length, 0);
     clock.advance(1);
     assert.equal(late.sentOfType(MessageType.GOSSIP_MESSAGE).length, 1);
+  } finally {
+    gossip.stop();
+  }
+  assert.equal(clock.pendingTimers, 0);
+});
+
+Deno.test("asking a lazy peer grafts it; a duplicate prunes eager links above fanout, never below", () => {
+  const { peers, gossip, clock } = setup(4, { fanout: 2 });
+  const [a, b, c] = peers;
+  const origin = Identity.generate();
+  const want = (peer: FakePeer, id: Uint8Array) =>
+    gossip.receive(
+      peer,
+      createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have: [], want: [id] }, { ttl: 0, timestamp: T0 }),
+    );
+  gossip.start();
+  try {
+    const first = app(origin, "first");
+    gossip.receive(a, first); // a and b are the two eager links; c and d hear ids
+    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 0);
+    want(c, first.id); // c asks: served, and grafted
+    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 1);
+    assert.equal(gossip.peerStats(c.nodeId)!.eager, true);
+
+    const second = app(origin, "second");
+    gossip.receive(a, second);
+    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 2, "c now gets full copies");
+    gossip.receive(c, second); // a duplicate, with three eager links for a fanout of two
+    assert.deepEqual(digestsTo(c).map((d) => d.prune), [true]);
+    assert.equal(gossip.stats.prunes, 1);
+    assert.equal(gossip.peerStats(c.nodeId)!.eager, false);
+    gossip.receive(b, second); // another duplicate, but two eager links are the floor
+    assert.equal(gossip.stats.prunes, 1);
+    assert.equal(gossip.peerStats(b.nodeId)!.eager, true);
+
+    const third = app(origin, "third");
+    gossip.receive(a, third);
+    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 2, "c gets no third full copy");
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.ok(digestsTo(c).some((d) => ids(d.have).includes(toHex(third.id))), "c hears the id instead");
+
+    // A PRUNE from a moves a to ids only.
+    gossip.receive(
+      a,
+      createMessage(a.identity, MessageType.GOSSIP_MESSAGE, { have: [], want: [], prune: true }, {
+        ttl: 0,
+        timestamp: T0,
+      }),
+    );
+    assert.equal(gossip.peerStats(a.nodeId)!.eager, false);
+    const fourth = app(origin, "fourth");
+    gossip.receive(b, fourth);
+    assert.equal(a.sentOfType(MessageType.CUSTOM_DATA).length, 0);
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.ok(digestsTo(a).some((d) => ids(d.have).includes(toHex(fourth.id))));
+  } finally {
+    gossip.stop();
+  }
+  assert.equal(clock.pendingTimers, 0);
+});
+
+Deno.test("a lost eager link is replaced by a lazy one, so the node keeps fanout eager links", () => {
+  const { peers, gossip } = setup(5, { fanout: 2 });
+  for (const peer of peers) gossip.peerConnected(peer);
+  assert.equal(peers.filter((p) => gossip.peerStats(p.nodeId)!.eager).length, 2);
+  const lost = peers.find((p) => gossip.peerStats(p.nodeId)!.eager)!;
+  peers.splice(peers.indexOf(lost), 1);
+  gossip.peerDisconnected(lost.nodeId);
+  assert.equal(peers.filter((p) => gossip.peerStats(p.nodeId)!.eager).length, 2);
+});
+
+Deno.test("lazy push: ids go to every peer not sent the message, once per interval, skipping peers known to have it", () => {
+  const { peers, gossip, clock } = setup(5, { fanout: 2 });
+  const [from, pushed, announcer, ...rest] = peers;
+  gossip.start();
+  try {
+    const message = app(Identity.generate(), "m");
+    gossip.receive(from, message);
+    const pushedTo = peers.filter((p) => p.sentOfType(MessageType.CUSTOM_DATA).length > 0);
+    assert.deepEqual(pushedTo, [pushed]);
+    // The announcer tells us it has the message before our batch goes out.
+    gossip.receive(
+      announcer,
+      createMessage(announcer.identity, MessageType.GOSSIP_MESSAGE, { have: [message.id], want: [] }, {
+        ttl: 0,
+        timestamp: T0,
+      }),
+    );
+    assert.equal(
+      digestsTo(rest[0]).length + digestsTo(rest[1]).length,
+      0,
+      "batched, not sent at once",
+    );
+    clock.advance(gossip.config.lazyIntervalMs);
+    for (const peer of peers) {
+      const heard = digestsTo(peer).some((d) => ids(d.have).includes(toHex(message.id)));
+      const expected = peer !== from && peer !== announcer && !pushedTo.includes(peer);
+      assert.equal(heard, expected, `peer ${peers.indexOf(peer)}`);
+    }
+    assert.equal(gossip.stats.announced, peers.length - 3);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("a message announced but not received is asked of the first announcer after wantTimeoutMs, then of the next", () => {
+  const { peers, gossip, clock, delivered } = setup(3, { wantTimeoutMs: 250, lazyIntervalMs: 100 });
+  const [liar, honest, bystander] = peers;
+  gossip.start();
+  try {
+    const message = app(Identity.generate(), "withheld");
+    const announce = (peer: FakePeer) =>
+      gossip.receive(
+        peer,
+        createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have: [message.id], want: [] }, {
+          ttl: 0,
+          timestamp: T0,
+        }),
+      );
+    const wantsOf = (peer: FakePeer) => digestsTo(peer).filter((d) => d.want.length > 0).length;
+    announce(liar);
+    announce(honest);
+    assert.equal(wantsOf(liar), 0, "not at once: the full copy is probably on its way");
+    // The wait is wantTimeoutMs plus up to half again (fixed per node), checked each lazy round.
+    clock.advance(249);
+    assert.equal(wantsOf(liar), 0);
+    clock.advance(475 - 249);
+    assert.equal(wantsOf(liar), 1, "the first announcer is asked after the timeout");
+    assert.equal(wantsOf(honest), 0, "the second waits its turn");
+    clock.advance(475);
+    assert.equal(wantsOf(honest), 1, "the next announcer is asked when the first did not deliver");
+    gossip.receive(honest, message);
+    assert.equal(delivered.length, 1);
+    clock.advance(2_000);
+    assert.equal(wantsOf(liar) + wantsOf(honest) + wantsOf(bystander), 2, "nothing more is asked once it came");
+    assert.equal(gossip.stats.grafts, 0, "both links were eager already");
   } finally {
     gossip.stop();
   }

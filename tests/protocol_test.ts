@@ -5,6 +5,7 @@ import { fromHex, toHex } from "../lib/bytes.ts";
 import { ProtocolError, type ProtocolErrorCode } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import {
+  createLinkMessage,
   createMessage,
   encodePayload,
   type Envelope,
@@ -46,7 +47,7 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     peers: [peer, { nodeId: bytes32(5), address: "node.example.org:7400", lastSeen: 0 }],
   },
   [MessageType.HEARTBEAT]: { seq: 42, reply: true },
-  [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [] },
+  [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [], prune: false },
   [MessageType.CUSTOM_DATA]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
   [MessageType.TRUST_UPDATE]: { subject: bytes32(6), trust: 0.8 },
   [MessageType.TRUSTED_PEERS_REQUEST]: { limit: MAX_PEER_LIST },
@@ -274,6 +275,9 @@ Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
     [MessageType.GOSSIP_MESSAGE, [[new Uint8Array(31)], []]], // a short id
     [MessageType.GOSSIP_MESSAGE, [Array.from({ length: 257 }, () => bytes32(1)), []]], // too many ids
     [MessageType.GOSSIP_MESSAGE, [[], "nope"]],
+    [MessageType.GOSSIP_MESSAGE, [[], [], true, true]], // the prune flag is the last field
+    [MessageType.GOSSIP_MESSAGE, [[], [], 1]], // prune is a boolean
+    [MessageType.GOSSIP_MESSAGE, [[]]], // want is required
     [MessageType.CUSTOM_DATA, ["chat"]], // missing field
     [MessageType.CUSTOM_DATA, ["chat", new Uint8Array(1), 1]], // extra field
     [MessageType.CUSTOM_DATA, [5, new Uint8Array(1)]], // topic not a string
@@ -323,4 +327,54 @@ Deno.test("parse checks structure and id without the signature; verify then chec
   const parsed = codec.parse(wire);
   assert.equal(parsed.type, MessageType.CUSTOM_DATA);
   assertProtocolError(() => codec.verify(parsed, NOW), "BAD_SIGNATURE");
+});
+
+Deno.test("an unsigned link message is accepted only from its session's own peer, with TTL 0, and only for link types", () => {
+  const other = Identity.generate();
+  const heartbeat = createLinkMessage(me, MessageType.HEARTBEAT, { seq: 7, reply: false }, { timestamp: NOW });
+  assert.equal(heartbeat.signature.length, 0);
+  assert.equal(heartbeat.ttl, 0);
+  const wire = codec.encode(heartbeat);
+  assert.ok(
+    wire.length <
+      codec.encode(createMessage(me, MessageType.HEARTBEAT, heartbeat.payload, { ttl: 0, timestamp: NOW })).length - 60,
+  );
+  const back = codec.decode(wire, NOW, { linkPeer: me.nodeId });
+  assert.equal(back.type === MessageType.HEARTBEAT && back.payload.seq, 7);
+  // Without the session's word, from another session, or with a TTL that would let it travel: refused.
+  assertProtocolError(() => codec.decode(wire, NOW), "UNSIGNED");
+  assertProtocolError(() => codec.decode(wire, NOW, { linkPeer: other.nodeId }), "UNSIGNED");
+  assertProtocolError(
+    () => codec.decode(codec.encode({ ...heartbeat, ttl: 1 }), NOW, { linkPeer: me.nodeId }),
+    "UNSIGNED",
+  );
+  // Application messages always need their origin's signature, even from the origin itself.
+  const unsignedData = forge({ signature: new Uint8Array(0), ttl: 0 });
+  assertProtocolError(() => codec.decode(unsignedData, NOW, { linkPeer: me.nodeId }), "UNSIGNED");
+  assert.throws(
+    () => createLinkMessage(me, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array() }),
+    RangeError,
+  );
+  // A signature of any other length is malformed.
+  assertProtocolError(() => codec.decode(forge({ signature: new Uint8Array(10) }), NOW), "BAD_FIELD");
+});
+
+Deno.test("PRUNE is an optional trailing flag: a two-field digest reads as prune false and keeps its old bytes", () => {
+  const old = encodePayload(MessageType.GOSSIP_MESSAGE, { have: [bytes32(1)], want: [] });
+  assert.deepEqual(old, msgpackEncode([[bytes32(1)], []]));
+  assert.deepEqual(encodePayload(MessageType.GOSSIP_MESSAGE, { have: [bytes32(1)], want: [], prune: false }), old);
+  const pruning = createLinkMessage(me, MessageType.GOSSIP_MESSAGE, { have: [], want: [], prune: true }, {
+    timestamp: NOW,
+  });
+  assert.deepEqual(pruning.payloadBytes, msgpackEncode([[], [], true]));
+  const back = codec.decode(codec.encode(pruning), NOW, { linkPeer: me.nodeId });
+  assert.equal(back.type === MessageType.GOSSIP_MESSAGE && back.payload.prune, true);
+  const plain = codec.decode(
+    codec.encode(createLinkMessage(me, MessageType.GOSSIP_MESSAGE, { have: [], want: [] }, {
+      timestamp: NOW,
+    })),
+    NOW,
+    { linkPeer: me.nodeId },
+  );
+  assert.equal(plain.type === MessageType.GOSSIP_MESSAGE && plain.payload.prune, false);
 });
