@@ -144,7 +144,7 @@ export interface GossipConfig {
 export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   fanout: 3,
   intervalMs: 1_000,
-  lazyIntervalMs: 100,
+  lazyIntervalMs: 250,
   wantTimeoutMs: 250,
 
   messageCacheSize: 10_000,
@@ -252,7 +252,6 @@ export interface GossipPeerStats {
 
 interface PeerState extends GossipPeerStats {
   bucket: TokenBucket;
-  knows: BoundedMap<string, true>;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
   pendingHave: string[];
   servedThisInterval: number;
@@ -300,6 +299,8 @@ interface StoredMessage {
   origin: string;
   /** The peer it first came from (this node's id for its own). */
   from: string;
+  /** Peers known to have it (sent it, announced it, or were sent it): never sent it or its id again. */
+  knownBy: Set<string>;
   storedAt: number;
 }
 
@@ -507,7 +508,6 @@ export class GossipProtocol {
       const eagerLinks = this.#eagerLinks();
       state = {
         bucket: new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now()),
-        knows: new BoundedMap(4_096),
         pendingHave: [],
         eager: eagerLinks < this.config.fanout,
         servedThisInterval: 0,
@@ -542,7 +542,7 @@ export class GossipProtocol {
     this.#markSeen(key, message.id, this.#identity.nodeId, true);
     this.#stats.published++;
     if (ttl >= 1) {
-      const stored = this.#keep(key, message, ttl, this.#identity.nodeId);
+      const stored = this.#keep(key, message, ttl, this.#identity.nodeId, new Set());
       this.#spread(stored, key, new Set([this.#identity.nodeId]), this.config.floodPublish);
     }
     return message;
@@ -564,8 +564,9 @@ export class GossipProtocol {
     }
     this.#count(envelope.type, "received");
     const key = bytesKey(envelope.id);
-    state.knows.set(key, true);
-    if (this.#isSeen(key, envelope.id)) {
+    const kept = this.#store.get(key);
+    if (kept) kept.knownBy.add(peer.nodeId);
+    if (kept || this.#isSeen(key, envelope.id)) {
       state.duplicates++;
       this.#stats.duplicates++;
       this.#count(envelope.type, "duplicate");
@@ -611,6 +612,7 @@ export class GossipProtocol {
         return;
       }
     }
+    const announcers = this.#missing.get(key)?.announcers ?? [];
     this.#markSeen(key, message.id, peer.nodeId, propagating);
     if (propagating) this.#trust.recordValid(peer.nodeId);
     this.#stats.delivered++;
@@ -624,7 +626,7 @@ export class GossipProtocol {
     }
     // Forward while the TTL allows another hop after this one.
     if (propagating && message.ttl >= 2) {
-      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId);
+      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, new Set([peer.nodeId, ...announcers]));
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
     }
   }
@@ -674,7 +676,7 @@ export class GossipProtocol {
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
   }
 
-  #keep(key: string, envelope: Envelope, forwardTtl: number, from: string): StoredMessage {
+  #keep(key: string, envelope: Envelope, forwardTtl: number, from: string, knownBy: Set<string>): StoredMessage {
     const bytes = this.#codec.encode({ ...envelope, ttl: forwardTtl });
     const stored: StoredMessage = {
       id: envelope.id,
@@ -683,6 +685,7 @@ export class GossipProtocol {
       type: envelope.type,
       origin: toHex(envelope.origin),
       from,
+      knownBy,
       storedAt: this.#clock.now(),
     };
     this.#store.set(key, stored);
@@ -706,8 +709,8 @@ export class GossipProtocol {
   #spread(stored: StoredMessage, key: string, exclude: Set<string>, flood: boolean): void {
     for (const peer of this.#peers.activePeers()) {
       if (exclude.has(peer.nodeId)) continue;
+      if (stored.knownBy.has(peer.nodeId)) continue;
       const state = this.#peerState.get(peer.nodeId);
-      if (state?.knows.has(key)) continue;
       if (flood || (state?.eager ?? this.#state(peer.nodeId).eager)) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
     }
@@ -787,8 +790,8 @@ export class GossipProtocol {
     for (const key of state.pendingHave) {
       // Checked now, not when queued: the peer may have announced or sent it meanwhile.
       const stored = this.#store.get(key);
-      if (!stored || state.knows.has(key)) continue;
-      state.knows.set(key, true);
+      if (!stored || stored.knownBy.has(peer.nodeId)) continue;
+      stored.knownBy.add(peer.nodeId);
       have.push(stored.id);
     }
     state.pendingHave = [];
@@ -816,8 +819,7 @@ export class GossipProtocol {
   }
 
   #sendStored(peer: ActivePeer, stored: StoredMessage, key: string): void {
-    const state = this.#state(peer.nodeId);
-    state.knows.set(key, true);
+    stored.knownBy.add(peer.nodeId);
     if (peer.connection.bufferedBytes > this.config.sendHighWaterBytes) {
       if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
       return;
@@ -834,8 +836,9 @@ export class GossipProtocol {
     if (digest.want.length > 0) state.eager = true; // asked: the peer grafted this link
     for (const id of digest.have) {
       const key = bytesKey(id);
-      state.knows.set(key, true);
-      if (this.#seen.has(key)) continue;
+      const kept = this.#store.get(key);
+      if (kept) kept.knownBy.add(peer.nodeId);
+      if (kept || this.#seen.has(key)) continue;
       let missing = this.#missing.get(key);
       if (!missing) {
         if (this.#storage.hasSeen(id)) continue;
@@ -857,7 +860,7 @@ export class GossipProtocol {
       const stored = this.#store.get(key);
       if (!stored || stored.forwardTtl < 1) continue;
       state.servedThisInterval++;
-      state.knows.set(key, true);
+      stored.knownBy.add(peer.nodeId);
       if (active.connection.sendEncoded(stored.bytes)) {
         this.#stats.served++;
         this.#count(stored.type, "forwarded");
@@ -867,13 +870,13 @@ export class GossipProtocol {
 
   /** Sends `peer` a digest of kept messages it is not known to have, newest first. */
   #sendDigest(peer: ActivePeer, entries: [string, StoredMessage][]): void {
-    const state = this.#state(peer.nodeId);
+    this.#state(peer.nodeId);
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
-      const [key, stored] = entries[i];
-      if (stored.forwardTtl < 1 || state.knows.has(key) || stored.origin === peer.nodeId) continue;
+      const stored = entries[i][1];
+      if (stored.forwardTtl < 1 || stored.knownBy.has(peer.nodeId) || stored.origin === peer.nodeId) continue;
       have.push(stored.id);
-      state.knows.set(key, true);
+      stored.knownBy.add(peer.nodeId);
     }
     if (have.length === 0) return;
     this.#stats.digestsSent++;

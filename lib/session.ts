@@ -92,17 +92,24 @@ export function deriveSessionKeys(
     : { sendKey: responderToInitiator, receiveKey: initiatorToResponder };
 }
 
-function nonceFor(counter: number): Uint8Array {
-  const nonce = new Uint8Array(12);
-  const view = new DataView(nonce.buffer);
-  view.setUint32(4, Math.floor(counter / 2 ** 32));
-  view.setUint32(8, counter >>> 0);
+/** Writes the 96-bit big-endian nonce of record `counter` into `nonce` (reused: the cipher copies it). */
+function setNonce(nonce: Uint8Array, counter: number): Uint8Array {
+  const high = Math.floor(counter / 2 ** 32), low = counter >>> 0;
+  nonce[4] = high >>> 24;
+  nonce[5] = high >>> 16;
+  nonce[6] = high >>> 8;
+  nonce[7] = high;
+  nonce[8] = low >>> 24;
+  nonce[9] = low >>> 16;
+  nonce[10] = low >>> 8;
+  nonce[11] = low;
   return nonce;
 }
 
 /** Seals the records of one direction, counting them. */
 export class RecordSealer {
   readonly #key: Uint8Array;
+  readonly #nonce = new Uint8Array(12);
   #counter = 0;
 
   /** Creates a sealer for one direction's key; its counter starts at 0. */
@@ -121,7 +128,9 @@ export class RecordSealer {
    */
   seal(plaintext: Uint8Array): Uint8Array {
     if (this.#counter >= MAX_RECORDS_PER_DIRECTION) throw new RangeError("record counter exhausted; reconnect");
-    const cipher = createCipheriv("chacha20-poly1305", this.#key, nonceFor(this.#counter++), { authTagLength: 16 });
+    const cipher = createCipheriv("chacha20-poly1305", this.#key, setNonce(this.#nonce, this.#counter++), {
+      authTagLength: 16,
+    });
     const out = new Uint8Array(plaintext.length + RECORD_TAG_BYTES);
     out.set(cipher.update(plaintext));
     cipher.final();
@@ -133,6 +142,7 @@ export class RecordSealer {
 /** Opens the records of one direction, in order. */
 export class RecordOpener {
   readonly #key: Uint8Array;
+  readonly #nonce = new Uint8Array(12);
   #counter = 0;
 
   /** Creates an opener for one direction's key; it expects counter 0 first. */
@@ -149,11 +159,13 @@ export class RecordOpener {
       throw new ProtocolError("DECRYPT_FAILED", "sealed record too short or counter exhausted");
     }
     const split = record.length - RECORD_TAG_BYTES;
-    const decipher = createDecipheriv("chacha20-poly1305", this.#key, nonceFor(this.#counter), {
+    const decipher = createDecipheriv("chacha20-poly1305", this.#key, setNonce(this.#nonce, this.#counter), {
       authTagLength: 16,
     });
     decipher.setAuthTag(record.subarray(split));
-    const plaintext = new Uint8Array(decipher.update(record.subarray(0, split)));
+    // A plain Uint8Array view of the Buffer, without a copy (payloads handed to applications are views of it).
+    const opened = decipher.update(record.subarray(0, split));
+    const plaintext = new Uint8Array(opened.buffer, opened.byteOffset, opened.byteLength);
     try {
       decipher.final();
     } catch {
