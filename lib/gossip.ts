@@ -357,6 +357,10 @@ export class GossipProtocol {
   readonly #origins: BoundedMap<string, TokenBucket>;
   readonly #missing: BoundedMap<string, MissingMessage>;
   #deferred: { nodeId: string; key: string }[] = [];
+  // Messages kept since the last repair round, and in the interval before it (each at most
+  // messageCacheSize): a round's digests cover the interval before it, not the whole store.
+  #keptSinceLastRound: [string, StoredMessage][] = [];
+  #keptBeforeLastRound: [string, StoredMessage][] = [];
   #timer: TimerId | undefined;
   #lazyTimer: TimerId | undefined;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
@@ -690,6 +694,7 @@ export class GossipProtocol {
     };
     this.#store.set(key, stored);
     this.#storeBytes += bytes.length;
+    if (this.#keptSinceLastRound.length < this.config.messageCacheSize) this.#keptSinceLastRound.push([key, stored]);
     while (this.#store.size > this.config.messageCacheSize || this.#storeBytes > this.config.maxStoreBytes) {
       const [oldestKey, oldest] = this.#store.entries().next().value!;
       this.#store.delete(oldestKey);
@@ -912,9 +917,12 @@ export class GossipProtocol {
       }
     }
     const digestTo = shuffleInPlace([...active], this.#random).slice(0, this.config.repairFanout);
+    [this.#keptBeforeLastRound, this.#keptSinceLastRound] = [this.#keptSinceLastRound, []];
     if (digestTo.length > 0 && this.#store.size > 0) {
-      const entries = [...this.#store.entries()];
-      for (const peer of digestTo) this.#sendDigest(peer, entries);
+      // Only what was kept during the last interval: older messages were in earlier rounds' digests (or
+      // in the full digest a peer gets when it connects), so each round costs what is new, not the store.
+      const recent = this.#keptBeforeLastRound.filter(([key, stored]) => this.#store.get(key) === stored);
+      for (const peer of digestTo) this.#sendDigest(peer, recent);
     }
   }
 }
