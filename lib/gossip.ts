@@ -50,7 +50,7 @@
  *
  * @module
  */
-import { bytesKey, toHex } from "./bytes.ts";
+import { bytesKey, keyBytes, toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { ConfigError, ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
@@ -288,8 +288,28 @@ export interface MessageTypeCounts {
   invalid: number;
 }
 
+/**
+ * Node ids of peers known to have a message: a short array, as most messages are known to a few peers
+ * (a Set costs about 400 bytes per message), and a Set beyond 16.
+ */
+type PeerSet = string[] | Set<string>;
+
+function knows(stored: StoredMessage, nodeId: string): boolean {
+  const set = stored.knownBy;
+  return Array.isArray(set) ? set.includes(nodeId) : set.has(nodeId);
+}
+
+function markKnown(stored: StoredMessage, nodeId: string): void {
+  const set = stored.knownBy;
+  if (!Array.isArray(set)) set.add(nodeId);
+  else if (!set.includes(nodeId)) {
+    if (set.length < 16) set.push(nodeId);
+    else stored.knownBy = new Set([...set, nodeId]);
+  }
+}
+
+/** A message kept for forwarding and repair; its id is its key in the store (see `keyBytes`). */
 interface StoredMessage {
-  id: Uint8Array;
   /** The envelope as this node sends it on (TTL already decremented). */
   bytes: Uint8Array;
   /** TTL carried by `bytes`. */
@@ -300,7 +320,7 @@ interface StoredMessage {
   /** The peer it first came from (this node's id for its own). */
   from: string;
   /** Peers known to have it (sent it, announced it, or were sent it): never sent it or its id again. */
-  knownBy: Set<string>;
+  knownBy: PeerSet;
   storedAt: number;
 }
 
@@ -546,7 +566,7 @@ export class GossipProtocol {
     this.#markSeen(key, message.id, this.#identity.nodeId, true);
     this.#stats.published++;
     if (ttl >= 1) {
-      const stored = this.#keep(key, message, ttl, this.#identity.nodeId, new Set());
+      const stored = this.#keep(key, message, ttl, this.#identity.nodeId, []);
       this.#spread(stored, key, new Set([this.#identity.nodeId]), this.config.floodPublish);
     }
     return message;
@@ -569,7 +589,7 @@ export class GossipProtocol {
     this.#count(envelope.type, "received");
     const key = bytesKey(envelope.id);
     const kept = this.#store.get(key);
-    if (kept) kept.knownBy.add(peer.nodeId);
+    if (kept) markKnown(kept, peer.nodeId);
     if (kept || this.#isSeen(key, envelope.id)) {
       state.duplicates++;
       this.#stats.duplicates++;
@@ -630,7 +650,10 @@ export class GossipProtocol {
     }
     // Forward while the TTL allows another hop after this one.
     if (propagating && message.ttl >= 2) {
-      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, new Set([peer.nodeId, ...announcers]));
+      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, [
+        peer.nodeId,
+        ...announcers.filter((a) => a !== peer.nodeId),
+      ]);
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
     }
   }
@@ -680,10 +703,9 @@ export class GossipProtocol {
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
   }
 
-  #keep(key: string, envelope: Envelope, forwardTtl: number, from: string, knownBy: Set<string>): StoredMessage {
+  #keep(key: string, envelope: Envelope, forwardTtl: number, from: string, knownBy: string[]): StoredMessage {
     const bytes = this.#codec.encode({ ...envelope, ttl: forwardTtl });
     const stored: StoredMessage = {
-      id: envelope.id,
       bytes,
       forwardTtl,
       type: envelope.type,
@@ -714,7 +736,7 @@ export class GossipProtocol {
   #spread(stored: StoredMessage, key: string, exclude: Set<string>, flood: boolean): void {
     for (const peer of this.#peers.activePeers()) {
       if (exclude.has(peer.nodeId)) continue;
-      if (stored.knownBy.has(peer.nodeId)) continue;
+      if (knows(stored, peer.nodeId)) continue;
       const state = this.#peerState.get(peer.nodeId);
       if (flood || (state?.eager ?? this.#state(peer.nodeId).eager)) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
@@ -795,9 +817,9 @@ export class GossipProtocol {
     for (const key of state.pendingHave) {
       // Checked now, not when queued: the peer may have announced or sent it meanwhile.
       const stored = this.#store.get(key);
-      if (!stored || stored.knownBy.has(peer.nodeId)) continue;
-      stored.knownBy.add(peer.nodeId);
-      have.push(stored.id);
+      if (!stored || knows(stored, peer.nodeId)) continue;
+      markKnown(stored, peer.nodeId);
+      have.push(keyBytes(key));
     }
     state.pendingHave = [];
     if (have.length === 0) return;
@@ -824,7 +846,7 @@ export class GossipProtocol {
   }
 
   #sendStored(peer: ActivePeer, stored: StoredMessage, key: string): void {
-    stored.knownBy.add(peer.nodeId);
+    markKnown(stored, peer.nodeId);
     if (peer.connection.bufferedBytes > this.config.sendHighWaterBytes) {
       if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
       return;
@@ -842,7 +864,7 @@ export class GossipProtocol {
     for (const id of digest.have) {
       const key = bytesKey(id);
       const kept = this.#store.get(key);
-      if (kept) kept.knownBy.add(peer.nodeId);
+      if (kept) markKnown(kept, peer.nodeId);
       if (kept || this.#seen.has(key)) continue;
       let missing = this.#missing.get(key);
       if (!missing) {
@@ -865,7 +887,7 @@ export class GossipProtocol {
       const stored = this.#store.get(key);
       if (!stored || stored.forwardTtl < 1) continue;
       state.servedThisInterval++;
-      stored.knownBy.add(peer.nodeId);
+      markKnown(stored, peer.nodeId);
       if (active.connection.sendEncoded(stored.bytes)) {
         this.#stats.served++;
         this.#count(stored.type, "forwarded");
@@ -878,10 +900,10 @@ export class GossipProtocol {
     this.#state(peer.nodeId);
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
-      const stored = entries[i][1];
-      if (stored.forwardTtl < 1 || stored.knownBy.has(peer.nodeId) || stored.origin === peer.nodeId) continue;
-      have.push(stored.id);
-      stored.knownBy.add(peer.nodeId);
+      const [key, stored] = entries[i];
+      if (stored.forwardTtl < 1 || knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
+      have.push(keyBytes(key));
+      markKnown(stored, peer.nodeId);
     }
     if (have.length === 0) return;
     this.#stats.digestsSent++;

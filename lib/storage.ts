@@ -14,7 +14,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { bytesKey } from "./bytes.ts";
+import { bytesKey, keyBytes } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { KithError } from "./errors.ts";
 
@@ -224,7 +224,9 @@ export class MemoryStorage implements Storage {
   // trimming the oldest event is O(1) amortised, not an O(n) shift.
   readonly #events: TrustEvent[] = [];
   #eventsHead = 0;
-  readonly #seen = new Map<string, SeenMessage>();
+  // id key -> [timestamp, sender]: a tuple, not a SeenMessage with its own id copy (about 250 bytes less
+  // per id; a node keeps one per message in the dedup window).
+  readonly #seen = new Map<string, [number, string]>();
   readonly #state = new Map<string, string>();
   readonly #clock: Clock;
   readonly #options: Required<StorageOptions>;
@@ -285,7 +287,7 @@ export class MemoryStorage implements Storage {
   recordSeen(message: SeenMessage): void {
     this.#open();
     const key = bytesKey(message.messageId);
-    if (!this.#seen.has(key)) this.#seen.set(key, { ...message, messageId: message.messageId.slice() });
+    if (!this.#seen.has(key)) this.#seen.set(key, [message.timestamp, message.senderId]);
   }
   hasSeen(messageId: Uint8Array): boolean {
     this.#open();
@@ -293,7 +295,9 @@ export class MemoryStorage implements Storage {
   }
   listSeenSince(since: number, limit: number): SeenMessage[] {
     this.#open();
-    return [...this.#seen.values()].filter((m) => m.timestamp >= since).sort((a, b) => a.timestamp - b.timestamp)
+    return [...this.#seen].filter(([, [timestamp]]) => timestamp >= since)
+      .map(([key, [timestamp, senderId]]) => ({ messageId: keyBytes(key), timestamp, senderId }))
+      .sort((a, b) => a.timestamp - b.timestamp)
       .slice(0, limit);
   }
   countSeen(): number {
@@ -312,8 +316,8 @@ export class MemoryStorage implements Storage {
     this.#open();
     const seenBefore = now - this.#options.seenRetentionMs;
     let seenMessages = 0;
-    for (const [key, message] of this.#seen) {
-      if (message.timestamp < seenBefore) {
+    for (const [key, [timestamp]] of this.#seen) {
+      if (timestamp < seenBefore) {
         this.#seen.delete(key);
         seenMessages++;
       }

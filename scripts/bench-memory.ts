@@ -21,10 +21,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number) => Number((bytes / 1048576).toFixed(1));
 
 async function settledRss(): Promise<number> {
-  // Let allocation settle; RSS includes garbage not yet collected, so take the lowest of a few samples.
+  // Let allocation settle; RSS includes garbage not yet collected, so collect it when the task exposes
+  // the collector (--v8-flags=--expose-gc), and take the lowest of a few samples.
   let lowest = Infinity;
   for (let i = 0; i < 10; i++) {
     await sleep(100);
+    (globalThis as { gc?: () => void }).gc?.();
     lowest = Math.min(lowest, Deno.memoryUsage().rss);
   }
   return lowest;

@@ -352,6 +352,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     }
     const wallS = (now() - started) / 1000;
     if (Deno.env.get("KITH_BENCH_MEMORY")) {
+      (globalThis as { gc?: () => void }).gc?.();
       const m = Deno.memoryUsage();
       console.error(
         JSON.stringify({
