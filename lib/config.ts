@@ -32,7 +32,11 @@ export interface NetworkConfig {
   /** Bootstrap nodes (`host:port`). Several protect against an eclipse through one of them. Default none. */
   bootstrap: string[];
 
-  /** gossip_fanout: peers each message is forwarded to. Default 3. More: faster, more duplicates. */
+  /**
+   * gossip_fanout: eager links per node, the peers each new message is pushed to in full (the others get
+   * its id). Default 3, a mesh that reaches every node. Fewer: fewer copies, but some nodes are reached only
+   * by asking after a timeout; more: about one more copy per node for each step.
+   */
   gossipFanout: number;
   /** gossip_interval, ms: repair rounds and deferred sends. Default 1,000. Shorter: faster repair, more digests. */
   gossipIntervalMs: number;

@@ -308,6 +308,15 @@ function markKnown(stored: StoredMessage, nodeId: string): void {
   }
 }
 
+function forgetKnown(stored: StoredMessage, nodeId: string): void {
+  const set = stored.knownBy;
+  if (!Array.isArray(set)) set.delete(nodeId);
+  else {
+    const i = set.indexOf(nodeId);
+    if (i >= 0) set.splice(i, 1);
+  }
+}
+
 /** A message kept for forwarding and repair; its id is its key in the store (see `keyBytes`). */
 interface StoredMessage {
   /** The envelope as this node sends it on (TTL already decremented). */
@@ -516,10 +525,15 @@ export class GossipProtocol {
     this.#sendDigest(peer, [...this.#store.entries()]);
   }
 
-  /** Tells gossip a peer disconnected: its state is dropped, and a lost eager link is replaced. */
+  /**
+   * Tells gossip a peer disconnected: its state is dropped, what it was known to have is forgotten (a
+   * message sent as it went down may never have arrived, and it may come back without it), and a lost
+   * eager link is replaced.
+   */
   peerDisconnected(nodeId: string): void {
     const state = this.#peerState.get(nodeId);
     this.#peerState.delete(nodeId);
+    for (const stored of this.#store.values()) forgetKnown(stored, nodeId);
     if (!state?.eager || this.#eagerLinks() >= this.config.fanout) return;
     const lazy = [...this.#peerState.values()].filter((s) => !s.eager);
     if (lazy.length > 0) lazy[Math.floor(this.#random() * lazy.length)].eager = true;

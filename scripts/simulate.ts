@@ -359,7 +359,7 @@ if (import.meta.main) {
       messages: { type: "string", default: "100" },
       seed: { type: "string", default: "1" },
       loss: { type: "string", default: "0" },
-      ttl: { type: "string", default: "8" },
+      ttl: { type: "string", default: "16" },
       rate: { type: "string", default: "10" },
       latency: { type: "string", default: "10-80" },
       profile: { type: "string", default: "default" },

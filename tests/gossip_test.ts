@@ -227,6 +227,17 @@ Deno.test("a peer that connects late gets a digest of recent messages at once, b
   assert.deepEqual(have, [toHex(spreading.id)]);
 });
 
+Deno.test("a peer that reconnects hears again of messages sent to it before it went away", () => {
+  const { peers, gossip } = setup(1);
+  const [peer] = peers;
+  const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([1]) });
+  assert.equal(peer.sentOfType(MessageType.CUSTOM_DATA).length, 1); // perhaps lost as it went down
+  gossip.peerDisconnected(peer.nodeId);
+  gossip.peerConnected(peer);
+  const have = digestsTo(peer).flatMap((d) => ids(d.have));
+  assert.deepEqual(have, [toHex(message.id)]);
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
