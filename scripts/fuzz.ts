@@ -18,7 +18,9 @@ import { encodeFrame, FrameDecoder } from "../lib/framing.ts";
 import { Identity } from "../lib/identity.ts";
 import {
   computeMessageId,
+  createLinkMessage,
   createMessage,
+  LINK_AUTHENTICATED_TYPES,
   MessageCodec,
   type MessageType,
   type PayloadByType,
@@ -62,9 +64,14 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     11: { peers: [{ nodeId: b32(6), trust: 0.5 }] },
     12: { ackId: b32(7) },
   };
-  return Object.entries(samples).map(([type, payload]) =>
+  const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))
   );
+  // Unsigned link messages too, so mutations reach the link-authentication rules.
+  const unsigned = [...LINK_AUTHENTICATED_TYPES].map((type) =>
+    codec.encode(createLinkMessage(identity, type, samples[type] as never, { timestamp: NOW }))
+  );
+  return [...signed, ...unsigned];
 }
 
 function mutate(random: RandomSource, input: Uint8Array): Uint8Array {
@@ -144,12 +151,15 @@ export function fuzzDecoders(iterations: number, seed: number): FuzzReport {
   const identity = Identity.fromSecretKey(new Uint8Array(32).fill(seed & 0xff));
   const samples = sampleMessages(identity);
   const codec = new MessageCodec({ maxPayloadBytes: 4096 });
+  const linkPeer = identity.nodeId;
   const report: FuzzReport = { cases: 0, decoded: 0, refusedByCode: {} };
 
   const feed = (bytes: Uint8Array) => {
     report.cases++;
     try {
-      codec.decode(bytes, NOW);
+      // Half the inputs as if they came over a session with the sample identity (unsigned link messages
+      // accepted), half as if from elsewhere.
+      codec.decode(bytes, NOW, random() < 0.5 ? { linkPeer } : {});
       report.decoded++;
     } catch (error) {
       if (!(error instanceof ProtocolError)) {

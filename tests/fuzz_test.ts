@@ -12,6 +12,7 @@ Deno.test("random and mutated frames only ever decode or raise ProtocolError", (
         "BAD_FIELD",
         "BAD_ID",
         "BAD_SIGNATURE",
+        "UNSIGNED",
         "STALE_TIMESTAMP",
         "FUTURE_TIMESTAMP",
         "ORIGIN_MISMATCH",
