@@ -268,59 +268,69 @@ Deno.test("repair rounds run on the gossip interval of the injected clock", () =
   assert.equal(clock.pendingTimers, 0);
 });
 
-Deno.test("asking a lazy peer grafts it; a duplicate prunes eager links above fanout, never below", () => {
-  const { peers, gossip, clock } = setup(4, { fanout: 2 });
-  const [a, b, c] = peers;
-  const origin = Identity.generate();
-  const want = (peer: FakePeer, id: Uint8Array) =>
-    gossip.receive(
-      peer,
-      createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have: [], want: [id] }, { ttl: 0, timestamp: T0 }),
-    );
+Deno.test("a PRUNE moves this node's full copies to the most trusted lazy peer; asking makes a peer eager again", () => {
+  const { peers, gossip, trust, clock } = setup(4, { fanout: 2 });
+  for (const peer of peers) gossip.peerConnected(peer);
+  const eager = () => peers.filter((p) => gossip.peerStats(p.nodeId)!.eager);
+  assert.deepEqual(eager(), [peers[0], peers[1]]);
+  for (let i = 0; i < 20; i++) trust.recordValid(peers[3].nodeId);
+  const link = (peer: FakePeer, payload: { have: Uint8Array[]; want: Uint8Array[]; prune?: boolean }) =>
+    gossip.receive(peer, createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, payload, { ttl: 0, timestamp: T0 }));
+  link(peers[0], { have: [], want: [], prune: true });
+  assert.deepEqual(eager(), [peers[1], peers[3]]);
   gossip.start();
   try {
-    const first = app(origin, "first");
-    gossip.receive(a, first); // a and b are the two eager links; c and d hear ids
-    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 0);
-    want(c, first.id); // c asks: served, and grafted
-    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 1);
-    assert.equal(gossip.peerStats(c.nodeId)!.eager, true);
-
-    const second = app(origin, "second");
-    gossip.receive(a, second);
-    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 2, "c now gets full copies");
-    gossip.receive(c, second); // a duplicate, with three eager links for a fanout of two
-    assert.deepEqual(digestsTo(c).map((d) => d.prune), [true]);
-    assert.equal(gossip.stats.prunes, 1);
-    assert.equal(gossip.peerStats(c.nodeId)!.eager, false);
-    gossip.receive(b, second); // another duplicate, but two eager links are the floor
-    assert.equal(gossip.stats.prunes, 1);
-    assert.equal(gossip.peerStats(b.nodeId)!.eager, true);
-
-    const third = app(origin, "third");
-    gossip.receive(a, third);
-    assert.equal(c.sentOfType(MessageType.CUSTOM_DATA).length, 2, "c gets no third full copy");
+    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([1]) });
+    assert.equal(peers[0].sentOfType(MessageType.CUSTOM_DATA).length, 0, "the pruning peer gets no full copy");
     clock.advance(gossip.config.lazyIntervalMs);
-    assert.ok(digestsTo(c).some((d) => ids(d.have).includes(toHex(third.id))), "c hears the id instead");
-
-    // A PRUNE from a moves a to ids only.
-    gossip.receive(
-      a,
-      createMessage(a.identity, MessageType.GOSSIP_MESSAGE, { have: [], want: [], prune: true }, {
-        ttl: 0,
-        timestamp: T0,
-      }),
-    );
-    assert.equal(gossip.peerStats(a.nodeId)!.eager, false);
-    const fourth = app(origin, "fourth");
-    gossip.receive(b, fourth);
-    assert.equal(a.sentOfType(MessageType.CUSTOM_DATA).length, 0);
-    clock.advance(gossip.config.lazyIntervalMs);
-    assert.ok(digestsTo(a).some((d) => ids(d.have).includes(toHex(fourth.id))));
+    assert.ok(digestsTo(peers[0]).some((d) => ids(d.have).includes(toHex(message.id))), "only the id");
+    link(peers[0], { have: [], want: [message.id] }); // asking grafts it back
+    assert.equal(peers[0].sentOfType(MessageType.CUSTOM_DATA).length, 1);
+    assert.equal(gossip.peerStats(peers[0].nodeId)!.eager, true);
   } finally {
     gossip.stop();
   }
-  assert.equal(clock.pendingTimers, 0);
+});
+
+Deno.test("a node pushed to by more than twice fanout peers prunes the next one that sends a duplicate", () => {
+  const { peers, gossip } = setup(6, { fanout: 2 });
+  const origin = Identity.generate();
+  const first = app(origin, "first");
+  for (let i = 0; i < 4; i++) gossip.receive(peers[i], i === 0 ? first : app(origin, `other ${i}`));
+  assert.equal(peers.filter((p) => gossip.peerStats(p.nodeId)?.pushing).length, 4);
+  gossip.receive(peers[1], first); // a duplicate from one of four pushers: within the bound
+  assert.equal(gossip.stats.prunes, 0);
+  gossip.receive(peers[4], first); // a fifth pusher, over twice the fanout
+  assert.equal(gossip.stats.prunes, 1);
+  assert.deepEqual(digestsTo(peers[4]).map((d) => d.prune), [true]);
+  assert.equal(gossip.peerStats(peers[4].nodeId)!.pushing, false);
+});
+
+Deno.test("with fewer than fanout peers pushing to it, a node asks an announcer at once, which grafts it", () => {
+  const { peers, gossip } = setup(3, { fanout: 3 });
+  const message = app(Identity.generate(), "m");
+  gossip.receive(
+    peers[0],
+    createMessage(peers[0].identity, MessageType.GOSSIP_MESSAGE, { have: [message.id], want: [] }, {
+      ttl: 0,
+      timestamp: T0,
+    }),
+  );
+  assert.deepEqual(digestsTo(peers[0]).flatMap((d) => ids(d.want)), [toHex(message.id)]);
+  assert.equal(gossip.stats.grafts, 1);
+  assert.equal(gossip.peerStats(peers[0].nodeId)!.pushing, true);
+});
+
+Deno.test("a peer that sends an invalid message loses its eager link to the most trusted lazy peer", () => {
+  const { peers, gossip, trust } = setup(5, { fanout: 2 });
+  for (const peer of peers) gossip.peerConnected(peer);
+  const eager = () => peers.filter((p) => gossip.peerStats(p.nodeId)!.eager);
+  assert.deepEqual(eager(), [peers[0], peers[1]]);
+  for (let i = 0; i < 20; i++) trust.recordValid(peers[3].nodeId); // the most trusted lazy peer
+  const forged = { ...app(peers[0].identity, "forged"), signature: new Uint8Array(64) };
+  gossip.receive(peers[0], forged);
+  assert.equal(gossip.stats.invalid, 1);
+  assert.deepEqual(eager(), [peers[1], peers[3]]);
 });
 
 Deno.test("a lost eager link is replaced by a lazy one, so the node keeps fanout eager links", () => {
@@ -368,8 +378,10 @@ Deno.test("lazy push: ids go to every peer not sent the message, once per interv
 });
 
 Deno.test("a message announced but not received is asked of the first announcer after wantTimeoutMs, then of the next", () => {
-  const { peers, gossip, clock, delivered } = setup(3, { wantTimeoutMs: 250, lazyIntervalMs: 100 });
-  const [liar, honest, bystander] = peers;
+  const { peers, gossip, clock, delivered } = setup(6, { wantTimeoutMs: 250, lazyIntervalMs: 100 });
+  const [liar, honest, bystander, ...pushers] = peers;
+  // Three peers push to this node, so an announcement is not asked for at once.
+  for (const pusher of pushers) gossip.receive(pusher, app(Identity.generate(), `from ${pushers.indexOf(pusher)}`));
   gossip.start();
   try {
     const message = app(Identity.generate(), "withheld");
@@ -394,10 +406,10 @@ Deno.test("a message announced but not received is asked of the first announcer 
     clock.advance(475);
     assert.equal(wantsOf(honest), 1, "the next announcer is asked when the first did not deliver");
     gossip.receive(honest, message);
-    assert.equal(delivered.length, 1);
+    assert.equal(delivered.length, 1 + pushers.length);
     clock.advance(2_000);
     assert.equal(wantsOf(liar) + wantsOf(honest) + wantsOf(bystander), 2, "nothing more is asked once it came");
-    assert.equal(gossip.stats.grafts, 0, "both links were eager already");
+    assert.equal(gossip.stats.grafts, 2, "each ask grafted a peer that was not pushing to this node");
   } finally {
     gossip.stop();
   }
