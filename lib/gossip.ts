@@ -18,15 +18,18 @@
  *
  * Eager and lazy links follow Plumtree (Leitão, Pereira and Rodrigues,
  * "Epidemic Broadcast Trees", SRDS 2007), with the eager set held at
- * `fanout` links per node instead of pruned to a tree. A node's first
- * `fanout` peers are eager (a lost one is replaced by a random lazy peer);
- * every other link carries only 32-byte ids. A node that hears of an id and
- * still lacks the message a little over `wantTimeoutMs` later asks the
- * announcer for it (IWANT), which also grafts that link: both ends push in
- * full again. If it is still missing, the next announcer is asked, so a peer
- * that drops or withholds messages costs delay, not delivery. A node with
- * more than `fanout` eager links that receives a copy of a message it
- * already has sends that peer PRUNE, and the link goes back to ids.
+ * `fanout` links per node instead of pruned to a tree, and links directed:
+ * a node chooses whom it pushes to, and each receiver controls who pushes
+ * to it. A node's first `fanout` peers are eager; every other link carries
+ * only 32-byte ids. A node that hears of an id and still lacks the message
+ * a little over `wantTimeoutMs` later (at once if nobody pushes to it) asks
+ * the announcer for it (IWANT), which also grafts: the announcer pushes to
+ * it in full from then on. If it is still missing, the next announcer is
+ * asked, so a peer that drops or withholds messages costs delay, not
+ * delivery. A node pushed to by more than twice `fanout` peers answers the
+ * next duplicate with PRUNE; the pruned peer pushes to its most trusted lazy
+ * peer instead. A lost eager link, or one to a peer that sent something
+ * invalid, is replaced the same way.
  *
  * Why not Plumtree's single tree (prune on every duplicate): measured in
  * the simulator and on loopback at 50 nodes and 100 messages/s from random
