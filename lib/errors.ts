@@ -44,11 +44,17 @@ export const PROTOCOL_ERROR_CODES = [
   "UNKNOWN_TYPE",
   /** The payload is larger than the configured maximum. */
   "PAYLOAD_TOO_LARGE",
-  /** The origin node id is not the SHA-256 of the origin public key. */
+  /**
+   * The origin node id is not the SHA-256 of the origin public key. Since protocol version 2 the origin is
+   * not on the wire (receivers compute it), so only a hand-built `Envelope` given to `verify` can fail so.
+   */
   "ORIGIN_MISMATCH",
   /** The origin public key is not an acceptable Ed25519 point. */
   "BAD_PUBLIC_KEY",
-  /** The message id is not the hash of the signed content. */
+  /**
+   * The message id is not the hash of the signed content. Not produced since protocol version 2, which
+   * does not send the id (receivers compute it); kept so that codes stay stable.
+   */
   "BAD_ID",
   /** The signature does not verify against the origin public key. */
   "BAD_SIGNATURE",

@@ -18,6 +18,7 @@ import {
   MessageCodec,
   MessageType,
   type PeerRecord,
+  PROTOCOL_VERSION,
 } from "../lib/protocol.ts";
 import { deriveSessionKeys, generateEphemeralKeyPair, RecordSealer } from "../lib/session.ts";
 
@@ -507,14 +508,14 @@ withFixture("a HANDSHAKE of another protocol version is refused with UNSUPPORTED
     agent: "future",
   });
   const id = computeMessageId(
-    2,
+    PROTOCOL_VERSION + 1,
     MessageType.HANDSHAKE,
     hello.origin,
     hello.publicKey,
     hello.timestamp,
     hello.payloadBytes,
   );
-  await conn.write(encodeFrame(codec.encode({ ...hello, version: 2, id, signature: me.sign(id) })));
+  await conn.write(encodeFrame(codec.encode({ ...hello, version: PROTOCOL_VERSION + 1, id, signature: me.sign(id) })));
   const { frames, eof } = await readFramesUntilEof(conn);
   assert.ok(eof);
   const reply = codec.decode(frames[0], Date.now());

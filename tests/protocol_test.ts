@@ -5,6 +5,7 @@ import { fromHex, toHex } from "../lib/bytes.ts";
 import { ProtocolError, type ProtocolErrorCode } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import {
+  computeMessageId,
   createLinkMessage,
   createMessage,
   encodePayload,
@@ -77,17 +78,16 @@ Deno.test("golden vector: a fixed key and content give exactly these bytes, id a
     data: Uint8Array.from({ length: 16 }, (_, i) => i),
   }, { timestamp: NOW, ttl: 8 });
   assert.equal(me.nodeId, "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9");
-  assert.equal(toHex(message.id), "f7887f7817ebc8d7b29715c653ea000af76cec41af697865f1157598eb598bb9");
+  assert.equal(toHex(message.id), "ffd11f2442ee7962b42ae47afb7af47af700b960b07b609c56800f39492752f0");
   assert.equal(
     toHex(message.signature),
-    "9598975b0a28f2e823492dd6d0b610b4cdbfd58bd234bf81ff7792e2e2bdb7192178547d8ac62c2017184b0dee087b2ebfc9f1d2f647f23d17e7d3835570a40d",
+    "3baa6ec35fbe118e088a6589e3c4a5400babee0555227059be6776dc50d8b8ab7beb6cfe8fd4719fda3703ff0b91c960015468485c475571799ba4804ac04f09",
   );
   assert.equal(
     toHex(codec.encode(message)),
-    "990108c420f7887f7817ebc8d7b29715c653ea000af76cec41af697865f1157598eb598bb9c42021fe31dfa154a261626bf854046fd2271b" +
-      "7bed4b6abe45aa58877ef47f9721b9c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
-      "680008c41892a463686174c410000102030405060708090a0b0c0d0e0fc4409598975b0a28f2e823492dd6d0b610b4cdbfd58bd234bf81ff" +
-      "7792e2e2bdb7192178547d8ac62c2017184b0dee087b2ebfc9f1d2f647f23d17e7d3835570a40d",
+    "970208c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5680008c41892a463686174" +
+      "c410000102030405060708090a0b0c0d0e0fc4403baa6ec35fbe118e088a6589e3c4a5400babee0555227059be6776dc50d8b8ab7beb6cfe8f" +
+      "d4719fda3703ff0b91c960015468485c475571799ba4804ac04f09",
   );
 });
 
@@ -96,16 +96,15 @@ Deno.test("golden vector: HANDSHAKE_ACK with a peer list encodes to exactly thes
     timestamp: NOW,
     ttl: 0,
   });
-  assert.equal(toHex(message.id), "3a28cddf4192a43f72a95b047292558ab44d4dc800a25afb7701a1cc4de049df");
+  assert.equal(toHex(message.id), "762db6765b54f78377f99ab605f9f10033f4e9daf791203ad15d9491704c53d4");
   assert.equal(
     toHex(codec.encode(message)),
-    "990102c4203a28cddf4192a43f72a95b047292558ab44d4dc800a25afb7701a1cc4de049dfc42021fe31dfa154a261626bf854046fd2271b" +
-      "7bed4b6abe45aa58877ef47f9721b9c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
-      "680000c4c397a96b6974682d6d61696ec4200101010101010101010101010101010101010101010101010101010101010101c42002020202" +
-      "02020202020202020202020202020202020202020202020202020202ae3132372e302e302e313a37343030aa6b6974682f302e312e30c420" +
-      "03030303030303030303030303030303030303030303030303030303030303039193c4200404040404040404040404040404040404040404" +
-      "040404040404040404040404aa5b3a3a315d3a37343031cf0000018bcfe56800c440688a0135c324bd724bec9b191a3f9e6ee8c1b0ba2c28" +
-      "2ae56e49782b8b0a99a0eaad9ae695fb83bc9eed8e4691d13b59d05b809086b11a96264f0320c32f930d",
+    "970202c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5680000c4c397a96b697468" +
+      "2d6d61696ec4200101010101010101010101010101010101010101010101010101010101010101c42002020202020202020202020202020202" +
+      "02020202020202020202020202020202ae3132372e302e302e313a37343030aa6b6974682f302e312e30c42003030303030303030303030303" +
+      "030303030303030303030303030303030303039193c4200404040404040404040404040404040404040404040404040404040404040404aa5b" +
+      "3a3a315d3a37343031cf0000018bcfe56800c44009795463084032359e8aa6980eaea790cb2d05e98df159884e8232d7dad6789ffcbf8afe88" +
+      "6fa7568a54122c143f1d28166af06a7833a1e804ff590cbb6ccd0d",
   );
 });
 
@@ -115,7 +114,7 @@ Deno.test("the id is SHA-256 over the documented preimage layout, and the signat
   });
   const header = new Uint8Array(9 + 2 + 32 + 32 + 8);
   header.set(new TextEncoder().encode("kith-msg\0"));
-  header[9] = 1; // version
+  header[9] = 2; // version
   header[10] = MessageType.CUSTOM_DATA;
   header.set(me.nodeIdBytes, 11);
   header.set(me.publicKey, 43);
@@ -165,24 +164,31 @@ Deno.test("timestamps outside the age and skew window are refused", () => {
   assertProtocolError(() => codec.decode(wire, NOW - codec.limits.maxClockSkewMs - 1), "FUTURE_TIMESTAMP");
 });
 
-/** Re-signs a hand-built envelope so that only the field under test is wrong. */
-function forge(fields: Partial<Envelope> & { payloadValue?: unknown }, signer = me): Uint8Array {
+/**
+ * A hand-built envelope: the fields given replace those of a valid CUSTOM_DATA. With `resign`, the id the
+ * receiver will compute is signed, so only the field under test is wrong.
+ */
+function forge(
+  fields: Partial<Envelope> & { payloadValue?: unknown; resign?: boolean },
+  signer = me,
+): Uint8Array {
   const base = createMessage(signer, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   const payloadBytes = fields.payloadValue !== undefined ? msgpackEncode(fields.payloadValue) : base.payloadBytes;
   const env = { ...base, ...fields, payloadBytes: fields.payloadBytes ?? payloadBytes };
-  return msgpackEncode([
-    env.version,
-    env.type,
-    env.id,
-    env.origin,
-    env.publicKey,
-    env.timestamp,
-    env.ttl,
-    env.payloadBytes,
-    env.signature,
-  ]);
+  if (fields.resign) {
+    const id = computeMessageId(
+      env.version,
+      env.type,
+      new Uint8Array(createHash("sha256").update(env.publicKey).digest()),
+      env.publicKey,
+      env.timestamp,
+      env.payloadBytes,
+    );
+    env.signature = signer.sign(id);
+  }
+  return msgpackEncode([env.version, env.type, env.publicKey, env.timestamp, env.ttl, env.payloadBytes, env.signature]);
 }
 
 Deno.test("each way an envelope can be wrong gives its own error code", () => {
@@ -191,35 +197,34 @@ Deno.test("each way an envelope can be wrong gives its own error code", () => {
   assertProtocolError(() => codec.decode(new Uint8Array([0xc1]), NOW), "MALFORMED");
   assertProtocolError(() => codec.decode(new Uint8Array([0x90, 0x00]), NOW), "MALFORMED"); // trailing byte
   assertProtocolError(() => codec.decode(msgpackEncode({ v: 1 }), NOW), "MALFORMED"); // maps are not part of the format
-  assertProtocolError(() => codec.decode(msgpackEncode([1, 2, 3]), NOW), "BAD_FIELD");
-  assertProtocolError(() => codec.decode(forge({ version: 2 }), NOW), "UNSUPPORTED_VERSION");
+  assertProtocolError(() => codec.decode(msgpackEncode([2, 2, 3]), NOW), "BAD_FIELD");
+  assertProtocolError(() => codec.decode(forge({ version: 3 }), NOW), "UNSUPPORTED_VERSION");
+  // A version 1 envelope (nine fields, with id and origin) names its version before anything else is read.
+  assertProtocolError(
+    () =>
+      codec.decode(
+        msgpackEncode([1, 8, bytes32(1), bytes32(2), me.publicKey, NOW, 8, new Uint8Array(1), new Uint8Array(64)]),
+        NOW,
+      ),
+    "UNSUPPORTED_VERSION",
+  );
   assertProtocolError(() => codec.decode(forge({ type: 99 as MessageType }), NOW), "UNKNOWN_TYPE");
-  assertProtocolError(() => codec.decode(forge({ id: bytes32(0) }), NOW), "BAD_ID");
   assertProtocolError(() => codec.decode(forge({ signature: new Uint8Array(64) }), NOW), "BAD_SIGNATURE");
+  // Any change to a signed field changes the id the receiver computes, so the signature no longer fits.
+  assertProtocolError(() => codec.decode(forge({ timestamp: NOW - 1 }), NOW), "BAD_SIGNATURE");
   // Signed by another key than the one presented.
   const wrongSigner = createMessage(other, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
     timestamp: NOW,
   });
   assertProtocolError(() => codec.decode(forge({ signature: wrongSigner.signature }), NOW), "BAD_SIGNATURE");
-  // Origin that is not the hash of the key (id recomputed so only the origin is wrong).
-  const originWrong = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], {
-    timestamp: NOW,
-  });
-  const fakeOrigin = other.nodeIdBytes;
-  const idForFake = (() => {
-    const h = createHash("sha256");
-    const header = new Uint8Array(83);
-    header.set(new TextEncoder().encode("kith-msg\0"));
-    header[9] = 1;
-    header[10] = MessageType.CUSTOM_DATA;
-    header.set(fakeOrigin, 11);
-    header.set(me.publicKey, 43);
-    new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
-    return new Uint8Array(h.update(header).update(originWrong.payloadBytes).digest());
-  })();
+  // The id and origin are not on the wire: nine fields of version 2 are malformed, not a forged id.
   assertProtocolError(
-    () => codec.decode(forge({ origin: fakeOrigin, id: idForFake, signature: me.sign(idForFake) }), NOW),
-    "ORIGIN_MISMATCH",
+    () =>
+      codec.decode(
+        msgpackEncode([2, 8, bytes32(1), bytes32(2), me.publicKey, NOW, 8, new Uint8Array(1), new Uint8Array(64)]),
+        NOW,
+      ),
+    "BAD_FIELD",
   );
   // Wrongly typed envelope fields.
   assertProtocolError(() => codec.decode(forge({ ttl: -1 }), NOW), "BAD_FIELD");
@@ -232,45 +237,19 @@ Deno.test("each way an envelope can be wrong gives its own error code", () => {
 
 Deno.test("a small-order origin key is refused as BAD_PUBLIC_KEY before any signature check", () => {
   const identityPoint = fromHex("0100000000000000000000000000000000000000000000000000000000000000")!;
-  const origin = new Uint8Array(createHash("sha256").update(identityPoint).digest());
-  const payloadBytes = encodePayload(MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA]);
-  const header = new Uint8Array(83);
-  header.set(new TextEncoder().encode("kith-msg\0"));
-  header[9] = 1;
-  header[10] = MessageType.CUSTOM_DATA;
-  header.set(origin, 11);
-  header.set(identityPoint, 43);
-  new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
-  const id = new Uint8Array(createHash("sha256").update(header).update(payloadBytes).digest());
   const signature = new Uint8Array(64);
   signature.set(identityPoint); // R = identity, S = 0: accepted by lax verifiers for a small-order key
-  assertProtocolError(
-    () => codec.decode(forge({ origin, publicKey: identityPoint, id, signature, payloadBytes }), NOW),
-    "BAD_PUBLIC_KEY",
-  );
+  assertProtocolError(() => codec.decode(forge({ publicKey: identityPoint, signature }), NOW), "BAD_PUBLIC_KEY");
   // The spec's order: the payload schema (step 7) is checked before the key (step 8).
-  const badPayload = new Uint8Array([0x91, 0x01]);
-  const header2 = header.slice();
-  const id2 = new Uint8Array(createHash("sha256").update(header2).update(badPayload).digest());
   assertProtocolError(
-    () => codec.decode(forge({ origin, publicKey: identityPoint, id: id2, signature, payloadBytes: badPayload }), NOW),
+    () => codec.decode(forge({ publicKey: identityPoint, signature, payloadBytes: new Uint8Array([0x91, 0x01]) }), NOW),
     "BAD_FIELD",
   );
 });
 
 Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
-  const signedWithPayload = (type: MessageType, value: unknown) => {
-    const payloadBytes = msgpackEncode(value);
-    const header = new Uint8Array(83);
-    header.set(new TextEncoder().encode("kith-msg\0"));
-    header[9] = 1;
-    header[10] = type;
-    header.set(me.nodeIdBytes, 11);
-    header.set(me.publicKey, 43);
-    new DataView(header.buffer).setBigUint64(75, BigInt(NOW));
-    const id = new Uint8Array(createHash("sha256").update(header).update(payloadBytes).digest());
-    return forge({ type, id, signature: me.sign(id), payloadBytes });
-  };
+  const signedWithPayload = (type: MessageType, value: unknown) =>
+    forge({ type, payloadBytes: msgpackEncode(value), resign: true });
   const bad: [MessageType, unknown][] = [
     [MessageType.GOSSIP_MESSAGE, [[new Uint8Array(31)], []]], // a short id
     [MessageType.GOSSIP_MESSAGE, [Array.from({ length: 257 }, () => bytes32(1)), []]], // too many ids
