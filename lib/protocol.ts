@@ -560,10 +560,21 @@ export function createMessage<T extends MessageType>(
   payload: PayloadByType[T],
   options: CreateMessageOptions = {},
 ): Message<T> {
-  const timestamp = options.timestamp ?? Date.now();
   const ttl = options.ttl ?? 8;
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`bad timestamp ${timestamp}`);
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_WIRE_TTL) throw new RangeError(`ttl must be 0..${MAX_WIRE_TTL}`);
+  return buildMessage(identity, type, payload, options.timestamp, ttl, (id) => identity.sign(id));
+}
+
+/** A message from `identity` with its id computed; `sign` gives its signature. */
+function buildMessage<T extends MessageType>(
+  identity: Identity,
+  type: T,
+  payload: PayloadByType[T],
+  timestamp = Date.now(),
+  ttl: number,
+  sign: (id: Uint8Array) => Uint8Array,
+): Message<T> {
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`bad timestamp ${timestamp}`);
   const payloadBytes = encodePayload(type, payload);
   const id = computeMessageId(
     PROTOCOL_VERSION,
@@ -582,7 +593,7 @@ export function createMessage<T extends MessageType>(
     timestamp,
     ttl,
     payloadBytes,
-    signature: identity.sign(id),
+    signature: sign(id),
     payload,
   } as Envelope & { type: T; payload: PayloadByType[T] } as Message<T>;
 }
@@ -625,29 +636,7 @@ export function createLinkMessage<T extends MessageType>(
   if (!LINK_AUTHENTICATED_TYPES.has(type)) {
     throw new RangeError(`${MESSAGE_TYPE_NAMES[type] ?? type} cannot be sent as an unsigned link message`);
   }
-  const timestamp = options.timestamp ?? Date.now();
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`bad timestamp ${timestamp}`);
-  const payloadBytes = encodePayload(type, payload);
-  const id = computeMessageId(
-    PROTOCOL_VERSION,
-    type,
-    identity.nodeIdBytes,
-    identity.publicKey,
-    timestamp,
-    payloadBytes,
-  );
-  return {
-    version: PROTOCOL_VERSION,
-    type,
-    id,
-    origin: identity.nodeIdBytes,
-    publicKey: identity.publicKey,
-    timestamp,
-    ttl: 0,
-    payloadBytes,
-    signature: NO_SIGNATURE,
-    payload,
-  } as Envelope & { type: T; payload: PayloadByType[T] } as Message<T>;
+  return buildMessage(identity, type, payload, options.timestamp, 0, () => NO_SIGNATURE);
 }
 
 /** Options of {@link MessageCodec.verify}. */
