@@ -86,9 +86,10 @@ export interface GossipConfig {
   /** The design's gossip_interval, ms: repair rounds and retries of deferred sends. Default 1,000. */
   intervalMs: number;
   /**
-   * Ids of new messages are announced (IHAVE) to lazy peers in batches this often, ms. Default 100.
-   * Shorter repairs a lost path sooner but sends more, smaller records; at 100 messages/s a
-   * batch carries about ten ids, so announcing costs about 50 bytes per id and peer.
+   * Ids of new messages are announced (IHAVE) to lazy peers in batches this often, ms. Default 250.
+   * Shorter repairs a lost path sooner but sends more, smaller records; at 100 messages/s a batch carries
+   * about 25 ids, so announcing costs about 40 bytes per id and peer. Asks for missing messages are also
+   * sent at these rounds, so a wait for one is rounded up to the next round.
    */
   lazyIntervalMs: number;
   /**
@@ -278,10 +279,14 @@ interface MissingMessage {
   asked: number;
   /** When it was first announced, then when the last ask went out. */
   askedAt: number;
+  /** The peer whose announcement created the entry (counted against its MAX_MISSING_PER_ANNOUNCER). */
+  startedBy: string;
 }
 
 /** Announcers remembered per missing message: how many peers are asked before giving up. */
 const MAX_ANNOUNCERS = 8;
+/** Missing-message entries one peer's announcements may have open at once. */
+const MAX_MISSING_PER_ANNOUNCER = 512;
 
 type ActivePeer = { readonly nodeId: string; readonly connection: Connection };
 
@@ -396,6 +401,8 @@ export class GossipProtocol {
   readonly #peerState = new Map<string, PeerState>();
   readonly #origins: BoundedMap<string, TokenBucket>;
   readonly #missing: BoundedMap<string, MissingMessage>;
+  // Open missing-message entries by the peer that started them (entries leave by #dropMissing).
+  readonly #missingStarted = new Map<string, number>();
   #deferred: { nodeId: string; key: string }[] = [];
   // Messages kept since the last repair round, and in the interval before it (each at most
   // messageCacheSize): a round's digests cover the interval before it, not the whole store.
@@ -547,7 +554,7 @@ export class GossipProtocol {
     const state = this.#peerState.get(nodeId);
     if (!state?.eager) return;
     state.eager = false;
-    this.#promoteLazyPeer(nodeId);
+    if (this.#eagerLinks() < this.config.fanout) this.#promoteLazyPeer(nodeId);
   }
 
   /** Makes the most trusted lazy peer (other than `except`) eager. */
@@ -570,6 +577,13 @@ export class GossipProtocol {
     const state = this.#peerState.get(nodeId);
     this.#peerState.delete(nodeId);
     for (const stored of this.#store.values()) forgetKnown(stored, nodeId);
+    // Nor is it an announcer any more: it may come back without what it announced.
+    for (const missing of this.#missing.values()) {
+      const i = missing.announcers.indexOf(nodeId);
+      if (i < 0) continue;
+      missing.announcers.splice(i, 1);
+      if (i < missing.asked) missing.asked--;
+    }
     if (state?.eager && this.#eagerLinks() < this.config.fanout) this.#promoteLazyPeer(nodeId);
   }
 
@@ -733,6 +747,18 @@ export class GossipProtocol {
     }
   }
 
+  /** Removes a missing-message entry, releasing its place in its starter's allowance. */
+  #dropMissing(key: string): void {
+    const missing = this.#missing.get(key);
+    if (!missing) return;
+    this.#missing.delete(key);
+    const started = this.#missingStarted.get(missing.startedBy);
+    if (started !== undefined) {
+      if (started <= 1) this.#missingStarted.delete(missing.startedBy);
+      else this.#missingStarted.set(missing.startedBy, started - 1);
+    }
+  }
+
   #eagerLinks(): number {
     let count = 0;
     for (const state of this.#peerState.values()) if (state.eager) count++;
@@ -747,7 +773,7 @@ export class GossipProtocol {
   #markSeen(key: string, id: Uint8Array, from: string, persist: boolean): void {
     const now = this.#clock.now();
     this.#seen.set(key, now);
-    this.#missing.delete(key);
+    this.#dropMissing(key);
     if (this.#seen.size > this.config.messageCacheSize) this.#seen.delete(this.#seen.keys().next().value!);
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
   }
@@ -827,20 +853,26 @@ export class GossipProtocol {
     const done: string[] = [];
     for (const [key, missing] of this.#missing.entries()) {
       if (now - missing.askedAt < this.#askDelayMs) continue;
-      let target: string | undefined;
+      let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
-        const candidate = missing.announcers[missing.asked++];
+        const candidate = missing.announcers[missing.asked];
         const list = asks.get(candidate) ?? [];
-        if (byId.has(candidate) && list.length < MAX_DIGEST_IDS) {
+        if (byId.has(candidate) && list.length >= MAX_DIGEST_IDS) {
+          deferred = true; // this round's ask to it is full: ask in the next round
+          break;
+        }
+        missing.asked++;
+        if (byId.has(candidate)) {
           target = candidate;
           list.push(missing.id);
           asks.set(candidate, list);
         }
       }
+      if (deferred) continue;
       if (target === undefined) done.push(key); // every announcer asked: anti-entropy is the last resort
       else missing.askedAt = now;
     }
-    for (const key of done) this.#missing.delete(key);
+    for (const key of done) this.#dropMissing(key);
     if (asks.size > 0) {
       // Ask each chosen peer also for everything else it announced that is still missing: one ask (and
       // graft) then repairs the path for all of them, and the nodes this one pushes to get them from it
@@ -912,7 +944,7 @@ export class GossipProtocol {
       // It has enough other peers pushing to it: push to another, more trusted, peer instead.
       state.eager = false;
       state.prunedUs = true;
-      this.#promoteLazyPeer(peer.nodeId);
+      if (this.#eagerLinks() < this.config.fanout) this.#promoteLazyPeer(peer.nodeId);
     }
     if (digest.want.length > 0) {
       state.eager = true; // asked: the peer grafted this link
@@ -933,7 +965,15 @@ export class GossipProtocol {
       let missing = this.#missing.get(key);
       if (!missing) {
         if (this.#storage.hasSeen(id)) continue;
-        missing = { id, announcers: [], asked: 0, askedAt: now };
+        // Each peer may leave at most MAX_MISSING_PER_ANNOUNCER ids waiting, so ids it announces and never
+        // serves cannot push out what honest peers announced. The id is copied: it is a view of the record.
+        const started = this.#missingStarted.get(peer.nodeId) ?? 0;
+        if (started >= MAX_MISSING_PER_ANNOUNCER) continue;
+        this.#missingStarted.set(peer.nodeId, started + 1);
+        missing = { id: id.slice(), announcers: [], asked: 0, askedAt: now, startedBy: peer.nodeId };
+        if (this.#missing.size >= this.config.messageCacheSize) {
+          this.#dropMissing(this.#missing.entries().next().value![0]);
+        }
         this.#missing.set(key, missing);
       }
       if (missing.announcers.length < MAX_ANNOUNCERS && !missing.announcers.includes(peer.nodeId)) {

@@ -415,3 +415,66 @@ Deno.test("a message announced but not received is asked of the first announcer 
   }
   assert.equal(clock.pendingTimers, 0);
 });
+
+Deno.test("PRUNE and penalties never grow the eager set past fanout: asking then pruning cannot ratchet it", () => {
+  const { peers, gossip } = setup(10, { fanout: 3 });
+  for (const peer of peers) gossip.peerConnected(peer);
+  const attacker = peers[9];
+  const held = gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([1]) });
+  for (let i = 0; i < 10; i++) {
+    for (const payload of [{ have: [], want: [held.id] }, { have: [], want: [], prune: true }]) {
+      gossip.receive(
+        attacker,
+        createMessage(attacker.identity, MessageType.GOSSIP_MESSAGE, payload, { ttl: 0, timestamp: T0 }),
+      );
+    }
+  }
+  assert.ok(peers.filter((p) => gossip.peerStats(p.nodeId)!.eager).length <= 3);
+});
+
+Deno.test("ids a peer announces but never serves are capped per peer and cannot crowd out other announcements", () => {
+  const { peers, gossip, clock } = setup(5, { messageCacheSize: 1_000 });
+  const [liar, honest, ...pushers] = peers;
+  for (const pusher of pushers) gossip.receive(pusher, app(Identity.generate(), `from ${pushers.indexOf(pusher)}`));
+  const announce = (peer: FakePeer, have: Uint8Array[]) =>
+    gossip.receive(
+      peer,
+      createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have, want: [] }, { ttl: 0, timestamp: T0 }),
+    );
+  const real = app(Identity.generate(), "real");
+  gossip.start();
+  try {
+    announce(honest, [real.id]);
+    for (let i = 0; i < 8; i++) {
+      announce(liar, Array.from({ length: 256 }, () => crypto.getRandomValues(new Uint8Array(32))));
+    }
+    clock.advance(1_000);
+    const asked = digestsTo(honest).flatMap((d) => ids(d.want));
+    assert.ok(asked.includes(toHex(real.id)), "the honest announcement was still asked for");
+    const askedOfLiar = digestsTo(liar).flatMap((d) => d.want).length;
+    assert.ok(askedOfLiar <= 512, `asked the liar for ${askedOfLiar} ids`);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("more than 256 due asks to one peer are split over rounds, none dropped", () => {
+  const { peers, gossip, clock } = setup(4);
+  const [announcer, ...pushers] = peers;
+  for (const pusher of pushers) gossip.receive(pusher, app(Identity.generate(), `from ${pushers.indexOf(pusher)}`));
+  const wanted = Array.from({ length: 356 }, () => crypto.getRandomValues(new Uint8Array(32)));
+  gossip.start();
+  try {
+    for (const have of [wanted.slice(0, 256), wanted.slice(256)]) {
+      gossip.receive(
+        announcer,
+        createMessage(announcer.identity, MessageType.GOSSIP_MESSAGE, { have, want: [] }, { ttl: 0, timestamp: T0 }),
+      );
+    }
+    clock.advance(1_500);
+    const asked = new Set(digestsTo(announcer).flatMap((d) => ids(d.want)));
+    assert.equal(asked.size, 356);
+  } finally {
+    gossip.stop();
+  }
+});
