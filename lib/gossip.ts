@@ -44,9 +44,10 @@
  * interval. The interval drives the rest: messages deferred because a peer's
  * send queue was full are retried, and a repair round sends digests of
  * kept ids a peer is not known to have (normally none: lazy announcements
- * cover them). A peer that joins late gets a digest of everything kept at
- * once, so it still receives every message younger than the protocol's
- * message age limit. A message whose TTL is spent is neither forwarded nor
+ * cover them). A peer that joins late gets a digest of the newest 256 kept
+ * ids at once and the next 256 each repair round until it has heard of all,
+ * so it still receives every message younger than the protocol's message
+ * age limit. A message whose TTL is spent is neither forwarded nor
  * advertised, so repair never carries a message further than its TTL allows.
  *
  * Clock, peers (the transport side) and randomness come from outside.
@@ -264,6 +265,8 @@ interface PeerState extends GossipPeerStats {
   bucket: TokenBucket;
   /** It sent PRUNE: not made eager again unless it asks (IWANT). */
   prunedUs: boolean;
+  /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
+  catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
   pendingHave: string[];
   servedThisInterval: number;
@@ -540,8 +543,9 @@ export class GossipProtocol {
    * fewer than `fanout` peers are.
    */
   peerConnected(peer: { readonly nodeId: string; readonly connection: Connection }): void {
-    this.#state(peer.nodeId);
-    this.#sendDigest(peer, [...this.#store.entries()]);
+    const state = this.#state(peer.nodeId);
+    // A digest holds 256 ids: a peer that needs more gets the next 256 each repair round until it has all.
+    state.catchingUp = this.#sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
   }
 
   /**
@@ -598,6 +602,7 @@ export class GossipProtocol {
         eager: eagerLinks < this.config.fanout,
         pushing: false,
         prunedUs: false,
+        catchingUp: false,
         servedThisInterval: 0,
         lastPenaltyAt: -Infinity,
         received: 0,
@@ -1004,7 +1009,8 @@ export class GossipProtocol {
   }
 
   /** Sends `peer` a digest of kept messages it is not known to have, newest first. */
-  #sendDigest(peer: ActivePeer, entries: [string, StoredMessage][]): void {
+  /** Returns how many ids it announced (at most MAX_DIGEST_IDS). */
+  #sendDigest(peer: ActivePeer, entries: [string, StoredMessage][]): number {
     this.#state(peer.nodeId);
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
@@ -1013,10 +1019,11 @@ export class GossipProtocol {
       have.push(keyBytes(key));
       markKnown(stored, peer.nodeId);
     }
-    if (have.length === 0) return;
+    if (have.length === 0) return 0;
     this.#stats.digestsSent++;
     this.#stats.announced += have.length;
     this.#sendLink(peer, { have, want: [] });
+    return have.length;
   }
 
   #round(): void {
@@ -1053,6 +1060,13 @@ export class GossipProtocol {
       // in the full digest a peer gets when it connects), so each round costs what is new, not the store.
       const recent = this.#keptBeforeLastRound.filter(([key, stored]) => this.#store.get(key) === stored);
       for (const peer of digestTo) this.#sendDigest(peer, recent);
+    }
+    let all: [string, StoredMessage][] | undefined;
+    for (const peer of active) {
+      const state = this.#peerState.get(peer.nodeId);
+      if (!state?.catchingUp) continue;
+      all ??= [...this.#store.entries()];
+      state.catchingUp = this.#sendDigest(peer, all) === MAX_DIGEST_IDS;
     }
   }
 }

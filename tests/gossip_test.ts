@@ -478,3 +478,24 @@ Deno.test("more than 256 due asks to one peer are split over rounds, none droppe
     gossip.stop();
   }
 });
+
+Deno.test("a peer that connects late hears of everything kept, 256 ids per repair round", () => {
+  const { peers, gossip, clock } = setup(1, { intervalMs: 1_000 });
+  peers.length = 0; // publish to nobody: everything is kept for repair
+  const published = Array.from(
+    { length: 600 },
+    (_, i) => toHex(gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array([i & 255, i >> 8]) }).id),
+  );
+  const late = new FakePeer();
+  peers.push(late);
+  gossip.peerConnected(late);
+  gossip.start();
+  try {
+    clock.advance(3_000);
+    const heard = new Set(digestsTo(late).flatMap((d) => ids(d.have)));
+    assert.equal(heard.size, 600);
+    assert.deepEqual([...heard].sort(), [...published].sort());
+  } finally {
+    gossip.stop();
+  }
+});
