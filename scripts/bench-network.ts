@@ -30,6 +30,7 @@ const args = parseArgs({
     "max-throughput": { type: "boolean", default: false },
     duration: { type: "string", default: "10" },
     window: { type: "string", default: "64" },
+    fanout: { type: "string" },
     timeout: { type: "string", default: "300" },
     scaling: { type: "string" },
     svg: { type: "string", default: "docs/scaling.svg" },
@@ -62,6 +63,7 @@ function nodeConfig(index: number) {
     maxConnectionsPerIp: 10_000,
     maxPeersPerIp: 1_000,
     maxPeersPerSubnet: 1_000,
+    ...(args.fanout ? { gossipFanout: Number(args.fanout) } : {}),
   };
 }
 
@@ -92,6 +94,8 @@ interface NodeHandle {
 class LocalNode implements NodeHandle {
   readonly node: KithNode;
   readonly deliveries: [number, number, number][] = [];
+  /** Called after each delivery (the child process schedules its report). */
+  onDelivery: (() => void) | undefined;
   address = "";
   constructor(index: number) {
     this.node = new KithNode({ config: nodeConfig(index) });
@@ -103,6 +107,7 @@ class LocalNode implements NodeHandle {
       const at = now();
       const { sentAt, seq } = readPayload(message.data);
       this.deliveries.push([seq, at - sentAt, at]);
+      this.onDelivery?.();
     });
   }
   async connect(address: string) {
@@ -144,13 +149,21 @@ interface Counters {
   tree: { requested: number; prunes: number; grafts: number; announced: number };
 }
 
-/** A node in its own process, driven by JSON lines on stdin/stdout. */
+/**
+ * A node in its own process, driven by JSON lines on stdin/stdout. Publishes are one-way, and the child
+ * reports its deliveries on its own within 5 ms (one line for all of them), so the harness never wakes a
+ * busy child to ask: 20 children answering a drain request every few milliseconds cost more CPU than
+ * their nodes did.
+ */
 class ChildNode implements NodeHandle {
   address = "";
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #lines: AsyncIterator<string>;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #replies: ((reply: Record<string, unknown>) => void)[] = [];
+  readonly #deliveries: [number, number, number][] = [];
+  readonly #reader: Promise<void>;
+  #writes: Promise<unknown> = Promise.resolve();
+  #exited = false;
 
   constructor(index: number) {
     this.#child = new Deno.Command(Deno.execPath(), {
@@ -160,18 +173,32 @@ class ChildNode implements NodeHandle {
       stderr: "inherit",
     }).spawn();
     this.#writer = this.#child.stdin.getWriter();
-    this.#lines = lines(this.#child.stdout)[Symbol.asyncIterator]();
+    this.#reader = this.#read();
   }
+  async #read() {
+    for await (const line of lines(this.#child.stdout)) {
+      const message = JSON.parse(line);
+      if (message.deliveries) {
+        const flat = message.deliveries as number[];
+        for (let i = 0; i + 2 < flat.length; i += 3) this.#deliveries.push([flat[i], flat[i + 1], flat[i + 2]]);
+      } else this.#replies.shift()?.(message);
+    }
+    this.#exited = true;
+    for (const reply of this.#replies.splice(0)) reply({ error: "child exited" });
+  }
+  #send(request: Record<string, unknown>): Promise<unknown> {
+    const bytes = new TextEncoder().encode(JSON.stringify(request) + "\n");
+    this.#writes = this.#writes.then(() => this.#writer.write(bytes)).catch(() => {});
+    return this.#writes;
+  }
+  /** Sends a request that has a reply; replies come in request order. */
   async #call(request: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const run = async () => {
-      await this.#writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
-      const { value, done } = await this.#lines.next();
-      if (done) throw new Error("child exited");
-      return JSON.parse(value);
-    };
-    const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => {});
-    return await result;
+    if (this.#exited) throw new Error("child exited");
+    const reply = new Promise<Record<string, unknown>>((resolve) => this.#replies.push(resolve));
+    await this.#send(request);
+    const result = await reply;
+    if (result.error) throw new Error(String(result.error));
+    return result;
   }
   async start() {
     this.address = (await this.#call({ op: "start" })).address as string;
@@ -180,18 +207,20 @@ class ChildNode implements NodeHandle {
     await this.#call({ op: "connect", address });
   }
   publish(seq: number, size: number) {
-    void this.#call({ op: "publish", seq, size });
+    void this.#send({ op: "publish", seq, size });
   }
-  async drainDeliveries() {
-    return (await this.#call({ op: "drain" })).deliveries as [number, number, number][];
+  drainDeliveries() {
+    return Promise.resolve(this.#deliveries.splice(0));
   }
   async counters() {
+    // Flushes the child's pending deliveries first (they come before the reply), so counts and deliveries agree.
     return (await this.#call({ op: "counters" })) as unknown as Counters;
   }
   async stop() {
     await this.#call({ op: "stop" }).catch(() => {});
     await this.#writer.close().catch(() => {});
     await this.#child.status;
+    await this.#reader.catch(() => {});
   }
 }
 
@@ -207,12 +236,23 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string>
   }
 }
 
-/** The child side of --procs: one node, commands on stdin, answers on stdout. */
+/** The child side of --procs: one node, commands on stdin, replies and delivery reports on stdout. */
 async function runChild(index: number) {
   const local = new LocalNode(index);
   let peakRss = 0;
   const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 200);
-  const out = (value: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(value) + "\n"));
+  const out = (value: unknown) => {
+    const bytes = new TextEncoder().encode(JSON.stringify(value) + "\n");
+    for (let offset = 0; offset < bytes.length;) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  };
+  let reportTimer: ReturnType<typeof setTimeout> | undefined;
+  const report = () => {
+    if (reportTimer !== undefined) clearTimeout(reportTimer);
+    reportTimer = undefined;
+    const deliveries = local.deliveries.splice(0);
+    if (deliveries.length > 0) out({ deliveries: deliveries.flat() });
+  };
+  local.onDelivery = () => reportTimer ??= setTimeout(report, 5);
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       const request = JSON.parse(line);
@@ -227,12 +267,9 @@ async function runChild(index: number) {
           break;
         case "publish":
           local.publish(request.seq, request.size);
-          out({ ok: true });
-          break;
-        case "drain":
-          out({ deliveries: await local.drainDeliveries() });
           break;
         case "counters": {
+          report();
           const base = await local.counters();
           const cpu = process.cpuUsage();
           peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
@@ -240,6 +277,7 @@ async function runChild(index: number) {
           break;
         }
         case "stop":
+          report();
           await local.stop();
           out({ ok: true });
           return;
@@ -247,6 +285,7 @@ async function runChild(index: number) {
     }
   } finally {
     clearInterval(sampler);
+    if (reportTimer !== undefined) clearTimeout(reportTimer);
   }
 }
 
@@ -303,13 +342,14 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     const latencies: number[] = [];
     const perMessage = new Map<number, { sentAt: number; count: number; lastAt: number }>();
     const expected = options.nodes - 1;
+    let incomplete = 0; // published messages not yet delivered to all `expected` others
     const collect = async () => {
       for (const handle of handles) {
         for (const [seq, latency, at] of await handle.drainDeliveries()) {
           latencies.push(latency);
           const entry = perMessage.get(seq);
           if (entry) {
-            entry.count++;
+            if (++entry.count === expected) incomplete--;
             entry.lastAt = Math.max(entry.lastAt, at);
           }
         }
@@ -320,10 +360,10 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     if (options.maxThroughput) {
       const end = started + options.durationS * 1000;
       while (now() < end) {
-        const inFlight = [...perMessage.values()].filter((m) => m.count < expected).length;
-        if (inFlight < options.window) {
+        if (incomplete < options.window) {
           const origin = Math.floor(random() * options.nodes);
           perMessage.set(published, { sentAt: now(), count: 0, lastAt: 0 });
+          incomplete++;
           handles[origin].publish(published++, options.size);
           if (published % 8 !== 0) continue;
         }
@@ -336,6 +376,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         while (now() < due) await sleep(Math.max(0, Math.min(10, due - now())));
         const origin = Math.floor(random() * options.nodes);
         perMessage.set(seq, { sentAt: now(), count: 0, lastAt: 0 });
+        incomplete++;
         handles[origin].publish(seq, options.size);
         published++;
         if (seq % 16 === 0) await collect();
@@ -346,8 +387,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     const drainUntil = publishEnded + 10_000;
     for (;;) {
       await collect();
-      const complete = [...perMessage.values()].every((m) => m.count >= expected);
-      if (complete || now() > drainUntil) break;
+      if (incomplete === 0 || now() > drainUntil) break;
       await sleep(20);
     }
     const wallS = (now() - started) / 1000;
