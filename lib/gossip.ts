@@ -251,6 +251,8 @@ export interface GossipPeerStats {
   received: number;
   /** Copies of already-seen messages it sent. */
   duplicates: number;
+  /** Messages it was first to bring (first-seen and valid). */
+  firsts: number;
   /** Invalid envelopes it sent. */
   invalid: number;
   /** Envelopes it sent over its rate limit. */
@@ -488,6 +490,7 @@ export class GossipProtocol {
       {
         received: state.received,
         duplicates: state.duplicates,
+        firsts: state.firsts,
         invalid: state.invalid,
         rateLimited: state.rateLimited,
         eager: state.eager,
@@ -610,6 +613,7 @@ export class GossipProtocol {
         lastPenaltyAt: -Infinity,
         received: 0,
         duplicates: 0,
+        firsts: 0,
         invalid: 0,
         rateLimited: 0,
       };
@@ -715,6 +719,7 @@ export class GossipProtocol {
       this.#setPushing(state, true);
     }
     this.#stats.delivered++;
+    state.firsts++;
     this.#count(message.type, "delivered");
     for (const handler of this.#handlers.get(message.type) ?? []) {
       try {
