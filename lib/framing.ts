@@ -77,12 +77,14 @@ export class FrameDecoder {
 
   /**
    * Feeds bytes read from the stream; returns the bodies completed by them,
-   * each a fresh copy the caller may keep.
+   * each a fresh copy the caller may keep. With `views`, bodies that lie
+   * whole in `chunk` are views of it instead (no copy): for a caller that is
+   * done with them before it reuses `chunk`.
    *
    * @throws {ProtocolError} `FRAME_TOO_LARGE` or `FRAME_EMPTY`; the stream is
    * then unusable and the connection should be closed.
    */
-  push(chunk: Uint8Array): Uint8Array[] {
+  push(chunk: Uint8Array, views = false): Uint8Array[] {
     const frames: Uint8Array[] = [];
     let offset = 0;
     while (offset < chunk.length) {
@@ -97,7 +99,9 @@ export class FrameDecoder {
         );
         const end = offset + FRAME_HEADER_BYTES + length;
         if (end <= chunk.length) {
-          frames.push(chunk.slice(offset + FRAME_HEADER_BYTES, end));
+          frames.push(
+            views ? chunk.subarray(offset + FRAME_HEADER_BYTES, end) : chunk.slice(offset + FRAME_HEADER_BYTES, end),
+          );
           offset = end;
           continue;
         }

@@ -347,6 +347,12 @@ class FramedSocket {
   readonly #buffer = new Uint8Array(4 * 1024);
   readonly #totals: { bytesIn: number; bytesOut: number };
   bytesIn = 0;
+  /**
+   * Frames may be views of the read buffer rather than copies: only for a reader that is done with each
+   * frame before it asks for the next (the next read reuses the buffer). The established link's read
+   * loop is: it opens each record at once, and opening copies.
+   */
+  viewFrames = false;
 
   constructor(conn: Deno.TcpConn, maxFrameBytes: number, totals: { bytesIn: number; bytesOut: number }) {
     this.#totals = totals;
@@ -368,7 +374,7 @@ class FramedSocket {
       if (n === null) return null;
       this.bytesIn += n;
       this.#totals.bytesIn += n;
-      for (const frame of this.decoder.push(this.#buffer.subarray(0, n))) this.#frames.push(frame);
+      for (const frame of this.decoder.push(this.#buffer.subarray(0, n), this.viewFrames)) this.#frames.push(frame);
     }
     return this.#frames[this.#head++];
   }
@@ -469,6 +475,7 @@ class TcpConnection implements Connection {
   start(): void {
     for (const bytes of this.#link.pipelined) this.#receive(bytes);
     this.#link.pipelined = [];
+    this.#link.socket.viewFrames = true;
     this.#transport.track(this.#readLoop());
   }
 
@@ -534,7 +541,7 @@ class TcpConnection implements Connection {
           this.#queue.splice(0, this.#queueHead);
           this.#queueHead = 0;
         }
-        const record = encodeFrame(sealer.seal(plaintext));
+        const record = sealer.sealFrame(plaintext);
         await socket.write(record, clock);
         this.#queuedBytes -= size;
         this.stats.bytesOut += record.length;
@@ -902,7 +909,7 @@ export class TcpTransport implements Transport {
   async #refuse(socket: FramedSocket, reason: number, detail: string, sealer?: RecordSealer): Promise<void> {
     try {
       let frame = encodeFrame(this.disconnectEnvelope(reason, detail));
-      if (sealer) frame = encodeFrame(sealer.seal(frame));
+      if (sealer) frame = sealer.sealFrame(frame);
       await socket.write(frame, this.clock, Math.min(this.config.closeTimeoutMs, 500));
     } catch {
       // The client is gone or not reading: closing is all that is left.
@@ -1185,7 +1192,7 @@ export class TcpTransport implements Transport {
         timestamp: this.clock.now(),
       });
       await socket.write(
-        encodeFrame(sealer.seal(encodeFrame(this.codec.encode(confirm)))),
+        sealer.sealFrame(encodeFrame(this.codec.encode(confirm))),
         this.clock,
         this.config.writeTimeoutMs,
       );

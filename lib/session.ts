@@ -127,14 +127,29 @@ export class RecordSealer {
    * @throws {RangeError} past {@link MAX_RECORDS_PER_DIRECTION} records
    */
   seal(plaintext: Uint8Array): Uint8Array {
+    return this.#seal(plaintext, 0);
+  }
+
+  /**
+   * Returns the sealed record as a frame, `length || ciphertext || tag`, in one buffer: what the
+   * transport writes, without a second copy to prepend the length.
+   * @throws {RangeError} past {@link MAX_RECORDS_PER_DIRECTION} records
+   */
+  sealFrame(plaintext: Uint8Array): Uint8Array {
+    const out = this.#seal(plaintext, 4);
+    new DataView(out.buffer).setUint32(0, out.length - 4);
+    return out;
+  }
+
+  #seal(plaintext: Uint8Array, headroom: number): Uint8Array {
     if (this.#counter >= MAX_RECORDS_PER_DIRECTION) throw new RangeError("record counter exhausted; reconnect");
     const cipher = createCipheriv("chacha20-poly1305", this.#key, setNonce(this.#nonce, this.#counter++), {
       authTagLength: 16,
     });
-    const out = new Uint8Array(plaintext.length + RECORD_TAG_BYTES);
-    out.set(cipher.update(plaintext));
+    const out = new Uint8Array(headroom + plaintext.length + RECORD_TAG_BYTES);
+    out.set(cipher.update(plaintext), headroom);
     cipher.final();
-    out.set(cipher.getAuthTag(), plaintext.length);
+    out.set(cipher.getAuthTag(), headroom + plaintext.length);
     return out;
   }
 }

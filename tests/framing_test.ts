@@ -34,6 +34,20 @@ Deno.test("frames returned are copies: reusing the read buffer does not change t
   assert.deepEqual([...frame], [5, 6]);
 });
 
+Deno.test("with views, whole frames are views of the chunk and a frame split across chunks is still a copy", () => {
+  const decoder = new FrameDecoder();
+  const chunk = encodeFrame(new Uint8Array([5, 6]));
+  const [frame] = decoder.push(chunk, true);
+  assert.equal(frame.buffer, chunk.buffer);
+  chunk.fill(0);
+  assert.deepEqual([...frame], [0, 0]);
+  const split = encodeFrame(new Uint8Array([8, 9]));
+  assert.deepEqual(decoder.push(split.subarray(0, 5), true), []);
+  const [joined] = decoder.push(split.subarray(5), true);
+  split.fill(0);
+  assert.deepEqual([...joined], [8, 9]);
+});
+
 Deno.test("an oversize length prefix is refused before the body is buffered", () => {
   const decoder = new FrameDecoder(1024);
   const header = new Uint8Array([0x00, 0x00, 0x04, 0x01]); // 1025

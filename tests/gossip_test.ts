@@ -83,6 +83,8 @@ Deno.test("a message is delivered once however many copies arrive; duplicates ar
   assert.equal(gossip.peerStats(peers[0].nodeId)!.duplicates, 0);
   assert.equal(gossip.peerStats(peers[1].nodeId)!.duplicates, 2);
   assert.equal(gossip.stats.duplicates, 2);
+  assert.equal(gossip.peerStats(peers[0].nodeId)!.firsts, 1);
+  assert.equal(gossip.peerStats(peers[1].nodeId)!.firsts, 0);
 });
 
 Deno.test("forwarding is eager, decrements the TTL, and never goes back to the sender or the origin", () => {
