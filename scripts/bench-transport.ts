@@ -1,12 +1,13 @@
 /**
  * Transport benchmarks on loopback, both ends in this process (one core does
- * the work of both): handshakes per second, and encrypted throughput for
- * 256-byte and 64 KiB envelopes.
+ * the work of both): handshakes per second, encrypted throughput for
+ * 256-byte and 64 KiB envelopes, and the CPU cost of one envelope sent alone.
  *
- *   deno task bench:transport -- [--handshakes 300] [--small 200000] [--large 2000]
+ *   deno task bench:transport -- [--handshakes 300] [--small 200000] [--large 2000] [--sequential 20000]
  *
  * Prints one JSON line per measurement. Loopback only; bounded in count.
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
 import { TcpTransport } from "../lib/network.ts";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     handshakes: { type: "string", default: "300" },
     small: { type: "string", default: "200000" },
     large: { type: "string", default: "2000" },
+    sequential: { type: "string", default: "20000" },
   },
 });
 const config = { listenHost: "127.0.0.1", listenPort: 0, maxConnectionsPerIp: 1000, maxInbound: 1000 };
@@ -84,7 +86,43 @@ async function throughput(count: number, dataBytes: number) {
   }));
 }
 
+/**
+ * One envelope at a time: send, wait until the other end has parsed it, send the next. Nothing is
+ * coalesced, so this is the per-record cost a node pays at low load (a gossip hop at 100 messages/s).
+ */
+async function sequential(count: number) {
+  const receiver = new TcpTransport({ identity: Identity.generate(), config });
+  const sender = new TcpTransport({ identity: Identity.generate(), config });
+  let arrived: () => void = () => {};
+  receiver.onConnection = (c) => c.onEnvelope = () => arrived();
+  const connection = await sender.dial(await receiver.listen());
+  const envelope = new MessageCodec().encode(
+    createMessage(sender.identity, MessageType.CUSTOM_DATA, { topic: "bench", data: new Uint8Array(256) }),
+  );
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const received = new Promise<void>((resolve) => arrived = resolve);
+    connection.sendEncoded(envelope);
+    await received;
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  const seconds = (performance.now() - started) / 1000;
+  await sender.close();
+  await receiver.close();
+  console.log(JSON.stringify({
+    bench: "sequential",
+    envelope_bytes: envelope.length,
+    count,
+    cpu_us_per_envelope: Number(((cpu.user + cpu.system) / count).toFixed(1)),
+    kernel_us_per_envelope: Number((cpu.system / count).toFixed(1)),
+    round_trip_us: Number((seconds * 1e6 / count).toFixed(1)),
+    note: "one record per envelope: seal, write, read, open, parse; both ends in this process",
+  }));
+}
+
 await handshakes(Number(values.handshakes), 1);
 await handshakes(Number(values.handshakes), 8);
 await throughput(Number(values.small), 256);
 await throughput(Number(values.large), 64 * 1024);
+await sequential(Number(values.sequential));
