@@ -7,6 +7,7 @@
  *   deno task bench:network -- --nodes 20 --degree 4 --messages 1000 --rate 100 --size 256 [--seed 1]
  *   deno task bench:network -- --nodes 20 --max-throughput --duration 10
  *   deno task bench:network -- --nodes 20 --procs            (one OS process per node)
+ *   deno task bench:network -- ... --window 128 --fanout 2   (messages in flight with --max-throughput; eager links)
  *   deno task bench:network -- --scaling 10,20,50,100        (writes docs/scaling.svg)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every

@@ -11,7 +11,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
 import { TcpTransport } from "../lib/network.ts";
-import { createMessage, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol.ts";
 
 const { values } = parseArgs({
   args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
@@ -46,24 +46,34 @@ async function handshakes(count: number, parallel: number) {
   }));
 }
 
-async function throughput(count: number, dataBytes: number) {
+/**
+ * A sender connected to a receiver whose connections call `onEnvelope`, and an encoded CUSTOM_DATA
+ * envelope with `dataBytes` of data from the sender.
+ */
+async function connectedPair(dataBytes: number, onEnvelope: (envelope: Envelope) => void) {
   const receiver = new TcpTransport({ identity: Identity.generate(), config });
   const sender = new TcpTransport({ identity: Identity.generate(), config });
+  receiver.onConnection = (c) => c.onEnvelope = onEnvelope;
+  const connection = await sender.dial(await receiver.listen());
+  const envelope = new MessageCodec().encode(
+    createMessage(sender.identity, MessageType.CUSTOM_DATA, { topic: "bench", data: new Uint8Array(dataBytes) }),
+  );
+  const close = async () => {
+    await sender.close();
+    await receiver.close();
+  };
+  return { connection, envelope, close };
+}
+
+async function throughput(count: number, dataBytes: number) {
   let received = 0, receivedBytes = 0;
   let done: () => void;
   const finished = new Promise<void>((resolve) => done = resolve);
-  receiver.onConnection = (c) => {
-    c.onEnvelope = (e) => {
-      received++;
-      receivedBytes += e.payloadBytes.length;
-      if (received === count) done();
-    };
-  };
-  const connection = await sender.dial(await receiver.listen());
-  const codec = new MessageCodec();
-  const envelope = codec.encode(
-    createMessage(sender.identity, MessageType.CUSTOM_DATA, { topic: "bench", data: new Uint8Array(dataBytes) }),
-  );
+  const { connection, envelope, close } = await connectedPair(dataBytes, (e) => {
+    received++;
+    receivedBytes += e.payloadBytes.length;
+    if (received === count) done();
+  });
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     // Keep a bounded amount queued, as a well-behaved sender does.
@@ -73,8 +83,7 @@ async function throughput(count: number, dataBytes: number) {
   await finished;
   const seconds = (performance.now() - started) / 1000;
   const stats = connection.stats;
-  await sender.close();
-  await receiver.close();
+  await close();
   console.log(JSON.stringify({
     bench: "throughput",
     data_bytes: dataBytes,
@@ -91,14 +100,8 @@ async function throughput(count: number, dataBytes: number) {
  * coalesced, so this is the per-record cost a node pays at low load (a gossip hop at 100 messages/s).
  */
 async function sequential(count: number) {
-  const receiver = new TcpTransport({ identity: Identity.generate(), config });
-  const sender = new TcpTransport({ identity: Identity.generate(), config });
   let arrived: () => void = () => {};
-  receiver.onConnection = (c) => c.onEnvelope = () => arrived();
-  const connection = await sender.dial(await receiver.listen());
-  const envelope = new MessageCodec().encode(
-    createMessage(sender.identity, MessageType.CUSTOM_DATA, { topic: "bench", data: new Uint8Array(256) }),
-  );
+  const { connection, envelope, close } = await connectedPair(256, () => arrived());
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < count; i++) {
@@ -108,8 +111,7 @@ async function sequential(count: number) {
   }
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - started) / 1000;
-  await sender.close();
-  await receiver.close();
+  await close();
   console.log(JSON.stringify({
     bench: "sequential",
     envelope_bytes: envelope.length,
