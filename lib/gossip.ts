@@ -54,7 +54,7 @@
  *
  * @module
  */
-import { bytesKey, keyBytes, toHex } from "./bytes.ts";
+import { ByteArena, bytesKey, keyBytes, toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { ConfigError, ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
@@ -265,6 +265,8 @@ export interface GossipPeerStats {
 
 interface PeerState extends GossipPeerStats {
   bucket: TokenBucket;
+  /** Its bit in kept messages' known-to-have masks, or -1 when all KNOWN_SLOTS are taken. */
+  slot: number;
   /** It sent PRUNE: not made eager again unless it asks (IWANT). */
   prunedUs: boolean;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
@@ -310,32 +312,15 @@ export interface MessageTypeCounts {
 }
 
 /**
- * Node ids of peers known to have a message: a short array, as most messages are known to a few peers
- * (a Set costs about 400 bytes per message), and a Set beyond 16.
+ * Connected peers numbered for the known-to-have bitmask of kept messages: bits 0-29, so a mask is always
+ * a small integer in V8 (no allocation). A message kept by each of thousands of nodes would otherwise
+ * carry a list of node ids: an array of a few ids costs about 150 bytes once it has grown by a push.
  */
-type PeerSet = string[] | Set<string>;
+const KNOWN_SLOTS = 30;
 
-function knows(stored: StoredMessage, nodeId: string): boolean {
-  const set = stored.knownBy;
-  return Array.isArray(set) ? set.includes(nodeId) : set.has(nodeId);
-}
-
-function markKnown(stored: StoredMessage, nodeId: string): void {
-  const set = stored.knownBy;
-  if (!Array.isArray(set)) set.add(nodeId);
-  else if (!set.includes(nodeId)) {
-    if (set.length < 16) set.push(nodeId);
-    else stored.knownBy = new Set([...set, nodeId]);
-  }
-}
-
-function forgetKnown(stored: StoredMessage, nodeId: string): void {
-  const set = stored.knownBy;
-  if (!Array.isArray(set)) set.delete(nodeId);
-  else {
-    const i = set.indexOf(nodeId);
-    if (i >= 0) set.splice(i, 1);
-  }
+function removeFrom(list: string[], nodeId: string): void {
+  const i = list.indexOf(nodeId);
+  if (i >= 0) list.splice(i, 1);
 }
 
 /** A message kept for forwarding and repair; its id is its key in the store (see `keyBytes`). */
@@ -349,8 +334,13 @@ interface StoredMessage {
   origin: string;
   /** The peer it first came from (this node's id for its own). */
   from: string;
-  /** Peers known to have it (sent it, announced it, or were sent it): never sent it or its id again. */
-  knownBy: PeerSet;
+  /**
+   * Peers known to have it (sent it, announced it, or were sent it), never sent it or its id again: bit i
+   * stands for the peer in slot i (see KNOWN_SLOTS).
+   */
+  knownMask: number;
+  /** Peers known to have it that hold no slot (more than KNOWN_SLOTS peers connected); usually none. */
+  knownOthers: string[] | undefined;
   storedAt: number;
 }
 
@@ -403,7 +393,14 @@ export class GossipProtocol {
   // id key -> message kept for repair; insertion order is age order.
   readonly #store = new Map<string, StoredMessage>();
   #storeBytes = 0;
+  // Kept envelopes share chunks instead of a buffer each (see ByteArena): the store evicts oldest first.
+  readonly #storeArena = new ByteArena();
+  // Origin id bytes -> hex, shared by every message of that origin (the codec hands out one origin array
+  // per public key); a string per kept message cost 80 bytes each.
+  readonly #originHex = new WeakMap<Uint8Array, string>();
   readonly #peerState = new Map<string, PeerState>();
+  // Slots of the known-to-have masks not held by a connected peer.
+  readonly #freeSlots: number[] = Array.from({ length: KNOWN_SLOTS }, (_, i) => KNOWN_SLOTS - 1 - i);
   readonly #origins: BoundedMap<string, TokenBucket>;
   readonly #missing: BoundedMap<string, MissingMessage>;
   // Open missing-message entries by the peer that started them (entries leave by #dropMissing).
@@ -586,7 +583,13 @@ export class GossipProtocol {
     const state = this.#peerState.get(nodeId);
     if (state) this.#setPushing(state, false);
     this.#peerState.delete(nodeId);
-    for (const stored of this.#store.values()) forgetKnown(stored, nodeId);
+    const keep = state && state.slot >= 0 ? ~(1 << state.slot) : -1;
+    for (const stored of this.#store.values()) {
+      stored.knownMask &= keep;
+      if (stored.knownOthers !== undefined) removeFrom(stored.knownOthers, nodeId);
+    }
+    // Cleared from every kept message above, so the next peer to take the slot starts knowing nothing.
+    if (state && state.slot >= 0) this.#freeSlots.push(state.slot);
     // Nor is it an announcer any more: it may come back without what it announced.
     for (const missing of this.#missing.values()) {
       const i = missing.announcers.indexOf(nodeId);
@@ -604,6 +607,7 @@ export class GossipProtocol {
       const eagerLinks = this.#eagerLinks();
       state = {
         bucket: new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now()),
+        slot: this.#freeSlots.pop() ?? -1,
         pendingHave: [],
         eager: eagerLinks < this.config.fanout,
         pushing: false,
@@ -639,10 +643,11 @@ export class GossipProtocol {
     const ttl = options.ttl ?? this.config.defaultTtl;
     const message = createMessage(this.#identity, type, payload, { ttl, timestamp: this.#clock.now() });
     const key = bytesKey(message.id);
-    this.#markSeen(key, message.id, this.#identity.nodeId, true);
+    const now = message.timestamp;
+    this.#markSeen(key, message.id, this.#identity.nodeId, true, now);
     this.#stats.published++;
     if (ttl >= 1) {
-      const stored = this.#keep(key, message, ttl, this.#identity.nodeId, []);
+      const stored = this.#keep(key, message, ttl, this.#identity.nodeId, [], now);
       this.#spread(stored, key, new Set([this.#identity.nodeId]), this.config.floodPublish);
     }
     return message;
@@ -665,7 +670,7 @@ export class GossipProtocol {
     this.#count(envelope.type, "received");
     const key = bytesKey(envelope.id);
     const kept = this.#store.get(key);
-    if (kept) markKnown(kept, peer.nodeId);
+    if (kept) this.#markKnown(kept, peer.nodeId);
     if (kept || this.#isSeen(key, envelope.id)) {
       state.duplicates++;
       this.#stats.duplicates++;
@@ -696,7 +701,7 @@ export class GossipProtocol {
       return;
     }
     const propagating = this.#propagating.has(message.type);
-    const origin = toHex(message.origin);
+    const origin = this.#hexOfOrigin(message.origin);
     if (propagating) {
       let bucket = this.#origins.get(origin);
       if (!bucket) {
@@ -713,7 +718,7 @@ export class GossipProtocol {
       }
     }
     const announcers = this.#missing.get(key)?.announcers ?? [];
-    this.#markSeen(key, message.id, peer.nodeId, propagating);
+    this.#markSeen(key, message.id, peer.nodeId, propagating, now);
     if (propagating) {
       this.#trust.recordValid(peer.nodeId);
       this.#setPushing(state, true);
@@ -733,7 +738,7 @@ export class GossipProtocol {
       const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, [
         peer.nodeId,
         ...announcers.filter((a) => a !== peer.nodeId),
-      ]);
+      ], now);
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
     }
   }
@@ -787,25 +792,58 @@ export class GossipProtocol {
     return this.#storage.hasSeen(id);
   }
 
-  #markSeen(key: string, id: Uint8Array, from: string, persist: boolean): void {
-    const now = this.#clock.now();
+  /** `now` is the caller's reading of the clock: one number shared by the entries it makes. */
+  #markSeen(key: string, id: Uint8Array, from: string, persist: boolean, now: number): void {
     this.#seen.set(key, now);
     this.#dropMissing(key);
     if (this.#seen.size > this.config.messageCacheSize) this.#seen.delete(this.#seen.keys().next().value!);
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
   }
 
-  #keep(key: string, envelope: Envelope, forwardTtl: number, from: string, knownBy: string[]): StoredMessage {
-    const bytes = this.#codec.encode({ ...envelope, ttl: forwardTtl });
+  #hexOfOrigin(origin: Uint8Array): string {
+    let hex = this.#originHex.get(origin);
+    if (hex === undefined) {
+      hex = toHex(origin);
+      this.#originHex.set(origin, hex);
+    }
+    return hex;
+  }
+
+  /** Whether the peer is known to have the kept message. */
+  #knows(stored: StoredMessage, nodeId: string): boolean {
+    const slot = this.#peerState.get(nodeId)?.slot ?? -1;
+    if (slot >= 0 && (stored.knownMask & (1 << slot)) !== 0) return true;
+    return stored.knownOthers !== undefined && stored.knownOthers.includes(nodeId);
+  }
+
+  /** Notes that the peer has the kept message. */
+  #markKnown(stored: StoredMessage, nodeId: string): void {
+    const slot = this.#peerState.get(nodeId)?.slot ?? -1;
+    if (slot >= 0) stored.knownMask |= 1 << slot;
+    else if (stored.knownOthers === undefined) stored.knownOthers = [nodeId];
+    else if (!stored.knownOthers.includes(nodeId)) stored.knownOthers.push(nodeId);
+  }
+
+  #keep(
+    key: string,
+    envelope: Envelope,
+    forwardTtl: number,
+    from: string,
+    knownBy: string[],
+    now: number,
+  ): StoredMessage {
+    const bytes = this.#codec.encodeTo({ ...envelope, ttl: forwardTtl }, this.#storeArena);
     const stored: StoredMessage = {
       bytes,
       forwardTtl,
       type: envelope.type,
-      origin: toHex(envelope.origin),
+      origin: this.#hexOfOrigin(envelope.origin),
       from,
-      knownBy,
-      storedAt: this.#clock.now(),
+      knownMask: 0,
+      knownOthers: undefined,
+      storedAt: now,
     };
+    for (const nodeId of knownBy) this.#markKnown(stored, nodeId);
     this.#store.set(key, stored);
     this.#storeBytes += bytes.length;
     if (this.#keptSinceLastRound.length < this.config.messageCacheSize) this.#keptSinceLastRound.push([key, stored]);
@@ -828,7 +866,7 @@ export class GossipProtocol {
   #spread(stored: StoredMessage, key: string, exclude: Set<string>, flood: boolean): void {
     for (const peer of this.#peers.activePeers()) {
       if (exclude.has(peer.nodeId)) continue;
-      if (knows(stored, peer.nodeId)) continue;
+      if (this.#knows(stored, peer.nodeId)) continue;
       const state = this.#peerState.get(peer.nodeId);
       if (flood || (state?.eager ?? this.#state(peer.nodeId).eager)) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
@@ -915,8 +953,8 @@ export class GossipProtocol {
     for (const key of state.pendingHave) {
       // Checked now, not when queued: the peer may have announced or sent it meanwhile.
       const stored = this.#store.get(key);
-      if (!stored || knows(stored, peer.nodeId)) continue;
-      markKnown(stored, peer.nodeId);
+      if (!stored || this.#knows(stored, peer.nodeId)) continue;
+      this.#markKnown(stored, peer.nodeId);
       have.push(keyBytes(key));
     }
     state.pendingHave = [];
@@ -944,7 +982,7 @@ export class GossipProtocol {
   }
 
   #sendStored(peer: ActivePeer, stored: StoredMessage, key: string): void {
-    markKnown(stored, peer.nodeId);
+    this.#markKnown(stored, peer.nodeId);
     if (peer.connection.bufferedBytes > this.config.sendHighWaterBytes) {
       if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
       return;
@@ -976,7 +1014,7 @@ export class GossipProtocol {
     for (const id of digest.have) {
       const key = bytesKey(id);
       const kept = this.#store.get(key);
-      if (kept) markKnown(kept, peer.nodeId);
+      if (kept) this.#markKnown(kept, peer.nodeId);
       if (kept || this.#seen.has(key)) continue;
       let missing = this.#missing.get(key);
       if (!missing) {
@@ -1011,7 +1049,7 @@ export class GossipProtocol {
       const stored = this.#store.get(key);
       if (!stored || stored.forwardTtl < 1) continue;
       state.servedThisInterval++;
-      markKnown(stored, peer.nodeId);
+      this.#markKnown(stored, peer.nodeId);
       if (active.connection.sendEncoded(stored.bytes)) {
         this.#stats.served++;
         this.#count(stored.type, "forwarded");
@@ -1026,9 +1064,9 @@ export class GossipProtocol {
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
       const [key, stored] = entries[i];
-      if (stored.forwardTtl < 1 || knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
+      if (stored.forwardTtl < 1 || this.#knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
       have.push(keyBytes(key));
-      markKnown(stored, peer.nodeId);
+      this.#markKnown(stored, peer.nodeId);
     }
     if (have.length === 0) return 0;
     this.#stats.digestsSent++;

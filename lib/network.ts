@@ -537,7 +537,11 @@ class TcpConnection implements Connection {
           offset += envelope.length + FRAME_HEADER_BYTES;
         }
         this.#queueHead = end;
-        if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        if (end === this.#queue.length) {
+          // Drained: let go of the sent envelopes now (their buffers and views), not at the next compaction.
+          this.#queue.length = 0;
+          this.#queueHead = 0;
+        } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
           this.#queue.splice(0, this.#queueHead);
           this.#queueHead = 0;
         }

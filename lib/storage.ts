@@ -224,9 +224,10 @@ export class MemoryStorage implements Storage {
   // trimming the oldest event is O(1) amortised, not an O(n) shift.
   readonly #events: TrustEvent[] = [];
   #eventsHead = 0;
-  // id key -> [timestamp, sender]: a tuple, not a SeenMessage with its own id copy (about 250 bytes less
-  // per id; a node keeps one per message in the dedup window).
-  readonly #seen = new Map<string, [number, string]>();
+  // id key -> when and from whom: not a SeenMessage with its own id copy (about 250 bytes less per id; a
+  // node keeps one per message in the dedup window), and an object of two fields, not a tuple (an array
+  // and its elements cost about 25 bytes more).
+  readonly #seen = new Map<string, { timestamp: number; senderId: string }>();
   readonly #state = new Map<string, string>();
   readonly #clock: Clock;
   readonly #options: Required<StorageOptions>;
@@ -287,7 +288,7 @@ export class MemoryStorage implements Storage {
   recordSeen(message: SeenMessage): void {
     this.#open();
     const key = bytesKey(message.messageId);
-    if (!this.#seen.has(key)) this.#seen.set(key, [message.timestamp, message.senderId]);
+    if (!this.#seen.has(key)) this.#seen.set(key, { timestamp: message.timestamp, senderId: message.senderId });
   }
   hasSeen(messageId: Uint8Array): boolean {
     this.#open();
@@ -295,8 +296,8 @@ export class MemoryStorage implements Storage {
   }
   listSeenSince(since: number, limit: number): SeenMessage[] {
     this.#open();
-    return [...this.#seen].filter(([, [timestamp]]) => timestamp >= since)
-      .map(([key, [timestamp, senderId]]) => ({ messageId: keyBytes(key), timestamp, senderId }))
+    return [...this.#seen].filter(([, { timestamp }]) => timestamp >= since)
+      .map(([key, { timestamp, senderId }]) => ({ messageId: keyBytes(key), timestamp, senderId }))
       .sort((a, b) => a.timestamp - b.timestamp)
       .slice(0, limit);
   }
@@ -316,7 +317,7 @@ export class MemoryStorage implements Storage {
     this.#open();
     const seenBefore = now - this.#options.seenRetentionMs;
     let seenMessages = 0;
-    for (const [key, [timestamp]] of this.#seen) {
+    for (const [key, { timestamp }] of this.#seen) {
       if (timestamp < seenBefore) {
         this.#seen.delete(key);
         seenMessages++;

@@ -240,6 +240,40 @@ Deno.test("a peer that reconnects hears again of messages sent to it before it w
   assert.deepEqual(have, [toHex(message.id)]);
 });
 
+Deno.test("a peer that takes a disconnected peer's known-to-have slot is not taken to have its messages", () => {
+  const { peers, gossip } = setup(1);
+  const [first] = peers;
+  const message = app(Identity.generate(), "m");
+  gossip.receive(first, message); // the first peer is known to have it
+  gossip.peerDisconnected(first.nodeId);
+  const second = new FakePeer();
+  gossip.peerConnected(second); // takes the slot the first peer held
+  assert.deepEqual(digestsTo(second).flatMap((d) => ids(d.have)), [toHex(message.id)]);
+});
+
+Deno.test("peers past the known-to-have mask's 30 slots are still never told of messages they have", () => {
+  const { peers, gossip, clock } = setup(40, { fanout: 3 });
+  gossip.start();
+  try {
+    const message = app(Identity.generate(), "m");
+    gossip.receive(peers[0], message);
+    const pushed = peers.filter((p) => p.sentOfType(MessageType.CUSTOM_DATA).length > 0);
+    const announcers = peers.slice(20); // ten with a slot, ten beyond the mask
+    for (const peer of announcers) {
+      const have = { have: [message.id], want: [] };
+      gossip.receive(peer, createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, have, { ttl: 0, timestamp: T0 }));
+    }
+    clock.advance(gossip.config.lazyIntervalMs);
+    for (const [i, peer] of peers.entries()) {
+      const heard = digestsTo(peer).some((d) => ids(d.have).includes(toHex(message.id)));
+      assert.equal(heard, i !== 0 && !pushed.includes(peer) && !announcers.includes(peer), `peer ${i}`);
+    }
+    assert.equal(gossip.stats.announced, 20 - 1 - pushed.length);
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");

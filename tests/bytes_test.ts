@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { ByteArena } from "../lib/bytes.ts";
+
+Deno.test("ByteArena copies share one chunk until it is full, then start the next", () => {
+  const arena = new ByteArena(256);
+  const a = arena.copy(new Uint8Array(40).fill(1));
+  const b = arena.copy(new Uint8Array(40).fill(2));
+  assert.equal(a.buffer, b.buffer);
+  assert.equal(a.buffer.byteLength, 256);
+  for (let i = 0; i < 4; i++) arena.copy(new Uint8Array(40)); // 240 of 256 bytes used
+  const next = arena.copy(new Uint8Array(40).fill(3));
+  assert.notEqual(next.buffer, a.buffer);
+  assert.deepEqual([a[0], a[39], b[0], b[39], next[0]], [1, 1, 2, 2, 3]);
+});
+
+Deno.test("ByteArena copies are copies: later changes to the source or a neighbour do not reach them", () => {
+  const arena = new ByteArena(256);
+  const source = new Uint8Array([1, 2, 3]);
+  const kept = arena.copy(source);
+  source[0] = 9;
+  const neighbour = arena.copy(new Uint8Array([4, 5]));
+  neighbour.fill(0);
+  assert.deepEqual([...kept], [1, 2, 3]);
+  assert.equal(kept.length, 3);
+});
+
+Deno.test("ByteArena gives a byte string over a quarter of a chunk a buffer of its own", () => {
+  const arena = new ByteArena(256);
+  const small = arena.copy(new Uint8Array(64));
+  const large = arena.copy(new Uint8Array(65).fill(7));
+  assert.notEqual(large.buffer, small.buffer);
+  assert.equal(large.buffer.byteLength, 65);
+  assert.equal(large[64], 7);
+  assert.throws(() => new ByteArena(10), RangeError);
+});
