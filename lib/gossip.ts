@@ -832,7 +832,7 @@ export class GossipProtocol {
     knownBy: string[],
     now: number,
   ): StoredMessage {
-    const bytes = this.#codec.encodeTo({ ...envelope, ttl: forwardTtl }, this.#storeArena);
+    const bytes = this.#codec.encodeWith({ ...envelope, ttl: forwardTtl }, (shared) => this.#storeArena.copy(shared));
     const stored: StoredMessage = {
       bytes,
       forwardTtl,

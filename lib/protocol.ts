@@ -24,7 +24,7 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "./address.ts";
-import { type ByteArena, bytesEqual, bytesKey, sha256, toHex } from "./bytes.ts";
+import { bytesEqual, bytesKey, sha256, toHex } from "./bytes.ts";
 import { isAcceptablePointEncoding, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from "./ed25519.ts";
 import { ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
@@ -712,11 +712,12 @@ export class MessageCodec {
   }
 
   /**
-   * The wire bytes of an envelope, copied into `arena` rather than into a buffer of their own: for
-   * envelopes kept a while (a message store), where a buffer each costs more than the bytes.
+   * Passes the wire bytes of an envelope to `take` as a view of the encoder's own buffer, valid only
+   * during the call: `take` copies them where it wants them (a message store keeps them in shared chunks,
+   * as a buffer each costs more than the bytes).
    */
-  encodeTo(envelope: Envelope, arena: ByteArena): Uint8Array {
-    return arena.copy(encoder.encodeSharedRef(wireFields(envelope)));
+  encodeWith<T>(envelope: Envelope, take: (shared: Uint8Array) => T): T {
+    return take(encoder.encodeSharedRef(wireFields(envelope)));
   }
 
   #decodeValue(bytes: Uint8Array, what: string): unknown {

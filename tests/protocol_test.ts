@@ -72,6 +72,16 @@ Deno.test("every message type survives encode and decode with its payload intact
   }
 });
 
+Deno.test("encodeWith hands over the same bytes as encode, in a view the encoder reuses for the next envelope", () => {
+  const first = createMessage(me, MessageType.CUSTOM_DATA, SAMPLES[MessageType.CUSTOM_DATA], { timestamp: NOW });
+  const second = createMessage(me, MessageType.HEARTBEAT, SAMPLES[MessageType.HEARTBEAT], { timestamp: NOW });
+  const kept = codec.encodeWith(first, (shared) => shared.slice());
+  assert.deepEqual(kept, codec.encode(first));
+  const view = codec.encodeWith(first, (shared) => shared);
+  codec.encodeWith(second, () => undefined);
+  assert.notDeepEqual(view, kept, "the view is only valid during the call");
+});
+
 Deno.test("golden vector: a fixed key and content give exactly these bytes, id and signature", () => {
   const message = createMessage(me, MessageType.CUSTOM_DATA, {
     topic: "chat",
