@@ -126,6 +126,17 @@ export interface GossipConfig {
    */
   floodPublish: boolean;
   /**
+   * Per-origin trees. A peer that pushes a copy of a message this node already had is sent PRUNE with that
+   * message's id, and from then on pushes only the ids of that origin's messages (other origins' messages
+   * still come in full), as long as another peer still pushes that origin's messages here. Each
+   * publisher's messages then settle on a spanning tree (Plumtree's per-source trees): about one copy per
+   * node instead of about 2.2 on the eager mesh, each tree repaired by asking (IWANT grafts that origin
+   * back). Trees are per origin because one shared tree, pruned by the duplicates of many publishers at
+   * once, kept being cut (see the module docs). Each peer's per-origin state is bounded
+   * (MAX_ORIGIN_PRUNES): beyond it, the oldest origins go back to the mesh. Default true.
+   */
+  originPrune: boolean;
+  /**
    * Peers sent a digest each interval (of the ids each is not known to have; empty digests are not sent).
    * Default 64, in effect every peer: in simulation at 50 nodes this bounds the time to full coverage by
    * one interval (it was up to five with 2 peers) for 3% more bytes.
@@ -162,6 +173,7 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   maxStoreBytes: 64 * 1024 * 1024,
   defaultTtl: 16,
   floodPublish: false,
+  originPrune: true,
   repairFanout: 64,
   peerRateLimit: 1_000,
   peerRateBurst: 2_000,
@@ -181,7 +193,7 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
 export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): GossipConfig {
   const config = { ...DEFAULT_GOSSIP_CONFIG, ...overrides };
   for (const [key, value] of Object.entries(config)) {
-    if (key === "floodPublish") {
+    if (key === "floodPublish" || key === "originPrune") {
       if (typeof value !== "boolean") throw new ConfigError(`gossip.${key}`, `gossip.${key} must be true or false`);
       continue;
     }
@@ -241,6 +253,8 @@ export interface GossipStats {
   served: number;
   /** PRUNEs sent: peers moved from full messages to ids after a duplicate. */
   prunes: number;
+  /** Per-origin PRUNEs sent: a peer asked to send only ids of one origin's messages (see `originPrune`). */
+  originPrunes: number;
   /** Grafts: this node asked a peer that was not pushing to it for a message (it pushes from then on). */
   grafts: number;
 }
@@ -269,6 +283,10 @@ interface PeerState extends GossipPeerStats {
   slot: number;
   /** It sent PRUNE: not made eager again unless it asks (IWANT). */
   prunedUs: boolean;
+  /** Origins (hex) it asked, by PRUNE with ids, to get only as ids; oldest first, at most MAX_ORIGIN_PRUNES. */
+  originsPrunedByIt: Set<string>;
+  /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
+  originsPrunedByUs: Set<string>;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
   catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
@@ -286,8 +304,22 @@ interface MissingMessage {
   asked: number;
   /** When it was first announced, then when the last ask went out. */
   askedAt: number;
+  /** When it was last asked for (in any ask), or undefined: the time to its arrival is an ask round trip. */
+  lastAskAt: number | undefined;
   /** The peer whose announcement created the entry (counted against its MAX_MISSING_PER_ANNOUNCER). */
   startedBy: string;
+}
+
+/**
+ * Origins per peer and direction whose messages go as ids only (per-origin PRUNE). Beyond it the oldest
+ * is forgotten: its messages come in full again, and the next duplicate prunes it again.
+ */
+const MAX_ORIGIN_PRUNES = 256;
+
+function addBounded(set: Set<string>, value: string, bound: number): void {
+  set.delete(value);
+  set.add(value);
+  if (set.size > bound) set.delete(set.values().next().value!);
 }
 
 /** Announcers remembered per missing message: how many peers are asked before giving up. */
@@ -400,6 +432,8 @@ export class GossipProtocol {
   readonly #originHex = new WeakMap<Uint8Array, string>();
   readonly #peerState = new Map<string, PeerState>();
   // Slots of the known-to-have masks not held by a connected peer.
+  // Origin (hex) -> the peer whose copy of its latest message came first: this node's parent in its tree.
+  readonly #firstFrom = new BoundedMap<string, string>(4_096);
   readonly #freeSlots: number[] = Array.from({ length: KNOWN_SLOTS }, (_, i) => KNOWN_SLOTS - 1 - i);
   readonly #origins: BoundedMap<string, TokenBucket>;
   readonly #missing: BoundedMap<string, MissingMessage>;
@@ -416,6 +450,14 @@ export class GossipProtocol {
   #lazyTimer: TimerId | undefined;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
   readonly #askDelayMs: number;
+  /**
+   * Smoothed time from asking for a message to having it, ms. Asks wait twice this longer: when nodes are
+   * overloaded, copies on the eager path are late by about as much as answers are, and asking for them
+   * anyway grafts links and sends copies that deepen the overload (measured: 50 nodes on one saturated
+   * core asked for 25,000 messages in 10 s without it).
+   */
+  #askRoundTripMs = 0;
+  #askSampled = false;
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -432,6 +474,7 @@ export class GossipProtocol {
     requested: 0,
     served: 0,
     prunes: 0,
+    originPrunes: 0,
     grafts: 0,
   };
 
@@ -609,6 +652,8 @@ export class GossipProtocol {
         bucket: new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now()),
         slot: this.#freeSlots.pop() ?? -1,
         pendingHave: [],
+        originsPrunedByIt: new Set(),
+        originsPrunedByUs: new Set(),
         eager: eagerLinks < this.config.fanout,
         pushing: false,
         prunedUs: false,
@@ -675,7 +720,7 @@ export class GossipProtocol {
       state.duplicates++;
       this.#stats.duplicates++;
       this.#count(envelope.type, "duplicate");
-      if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, state);
+      if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, state, key, kept);
       return;
     }
     let message: Message;
@@ -717,11 +762,16 @@ export class GossipProtocol {
         return;
       }
     }
-    const announcers = this.#missing.get(key)?.announcers ?? [];
+    const missing = this.#missing.get(key);
+    const announcers = missing?.announcers ?? [];
     this.#markSeen(key, message.id, peer.nodeId, propagating, now);
     if (propagating) {
       this.#trust.recordValid(peer.nodeId);
       this.#setPushing(state, true);
+      // Asked for (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
+      // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
+      if (missing?.lastAskAt !== undefined) state.originsPrunedByUs.delete(origin);
+      this.#firstFrom.set(origin, peer.nodeId);
     }
     this.#stats.delivered++;
     state.firsts++;
@@ -752,15 +802,41 @@ export class GossipProtocol {
    * 18,000 prunes for 100 messages at 1,000 nodes). Pruning down to a single pusher, a tree, was measured
    * and churned too; see the module docs.
    */
-  #pruneOnDuplicate(duplicateFrom: string, state: PeerState): void {
+  #pruneOnDuplicate(duplicateFrom: string, state: PeerState, key: string, kept: StoredMessage | undefined): void {
     this.#setPushing(state, true);
-    if (this.#pushers <= 2 * this.config.fanout) return;
+    if (this.#pushers <= 2 * this.config.fanout) {
+      if (kept && this.config.originPrune) this.#pruneOrigin(duplicateFrom, state, key, kept.origin);
+      return;
+    }
     this.#setPushing(state, false);
     const active = this.#active(duplicateFrom);
     if (active) {
       this.#stats.prunes++;
       this.#sendLink(active, { have: [], want: [], prune: true });
     }
+  }
+
+  /**
+   * A duplicate of a kept message (`key`) of `origin` from a peer that pushes: asks it to send only ids of
+   * that origin's messages, as long as the peer whose copy of that origin's latest message came first is
+   * connected and has not been asked the same. That peer is this node's parent in the origin's tree;
+   * checking it means a message of the origin that crossed a PRUNE in flight (first here by the pruned
+   * peer, then duplicated by the parent) cannot get the parent pruned too and cut this node off.
+   */
+  #pruneOrigin(duplicateFrom: string, state: PeerState, key: string, origin: string): void {
+    if (state.originsPrunedByUs.has(origin)) return; // asked already; copies were on their way
+    // Congested (asks take longer than the ask timeout): a second path per origin is worth its copies, as
+    // a late parent otherwise means an ask, a graft and a PRUNE again for every message.
+    if (this.#askRoundTripMs > this.config.wantTimeoutMs) return;
+    const first = this.#firstFrom.get(origin);
+    if (first === undefined || first === duplicateFrom) return;
+    const firstState = this.#peerState.get(first);
+    if (firstState === undefined || firstState.originsPrunedByUs.has(origin)) return;
+    const active = this.#active(duplicateFrom);
+    if (!active) return;
+    addBounded(state.originsPrunedByUs, origin, MAX_ORIGIN_PRUNES);
+    this.#stats.originPrunes++;
+    this.#sendLink(active, { have: [keyBytes(key)], want: [], prune: true });
   }
 
   /** Removes a missing-message entry, releasing its place in its starter's allowance. */
@@ -795,6 +871,11 @@ export class GossipProtocol {
   /** `now` is the caller's reading of the clock: one number shared by the entries it makes. */
   #markSeen(key: string, id: Uint8Array, from: string, persist: boolean, now: number): void {
     this.#seen.set(key, now);
+    const asked = this.#missing.get(key)?.lastAskAt;
+    if (asked !== undefined) {
+      this.#askRoundTripMs += (now - asked - this.#askRoundTripMs) / 8;
+      this.#askSampled = true;
+    }
     this.#dropMissing(key);
     if (this.#seen.size > this.config.messageCacheSize) this.#seen.delete(this.#seen.keys().next().value!);
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
@@ -868,7 +949,8 @@ export class GossipProtocol {
       if (exclude.has(peer.nodeId)) continue;
       if (this.#knows(stored, peer.nodeId)) continue;
       const state = this.#peerState.get(peer.nodeId);
-      if (flood || (state?.eager ?? this.#state(peer.nodeId).eager)) this.#sendStored(peer, stored, key);
+      const link = state ?? this.#state(peer.nodeId);
+      if (flood || (link.eager && !link.originsPrunedByIt.has(stored.origin))) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
     }
   }
@@ -906,8 +988,9 @@ export class GossipProtocol {
     const now = this.#clock.now();
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
+    const askDelay = this.#askDelayMs + Math.min(2 * this.#askRoundTripMs, 8 * this.config.wantTimeoutMs);
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < this.#askDelayMs) continue;
+      if (now - missing.askedAt < askDelay) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
@@ -925,7 +1008,7 @@ export class GossipProtocol {
       }
       if (deferred) continue;
       if (target === undefined) done.push(key); // every announcer asked: anti-entropy is the last resort
-      else missing.askedAt = now;
+      else missing.askedAt = missing.lastAskAt = now;
     }
     for (const key of done) this.#dropMissing(key);
     if (asks.size > 0) {
@@ -938,7 +1021,7 @@ export class GossipProtocol {
           const list = asks.get(announcer);
           if (list && list.length < MAX_DIGEST_IDS) {
             list.push(missing.id);
-            missing.askedAt = now;
+            missing.askedAt = missing.lastAskAt = now;
             break;
           }
         }
@@ -995,7 +1078,13 @@ export class GossipProtocol {
 
   #onDigest(peer: GossipSender, state: PeerState, digest: PayloadByType[7]): void {
     const now = this.#clock.now();
-    if (digest.prune && state.eager) {
+    if (digest.prune && digest.have.length > 0) {
+      // Per origin: it has these messages' origins from another peer; send it only their ids from now on.
+      for (const id of digest.have) {
+        const stored = this.#store.get(bytesKey(id));
+        if (stored) addBounded(state.originsPrunedByIt, stored.origin, MAX_ORIGIN_PRUNES);
+      }
+    } else if (digest.prune && state.eager) {
       // It has enough other peers pushing to it: push to another, more trusted, peer instead.
       state.eager = false;
       state.prunedUs = true;
@@ -1004,6 +1093,11 @@ export class GossipProtocol {
     if (digest.want.length > 0) {
       state.eager = true; // asked: the peer grafted this link
       state.prunedUs = false;
+      // ... and the origins of what it asked for: their messages go to it in full again.
+      for (const id of digest.want) {
+        const stored = this.#store.get(bytesKey(id));
+        if (stored) state.originsPrunedByIt.delete(stored.origin);
+      }
     }
     // With no peer pushing to this node (a node that joined after its neighbours had chosen their eager
     // links, or lost its pushers), nothing is on its way: ask this announcer at once, which makes it push
@@ -1024,18 +1118,29 @@ export class GossipProtocol {
         const started = this.#missingStarted.get(peer.nodeId) ?? 0;
         if (started >= MAX_MISSING_PER_ANNOUNCER) continue;
         this.#missingStarted.set(peer.nodeId, started + 1);
-        missing = { id: id.slice(), announcers: [], asked: 0, askedAt: now, startedBy: peer.nodeId };
+        missing = {
+          id: id.slice(),
+          announcers: [],
+          asked: 0,
+          askedAt: now,
+          lastAskAt: undefined,
+          startedBy: peer.nodeId,
+        };
         if (this.#missing.size >= this.config.messageCacheSize) {
           this.#dropMissing(this.#missing.entries().next().value![0]);
         }
         this.#missing.set(key, missing);
       }
       if (missing.announcers.length < MAX_ANNOUNCERS && !missing.announcers.includes(peer.nodeId)) {
-        missing.announcers.push(peer.nodeId);
+        // A peer that pushes to this node is asked before those that do not: asking it grafts at most the
+        // message's origin back, where asking a lazy peer adds an eager link, and under load such grafts
+        // push nodes over their bound and set off PRUNEs (measured: 12,000 at 50 nodes on a saturated core).
+        if (state.pushing) missing.announcers.splice(missing.asked, 0, peer.nodeId);
+        else missing.announcers.push(peer.nodeId);
       }
       if (this.#pushers === 0 && !state.pushing && missing.asked === 0) {
         missing.asked = missing.announcers.indexOf(peer.nodeId) + 1;
-        missing.askedAt = now;
+        missing.askedAt = missing.lastAskAt = now;
         askNow.push(id);
       }
     }
@@ -1077,6 +1182,9 @@ export class GossipProtocol {
 
   #round(): void {
     const now = this.#clock.now();
+    // Without asks there are no samples: let the estimate of a congested past fade (halved each round).
+    if (!this.#askSampled) this.#askRoundTripMs /= 2;
+    this.#askSampled = false;
     for (const [key, at] of this.#seen) {
       if (now - at < this.config.dedupWindowMs) break;
       this.#seen.delete(key);

@@ -8,6 +8,7 @@
  *   deno task bench:network -- --nodes 20 --max-throughput --duration 10
  *   deno task bench:network -- --nodes 20 --procs            (one OS process per node)
  *   deno task bench:network -- ... --window 128 --fanout 2   (messages in flight with --max-throughput; eager links)
+ *   deno task bench:network -- ... --no-origin-prune          (the plain eager mesh, without per-origin trees)
  *   deno task bench:network -- --scaling 10,20,50,100        (writes docs/scaling.svg)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
@@ -32,6 +33,7 @@ const args = parseArgs({
     duration: { type: "string", default: "10" },
     window: { type: "string", default: "64" },
     fanout: { type: "string" },
+    "no-origin-prune": { type: "boolean", default: false },
     timeout: { type: "string", default: "300" },
     scaling: { type: "string" },
     svg: { type: "string", default: "docs/scaling.svg" },
@@ -65,6 +67,7 @@ function nodeConfig(index: number) {
     maxPeersPerIp: 1_000,
     maxPeersPerSubnet: 1_000,
     ...(args.fanout ? { gossipFanout: Number(args.fanout) } : {}),
+    ...(args["no-origin-prune"] ? { gossipOriginPrune: false } : {}),
   };
 }
 
@@ -130,6 +133,7 @@ class LocalNode implements NodeHandle {
       tree: {
         requested: stats.gossip.requested,
         prunes: stats.gossip.prunes,
+        originPrunes: stats.gossip.originPrunes,
         grafts: stats.gossip.grafts,
         announced: stats.gossip.announced,
       },
@@ -147,7 +151,7 @@ interface Counters {
   cpuUs: number;
   rssMb: number;
   /** Lazy-push counters: the paths messages took. */
-  tree: { requested: number; prunes: number; grafts: number; announced: number };
+  tree: { requested: number; prunes: number; originPrunes: number; grafts: number; announced: number };
 }
 
 /**
@@ -168,7 +172,16 @@ class ChildNode implements NodeHandle {
 
   constructor(index: number) {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net=127.0.0.0/8", new URL(import.meta.url).pathname, "--child", String(index)],
+      args: [
+        "run",
+        "--allow-net=127.0.0.0/8",
+        new URL(import.meta.url).pathname,
+        "--child",
+        String(index),
+        // The node settings the children need too.
+        ...(args.fanout ? ["--fanout", args.fanout] : []),
+        ...(args["no-origin-prune"] ? ["--no-origin-prune"] : []),
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -438,7 +451,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       cpu_us_per_delivery: Math.round(cpuUs / deliveries),
       // How deliveries came: asked for after an announcement (the lazy path) vs pushed on the tree.
       tree: Object.fromEntries(
-        (["requested", "prunes", "grafts", "announced"] as const).map((key) => [
+        (["requested", "prunes", "originPrunes", "grafts", "announced"] as const).map((key) => [
           key,
           after.reduce((n, c, i) => n + c.tree[key] - before[i].tree[key], 0),
         ]),

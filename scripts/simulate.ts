@@ -67,7 +67,7 @@ export interface SimulationResult {
    */
   coverage_ms: { p50: number; p99: number; max: number };
   receptions_per_delivery: number;
-  /** Lazy-push counters summed over all nodes (whole run): ids asked for, prunes, grafts, ids announced. */
+  /** Lazy-push counters summed over all nodes (whole run): ids asked for, prunes (all, then per origin), grafts, ids announced. */
   tree: Record<string, number>;
   bytes_per_delivery: number;
   honest_peers_disconnected: number;
@@ -294,7 +294,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     coverage_ms: { p50: round(t50, 1), p99: round(t99, 1), max: round(t100, 1) },
     receptions_per_delivery: round(received / Math.max(1, deliveries)),
     tree: Object.fromEntries(
-      (["requested", "prunes", "grafts", "announced"] as const).map((key) => [
+      (["requested", "prunes", "originPrunes", "grafts", "announced"] as const).map((key) => [
         key,
         nodes.reduce((n, node) => n + node.gossip.stats[key], 0),
       ]),

@@ -46,6 +46,7 @@ Deno.test("overrides apply over a preset", () => {
 Deno.test("an invalid value is refused with one line naming the key", () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ gossipFanout: 0 }, "gossipFanout"],
+    [{ gossipOriginPrune: "yes" }, "gossipOriginPrune"],
     [{ maxPeers: 1.5 }, "maxPeers"],
     [{ minTrustThreshold: 2 }, "minTrustThreshold"],
     [{ trustDecayRate: -0.1 }, "trustDecayRate"],

@@ -274,6 +274,70 @@ Deno.test("peers past the known-to-have mask's 30 slots are still never told of 
   }
 });
 
+/** PRUNEs naming messages (per origin) that a peer was sent, as lists of hex ids. */
+const originPrunesTo = (peer: FakePeer) =>
+  digestsTo(peer).filter((d) => d.prune && d.have.length > 0).map((d) => ids(d.have));
+const linkFrom = (peer: FakePeer, payload: { have: Uint8Array[]; want: Uint8Array[]; prune?: boolean }) =>
+  createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, payload, { ttl: 0, timestamp: T0 });
+const fullCopiesTo = (peer: FakePeer) => peer.sentOfType(MessageType.CUSTOM_DATA).map((e) => toHex(e.id));
+
+Deno.test("a later full copy from a second peer gets a PRUNE naming it, so that peer sends that origin's ids only", () => {
+  const { peers: [first, second], gossip } = setup(3);
+  const message = app(Identity.generate(), "m");
+  gossip.receive(first, message);
+  gossip.receive(second, message);
+  assert.deepEqual(originPrunesTo(second), [[toHex(message.id)]]);
+  assert.deepEqual(originPrunesTo(first), []);
+  assert.equal(gossip.stats.originPrunes, 1);
+  assert.equal(gossip.stats.prunes, 0, "not a PRUNE of the whole link");
+});
+
+Deno.test("a copy that crossed a PRUNE in flight does not get the origin's parent pruned too", () => {
+  const { peers: [parent, other], gossip } = setup(3);
+  const origin = Identity.generate();
+  const first = app(origin, "1"), second = app(origin, "2");
+  gossip.receive(parent, first);
+  gossip.receive(other, first); // pruned for this origin
+  gossip.receive(other, second); // sent before it had the PRUNE: first here this time
+  gossip.receive(parent, second);
+  assert.deepEqual(originPrunesTo(parent), [], "the parent is the only peer still pushing this origin");
+  assert.equal(gossip.stats.originPrunes, 1);
+});
+
+Deno.test("after a PRUNE naming a message, its origin's messages go to that peer as ids; other origins' in full", () => {
+  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    gossip.receive(source, first);
+    assert.deepEqual(fullCopiesTo(pruner), [toHex(first.id)]);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const second = app(origin, "2"), elsewhere = app(Identity.generate(), "3");
+    gossip.receive(source, second);
+    gossip.receive(source, elsewhere);
+    assert.deepEqual(fullCopiesTo(pruner), [toHex(first.id), toHex(elsewhere.id)]);
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.ok(digestsTo(pruner).some((d) => ids(d.have).includes(toHex(second.id))), "announced instead");
+    // Asking for one of the origin's messages grafts the origin back: the next goes in full.
+    gossip.receive(pruner, linkFrom(pruner, { have: [], want: [second.id] }));
+    const third = app(origin, "4");
+    gossip.receive(source, third);
+    assert.deepEqual(fullCopiesTo(pruner).slice(-2), [toHex(second.id), toHex(third.id)]);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("with originPrune off, later copies get no PRUNE while few peers push", () => {
+  const { peers: [first, second], gossip } = setup(3, { originPrune: false });
+  const message = app(Identity.generate(), "m");
+  gossip.receive(first, message);
+  gossip.receive(second, message);
+  assert.deepEqual(digestsTo(second), []);
+  assert.equal(gossip.stats.originPrunes, 0);
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
