@@ -304,7 +304,7 @@ interface MissingMessage {
   asked: number;
   /** When it was first announced, then when the last ask went out. */
   askedAt: number;
-  /** When it was last asked for (in any ask), or undefined: the time to its arrival is an ask round trip. */
+  /** When it was last asked for (in any ask), or undefined: a copy that comes after it is an answer. */
   lastAskAt: number | undefined;
   /** The peer whose announcement created the entry (counted against its MAX_MISSING_PER_ANNOUNCER). */
   startedBy: string;
@@ -450,14 +450,7 @@ export class GossipProtocol {
   #lazyTimer: TimerId | undefined;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
   readonly #askDelayMs: number;
-  /**
-   * Smoothed time from asking for a message to having it, ms. Asks wait twice this longer: when nodes are
-   * overloaded, copies on the eager path are late by about as much as answers are, and asking for them
-   * anyway grafts links and sends copies that deepen the overload (measured: 50 nodes on one saturated
-   * core asked for 25,000 messages in 10 s without it).
-   */
-  #askRoundTripMs = 0;
-  #askSampled = false;
+
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -825,9 +818,6 @@ export class GossipProtocol {
    */
   #pruneOrigin(duplicateFrom: string, state: PeerState, key: string, origin: string): void {
     if (state.originsPrunedByUs.has(origin)) return; // asked already; copies were on their way
-    // Congested (asks take longer than the ask timeout): a second path per origin is worth its copies, as
-    // a late parent otherwise means an ask, a graft and a PRUNE again for every message.
-    if (this.#askRoundTripMs > this.config.wantTimeoutMs) return;
     const first = this.#firstFrom.get(origin);
     if (first === undefined || first === duplicateFrom) return;
     const firstState = this.#peerState.get(first);
@@ -871,11 +861,6 @@ export class GossipProtocol {
   /** `now` is the caller's reading of the clock: one number shared by the entries it makes. */
   #markSeen(key: string, id: Uint8Array, from: string, persist: boolean, now: number): void {
     this.#seen.set(key, now);
-    const asked = this.#missing.get(key)?.lastAskAt;
-    if (asked !== undefined) {
-      this.#askRoundTripMs += (now - asked - this.#askRoundTripMs) / 8;
-      this.#askSampled = true;
-    }
     this.#dropMissing(key);
     if (this.#seen.size > this.config.messageCacheSize) this.#seen.delete(this.#seen.keys().next().value!);
     if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
@@ -988,9 +973,8 @@ export class GossipProtocol {
     const now = this.#clock.now();
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
-    const askDelay = this.#askDelayMs + Math.min(2 * this.#askRoundTripMs, 8 * this.config.wantTimeoutMs);
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < askDelay) continue;
+      if (now - missing.askedAt < this.#askDelayMs) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
@@ -1182,9 +1166,6 @@ export class GossipProtocol {
 
   #round(): void {
     const now = this.#clock.now();
-    // Without asks there are no samples: let the estimate of a congested past fade (halved each round).
-    if (!this.#askSampled) this.#askRoundTripMs /= 2;
-    this.#askSampled = false;
     for (const [key, at] of this.#seen) {
       if (now - at < this.config.dedupWindowMs) break;
       this.#seen.delete(key);

@@ -338,6 +338,26 @@ Deno.test("with originPrune off, later copies get no PRUNE while few peers push"
   assert.equal(gossip.stats.originPrunes, 0);
 });
 
+Deno.test("of the peers that announced a missing message, one that already pushes here is asked first", () => {
+  const { peers: [lazy, pusher], gossip, clock } = setup(2, { intervalMs: 60_000 });
+  gossip.start();
+  try {
+    gossip.receive(pusher, app(Identity.generate(), "warm-up"));
+    const missing = app(Identity.generate(), "missing");
+    gossip.receive(lazy, linkFrom(lazy, { have: [missing.id], want: [] }));
+    gossip.receive(pusher, linkFrom(pusher, { have: [missing.id], want: [] }));
+    const wanted = (peer: FakePeer) => digestsTo(peer).flatMap((d) => ids(d.want));
+    for (let step = 0; step < 8 && wanted(pusher).length + wanted(lazy).length === 0; step++) {
+      clock.advance(gossip.config.lazyIntervalMs); // to the first ask
+    }
+    assert.deepEqual(wanted(pusher), [toHex(missing.id)]);
+    assert.deepEqual(wanted(lazy), [], "asked only if the first does not answer");
+    assert.equal(gossip.stats.grafts, 0, "asking a peer that pushes grafts no new link");
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
