@@ -40,6 +40,17 @@
  * probability) deliver everything eagerly at about 2.2 copies per node
  * against 3.2 for random fanout with digests, and stay put.
  *
+ * On that mesh each origin's messages settle on a tree of their own
+ * (`originPrune`, Plumtree's per-source trees): a later full copy is
+ * answered with a PRUNE naming the message, and its sender sends that
+ * origin's messages only as ids from then on. Prunes for one origin never
+ * cut another's tree, and a node never prunes the peer whose copy of the
+ * origin's latest message came first (its parent), so a copy that crossed
+ * a PRUNE in flight cannot cut it off. About one copy per node instead of
+ * 2.2; a broken tree is mended by asking, as above (IWANT grafts the
+ * origin back). The price: one path per origin, so a slow or withholding
+ * parent costs an ask's delay where the mesh's spare copies hid it.
+ *
  * First delivery therefore costs one network latency per hop, not a gossip
  * interval. The interval drives the rest: messages deferred because a peer's
  * send queue was full are retried, and a repair round sends digests of
@@ -284,9 +295,9 @@ interface PeerState extends GossipPeerStats {
   /** It sent PRUNE: not made eager again unless it asks (IWANT). */
   prunedUs: boolean;
   /** Origins (hex) it asked, by PRUNE with ids, to get only as ids; oldest first, at most MAX_ORIGIN_PRUNES. */
-  originsPrunedByIt: Set<string>;
+  originsPrunedByIt: Set<string> | undefined;
   /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
-  originsPrunedByUs: Set<string>;
+  originsPrunedByUs: Set<string> | undefined;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
   catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
@@ -350,6 +361,11 @@ export interface MessageTypeCounts {
  */
 const KNOWN_SLOTS = 30;
 
+/** A view of a kept message's envelope, made when it is sent. */
+function wireBytes(stored: StoredMessage): Uint8Array {
+  return new Uint8Array(stored.buffer, stored.offset, stored.length);
+}
+
 function removeFrom(list: string[], nodeId: string): void {
   const i = list.indexOf(nodeId);
   if (i >= 0) list.splice(i, 1);
@@ -357,8 +373,14 @@ function removeFrom(list: string[], nodeId: string): void {
 
 /** A message kept for forwarding and repair; its id is its key in the store (see `keyBytes`). */
 interface StoredMessage {
-  /** The envelope as this node sends it on (TTL already decremented). */
-  bytes: Uint8Array;
+  /**
+   * The envelope as this node sends it on (TTL already decremented): `length` bytes at `offset` of
+   * `buffer`, a chunk shared with other kept messages (see ByteArena). Not a view object of its own,
+   * which would cost about 100 bytes per kept message; views are made when it is sent.
+   */
+  buffer: ArrayBufferLike;
+  offset: number;
+  length: number;
   /** TTL carried by `bytes`. */
   forwardTtl: number;
   /** Message type. */
@@ -645,8 +667,9 @@ export class GossipProtocol {
         bucket: new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now()),
         slot: this.#freeSlots.pop() ?? -1,
         pendingHave: [],
-        originsPrunedByIt: new Set(),
-        originsPrunedByUs: new Set(),
+        // Made on first use: most links of a node with many peers never prune (an empty Set is ~200 bytes).
+        originsPrunedByIt: undefined,
+        originsPrunedByUs: undefined,
         eager: eagerLinks < this.config.fanout,
         pushing: false,
         prunedUs: false,
@@ -763,7 +786,7 @@ export class GossipProtocol {
       this.#setPushing(state, true);
       // Asked for (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
       // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
-      if (missing?.lastAskAt !== undefined) state.originsPrunedByUs.delete(origin);
+      if (missing?.lastAskAt !== undefined) state.originsPrunedByUs?.delete(origin);
       this.#firstFrom.set(origin, peer.nodeId);
     }
     this.#stats.delivered++;
@@ -817,14 +840,14 @@ export class GossipProtocol {
    * peer, then duplicated by the parent) cannot get the parent pruned too and cut this node off.
    */
   #pruneOrigin(duplicateFrom: string, state: PeerState, key: string, origin: string): void {
-    if (state.originsPrunedByUs.has(origin)) return; // asked already; copies were on their way
+    if (state.originsPrunedByUs?.has(origin)) return; // asked already; copies were on their way
     const first = this.#firstFrom.get(origin);
     if (first === undefined || first === duplicateFrom) return;
     const firstState = this.#peerState.get(first);
-    if (firstState === undefined || firstState.originsPrunedByUs.has(origin)) return;
+    if (firstState === undefined || firstState.originsPrunedByUs?.has(origin)) return;
     const active = this.#active(duplicateFrom);
     if (!active) return;
-    addBounded(state.originsPrunedByUs, origin, MAX_ORIGIN_PRUNES);
+    addBounded(state.originsPrunedByUs ??= new Set(), origin, MAX_ORIGIN_PRUNES);
     this.#stats.originPrunes++;
     this.#sendLink(active, { have: [keyBytes(key)], want: [], prune: true });
   }
@@ -900,7 +923,9 @@ export class GossipProtocol {
   ): StoredMessage {
     const bytes = this.#codec.encodeWith({ ...envelope, ttl: forwardTtl }, (shared) => this.#storeArena.copy(shared));
     const stored: StoredMessage = {
-      bytes,
+      buffer: bytes.buffer,
+      offset: bytes.byteOffset,
+      length: bytes.byteLength,
       forwardTtl,
       type: envelope.type,
       origin: this.#hexOfOrigin(envelope.origin),
@@ -916,7 +941,7 @@ export class GossipProtocol {
     while (this.#store.size > this.config.messageCacheSize || this.#storeBytes > this.config.maxStoreBytes) {
       const [oldestKey, oldest] = this.#store.entries().next().value!;
       this.#store.delete(oldestKey);
-      this.#storeBytes -= oldest.bytes.length;
+      this.#storeBytes -= oldest.length;
     }
     return stored;
   }
@@ -935,7 +960,7 @@ export class GossipProtocol {
       if (this.#knows(stored, peer.nodeId)) continue;
       const state = this.#peerState.get(peer.nodeId);
       const link = state ?? this.#state(peer.nodeId);
-      if (flood || (link.eager && !link.originsPrunedByIt.has(stored.origin))) this.#sendStored(peer, stored, key);
+      if (flood || (link.eager && !link.originsPrunedByIt?.has(stored.origin))) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
     }
   }
@@ -1054,7 +1079,7 @@ export class GossipProtocol {
       if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
       return;
     }
-    if (peer.connection.sendEncoded(stored.bytes)) {
+    if (peer.connection.sendEncoded(wireBytes(stored))) {
       this.#stats.forwarded++;
       this.#count(stored.type, "forwarded");
     }
@@ -1066,7 +1091,7 @@ export class GossipProtocol {
       // Per origin: it has these messages' origins from another peer; send it only their ids from now on.
       for (const id of digest.have) {
         const stored = this.#store.get(bytesKey(id));
-        if (stored) addBounded(state.originsPrunedByIt, stored.origin, MAX_ORIGIN_PRUNES);
+        if (stored) addBounded(state.originsPrunedByIt ??= new Set(), stored.origin, MAX_ORIGIN_PRUNES);
       }
     } else if (digest.prune && state.eager) {
       // It has enough other peers pushing to it: push to another, more trusted, peer instead.
@@ -1080,7 +1105,7 @@ export class GossipProtocol {
       // ... and the origins of what it asked for: their messages go to it in full again.
       for (const id of digest.want) {
         const stored = this.#store.get(bytesKey(id));
-        if (stored) state.originsPrunedByIt.delete(stored.origin);
+        if (stored) state.originsPrunedByIt?.delete(stored.origin);
       }
     }
     // With no peer pushing to this node (a node that joined after its neighbours had chosen their eager
@@ -1139,7 +1164,7 @@ export class GossipProtocol {
       if (!stored || stored.forwardTtl < 1) continue;
       state.servedThisInterval++;
       this.#markKnown(stored, peer.nodeId);
-      if (active.connection.sendEncoded(stored.bytes)) {
+      if (active.connection.sendEncoded(wireBytes(stored))) {
         this.#stats.served++;
         this.#count(stored.type, "forwarded");
       }
@@ -1173,7 +1198,7 @@ export class GossipProtocol {
     for (const [key, stored] of this.#store) {
       if (now - stored.storedAt < this.config.repairWindowMs) break;
       this.#store.delete(key);
-      this.#storeBytes -= stored.bytes.length;
+      this.#storeBytes -= stored.length;
     }
     for (const state of this.#peerState.values()) state.servedThisInterval = 0;
     const active = this.#peers.activePeers();
@@ -1186,7 +1211,7 @@ export class GossipProtocol {
       if (!peer || !stored) continue;
       if (peer.connection.bufferedBytes > this.config.sendHighWaterBytes) {
         if (this.#deferred.length < this.config.maxDeferred) this.#deferred.push({ nodeId, key });
-      } else if (peer.connection.sendEncoded(stored.bytes)) {
+      } else if (peer.connection.sendEncoded(wireBytes(stored))) {
         this.#stats.forwarded++;
         this.#count(stored.type, "forwarded");
       }

@@ -329,6 +329,22 @@ Deno.test("after a PRUNE naming a message, its origin's messages go to that peer
   }
 });
 
+Deno.test("a peer's per-origin PRUNEs are bounded: past 256 origins the oldest comes in full again", () => {
+  const { peers: [pruner, source], gossip } = setup(2, { fanout: 2 });
+  const origins = Array.from({ length: 257 }, () => Identity.generate());
+  for (const [i, origin] of origins.entries()) {
+    const message = app(origin, `first ${i}`);
+    gossip.receive(source, message);
+    gossip.receive(pruner, linkFrom(pruner, { have: [message.id], want: [], prune: true }));
+  }
+  const oldest = app(origins[0], "again"), newest = app(origins[256], "again");
+  gossip.receive(source, oldest);
+  gossip.receive(source, newest);
+  const copies = fullCopiesTo(pruner);
+  assert.ok(copies.includes(toHex(oldest.id)), "the oldest origin was forgotten");
+  assert.ok(!copies.includes(toHex(newest.id)), "the newest is still pruned");
+});
+
 Deno.test("with originPrune off, later copies get no PRUNE while few peers push", () => {
   const { peers: [first, second], gossip } = setup(3, { originPrune: false });
   const message = app(Identity.generate(), "m");
