@@ -128,6 +128,7 @@ class LocalNode implements NodeHandle {
     return Promise.resolve({
       received: stats.gossip.delivered + stats.gossip.duplicates,
       bytesOut: stats.transport.bytesOut,
+      recordsOut: stats.transport.recordsOut,
       cpuUs: 0,
       rssMb: 0,
       tree: {
@@ -148,6 +149,8 @@ class LocalNode implements NodeHandle {
 interface Counters {
   received: number;
   bytesOut: number;
+  /** Sealed records written: socket writes on established links. */
+  recordsOut: number;
   cpuUs: number;
   rssMb: number;
   /** Lazy-push counters: the paths messages took. */
@@ -424,6 +427,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     const deliveries = latencies.length;
     const received = after.reduce((n, c, i) => n + c.received - before[i].received, 0);
     const bytesOut = after.reduce((n, c, i) => n + c.bytesOut - before[i].bytesOut, 0);
+    const recordsOut = after.reduce((n, c, i) => n + c.recordsOut - before[i].recordsOut, 0);
     const childCpuUs = after.reduce((n, c, i) => n + c.cpuUs - before[i].cpuUs, 0);
     const cpuUs = options.procs ? childCpuUs : cpu.user + cpu.system;
     latencies.sort((a, b) => a - b);
@@ -448,6 +452,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       publish_rate_achieved: round(published / ((publishEnded - started) / 1000)),
       receptions_per_delivery: round(received / deliveries, 2),
       wire_bytes_per_delivery: Math.round(bytesOut / deliveries),
+      records_per_delivery: round(recordsOut / deliveries, 2),
       cpu_us_per_delivery: Math.round(cpuUs / deliveries),
       // How deliveries came: asked for after an announcement (the lazy path) vs pushed on the tree.
       tree: Object.fromEntries(

@@ -156,6 +156,22 @@ for (const host of ["127.0.0.1", "::1"]) {
   });
 }
 
+withFixture("envelopes sent in one turn share one sealed record, and recordsOut counts records", async (f) => {
+  const a = f.node(), b = f.node();
+  const seenA = collect(a);
+  collect(b);
+  const ab = await b.dial(await a.listen());
+  await waitFor(() => seenA.connections.length === 1, "A to see B");
+  const before = b.stats.recordsOut;
+  for (let i = 0; i < 3; i++) ab.send(gossip(b.identity, `batched ${i}`));
+  await waitFor(() => seenA.envelopes.length === 3, "three envelopes");
+  assert.equal(b.stats.recordsOut - before, 1);
+  ab.send(gossip(b.identity, "alone"));
+  await waitFor(() => seenA.envelopes.length === 4, "the fourth");
+  assert.equal(b.stats.recordsOut - before, 2);
+  assert.equal(ab.stats.envelopesOut, 4);
+});
+
 withFixture("HANDSHAKE_ACK carries the initial peer list, bounded at 64", async (f) => {
   const many: PeerRecord[] = Array.from({ length: 100 }, (_, i) => ({
     nodeId: new Uint8Array(32).fill(i),
