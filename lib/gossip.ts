@@ -381,7 +381,7 @@ interface StoredMessage {
   buffer: ArrayBufferLike;
   offset: number;
   length: number;
-  /** TTL carried by `bytes`. */
+  /** TTL the kept envelope carries. */
   forwardTtl: number;
   /** Message type. */
   type: number;
@@ -453,9 +453,9 @@ export class GossipProtocol {
   // per public key); a string per kept message cost 80 bytes each.
   readonly #originHex = new WeakMap<Uint8Array, string>();
   readonly #peerState = new Map<string, PeerState>();
-  // Slots of the known-to-have masks not held by a connected peer.
   // Origin (hex) -> the peer whose copy of its latest message came first: this node's parent in its tree.
   readonly #firstFrom = new BoundedMap<string, string>(4_096);
+  // Slots of the known-to-have masks not held by a connected peer.
   readonly #freeSlots: number[] = Array.from({ length: KNOWN_SLOTS }, (_, i) => KNOWN_SLOTS - 1 - i);
   readonly #origins: BoundedMap<string, TokenBucket>;
   readonly #missing: BoundedMap<string, MissingMessage>;
@@ -472,7 +472,6 @@ export class GossipProtocol {
   #lazyTimer: TimerId | undefined;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
   readonly #askDelayMs: number;
-
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -815,8 +814,8 @@ export class GossipProtocol {
    * and pushes to another peer instead. Links are directed: each node decides who pushes to it (PRUNE,
    * and IWANT to graft) and keeps `fanout` links it pushes on. The bound is twice the average: at the
    * average itself, pruned senders would keep moving between nodes that are all at their bound (measured:
-   * 18,000 prunes for 100 messages at 1,000 nodes). Pruning down to a single pusher, a tree, was measured
-   * and churned too; see the module docs.
+   * 18,000 prunes for 100 messages at 1,000 nodes). Pruning whole links down to a single pusher, a tree,
+   * was measured and churned too (see the module docs); below the bound, duplicates prune per origin.
    */
   #pruneOnDuplicate(duplicateFrom: string, state: PeerState, key: string, kept: StoredMessage | undefined): void {
     this.#setPushing(state, true);
