@@ -418,6 +418,17 @@ class FramedSocket {
   }
 }
 
+let scratch = new Uint8Array(4096);
+
+/**
+ * A buffer for assembling one record's plaintext, shared by every connection: sealing copies it at once
+ * (synchronously), so it is free again before any other pump runs. One off-heap buffer fewer per record.
+ */
+function plaintextScratch(size: number): Uint8Array {
+  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
+  return scratch.subarray(0, size);
+}
+
 interface EstablishedLink {
   socket: FramedSocket;
   sealer: RecordSealer;
@@ -533,8 +544,8 @@ class TcpConnection implements Connection {
           size += this.#queue[end].length + FRAME_HEADER_BYTES;
           end++;
         }
-        const plaintext = new Uint8Array(size);
-        const view = new DataView(plaintext.buffer);
+        const plaintext = plaintextScratch(size);
+        const view = new DataView(plaintext.buffer, plaintext.byteOffset, size);
         let offset = 0;
         for (let i = this.#queueHead; i < end; i++) {
           const envelope = this.#queue[i];
