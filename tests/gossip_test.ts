@@ -281,12 +281,16 @@ const linkFrom = (peer: FakePeer, payload: { have: Uint8Array[]; want: Uint8Arra
   createMessage(peer.identity, MessageType.GOSSIP_MESSAGE, payload, { ttl: 0, timestamp: T0 });
 const fullCopiesTo = (peer: FakePeer) => peer.sentOfType(MessageType.CUSTOM_DATA).map((e) => toHex(e.id));
 
-Deno.test("a later full copy from a second peer gets a PRUNE naming it, so that peer sends that origin's ids only", () => {
+Deno.test("a second later copy of one origin's messages from a peer gets a PRUNE naming it; the first does not", () => {
   const { peers: [first, second], gossip } = setup(3);
-  const message = app(Identity.generate(), "m");
-  gossip.receive(first, message);
-  gossip.receive(second, message);
-  assert.deepEqual(originPrunesTo(second), [[toHex(message.id)]]);
+  const origin = Identity.generate();
+  const one = app(origin, "1"), two = app(origin, "2");
+  gossip.receive(first, one);
+  gossip.receive(second, one);
+  assert.deepEqual(originPrunesTo(second), [], "an origin may publish only once: no PRUNE yet");
+  gossip.receive(first, two);
+  gossip.receive(second, two);
+  assert.deepEqual(originPrunesTo(second), [[toHex(two.id)]]);
   assert.deepEqual(originPrunesTo(first), []);
   assert.equal(gossip.stats.originPrunes, 1);
   assert.equal(gossip.stats.prunes, 0, "not a PRUNE of the whole link");
@@ -295,11 +299,14 @@ Deno.test("a later full copy from a second peer gets a PRUNE naming it, so that 
 Deno.test("a copy that crossed a PRUNE in flight does not get the origin's parent pruned too", () => {
   const { peers: [parent, other], gossip } = setup(3);
   const origin = Identity.generate();
-  const first = app(origin, "1"), second = app(origin, "2");
-  gossip.receive(parent, first);
-  gossip.receive(other, first); // pruned for this origin
-  gossip.receive(other, second); // sent before it had the PRUNE: first here this time
-  gossip.receive(parent, second);
+  const [one, two, three] = [1, 2, 3].map((i) => app(origin, `${i}`));
+  for (const message of [one, two]) {
+    gossip.receive(parent, message);
+    gossip.receive(other, message); // pruned for this origin at the second
+  }
+  gossip.receive(other, three); // sent before it had the PRUNE: first here this time
+  gossip.receive(parent, three);
+  gossip.receive(parent, three);
   assert.deepEqual(originPrunesTo(parent), [], "the parent is the only peer still pushing this origin");
   assert.equal(gossip.stats.originPrunes, 1);
 });
