@@ -317,8 +317,10 @@ interface MissingMessage {
   asked: number;
   /** When it was first announced, then when the last ask went out. */
   askedAt: number;
-  /** When it was last asked for (in any ask), or undefined: a copy that comes after it is an answer. */
+  /** When it was last asked for (in any ask), or undefined. */
   lastAskAt: number | undefined;
+  /** The peer last asked for it: a copy from that peer is an answer, from another one a late copy. */
+  lastAsked: string | undefined;
   /** The peer whose announcement created the entry (counted against its MAX_MISSING_PER_ANNOUNCER). */
   startedBy: string;
 }
@@ -334,6 +336,16 @@ function addBounded(set: Set<string>, value: string, bound: number): void {
   set.add(value);
   if (set.size > bound) set.delete(set.values().next().value!);
 }
+
+/**
+ * The ask delay's stretch (see GossipProtocol's askBackoff): at most 4x; 1.5x up for each late copy that
+ * came after an ask, 1.1x down for each answer and 1.25x down each repair round. Up by more than down: while
+ * more than about one ask in five was needless, the delay grows.
+ */
+const MAX_ASK_BACKOFF = 4;
+const ASK_BACKOFF_UP = 1.5;
+const ASK_BACKOFF_DOWN = 1.1;
+const ASK_BACKOFF_DECAY = 1.25;
 
 /** Announcers remembered per missing message: how many peers are asked before giving up. */
 const MAX_ANNOUNCERS = 8;
@@ -474,6 +486,13 @@ export class GossipProtocol {
   #lazyTimer: TimerId | undefined;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
   readonly #askDelayMs: number;
+  /**
+   * Multiplies the ask delay (1 to MAX_ASK_BACKOFF): up when an asked-for message comes first from a peer
+   * not asked (the copy on its way was late, not lost), down when the asked peer's answer comes first, and
+   * back toward 1 each repair round. When nodes are overloaded every copy is late, and asking for them
+   * anyway adds copies and grafts that deepen the overload.
+   */
+  #askBackoff = 1;
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -786,9 +805,15 @@ export class GossipProtocol {
     if (propagating) {
       this.#trust.recordValid(peer.nodeId);
       this.#setPushing(state, true);
-      // Asked for (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
-      // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
-      if (missing?.lastAskAt !== undefined) state.originsPrunedByUs?.delete(origin);
+      if (missing?.lastAsked === peer.nodeId) {
+        // An answer (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
+        // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
+        state.originsPrunedByUs?.delete(origin);
+        this.#askBackoff = Math.max(1, this.#askBackoff / ASK_BACKOFF_DOWN);
+      } else if (missing?.lastAsked !== undefined) {
+        // Asked too soon: the copy on its way came first. Wait longer before the next ask.
+        this.#askBackoff = Math.min(MAX_ASK_BACKOFF, this.#askBackoff * ASK_BACKOFF_UP);
+      }
       this.#firstFrom.set(origin, peer.nodeId);
     }
     this.#stats.delivered++;
@@ -1009,7 +1034,7 @@ export class GossipProtocol {
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < this.#askDelayMs) continue;
+      if (now - missing.askedAt < this.#askDelayMs * this.#askBackoff) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
@@ -1027,7 +1052,10 @@ export class GossipProtocol {
       }
       if (deferred) continue;
       if (target === undefined) done.push(key); // every announcer asked: anti-entropy is the last resort
-      else missing.askedAt = missing.lastAskAt = now;
+      else {
+        missing.askedAt = missing.lastAskAt = now;
+        missing.lastAsked = target;
+      }
     }
     for (const key of done) this.#dropMissing(key);
     if (asks.size > 0) {
@@ -1041,6 +1069,7 @@ export class GossipProtocol {
           if (list && list.length < MAX_DIGEST_IDS) {
             list.push(missing.id);
             missing.askedAt = missing.lastAskAt = now;
+            missing.lastAsked = announcer;
             break;
           }
         }
@@ -1143,6 +1172,7 @@ export class GossipProtocol {
           asked: 0,
           askedAt: now,
           lastAskAt: undefined,
+          lastAsked: undefined,
           startedBy: peer.nodeId,
         };
         if (this.#missing.size >= this.config.messageCacheSize) {
@@ -1160,6 +1190,7 @@ export class GossipProtocol {
       if (this.#pushers === 0 && !state.pushing && missing.asked === 0) {
         missing.asked = missing.announcers.indexOf(peer.nodeId) + 1;
         missing.askedAt = missing.lastAskAt = now;
+        missing.lastAsked = peer.nodeId;
         askNow.push(id);
       }
     }
@@ -1201,6 +1232,7 @@ export class GossipProtocol {
 
   #round(): void {
     const now = this.#clock.now();
+    this.#askBackoff = Math.max(1, this.#askBackoff / ASK_BACKOFF_DECAY);
     for (const [key, at] of this.#seen) {
       if (now - at < this.config.dedupWindowMs) break;
       this.#seen.delete(key);

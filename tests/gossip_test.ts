@@ -381,6 +381,36 @@ Deno.test("of the peers that announced a missing message, one that already pushe
   }
 });
 
+Deno.test("after an ask that a late copy from another peer made needless, the next ask waits longer", () => {
+  const config = { intervalMs: 60_000, lazyIntervalMs: 10, wantTimeoutMs: 100 };
+  const { peers: [announcer, pusher], gossip, clock } = setup(2, config);
+  gossip.start();
+  try {
+    gossip.receive(pusher, app(Identity.generate(), "warm-up")); // a peer pushes here, so asks wait
+    const wanted = () => digestsTo(announcer).flatMap((d) => ids(d.want));
+    const stepsToAsk = (message: Message) => {
+      gossip.receive(announcer, linkFrom(announcer, { have: [message.id], want: [] }));
+      const before = wanted().length;
+      let steps = 0;
+      while (wanted().length === before && steps < 200) {
+        clock.advance(config.lazyIntervalMs);
+        steps++;
+      }
+      return steps;
+    };
+    const first = app(Identity.generate(), "1");
+    const normal = stepsToAsk(first);
+    gossip.receive(pusher, first); // the copy on its way was late, not lost: the ask was needless
+    const second = app(Identity.generate(), "2");
+    const stretched = stepsToAsk(second);
+    assert.ok(stretched >= normal * 1.3, `asked after ${stretched} rounds, against ${normal}`);
+    gossip.receive(announcer, second); // answered by the peer asked: no further stretch
+    assert.ok(stepsToAsk(app(Identity.generate(), "3")) <= stretched);
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
