@@ -320,8 +320,6 @@ interface MissingMessage {
   asked: number;
   /** When it was first announced, then when the last ask went out. */
   askedAt: number;
-  /** When it was last asked for (in any ask), or undefined. */
-  lastAskAt: number | undefined;
   /** The peer last asked for it: a copy from that peer is an answer, from another one a late copy. */
   lastAsked: string | undefined;
   /** The peer whose announcement created the entry (counted against its MAX_MISSING_PER_ANNOUNCER). */
@@ -1056,7 +1054,7 @@ export class GossipProtocol {
       if (deferred) continue;
       if (target === undefined) done.push(key); // every announcer asked: anti-entropy is the last resort
       else {
-        missing.askedAt = missing.lastAskAt = now;
+        missing.askedAt = now;
         missing.lastAsked = target;
       }
     }
@@ -1071,7 +1069,7 @@ export class GossipProtocol {
           const list = asks.get(announcer);
           if (list && list.length < MAX_DIGEST_IDS) {
             list.push(missing.id);
-            missing.askedAt = missing.lastAskAt = now;
+            missing.askedAt = now;
             missing.lastAsked = announcer;
             break;
           }
@@ -1174,7 +1172,6 @@ export class GossipProtocol {
           announcers: [],
           asked: 0,
           askedAt: now,
-          lastAskAt: undefined,
           lastAsked: undefined,
           startedBy: peer.nodeId,
         };
@@ -1192,7 +1189,7 @@ export class GossipProtocol {
       }
       if (this.#pushers === 0 && !state.pushing && missing.asked === 0) {
         missing.asked = missing.announcers.indexOf(peer.nodeId) + 1;
-        missing.askedAt = missing.lastAskAt = now;
+        missing.askedAt = now;
         missing.lastAsked = peer.nodeId;
         askNow.push(id);
       }
