@@ -301,6 +301,8 @@ interface PeerState extends GossipPeerStats {
   originsPrunedByIt: Set<string> | undefined;
   /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
   originsPrunedByUs: Set<string> | undefined;
+  /** When it last brought a message first (ms): a recent parent in some origin's tree, if trees are on. */
+  lastFirstAt: number;
   /** Origins (hex) of which it has sent one later copy: the next later copy of the same origin prunes. */
   originsDuplicatedOnce: Set<string> | undefined;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
@@ -347,6 +349,9 @@ const MAX_ASK_BACKOFF = 4;
 const ASK_BACKOFF_UP = 1.5;
 const ASK_BACKOFF_DOWN = 1.1;
 const ASK_BACKOFF_DECAY = 1.25;
+
+/** Gossip intervals a peer counts as some origin's parent after it last brought a message first. */
+const PARENT_MEMORY_INTERVALS = 10;
 
 /** Announcers remembered per missing message: how many peers are asked before giving up. */
 const MAX_ANNOUNCERS = 8;
@@ -692,6 +697,7 @@ export class GossipProtocol {
         originsPrunedByIt: undefined,
         originsPrunedByUs: undefined,
         originsDuplicatedOnce: undefined,
+        lastFirstAt: -Infinity,
         eager: eagerLinks < this.config.fanout,
         pushing: false,
         prunedUs: false,
@@ -758,7 +764,7 @@ export class GossipProtocol {
       state.duplicates++;
       this.#stats.duplicates++;
       this.#count(envelope.type, "duplicate");
-      if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, state, key, kept);
+      if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, state, key, kept, now);
       return;
     }
     let message: Message;
@@ -816,6 +822,7 @@ export class GossipProtocol {
         this.#askBackoff = Math.min(MAX_ASK_BACKOFF, this.#askBackoff * ASK_BACKOFF_UP);
       }
       this.#firstFrom.set(origin, peer.nodeId);
+      state.lastFirstAt = now;
     }
     this.#stats.delivered++;
     state.firsts++;
@@ -846,9 +853,20 @@ export class GossipProtocol {
    * 18,000 prunes for 100 messages at 1,000 nodes). Pruning whole links down to a single pusher, a tree,
    * was measured and churned too (see the module docs); below the bound, duplicates prune per origin.
    */
-  #pruneOnDuplicate(duplicateFrom: string, state: PeerState, key: string, kept: StoredMessage | undefined): void {
+  #pruneOnDuplicate(
+    duplicateFrom: string,
+    state: PeerState,
+    key: string,
+    kept: StoredMessage | undefined,
+    now: number,
+  ): void {
     this.#setPushing(state, true);
-    if (this.#pushers <= 2 * this.config.fanout) {
+    // With per-origin trees, a peer that brought something first lately is some origin's parent here: a
+    // PRUNE of the whole link would cut those trees and leave their messages to asks, so it is pruned per
+    // origin only, and the duplicates it sends stop as each origin's tree settles.
+    const parent = this.config.originPrune &&
+      now - state.lastFirstAt < PARENT_MEMORY_INTERVALS * this.config.intervalMs;
+    if (this.#pushers <= 2 * this.config.fanout || parent) {
       if (kept && this.config.originPrune) this.#pruneOrigin(duplicateFrom, state, key, kept.origin);
       return;
     }

@@ -352,6 +352,21 @@ Deno.test("a peer's per-origin PRUNEs are bounded: past 256 origins the oldest c
   assert.ok(!copies.includes(toHex(newest.id)), "the newest is still pruned");
 });
 
+Deno.test("with per-origin trees, a peer that lately brought messages first is never pruned as a whole link", () => {
+  const { peers, gossip } = setup(8, { fanout: 1 });
+  const [parent, ...others] = peers;
+  const origin = Identity.generate(), elsewhere = Identity.generate();
+  for (const peer of others) gossip.receive(peer, app(elsewhere, `push ${others.indexOf(peer)}`)); // 7 peers push
+  const first = app(origin, "1");
+  gossip.receive(parent, first); // the parent of this origin's tree here
+  const message = app(elsewhere, "late");
+  gossip.receive(others[0], message);
+  gossip.receive(parent, message); // a later copy while more than twice fanout peers push
+  const wholeLinkPrunes = digestsTo(parent).filter((d) => d.prune && d.have.length === 0);
+  assert.deepEqual(wholeLinkPrunes, []);
+  assert.equal(gossip.stats.prunes, 0);
+});
+
 Deno.test("with originPrune off, later copies get no PRUNE while few peers push", () => {
   const { peers: [first, second], gossip } = setup(3, { originPrune: false });
   const message = app(Identity.generate(), "m");
