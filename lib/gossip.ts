@@ -851,7 +851,8 @@ export class GossipProtocol {
    * and IWANT to graft) and keeps `fanout` links it pushes on. The bound is twice the average: at the
    * average itself, pruned senders would keep moving between nodes that are all at their bound (measured:
    * 18,000 prunes for 100 messages at 1,000 nodes). Pruning whole links down to a single pusher, a tree,
-   * was measured and churned too (see the module docs); below the bound, duplicates prune per origin.
+   * was measured and churned too (see the module docs); below the bound, and for a peer that is a recent
+   * parent in some origin's tree, duplicates prune per origin.
    */
   #pruneOnDuplicate(
     duplicateFrom: string,
