@@ -343,16 +343,20 @@ $("broadcast").addEventListener("click", async () => {
   origin = sent.origin; draw();
 });
 
-const events = new EventSource("/v1/devnet/events");
-events.addEventListener("delivery", (event) => {
-  const d = JSON.parse(event.data);
-  if (d.id !== current) { current = d.id; origin = d.origin; reached.clear(); }
-  if (!reached.has(d.node)) reached.set(d.node, { ms: d.ms, from: d.from });
-  draw();
-});
+// Opened once logged in: opened before, it could reach the server ahead of the session cookie, get 401, and an
+// EventSource does not retry after an error status, so the page never showed a delivery.
+function follow() {
+  const events = new EventSource("/v1/devnet/events");
+  events.addEventListener("delivery", (event) => {
+    const d = JSON.parse(event.data);
+    if (d.id !== current) { current = d.id; origin = d.origin; reached.clear(); }
+    if (!reached.has(d.node)) reached.set(d.node, { ms: d.ms, from: d.from });
+    draw();
+  });
+}
 
 login(() => { $("progress").textContent = "That login code is used or expired: restart kith devnet for a new one."; })
-  .then(() => { refresh(); setInterval(refresh, 2000); });
+  .then(() => { refresh(); follow(); setInterval(refresh, 2000); });
 `;
 
 /** SHA-256 of the devnet script, base64, for its Content-Security-Policy. */
