@@ -43,10 +43,10 @@
  * On that mesh each origin's messages settle on a tree of their own
  * (`originPrune`, Plumtree's per-source trees): a peer's second later full
  * copy of an origin's messages is answered with a PRUNE naming the message,
- * and that peer sends the origin's messages only as ids from then on. Prunes for one origin never
- * cut another's tree, and a node never prunes the peer whose copy of the
- * origin's latest message came first (its parent), so a copy that crossed
- * a PRUNE in flight cannot cut it off. About one copy per node instead of
+ * and that peer sends the origin's messages only as ids from then on.
+ * Prunes for one origin never cut another's tree, and a node never prunes
+ * the peer whose copy of the origin's latest message came first (its
+ * parent), so a copy that crossed a PRUNE in flight cannot cut it off. About one copy per node instead of
  * 2.2; a broken tree is mended by asking, as above (IWANT grafts the
  * origin back). The price: one path per origin, so a slow or withholding
  * parent costs an ask's delay where the mesh's spare copies hid it.
@@ -883,9 +883,10 @@ export class GossipProtocol {
   /**
    * A duplicate of a kept message (`key`) of `origin` from a peer that pushes: at the second such copy of
    * that origin's messages from the peer, asks it to send only their ids, as long as the peer whose copy of
-   * that origin's latest message came first is connected and has not been asked the same. That peer is this node's parent in the origin's tree;
-   * checking it means a message of the origin that crossed a PRUNE in flight (first here by the pruned
-   * peer, then duplicated by the parent) cannot get the parent pruned too and cut this node off.
+   * that origin's latest message came first is connected and has not been asked the same. That peer is
+   * this node's parent in the origin's tree; checking it means a message of the origin that crossed a
+   * PRUNE in flight (first here by the pruned peer, then duplicated by the parent) cannot get the parent
+   * pruned too and cut this node off.
    */
   #pruneOrigin(duplicateFrom: string, state: PeerState, key: string, origin: string): void {
     if (state.originsPrunedByUs?.has(origin)) return; // asked already; copies were on their way
@@ -1014,8 +1015,7 @@ export class GossipProtocol {
     for (const peer of this.#peers.activePeers()) {
       if (exclude.has(peer.nodeId)) continue;
       if (this.#knows(stored, peer.nodeId)) continue;
-      const state = this.#peerState.get(peer.nodeId);
-      const link = state ?? this.#state(peer.nodeId);
+      const link = this.#state(peer.nodeId);
       if (flood || (link.eager && !link.originsPrunedByIt?.has(stored.origin))) this.#sendStored(peer, stored, key);
       else this.#announce(peer, key);
     }

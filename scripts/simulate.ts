@@ -67,7 +67,10 @@ export interface SimulationResult {
    */
   coverage_ms: { p50: number; p99: number; max: number };
   receptions_per_delivery: number;
-  /** Lazy-push counters summed over all nodes (whole run): ids asked for, prunes (all, then per origin), grafts, ids announced. */
+  /**
+   * Lazy-push counters summed over all nodes (whole run): ids asked for, whole-link and per-origin prunes,
+   * grafts, ids announced.
+   */
   tree: Record<string, number>;
   bytes_per_delivery: number;
   honest_peers_disconnected: number;
