@@ -82,6 +82,14 @@ export {
   verifySignature,
 } from "./lib/ed25519.ts";
 export {
+  DEFAULT_PARALLEL_VERIFIER_CONFIG,
+  inlineVerifier,
+  ParallelVerifier,
+  type ParallelVerifierConfig,
+  type ParallelVerifierStats,
+  type SignatureVerifier,
+} from "./lib/verifier.ts";
+export {
   type ApplicationPayload,
   computeMessageId,
   createLinkMessage,

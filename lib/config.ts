@@ -18,6 +18,7 @@ import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from "./network.ts";
 import { DEFAULT_PEERS_CONFIG, type PeersConfig } from "./peers.ts";
 import { DEFAULT_PROTOCOL_LIMITS, type ProtocolLimits } from "./protocol.ts";
 import { DEFAULT_TRUST_CONFIG, type TrustConfig } from "./trust.ts";
+import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
 
 /** Every setting of a node. Defaults in {@link DEFAULT_NETWORK_CONFIG}; each documents its trade-off. */
 export interface NetworkConfig {
@@ -75,6 +76,14 @@ export interface NetworkConfig {
   maxApplicationPayloadBytes: number;
   /** Largest envelope on the wire, bytes. Default 1 MiB. */
   maxFrameBytes: number;
+  /**
+   * Helper threads for signature checks, shared by the nodes of a process. Default 1. A helper starts
+   * only when checks pile up (four or more in one turn of the event loop, or while a batch is out), so
+   * an idle or lightly loaded node never starts one; under load it moves the largest single cost of a
+   * delivery off the node's one JavaScript thread, to a second core. Each costs about 10 MB once
+   * started. 0: every check on the main thread (lowest CPU in all when a core is to spare).
+   */
+  verifyThreads: number;
 
   /** How often peer maintenance runs (timeouts, dials, discovery), ms. Default 1,000. */
   peerMaintenanceIntervalMs: number;
@@ -132,6 +141,7 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   maxClockSkewMs: DEFAULT_PROTOCOL_LIMITS.maxClockSkewMs,
   maxApplicationPayloadBytes: DEFAULT_GOSSIP_CONFIG.maxApplicationPayloadBytes,
   maxFrameBytes: DEFAULT_TRANSPORT_CONFIG.maxFrameBytes,
+  verifyThreads: DEFAULT_PARALLEL_VERIFIER_CONFIG.threads,
   peerMaintenanceIntervalMs: DEFAULT_PEERS_CONFIG.maintenanceIntervalMs,
   heartbeatIntervalMs: DEFAULT_PEERS_CONFIG.heartbeatIntervalMs,
   peerTimeoutMs: DEFAULT_PEERS_CONFIG.peerTimeoutMs,
@@ -189,6 +199,7 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
   maxClockSkewMs: int(0),
   maxApplicationPayloadBytes: int(1),
   maxFrameBytes: int(1024, 16 * 1024 * 1024),
+  verifyThreads: int(0, 64),
   peerMaintenanceIntervalMs: int(10),
   heartbeatIntervalMs: int(10),
   peerTimeoutMs: int(10),

@@ -126,7 +126,7 @@ function isScalarBelowOrder(s: Uint8Array): boolean {
  * The checks of the acceptance rule that do not depend on the message.
  * Both implementations run them first, so they cannot diverge on them.
  */
-function passesEncodingRules(signature: Uint8Array, publicKey: Uint8Array): boolean {
+export function passesEncodingRules(signature: Uint8Array, publicKey: Uint8Array): boolean {
   return signature.length === SIGNATURE_LENGTH &&
     isAcceptablePointEncoding(publicKey) &&
     isAcceptablePointEncoding(signature.subarray(0, 32)) &&

@@ -85,6 +85,7 @@ import { BoundedMap, TokenBucket } from "./ratelimit.ts";
 import { type RandomSource, shuffleInPlace } from "./random.ts";
 import type { Storage } from "./storage.ts";
 import type { TrustModel } from "./trust.ts";
+import { inlineVerifier, type SignatureVerifier } from "./verifier.ts";
 
 /** Gossip parameters, named as in the design and the gossipsub spec. Every field has a default. */
 export interface GossipConfig {
@@ -256,6 +257,11 @@ export interface GossipStats {
   rateLimited: number;
   /** Messages dropped by the per-origin rate limit. */
   originLimited: number;
+  /**
+   * First copies dropped because `messageCacheSize` others were already waiting for their signature
+   * check (an overloaded node; a later copy or an announcement brings them again).
+   */
+  droppedUnderCheck: number;
   /** Envelopes sent while forwarding (eager and deferred). */
   forwarded: number;
   /** GOSSIP_MESSAGEs with ids (`have`) sent: lazy announcements and repair digests. */
@@ -291,6 +297,26 @@ export interface GossipPeerStats {
   /** Whether it pushes new messages to this node in full, as far as this node knows. */
   pushing: boolean;
 }
+
+/** A copy of a message from another peer, come while its first copy's signature was being checked. */
+interface OtherCopy {
+  peer: GossipSender;
+  envelope: Envelope;
+}
+
+/** A first copy whose signature is being checked. */
+interface CopyUnderCheck {
+  peer: GossipSender;
+  /** At most MAX_COPIES_UNDER_CHECK: each holds its record's buffer. */
+  others: OtherCopy[];
+}
+
+/**
+ * Copies of one message from other peers held while its first copy's signature is checked: if that
+ * check fails (a peer altered the signature of a real message and sent it first), the next is checked,
+ * so a forger cannot make a node drop the message. Three: a forger would need as many links.
+ */
+const MAX_COPIES_UNDER_CHECK = 3;
 
 interface PeerState extends GossipPeerStats {
   bucket: TokenBucket;
@@ -437,6 +463,11 @@ export interface GossipOptions {
   random?: RandomSource;
   /** Codec for verifying envelopes. Default: the protocol's default limits. */
   codec?: MessageCodec;
+  /**
+   * Checks signatures: at once on this thread by default; a {@link ParallelVerifier} moves them to a
+   * helper thread under load (its answers come later). The caller owns it and closes it.
+   */
+  verifier?: SignatureVerifier;
 }
 
 /**
@@ -461,6 +492,10 @@ export class GossipProtocol {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #codec: MessageCodec;
+  readonly #verifier: SignatureVerifier;
+  // id key -> the copy whose signature is being checked, and copies from other peers that came meanwhile.
+  readonly #checking = new Map<string, CopyUnderCheck>();
+  #stopped = false;
   readonly #handlers = new Map<number, MessageHandler[]>();
   readonly #propagating = new Set<number>([MessageType.CUSTOM_DATA]);
   // id key -> when first seen; insertion order is age order.
@@ -510,6 +545,7 @@ export class GossipProtocol {
     invalid: 0,
     rateLimited: 0,
     originLimited: 0,
+    droppedUnderCheck: 0,
     forwarded: 0,
     digestsSent: 0,
     announced: 0,
@@ -534,6 +570,7 @@ export class GossipProtocol {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
+    this.#verifier = options.verifier ?? inlineVerifier;
     this.#origins = new BoundedMap(this.config.messageCacheSize);
     this.#missing = new BoundedMap(this.config.messageCacheSize);
     // Nodes cut off from the eager links together hear the same announcements at about the same time; if all
@@ -607,6 +644,7 @@ export class GossipProtocol {
   /** Stops the rounds and lazy announcements. Idempotent. */
   stop(): void {
     this.#running = false;
+    this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#lazyTimer !== undefined) this.#clock.clearTimeout(this.#lazyTimer);
@@ -768,9 +806,36 @@ export class GossipProtocol {
       if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, state, key, kept, now);
       return;
     }
+    const checking = this.#checking.get(key);
+    if (checking) {
+      // Its first copy's signature is being checked: a duplicate, kept aside in case that check fails.
+      state.duplicates++;
+      this.#stats.duplicates++;
+      this.#count(envelope.type, "duplicate");
+      if (
+        checking.others.length < MAX_COPIES_UNDER_CHECK && checking.peer.nodeId !== peer.nodeId &&
+        !checking.others.some((other) => other.peer.nodeId === peer.nodeId)
+      ) checking.others.push({ peer, envelope });
+      return;
+    }
+    this.#check(peer, state, key, envelope, [], now);
+  }
+
+  /**
+   * Checks a first copy (everything but the signature here, the signature by the verifier, at once or
+   * later) and accepts it; if it fails, the next copy that came meanwhile from another peer is checked.
+   */
+  #check(
+    peer: GossipSender,
+    state: PeerState,
+    key: string,
+    envelope: Envelope,
+    others: OtherCopy[],
+    now: number,
+  ): void {
     let message: Message;
     try {
-      message = this.#codec.verify(envelope, now, { linkPeer: peer.nodeId });
+      message = this.#codec.verifyAllButSignature(envelope, now, { linkPeer: peer.nodeId });
       if (
         message.type === MessageType.CUSTOM_DATA && message.payload.data.length > this.config.maxApplicationPayloadBytes
       ) {
@@ -778,13 +843,62 @@ export class GossipProtocol {
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      state.invalid++;
-      this.#stats.invalid++;
-      this.#invalidByCode.set(error.code, (this.#invalidByCode.get(error.code) ?? 0) + 1);
-      this.#count(envelope.type, "invalid");
-      this.#penalise(peer.nodeId, error.code);
+      this.#rejectCopy(peer, state, envelope.type, error.code);
+      this.#checkNextCopy(key, others, now);
       return;
     }
+    if (envelope.signature.length === 0) {
+      this.#accept(peer, state, key, message, others, now);
+      return;
+    }
+    if (this.#checking.size >= this.config.messageCacheSize) {
+      // More first copies under check than the node keeps messages: overloaded; a later copy or an
+      // announcement brings it again.
+      this.#stats.droppedUnderCheck++;
+      return;
+    }
+    const entry: CopyUnderCheck = { peer, others };
+    this.#checking.set(key, entry);
+    let late = false;
+    this.#verifier.check(envelope.signature, envelope.id, envelope.publicKey, (valid) => {
+      if (this.#checking.get(key) === entry) this.#checking.delete(key);
+      if (late && this.#stopped) return; // answered after stop(): nobody is listening
+
+      const at = this.#clock.now();
+      if (valid) {
+        this.#accept(peer, state, key, message, entry.others, at);
+        return;
+      }
+      this.#rejectCopy(peer, state, envelope.type, "BAD_SIGNATURE");
+      this.#checkNextCopy(key, entry.others, at);
+    });
+    late = true;
+  }
+
+  #checkNextCopy(key: string, others: OtherCopy[], now: number): void {
+    const next = others.shift();
+    if (next === undefined || this.#store.has(key) || this.#seen.has(key)) return;
+    this.#check(next.peer, this.#state(next.peer.nodeId), key, next.envelope, others, now);
+  }
+
+  /** An invalid envelope: counted by code, and its sender penalised. */
+  #rejectCopy(peer: GossipSender, state: PeerState, type: number, code: ProtocolError["code"]): void {
+    state.invalid++;
+    this.#stats.invalid++;
+    this.#invalidByCode.set(code, (this.#invalidByCode.get(code) ?? 0) + 1);
+    this.#count(type, "invalid");
+    this.#penalise(peer.nodeId, code);
+  }
+
+  /** A first copy that passed every check: delivered, kept and spread. `others` sent copies meanwhile. */
+  #accept(
+    peer: GossipSender,
+    state: PeerState,
+    key: string,
+    message: Message,
+    others: OtherCopy[],
+    now: number,
+  ): void {
     if (this.#trust.shouldDisconnect(peer.nodeId)) return;
     if (message.type === MessageType.GOSSIP_MESSAGE) {
       this.#onDigest(peer, state, message.payload);
@@ -841,6 +955,11 @@ export class GossipProtocol {
         peer.nodeId,
         ...announcers.filter((a) => a !== peer.nodeId),
       ], now);
+      // Copies that came while the signature was checked are duplicates now, as if they came just after.
+      for (const other of others) {
+        this.#markKnown(stored, other.peer.nodeId);
+        this.#pruneOnDuplicate(other.peer.nodeId, this.#state(other.peer.nodeId), key, stored, now);
+      }
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
     }
   }
@@ -1055,7 +1174,7 @@ export class GossipProtocol {
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < this.#askDelayMs * this.#askBackoff) continue;
+      if (now - missing.askedAt < this.#askDelayMs * this.#askBackoff || this.#checking.has(key)) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
@@ -1178,7 +1297,7 @@ export class GossipProtocol {
       const key = bytesKey(id);
       const kept = this.#store.get(key);
       if (kept) this.#markKnown(kept, peer.nodeId);
-      if (kept || this.#seen.has(key)) continue;
+      if (kept || this.#seen.has(key) || this.#checking.has(key)) continue;
       let missing = this.#missing.get(key);
       if (!missing) {
         if (this.#storage.hasSeen(id)) continue;

@@ -31,6 +31,7 @@ import type { LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
 import { TrustManager } from "./trust.ts";
+import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
 
 /** An application message as delivered to subscribers. */
 export interface ReceivedMessage {
@@ -95,6 +96,8 @@ export interface NodeStats {
   invalidByCode: Record<string, number>;
   /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
   deliveryLatency: LatencySnapshot;
+  /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
+  signatureChecks: ParallelVerifierStats;
 }
 
 /** Bucket bounds (ms) of the delivery latency histogram. */
@@ -165,6 +168,7 @@ export class KithNode {
   #transport: TcpTransport | undefined;
   #peers: PeerManager | undefined;
   #gossip: GossipProtocol | undefined;
+  #verifier: ParallelVerifier | undefined;
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
@@ -283,12 +287,14 @@ export class KithNode {
       selfAddress: () => transport.advertisedAddress || transport.listenAddress,
     });
     // 5. gossip
+    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads });
     const gossip = this.#gossip = new GossipProtocol({
       identity,
       peers,
       trust,
       storage,
       codec,
+      verifier: this.#verifier,
       clock: this.#clock,
       random: options.random,
       config: parts.gossip,
@@ -453,6 +459,7 @@ export class KithNode {
       deliveredToApplication: this.#delivered,
       ...gossip.countsByKind,
       deliveryLatency: this.#latency.snapshot(),
+      signatureChecks: { ...this.#verifier!.stats },
     };
   }
 
@@ -533,6 +540,7 @@ export class KithNode {
     this.#state = "stopping";
     if (this.#trustTimer !== undefined) this.#clock.clearTimeout(this.#trustTimer);
     this.#gossip?.stop();
+    this.#verifier?.close();
     await this.#peers?.stop();
     await this.#transport?.close();
     if (this.#storage && !this.#options.storage) this.#storage.close();

@@ -803,6 +803,22 @@ export class MessageCodec {
    * @throws {ProtocolError}
    */
   verify(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
+    const message = this.verifyAllButSignature(envelope, now, options);
+    if (envelope.signature.length !== 0 && !verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
+      throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
+    }
+    return message;
+  }
+
+  /**
+   * Everything {@link MessageCodec.verify} checks except the signature itself, for a caller that checks
+   * signatures elsewhere (on a helper thread). An unsigned envelope is accepted here only as
+   * `verify` accepts it (a link message from the session's own peer); a signed one must then have its
+   * signature over `envelope.id` checked before it is used.
+   *
+   * @throws {ProtocolError}
+   */
+  verifyAllButSignature(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
     if (envelope.timestamp < now - this.limits.maxMessageAgeMs) {
       throw new ProtocolError("STALE_TIMESTAMP", `message is ${now - envelope.timestamp} ms old`);
     }
@@ -831,8 +847,6 @@ export class MessageCodec {
           `unsigned ${name} accepted only as a TTL 0 link message from the session's own peer`,
         );
       }
-    } else if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
-      throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
     }
     return { ...envelope, payload } as unknown as Message;
   }

@@ -34,6 +34,7 @@ const args = parseArgs({
     window: { type: "string", default: "64" },
     fanout: { type: "string" },
     "no-origin-prune": { type: "boolean", default: false },
+    "verify-threads": { type: "string" },
     timeout: { type: "string", default: "300" },
     scaling: { type: "string" },
     svg: { type: "string", default: "docs/scaling.svg" },
@@ -68,6 +69,7 @@ function nodeConfig(index: number) {
     maxPeersPerSubnet: 1_000,
     ...(args.fanout ? { gossipFanout: Number(args.fanout) } : {}),
     ...(args["no-origin-prune"] ? { gossipOriginPrune: false } : {}),
+    ...(args["verify-threads"] !== undefined ? { verifyThreads: Number(args["verify-threads"]) } : {}),
   };
 }
 
@@ -138,6 +140,8 @@ class LocalNode implements NodeHandle {
         grafts: stats.gossip.grafts,
         announced: stats.gossip.announced,
       },
+      checksOffloaded: stats.signatureChecks.offloaded,
+      checks: stats.signatureChecks.offloaded + stats.signatureChecks.inline,
     });
   }
   stop() {
@@ -155,6 +159,9 @@ interface Counters {
   rssMb: number;
   /** Lazy-push counters: the paths messages took. */
   tree: { requested: number; prunes: number; originPrunes: number; grafts: number; announced: number };
+  /** Signature checks done by helper threads, and in all. */
+  checksOffloaded: number;
+  checks: number;
 }
 
 /**
@@ -184,6 +191,7 @@ class ChildNode implements NodeHandle {
         // The node settings the children need too.
         ...(args.fanout ? ["--fanout", args.fanout] : []),
         ...(args["no-origin-prune"] ? ["--no-origin-prune"] : []),
+        ...(args["verify-threads"] !== undefined ? ["--verify-threads", args["verify-threads"]] : []),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -460,6 +468,12 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
           key,
           after.reduce((n, c, i) => n + c.tree[key] - before[i].tree[key], 0),
         ]),
+      ),
+      // Share of signature checks done on helper threads (verifyThreads; 0 when every check was inline).
+      checks_offloaded: round(
+        after.reduce((n, c, i) => n + c.checksOffloaded - before[i].checksOffloaded, 0) /
+          Math.max(1, after.reduce((n, c, i) => n + c.checks - before[i].checks, 0)),
+        3,
       ),
       cpu_user_s: round(cpu.user / 1e6, 2),
       cpu_sys_s: round(cpu.system / 1e6, 2),

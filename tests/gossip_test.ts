@@ -4,10 +4,19 @@ import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip.ts";
 import { Identity } from "../lib/identity.ts";
 import type { Connection } from "../lib/network.ts";
-import { createMessage, type Envelope, type Message, MessageCodec, MessageType } from "../lib/protocol.ts";
+import {
+  createLinkMessage,
+  createMessage,
+  type Envelope,
+  type Message,
+  MessageCodec,
+  MessageType,
+} from "../lib/protocol.ts";
 import { seededRandom } from "../lib/random.ts";
 import { MemoryStorage } from "../lib/storage.ts";
 import { TrustManager } from "../lib/trust.ts";
+import type { SignatureVerifier } from "../lib/verifier.ts";
+import { verifySignature } from "../lib/ed25519.ts";
 
 const codec = new MessageCodec();
 const T0 = 1_700_000_000_000;
@@ -38,7 +47,7 @@ class FakePeer {
   }
 }
 
-function setup(count: number, config: Partial<GossipConfig> = {}) {
+function setup(count: number, config: Partial<GossipConfig> = {}, verifier?: SignatureVerifier) {
   const clock = new ManualClock(T0);
   const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
   const identity = Identity.generate();
@@ -52,6 +61,7 @@ function setup(count: number, config: Partial<GossipConfig> = {}) {
     clock,
     random: seededRandom(5),
     config,
+    verifier,
   });
   const delivered: Message[] = [];
   gossip.registerHandler(MessageType.CUSTOM_DATA, (m) => delivered.push(m));
@@ -686,4 +696,91 @@ Deno.test("a peer that connects late hears of everything kept, 256 ids per repai
   } finally {
     gossip.stop();
   }
+});
+
+/** A verifier whose answers wait until the test releases them: a helper thread, made deterministic. */
+class DeferredVerifier implements SignatureVerifier {
+  readonly waiting: (() => void)[] = [];
+  check(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, done: (valid: boolean) => void): void {
+    this.waiting.push(() => done(verifySignature(signature, message, publicKey)));
+  }
+  /** Answers the oldest pending check. */
+  answerNext(): void {
+    this.waiting.shift()!();
+  }
+  close(): void {}
+}
+
+Deno.test("with signatures checked later, a message is delivered and forwarded only once its check passes", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, delivered } = setup(4, { fanout: 10 }, verifier);
+  gossip.receive(peers[0], app(peers[3].identity, "later"));
+  assert.equal(delivered.length, 0, "nothing delivered before the answer");
+  assert.equal(peers[1].sentOfType(MessageType.CUSTOM_DATA).length, 0, "nothing forwarded before the answer");
+  verifier.answerNext();
+  assert.equal(delivered.length, 1);
+  assert.equal(peers[1].sentOfType(MessageType.CUSTOM_DATA).length, 1);
+});
+
+Deno.test("copies that come while a signature is checked are duplicates, and are not sent back to their senders", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, delivered } = setup(5, { fanout: 10 }, verifier);
+  const message = app(peers[4].identity, "once");
+  gossip.receive(peers[0], message);
+  gossip.receive(peers[1], message);
+  gossip.receive(peers[1], message);
+  assert.equal(verifier.waiting.length, 1, "one check however many copies");
+  assert.equal(gossip.peerStats(peers[1].nodeId)!.duplicates, 2);
+  verifier.answerNext();
+  assert.equal(delivered.length, 1);
+  assert.equal(peers[1].sentOfType(MessageType.CUSTOM_DATA).length, 0, "peers[1] had it: not sent back");
+  assert.equal(peers[2].sentOfType(MessageType.CUSTOM_DATA).length, 1);
+});
+
+Deno.test("a forged copy that comes first cannot make a node drop the genuine one that came during its check", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, delivered, trust } = setup(3, {}, verifier);
+  const good = app(Identity.generate(), "genuine");
+  const forged = { ...good, signature: new Uint8Array(64).fill(7) }; // same id: the id does not cover the signature
+  gossip.receive(peers[0], forged);
+  gossip.receive(peers[1], good);
+  assert.equal(gossip.stats.duplicates, 1, "the genuine copy waits as a duplicate");
+  verifier.answerNext(); // the forgery fails; the genuine copy is checked next
+  assert.ok(Math.abs(trust.trust(peers[0].nodeId) - 0.3) < 1e-9, "BAD_SIGNATURE costs the forger 0.2");
+  assert.equal(delivered.length, 0);
+  verifier.answerNext();
+  assert.equal(delivered.length, 1, "the genuine copy gets through");
+  assert.equal(toHex(delivered[0].signature), toHex(good.signature));
+  assert.ok(trust.trust(peers[1].nodeId) > 0.5, "and earns its sender trust");
+});
+
+Deno.test("an announcement of a message under check is not taken as missing, so nothing is asked for", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, clock } = setup(3, {}, verifier);
+  gossip.start();
+  try {
+    const message = app(Identity.generate(), "checking");
+    gossip.receive(peers[0], message);
+    gossip.receive(
+      peers[1],
+      createLinkMessage(peers[1].identity, MessageType.GOSSIP_MESSAGE, {
+        have: [message.id],
+        want: [],
+      }, { timestamp: T0 }),
+    );
+    clock.advance(gossip.config.wantTimeoutMs * 4 + gossip.config.lazyIntervalMs * 2);
+    assert.ok(digestsTo(peers[1]).every((d) => d.want.length === 0), "not asked of the announcer");
+    verifier.answerNext();
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("an answer that comes after the gossip layer stopped is dropped", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, delivered } = setup(2, {}, verifier);
+  gossip.receive(peers[0], app(Identity.generate(), "late"));
+  gossip.stop();
+  verifier.answerNext();
+  assert.equal(delivered.length, 0);
 });

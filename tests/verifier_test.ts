@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { Identity } from "../lib/identity.ts";
+import { inlineVerifier, ParallelVerifier } from "../lib/verifier.ts";
+
+interface Case {
+  signature: Uint8Array;
+  message: Uint8Array;
+  publicKey: Uint8Array;
+  valid: boolean;
+}
+
+/** Signed messages, every third with one signature bit flipped. */
+function cases(count: number): Case[] {
+  const signers = [Identity.generate(), Identity.generate()];
+  return Array.from({ length: count }, (_, i) => {
+    const signer = signers[i % 2];
+    const message = new TextEncoder().encode(`message ${i}`);
+    const signature = signer.sign(message);
+    const valid = i % 3 !== 0;
+    if (!valid) signature[5] ^= 1;
+    return { signature, message, publicKey: signer.publicKey, valid };
+  });
+}
+
+/** Submits every case in one turn of the event loop; resolves with the answers in order. */
+function checkAll(verifier: { check: ParallelVerifier["check"] }, list: Case[]): Promise<boolean[]> {
+  return Promise.all(
+    list.map((c) => new Promise<boolean>((resolve) => verifier.check(c.signature, c.message, c.publicKey, resolve))),
+  );
+}
+
+Deno.test("checks gathered in one turn go to a helper thread in one batch, and every answer is right", async () => {
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4 });
+  try {
+    const list = cases(60);
+    const answers = await checkAll(verifier, list);
+    assert.deepEqual(answers, list.map((c) => c.valid));
+    assert.equal(verifier.stats.offloaded, 60);
+    assert.equal(verifier.stats.inline, 0);
+    assert.equal(verifier.stats.batches, 1);
+  } finally {
+    verifier.close();
+  }
+});
+
+Deno.test("fewer checks in a turn than minBatch are done inline, without a thread", async () => {
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4 });
+  try {
+    const list = cases(3);
+    assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
+    assert.equal(verifier.stats.inline, 3);
+    assert.equal(verifier.stats.offloaded, 0);
+  } finally {
+    verifier.close();
+  }
+});
+
+Deno.test("kith's encoding rules run before a check is handed over: a small-order key is refused inline", async () => {
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1 });
+  try {
+    const identityPoint = new Uint8Array(32);
+    identityPoint[0] = 1; // the identity point: small order, refused by rule whatever the signature
+    const valid = await new Promise<boolean>((resolve) =>
+      verifier.check(new Uint8Array(64), new Uint8Array(8), identityPoint, resolve)
+    );
+    assert.equal(valid, false);
+    assert.equal(verifier.stats.inline, 1);
+    assert.equal(verifier.stats.offloaded, 0);
+  } finally {
+    verifier.close();
+  }
+});
+
+Deno.test("a batch larger than maxInFlight is checked inline (back-pressure on the caller)", async () => {
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1, maxInFlight: 8 });
+  try {
+    const list = cases(20);
+    assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
+    assert.equal(verifier.stats.inline, 20);
+  } finally {
+    verifier.close();
+  }
+});
+
+Deno.test("with threads 0, or after close, every check is inline and answered at once", () => {
+  for (const verifier of [new ParallelVerifier({ threads: 0 }), new ParallelVerifier({ threads: 1 })]) {
+    verifier.close();
+    const [c] = cases(2).slice(1);
+    let answer: boolean | undefined;
+    verifier.check(c.signature, c.message, c.publicKey, (valid) => answer = valid);
+    assert.equal(answer, true, "answered during the call");
+  }
+  let inline: boolean | undefined;
+  const [bad] = cases(1);
+  inlineVerifier.check(bad.signature, bad.message, bad.publicKey, (valid) => inline = valid);
+  assert.equal(inline, false);
+});
+
+Deno.test("two verifiers share the helper; closing one leaves the other working", async () => {
+  const first = new ParallelVerifier({ threads: 1, minBatch: 2 });
+  const second = new ParallelVerifier({ threads: 1, minBatch: 2 });
+  try {
+    const list = cases(12);
+    assert.deepEqual(await checkAll(first, list), list.map((c) => c.valid));
+    first.close();
+    assert.deepEqual(await checkAll(second, list), list.map((c) => c.valid));
+    assert.equal(second.stats.offloaded, 12);
+  } finally {
+    first.close();
+    second.close();
+  }
+});
+
+Deno.test("settings out of range are refused with a RangeError", () => {
+  assert.throws(() => new ParallelVerifier({ threads: -1 }), RangeError);
+  assert.throws(() => new ParallelVerifier({ minBatch: 0 }), RangeError);
+  assert.throws(() => new ParallelVerifier({ maxInFlight: 0.5 }), RangeError);
+});
