@@ -77,11 +77,11 @@ export interface NetworkConfig {
   /** Largest envelope on the wire, bytes. Default 1 MiB. */
   maxFrameBytes: number;
   /**
-   * Helper threads for signature checks, shared by the nodes of a process. Default 1. A helper starts
-   * only when checks pile up (four or more in one turn of the event loop, or while a batch is out), so
-   * an idle or lightly loaded node never starts one; under load it moves the largest single cost of a
-   * delivery off the node's one JavaScript thread, to a second core. Each costs about 10 MB once
-   * started. 0: every check on the main thread (lowest CPU in all when a core is to spare).
+   * Helper threads for signature checks, shared by the nodes of a process. Default 1. Checks go to a
+   * helper only while the node's JavaScript thread is behind (its timers run more than 5 ms late), so an
+   * idle or lightly loaded node never starts one and pays nothing; under load the largest single cost of
+   * a delivery moves to a second core (at 20 nodes in one process, 39% more messages/s fully delivered;
+   * see BENCHMARKS.md). Each started helper costs about 10-20 MB. 0: every check on the node's thread.
    */
   verifyThreads: number;
 

@@ -5,9 +5,10 @@
  * the largest single cost of a delivery: a third of the main thread's time in the network benchmark. A
  * Deno process runs its JavaScript on one thread, so a busy node (or many nodes in one process) hits that
  * thread's ceiling while the machine's other cores idle. {@link ParallelVerifier} sends checks to helper
- * threads in batches when checks pile up, and does them inline when they do not: handing a single check
- * to a thread costs more CPU in all (two wake-ups) than doing it (measured: 157 µs of CPU per check
- * handed over alone, 76 in batches of 16, against 54 inline), so it pays only under load.
+ * threads in batches when that thread is behind (a probe timer runs late), and does them inline when it
+ * keeps up: handing a check to a thread costs more CPU in all (two wake-ups) than doing it (measured: 157
+ * µs of CPU per check handed over alone, 76 in batches of 16, against 54 inline), so it pays only when the
+ * calling thread is the bottleneck and another core is free.
  *
  * The threads run node:crypto's native check only; kith's encoding rules (canonical points, no small
  * order, S < L; see ed25519.ts) run first on the calling thread, so both paths accept exactly the same
@@ -45,10 +46,17 @@ export interface ParallelVerifierConfig {
    */
   threads: number;
   /**
-   * Checks gathered in one turn of the event loop below which they are done inline, unless a batch is
-   * already with a helper (then the main thread is busy and they join the next batch). Default 4: one
-   * check handed over alone costs about three times its own CPU in wake-ups; from about four a batch the
-   * main thread saves more than the handing over costs it.
+   * How late, smoothed, a probe timer that should fire every 20 ms must run before the calling thread
+   * counts as busy, ms; only then do checks go to helpers. Default 5. A thread that keeps up runs its
+   * timers within a millisecond or two; one that is behind runs them late by about its backlog. Handing
+   * checks over while the thread keeps up only costs: measured at 10 nodes in one process, 20% more CPU
+   * per delivery and a longer tail. 0: hand over whenever a batch reaches `minBatch`.
+   */
+  busyLagMs: number;
+  /**
+   * Checks gathered in one turn of the event loop below which they are done inline even when busy.
+   * Default 2: one check handed over alone costs about three times its own CPU in wake-ups (157 µs of
+   * CPU against 54 inline, measured), a batch of 16 about 1.4 times.
    */
   minBatch: number;
   /**
@@ -61,7 +69,8 @@ export interface ParallelVerifierConfig {
 /** The defaults. */
 export const DEFAULT_PARALLEL_VERIFIER_CONFIG: Readonly<ParallelVerifierConfig> = Object.freeze({
   threads: 1,
-  minBatch: 4,
+  busyLagMs: 5,
+  minBatch: 2,
   maxInFlight: 4096,
 });
 
@@ -154,6 +163,37 @@ class HelperPool {
   /** Set when a helper failed: everything is inline from then on. */
   broken = false;
   #url: string | undefined;
+  /** Smoothed lateness of the probe timer, ms: how far behind the calling thread runs. */
+  lagMs = 0;
+  #probe: ReturnType<typeof setTimeout> | undefined;
+  #probeDueAt = 0;
+  #checkedSinceProbe = false;
+
+  /** Notes checks in this turn; starts the lag probe, which runs while checks keep coming. */
+  noteChecks(): void {
+    this.#checkedSinceProbe = true;
+    if (this.#probe === undefined && this.#users > 0) this.#armProbe();
+  }
+
+  #armProbe(): void {
+    this.#probeDueAt = performance.now() + PROBE_INTERVAL_MS;
+    this.#probe = setTimeout(() => {
+      const late = Math.max(0, performance.now() - this.#probeDueAt);
+      this.lagMs += (late - this.lagMs) * PROBE_SMOOTHING;
+      this.#probe = undefined;
+      // A quiet second (no checks since the last probe) ends probing; the next check starts it again.
+      if (this.#checkedSinceProbe) {
+        this.#checkedSinceProbe = false;
+        this.#armProbe();
+      } else this.lagMs = 0;
+    }, PROBE_INTERVAL_MS);
+  }
+
+  #stopProbe(): void {
+    if (this.#probe !== undefined) clearTimeout(this.#probe);
+    this.#probe = undefined;
+    this.lagMs = 0;
+  }
 
   acquire(threads: number): void {
     this.#users++;
@@ -163,6 +203,7 @@ class HelperPool {
   release(): void {
     if (--this.#users > 0) return;
     this.#threads = 0;
+    this.#stopProbe();
     for (const helper of this.#helpers.splice(0)) {
       helper.worker.terminate();
       for (const batch of helper.batches.values()) answerInline(batch);
@@ -231,6 +272,11 @@ class HelperPool {
   }
 }
 
+/** The lag probe's period, ms. */
+const PROBE_INTERVAL_MS = 20;
+/** Weight of each probe in the smoothed lag: about the last four probes (80 ms). */
+const PROBE_SMOOTHING = 0.25;
+
 const pool = new HelperPool();
 
 function answer(check: PendingCheck, valid: boolean, how: "inline" | "offloaded"): void {
@@ -254,7 +300,7 @@ function flush(): void {
   // helpers is gone (and with the last one, the helpers).
   const checks: PendingCheck[] = [];
   const late: PendingCheck[] = [];
-  let minBatch = Infinity, maxInFlight = Infinity;
+  let minBatch = Infinity, maxInFlight = Infinity, busyLagMs = Infinity;
   for (const check of gathered) {
     if (check.owner.closed) {
       late.push(check);
@@ -262,12 +308,17 @@ function flush(): void {
     }
     checks.push(check);
     minBatch = Math.min(minBatch, check.owner.config.minBatch);
+    busyLagMs = Math.min(busyLagMs, check.owner.config.busyLagMs);
     maxInFlight = Math.min(maxInFlight, check.owner.config.maxInFlight);
   }
   gathered = [];
   answerInline(late);
   if (checks.length === 0) return;
-  if (pool.broken || checks.length < minBatch || pool.inFlight + checks.length > maxInFlight) {
+  pool.noteChecks();
+  if (
+    pool.broken || checks.length < minBatch || pool.lagMs < busyLagMs ||
+    pool.inFlight + checks.length > maxInFlight
+  ) {
     answerInline(checks);
     return;
   }
@@ -310,6 +361,9 @@ export class ParallelVerifier implements SignatureVerifier {
     const merged = { ...DEFAULT_PARALLEL_VERIFIER_CONFIG, ...config };
     if (!Number.isInteger(merged.threads) || merged.threads < 0 || merged.threads > 64) {
       throw new RangeError(`threads must be an integer in 0..64, got ${merged.threads}`);
+    }
+    if (!Number.isFinite(merged.busyLagMs) || merged.busyLagMs < 0) {
+      throw new RangeError(`busyLagMs must be a non-negative number, got ${merged.busyLagMs}`);
     }
     if (!Number.isInteger(merged.minBatch) || merged.minBatch < 1) {
       throw new RangeError(`minBatch must be a positive integer, got ${merged.minBatch}`);
