@@ -262,8 +262,6 @@ export interface GossipStats {
    * check (an overloaded node; a later copy or an announcement brings them again).
    */
   droppedUnderCheck: number;
-  /** Asks put off by a round because the node ran behind (its rounds fired late): the copy may be queued here. */
-  asksDelayedByBacklog: number;
   /** Envelopes sent while forwarding (eager and deferred). */
   forwarded: number;
   /** GOSSIP_MESSAGEs with ids (`have`) sent: lazy announcements and repair digests. */
@@ -528,8 +526,6 @@ export class GossipProtocol {
   #keptBeforeLastRound: [string, StoredMessage][] = [];
   #timer: TimerId | undefined;
   #lazyTimer: TimerId | undefined;
-  /** When the pending announcement round is due (its lateness is this node's backlog). */
-  #lazyDueAt = 0;
   /** wantTimeoutMs plus up to half again, fixed per node (see the constructor). */
   readonly #askDelayMs: number;
   /**
@@ -550,7 +546,6 @@ export class GossipProtocol {
     rateLimited: 0,
     originLimited: 0,
     droppedUnderCheck: 0,
-    asksDelayedByBacklog: 0,
     forwarded: 0,
     digestsSent: 0,
     announced: 0,
@@ -1155,7 +1150,6 @@ export class GossipProtocol {
 
   #scheduleLazy(): void {
     if (this.#lazyTimer !== undefined || !this.#running) return;
-    this.#lazyDueAt = this.#clock.now() + this.config.lazyIntervalMs;
     this.#lazyTimer = this.#clock.setTimeout(() => {
       this.#lazyTimer = undefined;
       if (!this.#running) return;
@@ -1177,19 +1171,10 @@ export class GossipProtocol {
       else state.pendingHave = [];
     }
     const now = this.#clock.now();
-    // A round that runs late shows the node's own backlog: copies sent to it that long ago may still wait
-    // unread in its sockets, so an ask waits that much longer. Without it an overloaded node asks for what
-    // is already on its way, each ask grafts a link, and the extra copies deepen the overload (measured:
-    // thousands of asks and 2.2 copies per delivery at 50 nodes on a saturated core).
-    const backlogMs = Math.max(0, now - this.#lazyDueAt);
-    const askAfterMs = this.#askDelayMs * this.#askBackoff + backlogMs;
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < askAfterMs || this.#checking.has(key)) {
-        if (backlogMs > 0 && now - missing.askedAt >= askAfterMs - backlogMs) this.#stats.asksDelayedByBacklog++;
-        continue;
-      }
+      if (now - missing.askedAt < this.#askDelayMs * this.#askBackoff || this.#checking.has(key)) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
