@@ -47,10 +47,12 @@ export interface ParallelVerifierConfig {
   threads: number;
   /**
    * How late, smoothed, a probe timer that should fire every 20 ms must run before the calling thread
-   * counts as busy, ms; only then do checks go to helpers. Default 5. A thread that keeps up runs its
-   * timers within a millisecond or two; one that is behind runs them late by about its backlog. Handing
+   * counts as busy, ms; only then do checks go to helpers. Default 10. A thread that keeps up runs its
+   * timers within a few milliseconds; one that is behind runs them late by about its backlog. Handing
    * checks over while the thread keeps up only costs: measured at 10 nodes in one process, 20% more CPU
-   * per delivery and a longer tail. 0: hand over whenever a batch reaches `minBatch`.
+   * per delivery and a longer tail. At 5, short bursts at 20 nodes in one process started a helper (25
+   * MB) for 1-3% of the checks and lengthened p99; at 20, 50 nodes behind their load offloaded less and
+   * waited longer (BENCHMARKS.md). 0: hand over whenever a batch reaches `minBatch`.
    */
   busyLagMs: number;
   /**
@@ -69,7 +71,7 @@ export interface ParallelVerifierConfig {
 /** The defaults. */
 export const DEFAULT_PARALLEL_VERIFIER_CONFIG: Readonly<ParallelVerifierConfig> = Object.freeze({
   threads: 1,
-  busyLagMs: 5,
+  busyLagMs: 10,
   minBatch: 2,
   maxInFlight: 4096,
 });
@@ -152,7 +154,7 @@ interface Helper {
   batches: Map<number, PendingCheck[]>;
 }
 
-/** The process's helper threads, shared by all verifiers (threads are costly: about 10 MB each). */
+/** The process's helper threads, shared by all verifiers (threads are costly: about 25 MB of RSS each). */
 class HelperPool {
   #users = 0;
   #threads = 0;
