@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { cpuUsage } from "node:process";
 import { defaultBackend, nativeBackend, passesEncodingRules, verifySignature } from "./ed25519.ts";
 
 /** A signature check whose answer may come later. */
@@ -56,6 +57,15 @@ export interface ParallelVerifierConfig {
    */
   busyLagMs: number;
   /**
+   * CPU the process must be using, smoothed, in cores (all its threads), before checks go to helpers.
+   * Default 0.75. A thread can run late because it has much to do, or because other processes hold the
+   * cores; only the first is helped by a helper, and the second is made worse (measured: 20 nodes as 20
+   * processes on 2 cores, each starting a helper, used 70% more CPU per delivery and fully delivered 40%
+   * fewer messages/s). A process using three quarters of a core while running late is its own bottleneck.
+   * 0: judge by lateness alone.
+   */
+  busyCpuShare: number;
+  /**
    * Checks gathered in one turn of the event loop below which they are done inline even when busy.
    * Default 2: one check handed over alone costs about three times its own CPU in wake-ups (157 µs of
    * CPU against 54 inline, measured), a batch of 16 about 1.4 times.
@@ -72,6 +82,7 @@ export interface ParallelVerifierConfig {
 export const DEFAULT_PARALLEL_VERIFIER_CONFIG: Readonly<ParallelVerifierConfig> = Object.freeze({
   threads: 1,
   busyLagMs: 10,
+  busyCpuShare: 0.75,
   minBatch: 2,
   maxInFlight: 4096,
 });
@@ -167,6 +178,10 @@ class HelperPool {
   #url: string | undefined;
   /** Smoothed lateness of the probe timer, ms: how far behind the calling thread runs. */
   lagMs = 0;
+  /** Smoothed CPU the process used per second of wall time between probes (all its threads; 1 = a core). */
+  cpuShare = 0;
+  #probeArmedAt = 0;
+  #probeCpuUs = 0;
   #probe: ReturnType<typeof setTimeout> | undefined;
   #probeDueAt = 0;
   #checkedSinceProbe = false;
@@ -178,16 +193,26 @@ class HelperPool {
   }
 
   #armProbe(): void {
-    this.#probeDueAt = performance.now() + PROBE_INTERVAL_MS;
+    this.#probeArmedAt = performance.now();
+    this.#probeDueAt = this.#probeArmedAt + PROBE_INTERVAL_MS;
+    const cpu = cpuUsage();
+    this.#probeCpuUs = cpu.user + cpu.system;
     this.#probe = setTimeout(() => {
-      const late = Math.max(0, performance.now() - this.#probeDueAt);
+      const now = performance.now();
+      const late = Math.max(0, now - this.#probeDueAt);
       this.lagMs += (late - this.lagMs) * PROBE_SMOOTHING;
+      const cpu = cpuUsage();
+      const share = (cpu.user + cpu.system - this.#probeCpuUs) / 1000 / Math.max(1, now - this.#probeArmedAt);
+      this.cpuShare += (share - this.cpuShare) * PROBE_SMOOTHING;
       this.#probe = undefined;
       // A quiet second (no checks since the last probe) ends probing; the next check starts it again.
       if (this.#checkedSinceProbe) {
         this.#checkedSinceProbe = false;
         this.#armProbe();
-      } else this.lagMs = 0;
+      } else {
+        this.lagMs = 0;
+        this.cpuShare = 0;
+      }
     }, PROBE_INTERVAL_MS);
   }
 
@@ -195,6 +220,7 @@ class HelperPool {
     if (this.#probe !== undefined) clearTimeout(this.#probe);
     this.#probe = undefined;
     this.lagMs = 0;
+    this.cpuShare = 0;
   }
 
   acquire(threads: number): void {
@@ -302,7 +328,7 @@ function flush(): void {
   // helpers is gone (and with the last one, the helpers).
   const checks: PendingCheck[] = [];
   const late: PendingCheck[] = [];
-  let minBatch = Infinity, maxInFlight = Infinity, busyLagMs = Infinity;
+  let minBatch = Infinity, maxInFlight = Infinity, busyLagMs = Infinity, busyCpuShare = Infinity;
   for (const check of gathered) {
     if (check.owner.closed) {
       late.push(check);
@@ -311,6 +337,7 @@ function flush(): void {
     checks.push(check);
     minBatch = Math.min(minBatch, check.owner.config.minBatch);
     busyLagMs = Math.min(busyLagMs, check.owner.config.busyLagMs);
+    busyCpuShare = Math.min(busyCpuShare, check.owner.config.busyCpuShare);
     maxInFlight = Math.min(maxInFlight, check.owner.config.maxInFlight);
   }
   gathered = [];
@@ -318,7 +345,7 @@ function flush(): void {
   if (checks.length === 0) return;
   pool.noteChecks();
   if (
-    pool.broken || checks.length < minBatch || pool.lagMs < busyLagMs ||
+    pool.broken || checks.length < minBatch || pool.lagMs < busyLagMs || pool.cpuShare < busyCpuShare ||
     pool.inFlight + checks.length > maxInFlight
   ) {
     answerInline(checks);
@@ -366,6 +393,9 @@ export class ParallelVerifier implements SignatureVerifier {
     }
     if (!Number.isFinite(merged.busyLagMs) || merged.busyLagMs < 0) {
       throw new RangeError(`busyLagMs must be a non-negative number, got ${merged.busyLagMs}`);
+    }
+    if (!Number.isFinite(merged.busyCpuShare) || merged.busyCpuShare < 0) {
+      throw new RangeError(`busyCpuShare must be a non-negative number, got ${merged.busyCpuShare}`);
     }
     if (!Number.isInteger(merged.minBatch) || merged.minBatch < 1) {
       throw new RangeError(`minBatch must be a positive integer, got ${merged.minBatch}`);

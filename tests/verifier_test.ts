@@ -30,7 +30,7 @@ function checkAll(verifier: { check: ParallelVerifier["check"] }, list: Case[]):
 }
 
 Deno.test("checks gathered in one turn go to a helper thread in one batch, and every answer is right", async () => {
-  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4, busyLagMs: 0 });
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4, busyLagMs: 0, busyCpuShare: 0 });
   try {
     const list = cases(60);
     const answers = await checkAll(verifier, list);
@@ -43,25 +43,52 @@ Deno.test("checks gathered in one turn go to a helper thread in one batch, and e
   }
 });
 
-Deno.test("while the thread keeps up its timers, even a large batch is checked inline; once it runs late, handed over", async () => {
-  const verifier = new ParallelVerifier({ threads: 1 });
+/** Holds the thread for `ms`, burning CPU (a backlog of work) or asleep (other processes hold the cores). */
+function hold(ms: number, how: "busy" | "asleep"): void {
+  if (how === "asleep") {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return;
+  }
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* busy */ }
+}
+
+Deno.test("while the thread keeps up its timers, even a large batch is checked inline; once its own work makes it late, handed over", async () => {
+  // One probe moves the smoothed figures a quarter of the way: thresholds set to what one late probe shows.
+  const verifier = new ParallelVerifier({ threads: 1, busyLagMs: 10, busyCpuShare: 0.2 });
   try {
     const list = cases(30);
     assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
     assert.equal(verifier.stats.inline, 30, "no lag yet: inline");
-    // Block the thread past the lag probe's due time, as a backlog of work would.
-    const until = performance.now() + 120;
-    while (performance.now() < until) { /* busy */ }
+    hold(120, "busy");
     await new Promise((resolve) => setTimeout(resolve, 1)); // the probe fires, about 100 ms late
     assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
-    assert.equal(verifier.stats.offloaded, 30, "behind: handed to the helper");
+    assert.equal(verifier.stats.offloaded, 30, "behind with its own work: handed to the helper");
+  } finally {
+    verifier.close();
+  }
+});
+
+Deno.test("a thread late because it was not running (no CPU of its own) keeps its checks inline", async () => {
+  // Other test files may run in this process meanwhile (their CPU counts too): one probe shows at most a
+  // quarter of the machine's cores, so the threshold is set just above that.
+  const busyCpuShare = navigator.hardwareConcurrency / 4 + 0.1;
+  const verifier = new ParallelVerifier({ threads: 1, busyLagMs: 10, busyCpuShare });
+  try {
+    const list = cases(30);
+    await checkAll(verifier, list);
+    hold(120, "asleep");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
+    assert.equal(verifier.stats.offloaded, 0, "late, but a helper would only compete for the same cores");
+    assert.equal(verifier.stats.inline, 60);
   } finally {
     verifier.close();
   }
 });
 
 Deno.test("fewer checks in a turn than minBatch are done inline, without a thread", async () => {
-  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4, busyLagMs: 0 });
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 4, busyLagMs: 0, busyCpuShare: 0 });
   try {
     const list = cases(3);
     assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
@@ -73,7 +100,7 @@ Deno.test("fewer checks in a turn than minBatch are done inline, without a threa
 });
 
 Deno.test("kith's encoding rules run before a check is handed over: a small-order key is refused inline", async () => {
-  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1, busyLagMs: 0 });
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1, busyLagMs: 0, busyCpuShare: 0 });
   try {
     const identityPoint = new Uint8Array(32);
     identityPoint[0] = 1; // the identity point: small order, refused by rule whatever the signature
@@ -89,7 +116,7 @@ Deno.test("kith's encoding rules run before a check is handed over: a small-orde
 });
 
 Deno.test("a batch larger than maxInFlight is checked inline (back-pressure on the caller)", async () => {
-  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1, maxInFlight: 8, busyLagMs: 0 });
+  const verifier = new ParallelVerifier({ threads: 1, minBatch: 1, maxInFlight: 8, busyLagMs: 0, busyCpuShare: 0 });
   try {
     const list = cases(20);
     assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
@@ -114,8 +141,8 @@ Deno.test("with threads 0, or after close, every check is inline and answered at
 });
 
 Deno.test("two verifiers share the helper; closing one leaves the other working", async () => {
-  const first = new ParallelVerifier({ threads: 1, minBatch: 2, busyLagMs: 0 });
-  const second = new ParallelVerifier({ threads: 1, minBatch: 2, busyLagMs: 0 });
+  const first = new ParallelVerifier({ threads: 1, minBatch: 2, busyLagMs: 0, busyCpuShare: 0 });
+  const second = new ParallelVerifier({ threads: 1, minBatch: 2, busyLagMs: 0, busyCpuShare: 0 });
   try {
     const list = cases(12);
     assert.deepEqual(await checkAll(first, list), list.map((c) => c.valid));
@@ -133,4 +160,5 @@ Deno.test("settings out of range are refused with a RangeError", () => {
   assert.throws(() => new ParallelVerifier({ minBatch: 0 }), RangeError);
   assert.throws(() => new ParallelVerifier({ maxInFlight: 0.5 }), RangeError);
   assert.throws(() => new ParallelVerifier({ busyLagMs: -1 }), RangeError);
+  assert.throws(() => new ParallelVerifier({ busyCpuShare: Number.NaN }), RangeError);
 });
