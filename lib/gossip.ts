@@ -304,11 +304,18 @@ interface OtherCopy {
   envelope: Envelope;
 }
 
-/** A first copy whose signature is being checked. */
+/** A message whose first copy's signature is being checked. */
 interface CopyUnderCheck {
-  peer: GossipSender;
-  /** At most MAX_COPIES_UNDER_CHECK: each holds its record's buffer. */
+  /** Its id (a copy: the envelope's is a view of a record). */
+  id: Uint8Array;
+  /** The peer whose copy is being checked. */
+  checking: string;
+  /** Copies from other peers, checked in turn if the current one fails; at most MAX_COPIES_UNDER_CHECK. */
   others: OtherCopy[];
+  /** Every other peer that sent a copy meanwhile (held or not), at most MAX_ANNOUNCERS: they have it. */
+  alsoFrom: string[];
+  /** Peers whose copies failed: not asked for it. */
+  failed: string[];
 }
 
 /**
@@ -638,6 +645,7 @@ export class GossipProtocol {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#stopped = false;
     this.#schedule();
   }
 
@@ -812,27 +820,25 @@ export class GossipProtocol {
       state.duplicates++;
       this.#stats.duplicates++;
       this.#count(envelope.type, "duplicate");
+      if (checking.checking === peer.nodeId || checking.failed.includes(peer.nodeId)) return;
+      if (!checking.alsoFrom.includes(peer.nodeId) && checking.alsoFrom.length < MAX_ANNOUNCERS) {
+        checking.alsoFrom.push(peer.nodeId);
+      }
       if (
-        checking.others.length < MAX_COPIES_UNDER_CHECK && checking.peer.nodeId !== peer.nodeId &&
+        checking.others.length < MAX_COPIES_UNDER_CHECK &&
         !checking.others.some((other) => other.peer.nodeId === peer.nodeId)
       ) checking.others.push({ peer, envelope });
       return;
     }
-    this.#check(peer, state, key, envelope, [], now);
+    this.#check(peer, key, envelope, undefined, now);
   }
 
   /**
    * Checks a first copy (everything but the signature here, the signature by the verifier, at once or
    * later) and accepts it; if it fails, the next copy that came meanwhile from another peer is checked.
+   * `entry` is the message's entry in #checking once one copy went to the verifier.
    */
-  #check(
-    peer: GossipSender,
-    state: PeerState,
-    key: string,
-    envelope: Envelope,
-    others: OtherCopy[],
-    now: number,
-  ): void {
+  #check(peer: GossipSender, key: string, envelope: Envelope, entry: CopyUnderCheck | undefined, now: number): void {
     let message: Message;
     try {
       message = this.#codec.verifyAllButSignature(envelope, now, { linkPeer: peer.nodeId });
@@ -843,65 +849,101 @@ export class GossipProtocol {
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.#rejectCopy(peer, state, envelope.type, error.code);
-      this.#checkNextCopy(key, others, now);
+      this.#rejectCopy(peer, envelope.type, error.code);
+      if (entry) this.#checkNextCopy(key, entry, peer.nodeId, now);
       return;
     }
     if (envelope.signature.length === 0) {
-      this.#accept(peer, state, key, message, others, now);
+      if (entry) this.#checking.delete(key);
+      this.#accept(peer, key, message, entry, now);
       return;
     }
-    if (this.#checking.size >= this.config.messageCacheSize) {
-      // More first copies under check than the node keeps messages: overloaded; a later copy or an
-      // announcement brings it again.
-      this.#stats.droppedUnderCheck++;
-      return;
-    }
-    const entry: CopyUnderCheck = { peer, others };
-    this.#checking.set(key, entry);
-    let late = false;
-    this.#verifier.check(envelope.signature, envelope.id, envelope.publicKey, (valid) => {
-      if (this.#checking.get(key) === entry) this.#checking.delete(key);
-      if (late && this.#stopped) return; // answered after stop(): nobody is listening
-
-      const at = this.#clock.now();
-      if (valid) {
-        this.#accept(peer, state, key, message, entry.others, at);
+    if (entry === undefined) {
+      if (this.#checking.size >= this.config.messageCacheSize) {
+        // More first copies under check than the node keeps messages: overloaded; a later copy or an
+        // announcement brings it again.
+        this.#stats.droppedUnderCheck++;
         return;
       }
-      this.#rejectCopy(peer, state, envelope.type, "BAD_SIGNATURE");
-      this.#checkNextCopy(key, entry.others, at);
+      entry = { id: envelope.id.slice(), checking: peer.nodeId, others: [], alsoFrom: [], failed: [] };
+      this.#checking.set(key, entry);
+    }
+    entry.checking = peer.nodeId;
+    const under = entry;
+    let late = false;
+    this.#verifier.check(envelope.signature, envelope.id, envelope.publicKey, (valid) => {
+      if (late && this.#stopped) {
+        this.#checking.delete(key); // answered after stop(): nobody is listening
+        return;
+      }
+      const at = this.#clock.now();
+      if (valid) {
+        this.#checking.delete(key);
+        this.#accept(peer, key, message, under, at);
+        return;
+      }
+      this.#rejectCopy(peer, envelope.type, "BAD_SIGNATURE");
+      this.#checkNextCopy(key, under, peer.nodeId, at);
     });
     late = true;
   }
 
-  #checkNextCopy(key: string, others: OtherCopy[], now: number): void {
-    const next = others.shift();
-    if (next === undefined || this.#store.has(key) || this.#seen.has(key)) return;
-    this.#check(next.peer, this.#state(next.peer.nodeId), key, next.envelope, others, now);
+  /**
+   * The copy from `failedFrom` failed: checks the next held copy, or, with none left, leaves the message
+   * missing with the other peers that sent copies as its announcers, to be asked for like an announced one.
+   */
+  #checkNextCopy(key: string, entry: CopyUnderCheck, failedFrom: string, now: number): void {
+    entry.failed.push(failedFrom);
+    removeFrom(entry.alsoFrom, failedFrom);
+    if (this.#store.has(key) || this.#seen.has(key)) {
+      this.#checking.delete(key);
+      return;
+    }
+    const next = entry.others.shift();
+    if (next !== undefined) {
+      this.#check(next.peer, key, next.envelope, entry, now);
+      return;
+    }
+    this.#checking.delete(key);
+    const holders = entry.alsoFrom.filter((nodeId) => this.#peerState.has(nodeId));
+    if (holders.length === 0) return;
+    let missing = this.#missing.get(key);
+    if (!missing) {
+      missing = { id: entry.id, announcers: [], asked: 0, askedAt: now, lastAsked: undefined, startedBy: holders[0] };
+      this.#missingStarted.set(holders[0], (this.#missingStarted.get(holders[0]) ?? 0) + 1);
+      if (this.#missing.size >= this.config.messageCacheSize) {
+        this.#dropMissing(this.#missing.entries().next().value![0]);
+      }
+      this.#missing.set(key, missing);
+    }
+    for (const nodeId of holders) {
+      if (missing.announcers.length < MAX_ANNOUNCERS && !missing.announcers.includes(nodeId)) {
+        missing.announcers.push(nodeId);
+      }
+    }
+    this.#scheduleLazy();
   }
 
   /** An invalid envelope: counted by code, and its sender penalised. */
-  #rejectCopy(peer: GossipSender, state: PeerState, type: number, code: ProtocolError["code"]): void {
-    state.invalid++;
+  #rejectCopy(peer: GossipSender, type: number, code: ProtocolError["code"]): void {
+    const state = this.#peerState.get(peer.nodeId);
+    if (state) state.invalid++;
     this.#stats.invalid++;
     this.#invalidByCode.set(code, (this.#invalidByCode.get(code) ?? 0) + 1);
     this.#count(type, "invalid");
     this.#penalise(peer.nodeId, code);
   }
 
-  /** A first copy that passed every check: delivered, kept and spread. `others` sent copies meanwhile. */
-  #accept(
-    peer: GossipSender,
-    state: PeerState,
-    key: string,
-    message: Message,
-    others: OtherCopy[],
-    now: number,
-  ): void {
+  /**
+   * A first copy that passed every check: delivered, kept and spread. `entry` names the peers that sent
+   * copies while its signature was checked. The sender may have disconnected meanwhile: then the message
+   * is still delivered and spread, but nothing is recorded about the sender's link.
+   */
+  #accept(peer: GossipSender, key: string, message: Message, entry: CopyUnderCheck | undefined, now: number): void {
+    const state = this.#peerState.get(peer.nodeId);
     if (this.#trust.shouldDisconnect(peer.nodeId)) return;
     if (message.type === MessageType.GOSSIP_MESSAGE) {
-      this.#onDigest(peer, state, message.payload);
+      if (state) this.#onDigest(peer, state, message.payload);
       return;
     }
     const propagating = this.#propagating.has(message.type);
@@ -914,7 +956,7 @@ export class GossipProtocol {
       }
       if (!bucket.take(now)) {
         this.#stats.originLimited++;
-        if (origin === peer.nodeId && now - state.lastPenaltyAt >= 1_000) {
+        if (state && origin === peer.nodeId && now - state.lastPenaltyAt >= 1_000) {
           state.lastPenaltyAt = now;
           this.#penalise(peer.nodeId, "RATE_LIMITED");
         }
@@ -926,21 +968,25 @@ export class GossipProtocol {
     this.#markSeen(key, message.id, peer.nodeId, propagating, now);
     if (propagating) {
       this.#trust.recordValid(peer.nodeId);
-      this.#setPushing(state, true);
+      if (state) {
+        this.#setPushing(state, true);
+        if (missing?.lastAsked === peer.nodeId) {
+          // An answer (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
+          // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
+          state.originsPrunedByUs?.delete(origin);
+        }
+        this.#firstFrom.set(origin, peer.nodeId);
+        state.lastFirstAt = now;
+      }
       if (missing?.lastAsked === peer.nodeId) {
-        // An answer (IWANT grafts the origin back at the peer asked): it pushes this origin in full again. A
-        // copy that merely comes first from a peer asked to stop proves nothing: it may have crossed the PRUNE.
-        state.originsPrunedByUs?.delete(origin);
         this.#askBackoff = Math.max(1, this.#askBackoff / ASK_BACKOFF_DOWN);
       } else if (missing?.lastAsked !== undefined) {
         // Asked too soon: the copy on its way came first. Wait longer before the next ask.
         this.#askBackoff = Math.min(MAX_ASK_BACKOFF, this.#askBackoff * ASK_BACKOFF_UP);
       }
-      this.#firstFrom.set(origin, peer.nodeId);
-      state.lastFirstAt = now;
     }
     this.#stats.delivered++;
-    state.firsts++;
+    if (state) state.firsts++;
     this.#count(message.type, "delivered");
     for (const handler of this.#handlers.get(message.type) ?? []) {
       try {
@@ -951,14 +997,16 @@ export class GossipProtocol {
     }
     // Forward while the TTL allows another hop after this one.
     if (propagating && message.ttl >= 2) {
-      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, [
-        peer.nodeId,
-        ...announcers.filter((a) => a !== peer.nodeId),
-      ], now);
-      // Copies that came while the signature was checked are duplicates now, as if they came just after.
-      for (const other of others) {
-        this.#markKnown(stored, other.peer.nodeId);
-        this.#pruneOnDuplicate(other.peer.nodeId, this.#state(other.peer.nodeId), key, stored, now);
+      const knownBy = announcers.filter((a) => a !== peer.nodeId);
+      if (state) knownBy.unshift(peer.nodeId);
+      const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, knownBy, now);
+      // Copies that came while the signature was checked are duplicates now, as if they came just after
+      // (from peers still connected: a gone peer's state is not made again).
+      for (const nodeId of entry?.alsoFrom ?? []) {
+        const other = this.#peerState.get(nodeId);
+        if (other === undefined) continue;
+        this.#markKnown(stored, nodeId);
+        this.#pruneOnDuplicate(nodeId, other, key, stored, now);
       }
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
     }
@@ -1297,7 +1345,9 @@ export class GossipProtocol {
       const key = bytesKey(id);
       const kept = this.#store.get(key);
       if (kept) this.#markKnown(kept, peer.nodeId);
-      if (kept || this.#seen.has(key) || this.#checking.has(key)) continue;
+      // An id whose copy is under check is still noted as missing, with its announcers: if every copy
+      // fails its check, they are asked for it (asks wait while a check runs).
+      if (kept || this.#seen.has(key)) continue;
       let missing = this.#missing.get(key);
       if (!missing) {
         if (this.#storage.hasSeen(id)) continue;
@@ -1326,7 +1376,7 @@ export class GossipProtocol {
         if (state.pushing) missing.announcers.splice(missing.asked, 0, peer.nodeId);
         else missing.announcers.push(peer.nodeId);
       }
-      if (this.#pushers === 0 && !state.pushing && missing.asked === 0) {
+      if (this.#pushers === 0 && !state.pushing && missing.asked === 0 && !this.#checking.has(key)) {
         missing.asked = missing.announcers.indexOf(peer.nodeId) + 1;
         missing.askedAt = now;
         missing.lastAsked = peer.nodeId;

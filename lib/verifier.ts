@@ -39,7 +39,11 @@ export const inlineVerifier: SignatureVerifier = {
   close() {},
 };
 
-/** Settings of {@link ParallelVerifier}. */
+/**
+ * Settings of {@link ParallelVerifier}. The helpers and the probe are shared by the process: when
+ * verifiers with different settings gather checks in the same turn, the most eager setting of each
+ * (the lowest) decides for that turn.
+ */
 export interface ParallelVerifierConfig {
   /**
    * Helper threads shared by the process (the largest asked for by any verifier wins). Default 1: on a
@@ -258,9 +262,10 @@ class HelperPool {
     }
     const helper = this.#helper();
     const seq = this.#seq++;
+    // Posted before it is recorded: if posting throws, the caller answers the batch inline, once.
+    helper.worker.postMessage({ seq, count: checks.length, buffer }, [buffer]);
     helper.batches.set(seq, checks);
     this.inFlight += checks.length;
-    helper.worker.postMessage({ seq, count: checks.length, buffer }, [buffer]);
   }
 
   #helper(): Helper {
@@ -309,7 +314,13 @@ const pool = new HelperPool();
 
 function answer(check: PendingCheck, valid: boolean, how: "inline" | "offloaded"): void {
   check.owner.stats[how]++;
-  check.done(valid);
+  try {
+    check.done(valid);
+  } catch (error) {
+    // Answers run from a microtask or the helper's message event: an exception would end the process and
+    // leave the rest of the batch unanswered.
+    console.error(`kith: signature check callback failed: ${error}`);
+  }
 }
 
 function answerInline(checks: PendingCheck[]): void {
@@ -351,7 +362,15 @@ function flush(): void {
     answerInline(checks);
     return;
   }
-  pool.submit(checks);
+  try {
+    pool.submit(checks);
+  } catch (error) {
+    // No helper could be started (a runtime without Workers, or out of resources): inline from now on.
+    if (!pool.broken) console.error(`kith: signature helper thread unavailable (${error}); checking inline`);
+    pool.broken = true;
+    answerInline(checks);
+    return;
+  }
   for (const owner of new Set(checks.map((c) => c.owner))) owner.stats.batches++;
 }
 

@@ -754,26 +754,90 @@ Deno.test("a forged copy that comes first cannot make a node drop the genuine on
   assert.ok(trust.trust(peers[1].nodeId) > 0.5, "and earns its sender trust");
 });
 
-Deno.test("an announcement of a message under check is not taken as missing, so nothing is asked for", () => {
+const announcement = (from: FakePeer, id: Uint8Array) =>
+  createLinkMessage(from.identity, MessageType.GOSSIP_MESSAGE, { have: [id], want: [] }, { timestamp: T0 });
+const wantsTo = (peer: FakePeer) => digestsTo(peer).filter((d) => d.want.length > 0).length;
+
+Deno.test("nothing is asked for a message whose copy is under check, whether announced before or during it", () => {
   const verifier = new DeferredVerifier();
-  const { peers, gossip, clock } = setup(3, {}, verifier);
+  const { peers, gossip, clock } = setup(4, {}, verifier);
+  const [sender, before, during, pusher] = peers;
+  gossip.receive(pusher, app(Identity.generate(), "a pusher, so announcements wait before asking"));
+  verifier.answerNext();
   gossip.start();
   try {
     const message = app(Identity.generate(), "checking");
-    gossip.receive(peers[0], message);
-    gossip.receive(
-      peers[1],
-      createLinkMessage(peers[1].identity, MessageType.GOSSIP_MESSAGE, {
-        have: [message.id],
-        want: [],
-      }, { timestamp: T0 }),
-    );
+    gossip.receive(before, announcement(before, message.id));
+    gossip.receive(sender, message);
+    gossip.receive(during, announcement(during, message.id));
     clock.advance(gossip.config.wantTimeoutMs * 4 + gossip.config.lazyIntervalMs * 2);
-    assert.ok(digestsTo(peers[1]).every((d) => d.want.length === 0), "not asked of the announcer");
+    assert.equal(wantsTo(before) + wantsTo(during), 0, "the copy under check is not asked for");
     verifier.answerNext();
+    clock.advance(gossip.config.wantTimeoutMs * 4);
+    assert.equal(wantsTo(before) + wantsTo(during), 0, "nor once it passed");
   } finally {
     gossip.stop();
   }
+});
+
+Deno.test("when every held copy fails its check, the message is asked of a peer whose copy was not held", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, clock, delivered } = setup(6, {}, verifier);
+  const [f1, f2, f3, f4, honest, pusher] = peers;
+  gossip.receive(pusher, app(Identity.generate(), "a pusher"));
+  verifier.answerNext();
+  gossip.start();
+  try {
+    const good = app(Identity.generate(), "genuine");
+    const forged = (n: number) => ({ ...good, signature: new Uint8Array(64).fill(n) });
+    gossip.receive(f1, forged(1));
+    for (const [n, forger] of [f2, f3, f4].entries()) gossip.receive(forger, forged(n + 2)); // fill the three slots
+    gossip.receive(honest, good); // a fifth copy: not held, but its sender is remembered
+    for (let i = 0; i < 4; i++) verifier.answerNext();
+    assert.equal(delivered.length, 1, "only the pusher's message");
+    clock.advance(gossip.config.wantTimeoutMs * 1.5 + gossip.config.lazyIntervalMs);
+    assert.equal(wantsTo(honest), 1, "asked of the peer that sent it");
+    assert.equal(wantsTo(f1) + wantsTo(f2) + wantsTo(f3) + wantsTo(f4), 0, "never of a forger");
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("an announcement that came while a forged copy was checked is asked for once the check fails", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, clock } = setup(3, {}, verifier);
+  const [forger, announcer, pusher] = peers;
+  gossip.receive(pusher, app(Identity.generate(), "a pusher"));
+  verifier.answerNext();
+  gossip.start();
+  try {
+    const good = app(Identity.generate(), "genuine");
+    gossip.receive(forger, { ...good, signature: new Uint8Array(64).fill(7) });
+    gossip.receive(announcer, announcement(announcer, good.id));
+    verifier.answerNext();
+    clock.advance(gossip.config.wantTimeoutMs * 1.5 + gossip.config.lazyIntervalMs);
+    assert.equal(wantsTo(announcer), 1);
+    assert.equal(wantsTo(forger), 0);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("a peer that disconnects while its copy is checked: the message is delivered, the peer's state is not made again", () => {
+  const verifier = new DeferredVerifier();
+  const { peers, gossip, delivered } = setup(4, { fanout: 10 }, verifier);
+  const [sender, other] = peers;
+  const message = app(Identity.generate(), "from a leaver");
+  gossip.receive(sender, message);
+  gossip.receive(other, message);
+  gossip.peerDisconnected(sender.nodeId);
+  gossip.peerDisconnected(other.nodeId);
+  peers.splice(0, 2); // no longer among the active peers
+  verifier.answerNext();
+  assert.equal(delivered.length, 1);
+  assert.equal(gossip.peerStats(sender.nodeId), undefined, "no state made for the gone sender");
+  assert.equal(gossip.peerStats(other.nodeId), undefined, "nor for a gone peer that sent a copy meanwhile");
+  assert.equal(peers[0].sentOfType(MessageType.CUSTOM_DATA).length, 1, "spread to the peers still there");
 });
 
 Deno.test("an answer that comes after the gossip layer stopped is dropped", () => {
