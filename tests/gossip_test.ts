@@ -111,7 +111,7 @@ Deno.test("forwarding is eager, decrements the TTL, and never goes back to the s
 });
 
 Deno.test("a new message goes in full to the fanout eager links and only as an id to the other peers", () => {
-  const { peers, gossip, clock } = setup(10, { fanout: 3 });
+  const { peers, gossip, clock } = setup(10, { fanout: 3, lazyFanout: 1_000 });
   gossip.start();
   try {
     const message = app(Identity.generate(), "x");
@@ -262,7 +262,7 @@ Deno.test("a peer that takes a disconnected peer's known-to-have slot is not tak
 });
 
 Deno.test("peers past the known-to-have mask's 30 slots are still never told of messages they have", () => {
-  const { peers, gossip, clock } = setup(40, { fanout: 3 });
+  const { peers, gossip, clock } = setup(40, { fanout: 3, lazyFanout: 1_000 });
   gossip.start();
   try {
     const message = app(Identity.generate(), "m");
@@ -847,4 +847,36 @@ Deno.test("an answer that comes after the gossip layer stopped is dropped", () =
   gossip.stop();
   verifier.answerNext();
   assert.equal(delivered.length, 0);
+});
+
+Deno.test("each announcement round tells max(lazyFanout, lazyPercent of) the lazy peers, chosen afresh each round", () => {
+  const { peers, gossip, clock } = setup(23, { fanout: 3, lazyFanout: 3, lazyPercent: 25 });
+  gossip.start();
+  try {
+    const heardOf = (id: Uint8Array) =>
+      peers.filter((p) => digestsTo(p).some((d) => ids(d.have).includes(toHex(id)))).map((p) => p.nodeId);
+    const first = app(Identity.generate(), "first");
+    gossip.receive(peers[0], first); // 2 more eager peers get it in full; 20 lazy peers wait for its id
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.equal(heardOf(first.id).length, 5, "25% of 20 lazy peers, above lazyFanout 3");
+    const second = app(Identity.generate(), "second");
+    gossip.receive(peers[0], second);
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.equal(heardOf(second.id).length, 5);
+    assert.equal(heardOf(first.id).length, 5, "the others' ids were dropped, not sent in later rounds");
+    assert.notDeepEqual(heardOf(second.id).sort(), heardOf(first.id).sort(), "another draw");
+    clock.advance(gossip.config.intervalMs);
+    assert.ok(heardOf(first.id).length > 5, "the repair round's digests reach some of the rest");
+  } finally {
+    gossip.stop();
+  }
+  const few = setup(8, { fanout: 3, lazyFanout: 3, lazyPercent: 25 });
+  few.gossip.start();
+  try {
+    few.gossip.receive(few.peers[0], app(Identity.generate(), "x"));
+    few.clock.advance(few.gossip.config.lazyIntervalMs);
+    assert.equal(few.gossip.stats.digestsSent, 3, "5 lazy peers: lazyFanout (3) is more than 25%");
+  } finally {
+    few.gossip.stop();
+  }
 });
