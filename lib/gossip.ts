@@ -8,13 +8,16 @@
  *
  * 1. per-peer rate limit (token bucket; a peer over it loses trust, at most once a second);
  * 2. deduplicate by message id, before paying for the signature; duplicates are counted per peer;
- * 3. verify signature, timestamp and payload, and the sender's trust (invalid input costs trust by code);
+ * 3. verify timestamp, payload and the sender's trust here, and the signature through a verifier (inline,
+ *    or on a helper thread under load, answering later; copies that come meanwhile wait, see `#check`);
+ *    invalid input costs trust by code;
  * 4. per-origin rate limit for messages that spread;
  * 5. record as seen (memory, backed by the messages_seen table), credit the sender (+0.001);
  * 6. hand to the handlers of its type (the design's `register_handler`);
  * 7. if its TTL allows another hop, keep it for repair, push it at once, with the TTL decremented, to
- *    its *eager* peers, and announce its id (IHAVE) to every other peer within `lazyIntervalMs`; never
- *    to the peer it came from, its origin, or a peer known to have it.
+ *    its *eager* peers, and announce its id (IHAVE) within `lazyIntervalMs` to a random subset of the
+ *    others (`lazyFanout`, `lazyPercent`) and to the rest in the next repair digest; never to the peer it
+ *    came from, its origin, or a peer known to have it.
  *
  * Eager and lazy links follow Plumtree (Leitão, Pereira and Rodrigues,
  * "Epidemic Broadcast Trees", SRDS 2007), with the eager set held at
@@ -54,8 +57,8 @@
  * First delivery therefore costs one network latency per hop, not a gossip
  * interval. The interval drives the rest: messages deferred because a peer's
  * send queue was full are retried, and a repair round sends digests of
- * kept ids a peer is not known to have (normally none: lazy announcements
- * cover them). A peer that joins late gets a digest of the newest 256 kept
+ * kept ids a peer is not known to have (those the announcement rounds left
+ * out). A peer that joins late gets a digest of the newest 256 kept
  * ids at once and the next 256 each repair round until it has heard of all,
  * so it still receives every message younger than the protocol's message
  * age limit. A message whose TTL is spent is neither forwarded nor
@@ -107,13 +110,13 @@ export interface GossipConfig {
   lazyIntervalMs: number;
   /**
    * Lazy peers announced to per round, at least: the peers with ids waiting are shuffled and the first
-   * max(`lazyFanout`, `lazyPercent`% of them) are sent their ids; for the rest this round's ids are
-   * dropped (as gossipsub's D_lazy and gossip_factor). Default 3. Each node then hears of a message
-   * from about `lazyFanout` lazy neighbours whatever its degree, enough to find a copy when its tree
-   * parent fails (a node missing every announcement of a message, about 5% at 3, still gets it from
-   * the repair digests within a few gossip intervals). Measured at 50 nodes in one process, 75
-   * messages/s: records per delivery 1.51 to 1.36, CPU per delivery 15% lower, p99 480 to 152 ms; the
-   * Byzantine chaos run delivered every message (BENCHMARKS.md). Higher: faster repair, more records.
+   * max(`lazyFanout`, `lazyPercent`% of them) are sent their ids (as gossipsub's D_lazy and
+   * gossip_factor); the others hear of those ids in the next repair digest, within `intervalMs`. Default
+   * 3. Each node then hears of a message at once from about `lazyFanout` lazy neighbours whatever its
+   * degree, enough to find a copy quickly when its tree parent fails, and from all of them within the
+   * interval. Measured at 50 nodes in one process, 75 messages/s: records per delivery 1.51 to 1.36, CPU
+   * per delivery 15% lower, p99 480 to 152 ms; the Byzantine chaos run delivered every message
+   * (BENCHMARKS.md). Higher: more records, faster repair.
    */
   lazyFanout: number;
   /** See `lazyFanout`: the share of lazy peers announced to per round, percent (1-100). Default 25. */
