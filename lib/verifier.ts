@@ -196,23 +196,28 @@ class HelperPool {
     if (this.#probe === undefined && this.#users > 0) this.#armProbe();
   }
 
-  #armProbe(): void {
-    this.#probeArmedAt = performance.now();
-    this.#probeDueAt = this.#probeArmedAt + PROBE_INTERVAL_MS;
-    const cpu = cpuUsage();
-    this.#probeCpuUs = cpu.user + cpu.system;
+  /** Arms the probe; `from` is the last probe's reading, reused (reading process CPU time is a system call). */
+  #armProbe(from?: { at: number; cpuUs: number }): void {
+    if (from === undefined) {
+      const cpu = cpuUsage();
+      from = { at: performance.now(), cpuUs: cpu.user + cpu.system };
+    }
+    this.#probeArmedAt = from.at;
+    this.#probeCpuUs = from.cpuUs;
+    this.#probeDueAt = performance.now() + PROBE_INTERVAL_MS;
     this.#probe = setTimeout(() => {
       const now = performance.now();
       const late = Math.max(0, now - this.#probeDueAt);
       this.lagMs += (late - this.lagMs) * PROBE_SMOOTHING;
       const cpu = cpuUsage();
-      const share = (cpu.user + cpu.system - this.#probeCpuUs) / 1000 / Math.max(1, now - this.#probeArmedAt);
+      const cpuUs = cpu.user + cpu.system;
+      const share = (cpuUs - this.#probeCpuUs) / 1000 / Math.max(1, now - this.#probeArmedAt);
       this.cpuShare += (share - this.cpuShare) * PROBE_SMOOTHING;
       this.#probe = undefined;
-      // A quiet second (no checks since the last probe) ends probing; the next check starts it again.
+      // A probe period without checks ends probing (an idle node wakes for nothing); the next check starts it.
       if (this.#checkedSinceProbe) {
         this.#checkedSinceProbe = false;
-        this.#armProbe();
+        this.#armProbe({ at: now, cpuUs });
       } else {
         this.lagMs = 0;
         this.cpuShare = 0;
