@@ -548,6 +548,23 @@ export class ControlApi {
       ['{direction="in"}', stats.transport.bytesIn],
       ['{direction="out"}', stats.transport.bytesOut],
     ]);
+    metric(
+      "kith_signature_checks_total",
+      "counter",
+      "Signature checks by where they ran: on the node's thread, or on a helper thread while it was behind.",
+      [
+        ['{where="inline"}', stats.signatureChecks.inline],
+        ['{where="helper"}', stats.signatureChecks.offloaded],
+      ],
+    );
+    metric(
+      "kith_messages_dropped_under_check_total",
+      "counter",
+      "First copies dropped while too many waited for their signature check.",
+      [
+        ["", g.droppedUnderCheck],
+      ],
+    );
     metric("kith_handshakes_total", "counter", "Handshakes by result.", [
       ['{result="completed"}', stats.transport.handshakesCompleted],
       ['{result="failed"}', stats.transport.handshakesFailed],

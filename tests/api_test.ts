@@ -107,6 +107,9 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
         'kith_bytes_total{direction="out"}',
         'kith_peer_trust_bucket{le="+Inf"} 1',
         "kith_delivery_latency_seconds_count 1",
+        'kith_signature_checks_total{where="inline"} 1',
+        'kith_signature_checks_total{where="helper"} 0',
+        "kith_messages_dropped_under_check_total 0",
       ]
     ) assert.ok(text.includes(name), `metrics lack ${name}`);
   });
