@@ -81,7 +81,7 @@ export interface NetworkConfig {
    * helper only while the node's JavaScript thread is behind (its timers run more than 10 ms late), so an
    * idle or lightly loaded node never starts one and pays nothing; under load the largest single cost of
    * a delivery moves to a second core (at 20 nodes in one process, 39% more messages/s fully delivered;
-   * see BENCHMARKS.md). Each started helper costs about 25 MB of RSS. 0: every check on the node's thread.
+   * see BENCHMARKS.md). Each started helper costs about 25 MB of RSS, and stops after 30 s without work. 0: every check on the node's thread.
    */
   verifyThreads: number;
 

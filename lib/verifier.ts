@@ -76,6 +76,11 @@ export interface ParallelVerifierConfig {
    */
   minBatch: number;
   /**
+   * A helper that has had no batch for this long is stopped, ms; it is started again when needed.
+   * Default 30,000: a node that was busy for a burst gives the helper's 25 MB back.
+   */
+  helperIdleMs: number;
+  /**
    * Checks with the helpers at once; past it, checks are done inline (the main thread slows down, which
    * is the back-pressure). Bounds the memory held by pending checks. Default 4,096.
    */
@@ -89,6 +94,7 @@ export const DEFAULT_PARALLEL_VERIFIER_CONFIG: Readonly<ParallelVerifierConfig> 
   busyCpuShare: 0.75,
   minBatch: 2,
   maxInFlight: 4096,
+  helperIdleMs: 30_000,
 });
 
 /** Counters of a {@link ParallelVerifier}. */
@@ -189,6 +195,29 @@ class HelperPool {
   #probe: ReturnType<typeof setTimeout> | undefined;
   #probeDueAt = 0;
   #checkedSinceProbe = false;
+  #idleMs = Infinity;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastSubmitAt = 0;
+
+  /** Helper threads running now. */
+  get threadsRunning(): number {
+    return this.#helpers.length;
+  }
+
+  /** Retires the helpers once none has had a batch for `#idleMs`: a burst should not cost 25 MB for good. */
+  #armIdle(): void {
+    if (this.#idleTimer !== undefined || !Number.isFinite(this.#idleMs)) return;
+    const wait = Math.max(1, this.#lastSubmitAt + this.#idleMs - performance.now());
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#helpers.length === 0) return;
+      if (this.inFlight > 0 || performance.now() - this.#lastSubmitAt < this.#idleMs) {
+        this.#armIdle();
+        return;
+      }
+      for (const helper of this.#helpers.splice(0)) helper.worker.terminate();
+    }, wait);
+  }
 
   /** Notes checks in this turn; starts the lag probe, which runs while checks keep coming. */
   noteChecks(): void {
@@ -232,14 +261,18 @@ class HelperPool {
     this.cpuShare = 0;
   }
 
-  acquire(threads: number): void {
+  acquire(threads: number, idleMs: number): void {
     this.#users++;
     this.#threads = Math.max(this.#threads, threads);
+    this.#idleMs = Math.min(this.#idleMs, idleMs);
   }
 
   release(): void {
     if (--this.#users > 0) return;
     this.#threads = 0;
+    this.#idleMs = Infinity;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#stopProbe();
     for (const helper of this.#helpers.splice(0)) {
       helper.worker.terminate();
@@ -271,6 +304,8 @@ class HelperPool {
     helper.worker.postMessage({ seq, count: checks.length, buffer }, [buffer]);
     helper.batches.set(seq, checks);
     this.inFlight += checks.length;
+    this.#lastSubmitAt = performance.now();
+    this.#armIdle();
   }
 
   #helper(): Helper {
@@ -406,6 +441,11 @@ export class ParallelVerifier implements SignatureVerifier {
   /** Set by {@link ParallelVerifier.close}. */
   closed = false;
 
+  /** Helper threads running now in this process (shared by every verifier). */
+  get helperThreads(): number {
+    return pool.threadsRunning;
+  }
+
   /**
    * Creates a verifier. Threads start only when a batch first needs one.
    * @throws {RangeError} on a setting out of range
@@ -418,6 +458,9 @@ export class ParallelVerifier implements SignatureVerifier {
     if (!Number.isFinite(merged.busyLagMs) || merged.busyLagMs < 0) {
       throw new RangeError(`busyLagMs must be a non-negative number, got ${merged.busyLagMs}`);
     }
+    if (!Number.isFinite(merged.helperIdleMs) || merged.helperIdleMs < 1) {
+      throw new RangeError(`helperIdleMs must be a positive number, got ${merged.helperIdleMs}`);
+    }
     if (!Number.isFinite(merged.busyCpuShare) || merged.busyCpuShare < 0) {
       throw new RangeError(`busyCpuShare must be a non-negative number, got ${merged.busyCpuShare}`);
     }
@@ -428,7 +471,7 @@ export class ParallelVerifier implements SignatureVerifier {
       throw new RangeError(`maxInFlight must be a positive integer, got ${merged.maxInFlight}`);
     }
     this.config = Object.freeze(merged);
-    if (this.#threaded) pool.acquire(merged.threads);
+    if (this.#threaded) pool.acquire(merged.threads, merged.helperIdleMs);
   }
 
   /** Whether checks can go to threads at all: asked for, and node:crypto has Ed25519. */

@@ -164,6 +164,7 @@ Deno.test("settings out of range are refused with a RangeError", () => {
   assert.throws(() => new ParallelVerifier({ minBatch: 0 }), RangeError);
   assert.throws(() => new ParallelVerifier({ maxInFlight: 0.5 }), RangeError);
   assert.throws(() => new ParallelVerifier({ busyLagMs: -1 }), RangeError);
+  assert.throws(() => new ParallelVerifier({ helperIdleMs: 0 }), RangeError);
   assert.throws(() => new ParallelVerifier({ busyCpuShare: Number.NaN }), RangeError);
 });
 
@@ -190,4 +191,27 @@ Deno.test("an answer callback that throws is reported, and the rest of its batch
     console.error = original;
     verifier.close();
   }
+});
+
+Deno.test("a helper without batches for helperIdleMs is stopped, and started again by the next batch", async () => {
+  const verifier = new ParallelVerifier({
+    threads: 1,
+    minBatch: 2,
+    busyLagMs: 0,
+    busyCpuShare: 0,
+    helperIdleMs: 50,
+  });
+  try {
+    const list = cases(6);
+    await checkAll(verifier, list);
+    assert.equal(verifier.helperThreads, 1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(verifier.helperThreads, 0, "stopped after 50 ms without a batch");
+    assert.deepEqual(await checkAll(verifier, list), list.map((c) => c.valid));
+    assert.equal(verifier.stats.offloaded, 12, "the second batch started it again");
+    assert.equal(verifier.helperThreads, 1);
+  } finally {
+    verifier.close();
+  }
+  assert.equal(verifier.helperThreads, 0, "and the last close stops it");
 });
