@@ -325,7 +325,7 @@ interface OtherCopy {
 
 /** A message whose first copy's signature is being checked. */
 interface CopyUnderCheck {
-  /** Its id (a copy: the envelope's is a view of a record). */
+  /** Its id (a view of the first copy's record). */
   id: Uint8Array;
   /** The peer whose copy is being checked. */
   checking: string;
@@ -884,7 +884,7 @@ export class GossipProtocol {
         this.#stats.droppedUnderCheck++;
         return;
       }
-      entry = { id: envelope.id.slice(), checking: peer.nodeId, others: [], alsoFrom: [], failed: [] };
+      entry = { id: envelope.id, checking: peer.nodeId, others: [], alsoFrom: [], failed: [] };
       this.#checking.set(key, entry);
     }
     entry.checking = peer.nodeId;
@@ -924,23 +924,41 @@ export class GossipProtocol {
       return;
     }
     this.#checking.delete(key);
-    const holders = entry.alsoFrom.filter((nodeId) => this.#peerState.has(nodeId));
-    if (holders.length === 0) return;
+    for (const nodeId of entry.alsoFrom) {
+      const state = this.#peerState.get(nodeId);
+      const missing = state && this.#missingEntry(key, entry.id, nodeId, now);
+      if (missing) this.#addAnnouncer(missing, nodeId, state);
+    }
+    if (this.#missing.has(key)) this.#scheduleLazy();
+  }
+
+  /**
+   * The missing-message entry for `key`, made if there is none and `startedBy` may start one: each peer
+   * may leave at most MAX_MISSING_PER_ANNOUNCER ids waiting, so ids it announces and never serves cannot
+   * push out what honest peers announced. The id is copied (it may be a view of a record).
+   */
+  #missingEntry(key: string, id: Uint8Array, startedBy: string, now: number): MissingMessage | undefined {
     let missing = this.#missing.get(key);
-    if (!missing) {
-      missing = { id: entry.id, announcers: [], asked: 0, askedAt: now, lastAsked: undefined, startedBy: holders[0] };
-      this.#missingStarted.set(holders[0], (this.#missingStarted.get(holders[0]) ?? 0) + 1);
-      if (this.#missing.size >= this.config.messageCacheSize) {
-        this.#dropMissing(this.#missing.entries().next().value![0]);
-      }
-      this.#missing.set(key, missing);
-    }
-    for (const nodeId of holders) {
-      if (missing.announcers.length < MAX_ANNOUNCERS && !missing.announcers.includes(nodeId)) {
-        missing.announcers.push(nodeId);
-      }
-    }
-    this.#scheduleLazy();
+    if (missing) return missing;
+    const started = this.#missingStarted.get(startedBy) ?? 0;
+    if (started >= MAX_MISSING_PER_ANNOUNCER) return undefined;
+    this.#missingStarted.set(startedBy, started + 1);
+    missing = { id: id.slice(), announcers: [], asked: 0, askedAt: now, lastAsked: undefined, startedBy };
+    if (this.#missing.size >= this.config.messageCacheSize) this.#dropMissing(this.#missing.entries().next().value![0]);
+    this.#missing.set(key, missing);
+    return missing;
+  }
+
+  /**
+   * Adds a peer that has the message to those to ask. A peer that pushes to this node is asked before
+   * those that do not: asking it grafts at most the message's origin back, where asking a lazy peer adds
+   * an eager link, and under load such grafts push nodes over their bound and set off PRUNEs (measured:
+   * 12,000 at 50 nodes on a saturated core).
+   */
+  #addAnnouncer(missing: MissingMessage, nodeId: string, state: PeerState): void {
+    if (missing.announcers.length >= MAX_ANNOUNCERS || missing.announcers.includes(nodeId)) return;
+    if (state.pushing) missing.announcers.splice(missing.asked, 0, nodeId);
+    else missing.announcers.push(nodeId);
   }
 
   /** An invalid envelope: counted by code, and its sender penalised. */
@@ -1376,34 +1394,10 @@ export class GossipProtocol {
       // An id whose copy is under check is still noted as missing, with its announcers: if every copy
       // fails its check, they are asked for it (asks wait while a check runs).
       if (kept || this.#seen.has(key)) continue;
-      let missing = this.#missing.get(key);
-      if (!missing) {
-        if (this.#storage.hasSeen(id)) continue;
-        // Each peer may leave at most MAX_MISSING_PER_ANNOUNCER ids waiting, so ids it announces and never
-        // serves cannot push out what honest peers announced. The id is copied: it is a view of the record.
-        const started = this.#missingStarted.get(peer.nodeId) ?? 0;
-        if (started >= MAX_MISSING_PER_ANNOUNCER) continue;
-        this.#missingStarted.set(peer.nodeId, started + 1);
-        missing = {
-          id: id.slice(),
-          announcers: [],
-          asked: 0,
-          askedAt: now,
-          lastAsked: undefined,
-          startedBy: peer.nodeId,
-        };
-        if (this.#missing.size >= this.config.messageCacheSize) {
-          this.#dropMissing(this.#missing.entries().next().value![0]);
-        }
-        this.#missing.set(key, missing);
-      }
-      if (missing.announcers.length < MAX_ANNOUNCERS && !missing.announcers.includes(peer.nodeId)) {
-        // A peer that pushes to this node is asked before those that do not: asking it grafts at most the
-        // message's origin back, where asking a lazy peer adds an eager link, and under load such grafts
-        // push nodes over their bound and set off PRUNEs (measured: 12,000 at 50 nodes on a saturated core).
-        if (state.pushing) missing.announcers.splice(missing.asked, 0, peer.nodeId);
-        else missing.announcers.push(peer.nodeId);
-      }
+      if (!this.#missing.has(key) && this.#storage.hasSeen(id)) continue;
+      const missing = this.#missingEntry(key, id, peer.nodeId, now);
+      if (!missing) continue;
+      this.#addAnnouncer(missing, peer.nodeId, state);
       if (this.#pushers === 0 && !state.pushing && missing.asked === 0 && !this.#checking.has(key)) {
         missing.asked = missing.announcers.indexOf(peer.nodeId) + 1;
         missing.askedAt = now;

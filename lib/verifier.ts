@@ -40,9 +40,9 @@ export const inlineVerifier: SignatureVerifier = {
 };
 
 /**
- * Settings of {@link ParallelVerifier}. The helpers and the probe are shared by the process: when
- * verifiers with different settings gather checks in the same turn, the most eager setting of each
- * (the lowest) decides for that turn.
+ * Settings of {@link ParallelVerifier}. The helpers and the probe are shared by the process. Each
+ * verifier's `busyLagMs` and `busyCpuShare` decide whether its checks wait for a batch; when verifiers
+ * with different `minBatch`, `maxInFlight` or `helperIdleMs` share a turn or the helpers, the lowest wins.
  */
 export interface ParallelVerifierConfig {
   /**
@@ -379,7 +379,7 @@ function flush(): void {
   // helpers is gone (and with the last one, the helpers).
   const checks: PendingCheck[] = [];
   const late: PendingCheck[] = [];
-  let minBatch = Infinity, maxInFlight = Infinity, busyLagMs = Infinity, busyCpuShare = Infinity;
+  let minBatch = Infinity, maxInFlight = Infinity;
   for (const check of gathered) {
     if (check.owner.closed) {
       late.push(check);
@@ -387,18 +387,13 @@ function flush(): void {
     }
     checks.push(check);
     minBatch = Math.min(minBatch, check.owner.config.minBatch);
-    busyLagMs = Math.min(busyLagMs, check.owner.config.busyLagMs);
-    busyCpuShare = Math.min(busyCpuShare, check.owner.config.busyCpuShare);
     maxInFlight = Math.min(maxInFlight, check.owner.config.maxInFlight);
   }
   gathered = [];
   answerInline(late);
   if (checks.length === 0) return;
-  pool.noteChecks();
-  if (
-    pool.broken || checks.length < minBatch || pool.lagMs < busyLagMs || pool.cpuShare < busyCpuShare ||
-    pool.inFlight + checks.length > maxInFlight
-  ) {
+  // Gathered only while the thread was behind (see check): hand over unless too few or too many are out.
+  if (pool.broken || checks.length < minBatch || pool.inFlight + checks.length > maxInFlight) {
     answerInline(checks);
     return;
   }
@@ -415,9 +410,9 @@ function flush(): void {
 }
 
 /**
- * A {@link SignatureVerifier} that checks inline when checks are few and on helper threads when they
- * pile up. Answers come asynchronously (after the current turn of the event loop), so callers must
- * cope with other input arriving in between.
+ * A {@link SignatureVerifier} that checks inline, answering at once, while the calling thread keeps up,
+ * and on helper threads while it is behind. Those answers come later (after the current turn of the
+ * event loop at the earliest), so callers must cope with other input arriving in between.
  *
  * @example
  * ```ts
@@ -480,14 +475,22 @@ export class ParallelVerifier implements SignatureVerifier {
   }
 
   check(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, done: (valid: boolean) => void): void {
-    if (!passesEncodingRules(signature, publicKey)) {
-      this.stats.inline++;
-      done(false);
-      return;
-    }
     if (this.closed || !this.#threaded) {
       this.stats.inline++;
       done(verifySignature(signature, message, publicKey));
+      return;
+    }
+    pool.noteChecks();
+    // While the thread keeps up (the common case), the check runs now: no batch, no microtask.
+    if (pool.broken || pool.lagMs < this.config.busyLagMs || pool.cpuShare < this.config.busyCpuShare) {
+      this.stats.inline++;
+      done(verifySignature(signature, message, publicKey));
+      return;
+    }
+    // kith's encoding rules here, so the helper's plain node:crypto check accepts exactly what inline would.
+    if (!passesEncodingRules(signature, publicKey)) {
+      this.stats.inline++;
+      done(false);
       return;
     }
     gathered.push({ signature, message, publicKey, done, owner: this });
