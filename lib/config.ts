@@ -78,10 +78,12 @@ export interface NetworkConfig {
   maxFrameBytes: number;
   /**
    * Helper threads for signature checks, shared by the nodes of a process. Default 1. Checks go to a
-   * helper only while the node's JavaScript thread is behind (its timers run more than 10 ms late), so an
-   * idle or lightly loaded node never starts one and pays nothing; under load the largest single cost of
-   * a delivery moves to a second core (at 20 nodes in one process, 39% more messages/s fully delivered;
-   * see BENCHMARKS.md). Each started helper costs about 25 MB of RSS, and stops after 30 s without work. 0: every check on the node's thread.
+   * helper only while the node's JavaScript thread is behind (its timers run more than 10 ms late) and the
+   * process uses most of a core (late for lack of CPU of its own, a helper would only compete), so an idle
+   * or lightly loaded node never starts one and pays nothing. Under load the largest single cost of a
+   * delivery moves to a second core: at 50 nodes in one process and 100 messages/s, p99 3.7x lower; at
+   * 20 nodes, 10% more messages/s fully delivered (BENCHMARKS.md). A started helper costs about 25 MB of
+   * RSS and stops after 30 s without work. 0: every check on the node's thread.
    */
   verifyThreads: number;
 
