@@ -1,0 +1,229 @@
+/*
+ * ChaCha20-Poly1305 AEAD (RFC 8439), compiled to WebAssembly for kith's sealed records.
+ *
+ * Why: in Deno, node:crypto's cipher objects cost about 10 µs per small record on this project's machines, most
+ * of it in creating the object and its Buffers, not in the cipher. This module does a 300-byte record in about
+ * 2 µs with no allocation: the caller copies key, nonce, additional data and text into fixed buffers in this
+ * module's memory and calls seal or open, which work in place.
+ *
+ * Written from RFC 8439 (sections 2.3, 2.4, 2.5 and 2.8). Poly1305 uses five 26-bit limbs with 64-bit products
+ * (the layout of Andrew Moon's public-domain poly1305-donna-32). No branch or memory index depends on secret
+ * data; the tag is compared in constant time. Build: scripts/build-wasm.sh (clang --target=wasm32).
+ */
+#include <stdint.h>
+
+#define MAX_TEXT 65536
+#define MAX_AAD 256
+
+static uint8_t key_buf[32];
+static uint8_t nonce_buf[12];
+static uint8_t tag_buf[16];
+static uint8_t aad_buf[MAX_AAD];
+static uint8_t text_buf[MAX_TEXT];
+
+__attribute__((export_name("key"))) uint8_t *key(void) { return key_buf; }
+__attribute__((export_name("nonce"))) uint8_t *nonce(void) { return nonce_buf; }
+__attribute__((export_name("tag"))) uint8_t *tag(void) { return tag_buf; }
+__attribute__((export_name("aad"))) uint8_t *aad(void) { return aad_buf; }
+__attribute__((export_name("text"))) uint8_t *text(void) { return text_buf; }
+__attribute__((export_name("max_text"))) uint32_t max_text(void) { return MAX_TEXT; }
+__attribute__((export_name("max_aad"))) uint32_t max_aad(void) { return MAX_AAD; }
+
+static inline uint32_t load32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static inline void store32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+#define ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
+#define QR(a, b, c, d)                                                                                               \
+  a += b; d ^= a; d = ROTL(d, 16);                                                                                   \
+  c += d; b ^= c; b = ROTL(b, 12);                                                                                   \
+  a += b; d ^= a; d = ROTL(d, 8);                                                                                    \
+  c += d; b ^= c; b = ROTL(b, 7);
+
+/* One 64-byte ChaCha20 block for `counter` (RFC 8439 2.3). */
+static void chacha20_block(uint32_t counter, uint8_t out[64]) {
+  uint32_t s[16], x[16];
+  s[0] = 0x61707865;
+  s[1] = 0x3320646e;
+  s[2] = 0x79622d32;
+  s[3] = 0x6b206574;
+  for (int i = 0; i < 8; i++) s[4 + i] = load32(key_buf + 4 * i);
+  s[12] = counter;
+  for (int i = 0; i < 3; i++) s[13 + i] = load32(nonce_buf + 4 * i);
+  for (int i = 0; i < 16; i++) x[i] = s[i];
+  for (int i = 0; i < 10; i++) {
+    QR(x[0], x[4], x[8], x[12]);
+    QR(x[1], x[5], x[9], x[13]);
+    QR(x[2], x[6], x[10], x[14]);
+    QR(x[3], x[7], x[11], x[15]);
+    QR(x[0], x[5], x[10], x[15]);
+    QR(x[1], x[6], x[11], x[12]);
+    QR(x[2], x[7], x[8], x[13]);
+    QR(x[3], x[4], x[9], x[14]);
+  }
+  for (int i = 0; i < 16; i++) store32(out + 4 * i, x[i] + s[i]);
+}
+
+/* XORs text_buf[0..len) with the key stream from block 1 on (RFC 8439 2.4). */
+static void chacha20_xor(uint32_t len) {
+  uint8_t block[64];
+  uint32_t counter = 1;
+  uint32_t offset = 0;
+  for (; offset + 64 <= len; offset += 64, counter++) {
+    chacha20_block(counter, block);
+    for (uint32_t i = 0; i < 64; i += 4) store32(text_buf + offset + i, load32(text_buf + offset + i) ^ load32(block + i));
+  }
+  if (offset < len) {
+    chacha20_block(counter, block);
+    for (uint32_t i = 0; offset + i < len; i++) text_buf[offset + i] ^= block[i];
+  }
+}
+
+typedef struct {
+  uint32_t r0, r1, r2, r3, r4, s1, s2, s3, s4;
+  uint32_t h0, h1, h2, h3, h4;
+  uint32_t pad0, pad1, pad2, pad3;
+} poly1305_state;
+
+static void poly1305_init(poly1305_state *st, const uint8_t otk[32]) {
+  /* r is clamped as RFC 8439 2.5 says, then split into 26-bit limbs. */
+  st->r0 = load32(otk + 0) & 0x3ffffff;
+  st->r1 = (load32(otk + 3) >> 2) & 0x3ffff03;
+  st->r2 = (load32(otk + 6) >> 4) & 0x3ffc0ff;
+  st->r3 = (load32(otk + 9) >> 6) & 0x3f03fff;
+  st->r4 = (load32(otk + 12) >> 8) & 0x00fffff;
+  st->s1 = st->r1 * 5;
+  st->s2 = st->r2 * 5;
+  st->s3 = st->r3 * 5;
+  st->s4 = st->r4 * 5;
+  st->h0 = st->h1 = st->h2 = st->h3 = st->h4 = 0;
+  st->pad0 = load32(otk + 16);
+  st->pad1 = load32(otk + 20);
+  st->pad2 = load32(otk + 24);
+  st->pad3 = load32(otk + 28);
+}
+
+/* Adds full 16-byte blocks (each with the 2^128 bit set) to the accumulator. */
+static void poly1305_blocks(poly1305_state *st, const uint8_t *m, uint32_t len) {
+  const uint32_t hibit = 1u << 24;
+  uint32_t r0 = st->r0, r1 = st->r1, r2 = st->r2, r3 = st->r3, r4 = st->r4;
+  uint32_t s1 = st->s1, s2 = st->s2, s3 = st->s3, s4 = st->s4;
+  uint32_t h0 = st->h0, h1 = st->h1, h2 = st->h2, h3 = st->h3, h4 = st->h4;
+  while (len >= 16) {
+    h0 += load32(m + 0) & 0x3ffffff;
+    h1 += (load32(m + 3) >> 2) & 0x3ffffff;
+    h2 += (load32(m + 6) >> 4) & 0x3ffffff;
+    h3 += (load32(m + 9) >> 6) & 0x3ffffff;
+    h4 += (load32(m + 12) >> 8) | hibit;
+    uint64_t d0 = (uint64_t)h0 * r0 + (uint64_t)h1 * s4 + (uint64_t)h2 * s3 + (uint64_t)h3 * s2 + (uint64_t)h4 * s1;
+    uint64_t d1 = (uint64_t)h0 * r1 + (uint64_t)h1 * r0 + (uint64_t)h2 * s4 + (uint64_t)h3 * s3 + (uint64_t)h4 * s2;
+    uint64_t d2 = (uint64_t)h0 * r2 + (uint64_t)h1 * r1 + (uint64_t)h2 * r0 + (uint64_t)h3 * s4 + (uint64_t)h4 * s3;
+    uint64_t d3 = (uint64_t)h0 * r3 + (uint64_t)h1 * r2 + (uint64_t)h2 * r1 + (uint64_t)h3 * r0 + (uint64_t)h4 * s4;
+    uint64_t d4 = (uint64_t)h0 * r4 + (uint64_t)h1 * r3 + (uint64_t)h2 * r2 + (uint64_t)h3 * r1 + (uint64_t)h4 * r0;
+    uint32_t c = (uint32_t)(d0 >> 26);
+    h0 = (uint32_t)d0 & 0x3ffffff;
+    d1 += c; c = (uint32_t)(d1 >> 26); h1 = (uint32_t)d1 & 0x3ffffff;
+    d2 += c; c = (uint32_t)(d2 >> 26); h2 = (uint32_t)d2 & 0x3ffffff;
+    d3 += c; c = (uint32_t)(d3 >> 26); h3 = (uint32_t)d3 & 0x3ffffff;
+    d4 += c; c = (uint32_t)(d4 >> 26); h4 = (uint32_t)d4 & 0x3ffffff;
+    h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
+    h1 += c;
+    m += 16;
+    len -= 16;
+  }
+  st->h0 = h0; st->h1 = h1; st->h2 = h2; st->h3 = h3; st->h4 = h4;
+}
+
+/* Adds `len` bytes zero-padded to a multiple of 16 (the AEAD's pad16). */
+static void poly1305_padded(poly1305_state *st, const uint8_t *m, uint32_t len) {
+  uint32_t full = len & ~15u;
+  poly1305_blocks(st, m, full);
+  if (full < len) {
+    uint8_t last[16] = {0};
+    for (uint32_t i = 0; i < len - full; i++) last[i] = m[full + i];
+    poly1305_blocks(st, last, 16);
+  }
+}
+
+static void poly1305_finish(poly1305_state *st, uint8_t out[16]) {
+  uint32_t h0 = st->h0, h1 = st->h1, h2 = st->h2, h3 = st->h3, h4 = st->h4, c;
+  c = h1 >> 26; h1 &= 0x3ffffff;
+  h2 += c; c = h2 >> 26; h2 &= 0x3ffffff;
+  h3 += c; c = h3 >> 26; h3 &= 0x3ffffff;
+  h4 += c; c = h4 >> 26; h4 &= 0x3ffffff;
+  h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
+  h1 += c;
+  /* g = h + 5 - 2^130: taken when h >= p, chosen by mask, not by branch. */
+  uint32_t g0 = h0 + 5; c = g0 >> 26; g0 &= 0x3ffffff;
+  uint32_t g1 = h1 + c; c = g1 >> 26; g1 &= 0x3ffffff;
+  uint32_t g2 = h2 + c; c = g2 >> 26; g2 &= 0x3ffffff;
+  uint32_t g3 = h3 + c; c = g3 >> 26; g3 &= 0x3ffffff;
+  uint32_t g4 = h4 + c - (1u << 26);
+  uint32_t mask = (g4 >> 31) - 1;
+  g0 &= mask; g1 &= mask; g2 &= mask; g3 &= mask; g4 &= mask;
+  mask = ~mask;
+  h0 = (h0 & mask) | g0;
+  h1 = (h1 & mask) | g1;
+  h2 = (h2 & mask) | g2;
+  h3 = (h3 & mask) | g3;
+  h4 = (h4 & mask) | g4;
+  h0 = h0 | (h1 << 26);
+  h1 = (h1 >> 6) | (h2 << 20);
+  h2 = (h2 >> 12) | (h3 << 14);
+  h3 = (h3 >> 18) | (h4 << 8);
+  uint64_t f;
+  f = (uint64_t)h0 + st->pad0; h0 = (uint32_t)f;
+  f = (uint64_t)h1 + st->pad1 + (f >> 32); h1 = (uint32_t)f;
+  f = (uint64_t)h2 + st->pad2 + (f >> 32); h2 = (uint32_t)f;
+  f = (uint64_t)h3 + st->pad3 + (f >> 32); h3 = (uint32_t)f;
+  store32(out + 0, h0);
+  store32(out + 4, h1);
+  store32(out + 8, h2);
+  store32(out + 12, h3);
+}
+
+/* The tag over aad_buf[0..aad_len) and the ciphertext in text_buf[0..len) (RFC 8439 2.8). */
+static void compute_tag(uint32_t aad_len, uint32_t len, uint8_t out[16]) {
+  uint8_t otk[64];
+  chacha20_block(0, otk);
+  poly1305_state st;
+  poly1305_init(&st, otk);
+  poly1305_padded(&st, aad_buf, aad_len);
+  poly1305_padded(&st, text_buf, len);
+  uint8_t lengths[16] = {0};
+  store32(lengths, aad_len);
+  store32(lengths + 8, len);
+  poly1305_blocks(&st, lengths, 16);
+  poly1305_finish(&st, out);
+  for (int i = 0; i < 64; i++) ((volatile uint8_t *)otk)[i] = 0;
+}
+
+/* Encrypts text_buf[0..len) in place and writes the tag to tag_buf. Returns 0, or -1 if a length is too large. */
+__attribute__((export_name("seal"))) int32_t seal(uint32_t aad_len, uint32_t len) {
+  if (aad_len > MAX_AAD || len > MAX_TEXT) return -1;
+  chacha20_xor(len);
+  compute_tag(aad_len, len, tag_buf);
+  return 0;
+}
+
+/*
+ * Checks tag_buf against the ciphertext in text_buf[0..len) and, only if it matches, decrypts it in place.
+ * Returns 1 when it matched, 0 when it did not (text_buf is then untouched), -1 if a length is too large.
+ */
+__attribute__((export_name("open"))) int32_t open(uint32_t aad_len, uint32_t len) {
+  if (aad_len > MAX_AAD || len > MAX_TEXT) return -1;
+  uint8_t expected[16];
+  compute_tag(aad_len, len, expected);
+  uint32_t diff = 0;
+  for (int i = 0; i < 16; i++) diff |= (uint32_t)(expected[i] ^ tag_buf[i]);
+  if (diff != 0) return 0;
+  chacha20_xor(len);
+  return 1;
+}
