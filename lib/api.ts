@@ -565,6 +565,15 @@ export class ControlApi {
         ["", g.droppedUnderCheck],
       ],
     );
+    metric(
+      "kith_gossip_lateness_ms",
+      "gauge",
+      "How late messages arrive beyond their origins' quickest (smoothed mean and deviation); asks wait mean + 4 deviations longer, at most 2 s.",
+      [
+        ['{stat="mean"}', Math.round(g.latenessMs * 10) / 10],
+        ['{stat="deviation"}', Math.round(g.latenessDeviationMs * 10) / 10],
+      ],
+    );
     metric("kith_handshakes_total", "counter", "Handshakes by result.", [
       ['{result="completed"}', stats.transport.handshakesCompleted],
       ['{result="failed"}', stats.transport.handshakesFailed],

@@ -297,6 +297,17 @@ export interface GossipStats {
   originPrunes: number;
   /** Grafts: this node asked a peer that was not pushing to it for a message (it pushes from then on). */
   grafts: number;
+  /**
+   * How late messages reach this node now, in ms beyond the quickest its origins' messages have come
+   * (smoothed). Near 0 while the network and this node keep up; it grows with queues anywhere on the
+   * paths, this node's own unread backlog included.
+   */
+  latenessMs: number;
+  /**
+   * How much that lateness varies (smoothed mean deviation, ms). An ask waits `latenessMs` plus four times
+   * this longer (at most MAX_LATENESS_MS), as TCP's retransmission timeout adds four deviations to the mean.
+   */
+  latenessDeviationMs: number;
 }
 
 /** Per-peer counters, for operators and the trust model. */
@@ -402,6 +413,30 @@ const MAX_ASK_BACKOFF = 4;
 const ASK_BACKOFF_UP = 1.5;
 const ASK_BACKOFF_DOWN = 1.1;
 const ASK_BACKOFF_DECAY = 1.25;
+
+/**
+ * Lateness (GossipStats.latenessMs): each first copy that came unasked is timed as its age (now minus the
+ * origin's timestamp) less the lowest age of that origin's messages in the last one or two windows of
+ * LATENESS_BASE_WINDOW_MS, which cancels the origin's clock offset and the path's own delay, as LEDBAT
+ * measures queueing. Smoothed as TCP smooths round trips (RFC 6298: 1/8 for the mean, 1/4 for the
+ * deviation); each sample and the added wait are capped, so an origin that back-dates its messages can
+ * delay this node's asks by MAX_LATENESS_MS at most.
+ */
+const LATENESS_BASE_WINDOW_MS = 60_000;
+const LATENESS_SMOOTHING = 1 / 8;
+const LATENESS_DEVIATION_SMOOTHING = 1 / 4;
+const MAX_LATENESS_MS = 2_000;
+/** Ids asked for that are remembered so their copies are not timed (see #askedIds). */
+const MAX_ASKED_REMEMBERED = 4_096;
+/** Origins whose lowest message age is remembered for lateness (the oldest entry goes first). */
+const MAX_LATENESS_ORIGINS = 1_024;
+
+interface OriginAgeBase {
+  /** Lowest age in the current window, and in the one before it. */
+  lowest: number;
+  previous: number;
+  windowStart: number;
+}
 
 /** Gossip intervals a peer counts as some origin's parent after it last brought a message first. */
 const PARENT_MEMORY_INTERVALS = 10;
@@ -561,6 +596,10 @@ export class GossipProtocol {
    * anyway adds copies and grafts that deepen the overload.
    */
   #askBackoff = 1;
+  /** Ids asked for lately (their copies are not timed for lateness), oldest first. */
+  readonly #askedIds = new Set<string>();
+  /** Lowest message age per origin (see LATENESS_BASE_WINDOW_MS). */
+  readonly #ageBase = new Map<string, OriginAgeBase>();
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -580,6 +619,8 @@ export class GossipProtocol {
     prunes: 0,
     originPrunes: 0,
     grafts: 0,
+    latenessMs: 0,
+    latenessDeviationMs: 0,
   };
 
   /**
@@ -1015,11 +1056,15 @@ export class GossipProtocol {
         this.#firstFrom.set(origin, peer.nodeId);
         state.lastFirstAt = now;
       }
+      const asked = this.#askedIds.delete(key);
       if (missing?.lastAsked === peer.nodeId) {
         this.#askBackoff = Math.max(1, this.#askBackoff / ASK_BACKOFF_DOWN);
       } else if (missing?.lastAsked !== undefined) {
         // Asked too soon: the copy on its way came first. Wait longer before the next ask.
         this.#askBackoff = Math.min(MAX_ASK_BACKOFF, this.#askBackoff * ASK_BACKOFF_UP);
+      } else if (!asked) {
+        // Only copies that came unasked time the paths: an answer is late by the ask's own delay.
+        this.#timeArrival(origin, now - message.timestamp, now);
       }
     }
     this.#stats.delivered++;
@@ -1246,6 +1291,32 @@ export class GossipProtocol {
     }, this.config.lazyIntervalMs);
   }
 
+  /** Updates lateness with the age of a first copy of `origin`'s message (see LATENESS_BASE_WINDOW_MS). */
+  #timeArrival(origin: string, age: number, now: number): void {
+    let base = this.#ageBase.get(origin);
+    if (base === undefined) {
+      if (this.#ageBase.size >= MAX_LATENESS_ORIGINS) this.#ageBase.delete(this.#ageBase.keys().next().value!);
+      base = { lowest: age, previous: age, windowStart: now };
+      this.#ageBase.set(origin, base);
+    } else if (now - base.windowStart >= LATENESS_BASE_WINDOW_MS) {
+      base.previous = base.lowest;
+      base.lowest = age;
+      base.windowStart = now;
+    } else if (age < base.lowest) {
+      base.lowest = age;
+    }
+    const excess = Math.min(MAX_LATENESS_MS, Math.max(0, age - Math.min(base.lowest, base.previous)));
+    const stats = this.#stats;
+    stats.latenessDeviationMs += (Math.abs(excess - stats.latenessMs) - stats.latenessDeviationMs) *
+      LATENESS_DEVIATION_SMOOTHING;
+    stats.latenessMs += (excess - stats.latenessMs) * LATENESS_SMOOTHING;
+  }
+
+  /** How much longer than the ask delay a missing message waits while messages come late. */
+  #lateAllowanceMs(): number {
+    return Math.min(MAX_LATENESS_MS, this.#stats.latenessMs + 4 * this.#stats.latenessDeviationMs);
+  }
+
   /** Sends the queued announcements, and asks again for announced messages that have not come. */
   #lazyRound(): void {
     const byId = new Map(this.#peers.activePeers().map((p) => [p.nodeId, p]));
@@ -1268,7 +1339,9 @@ export class GossipProtocol {
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
     for (const [key, missing] of this.#missing.entries()) {
-      if (now - missing.askedAt < this.#askDelayMs * this.#askBackoff || this.#checking.has(key)) continue;
+      // Late copies are not lost ones: while messages come late, the ask waits as much longer.
+      const askAfter = this.#askDelayMs * this.#askBackoff + this.#lateAllowanceMs();
+      if (now - missing.askedAt < askAfter || this.#checking.has(key)) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {
         const candidate = missing.announcers[missing.asked];
@@ -1337,6 +1410,7 @@ export class GossipProtocol {
       this.#stats.grafts++;
     }
     this.#stats.requested += want.length;
+    for (const id of want) addBounded(this.#askedIds, bytesKey(id), MAX_ASKED_REMEMBERED);
     this.#sendLink(peer, { have: [], want });
   }
 

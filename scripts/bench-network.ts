@@ -142,6 +142,7 @@ class LocalNode implements NodeHandle {
       },
       checksOffloaded: stats.signatureChecks.offloaded,
       checks: stats.signatureChecks.offloaded + stats.signatureChecks.inline,
+      latenessMs: stats.gossip.latenessMs,
     });
   }
   stop() {
@@ -162,6 +163,8 @@ interface Counters {
   /** Signature checks done by helper threads, and in all. */
   checksOffloaded: number;
   checks: number;
+  /** The node's lateness estimate (GossipStats.latenessMs) when read. */
+  latenessMs: number;
 }
 
 /**
@@ -475,6 +478,11 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
           Math.max(1, after.reduce((n, c, i) => n + c.checks - before[i].checks, 0)),
         3,
       ),
+      // How late the last messages came, beyond their origins' quickest (GossipStats.latenessMs), over nodes.
+      lateness_ms_at_end: {
+        p50: round(percentile(after.map((c) => c.latenessMs).sort((a, b) => a - b), 50)),
+        max: round(Math.max(...after.map((c) => c.latenessMs))),
+      },
       cpu_user_s: round(cpu.user / 1e6, 2),
       cpu_sys_s: round(cpu.system / 1e6, 2),
       wall_s: round(wallS, 2),

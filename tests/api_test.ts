@@ -110,6 +110,8 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
         'kith_signature_checks_total{where="inline"} 1',
         'kith_signature_checks_total{where="helper"} 0',
         "kith_messages_dropped_under_check_total 0",
+        'kith_gossip_lateness_ms{stat="mean"} 0',
+        'kith_gossip_lateness_ms{stat="deviation"} 0',
       ]
     ) assert.ok(text.includes(name), `metrics lack ${name}`);
   });

@@ -436,6 +436,79 @@ Deno.test("after an ask that a late copy from another peer made needless, the ne
   }
 });
 
+Deno.test("lateness: messages later than their origin's quickest raise it, a constant clock offset does not, asked copies are not timed", () => {
+  const { peers: [pusher, announcer], gossip, clock } = setup(2, { intervalMs: 60_000, wantTimeoutMs: 100 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const send = (n: number, lateByMs: number) => {
+      for (let i = 0; i < n; i++) {
+        clock.advance(10);
+        // The origin's clock runs 20 s ahead: every age is negative, and only changes in it count.
+        gossip.receive(pusher, app(origin, `m${clock.now()}`, 8, clock.now() + 20_000 - lateByMs));
+      }
+    };
+    send(40, 0);
+    assert.equal(gossip.stats.latenessMs, 0, "on time, however far the origin's clock is off");
+    send(40, 400);
+    assert.ok(Math.abs(gossip.stats.latenessMs - 400) < 5, `late by 400 ms: ${gossip.stats.latenessMs}`);
+    assert.ok(gossip.stats.latenessDeviationMs < 5, "steadily late: little deviation");
+    send(40, 0);
+    assert.ok(gossip.stats.latenessMs < 5, `on time again: ${gossip.stats.latenessMs}`);
+    // A message asked for (and answered) arrives late by the ask's own wait: it does not count.
+    const asked = app(origin, "asked", 8, clock.now() + 20_000);
+    gossip.receive(announcer, linkFrom(announcer, { have: [asked.id], want: [] }));
+    clock.advance(2_000);
+    assert.ok(digestsTo(announcer).some((d) => ids(d.want).includes(toHex(asked.id))));
+    const before = gossip.stats.latenessMs;
+    gossip.receive(announcer, asked);
+    assert.equal(gossip.stats.latenessMs, before);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("while messages come late, an ask waits lateness plus four deviations longer, and never more than 2 s longer", () => {
+  const config = { intervalMs: 60_000, lazyIntervalMs: 10, wantTimeoutMs: 100 };
+  const { peers: [pusher, announcer], gossip, clock } = setup(2, config);
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const late = (n: number, lateByMs: number) => {
+      for (let i = 0; i < n; i++) {
+        clock.advance(10);
+        gossip.receive(pusher, app(origin, `m${clock.now()}`, 8, clock.now() - lateByMs));
+      }
+    };
+    const msToAsk = () => {
+      const message = app(Identity.generate(), `wanted ${clock.now()}`, 8, clock.now());
+      gossip.receive(announcer, linkFrom(announcer, { have: [message.id], want: [] }));
+      const start = clock.now();
+      while (
+        !digestsTo(announcer).some((d) => ids(d.want).includes(toHex(message.id))) && clock.now() - start < 10_000
+      ) {
+        clock.advance(config.lazyIntervalMs);
+      }
+      gossip.receive(announcer, message); // answered by the peer asked: the ask delay's backoff stays at 1
+      return clock.now() - start;
+    };
+    late(1, 0); // the origin's quickest
+    const onTime = msToAsk();
+    assert.ok(onTime >= 100 && onTime <= 160, `asked after ${onTime} ms`);
+    late(40, 500);
+    const allowance = gossip.stats.latenessMs + 4 * gossip.stats.latenessDeviationMs;
+    assert.ok(allowance > 450, `allowance ${allowance}`);
+    const whileLate = msToAsk();
+    assert.ok(Math.abs(whileLate - (onTime + allowance)) <= 20, `asked after ${whileLate} ms, allowance ${allowance}`);
+    // An origin that back-dates its messages by a minute can stretch asks by 2 s, no more.
+    late(40, 60_000);
+    const backDated = msToAsk();
+    assert.ok(backDated <= onTime + 2_000 + 20 && backDated >= onTime + 1_900, `asked after ${backDated} ms`);
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
