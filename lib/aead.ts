@@ -6,9 +6,11 @@
  * and creating it costs about 8-10 µs on this project's machines whatever the
  * record's size; the WebAssembly module (lib/wasm/chacha20poly1305.c, built by
  * scripts/build-wasm.sh) seals a 256-byte record in about 3 µs with no
- * allocation, but is about five times slower per byte than native code. Both
- * produce the same bytes, so which one seals a record is not visible on the
- * wire; {@link WASM_MAX_BYTES} is where they cost the same.
+ * allocation, but is about five times slower per byte than native code;
+ * {@link WASM_MAX_BYTES} is where they cost the same. Both implement RFC 8439,
+ * but Deno's node:crypto computes a wrong tag for rare inputs (SECURITY.md), so
+ * the choice is made by the plaintext's length, which both ends of a record
+ * know: each record is sealed and opened by the same implementation.
  *
  * @example
  * ```ts
@@ -41,6 +43,8 @@ interface AeadExports {
   tag(): number;
   aad(): number;
   text(): number;
+  max_text(): number;
+  max_aad(): number;
   seal(aadLength: number, length: number): number;
   open(aadLength: number, length: number): number;
 }
@@ -62,6 +66,10 @@ function wasm(): AeadModule {
   if (instance) return instance;
   const binary = Uint8Array.from(atob(CHACHA20POLY1305_WASM_BASE64), (c) => c.charCodeAt(0));
   const exports = new WebAssembly.Instance(new WebAssembly.Module(binary), {}).exports as unknown as AeadExports;
+  // The limits here must fit the module's buffers, or a record could be written past them.
+  if (WASM_MAX_BYTES > exports.max_text() || MAX_AAD_BYTES > exports.max_aad()) {
+    throw new Error("lib/aead.ts: WASM_MAX_BYTES or MAX_AAD_BYTES exceeds the WebAssembly module's buffers");
+  }
   instance = {
     exports,
     // The memory has a fixed size (no growth), so this view stays valid.
@@ -112,7 +120,8 @@ export function sealChaCha20Poly1305(
   m.memory.set(nonce, m.nonce);
   m.memory.set(aad, m.aad);
   m.memory.set(plaintext, m.text);
-  m.exports.seal(aad.length, plaintext.length);
+  // Never send what the module did not seal: its buffer would still hold the plaintext.
+  if (m.exports.seal(aad.length, plaintext.length) !== 0) throw new Error("ChaCha20-Poly1305 module refused a length");
   out.set(m.memory.subarray(m.text, m.text + plaintext.length), headroom);
   out.set(m.memory.subarray(m.tag, m.tag + TAG_BYTES), headroom + plaintext.length);
   return out;
@@ -153,6 +162,8 @@ export function openChaCha20Poly1305(
   m.memory.set(sealed.subarray(0, length), m.text);
   m.memory.set(sealed.subarray(length), m.tag);
   m.memory.set(aad, m.aad);
-  if (m.exports.open(aad.length, length) !== 1) return undefined;
+  const opened = m.exports.open(aad.length, length);
+  if (opened === -1) throw new Error("ChaCha20-Poly1305 module refused a length");
+  if (opened !== 1) return undefined;
   return m.memory.slice(m.text, m.text + length);
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 clang --target=wasm32 -O3 -nostdlib -mbulk-memory \
-  -Wl,--no-entry -Wl,--initial-memory=196608 -Wl,--max-memory=196608 -Wl,-z,stack-size=16384 \
+  -Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=16384 -Wl,--initial-memory=196608 -Wl,--max-memory=196608 \
   -o "$out/chacha20poly1305.wasm" lib/wasm/chacha20poly1305.c
 sum=$(sha256sum "$out/chacha20poly1305.wasm" | cut -d' ' -f1)
 version=$(clang --version | head -1)
