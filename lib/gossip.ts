@@ -426,6 +426,11 @@ const LATENESS_BASE_WINDOW_MS = 60_000;
 const LATENESS_SMOOTHING = 1 / 8;
 const LATENESS_DEVIATION_SMOOTHING = 1 / 4;
 const MAX_LATENESS_MS = 2_000;
+/**
+ * A message this much later than its origin's quickest is not timed; the origin's lowest age starts afresh
+ * from it. Queues do not grow this long on a live network, clocks that step (NTP, a suspended laptop) do.
+ */
+const LATENESS_RESET_MS = 10_000;
 /** Ids asked for that are remembered so their copies are not timed (see #askedIds). */
 const MAX_ASKED_REMEMBERED = 4_096;
 /** Origins whose lowest message age is remembered for lateness (the oldest entry goes first). */
@@ -1305,7 +1310,14 @@ export class GossipProtocol {
     } else if (age < base.lowest) {
       base.lowest = age;
     }
-    const excess = Math.min(MAX_LATENESS_MS, Math.max(0, age - Math.min(base.lowest, base.previous)));
+    const rawExcess = age - Math.min(base.lowest, base.previous);
+    if (rawExcess > LATENESS_RESET_MS) {
+      // Far more than any queue: this node's clock stepped, or the origin's did. Start that origin afresh.
+      base.lowest = base.previous = age;
+      base.windowStart = now;
+      return;
+    }
+    const excess = Math.min(MAX_LATENESS_MS, Math.max(0, rawExcess));
     const stats = this.#stats;
     stats.latenessDeviationMs += (Math.abs(excess - stats.latenessMs) - stats.latenessDeviationMs) *
       LATENESS_DEVIATION_SMOOTHING;

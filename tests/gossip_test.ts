@@ -468,6 +468,30 @@ Deno.test("lateness: messages later than their origin's quickest raise it, a con
   }
 });
 
+Deno.test("lateness: a step of the clock by more than 10 s starts the origins afresh instead of reading as lateness", () => {
+  const { peers: [pusher], gossip, clock } = setup(1, { intervalMs: 60_000 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        clock.advance(10);
+        gossip.receive(pusher, app(origin, `m${clock.now()}`, 8, clock.now() - offset));
+      }
+    };
+    let offset = 0;
+    send(20);
+    offset = 30_000; // this node's clock jumps 30 s ahead of the origin's
+    send(20);
+    assert.equal(gossip.stats.latenessMs, 0);
+    offset = 30_500; // and from there, messages 500 ms late still count
+    send(30);
+    assert.ok(gossip.stats.latenessMs > 400, `${gossip.stats.latenessMs}`);
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("while messages come late, an ask waits lateness plus four deviations longer, and never more than 2 s longer", () => {
   const config = { intervalMs: 60_000, lazyIntervalMs: 10, wantTimeoutMs: 100 };
   const { peers: [pusher, announcer], gossip, clock } = setup(2, config);
@@ -500,8 +524,11 @@ Deno.test("while messages come late, an ask waits lateness plus four deviations 
     assert.ok(allowance > 450, `allowance ${allowance}`);
     const whileLate = msToAsk();
     assert.ok(Math.abs(whileLate - (onTime + allowance)) <= 20, `asked after ${whileLate} ms, allowance ${allowance}`);
-    // An origin that back-dates its messages by a minute can stretch asks by 2 s, no more.
+    // An origin that back-dates its messages by 9 s can stretch asks by 2 s, no more; by over 10 s, not at all
+    // (such a jump starts its lowest age afresh).
     late(40, 60_000);
+    assert.ok(gossip.stats.latenessMs < 500, `${gossip.stats.latenessMs}`);
+    late(40, 69_000);
     const backDated = msToAsk();
     assert.ok(backDated <= onTime + 2_000 + 20 && backDated >= onTime + 1_900, `asked after ${backDated} ms`);
   } finally {
