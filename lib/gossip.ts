@@ -298,14 +298,16 @@ export interface GossipStats {
   /** Grafts: this node asked a peer that was not pushing to it for a message (it pushes from then on). */
   grafts: number;
   /**
-   * How late messages reach this node now, in ms beyond the quickest its origins' messages have come
-   * (smoothed). Near 0 while the network and this node keep up; it grows with queues anywhere on the
-   * paths, this node's own unread backlog included.
+   * How late messages reach this node now, in ms beyond the quickest each origin's messages came in the
+   * last 10 minutes: the median, over origins heard from in the last 30 s, of each origin's smoothed
+   * lateness. Near 0 while the network and this node keep up; it grows with queues anywhere on the paths,
+   * this node's own unread backlog (and signature checks waiting for a helper thread) included.
    */
   latenessMs: number;
   /**
-   * How much that lateness varies (smoothed mean deviation, ms). An ask waits `latenessMs` plus four times
-   * this longer (at most MAX_LATENESS_MS), as TCP's retransmission timeout adds four deviations to the mean.
+   * How much lateness varies: the same median of each origin's smoothed mean deviation, ms. Before its first
+   * ask, a missing message waits the median of each origin's lateness plus four deviations longer (at most
+   * MAX_LATENESS_MS), as TCP's retransmission timeout adds four deviations to the mean.
    */
   latenessDeviationMs: number;
 }
@@ -416,31 +418,41 @@ const ASK_BACKOFF_DECAY = 1.25;
 
 /**
  * Lateness (GossipStats.latenessMs): each first copy that came unasked is timed as its age (now minus the
- * origin's timestamp) less the lowest age of that origin's messages in the last one or two windows of
- * LATENESS_BASE_WINDOW_MS, which cancels the origin's clock offset and the path's own delay, as LEDBAT
- * measures queueing. Smoothed as TCP smooths round trips (RFC 6298: 1/8 for the mean, 1/4 for the
- * deviation); each sample and the added wait are capped, so an origin that back-dates its messages can
- * delay this node's asks by MAX_LATENESS_MS at most.
+ * origin's timestamp) less the lowest age of that origin's messages in the last LATENESS_HISTORY_MS, kept
+ * as one minimum per LATENESS_WINDOW_MS as LEDBAT keeps its base delay: this cancels the origin's clock
+ * offset and the path's own delay, and an overload shorter than the history is not taken for the normal.
+ * Each origin's samples are smoothed as TCP smooths round trips (RFC 6298's gains, the mean's doubled as
+ * one origin's samples are few), and the node goes by the median over origins, so origins that back-date
+ * their messages move it only when they are most of those heard from. Samples and the wait are capped.
  */
-const LATENESS_BASE_WINDOW_MS = 60_000;
-const LATENESS_SMOOTHING = 1 / 8;
+const LATENESS_WINDOW_MS = 60_000;
+const LATENESS_HISTORY_MS = 10 * 60_000;
+const LATENESS_SMOOTHING = 1 / 4;
 const LATENESS_DEVIATION_SMOOTHING = 1 / 4;
 const MAX_LATENESS_MS = 2_000;
+/** Origins count toward the median while heard from this recently. */
+const LATENESS_ACTIVE_MS = 30_000;
 /**
- * A message this much later than its origin's quickest is not timed; the origin's lowest age starts afresh
+ * A message this much later than its origin's quickest is not timed; the origin's reference starts afresh
  * from it. Queues do not grow this long on a live network, clocks that step (NTP, a suspended laptop) do.
  */
 const LATENESS_RESET_MS = 10_000;
 /** Ids asked for that are remembered so their copies are not timed (see #askedIds). */
 const MAX_ASKED_REMEMBERED = 4_096;
-/** Origins whose lowest message age is remembered for lateness (the oldest entry goes first). */
+/** Origins whose lateness is kept (the least recently heard from goes first). */
 const MAX_LATENESS_ORIGINS = 1_024;
 
-interface OriginAgeBase {
-  /** Lowest age in the current window, and in the one before it. */
+interface OriginLateness {
+  /** Lowest age in the current window, and when that window began. */
   lowest: number;
-  previous: number;
   windowStart: number;
+  /** Earlier windows' lowest ages as [window start, lowest] pairs, oldest first, within the history. */
+  history: number[];
+  /** Smoothed excess and its mean deviation, ms; `samples` counts the samples taken. */
+  mean: number;
+  deviation: number;
+  samples: number;
+  lastSampleAt: number;
 }
 
 /** Gossip intervals a peer counts as some origin's parent after it last brought a message first. */
@@ -603,8 +615,8 @@ export class GossipProtocol {
   #askBackoff = 1;
   /** Ids asked for lately (their copies are not timed for lateness), oldest first. */
   readonly #askedIds = new Set<string>();
-  /** Lowest message age per origin (see LATENESS_BASE_WINDOW_MS). */
-  readonly #ageBase = new Map<string, OriginAgeBase>();
+  /** Lateness per origin (see LATENESS_WINDOW_MS), least recently heard from first. */
+  readonly #lateness = new Map<string, OriginLateness>();
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
@@ -653,7 +665,12 @@ export class GossipProtocol {
 
   /** Counters. */
   get stats(): Readonly<GossipStats> {
-    return { ...this.#stats };
+    const now = this.#clock.now();
+    return {
+      ...this.#stats,
+      latenessMs: this.#medianLateness(now, (entry) => entry.mean),
+      latenessDeviationMs: this.#medianLateness(now, (entry) => entry.deviation),
+    };
   }
 
   /** First-seen messages delivered, by message type name; invalid envelopes, by error code. */
@@ -1296,37 +1313,61 @@ export class GossipProtocol {
     }, this.config.lazyIntervalMs);
   }
 
-  /** Updates lateness with the age of a first copy of `origin`'s message (see LATENESS_BASE_WINDOW_MS). */
+  /** Times a first copy of `origin`'s message that came unasked, `age` ms after its timestamp. */
   #timeArrival(origin: string, age: number, now: number): void {
-    let base = this.#ageBase.get(origin);
-    if (base === undefined) {
-      if (this.#ageBase.size >= MAX_LATENESS_ORIGINS) this.#ageBase.delete(this.#ageBase.keys().next().value!);
-      base = { lowest: age, previous: age, windowStart: now };
-      this.#ageBase.set(origin, base);
-    } else if (now - base.windowStart >= LATENESS_BASE_WINDOW_MS) {
-      base.previous = base.lowest;
-      base.lowest = age;
-      base.windowStart = now;
-    } else if (age < base.lowest) {
-      base.lowest = age;
+    let entry = this.#lateness.get(origin);
+    if (entry === undefined) {
+      if (this.#lateness.size >= MAX_LATENESS_ORIGINS) this.#lateness.delete(this.#lateness.keys().next().value!);
+      // The first message only sets the reference: whether it came late is not known yet.
+      entry = { lowest: age, windowStart: now, history: [], mean: 0, deviation: 0, samples: 0, lastSampleAt: now };
+      this.#lateness.set(origin, entry);
+      return;
     }
-    const rawExcess = age - Math.min(base.lowest, base.previous);
+    this.#lateness.delete(origin); // least recently heard from first
+    this.#lateness.set(origin, entry);
+    if (now - entry.windowStart >= LATENESS_WINDOW_MS) {
+      entry.history.push(entry.windowStart, entry.lowest);
+      let drop = 0;
+      while (drop < entry.history.length && entry.history[drop] < now - LATENESS_HISTORY_MS) drop += 2;
+      if (drop > 0) entry.history.splice(0, drop);
+      entry.lowest = age;
+      entry.windowStart = now;
+    } else if (age < entry.lowest) {
+      entry.lowest = age;
+    }
+    let reference = entry.lowest;
+    for (let i = 0; i < entry.history.length; i += 2) {
+      if (entry.history[i] >= now - LATENESS_HISTORY_MS) reference = Math.min(reference, entry.history[i + 1]);
+    }
+    const rawExcess = age - reference;
+    entry.lastSampleAt = now;
     if (rawExcess > LATENESS_RESET_MS) {
       // Far more than any queue: this node's clock stepped, or the origin's did. Start that origin afresh.
-      base.lowest = base.previous = age;
-      base.windowStart = now;
+      entry.lowest = age;
+      entry.windowStart = now;
+      entry.history.length = 0;
       return;
     }
     const excess = Math.min(MAX_LATENESS_MS, Math.max(0, rawExcess));
-    const stats = this.#stats;
-    stats.latenessDeviationMs += (Math.abs(excess - stats.latenessMs) - stats.latenessDeviationMs) *
-      LATENESS_DEVIATION_SMOOTHING;
-    stats.latenessMs += (excess - stats.latenessMs) * LATENESS_SMOOTHING;
+    entry.deviation += (Math.abs(excess - entry.mean) - entry.deviation) * LATENESS_DEVIATION_SMOOTHING;
+    entry.mean += (excess - entry.mean) * LATENESS_SMOOTHING;
+    entry.samples++;
   }
 
-  /** How much longer than the ask delay a missing message waits while messages come late. */
-  #lateAllowanceMs(): number {
-    return Math.min(MAX_LATENESS_MS, this.#stats.latenessMs + 4 * this.#stats.latenessDeviationMs);
+  /** The lower median of `of` over the origins sampled in the last LATENESS_ACTIVE_MS (0 if none). */
+  #medianLateness(now: number, of: (entry: OriginLateness) => number): number {
+    const values: number[] = [];
+    for (const entry of this.#lateness.values()) {
+      if (entry.samples > 0 && now - entry.lastSampleAt <= LATENESS_ACTIVE_MS) values.push(of(entry));
+    }
+    if (values.length === 0) return 0;
+    values.sort((a, b) => a - b);
+    return values[(values.length - 1) >> 1];
+  }
+
+  /** How much longer than the ask delay a missing message waits before its first ask. */
+  #lateAllowanceMs(now: number): number {
+    return Math.min(MAX_LATENESS_MS, this.#medianLateness(now, (entry) => entry.mean + 4 * entry.deviation));
   }
 
   /** Sends the queued announcements, and asks again for announced messages that have not come. */
@@ -1350,9 +1391,12 @@ export class GossipProtocol {
     const now = this.#clock.now();
     const asks = new Map<string, Uint8Array[]>();
     const done: string[] = [];
+    let allowance: number | undefined;
     for (const [key, missing] of this.#missing.entries()) {
-      // Late copies are not lost ones: while messages come late, the ask waits as much longer.
-      const askAfter = this.#askDelayMs * this.#askBackoff + this.#lateAllowanceMs();
+      // Late copies are not lost ones: while messages come late, the first ask waits as much longer (once per
+      // message: the next announcers are asked after the ask delay alone, so withholders cannot add it up).
+      let askAfter = this.#askDelayMs * this.#askBackoff;
+      if (missing.asked === 0) askAfter += allowance ??= this.#lateAllowanceMs(now);
       if (now - missing.askedAt < askAfter || this.#checking.has(key)) continue;
       let target: string | undefined, deferred = false;
       while (missing.asked < missing.announcers.length && target === undefined) {

@@ -536,6 +536,109 @@ Deno.test("while messages come late, an ask waits lateness plus four deviations 
   }
 });
 
+/** Feeds `gossip` `n` messages of `origin`, 10 ms apart, each `lateByMs` after its timestamp. */
+function feed(
+  gossip: GossipProtocol,
+  clock: ManualClock,
+  from: FakePeer,
+  origin: Identity,
+  n: number,
+  lateByMs: number,
+) {
+  for (let i = 0; i < n; i++) {
+    clock.advance(10);
+    gossip.receive(from, app(origin, `m${clock.now()}-${Math.random()}`, 8, clock.now() - lateByMs));
+  }
+}
+
+Deno.test("lateness goes by the median origin: origins that back-date their messages move it only as a majority", () => {
+  const { peers: [pusher], gossip, clock } = setup(1, { intervalMs: 60_000, originRateLimit: 1_000 });
+  gossip.start();
+  try {
+    const honest = [Identity.generate(), Identity.generate(), Identity.generate()];
+    const liars = [Identity.generate(), Identity.generate(), Identity.generate()];
+    for (const origin of [...honest, ...liars]) feed(gossip, clock, pusher, origin, 1, 0); // references
+    for (let round = 0; round < 20; round++) {
+      for (const origin of honest) feed(gossip, clock, pusher, origin, 1, 0);
+      for (const origin of liars.slice(0, 2)) feed(gossip, clock, pusher, origin, 1, 9_000);
+    }
+    assert.equal(gossip.stats.latenessMs, 0, "two of five origins late: the median is on time");
+    clock.advance(31_000); // the origins not heard from since drop out of the median
+    for (let round = 0; round < 20; round++) {
+      for (const origin of honest.slice(0, 1)) feed(gossip, clock, pusher, origin, 1, 0);
+      for (const origin of liars) feed(gossip, clock, pusher, origin, 1, 9_000);
+    }
+    assert.ok(gossip.stats.latenessMs > 1_900, "three of four origins late: it rises, capped at 2 s");
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("lateness: an origin's quickest message of the last 10 minutes is the reference, not an older one", () => {
+  const { peers: [pusher], gossip, clock } = setup(1, { intervalMs: 600_000, originRateLimit: 1_000 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    feed(gossip, clock, pusher, origin, 5, 0);
+    clock.advance(5 * 60_000);
+    feed(gossip, clock, pusher, origin, 20, 500);
+    assert.ok(Math.abs(gossip.stats.latenessMs - 500) < 5, `5 minutes on, still late: ${gossip.stats.latenessMs}`);
+    for (let minute = 0; minute < 6; minute++) {
+      clock.advance(60_000);
+      feed(gossip, clock, pusher, origin, 10, 500);
+    }
+    assert.ok(gossip.stats.latenessMs < 5, `over 10 minutes late is the normal: ${gossip.stats.latenessMs}`);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("lateness that varies adds four deviations to the wait: more than steady lateness of the same mean", () => {
+  const { peers: [pusher], gossip, clock } = setup(1, { intervalMs: 60_000, originRateLimit: 1_000 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    feed(gossip, clock, pusher, origin, 1, 0);
+    for (let i = 0; i < 40; i++) feed(gossip, clock, pusher, origin, 1, i % 2 === 0 ? 0 : 800);
+    assert.ok(gossip.stats.latenessDeviationMs > 300, `deviation ${gossip.stats.latenessDeviationMs}`);
+    assert.ok(gossip.stats.latenessMs > 200 && gossip.stats.latenessMs < 600, `mean ${gossip.stats.latenessMs}`);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("only the first ask of a message waits for lateness: withholding announcers cannot add it up", () => {
+  const config = { intervalMs: 60_000, lazyIntervalMs: 10, wantTimeoutMs: 100, originRateLimit: 1_000 };
+  const { peers: [pusher, first, second], gossip, clock } = setup(3, config);
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    feed(gossip, clock, pusher, origin, 1, 0);
+    feed(gossip, clock, pusher, origin, 40, 1_000);
+    const allowance = Math.min(2_000, gossip.stats.latenessMs + 4 * gossip.stats.latenessDeviationMs);
+    assert.ok(allowance > 900, `allowance ${allowance}`);
+    const message = app(Identity.generate(), "withheld", 8, clock.now());
+    const start = clock.now();
+    gossip.receive(first, linkFrom(first, { have: [message.id], want: [] }));
+    gossip.receive(second, linkFrom(second, { have: [message.id], want: [] }));
+    const askedAt = (peer: FakePeer) => {
+      while (!digestsTo(peer).some((d) => ids(d.want).includes(toHex(message.id))) && clock.now() - start < 10_000) {
+        clock.advance(config.lazyIntervalMs);
+      }
+      return clock.now() - start;
+    };
+    const firstAsk = askedAt(first);
+    assert.ok(firstAsk >= 100 + allowance - 10, `first ask after ${firstAsk} ms`);
+    const secondAsk = askedAt(second);
+    assert.ok(
+      secondAsk - firstAsk <= 160,
+      `second ask ${secondAsk - firstAsk} ms after the first: the ask delay alone`,
+    );
+  } finally {
+    gossip.stop();
+  }
+});
+
 Deno.test("the dedup cache is bounded by message_cache_size and backed by storage", () => {
   const { peers, gossip, delivered, storage } = setup(1, { messageCacheSize: 16 });
   const first = app(Identity.generate(), "first");
