@@ -593,15 +593,27 @@ Deno.test("lateness: an origin's quickest message of the last 10 minutes is the 
   }
 });
 
-Deno.test("lateness that varies adds four deviations to the wait: more than steady lateness of the same mean", () => {
-  const { peers: [pusher], gossip, clock } = setup(1, { intervalMs: 60_000, originRateLimit: 1_000 });
+Deno.test("lateness that varies adds four deviations to the first ask's wait, beyond its mean", () => {
+  const config = { intervalMs: 60_000, lazyIntervalMs: 10, wantTimeoutMs: 100, originRateLimit: 1_000 };
+  const { peers: [pusher, announcer], gossip, clock } = setup(2, config);
   gossip.start();
   try {
     const origin = Identity.generate();
     feed(gossip, clock, pusher, origin, 1, 0);
-    for (let i = 0; i < 40; i++) feed(gossip, clock, pusher, origin, 1, i % 2 === 0 ? 0 : 800);
-    assert.ok(gossip.stats.latenessDeviationMs > 300, `deviation ${gossip.stats.latenessDeviationMs}`);
-    assert.ok(gossip.stats.latenessMs > 200 && gossip.stats.latenessMs < 600, `mean ${gossip.stats.latenessMs}`);
+    for (let i = 0; i < 40; i++) feed(gossip, clock, pusher, origin, 1, i % 2 === 0 ? 0 : 400);
+    const { latenessMs, latenessDeviationMs } = gossip.stats;
+    assert.ok(latenessDeviationMs > 150, `deviation ${latenessDeviationMs}`);
+    assert.ok(latenessMs > 100 && latenessMs < 300, `mean ${latenessMs}`);
+    const message = app(Identity.generate(), "wanted", 8, clock.now());
+    const start = clock.now();
+    gossip.receive(announcer, linkFrom(announcer, { have: [message.id], want: [] }));
+    while (!digestsTo(announcer).some((d) => ids(d.want).includes(toHex(message.id))) && clock.now() - start < 10_000) {
+      clock.advance(config.lazyIntervalMs);
+    }
+    const waited = clock.now() - start;
+    // The ask delay is 100-150 ms; the mean alone would add under 300, four deviations add over 600 more.
+    assert.ok(waited >= 100 + latenessMs + 4 * latenessDeviationMs - 10, `asked after ${waited} ms`);
+    assert.ok(waited <= 150 + latenessMs + 4 * latenessDeviationMs + 20, `asked after ${waited} ms`);
   } finally {
     gossip.stop();
   }
