@@ -568,7 +568,7 @@ export class ControlApi {
     metric(
       "kith_gossip_lateness_ms",
       "gauge",
-      "How late messages arrive beyond their origins' quickest (smoothed mean and deviation); asks wait mean + 4 deviations longer, at most 2 s.",
+      "How late messages arrive beyond their origins' quickest (median over origins of the smoothed mean and deviation); a message's first ask waits mean + 4 deviations longer, at most 2 s.",
       [
         ['{stat="mean"}', Math.round(g.latenessMs * 10) / 10],
         ['{stat="deviation"}', Math.round(g.latenessDeviationMs * 10) / 10],

@@ -620,7 +620,8 @@ export class GossipProtocol {
   #running = false;
   readonly #byType = new Map<string, MessageTypeCounts>();
   readonly #invalidByCode = new Map<string, number>();
-  readonly #stats: GossipStats = {
+  /** The counters; lateness is derived from #lateness when read. */
+  readonly #stats: Omit<GossipStats, "latenessMs" | "latenessDeviationMs"> = {
     published: 0,
     delivered: 0,
     duplicates: 0,
@@ -636,8 +637,6 @@ export class GossipProtocol {
     prunes: 0,
     originPrunes: 0,
     grafts: 0,
-    latenessMs: 0,
-    latenessDeviationMs: 0,
   };
 
   /**

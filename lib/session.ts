@@ -20,11 +20,11 @@
  * @module
  */
 import { createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
-import { openChaCha20Poly1305, sealChaCha20Poly1305 } from "./aead.ts";
+import { openChaCha20Poly1305, sealChaCha20Poly1305, TAG_BYTES } from "./aead.ts";
 import { ProtocolError } from "./errors.ts";
 
 /** Bytes of the Poly1305 tag at the end of each sealed record. */
-export const RECORD_TAG_BYTES = 16;
+export const RECORD_TAG_BYTES = TAG_BYTES;
 /** Records per direction after which a connection must be re-established (far below 2^64). */
 export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
 const KEY_SCHEDULE_INFO = new TextEncoder().encode("kith/1 session keys");
