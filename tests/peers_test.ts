@@ -236,8 +236,12 @@ Deno.test("announced peers become known, earn no trust, and never include this n
 Deno.test("an active peer's latest announcement is reported as its announced neighbours, replacing the previous one", async () => {
   await withNodes(async (nodes) => {
     // The listener never asks for peers itself: the answer (the announcer's own, empty, list) would replace
-    // the announcements under test whenever the listener's first maintenance round fell between them.
-    const listener = await startNode({ peers: { minPeers: 0, discoveryIntervalMs: Number.MAX_SAFE_INTEGER } });
+    // the announcements under test whenever the listener's first maintenance round fell between them. Nor does
+    // it dial: with outbound slots free, a maintenance round would start dialing an announced stranger, and the
+    // stranger's state would read "connecting" instead of "known".
+    const listener = await startNode({
+      peers: { minPeers: 0, outboundSlots: 0, discoveryIntervalMs: Number.MAX_SAFE_INTEGER },
+    });
     const announcer = await startNode({ peers: { minPeers: 0 } });
     nodes.push(listener, announcer);
     const peer = await announcer.peers.connect(listener.address);
