@@ -139,7 +139,7 @@ export {
   type TransportConfig,
   TransportError,
   type TransportStats,
-} from "./lib/network.ts";
+} from "./lib/transport/mod.ts";
 export {
   deriveSessionKeys,
   type EphemeralKeyPair,
@@ -147,7 +147,7 @@ export {
   RecordOpener,
   RecordSealer,
   type SessionKeys,
-} from "./lib/session.ts";
+} from "./lib/transport/session.ts";
 export {
   type ActivePeer,
   DEFAULT_PEERS_CONFIG,

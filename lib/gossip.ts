@@ -72,7 +72,7 @@ import { ByteArena, bytesKey, keyBytes, toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { ConfigError, ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
-import type { Connection } from "./network.ts";
+import type { Connection } from "./transport/types.ts";
 import {
   createLinkMessage,
   createMessage,

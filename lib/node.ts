@@ -24,7 +24,7 @@ import {
   type MessageTypeCounts,
 } from "./gossip.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity.ts";
-import { TcpTransport, type TransportStats } from "./network.ts";
+import { TcpTransport, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
 import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType } from "./protocol.ts";
 import type { LogSink } from "./log.ts";

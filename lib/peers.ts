@@ -31,8 +31,8 @@ import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { ConfigError, type ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
 import { isLoopback, type NetworkGroup, networkGroup } from "./netgroup.ts";
-import type { CloseInfo, Connection, Transport } from "./network.ts";
-import { TransportError } from "./network.ts";
+import type { CloseInfo, Connection, Transport } from "./transport/types.ts";
+import { TransportError } from "./transport/types.ts";
 import {
   createLinkMessage,
   DisconnectReason,

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
-import { TcpTransport } from "../lib/network.ts";
+import { TcpTransport } from "../lib/transport/mod.ts";
 import { KithNode } from "../lib/node.ts";
 
 const args = parseArgs({

@@ -10,7 +10,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
-import { TcpTransport } from "../lib/network.ts";
+import { TcpTransport } from "../lib/transport/mod.ts";
 import { createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol.ts";
 
 const { values } = parseArgs({

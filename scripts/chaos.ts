@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { encodeFrame } from "../lib/framing.ts";
 import { Identity } from "../lib/identity.ts";
-import { type Connection, TcpTransport } from "../lib/network.ts";
+import { type Connection, TcpTransport } from "../lib/transport/mod.ts";
 import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol.ts";

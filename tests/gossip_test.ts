@@ -3,7 +3,7 @@ import { toHex } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip.ts";
 import { Identity } from "../lib/identity.ts";
-import type { Connection } from "../lib/network.ts";
+import type { Connection } from "../lib/transport/mod.ts";
 import {
   createLinkMessage,
   createMessage,

@@ -9,7 +9,7 @@ import {
   TcpTransport,
   type TransportConfig,
   TransportError,
-} from "../lib/network.ts";
+} from "../lib/transport/mod.ts";
 import {
   computeMessageId,
   createMessage,
@@ -20,7 +20,7 @@ import {
   type PeerRecord,
   PROTOCOL_VERSION,
 } from "../lib/protocol.ts";
-import { deriveSessionKeys, generateEphemeralKeyPair, RecordSealer } from "../lib/session.ts";
+import { deriveSessionKeys, generateEphemeralKeyPair, RecordSealer } from "../lib/transport/session.ts";
 
 const codec = new MessageCodec();
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Identity } from "../lib/identity.ts";
-import { type CloseInfo, TcpTransport, type TransportConfig } from "../lib/network.ts";
+import { type CloseInfo, TcpTransport, type TransportConfig } from "../lib/transport/mod.ts";
 import { PeerManager, type PeersConfig } from "../lib/peers.ts";
 import { createMessage, DisconnectReason, MessageType } from "../lib/protocol.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "../lib/storage.ts";

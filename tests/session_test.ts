@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "../lib/errors.ts";
 import { encodeFrame, FrameDecoder } from "../lib/framing.ts";
-import { RecordOpener, RecordSealer } from "../lib/session.ts";
+import { RecordOpener, RecordSealer } from "../lib/transport/session.ts";
 
 const key = Uint8Array.from({ length: 32 }, (_, i) => i);
 const text = (s: string) => new TextEncoder().encode(s);

@@ -13,8 +13,8 @@
  * @module
  */
 import type { Identity } from "../identity.ts";
-import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../network.ts";
-import { CONNECTION_LOST, TransportError } from "../network.ts";
+import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../transport/types.ts";
+import { CONNECTION_LOST, TransportError } from "../transport/types.ts";
 import { DisconnectReason, type Envelope, MessageCodec, MessageType, type PeerRecord } from "../protocol.ts";
 import type { RandomSource } from "../random.ts";
 import { ProtocolError } from "../errors.ts";

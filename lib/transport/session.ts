@@ -12,23 +12,44 @@
  * replayed record fails to open. Ephemeral private keys are dropped after the
  * handshake: a later leak of identity keys does not reveal past traffic.
  *
- * node:crypto does the key exchange and key schedule (an ephemeral key pair
- * plus X25519 costs about 70 µs here); records are sealed by lib/aead.ts
- * (about 3 µs for a 256-byte record, against about 10 with node:crypto's
- * per-record cipher object).
+ * node:crypto does the key exchange and key schedule; records are sealed by
+ * lib/aead.ts, which is cheaper per small record than node:crypto's
+ * per-record cipher object (figures in BENCHMARKS.md).
  *
  * @module
  */
-import { createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject } from "node:crypto";
-import { openChaCha20Poly1305, sealChaCha20Poly1305, TAG_BYTES } from "./aead.ts";
-import { ProtocolError } from "./errors.ts";
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from "node:crypto";
+import { fromHex } from "../bytes.ts";
+import { openChaCha20Poly1305, sealChaCha20Poly1305, TAG_BYTES } from "../aead.ts";
+import { ProtocolError } from "../errors.ts";
+import { FRAME_HEADER_BYTES } from "../framing.ts";
 
 /** Bytes of the Poly1305 tag at the end of each sealed record. */
 export const RECORD_TAG_BYTES = TAG_BYTES;
+/**
+ * Most plaintext bytes of envelopes coalesced into one record (a single
+ * larger envelope travels alone). Fixed by the protocol, so peers agree.
+ */
+export const MAX_RECORD_PLAINTEXT = 64 * 1024;
 /** Records per direction after which a connection must be re-established (far below 2^64). */
 export const MAX_RECORDS_PER_DIRECTION = 2 ** 48;
+/** Bytes of an X25519 key, public or secret (RFC 7748). */
+export const X25519_KEY_BYTES = 32;
+/** Bytes of the HKDF output: one ChaCha20-Poly1305 key per direction. */
+const SESSION_KEY_BYTES = 32;
 const KEY_SCHEDULE_INFO = new TextEncoder().encode("kith/1 session keys");
 const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+/** DER PKCS#8 header of a raw X25519 secret key (RFC 8410). */
+const X25519_PKCS8_PREFIX = fromHex("302e020100300506032b656e04220420")!;
+/** Bytes of the record nonce: four zero bytes, then the 64-bit counter. */
+const NONCE_BYTES = 12;
 
 /** An ephemeral X25519 key pair, used for one handshake. */
 export interface EphemeralKeyPair {
@@ -41,8 +62,27 @@ export interface EphemeralKeyPair {
 /** A fresh ephemeral X25519 key pair. */
 export function generateEphemeralKeyPair(): EphemeralKeyPair {
   const pair = generateKeyPairSync("x25519");
-  const spki = new Uint8Array(pair.publicKey.export({ format: "der", type: "spki" }));
-  return { publicKey: spki.slice(spki.length - 32), privateKey: pair.privateKey };
+  return { publicKey: rawPublicKey(pair.publicKey), privateKey: pair.privateKey };
+}
+
+/**
+ * The X25519 key pair of a given 32-byte secret key. Only for test vectors and interoperability tests: a
+ * real handshake's key must be fresh ({@link generateEphemeralKeyPair}).
+ *
+ * @throws {RangeError} when `secretKey` is not 32 bytes
+ */
+export function ephemeralKeyPairFromSecret(secretKey: Uint8Array): EphemeralKeyPair {
+  if (secretKey.length !== X25519_KEY_BYTES) throw new RangeError(`an X25519 secret key is ${X25519_KEY_BYTES} bytes`);
+  const der = new Uint8Array(X25519_PKCS8_PREFIX.length + X25519_KEY_BYTES);
+  der.set(X25519_PKCS8_PREFIX);
+  der.set(secretKey, X25519_PKCS8_PREFIX.length);
+  const privateKey = createPrivateKey({ key: der as unknown as Buffer, format: "der", type: "pkcs8" });
+  return { publicKey: rawPublicKey(createPublicKey(privateKey)), privateKey };
+}
+
+function rawPublicKey(key: KeyObject): Uint8Array {
+  const spki = new Uint8Array(key.export({ format: "der", type: "spki" }));
+  return spki.slice(spki.length - X25519_KEY_BYTES);
 }
 
 /** The two directions' keys of one session. */
@@ -67,21 +107,21 @@ export function deriveSessionKeys(
   transcriptHash: Uint8Array,
   isInitiator: boolean,
 ): SessionKeys | undefined {
-  if (peerPublicKey.length !== 32) return undefined;
+  if (peerPublicKey.length !== X25519_KEY_BYTES) return undefined;
   let shared: Uint8Array;
   try {
-    const der = new Uint8Array(44);
+    const der = new Uint8Array(X25519_SPKI_PREFIX.length + X25519_KEY_BYTES);
     der.set(X25519_SPKI_PREFIX);
-    der.set(peerPublicKey, 12);
+    der.set(peerPublicKey, X25519_SPKI_PREFIX.length);
     const peer = createPublicKey({ key: der as unknown as Buffer, format: "der", type: "spki" });
     shared = new Uint8Array(diffieHellman({ privateKey: own.privateKey, publicKey: peer }));
   } catch {
     return undefined; // OpenSSL refuses an all-zero result (small-order peer key)
   }
   if (shared.every((b) => b === 0)) return undefined;
-  const okm = new Uint8Array(hkdfSync("sha256", shared, transcriptHash, KEY_SCHEDULE_INFO, 64));
+  const okm = new Uint8Array(hkdfSync("sha256", shared, transcriptHash, KEY_SCHEDULE_INFO, 2 * SESSION_KEY_BYTES));
   shared.fill(0);
-  const initiatorToResponder = okm.slice(0, 32), responderToInitiator = okm.slice(32, 64);
+  const initiatorToResponder = okm.slice(0, SESSION_KEY_BYTES), responderToInitiator = okm.slice(SESSION_KEY_BYTES);
   return isInitiator
     ? { sendKey: initiatorToResponder, receiveKey: responderToInitiator }
     : { sendKey: responderToInitiator, receiveKey: initiatorToResponder };
@@ -104,7 +144,7 @@ function setNonce(nonce: Uint8Array, counter: number): Uint8Array {
 /** Seals the records of one direction, counting them. */
 export class RecordSealer {
   readonly #key: Uint8Array;
-  readonly #nonce = new Uint8Array(12);
+  readonly #nonce = new Uint8Array(NONCE_BYTES);
   #counter = 0;
 
   /** Creates a sealer for one direction's key; its counter starts at 0. */
@@ -131,8 +171,8 @@ export class RecordSealer {
    * @throws {RangeError} past {@link MAX_RECORDS_PER_DIRECTION} records
    */
   sealFrame(plaintext: Uint8Array): Uint8Array {
-    const out = this.#seal(plaintext, 4);
-    new DataView(out.buffer).setUint32(0, out.length - 4);
+    const out = this.#seal(plaintext, FRAME_HEADER_BYTES);
+    new DataView(out.buffer).setUint32(0, out.length - FRAME_HEADER_BYTES);
     return out;
   }
 
@@ -145,7 +185,7 @@ export class RecordSealer {
 /** Opens the records of one direction, in order. */
 export class RecordOpener {
   readonly #key: Uint8Array;
-  readonly #nonce = new Uint8Array(12);
+  readonly #nonce = new Uint8Array(NONCE_BYTES);
   #counter = 0;
 
   /** Creates an opener for one direction's key; it expects counter 0 first. */

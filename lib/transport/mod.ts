@@ -1,0 +1,66 @@
+/**
+ * The network transport: TCP connections authenticated and encrypted by the
+ * kith handshake, with hard limits on everything a remote party can make a
+ * node hold.
+ *
+ * A connection opens with three messages (docs/protocol.md, "Connections"):
+ *
+ * ```
+ * initiator -> responder   HANDSHAKE         signed; network id, nonce, ephemeral X25519 key
+ * responder -> initiator   HANDSHAKE_ACK     signed; its own nonce and key, the HANDSHAKE's id, initial peers
+ * initiator -> responder   HANDSHAKE_CONFIRM signed and sealed; the ACK's id
+ * ```
+ *
+ * Each side thereby signs a transcript containing the other's fresh nonce,
+ * so a recorded handshake cannot be replayed, and both ephemeral keys, so a
+ * relay cannot substitute its own. Session keys come from the X25519 secret
+ * through HKDF (`session.ts`); after the ACK every frame is a sealed record
+ * carrying one or more envelopes.
+ *
+ * The layer's files, lowest first: `types.ts` (the {@link Transport} and
+ * {@link Connection} interfaces), `config.ts`, `session.ts` (key schedule and
+ * records), `handshake.ts` (the messages as pure build and check functions),
+ * `connection.ts` (one established link), `tcp.ts` ({@link TcpTransport}).
+ * The transport sits behind the {@link Transport} interface so an in-memory
+ * transport can replace TCP in simulations (`lib/sim/network.ts`).
+ *
+ * @example Two transports on loopback
+ * ```ts
+ * import { Identity } from "../identity.ts";
+ * import { TcpTransport } from "./mod.ts";
+ *
+ * const config = { listenHost: "127.0.0.1", listenPort: 0 };
+ * const a = new TcpTransport({ identity: Identity.generate(), config });
+ * const b = new TcpTransport({ identity: Identity.generate(), config });
+ * a.onConnection = (connection) => {
+ *   connection.onEnvelope = (envelope) => console.log(envelope.type);
+ * };
+ * const connection = await b.dial(await a.listen());
+ * console.log(connection.remoteNodeId === a.nodeId); // true
+ * await b.close();
+ * await a.close();
+ * ```
+ *
+ * @module
+ */
+export {
+  type CloseInfo,
+  type Connection,
+  CONNECTION_LOST,
+  type ConnectionStats,
+  type DialOptions,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from "./types.ts";
+export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
+export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export {
+  deriveSessionKeys,
+  type EphemeralKeyPair,
+  generateEphemeralKeyPair,
+  MAX_RECORD_PLAINTEXT,
+  RecordOpener,
+  RecordSealer,
+  type SessionKeys,
+} from "./session.ts";

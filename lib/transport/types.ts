@@ -1,0 +1,156 @@
+/**
+ * The transport's contract with the rest of a node: the {@link Transport}
+ * and {@link Connection} interfaces (TCP in `tcp.ts`, in memory in
+ * `lib/sim/network.ts`), their counters, and {@link TransportError}.
+ *
+ * @module
+ */
+import { KithError, type ProtocolError } from "../errors.ts";
+import { DisconnectReason, type Envelope, type PeerRecord } from "../protocol.ts";
+
+/** `CloseInfo.reason` when the link dropped without a DISCONNECT. Never sent on the wire. */
+export const CONNECTION_LOST = 0;
+
+/** Why and by whom a connection was closed. */
+export interface CloseInfo {
+  /** A {@link DisconnectReason} code, or {@link CONNECTION_LOST}. */
+  reason: number;
+  /** Human-readable detail. */
+  detail: string;
+  /** `"local"` when this node closed it, `"remote"` when the peer did (or the link dropped). */
+  by: "local" | "remote";
+}
+
+/** Counters of one connection. */
+export interface ConnectionStats {
+  /** Bytes read from the socket. */
+  bytesIn: number;
+  /** Bytes written to the socket. */
+  bytesOut: number;
+  /** Envelopes received. */
+  envelopesIn: number;
+  /** Envelopes sent. */
+  envelopesOut: number;
+}
+
+/** An authenticated, encrypted link to one peer. */
+export interface Connection {
+  /** The peer's node id (hex), proven by its handshake signature. */
+  readonly remoteNodeId: string;
+  /** The peer's Ed25519 public key. */
+  readonly remotePublicKey: Uint8Array;
+  /** Who opened it. */
+  readonly direction: "inbound" | "outbound";
+  /** The socket's remote address, `host:port`. */
+  readonly remoteAddress: string;
+  /** The listening address the peer announced (`""` when none). */
+  readonly listenAddress: string;
+  /** The peer's software name and version. */
+  readonly agent: string;
+  /** The peer list the responder sent in HANDSHAKE_ACK (empty on inbound connections). */
+  readonly initialPeers: readonly PeerRecord[];
+  /** When the handshake finished, ms since the epoch. */
+  readonly openedAt: number;
+  /** Bytes queued for sending and not yet written. */
+  readonly bufferedBytes: number;
+  /** Whether the connection can still send and receive. */
+  readonly isOpen: boolean;
+  /** Traffic counters. */
+  readonly stats: Readonly<ConnectionStats>;
+  /** Called with each envelope received (structure and id checked; signature not yet). */
+  onEnvelope: ((envelope: Envelope) => void) | undefined;
+  /** Called once when the connection closes. */
+  onClose: ((info: CloseInfo) => void) | undefined;
+  /**
+   * Queues an envelope. Returns false when the connection is closed, or when the queue is over its bound
+   * (the connection is then closed as a stalled reader): check {@link Connection.bufferedBytes} to pace.
+   *
+   * @throws {RangeError} when the envelope is larger than the protocol limits allow
+   */
+  send(envelope: Envelope): boolean;
+  /** {@link Connection.send} for an envelope already encoded (forwarding without re-encoding). */
+  sendEncoded(envelope: Uint8Array): boolean;
+  /** Sends DISCONNECT with `reason` (default SHUTDOWN), waits briefly for queued frames, closes. */
+  close(reason?: number, detail?: string): Promise<void>;
+  /** Settles when the connection has closed. */
+  readonly closed: Promise<CloseInfo>;
+}
+
+/** Options of {@link Transport.dial}. */
+export interface DialOptions {
+  /** The node id expected at that address; the handshake fails if another node answers. */
+  expectedNodeId?: string;
+}
+
+/** Counters of a transport. */
+export interface TransportStats {
+  /** Inbound connections now (handshaking included). */
+  inbound: number;
+  /** Outbound connections now (handshaking included). */
+  outbound: number;
+  /** Most inbound connections held at once. */
+  peakInbound: number;
+  /** Inbound connections refused at accept (limits). */
+  refused: number;
+  /** Handshakes completed, both directions. */
+  handshakesCompleted: number;
+  /** Handshakes that failed, both directions. */
+  handshakesFailed: number;
+  /** Bytes read from all sockets. */
+  bytesIn: number;
+  /** Bytes written to all sockets. */
+  bytesOut: number;
+  /**
+   * Sealed records written on established connections. Each is one socket write and one wake-up of the
+   * reader, whatever number of envelopes it carries: their count, more than the bytes, is what messages
+   * cost in CPU on a lightly loaded node.
+   */
+  recordsOut: number;
+}
+
+/** What the rest of a node needs from a transport (TCP here; in-memory in simulations). */
+export interface Transport {
+  /** This node's id. */
+  readonly nodeId: string;
+  /** Called with each new connection, both directions, once its handshake has finished. */
+  onConnection: ((connection: Connection) => void) | undefined;
+  /** Called when a connected peer sends an envelope that fails to parse (for trust penalties). */
+  onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
+  /** Starts accepting connections; resolves with the bound `host:port`. */
+  listen(): Promise<string>;
+  /** Connects to `address` and completes the handshake. @throws {TransportError} */
+  dial(address: string, options?: DialOptions): Promise<Connection>;
+  /** The open connection to `nodeId`, if any. */
+  connection(nodeId: string): Connection | undefined;
+  /** All open connections. */
+  connections(): Connection[];
+  /** Disconnects everyone with SHUTDOWN, stops listening, and waits until every socket and timer is gone. */
+  close(): Promise<void>;
+}
+
+const REASON_CODES: Record<number, string> = Object.fromEntries(
+  Object.entries(DisconnectReason).map(([name, code]) => [code, name]),
+);
+
+/** A connection could not be made or was refused; `code` says why. */
+export class TransportError extends KithError {
+  /** The DISCONNECT reason the peer gave, when it gave one. */
+  readonly reason: number | undefined;
+
+  /**
+   * Creates a transport error.
+   *
+   * @param code `CONNECT_FAILED`, `HANDSHAKE_FAILED`, `WRONG_PEER`, `CLOSED`, or a DisconnectReason name
+   * @param message one line
+   */
+  constructor(code: string, message: string, reason?: number, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "TransportError";
+    this.reason = reason;
+  }
+}
+
+/** The name of DISCONNECT reason `reason` (`REASON_<n>` for a code this version does not know). */
+export function reasonName(reason: number): string {
+  return REASON_CODES[reason] ?? `REASON_${reason}`;
+}
