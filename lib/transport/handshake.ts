@@ -307,6 +307,22 @@ export function checkAck(
   return ack;
 }
 
+/** The error a dial to `address` rejects with when the responder's answer failed a check. */
+export function initiatorError(address: string, failure: HandshakeFailure): TransportError {
+  if (failure.kind === "invalid") {
+    return new TransportError(
+      "HANDSHAKE_FAILED",
+      `${address} sent an invalid handshake: ${failure.detail}`,
+      undefined,
+      { cause: failure.cause },
+    );
+  }
+  if (failure.kind === "refused") {
+    return new TransportError(failure.code, `${address} ${failure.message}`, failure.reason);
+  }
+  return new TransportError(failure.code, `${address}: ${failure.detail}`, failure.reason);
+}
+
 /**
  * The initiator's session keys from its `ephemeral` key pair and `ack`, and its HANDSHAKE_CONFIRM sealed as
  * record 0 (the returned sealer has counted it). Fails when the responder's ephemeral key is unusable.

@@ -16,6 +16,7 @@ import type { Identity } from "../identity.ts";
 import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol.ts";
 import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
+import { InboundSlots } from "./admission.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
 import {
   closeQuietly,
@@ -36,14 +37,13 @@ import {
   freshHandshakeValues,
   type HandshakeContext,
   HandshakeFailure,
+  initiatorError,
 } from "./handshake.ts";
 import { MAX_RECORD_PLAINTEXT, RECORD_TAG_BYTES, type RecordSealer } from "./session.ts";
 import { type Connection, type DialOptions, type Transport, TransportError, type TransportStats } from "./types.ts";
 
 /** Largest frame read from a client that is refused at accept (it gets a DISCONNECT, not a handshake). */
 const REFUSAL_MAX_FRAME_BYTES = 1024;
-/** Refusals explained with a DISCONNECT at once; past this (a flood) refused sockets are just closed. */
-const MAX_EXPLAINED_REFUSALS = 32;
 /** Longest a refusal's DISCONNECT may take to write, ms (also bounded by closeTimeoutMs). */
 const REFUSAL_WRITE_TIMEOUT_MS = 500;
 /** Ids of recent HANDSHAKEs remembered to refuse replays. */
@@ -79,22 +79,6 @@ interface DeadlineState {
   timedOut: boolean;
 }
 
-/** The error a failed dial rejects with, worded as before the handshake was split out. */
-function dialError(address: string, failure: HandshakeFailure): TransportError {
-  if (failure.kind === "invalid") {
-    return new TransportError(
-      "HANDSHAKE_FAILED",
-      `${address} sent an invalid handshake: ${failure.detail}`,
-      undefined,
-      { cause: failure.cause },
-    );
-  }
-  if (failure.kind === "refused") {
-    return new TransportError(failure.code, `${address} ${failure.message}`, failure.reason);
-  }
-  return new TransportError(failure.code, `${address}: ${failure.detail}`, failure.reason);
-}
-
 /**
  * The TCP {@link Transport}.
  *
@@ -123,6 +107,7 @@ export class TcpTransport implements Transport {
   readonly #clock: Clock;
   readonly #codec: MessageCodec;
   readonly #owner: ConnectionOwner;
+  readonly #inbound: InboundSlots;
   readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   #listener: Deno.TcpListener | undefined;
   #boundAddress = "";
@@ -130,13 +115,11 @@ export class TcpTransport implements Transport {
   readonly #open = new Map<string, TcpConnection>();
   readonly #all = new Set<TcpConnection>();
   readonly #pending = new Set<PendingHandshake>();
-  readonly #inboundByIp = new Map<string, number>();
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #dialing = new Map<string, Promise<Connection>>();
   #sweepTimer: TimerId | undefined;
   // Ids of recent HANDSHAKEs: a replayed one is refused before any key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
-  #refusing = 0;
   readonly #stats: TransportStats = {
     inbound: 0,
     outbound: 0,
@@ -161,6 +144,7 @@ export class TcpTransport implements Transport {
     this.#clock = options.clock ?? systemClock;
     this.#codec = options.codec ?? new MessageCodec();
     this.#initialPeers = options.initialPeers ?? (() => []);
+    this.#inbound = new InboundSlots(this.config, this.#stats);
     this.#owner = {
       config: this.config,
       clock: this.#clock,
@@ -266,21 +250,17 @@ export class TcpTransport implements Transport {
       closeQuietly(conn);
       return;
     }
-    const fromIp = this.#inboundByIp.get(ip) ?? 0;
-    if (this.#stats.inbound >= this.config.maxInbound || fromIp >= this.config.maxConnectionsPerIp) {
-      this.#stats.refused++;
+    if (!this.#inbound.admits(ip)) {
       // Tell the client why when it is cheap; under a flood, just close.
-      if (this.#refusing < MAX_EXPLAINED_REFUSALS) {
-        this.#refusing++;
-        this.#track(
-          this.#refuse(
-            new FramedSocket(conn, REFUSAL_MAX_FRAME_BYTES, this.#stats),
-            DisconnectReason.TOO_MANY_CONNECTIONS,
-            "no free slot",
-          )
-            .finally(() => this.#refusing--),
-        );
-      } else closeQuietly(conn);
+      const explained = this.#inbound.explainRefusal(() =>
+        this.#refuse(
+          new FramedSocket(conn, REFUSAL_MAX_FRAME_BYTES, this.#stats),
+          DisconnectReason.TOO_MANY_CONNECTIONS,
+          "no free slot",
+        )
+      );
+      if (explained) this.#track(explained);
+      else closeQuietly(conn);
       return;
     }
     try {
@@ -289,17 +269,9 @@ export class TcpTransport implements Transport {
       // Not fatal.
     }
     const pending: PendingHandshake = { conn, direction: "inbound", ip };
-    this.#countInbound(ip, +1);
+    this.#inbound.count(ip, +1);
     this.#pending.add(pending);
     this.#track(this.#acceptHandshake(pending));
-  }
-
-  #countInbound(ip: string, delta: number): void {
-    this.#stats.inbound += delta;
-    this.#stats.peakInbound = Math.max(this.#stats.peakInbound, this.#stats.inbound);
-    const n = (this.#inboundByIp.get(ip) ?? 0) + delta;
-    if (n <= 0) this.#inboundByIp.delete(ip);
-    else this.#inboundByIp.set(ip, n);
   }
 
   /** An encoded DISCONNECT from this node, stamped now. */
@@ -400,7 +372,7 @@ export class TcpTransport implements Transport {
     } finally {
       this.#clock.clearTimeout(deadline);
       this.#pending.delete(pending);
-      if (!established) this.#countInbound(pending.ip, -1);
+      if (!established) this.#inbound.count(pending.ip, -1);
     }
     if (established) this.#register(established);
   }
@@ -500,9 +472,9 @@ export class TcpTransport implements Transport {
         closing: this.#closing,
         expectedNodeId: options.expectedNodeId,
       });
-      if (ack instanceof HandshakeFailure) throw dialError(address, await this.#reject(socket, ack));
+      if (ack instanceof HandshakeFailure) throw initiatorError(address, await this.#reject(socket, ack));
       const confirm = buildConfirm(context, fresh.ephemeral, ack, this.#clock.now());
-      if (confirm instanceof HandshakeFailure) throw dialError(address, await this.#reject(socket, confirm));
+      if (confirm instanceof HandshakeFailure) throw initiatorError(address, await this.#reject(socket, confirm));
       state.sealer = confirm.sealer;
       await socket.write(confirm.frame, this.#clock, this.config.writeTimeoutMs);
       if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", `handshake with ${address} timed out`);
@@ -592,7 +564,7 @@ export class TcpTransport implements Transport {
     if (!this.#all.delete(connection)) return;
     if (this.#open.get(connection.remoteNodeId) === connection) this.#open.delete(connection.remoteNodeId);
     if (connection.direction === "inbound") {
-      this.#countInbound(parseHostPort(connection.remoteAddress)?.host ?? "", -1);
+      this.#inbound.count(parseHostPort(connection.remoteAddress)?.host ?? "", -1);
     } else {
       this.#stats.outbound--;
     }
