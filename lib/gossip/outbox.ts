@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { keyBytes } from "../bytes.ts";
+import { bytesKey, keyBytes } from "../bytes.ts";
 import type { Clock } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import { createLinkMessage, type GossipDigestPayload, MAX_DIGEST_IDS, MessageType } from "../protocol.ts";
+import { type RandomSource, shuffleInPlace } from "../random.ts";
 import type { ConnectedPeer, GossipLink, GossipLinks } from "./links.ts";
 import type { GossipCounters } from "./stats.ts";
 import { knows, markKnown, type MessageStore, type StoredMessage, wireBytes } from "./store.ts";
@@ -20,6 +21,14 @@ export interface OutboxConfig {
   readonly sendHighWaterBytes: number;
   /** Most deferred sends held; beyond it repair covers the rest. */
   readonly maxDeferred: number;
+  /** Messages served per peer per interval in answer to `want`. */
+  readonly maxServedPerInterval: number;
+  /** Lazy peers announced to per round, at least. */
+  readonly lazyFanout: number;
+  /** The share of lazy peers announced to per round, percent. */
+  readonly lazyPercent: number;
+  /** Peers sent a repair digest each round. */
+  readonly repairFanout: number;
 }
 
 /** Sends to peers on gossip's behalf, counting what it sends. */
@@ -30,6 +39,7 @@ export class GossipOutbox {
   readonly #links: GossipLinks;
   readonly #counters: GossipCounters;
   readonly #config: OutboxConfig;
+  readonly #random: RandomSource;
   #deferred: { nodeId: string; key: string }[] = [];
 
   /** Creates an outbox signing link messages as `identity` and sending kept messages from `store`. */
@@ -40,6 +50,7 @@ export class GossipOutbox {
     links: GossipLinks,
     counters: GossipCounters,
     config: OutboxConfig,
+    random: RandomSource,
   ) {
     this.#identity = identity;
     this.#clock = clock;
@@ -47,6 +58,7 @@ export class GossipOutbox {
     this.#links = links;
     this.#counters = counters;
     this.#config = config;
+    this.#random = random;
   }
 
   /** Whether the peer is known to have the kept message. */
@@ -79,12 +91,21 @@ export class GossipOutbox {
     }
   }
 
-  /** Sends a kept message in answer to the peer's ask (`want`). */
-  serve(peer: ConnectedPeer, stored: StoredMessage): void {
-    this.markKnown(stored, peer.nodeId);
-    if (peer.connection.sendEncoded(wireBytes(stored))) {
-      this.#counters.totals.served++;
-      this.#counters.count(stored.type, "forwarded");
+  /**
+   * Answers the peer's ask (`want`) with the kept messages it names whose TTL allows a hop, at most
+   * maxServedPerInterval per interval.
+   */
+  serve(peer: ConnectedPeer, link: GossipLink, want: readonly Uint8Array[]): void {
+    for (const id of want) {
+      if (link.servedThisInterval >= this.#config.maxServedPerInterval) break;
+      const stored = this.#store.get(bytesKey(id));
+      if (!stored || stored.forwardTtl < 1) continue;
+      link.servedThisInterval++;
+      this.markKnown(stored, peer.nodeId);
+      if (peer.connection.sendEncoded(wireBytes(stored))) {
+        this.#counters.totals.served++;
+        this.#counters.count(stored.type, "forwarded");
+      }
     }
   }
 
@@ -102,6 +123,53 @@ export class GossipOutbox {
         this.#counters.totals.forwarded++;
         this.#counters.count(stored.type, "forwarded");
       }
+    }
+  }
+
+  /**
+   * An announcement round: of the links with ids queued to connected peers (`byId`), a random subset of
+   * max(lazyFanout, lazyPercent%) is sent its ids; the others' queues are dropped (they hear of those ids in
+   * the next repair digest). Chosen afresh each round, which peers hear of a message differs from node to
+   * node and round to round, so no peer is left out for long and none can count on being told.
+   */
+  announceRound(byId: ReadonlyMap<string, ConnectedPeer>): void {
+    const due: [ConnectedPeer, GossipLink][] = [];
+    for (const [nodeId, link] of this.#links.entries()) {
+      if (link.pendingHave.length === 0) continue;
+      const peer = byId.get(nodeId);
+      if (peer) due.push([peer, link]);
+      else link.pendingHave = [];
+    }
+    const announceTo = Math.max(this.#config.lazyFanout, Math.ceil(due.length * this.#config.lazyPercent / 100));
+    if (due.length > announceTo) shuffleInPlace(due, this.#random);
+    for (let i = 0; i < due.length; i++) {
+      if (i < announceTo) this.flushAnnouncements(due[i][0], due[i][1]);
+      else due[i][1].pendingHave = [];
+    }
+  }
+
+  /**
+   * A repair round's digests: to a random `repairFanout` of the `active` peers, the ids kept during the
+   * last interval (older ones were in earlier rounds' digests, or in the full digest a peer gets when it
+   * connects, so each round costs what is new, not the store); to each peer still catching up, the next
+   * digest of everything kept. `openLink` makes a peer's link before its digest is sent.
+   */
+  repairRound(active: readonly ConnectedPeer[], openLink: (nodeId: string) => void): void {
+    const digestTo = shuffleInPlace([...active], this.#random).slice(0, this.#config.repairFanout);
+    this.#store.startRound();
+    if (digestTo.length > 0 && this.#store.size > 0) {
+      const recent = this.#store.keptLastInterval();
+      for (const peer of digestTo) {
+        openLink(peer.nodeId);
+        this.sendDigest(peer, recent);
+      }
+    }
+    let all: [string, StoredMessage][] | undefined;
+    for (const peer of active) {
+      const link = this.#links.get(peer.nodeId);
+      if (!link?.catchingUp) continue;
+      all ??= [...this.#store.entries()];
+      link.catchingUp = this.sendDigest(peer, all) === MAX_DIGEST_IDS;
     }
   }
 

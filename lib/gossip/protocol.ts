@@ -26,7 +26,7 @@ import {
 } from "../protocol.ts";
 import type { ProtocolError } from "../errors.ts";
 import { BoundedMap, TokenBucket } from "../ratelimit.ts";
-import { type RandomSource, shuffleInPlace } from "../random.ts";
+import type { RandomSource } from "../random.ts";
 import type { TrustModel } from "../trust.ts";
 import { inlineVerifier } from "../verifier.ts";
 import { CopiesUnderCheck, type CopyUnderCheck } from "./check.ts";
@@ -113,7 +113,15 @@ export class GossipProtocol {
     this.#codec = options.codec ?? new MessageCodec();
     this.#seen = new SeenIds(options.storage, this.config.messageCacheSize);
     this.#store = new MessageStore(this.config.messageCacheSize, this.config.maxStoreBytes);
-    this.#out = new GossipOutbox(this.#identity, this.#clock, this.#store, this.#links, this.#counters, this.config);
+    this.#out = new GossipOutbox(
+      this.#identity,
+      this.#clock,
+      this.#store,
+      this.#links,
+      this.#counters,
+      this.config,
+      this.#random,
+    );
     this.#checking = new CopiesUnderCheck({
       codec: this.#codec,
       verifier: options.verifier ?? inlineVerifier,
@@ -210,7 +218,7 @@ export class GossipProtocol {
   peerConnected(peer: { readonly nodeId: string; readonly connection: Connection }): void {
     const link = this.#link(peer.nodeId);
     // A digest holds 256 ids: a peer that needs more gets the next 256 each repair round until it has all.
-    link.catchingUp = this.#sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
+    link.catchingUp = this.#out.sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
   }
 
   /**
@@ -300,22 +308,24 @@ export class GossipProtocol {
     const kept = this.#store.get(key);
     if (kept) this.#out.markKnown(kept, peer.nodeId);
     if (kept || this.#seen.hasSeen(key, envelope.id)) {
-      link.duplicates++;
-      this.#stats.duplicates++;
-      this.#counters.count(envelope.type, "duplicate");
+      this.#countDuplicate(link, envelope.type);
       if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, link, key, kept, now);
       return;
     }
     const checking = this.#checking.get(key);
     if (checking) {
       // Its first copy's signature is being checked: a duplicate, kept aside in case that check fails.
-      link.duplicates++;
-      this.#stats.duplicates++;
-      this.#counters.count(envelope.type, "duplicate");
+      this.#countDuplicate(link, envelope.type);
       this.#checking.hold(checking, peer, envelope);
       return;
     }
     this.#checking.check(peer, key, envelope, undefined, now);
+  }
+
+  #countDuplicate(link: GossipLink, type: number): void {
+    link.duplicates++;
+    this.#stats.duplicates++;
+    this.#counters.count(type, "duplicate");
   }
 
   /** Every copy held during a check failed: the peers that sent copies are asked for the message. */
@@ -523,21 +533,7 @@ export class GossipProtocol {
   /** Sends the queued announcements, and asks again for announced messages that have not come. */
   #lazyRound(): void {
     const byId = new Map(this.#peers.activePeers().map((p) => [p.nodeId, p]));
-    const due: [ConnectedPeer, GossipLink][] = [];
-    for (const [nodeId, link] of this.#links.entries()) {
-      if (link.pendingHave.length === 0) continue;
-      const peer = byId.get(nodeId);
-      if (peer) due.push([peer, link]);
-      else link.pendingHave = [];
-    }
-    // A random subset each round (see lazyFanout): which peers hear of a message differs from node to node
-    // and round to round, so no peer is left out for long and none can count on being told.
-    const announceTo = Math.max(this.config.lazyFanout, Math.ceil(due.length * this.config.lazyPercent / 100));
-    if (due.length > announceTo) shuffleInPlace(due, this.#random);
-    for (let i = 0; i < due.length; i++) {
-      if (i < announceTo) this.#out.flushAnnouncements(due[i][0], due[i][1]);
-      else due[i][1].pendingHave = [];
-    }
+    this.#out.announceRound(byId);
     const now = this.#clock.now();
     const asks = this.#missing.planAsks(
       now,
@@ -610,20 +606,7 @@ export class GossipProtocol {
     const active = this.#active(peer.nodeId);
     if (!active) return;
     if (askNow.length > 0) this.#ask(active, askNow);
-    for (const id of digest.want) {
-      if (link.servedThisInterval >= this.config.maxServedPerInterval) break;
-      const key = bytesKey(id);
-      const stored = this.#store.get(key);
-      if (!stored || stored.forwardTtl < 1) continue;
-      link.servedThisInterval++;
-      this.#out.serve(active, stored);
-    }
-  }
-
-  /** Sends `peer` a digest of `entries` it is not known to have (see GossipOutbox.sendDigest), making its link. */
-  #sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][]): number {
-    this.#link(peer.nodeId);
-    return this.#out.sendDigest(peer, entries);
+    this.#out.serve(active, link, digest.want);
   }
 
   #round(): void {
@@ -635,20 +618,6 @@ export class GossipProtocol {
     const active = this.#peers.activePeers();
     const byId = new Map(active.map((p) => [p.nodeId, p]));
     this.#out.retryDeferred(byId);
-    const digestTo = shuffleInPlace([...active], this.#random).slice(0, this.config.repairFanout);
-    this.#store.startRound();
-    if (digestTo.length > 0 && this.#store.size > 0) {
-      // Only what was kept during the last interval: older messages were in earlier rounds' digests (or
-      // in the full digest a peer gets when it connects), so each round costs what is new, not the store.
-      const recent = this.#store.keptLastInterval();
-      for (const peer of digestTo) this.#sendDigest(peer, recent);
-    }
-    let all: [string, StoredMessage][] | undefined;
-    for (const peer of active) {
-      const link = this.#links.get(peer.nodeId);
-      if (!link?.catchingUp) continue;
-      all ??= [...this.#store.entries()];
-      link.catchingUp = this.#sendDigest(peer, all) === MAX_DIGEST_IDS;
-    }
+    this.#out.repairRound(active, (nodeId) => this.#link(nodeId));
   }
 }
