@@ -202,5 +202,5 @@ export {
   type MessageHandler,
   type MessageTypeCounts,
   resolveGossipConfig,
-} from "./lib/gossip.ts";
+} from "./lib/gossip/mod.ts";
 export { BoundedMap, TokenBucket } from "./lib/ratelimit.ts";

@@ -13,7 +13,7 @@
  */
 import { parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_GOSSIP_CONFIG, type GossipConfig } from "./gossip.ts";
+import { DEFAULT_GOSSIP_CONFIG, type GossipConfig } from "./gossip/mod.ts";
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from "./transport/config.ts";
 import { DEFAULT_PEERS_CONFIG, type PeersConfig } from "./peers.ts";
 import { DEFAULT_PROTOCOL_LIMITS, type ProtocolLimits } from "./protocol.ts";

@@ -22,7 +22,7 @@ import {
   type GossipStats,
   type MessageHandler,
   type MessageTypeCounts,
-} from "./gossip.ts";
+} from "./gossip/mod.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import type { PresetName } from "../lib/config.ts";
-import type { GossipConfig } from "../lib/gossip.ts";
+import type { GossipConfig } from "../lib/gossip/mod.ts";
 import { createMessage, DisconnectReason, MessageType } from "../lib/protocol.ts";
 import { byzantineEnvelopes } from "./chaos.ts";
 import { seededRandom } from "../lib/random.ts";

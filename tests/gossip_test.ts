@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
-import { type GossipConfig, GossipProtocol } from "../lib/gossip.ts";
+import { type GossipConfig, GossipProtocol } from "../lib/gossip/mod.ts";
 import { Identity } from "../lib/identity.ts";
 import type { Connection } from "../lib/transport/mod.ts";
 import {

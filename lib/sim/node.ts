@@ -5,7 +5,7 @@
  * @module
  */
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "../config.ts";
-import { type GossipConfig, GossipProtocol } from "../gossip.ts";
+import { type GossipConfig, GossipProtocol } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
 import { PeerManager } from "../peers.ts";
 

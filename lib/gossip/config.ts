@@ -1,0 +1,161 @@
+/**
+ * Gossip's parameters, their defaults and their validation.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { MAX_WIRE_TTL } from "../protocol.ts";
+
+/** Gossip parameters, named as in the design and the gossipsub spec. Every field has a default. */
+export interface GossipConfig {
+  /**
+   * The design's gossip_fanout: eager links per node, the peers each new message is pushed to in full
+   * (the others hear its id). Default 3: a random 3-out mesh reaches every node with high probability.
+   * At 2 or 1 some nodes are reached only by repair (slower); above 3 each step adds about one copy per
+   * node (see BENCHMARKS.md). A node may hold more for a while after grafts.
+   */
+  fanout: number;
+  /** The design's gossip_interval, ms: repair rounds and retries of deferred sends. Default 1,000. */
+  intervalMs: number;
+  /**
+   * Ids of new messages are announced (IHAVE) to lazy peers in batches this often, ms. Default 250.
+   * Shorter repairs a lost path sooner but sends more, smaller records. Asks for missing messages are also
+   * sent at these rounds, so a wait for one is rounded up to the next round.
+   */
+  lazyIntervalMs: number;
+  /**
+   * Lazy peers announced to per round, at least: the peers with ids waiting are shuffled and the first
+   * max(`lazyFanout`, `lazyPercent`% of them) are sent their ids (as gossipsub's D_lazy and
+   * gossip_factor); the others hear of those ids in the next repair digest, within `intervalMs`. Default
+   * 3. Each node then hears of a message at once from about `lazyFanout` lazy neighbours whatever its
+   * degree, enough to find a copy quickly when its tree parent fails, and from all of them within the
+   * interval. Higher: more records, faster repair (see BENCHMARKS.md for what it was measured to cost).
+   */
+  lazyFanout: number;
+  /** See `lazyFanout`: the share of lazy peers announced to per round, percent (1-100). Default 25. */
+  lazyPercent: number;
+  /**
+   * A message announced (IHAVE) but not received within this long, ms (plus up to half again, fixed per
+   * node, so that nodes cut off together do not all graft at once), is asked for (IWANT) from the first
+   * peer that announced it, then from the next (at most 8 are remembered) after each further wait.
+   * Default 250. It should exceed the eager path's delivery time, or nodes ask for messages already on
+   * their way and graft needless links; lower it only where round trips are short.
+   */
+  wantTimeoutMs: number;
+
+  /**
+   * The design's message_cache_size: ids kept in memory for deduplication, and messages kept for repair.
+   * Default 10,000. The messages_seen table backs the id cache beyond it.
+   */
+  messageCacheSize: number;
+  /** Seen ids are kept this long, ms. Default 600,000; it must cover the protocol's message age (5 min). */
+  dedupWindowMs: number;
+  /** Messages are kept for repair this long, ms. Default 240,000: inside the 5-minute age limit receivers apply. */
+  repairWindowMs: number;
+  /** Most bytes of messages kept for repair. Default 64 MiB. */
+  maxStoreBytes: number;
+  /**
+   * TTL of published messages: hops they may travel. Default 16: paths over eager links are longer than
+   * shortest paths, and at 8 messages ran out of TTL in simulated networks (see BENCHMARKS.md).
+   */
+  defaultTtl: number;
+  /**
+   * Push own messages in full to every peer (gossipsub's flood publish) instead of to the eager ones.
+   * Default false: it costs a full copy per peer for each message published. Turn it on for a
+   * publisher that must not depend on any of its eager neighbours.
+   */
+  floodPublish: boolean;
+  /**
+   * Per-origin trees. A peer that pushes a second copy of an origin's message this node already had is
+   * sent PRUNE with that message's id, and from then on pushes only the ids of that origin's messages (other
+   * origins' messages still come in full), as long as the peer that brought them first still pushes them
+   * here. Each publisher's messages then settle on a spanning tree (Plumtree's per-source trees): about one
+   * copy per node instead of the eager mesh's several, each tree repaired by asking (IWANT grafts that
+   * origin back). The price is one path per origin: near a node's CPU limit, or with a slow or withholding
+   * parent, deliveries wait for an ask where the mesh's spare copies hid the delay (see BENCHMARKS.md).
+   * Trees are per origin because one shared tree, pruned by the duplicates of many publishers at once, kept
+   * being cut (see the module docs). Each peer's per-origin state is bounded (MAX_ORIGIN_PRUNES): beyond
+   * it, the oldest origins go back to the mesh. Default true.
+   */
+  originPrune: boolean;
+  /**
+   * Peers sent a digest each interval (of the ids each is not known to have; empty digests are not sent).
+   * Default 64, in effect every peer: this bounds the time to full coverage by one interval, for a few
+   * percent more bytes (see BENCHMARKS.md).
+   */
+  repairFanout: number;
+  /** Envelopes accepted per peer per second (all kinds), steady. Default 1,000. */
+  peerRateLimit: number;
+  /** Burst allowed over the per-peer rate. Default 2,000. */
+  peerRateBurst: number;
+  /** New messages accepted per origin per second, steady. Default 200. */
+  originRateLimit: number;
+  /** Burst allowed over the per-origin rate. Default 400. */
+  originRateBurst: number;
+  /** Largest application payload (CUSTOM_DATA data), bytes. Default 65,536. */
+  maxApplicationPayloadBytes: number;
+  /** Messages served per peer per interval in answer to `want`. Default 512. */
+  maxServedPerInterval: number;
+  /** A peer with more bytes queued than this gets new messages on the next interval instead. Default 1 MiB. */
+  sendHighWaterBytes: number;
+  /** Most deferred sends held. Default 10,000; beyond it repair covers the rest. */
+  maxDeferred: number;
+}
+
+/** The default {@link GossipConfig}. */
+export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
+  fanout: 3,
+  intervalMs: 1_000,
+  lazyIntervalMs: 250,
+  lazyFanout: 3,
+  lazyPercent: 25,
+  wantTimeoutMs: 250,
+
+  messageCacheSize: 10_000,
+  dedupWindowMs: 600_000,
+  repairWindowMs: 240_000,
+  maxStoreBytes: 64 * 1024 * 1024,
+  defaultTtl: 16,
+  floodPublish: false,
+  originPrune: true,
+  repairFanout: 64,
+  peerRateLimit: 1_000,
+  peerRateBurst: 2_000,
+  originRateLimit: 200,
+  originRateBurst: 400,
+  maxApplicationPayloadBytes: 65_536,
+  maxServedPerInterval: 512,
+  sendHighWaterBytes: 1024 * 1024,
+  maxDeferred: 10_000,
+});
+
+/**
+ * The full gossip config from defaults and `overrides`.
+ *
+ * @throws {ConfigError} naming the first invalid key
+ */
+export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): GossipConfig {
+  const config = { ...DEFAULT_GOSSIP_CONFIG, ...overrides };
+  for (const [key, value] of Object.entries(config)) {
+    if (key === "floodPublish" || key === "originPrune") {
+      if (typeof value !== "boolean") throw new ConfigError(`gossip.${key}`, `gossip.${key} must be true or false`);
+      continue;
+    }
+    // repairFanout 0 turns repair digests off; every other number counts something there must be one of.
+    const min = key === "repairFanout" ? 0 : 1;
+    if (!Number.isSafeInteger(value) || (value as number) < min) {
+      throw new ConfigError(
+        `gossip.${key}`,
+        `gossip.${key} must be an integer of at least ${min}, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (config.defaultTtl > MAX_WIRE_TTL) {
+    throw new ConfigError("gossip.defaultTtl", `gossip.defaultTtl must be at most ${MAX_WIRE_TTL}`);
+  }
+  if (config.lazyPercent > 100) throw new ConfigError("gossip.lazyPercent", "gossip.lazyPercent must be at most 100");
+  if (config.repairWindowMs > config.dedupWindowMs) {
+    throw new ConfigError("gossip.repairWindowMs", "gossip.repairWindowMs must not exceed gossip.dedupWindowMs");
+  }
+  return config;
+}

@@ -1,0 +1,151 @@
+/**
+ * Gossip's state of each link to a connected peer: counters, rate limit,
+ * known-to-have slot, eager or lazy, per-origin prunes both ways and the
+ * ids waiting for its next announcement; and the counts over all links
+ * (eager links, peers pushing here) that the link policy decides by.
+ *
+ * @module
+ */
+import type { Connection } from "../transport/types.ts";
+import type { RandomSource } from "../random.ts";
+import type { TokenBucket } from "../ratelimit.ts";
+import type { GossipPeerStats } from "./stats.ts";
+
+/**
+ * A connected peer as gossip sends to it: only its id and connection, narrower than lib/peers.ts's
+ * ActivePeer (which a node passes in).
+ */
+export type ConnectedPeer = { readonly nodeId: string; readonly connection: Connection };
+
+/**
+ * Added to a peer's trust when choosing the most trusted lazy peer: far below any trust difference that
+ * means something, so it only breaks ties, at random.
+ */
+const TIE_BREAK = 1e-6;
+
+/** Gossip's state of the link to one connected peer. */
+export interface GossipLink extends GossipPeerStats {
+  /** Its per-peer rate limit. */
+  bucket: TokenBucket;
+  /** Its bit in kept messages' known-to-have masks, or -1 when all KNOWN_SLOTS are taken. */
+  slot: number;
+  /** It sent PRUNE: not made eager again unless it asks (IWANT). */
+  prunedUs: boolean;
+  /** Origins (hex) it asked, by PRUNE with ids, to get only as ids; oldest first, at most MAX_ORIGIN_PRUNES (trees.ts). */
+  originsPrunedByIt: Set<string> | undefined;
+  /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
+  originsPrunedByUs: Set<string> | undefined;
+  /** When it last brought a message first (ms): a recent parent in some origin's tree, if trees are on. */
+  lastFirstAt: number;
+  /** Origins (hex) of which it has sent one later copy: the next later copy of the same origin prunes. */
+  originsDuplicatedOnce: Set<string> | undefined;
+  /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
+  catchingUp: boolean;
+  /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
+  pendingHave: string[];
+  /** Messages served to it in answer to `want` this interval. */
+  servedThisInterval: number;
+  /** When it was last penalised for going over a rate limit (at most once per PENALTY_INTERVAL_MS). */
+  lastPenaltyAt: number;
+}
+
+/** The links by node id, in the order they were made, with the number of peers pushing to this node. */
+export class GossipLinks {
+  readonly #links = new Map<string, GossipLink>();
+  // Links whose state says the peer pushes full copies to this node (kept by setPushing; duplicates need it).
+  #pushers = 0;
+
+  /** Peers that push full copies to this node, as far as it knows. */
+  get pushers(): number {
+    return this.#pushers;
+  }
+
+  /** The link to `nodeId`, if there is one. */
+  get(nodeId: string): GossipLink | undefined {
+    return this.#links.get(nodeId);
+  }
+
+  /** Links by node id, oldest first. */
+  entries(): IterableIterator<[string, GossipLink]> {
+    return this.#links.entries();
+  }
+
+  /** Links, oldest first. */
+  values(): IterableIterator<GossipLink> {
+    return this.#links.values();
+  }
+
+  /** Makes the link to `nodeId`, lazy or `eager`, with its rate limit and known-to-have slot. */
+  open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean): GossipLink {
+    const link: GossipLink = {
+      bucket,
+      slot,
+      pendingHave: [],
+      // Made on first use: most links of a node with many peers never prune (an empty Set costs more than a field).
+      originsPrunedByIt: undefined,
+      originsPrunedByUs: undefined,
+      originsDuplicatedOnce: undefined,
+      lastFirstAt: -Infinity,
+      eager,
+      pushing: false,
+      prunedUs: false,
+      catchingUp: false,
+      servedThisInterval: 0,
+      lastPenaltyAt: -Infinity,
+      received: 0,
+      duplicates: 0,
+      firsts: 0,
+      invalid: 0,
+      rateLimited: 0,
+    };
+    this.#links.set(nodeId, link);
+    return link;
+  }
+
+  /** Drops the link to `nodeId` (it disconnected), and its place among the pushers. */
+  close(nodeId: string): GossipLink | undefined {
+    const link = this.#links.get(nodeId);
+    if (link) this.setPushing(link, false);
+    this.#links.delete(nodeId);
+    return link;
+  }
+
+  /** Sets whether a peer pushes full copies to this node, keeping the count of such peers. */
+  setPushing(link: GossipLink, pushing: boolean): void {
+    if (link.pushing !== pushing) this.#pushers += pushing ? 1 : -1;
+    link.pushing = pushing;
+  }
+
+  /** Links this node pushes new messages on in full. */
+  eagerCount(): number {
+    let count = 0;
+    for (const link of this.#links.values()) if (link.eager) count++;
+    return count;
+  }
+
+  /** Makes the most trusted lazy link (other than to `except`, and not one that pruned this node) eager. */
+  promoteLazy(except: string, trustOf: (nodeId: string) => number, random: RandomSource): void {
+    let best: GossipLink | undefined, bestTrust = -1;
+    for (const [nodeId, link] of this.#links) {
+      if (link.eager || link.prunedUs || nodeId === except) continue;
+      const trust = trustOf(nodeId) + random() * TIE_BREAK;
+      if (trust > bestTrust) [best, bestTrust] = [link, trust];
+    }
+    if (best) best.eager = true;
+  }
+
+  /** The counters of the link to `nodeId`, while it is connected. */
+  stats(nodeId: string): Readonly<GossipPeerStats> | undefined {
+    const link = this.#links.get(nodeId);
+    return link &&
+      {
+        received: link.received,
+        duplicates: link.duplicates,
+        firsts: link.firsts,
+        invalid: link.invalid,
+        rateLimited: link.rateLimited,
+        eager: link.eager,
+        pushing: link.pushing,
+      };
+  }
+}

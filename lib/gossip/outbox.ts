@@ -1,0 +1,211 @@
+/**
+ * What gossip sends a peer, and the bookkeeping each send needs: kept
+ * messages pushed in full (deferred while the peer's queue is over its high
+ * water mark), link messages (announcements, digests, asks, PRUNEs), and
+ * the known-to-have marks that keep a peer from hearing of a message twice.
+ *
+ * @module
+ */
+import { bytesKey, keyBytes } from "../bytes.ts";
+import type { Clock } from "../clock.ts";
+import type { Identity } from "../identity.ts";
+import { createLinkMessage, type GossipDigestPayload, MAX_DIGEST_IDS, MessageType } from "../protocol.ts";
+import { type RandomSource, shuffleInPlace } from "../random.ts";
+import type { ConnectedPeer, GossipLink, GossipLinks } from "./links.ts";
+import type { GossipCounters } from "./stats.ts";
+import { knows, markKnown, type MessageStore, type StoredMessage, wireBytes } from "./store.ts";
+
+/** The parts of GossipConfig the outbox goes by. */
+export interface OutboxConfig {
+  /** A peer with more bytes queued than this gets new messages on the next interval instead. */
+  readonly sendHighWaterBytes: number;
+  /** Most deferred sends held; beyond it repair covers the rest. */
+  readonly maxDeferred: number;
+  /** Messages served per peer per interval in answer to `want`. */
+  readonly maxServedPerInterval: number;
+  /** Lazy peers announced to per round, at least. */
+  readonly lazyFanout: number;
+  /** The share of lazy peers announced to per round, percent. */
+  readonly lazyPercent: number;
+  /** Peers sent a repair digest each round. */
+  readonly repairFanout: number;
+}
+
+/** Sends to peers on gossip's behalf, counting what it sends. */
+export class GossipOutbox {
+  readonly #identity: Identity;
+  readonly #clock: Clock;
+  readonly #store: MessageStore;
+  readonly #links: GossipLinks;
+  readonly #counters: GossipCounters;
+  readonly #config: OutboxConfig;
+  readonly #random: RandomSource;
+  #deferred: { nodeId: string; key: string }[] = [];
+
+  /** Creates an outbox signing link messages as `identity` and sending kept messages from `store`. */
+  constructor(
+    identity: Identity,
+    clock: Clock,
+    store: MessageStore,
+    links: GossipLinks,
+    counters: GossipCounters,
+    config: OutboxConfig,
+    random: RandomSource,
+  ) {
+    this.#identity = identity;
+    this.#clock = clock;
+    this.#store = store;
+    this.#links = links;
+    this.#counters = counters;
+    this.#config = config;
+    this.#random = random;
+  }
+
+  /** Whether the peer is known to have the kept message. */
+  knows(stored: StoredMessage, nodeId: string): boolean {
+    return knows(stored, nodeId, this.#links.get(nodeId)?.slot ?? -1);
+  }
+
+  /** Notes that the peer has the kept message. */
+  markKnown(stored: StoredMessage, nodeId: string): void {
+    markKnown(stored, nodeId, this.#links.get(nodeId)?.slot ?? -1);
+  }
+
+  /** Sends a GOSSIP_MESSAGE link message (ids, asks, PRUNE), signed now. */
+  sendLink(peer: ConnectedPeer, payload: GossipDigestPayload): void {
+    peer.connection.send(
+      createLinkMessage(this.#identity, MessageType.GOSSIP_MESSAGE, payload, { timestamp: this.#clock.now() }),
+    );
+  }
+
+  /** Pushes a kept message in full, or defers it to the next round while the peer's queue is high. */
+  sendStored(peer: ConnectedPeer, stored: StoredMessage, key: string): void {
+    this.markKnown(stored, peer.nodeId);
+    if (peer.connection.bufferedBytes > this.#config.sendHighWaterBytes) {
+      if (this.#deferred.length < this.#config.maxDeferred) this.#deferred.push({ nodeId: peer.nodeId, key });
+      return;
+    }
+    if (peer.connection.sendEncoded(wireBytes(stored))) {
+      this.#counters.totals.forwarded++;
+      this.#counters.count(stored.type, "forwarded");
+    }
+  }
+
+  /**
+   * Answers the peer's ask (`want`) with the kept messages it names whose TTL allows a hop, at most
+   * maxServedPerInterval per interval.
+   */
+  serve(peer: ConnectedPeer, link: GossipLink, want: readonly Uint8Array[]): void {
+    for (const id of want) {
+      if (link.servedThisInterval >= this.#config.maxServedPerInterval) break;
+      const stored = this.#store.get(bytesKey(id));
+      if (!stored || stored.forwardTtl < 1) continue;
+      link.servedThisInterval++;
+      this.markKnown(stored, peer.nodeId);
+      if (peer.connection.sendEncoded(wireBytes(stored))) {
+        this.#counters.totals.served++;
+        this.#counters.count(stored.type, "forwarded");
+      }
+    }
+  }
+
+  /** Retries the deferred sends to peers still connected (`byId`) whose messages are still kept. */
+  retryDeferred(byId: ReadonlyMap<string, ConnectedPeer>): void {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const { nodeId, key } of deferred) {
+      const peer = byId.get(nodeId);
+      const stored = this.#store.get(key);
+      if (!peer || !stored) continue;
+      if (peer.connection.bufferedBytes > this.#config.sendHighWaterBytes) {
+        if (this.#deferred.length < this.#config.maxDeferred) this.#deferred.push({ nodeId, key });
+      } else if (peer.connection.sendEncoded(wireBytes(stored))) {
+        this.#counters.totals.forwarded++;
+        this.#counters.count(stored.type, "forwarded");
+      }
+    }
+  }
+
+  /**
+   * An announcement round: of the links with ids queued to connected peers (`byId`), a random subset of
+   * max(lazyFanout, lazyPercent%) is sent its ids; the others' queues are dropped (they hear of those ids in
+   * the next repair digest). Chosen afresh each round, which peers hear of a message differs from node to
+   * node and round to round, so no peer is left out for long and none can count on being told.
+   */
+  announceRound(byId: ReadonlyMap<string, ConnectedPeer>): void {
+    const due: [ConnectedPeer, GossipLink][] = [];
+    for (const [nodeId, link] of this.#links.entries()) {
+      if (link.pendingHave.length === 0) continue;
+      const peer = byId.get(nodeId);
+      if (peer) due.push([peer, link]);
+      else link.pendingHave = [];
+    }
+    const announceTo = Math.max(this.#config.lazyFanout, Math.ceil(due.length * this.#config.lazyPercent / 100));
+    if (due.length > announceTo) shuffleInPlace(due, this.#random);
+    for (let i = 0; i < due.length; i++) {
+      if (i < announceTo) this.flushAnnouncements(due[i][0], due[i][1]);
+      else due[i][1].pendingHave = [];
+    }
+  }
+
+  /**
+   * A repair round's digests: to a random `repairFanout` of the `active` peers, the ids kept during the
+   * last interval (older ones were in earlier rounds' digests, or in the full digest a peer gets when it
+   * connects, so each round costs what is new, not the store); to each peer still catching up, the next
+   * digest of everything kept. `openLink` makes a peer's link before its digest is sent.
+   */
+  repairRound(active: readonly ConnectedPeer[], openLink: (nodeId: string) => void): void {
+    const digestTo = shuffleInPlace([...active], this.#random).slice(0, this.#config.repairFanout);
+    this.#store.startRound();
+    if (digestTo.length > 0 && this.#store.size > 0) {
+      const recent = this.#store.keptLastInterval();
+      for (const peer of digestTo) {
+        openLink(peer.nodeId);
+        this.sendDigest(peer, recent);
+      }
+    }
+    let all: [string, StoredMessage][] | undefined;
+    for (const peer of active) {
+      const link = this.#links.get(peer.nodeId);
+      if (!link?.catchingUp) continue;
+      all ??= [...this.#store.entries()];
+      link.catchingUp = this.sendDigest(peer, all) === MAX_DIGEST_IDS;
+    }
+  }
+
+  /** Sends the link's queued announcements of messages the peer is still not known to have. */
+  flushAnnouncements(peer: ConnectedPeer, link: GossipLink): void {
+    const have: Uint8Array[] = [];
+    for (const key of link.pendingHave) {
+      // Checked now, not when queued: the peer may have announced or sent it meanwhile.
+      const stored = this.#store.get(key);
+      if (!stored || this.knows(stored, peer.nodeId)) continue;
+      this.markKnown(stored, peer.nodeId);
+      have.push(keyBytes(key));
+    }
+    link.pendingHave = [];
+    if (have.length === 0) return;
+    this.#counters.totals.digestsSent++;
+    this.#counters.totals.announced += have.length;
+    this.sendLink(peer, { have, want: [] });
+  }
+
+  /**
+   * Sends `peer` a digest of kept messages in `entries` it is not known to have, newest first, and returns
+   * how many ids it announced (at most MAX_DIGEST_IDS).
+   */
+  sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][]): number {
+    const have: Uint8Array[] = [];
+    for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
+      const [key, stored] = entries[i];
+      if (stored.forwardTtl < 1 || this.knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
+      have.push(keyBytes(key));
+      this.markKnown(stored, peer.nodeId);
+    }
+    if (have.length === 0) return 0;
+    this.#counters.totals.digestsSent++;
+    this.#counters.totals.announced += have.length;
+    this.sendLink(peer, { have, want: [] });
+    return have.length;
+  }
+}

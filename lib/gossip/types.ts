@@ -1,0 +1,55 @@
+/**
+ * The gossip layer's interfaces to what surrounds it: the peers it talks
+ * to, the senders and handlers of messages, and the options it is made with.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import type { Identity } from "../identity.ts";
+import type { Connection } from "../transport/types.ts";
+import type { Message, MessageCodec } from "../protocol.ts";
+import type { RandomSource } from "../random.ts";
+import type { Storage } from "../storage.ts";
+import type { TrustModel } from "../trust.ts";
+import type { SignatureVerifier } from "../verifier.ts";
+import type { GossipConfig } from "./config.ts";
+
+/** The peers gossip talks to: the peer manager in a node, an in-memory set in a simulation. */
+export interface GossipPeers {
+  /** Peers with an open connection. */
+  activePeers(): readonly { readonly nodeId: string; readonly connection: Connection }[];
+}
+
+/** A peer as gossip sees the sender of a message. */
+export interface GossipSender {
+  /** Node id (hex). */
+  readonly nodeId: string;
+}
+
+/** Called with each verified, first-seen message of a type. */
+export type MessageHandler = (message: Message, from: GossipSender) => void;
+
+/** Options of {@link GossipProtocol}. */
+export interface GossipOptions {
+  /** This node's identity (signs published messages and digests). */
+  identity: Identity;
+  /** The peers to gossip with. */
+  peers: GossipPeers;
+  /** The trust model: credited and penalised by what peers send. */
+  trust: TrustModel;
+  /** Backs the dedup cache (messages_seen). */
+  storage: Storage;
+  /** Overrides of the default gossip config (DEFAULT_GOSSIP_CONFIG). */
+  config?: Partial<GossipConfig>;
+  /** Time and timers. Default: the system clock. */
+  clock?: Clock;
+  /** Randomness for peer selection. Default: `Math.random`. */
+  random?: RandomSource;
+  /** Codec for verifying envelopes. Default: the protocol's default limits. */
+  codec?: MessageCodec;
+  /**
+   * Checks signatures: at once on this thread by default; a {@link ParallelVerifier} moves them to a
+   * helper thread under load (its answers come later). The caller owns it and closes it.
+   */
+  verifier?: SignatureVerifier;
+}
