@@ -21,6 +21,7 @@ import {
   PROTOCOL_VERSION,
 } from "../lib/protocol.ts";
 import { deriveSessionKeys, generateEphemeralKeyPair, RecordSealer } from "../lib/transport/session.ts";
+import { waitFor } from "./_support.ts";
 
 const codec = new MessageCodec();
 
@@ -76,15 +77,6 @@ function withFixture(name: string, fn: (f: Fixture) => Promise<void>) {
 function splitAddress(address: string): [string, number] {
   const colon = address.lastIndexOf(":");
   return [address.slice(0, colon).replace(/^\[|\]$/g, ""), Number(address.slice(colon + 1))];
-}
-
-/** Waits until `condition` holds, polling; fails after `limitMs` (a generous guard, not a timing claim). */
-async function waitFor(condition: () => boolean, what: string, limitMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > limitMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Reads frames from a raw socket until EOF (or `limit` frames); the guard closes the socket after `limitMs`. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { KithError } from "../lib/errors.ts";
 import { KithNode, type ReceivedMessage } from "../lib/node.ts";
+import { waitFor } from "./_support.ts";
 
 let subnet = 100;
 /** Settings that let a loopback network form and repair in well under a second. */
@@ -16,14 +17,6 @@ function fast(overrides: Partial<NetworkConfig> = {}): Partial<NetworkConfig> {
     heartbeatIntervalMs: 1_000,
     ...overrides,
   };
-}
-
-async function waitFor(condition: () => boolean, what: string, limitMs = 20_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > limitMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function withNodes(fn: (nodes: KithNode[]) => Promise<void>) {

@@ -6,7 +6,10 @@
  *
  * What is modelled: per-link latency (drawn once per link from a seeded
  * uniform distribution), random loss, FIFO order per link, bytes on the wire
- * (envelope + 4-byte frame + 16-byte AEAD tag per envelope). What is not:
+ * (envelope + 4-byte frame + 16-byte AEAD tag per envelope), the socket
+ * address an inbound connection comes from (the dialer's listen address, or
+ * a shared source host as on loopback TCP), and the peer list a responder
+ * offers in the handshake when given one. What is not:
  * handshake cryptography (connections are authenticated by construction),
  * bandwidth limits, TCP retransmission.
  *
@@ -15,7 +18,14 @@
 import type { Identity } from "../identity.ts";
 import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../transport/types.ts";
 import { CONNECTION_LOST, TransportError } from "../transport/types.ts";
-import { DisconnectReason, type Envelope, MessageCodec, MessageType, type PeerRecord } from "../protocol.ts";
+import {
+  DisconnectReason,
+  type Envelope,
+  MAX_PEER_LIST,
+  MessageCodec,
+  MessageType,
+  type PeerRecord,
+} from "../protocol.ts";
 import type { RandomSource } from "../random.ts";
 import { ProtocolError } from "../errors.ts";
 import type { VirtualClock } from "./clock.ts";
@@ -43,6 +53,17 @@ export const DEFAULT_LINK_MODEL: Readonly<LinkModel> = Object.freeze({
   processingMs: 0,
 });
 
+/** Options of {@link SimNetwork.transport}. */
+export interface SimTransportOptions {
+  /**
+   * The host the connections it dials come from, with an ephemeral port, while it announces its listen
+   * address (as TCP clients on loopback all come from 127.0.0.1). Default: its listen address itself.
+   */
+  sourceHost?: string;
+  /** The peer list it sends a node that dials it (TCP's HANDSHAKE_ACK list). Default: none. */
+  initialPeers?: (remoteNodeId: string) => PeerRecord[];
+}
+
 /** Bytes counted per envelope on top of its encoding: the frame prefix and the AEAD tag. */
 const WIRE_OVERHEAD = 4 + 16;
 
@@ -64,7 +85,13 @@ export class SimNetwork {
    * (partitions shorter than the peer timeout).
    */
   blocked: ((a: string, b: string) => boolean) | undefined;
+  /**
+   * Where set, called with each dial as it starts (dialer's address, address dialed), so tests can see
+   * when a node tries to connect, including to addresses where nothing answers.
+   */
+  onDial: ((from: string, to: string) => void) | undefined;
   readonly #held: (() => void)[] = [];
+  #nextSourcePort = 49_152;
   // When each directed link finishes sending what it has queued, and when each node finishes processing, ms.
   readonly #linkBusyUntil = new Map<string, number>();
   readonly #nodeBusyUntil = new Map<string, number>();
@@ -110,8 +137,8 @@ export class SimNetwork {
   }
 
   /** A transport for a node listening at `address`. */
-  transport(identity: Identity, address: string): SimTransport {
-    const transport = new SimTransport(this, identity, address);
+  transport(identity: Identity, address: string, options: SimTransportOptions = {}): SimTransport {
+    const transport = new SimTransport(this, identity, address, options);
     this.#byAddress.set(address, transport);
     return transport;
   }
@@ -124,6 +151,11 @@ export class SimNetwork {
   /** The transport at `address`, if up. */
   at(address: string): SimTransport | undefined {
     return this.#byAddress.get(address);
+  }
+
+  /** The socket address a connection dialed from `host` appears to come from (internal). */
+  sourceAddress(host: string): string {
+    return `${host}:${this.#nextSourcePort++}`;
   }
 
   /** One-way latency between two addresses, fixed per link once drawn. */
@@ -152,9 +184,11 @@ class SimConnection implements Connection {
   readonly remotePublicKey: Uint8Array;
   readonly direction: "inbound" | "outbound";
   readonly remoteAddress: string;
+  /** The remote's listen address: the far end of the link, for latency, partitions and processing. */
+  readonly linkAddress: string;
   readonly listenAddress: string;
   readonly agent = "kith-sim";
-  readonly initialPeers: readonly PeerRecord[] = [];
+  readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
   readonly bufferedBytes = 0;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
@@ -167,13 +201,21 @@ class SimConnection implements Connection {
   readonly #owner: SimTransport;
   readonly #localAddress: string;
 
-  constructor(owner: SimTransport, remote: SimTransport, direction: "inbound" | "outbound") {
+  constructor(
+    owner: SimTransport,
+    remote: SimTransport,
+    direction: "inbound" | "outbound",
+    remoteAddress = remote.address,
+    initialPeers: readonly PeerRecord[] = [],
+  ) {
     this.#owner = owner;
     this.#localAddress = owner.address;
     this.remoteNodeId = remote.nodeId;
     this.remotePublicKey = remote.identity.publicKey;
     this.direction = direction;
-    this.remoteAddress = remote.address;
+    this.remoteAddress = remoteAddress;
+    this.linkAddress = remote.address;
+    this.initialPeers = initialPeers;
     this.listenAddress = remote.address;
     this.openedAt = owner.network.clock.now();
     this.closed = new Promise((resolve) => this.#resolve = resolve);
@@ -197,12 +239,12 @@ class SimConnection implements Connection {
     if (network.lose()) return true;
     const peer = this.peer;
     const deliver = () => {
-      const arrival = network.sentAt(this.#localAddress, this.remoteAddress, size) +
-        network.latency(this.#localAddress, this.remoteAddress);
-      const ready = network.processedAt(this.remoteAddress, arrival);
+      const arrival = network.sentAt(this.#localAddress, this.linkAddress, size) +
+        network.latency(this.#localAddress, this.linkAddress);
+      const ready = network.processedAt(this.linkAddress, arrival);
       network.clock.setTimeout(() => peer.#receive(bytes), ready - network.clock.now());
     };
-    if (network.blocked?.(this.#localAddress, this.remoteAddress)) network.hold(deliver);
+    if (network.blocked?.(this.#localAddress, this.linkAddress)) network.hold(deliver);
     else deliver();
     return true;
   }
@@ -231,7 +273,7 @@ class SimConnection implements Connection {
     const network = this.#owner.network;
     network.clock.setTimeout(
       () => peer.terminate({ reason, detail, by: "remote" }),
-      network.latency(this.#localAddress, this.remoteAddress),
+      network.latency(this.#localAddress, this.linkAddress),
     );
     this.terminate({ reason, detail, by: "local" });
     return Promise.resolve();
@@ -252,16 +294,21 @@ export class SimTransport implements Transport {
   readonly identity: Identity;
   readonly nodeId: string;
   readonly address: string;
+  /** The host its dialed connections come from, if not its listen address (see {@link SimTransportOptions}). */
+  readonly sourceHost: string | undefined;
+  readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   onConnection: ((connection: Connection) => void) | undefined;
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
   readonly #open = new Map<string, SimConnection>();
   #closed = false;
 
-  constructor(network: SimNetwork, identity: Identity, address: string) {
+  constructor(network: SimNetwork, identity: Identity, address: string, options: SimTransportOptions = {}) {
     this.network = network;
     this.identity = identity;
     this.nodeId = identity.nodeId;
     this.address = address;
+    this.sourceHost = options.sourceHost;
+    this.#initialPeers = options.initialPeers ?? (() => []);
   }
 
   listen(): Promise<string> {
@@ -270,6 +317,7 @@ export class SimTransport implements Transport {
 
   /** Connects after one round trip; the remote sees the connection half a round trip earlier. */
   dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    this.network.onDial?.(this.address, address);
     const remote = this.network.at(address);
     const rtt = 2 * this.network.latency(this.address, address);
     return new Promise((resolve, reject) => {
@@ -284,8 +332,10 @@ export class SimTransport implements Transport {
         }
         const existing = this.#open.get(remote.nodeId);
         if (existing?.isOpen) return resolve(existing);
-        const local = new SimConnection(this, remote, "outbound");
-        const far = new SimConnection(remote, this, "inbound");
+        const offered = remote.#initialPeers(this.nodeId).slice(0, MAX_PEER_LIST);
+        const local = new SimConnection(this, remote, "outbound", remote.address, offered);
+        const from = this.sourceHost === undefined ? this.address : this.network.sourceAddress(this.sourceHost);
+        const far = new SimConnection(remote, this, "inbound", from);
         local.peer = far;
         far.peer = local;
         this.#open.set(remote.nodeId, local);
@@ -327,7 +377,7 @@ export class SimTransport implements Transport {
       connection.terminate({ reason: CONNECTION_LOST, detail: "crashed", by: "local" });
       this.network.clock.setTimeout(
         () => connection.peer.terminate({ reason: CONNECTION_LOST, detail: "peer crashed", by: "remote" }),
-        this.network.latency(this.address, connection.remoteAddress),
+        this.network.latency(this.address, connection.linkAddress),
       );
     }
   }
