@@ -134,7 +134,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const publishedAt: number[] = [];
   const hops: number[] = [];
   for (let i = 0; i < options.nodes; i++) {
-    const node = startSimNode(network, i, random, config, options.profile, options.gossip);
+    const node = await startSimNode(network, i, random, config, options.profile, options.gossip);
     handlers(node, i);
     nodes.push(node);
     indexById.set(node.identity.nodeId, i);
@@ -226,13 +226,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       clock.setTimeout(() => {
         for (const index of victims) {
           const old = nodes[index];
-          const node = startSimNode(network, index, random, config, options.profile, options.gossip, {
+          // The node is up once its start settles (at the end of this 10 ms step).
+          void startSimNode(network, index, random, config, options.profile, options.gossip, {
             identity: old.identity,
             storage: old.storage,
+          }).then((node) => {
+            handlers(node, index);
+            nodes[index] = node;
+            down.delete(index);
           });
-          handlers(node, index);
-          nodes[index] = node;
-          down.delete(index);
         }
       }, 5_000);
     }, (lastPublish - startedAt) / 5);
