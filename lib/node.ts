@@ -80,7 +80,9 @@ export interface TransportContext {
 export type TransportFactory = (context: TransportContext) => Transport;
 
 /** The TCP transport, the default {@link TransportFactory}. */
-export const tcpTransport: TransportFactory = (context) => new TcpTransport(context);
+export function tcpTransport(context: TransportContext): Transport {
+  return new TcpTransport(context);
+}
 
 /** Options of {@link KithNode}. */
 export interface NodeOptions {
