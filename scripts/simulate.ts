@@ -240,7 +240,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }, (lastPublish - startedAt) / 5);
   }
   if (options.partitionAtMs !== undefined) {
-    // simAddress(i) is 10.(i >> 8).(i & 255).1:7400
+    // simAddress(i) is 127.(i >> 8).(i & 255).1:7400
     const half = (address: string) => {
       const [, b, c] = address.split(".");
       return (Number(b) << 8) + Number(c) < options.nodes / 2;

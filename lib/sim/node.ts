@@ -40,9 +40,9 @@ export interface SimNode {
   crash(): void;
 }
 
-/** A distinct /24 per node, so subnet bounds treat nodes as distinct networks. */
+/** A distinct loopback /24 per node, so subnet bounds treat nodes as distinct networks. */
 export function simAddress(index: number): string {
-  return `10.${(index >> 8) & 255}.${index & 255}.1:7400`;
+  return `127.${(index >> 8) & 255}.${index & 255}.1:7400`;
 }
 
 /**
