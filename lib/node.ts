@@ -29,7 +29,7 @@ import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./network.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
 import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol.ts";
-import type { LogSink } from "./log.ts";
+import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
 import { TrustManager } from "./trust.ts";
@@ -71,6 +71,8 @@ export interface TransportContext {
   config: Partial<TransportConfig>;
   /** Peer records to hand an authenticated peer during the handshake (what the address book offers it). */
   initialPeers: (remoteNodeId: string) => PeerRecord[];
+  /** The node's log sink, for the transport's failures. */
+  log: LogSink;
 }
 
 /**
@@ -103,7 +105,10 @@ export interface NodeOptions {
   clock?: Clock;
   /** Randomness for peer selection. Default: `Math.random`. */
   random?: RandomSource;
-  /** Receives lifecycle and peer events (the CLI logs them). Default: none. */
+  /**
+   * Receives lifecycle and peer events and every layer's failures (the CLI logs them). Default
+   * {@link defaultLogSink}: warnings and errors on stderr.
+   */
   log?: LogSink;
   /** Builds the transport. Default {@link tcpTransport}. */
   transport?: TransportFactory;
@@ -231,6 +236,7 @@ export class KithNode {
   readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
   readonly #gossipConfig: Partial<GossipConfig>;
+  readonly #log: LogSink;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -242,6 +248,7 @@ export class KithNode {
     this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
     resolveGossipConfig(this.#gossipConfig);
     this.#options = options;
+    this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#clock.now();
   }
@@ -313,6 +320,7 @@ export class KithNode {
           clock: this.#clock,
           flushIntervalMs: this.config.storageFlushIntervalMs,
           seenRetentionMs: parts.gossip.dedupWindowMs,
+          onError: (error) => this.#log("error", error.message, { code: error.code }),
         })
         : new MemoryStorage({ clock: this.#clock, seenRetentionMs: parts.gossip.dedupWindowMs }));
     const storage = this.#storage;
@@ -328,6 +336,7 @@ export class KithNode {
       codec,
       config: parts.transport,
       initialPeers: (remote) => holder.peers?.peerRecordsFor(remote, MAX_PEER_LIST) ?? [],
+      log: this.#log,
     });
     const transport = this.#transport;
     const peers = holder.peers = this.#peers = new PeerManager({
@@ -340,9 +349,10 @@ export class KithNode {
       random: options.random,
       config: parts.peers,
       selfAddress: () => transport.advertisedAddress || this.#address,
+      log: this.#log,
     });
     // 5. gossip
-    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads });
+    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
     const gossip = this.#gossip = new GossipProtocol({
       identity,
       peers,
@@ -366,10 +376,10 @@ export class KithNode {
     );
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
     peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
-    const log = this.#options.log;
+    const log = this.#log;
     peers.onPeerConnected = (peer) => {
       gossip.peerConnected(peer);
-      log?.("info", "peer connected", {
+      log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
         address: peer.connection.remoteAddress,
         direction: peer.connection.direction,
@@ -377,7 +387,7 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
-      log?.("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+      log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
     };
     // 6. transport
     this.#address = await transport.listen();
@@ -385,7 +395,7 @@ export class KithNode {
     peers.start();
     gossip.start();
     this.#scheduleTrustExchange();
-    log?.("info", "node started", { nodeId: identity.nodeId, address: this.#address });
+    log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
   /**
@@ -421,7 +431,7 @@ export class KithNode {
           try {
             callback(message);
           } catch (error) {
-            console.error(`kith: subscriber callback failed: ${error}`);
+            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
           }
           return;
         }

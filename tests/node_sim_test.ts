@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
-import type { KithNode, ReceivedMessage } from "../lib/node.ts";
+import { KithNode, type ReceivedMessage } from "../lib/node.ts";
 import { seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
@@ -149,5 +149,31 @@ Deno.test("subscriptions filter by topic and work as async iterators", async () 
     assert.equal(message.topic, "sport");
     break;
   }
+  await lab.stop();
+});
+
+Deno.test("a subscriber callback that throws is reported through the node's log sink, and delivery goes on", async () => {
+  const lab = new Lab(5);
+  const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+  const listener = new KithNode({
+    config: { ...FAST, minPeers: 0, outboundSlots: 0, verifyThreads: 0 },
+    clock: lab.clock,
+    random: lab.random,
+    log: (level, message, fields) => lines.push({ level, message, fields }),
+    transport: (context) => lab.network.transport(context.identity, "127.9.0.1:7400"),
+  });
+  await listener.start();
+  const sender = await lab.add({ minPeers: 1, bootstrap: ["127.9.0.1:7400"] });
+  await lab.runUntil(() => activePeers(listener) > 0, "a link");
+  listener.subscribe("t", () => {
+    throw new Error("application bug");
+  });
+  const after = inbox(listener);
+  sender.broadcast("x", { topic: "t" });
+  await lab.runUntil(() => after.length === 1, "the message at the second subscriber");
+  const failure = lines.find((line) => line.message === "subscriber callback failed");
+  assert.equal(failure?.level, "error");
+  assert.equal(failure?.fields?.error, "application bug");
+  await listener.stop();
   await lab.stop();
 });
