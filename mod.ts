@@ -167,10 +167,14 @@ export {
   KithNode,
   LATENCY_BUCKETS_MS,
   type LatencySnapshot,
+  type NodeComponents,
   type NodeOptions,
   type NodeStats,
   type ReceivedMessage,
   type Subscription,
+  tcpTransport,
+  type TransportContext,
+  type TransportFactory,
 } from "./lib/node.ts";
 export { createLogger, isLogLevel, type LogFormat, type LogLevel, type LogSink } from "./lib/log.ts";
 export {

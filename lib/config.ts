@@ -11,18 +11,18 @@
  *
  * @module
  */
-import { parseHostPort } from "./address.ts";
+import { formatHostPort, parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_GOSSIP_CONFIG, type GossipConfig } from "./gossip/mod.ts";
-import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from "./transport/config.ts";
-import { DEFAULT_PEERS_CONFIG, type PeersConfig } from "./peers.ts";
-import { DEFAULT_PROTOCOL_LIMITS, type ProtocolLimits } from "./protocol.ts";
-import { DEFAULT_TRUST_CONFIG, type TrustConfig } from "./trust.ts";
+import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from "./gossip/mod.ts";
+import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./transport/config.ts";
+import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers.ts";
+import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, type ProtocolLimits } from "./protocol.ts";
+import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
 
 /** Every setting of a node. Defaults in {@link DEFAULT_NETWORK_CONFIG}; each documents its trade-off. */
 export interface NetworkConfig {
-  /** Network id; nodes with different ids refuse each other. Default `"kith-main"`. */
+  /** Network id (1 to 64 bytes of UTF-8); nodes with different ids refuse each other. Default `"kith-main"`. */
   networkId: string;
   /** Address to listen on. Default `"0.0.0.0"`. */
   listenHost: string;
@@ -64,7 +64,7 @@ export interface NetworkConfig {
   /** Length of a trust decay interval, ms. Default 60,000. */
   trustDecayIntervalMs: number;
 
-  /** TTL (hops) of published messages. Default 8; enough for O(log n) hops in large networks. */
+  /** TTL (hops) of published messages, 1 up to `maxTtl`. Default 16; enough for O(log n) hops in large networks. */
   messageTtl: number;
   /** Received TTLs above this are clamped. Default 16. */
   maxTtl: number;
@@ -175,14 +175,15 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<Partial<NetworkConfig
 type Rule =
   | { kind: "int"; min: number; max: number }
   | { kind: "unit" }
-  | { kind: "string" }
+  | { kind: "string"; maxBytes: number }
+  | { kind: "host" }
   | { kind: "address" }
   | { kind: "bool" };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => ({ kind: "int", min, max });
 const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
-  networkId: { kind: "string" },
-  listenHost: { kind: "string" },
+  networkId: { kind: "string", maxBytes: 64 },
+  listenHost: { kind: "host" },
   listenPort: int(0, 65535),
   advertisedAddress: { kind: "address" },
   gossipFanout: int(1, 1000),
@@ -195,7 +196,7 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
   minTrustThreshold: { kind: "unit" },
   trustDecayRate: { kind: "unit" },
   trustDecayIntervalMs: int(1),
-  messageTtl: int(0, 255),
+  messageTtl: int(1, 255),
   maxTtl: int(0, 255),
   maxMessageAgeMs: int(1_000),
   maxClockSkewMs: int(0),
@@ -263,7 +264,14 @@ export function resolveNetworkConfig(
         if (typeof value !== "number" || !(value >= 0 && value <= 1)) fail("a number in [0, 1]");
         break;
       case "string":
-        if (typeof value !== "string" || value.length === 0) fail("a non-empty string");
+        if (typeof value !== "string" || value.length === 0 || new TextEncoder().encode(value).length > rule.maxBytes) {
+          fail(`a string of 1 to ${rule.maxBytes} bytes`);
+        }
+        break;
+      case "host":
+        if (typeof value !== "string" || parseHostPort(formatHostPort(value, 1)) === undefined) {
+          fail("an IP address or host name");
+        }
         break;
       case "bool":
         if (typeof value !== "boolean") fail("true or false");
@@ -297,7 +305,78 @@ export function resolveNetworkConfig(
   if (config.maxMessageAgeMs > 600_000) {
     throw new ConfigError("maxMessageAgeMs", "maxMessageAgeMs must be at most 600000 (the dedup window must cover it)");
   }
+  if (config.messageTtl > config.maxTtl) {
+    throw new ConfigError("messageTtl", `messageTtl (${config.messageTtl}) must not exceed maxTtl (${config.maxTtl})`);
+  }
+  checkComponents(config);
   return config;
+}
+
+/**
+ * The components' own settings that each {@link NetworkConfig} key becomes (see {@link componentConfigs}),
+ * so that a component's refusal names the key the user wrote.
+ */
+const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
+  "transport.networkId": "networkId",
+  "transport.listenHost": "listenHost",
+  "transport.listenPort": "listenPort",
+  "transport.advertisedAddress": "advertisedAddress",
+  "transport.maxInbound": "maxInbound",
+  "transport.maxOutbound": "maxOutbound",
+  "transport.maxConnectionsPerIp": "maxConnectionsPerIp",
+  "transport.handshakeTimeoutMs": "handshakeTimeoutMs",
+  "transport.maxFrameBytes": "maxFrameBytes",
+  "transport.maxHandshakeFrameBytes": "maxFrameBytes",
+  "peers.minPeers": "minPeers",
+  "peers.maxPeers": "maxPeers",
+  "peers.outboundSlots": "outboundSlots",
+  "peers.maxPeersPerIp": "maxPeersPerIp",
+  "peers.maxPeersPerSubnet": "maxPeersPerSubnet",
+  "peers.bootstrap": "bootstrap",
+  "peers.maintenanceIntervalMs": "peerMaintenanceIntervalMs",
+  "peers.heartbeatIntervalMs": "heartbeatIntervalMs",
+  "peers.peerTimeoutMs": "peerTimeoutMs",
+  "peers.discoveryIntervalMs": "discoveryIntervalMs",
+  "trust.initialTrust": "initialTrustScore",
+  "trust.minTrustThreshold": "minTrustThreshold",
+  "trust.decayRate": "trustDecayRate",
+  "trust.decayIntervalMs": "trustDecayIntervalMs",
+  "gossip.fanout": "gossipFanout",
+  "gossip.originPrune": "gossipOriginPrune",
+  "gossip.intervalMs": "gossipIntervalMs",
+  "gossip.messageCacheSize": "messageCacheSize",
+  "gossip.defaultTtl": "messageTtl",
+  "gossip.maxApplicationPayloadBytes": "maxApplicationPayloadBytes",
+  "gossip.peerRateLimit": "peerRateLimit",
+  "gossip.peerRateBurst": "peerRateLimit",
+  "gossip.originRateLimit": "originRateLimit",
+  "gossip.originRateBurst": "originRateLimit",
+  "gossip.dedupWindowMs": "maxMessageAgeMs",
+  "gossip.repairWindowMs": "maxMessageAgeMs",
+};
+
+/**
+ * Runs every component's own validation on what `config` becomes, so that a setting no component would
+ * take is refused here (by `new KithNode`), naming the key, and never later in `start()`.
+ */
+function checkComponents(config: NetworkConfig): void {
+  const parts = componentConfigs(config);
+  try {
+    resolveTransportConfig(parts.transport);
+    resolvePeersConfig(parts.peers);
+    resolveTrustConfig(parts.trust);
+    resolveGossipConfig(parts.gossip);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const key = SOURCE_OF[error.key] ?? error.key;
+    throw new ConfigError(key, `${key}: ${error.message}`);
+  }
+  try {
+    new MessageCodec(parts.protocol);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ConfigError("maxTtl", `${error.message} (from maxTtl, maxMessageAgeMs, maxClockSkewMs, maxFrameBytes)`);
+  }
 }
 
 /** The parts of a node's configuration, as its components take them. */

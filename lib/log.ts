@@ -22,6 +22,20 @@ export function isLogLevel(value: string): value is LogLevel {
 }
 
 /**
+ * What components log to when given no sink: warnings and errors, as text, on stderr. A library user who
+ * passes a sink of their own (every component's `log` option, {@link KithNode}'s included) sees every line
+ * there instead.
+ */
+export function defaultLogSink(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
+  stderrWarnings(level, message, fields);
+}
+
+/** The failure of a callback the application or another layer gave: what failed and the error's message. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
+/**
  * A sink that writes lines of at least `minLevel` to `write` (default: stderr).
  *
  * @example
@@ -50,3 +64,5 @@ export function createLogger(
     write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${extra.length ? " " + extra.join(" ") : ""}`);
   };
 }
+
+const stderrWarnings: LogSink = createLogger("warn", "text");

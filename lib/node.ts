@@ -12,22 +12,24 @@
  *
  * @module
  */
-import { toHex } from "./bytes.ts";
+import { fromHex, toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { KithError } from "./errors.ts";
 import {
+  type GossipConfig,
   GossipProtocol,
   type GossipSender,
   type GossipStats,
   type MessageHandler,
   type MessageTypeCounts,
+  resolveGossipConfig,
 } from "./gossip/mod.ts";
-import { type Identity, loadOrCreateIdentity } from "./identity.ts";
-import { TcpTransport, type TransportStats } from "./transport/mod.ts";
+import { Identity, loadOrCreateIdentity } from "./identity.ts";
+import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
-import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType } from "./protocol.ts";
-import type { LogSink } from "./log.ts";
+import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol.ts";
+import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
 import { TrustManager } from "./trust.ts";
@@ -57,6 +59,33 @@ export interface Subscription extends AsyncIterable<ReceivedMessage> {
   unsubscribe(): void;
 }
 
+/** What a {@link TransportFactory} gets from the node it builds a transport for. */
+export interface TransportContext {
+  /** The node's identity (the transport authenticates as it). */
+  identity: Identity;
+  /** The node's clock. */
+  clock: Clock;
+  /** The node's envelope codec, with the limits of its configuration. */
+  codec: MessageCodec;
+  /** The transport's part of the node's configuration. */
+  config: Partial<TransportConfig>;
+  /** Peer records to hand an authenticated peer during the handshake (what the address book offers it). */
+  initialPeers: (remoteNodeId: string) => PeerRecord[];
+  /** The node's log sink, for the transport's failures. */
+  log: LogSink;
+}
+
+/**
+ * Builds the transport a node runs on. The default builds a TCP transport; the simulator passes one that
+ * builds a transport on its in-memory network, so simulations run the node that ships.
+ */
+export type TransportFactory = (context: TransportContext) => Transport;
+
+/** The TCP transport, the default {@link TransportFactory}. */
+export function tcpTransport(context: TransportContext): Transport {
+  return new TcpTransport(context);
+}
+
 /** Options of {@link KithNode}. */
 export interface NodeOptions {
   /** Settings over the preset's. */
@@ -76,8 +105,37 @@ export interface NodeOptions {
   clock?: Clock;
   /** Randomness for peer selection. Default: `Math.random`. */
   random?: RandomSource;
-  /** Receives lifecycle and peer events (the CLI logs them). Default: none. */
+  /**
+   * Receives lifecycle and peer events and every layer's failures (the CLI logs them). Default
+   * {@link defaultLogSink}: warnings and errors on stderr.
+   */
   log?: LogSink;
+  /** Builds the transport. Default {@link tcpTransport}. */
+  transport?: TransportFactory;
+  /**
+   * Gossip settings that {@link NetworkConfig} does not carry (experiments, the simulator's `--gossip`),
+   * applied over what the configuration derives. Checked by the constructor. Default none.
+   */
+  gossip?: Partial<GossipConfig>;
+}
+
+/**
+ * A started node's components. For the simulator and tests that need to reach below the application API;
+ * applications use {@link KithNode}'s methods.
+ */
+export interface NodeComponents {
+  /** The node's identity. */
+  identity: Identity;
+  /** Its storage. */
+  storage: Storage;
+  /** Its trust manager. */
+  trust: TrustManager;
+  /** Its transport. */
+  transport: Transport;
+  /** Its peer manager. */
+  peers: PeerManager;
+  /** Its gossip layer. */
+  gossip: GossipProtocol;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -165,7 +223,7 @@ export class KithNode {
   #identity: Identity | undefined;
   #storage: Storage | undefined;
   #trust: TrustManager | undefined;
-  #transport: TcpTransport | undefined;
+  #transport: Transport | undefined;
   #peers: PeerManager | undefined;
   #gossip: GossipProtocol | undefined;
   #verifier: ParallelVerifier | undefined;
@@ -177,6 +235,8 @@ export class KithNode {
   #delivered = 0;
   readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
+  readonly #gossipConfig: Partial<GossipConfig>;
+  readonly #log: LogSink;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -185,7 +245,10 @@ export class KithNode {
    */
   constructor(options: NodeOptions = {}) {
     this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
+    this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
+    resolveGossipConfig(this.#gossipConfig);
     this.#options = options;
+    this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#clock.now();
   }
@@ -236,8 +299,9 @@ export class KithNode {
       await this.#bringUp();
       this.#state = "running";
     } catch (error) {
-      this.#state = "running"; // let stop() tear down what was built
-      await this.stop();
+      // Close what was opened before the failure; the node ends stopped, never running.
+      this.#stopping = this.#tearDown();
+      await this.#stopping;
       throw error;
     }
   }
@@ -247,9 +311,7 @@ export class KithNode {
     const parts = componentConfigs(this.config);
     // 1. identity
     this.#identity = options.identity ??
-      (options.dataDir
-        ? (await loadOrCreateIdentity(options.dataDir)).identity
-        : (await import("./identity.ts")).Identity.generate());
+      (options.dataDir ? (await loadOrCreateIdentity(options.dataDir)).identity : Identity.generate());
     const identity = this.#identity;
     // 2. storage
     this.#storage = options.storage ??
@@ -258,6 +320,7 @@ export class KithNode {
           clock: this.#clock,
           flushIntervalMs: this.config.storageFlushIntervalMs,
           seenRetentionMs: parts.gossip.dedupWindowMs,
+          onError: (error) => this.#log("error", error.message, { code: error.code }),
         })
         : new MemoryStorage({ clock: this.#clock, seenRetentionMs: parts.gossip.dedupWindowMs }));
     const storage = this.#storage;
@@ -267,12 +330,13 @@ export class KithNode {
     const codec = new MessageCodec(parts.protocol);
     // 4. peers (over the transport it will manage)
     const holder: { peers?: PeerManager } = {};
-    this.#transport = new TcpTransport({
+    this.#transport = (options.transport ?? tcpTransport)({
       identity,
       clock: this.#clock,
       codec,
       config: parts.transport,
       initialPeers: (remote) => holder.peers?.peerRecordsFor(remote, MAX_PEER_LIST) ?? [],
+      log: this.#log,
     });
     const transport = this.#transport;
     const peers = holder.peers = this.#peers = new PeerManager({
@@ -284,10 +348,11 @@ export class KithNode {
       clock: this.#clock,
       random: options.random,
       config: parts.peers,
-      selfAddress: () => transport.advertisedAddress || transport.listenAddress,
+      selfAddress: () => transport.advertisedAddress || this.#address,
+      log: this.#log,
     });
     // 5. gossip
-    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads });
+    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
     const gossip = this.#gossip = new GossipProtocol({
       identity,
       peers,
@@ -297,7 +362,8 @@ export class KithNode {
       verifier: this.#verifier,
       clock: this.#clock,
       random: options.random,
-      config: parts.gossip,
+      config: this.#gossipConfig,
+      log: this.#log,
     });
     gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#deliver(message, from));
     gossip.registerHandler(MessageType.TRUST_UPDATE, (message, from) => this.#onTrustUpdate(message, from));
@@ -311,10 +377,10 @@ export class KithNode {
     );
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
     peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
-    const log = this.#options.log;
+    const log = this.#log;
     peers.onPeerConnected = (peer) => {
       gossip.peerConnected(peer);
-      log?.("info", "peer connected", {
+      log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
         address: peer.connection.remoteAddress,
         direction: peer.connection.direction,
@@ -322,7 +388,7 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
-      log?.("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+      log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
     };
     // 6. transport
     this.#address = await transport.listen();
@@ -330,7 +396,7 @@ export class KithNode {
     peers.start();
     gossip.start();
     this.#scheduleTrustExchange();
-    log?.("info", "node started", { nodeId: identity.nodeId, address: this.#address });
+    log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
   /**
@@ -366,7 +432,7 @@ export class KithNode {
           try {
             callback(message);
           } catch (error) {
-            console.error(`kith: subscriber callback failed: ${error}`);
+            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
           }
           return;
         }
@@ -463,6 +529,18 @@ export class KithNode {
     };
   }
 
+  /** The started node's components (for the simulator and tests; see {@link NodeComponents}). */
+  get components(): NodeComponents {
+    return {
+      identity: this.#require(this.#identity, "components"),
+      storage: this.#require(this.#storage, "components"),
+      trust: this.#require(this.#trust, "components"),
+      transport: this.#require(this.#transport, "components"),
+      peers: this.#require(this.#peers, "components"),
+      gossip: this.#require(this.#gossip, "components"),
+    };
+  }
+
   /** The preset the configuration started from. */
   get preset(): PresetName {
     return this.#options.preset ?? "default";
@@ -509,7 +587,7 @@ export class KithNode {
       .slice(0, Math.min(message.payload.limit, MAX_PEER_LIST));
     peer.connection.send(createMessage(this.#identity!, MessageType.TRUSTED_PEERS_RESPONSE, {
       peers: ranked.map((r) => ({
-        nodeId: Uint8Array.from(r.nodeId.match(/../g)!, (h) => parseInt(h, 16)),
+        nodeId: fromHex(r.nodeId)!,
         trust: r.trust,
       })),
     }, { ttl: 0, timestamp: now }));

@@ -30,6 +30,7 @@ import { bytesEqual, fromHex, toHex } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { ConfigError, type ProtocolError } from "./errors.ts";
 import type { Identity } from "./identity.ts";
+import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import { isLoopback, type NetworkGroup, networkGroup } from "./netgroup.ts";
 import type { CloseInfo, Connection, Transport } from "./transport/types.ts";
 import { TransportError } from "./transport/types.ts";
@@ -273,6 +274,8 @@ export interface PeerManagerOptions {
   codec?: MessageCodec;
   /** The address this node listens on, so it never dials itself through an announcement. */
   selfAddress?: () => string;
+  /** Where failures of handlers and of maintenance are logged. Default {@link defaultLogSink}. */
+  log?: LogSink;
 }
 
 const LINK_TYPES: ReadonlySet<number> = new Set([
@@ -311,6 +314,7 @@ export class PeerManager {
   readonly #active = new Map<string, ActiveState>();
   readonly #known = new Map<string, KnownPeer>();
   readonly #connecting = new Set<string>(); // node ids or bootstrap addresses
+  readonly #log: LogSink;
   readonly #bootstrap: BootstrapEntry[];
   readonly #dials = new Set<Promise<void>>();
   #timer: TimerId | undefined;
@@ -342,6 +346,7 @@ export class PeerManager {
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
     this.#selfAddress = options.selfAddress ?? (() => "");
+    this.#log = options.log ?? defaultLogSink;
     this.#bootstrap = this.config.bootstrap.map((address) => ({
       address,
       nodeId: undefined,
@@ -550,7 +555,7 @@ export class PeerManager {
       try {
         this.onPeerConnected?.(peer);
       } catch (error) {
-        console.error(`kith: onPeerConnected handler failed: ${error}`);
+        this.#log("error", "onPeerConnected handler failed", errorFields(error));
       }
     }
   }
@@ -583,7 +588,7 @@ export class PeerManager {
     try {
       this.onPeerDisconnected?.(peer, info);
     } catch (error) {
-      console.error(`kith: onPeerDisconnected handler failed: ${error}`);
+      this.#log("error", "onPeerDisconnected handler failed", errorFields(error));
     }
   }
 
@@ -695,7 +700,7 @@ export class PeerManager {
       try {
         this.onEnvelope?.(peer, envelope);
       } catch (error) {
-        console.error(`kith: onEnvelope handler failed: ${error}`);
+        this.#log("error", "onEnvelope handler failed", errorFields(error));
       }
       return;
     }
@@ -772,7 +777,7 @@ export class PeerManager {
       this.#dialCandidates();
       this.#discover();
     } catch (error) {
-      console.error(`kith: peer maintenance failed: ${error}`);
+      this.#log("error", "peer maintenance failed", errorFields(error));
     }
     this.#timer = this.#clock.setTimeout(() => this.#tick(), this.config.maintenanceIntervalMs);
   }

@@ -17,6 +17,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { bytesKey, keyBytes } from "./bytes.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import { KithError } from "./errors.ts";
+import { defaultLogSink } from "./log.ts";
 
 /** A peer in the address book. */
 export interface StoredPeer {
@@ -154,7 +155,7 @@ export interface SqliteStorageOptions extends StorageOptions {
   synchronous?: "normal" | "full";
   /** Event types whose consecutive buffered events for one peer are merged into one row. Default `valid_message`. */
   coalescedEventTypes?: readonly string[];
-  /** Called when a background flush or prune fails (the data stays buffered). Default: `console.error`. */
+  /** Called when a background flush or prune fails (the data stays buffered). Default: logged to {@link defaultLogSink}. */
   onError?: (error: StorageError) => void;
 }
 
@@ -491,7 +492,7 @@ export class SqliteStorage implements Storage {
       maxPendingWrites: Math.max(1, options.maxPendingWrites ?? DEFAULTS.maxPendingWrites),
     };
     this.#coalesced = new Set(options.coalescedEventTypes ?? ["valid_message"]);
-    this.#onError = options.onError ?? ((error) => console.error(`kith: ${error.message}`));
+    this.#onError = options.onError ?? ((error) => defaultLogSink("error", error.message, { code: error.code }));
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);

@@ -19,6 +19,7 @@
  */
 import { cpuUsage } from "node:process";
 import { defaultBackend, nativeBackend, passesEncodingRules, verifySignature } from "./ed25519.ts";
+import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 
 /** A signature check whose answer may come later. */
 export interface SignatureVerifier {
@@ -332,7 +333,7 @@ class HelperPool {
 
   /** A helper failed (it should not): answer its checks inline and stop using helpers. */
   #fail(helper: Helper, reason: string): void {
-    if (!this.broken) console.error(`kith: signature helper thread failed (${reason}); checking inline from now on`);
+    if (!this.broken) reportToVerifiers("signature helper thread failed; checking inline from now on", { reason });
     this.broken = true;
     helper.worker.terminate();
     const index = this.#helpers.indexOf(helper);
@@ -352,6 +353,16 @@ const PROBE_SMOOTHING = 0.25;
 
 const pool = new HelperPool();
 
+/** Verifiers open now, whose logs hear of the shared helpers' failures. */
+const openVerifiers = new Set<ParallelVerifier>();
+
+/** Logs a failure of the shared helpers to every open verifier's sink (once per distinct sink). */
+function reportToVerifiers(message: string, fields: Record<string, unknown>): void {
+  const sinks = new Set([...openVerifiers].map((v) => v.log));
+  if (sinks.size === 0) sinks.add(defaultLogSink);
+  for (const sink of sinks) sink("error", message, fields);
+}
+
 function answer(check: PendingCheck, valid: boolean, how: "inline" | "offloaded"): void {
   check.owner.stats[how]++;
   try {
@@ -359,7 +370,7 @@ function answer(check: PendingCheck, valid: boolean, how: "inline" | "offloaded"
   } catch (error) {
     // Answers run from a microtask or the helper's message event: an exception would end the process and
     // leave the rest of the batch unanswered.
-    console.error(`kith: signature check callback failed: ${error}`);
+    check.owner.log("error", "signature check callback failed", errorFields(error));
   }
 }
 
@@ -401,7 +412,7 @@ function flush(): void {
     pool.submit(checks);
   } catch (error) {
     // No helper could be started (a runtime without Workers, or out of resources): inline from now on.
-    if (!pool.broken) console.error(`kith: signature helper thread unavailable (${error}); checking inline`);
+    if (!pool.broken) reportToVerifiers("signature helper thread unavailable; checking inline", errorFields(error));
     pool.broken = true;
     answerInline(checks);
     return;
@@ -435,6 +446,8 @@ export class ParallelVerifier implements SignatureVerifier {
   readonly stats: ParallelVerifierStats = { inline: 0, offloaded: 0, batches: 0 };
   /** Set by {@link ParallelVerifier.close}. */
   closed = false;
+  /** Where failures are logged. */
+  readonly log: LogSink;
 
   /** Helper threads running now in this process (shared by every verifier). */
   get helperThreads(): number {
@@ -445,7 +458,7 @@ export class ParallelVerifier implements SignatureVerifier {
    * Creates a verifier. Threads start only when a batch first needs one.
    * @throws {RangeError} on a setting out of range
    */
-  constructor(config: Partial<ParallelVerifierConfig> = {}) {
+  constructor(config: Partial<ParallelVerifierConfig> = {}, log: LogSink = defaultLogSink) {
     const merged = { ...DEFAULT_PARALLEL_VERIFIER_CONFIG, ...config };
     if (!Number.isInteger(merged.threads) || merged.threads < 0 || merged.threads > 64) {
       throw new RangeError(`threads must be an integer in 0..64, got ${merged.threads}`);
@@ -466,6 +479,8 @@ export class ParallelVerifier implements SignatureVerifier {
       throw new RangeError(`maxInFlight must be a positive integer, got ${merged.maxInFlight}`);
     }
     this.config = Object.freeze(merged);
+    this.log = log;
+    openVerifiers.add(this);
     if (this.#threaded) pool.acquire(merged.threads, merged.helperIdleMs);
   }
 
@@ -503,6 +518,7 @@ export class ParallelVerifier implements SignatureVerifier {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openVerifiers.delete(this);
     if (this.#threaded) pool.release();
   }
 }

@@ -134,7 +134,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const publishedAt: number[] = [];
   const hops: number[] = [];
   for (let i = 0; i < options.nodes; i++) {
-    const node = startSimNode(network, i, random, config, options.profile, options.gossip);
+    const node = await startSimNode(network, i, random, config, options.profile, options.gossip);
     handlers(node, i);
     nodes.push(node);
     indexById.set(node.identity.nodeId, i);
@@ -226,19 +226,21 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       clock.setTimeout(() => {
         for (const index of victims) {
           const old = nodes[index];
-          const node = startSimNode(network, index, random, config, options.profile, options.gossip, {
+          // The node is up once its start settles (at the end of this 10 ms step).
+          void startSimNode(network, index, random, config, options.profile, options.gossip, {
             identity: old.identity,
             storage: old.storage,
+          }).then((node) => {
+            handlers(node, index);
+            nodes[index] = node;
+            down.delete(index);
           });
-          handlers(node, index);
-          nodes[index] = node;
-          down.delete(index);
         }
       }, 5_000);
     }, (lastPublish - startedAt) / 5);
   }
   if (options.partitionAtMs !== undefined) {
-    // simAddress(i) is 10.(i >> 8).(i & 255).1:7400
+    // simAddress(i) is 127.(i >> 8).(i & 255).1:7400
     const half = (address: string) => {
       const [, b, c] = address.split(".");
       return (Number(b) << 8) + Number(c) < options.nodes / 2;

@@ -1,6 +1,19 @@
 import assert from "node:assert/strict";
-import { DEFAULT_NETWORK_CONFIG, PRESETS, resolveNetworkConfig } from "../lib/config.ts";
+import {
+  componentConfigs,
+  DEFAULT_NETWORK_CONFIG,
+  type NetworkConfig,
+  PRESETS,
+  resolveNetworkConfig,
+} from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
+import { resolveGossipConfig } from "../lib/gossip/mod.ts";
+import { resolveTransportConfig } from "../lib/transport/mod.ts";
+import { KithNode } from "../lib/node.ts";
+import { resolvePeersConfig } from "../lib/peers.ts";
+import { MessageCodec } from "../lib/protocol.ts";
+import { seededRandom } from "../lib/random.ts";
+import { resolveTrustConfig } from "../lib/trust.ts";
 
 Deno.test("the presets carry exactly the design's values", () => {
   const throughput = resolveNetworkConfig({}, "high-throughput");
@@ -70,4 +83,65 @@ Deno.test("an invalid value is refused with one line naming the key", () => {
     () => resolveNetworkConfig({}, "fastest" as never),
     (e: unknown) => e instanceof ConfigError && e.key === "preset",
   );
+});
+
+Deno.test("a setting that no component would take is refused by new KithNode, naming the setting, not later by start()", () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ messageTtl: 0 }, "messageTtl"],
+    [{ messageTtl: 40, maxTtl: 16 }, "messageTtl"],
+    [{ listenHost: "not a host!" }, "listenHost"],
+    [{ networkId: "x".repeat(65) }, "networkId"],
+  ];
+  for (const [overrides, key] of cases) {
+    assert.throws(() => new KithNode({ config: overrides as never }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.equal(e.key, key);
+      assert.ok(e.message.startsWith(key), e.message);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    });
+  }
+});
+
+Deno.test("what a config becomes passes every component's own validation, for random settings the rules accept", () => {
+  const random = seededRandom(11);
+  const pick = <T>(values: T[]): T => values[Math.floor(random() * values.length)];
+  const candidates: Partial<Record<keyof NetworkConfig, unknown[]>> = {
+    listenPort: [0, 1, 65535],
+    gossipFanout: [1, 3, 1000],
+    gossipIntervalMs: [10, 1000],
+    maxPeers: [1, 2, 50, 10_000],
+    minPeers: [0, 1, 8],
+    messageCacheSize: [16, 10_000],
+    messageTtl: [1, 16, 255],
+    maxTtl: [0, 16, 255],
+    maxMessageAgeMs: [1_000, 300_000, 600_000],
+    maxClockSkewMs: [0, 30_000],
+    maxApplicationPayloadBytes: [1, 65_536, 1_000_000],
+    maxFrameBytes: [1024, 4096, 1 << 20, 16 << 20],
+    outboundSlots: [0, 1, 8],
+    peerRateLimit: [1, 1000],
+    originRateLimit: [1, 200],
+    handshakeTimeoutMs: [10, 5000],
+  };
+  let accepted = 0;
+  for (let i = 0; i < 2_000; i++) {
+    const overrides: Record<string, unknown> = {};
+    for (const [key, values] of Object.entries(candidates)) if (random() < 0.3) overrides[key] = pick(values!);
+    let config: NetworkConfig;
+    try {
+      config = resolveNetworkConfig(overrides as Partial<NetworkConfig>);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      continue;
+    }
+    accepted++;
+    const parts = componentConfigs(config);
+    resolveTransportConfig(parts.transport);
+    resolvePeersConfig(parts.peers);
+    resolveTrustConfig(parts.trust);
+    resolveGossipConfig(parts.gossip);
+    new MessageCodec(parts.protocol);
+  }
+  assert.ok(accepted > 100, `only ${accepted} of 2,000 random configs were valid`);
 });

@@ -55,7 +55,7 @@ Deno.test("simulated line topology: TTL 2 stops two hops out, as on real TCP", a
   const network = new SimNetwork(clock, seededRandom(9), { minLatencyMs: 5, maxLatencyMs: 5 });
   const random = seededRandom(10);
   const config = { minPeers: 0, outboundSlots: 0, gossipIntervalMs: 100 };
-  const nodes = Array.from({ length: 5 }, (_, i) => startSimNode(network, i, random, config));
+  const nodes = await Promise.all(Array.from({ length: 5 }, (_, i) => startSimNode(network, i, random, config)));
   const got = nodes.map(() => [] as string[]);
   nodes.forEach((node, i) =>
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (m) => {
@@ -105,4 +105,21 @@ Deno.test("link bandwidth and per-message processing time slow the spread, as mo
     assert.equal(slow.delivery_ratio, 1);
     assert.ok(slow.coverage_ms.p50 > plain.coverage_ms.p50, `${slow.coverage_ms.p50} vs ${plain.coverage_ms.p50}`);
   }
+});
+
+Deno.test("simulated nodes run the shipped node's trust exchange: a peer's request is answered", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const network = new SimNetwork(clock, seededRandom(3), { minLatencyMs: 5, maxLatencyMs: 5 });
+  const random = seededRandom(4);
+  const config = { minPeers: 0, outboundSlots: 0, trustExchangeIntervalMs: 1_000 };
+  const [a, b] = await Promise.all([0, 1].map((i) => startSimNode(network, i, random, config)));
+  const link = a.peers.connect(b.address);
+  clock.runUntil(clock.now() + 20);
+  await link;
+  clock.runUntil(clock.now() + 1_500);
+  const asked = (n: typeof a, type: string) => n.node.stats().byType[type]?.received ?? 0;
+  assert.ok(asked(a, "TRUSTED_PEERS_REQUEST") + asked(b, "TRUSTED_PEERS_REQUEST") >= 2, "both asked once a second");
+  assert.ok(asked(a, "TRUSTED_PEERS_RESPONSE") >= 1 && asked(b, "TRUSTED_PEERS_RESPONSE") >= 1, "both answered");
+  await Promise.all([a.stop(), b.stop()]);
+  clock.runUntil(clock.now() + 100);
 });

@@ -12,6 +12,7 @@
 import { bytesKey, keyBytes, toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Identity } from "../identity.ts";
+import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
 import type { Connection } from "../transport/types.ts";
 import {
   type ApplicationPayload,
@@ -76,6 +77,7 @@ export class GossipProtocol {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #codec: MessageCodec;
+  readonly #log: LogSink;
   // id key -> the copy whose signature is being checked, and copies from other peers that came meanwhile.
   readonly #checking: CopiesUnderCheck;
   #stopped = false;
@@ -111,6 +113,7 @@ export class GossipProtocol {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
+    this.#log = options.log ?? defaultLogSink;
     this.#seen = new SeenIds(options.storage, this.config.messageCacheSize);
     this.#store = new MessageStore(this.config.messageCacheSize, this.config.maxStoreBytes);
     this.#out = new GossipOutbox(
@@ -205,7 +208,7 @@ export class GossipProtocol {
       try {
         this.#round();
       } catch (error) {
-        console.error(`kith: gossip round failed: ${error}`);
+        this.#log("error", "gossip round failed", errorFields(error));
       }
       this.#schedule();
     }, this.config.intervalMs);
@@ -394,7 +397,7 @@ export class GossipProtocol {
       try {
         handler(message, peer);
       } catch (error) {
-        console.error(`kith: handler for message type ${message.type} failed: ${error}`);
+        this.#log("error", "message handler failed", { type: message.type, ...errorFields(error) });
       }
     }
     // Forward while the TTL allows another hop after this one.
@@ -525,7 +528,7 @@ export class GossipProtocol {
       try {
         this.#lazyRound();
       } catch (error) {
-        console.error(`kith: gossip announcement round failed: ${error}`);
+        this.#log("error", "gossip announcement round failed", errorFields(error));
       }
     }, this.config.lazyIntervalMs);
   }

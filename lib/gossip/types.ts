@@ -6,6 +6,7 @@
  */
 import type { Clock } from "../clock.ts";
 import type { Identity } from "../identity.ts";
+import type { LogSink } from "../log.ts";
 import type { Connection } from "../transport/types.ts";
 import type { Message, MessageCodec } from "../protocol.ts";
 import type { RandomSource } from "../random.ts";
@@ -52,4 +53,6 @@ export interface GossipOptions {
    * helper thread under load (its answers come later). The caller owns it and closes it.
    */
   verifier?: SignatureVerifier;
+  /** Where failures of handlers and rounds are logged. Default {@link defaultLogSink}. */
+  log?: LogSink;
 }

@@ -5,18 +5,27 @@
  * real PeerManager, GossipProtocol and TrustManager over it.
  *
  * What is modelled: per-link latency (drawn once per link from a seeded
- * uniform distribution), random loss, FIFO order per link, bytes on the wire
- * (envelope + 4-byte frame + 16-byte AEAD tag per envelope), the socket
- * address an inbound connection comes from (the dialer's listen address, or
- * a shared source host as on loopback TCP), and the peer list a responder
- * offers in the handshake when given one. What is not:
- * handshake cryptography (connections are authenticated by construction),
- * bandwidth limits, TCP retransmission.
+ * uniform distribution), random loss, FIFO order per link, per-link
+ * bandwidth and per-node processing time (both optional, in
+ * {@link LinkModel}), bytes on the wire (envelope + 4-byte frame + 16-byte
+ * AEAD tag per envelope), the socket address an inbound connection comes
+ * from (the dialer's listen address, or a shared source host as on loopback
+ * TCP), and the peer list a responder offers in the handshake when given
+ * one. What is not: handshake cryptography (connections are authenticated by
+ * construction), record coalescing (one record per envelope), TCP
+ * retransmission.
  *
  * @module
  */
 import type { Identity } from "../identity.ts";
-import type { CloseInfo, Connection, ConnectionStats, DialOptions, Transport } from "../transport/types.ts";
+import type {
+  CloseInfo,
+  Connection,
+  ConnectionStats,
+  DialOptions,
+  Transport,
+  TransportStats,
+} from "../transport/types.ts";
 import { CONNECTION_LOST, TransportError } from "../transport/types.ts";
 import {
   DisconnectReason,
@@ -143,9 +152,9 @@ export class SimNetwork {
     return transport;
   }
 
-  /** Removes a node's address (it went down). */
-  forget(address: string): void {
-    this.#byAddress.delete(address);
+  /** Removes `transport`'s address (it went down), unless a newer transport (a restart) holds it now. */
+  forget(transport: SimTransport): void {
+    if (this.#byAddress.get(transport.address) === transport) this.#byAddress.delete(transport.address);
   }
 
   /** The transport at `address`, if up. */
@@ -235,6 +244,8 @@ class SimConnection implements Connection {
     const size = bytes.length + WIRE_OVERHEAD;
     network.bytesSent += size;
     this.stats.bytesOut += size;
+    this.#owner.counters.bytesOut += size;
+    this.#owner.counters.recordsOut++;
     this.stats.envelopesOut++;
     if (network.lose()) return true;
     const peer = this.peer;
@@ -252,6 +263,7 @@ class SimConnection implements Connection {
   #receive(bytes: Uint8Array): void {
     if (!this.#open) return;
     this.stats.bytesIn += bytes.length + WIRE_OVERHEAD;
+    this.#owner.counters.bytesIn += bytes.length + WIRE_OVERHEAD;
     this.stats.envelopesIn++;
     let envelope: Envelope;
     try {
@@ -301,6 +313,18 @@ export class SimTransport implements Transport {
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
   readonly #open = new Map<string, SimConnection>();
   #closed = false;
+  /** Running totals behind {@link SimTransport.stats} (updated by its connections). */
+  readonly counters: TransportStats = {
+    inbound: 0,
+    outbound: 0,
+    peakInbound: 0,
+    refused: 0,
+    handshakesCompleted: 0,
+    handshakesFailed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    recordsOut: 0,
+  };
 
   constructor(network: SimNetwork, identity: Identity, address: string, options: SimTransportOptions = {}) {
     this.network = network;
@@ -309,6 +333,20 @@ export class SimTransport implements Transport {
     this.address = address;
     this.sourceHost = options.sourceHost;
     this.#initialPeers = options.initialPeers ?? (() => []);
+  }
+
+  /** Counters, as TCP's: connections now by direction, handshakes (every link counts one), bytes, records. */
+  get stats(): Readonly<TransportStats> {
+    let inbound = 0;
+    for (const connection of this.#open.values()) if (connection.direction === "inbound") inbound++;
+    const counters = this.counters;
+    counters.peakInbound = Math.max(counters.peakInbound, inbound);
+    return { ...counters, inbound, outbound: this.#open.size - inbound };
+  }
+
+  /** Its address on the simulated network. */
+  get advertisedAddress(): string {
+    return this.address;
   }
 
   listen(): Promise<string> {
@@ -340,6 +378,8 @@ export class SimTransport implements Transport {
         far.peer = local;
         this.#open.set(remote.nodeId, local);
         remote.#open.set(this.nodeId, far);
+        this.counters.handshakesCompleted++;
+        remote.counters.handshakesCompleted++;
         remote.onConnection?.(far);
         this.onConnection?.(local);
         resolve(local);
@@ -362,7 +402,7 @@ export class SimTransport implements Transport {
 
   close(): Promise<void> {
     this.#closed = true;
-    this.network.forget(this.address);
+    this.network.forget(this);
     for (const connection of [...this.#open.values()]) {
       void connection.close(DisconnectReason.SHUTDOWN, "node down");
     }
@@ -372,7 +412,7 @@ export class SimTransport implements Transport {
   /** Drops every link at once, as a crash would: peers notice only by silence (or their own sends). */
   crash(): void {
     this.#closed = true;
-    this.network.forget(this.address);
+    this.network.forget(this);
     for (const connection of [...this.#open.values()]) {
       connection.terminate({ reason: CONNECTION_LOST, detail: "crashed", by: "local" });
       this.network.clock.setTimeout(

@@ -1,23 +1,25 @@
 /**
- * A simulated node: the real TrustManager, PeerManager and GossipProtocol,
- * wired as {@link KithNode} wires them, over a {@link SimTransport}.
+ * A simulated node: a {@link KithNode}, the node that ships, over a
+ * {@link SimTransport} and in-memory storage, on the network's virtual clock.
  *
  * @module
  */
-import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "../config.ts";
-import { type GossipConfig, GossipProtocol } from "../gossip/mod.ts";
+import type { NetworkConfig, PresetName } from "../config.ts";
+import type { GossipConfig, GossipProtocol } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
-import { PeerManager } from "../peers.ts";
-
+import { KithNode } from "../node.ts";
+import type { PeerManager } from "../peers.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage.ts";
-import { TrustManager } from "../trust.ts";
+import type { TrustManager } from "../trust.ts";
 import type { SimNetwork, SimTransport } from "./network.ts";
 
 /** One node of a simulation. */
 export interface SimNode {
   /** Index in the simulation. */
   index: number;
+  /** The node itself. */
+  node: KithNode;
   /** Its identity (from the seed). */
   identity: Identity;
   /** Its address on the simulated network. */
@@ -32,22 +34,24 @@ export interface SimNode {
   gossip: GossipProtocol;
   /** Its storage (kept across a crash, as a data directory would be). */
   storage: MemoryStorage;
-  /** Stops its timers and drops its links. */
+  /** Stops it as {@link KithNode.stop} does: DISCONNECT to its peers, timers stopped. */
   stop(): Promise<void>;
   /** Crashes it: timers stop and links drop at once; storage survives for a restart. */
   crash(): void;
 }
 
-/** A distinct /24 per node, so subnet bounds treat nodes as distinct networks. */
+/** A distinct loopback /24 per node, so subnet bounds treat nodes as distinct networks. */
 export function simAddress(index: number): string {
-  return `10.${(index >> 8) & 255}.${index & 255}.1:7400`;
+  return `127.${(index >> 8) & 255}.${index & 255}.1:7400`;
 }
 
 /**
  * Builds and starts node `index` on `network`. Its identity comes from
- * `random`, so the same seed gives the same network.
+ * `random`, so the same seed gives the same network. Signature checks stay
+ * on the node's thread (`verifyThreads` 0): helper threads would make the
+ * order of events depend on the host.
  */
-export function startSimNode(
+export async function startSimNode(
   network: SimNetwork,
   index: number,
   random: RandomSource,
@@ -55,60 +59,41 @@ export function startSimNode(
   preset: PresetName = "default",
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage },
-): SimNode {
+): Promise<SimNode> {
   const clock = network.clock;
-  const config = resolveNetworkConfig(overrides, preset);
-  const parts = componentConfigs(config);
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
   const address = simAddress(index);
   const storage = restart?.storage ?? new MemoryStorage({ clock, pruneIntervalMs: 0 });
-  const trust = new TrustManager({ storage, clock, config: parts.trust, localNodeId: identity.nodeId });
-  const transport = network.transport(identity, address);
-  const peers = new PeerManager({
+  let transport: SimTransport | undefined;
+  const node = new KithNode({
+    config: { ...overrides, verifyThreads: 0 },
+    preset,
     identity,
-    transport,
-    trust,
     storage,
     clock,
     random,
-    codec: network.codec,
-    config: parts.peers,
-    selfAddress: () => address,
+    gossip: gossipOverrides,
+    transport: (context) => transport = network.transport(context.identity, address),
   });
-  const gossip = new GossipProtocol({
-    identity,
-    peers,
-    trust,
-    storage,
-    clock,
-    random,
-    codec: network.codec,
-    config: { ...parts.gossip, ...gossipOverrides },
-  });
-  peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
-  peers.onPeerConnected = (peer) => gossip.peerConnected(peer);
-  peers.onPeerDisconnected = (peer) => gossip.peerDisconnected(peer.nodeId);
-  peers.start();
-  gossip.start();
+  await node.start();
+  const { trust, peers, gossip } = node.components;
   return {
     index,
+    node,
     identity,
     address,
-    transport,
+    transport: transport!,
     trust,
     peers,
     gossip,
     storage,
     crash() {
+      // Silence first, as a crash is: no DISCONNECT, no last announcement; then the node's own timers.
       gossip.stop();
       void peers.stop();
-      transport.crash();
+      transport!.crash();
+      void node.stop();
     },
-    async stop() {
-      gossip.stop();
-      await peers.stop();
-      await transport.close();
-      storage.close();
-    },
+    stop: () => node.stop(),
   };
 }

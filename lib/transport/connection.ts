@@ -12,6 +12,7 @@ import { toHex } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
 import { FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
+import { errorFields, type LogSink } from "../log.ts";
 import {
   DisconnectReason,
   type Envelope,
@@ -185,6 +186,8 @@ export interface ConnectionOwner {
   closed(connection: TcpConnection, info: CloseInfo): void;
   /** Called when the peer sent bytes that failed to parse. */
   protocolError(connection: Connection, error: ProtocolError): void;
+  /** Where failures of handlers are logged. */
+  readonly log: LogSink;
 }
 
 /** A {@link Connection} over TCP, made by the transport once a handshake has finished. */
@@ -347,7 +350,7 @@ export class TcpConnection implements Connection {
     try {
       this.#enqueue(this.#owner.disconnectEnvelope(reason, detail));
     } catch (error) {
-      console.error(`kith: could not build DISCONNECT: ${error}`);
+      this.#owner.log("error", "could not build DISCONNECT", errorFields(error));
     }
     const pump = this.#pump;
     if (pump) {
@@ -373,7 +376,7 @@ export class TcpConnection implements Connection {
     try {
       this.onClose?.(info);
     } catch (error) {
-      console.error(`kith: onClose handler failed: ${error}`);
+      this.#owner.log("error", "onClose handler failed", errorFields(error));
     }
   }
 
@@ -449,7 +452,7 @@ export class TcpConnection implements Connection {
     try {
       this.onEnvelope?.(envelope);
     } catch (error) {
-      console.error(`kith: onEnvelope handler failed: ${error}`);
+      this.#owner.log("error", "onEnvelope handler failed", errorFields(error));
     }
   }
 }

@@ -13,6 +13,7 @@ import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
 import type { Identity } from "../identity.ts";
+import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
 import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol.ts";
 import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
@@ -65,6 +66,8 @@ export interface TcpTransportOptions {
   codec?: MessageCodec;
   /** Supplies the peer list sent in HANDSHAKE_ACK to `remoteNodeId` (at most 64 are sent). */
   initialPeers?: (remoteNodeId: string) => PeerRecord[];
+  /** Where failures of handlers and of accepting are logged. Default {@link defaultLogSink}. */
+  log?: LogSink;
 }
 
 interface PendingHandshake {
@@ -107,6 +110,7 @@ export class TcpTransport implements Transport {
   readonly #clock: Clock;
   readonly #codec: MessageCodec;
   readonly #owner: ConnectionOwner;
+  readonly #log: LogSink;
   readonly #inbound: InboundSlots;
   readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   #listener: Deno.TcpListener | undefined;
@@ -144,6 +148,7 @@ export class TcpTransport implements Transport {
     this.#clock = options.clock ?? systemClock;
     this.#codec = options.codec ?? new MessageCodec();
     this.#initialPeers = options.initialPeers ?? (() => []);
+    this.#log = options.log ?? defaultLogSink;
     this.#inbound = new InboundSlots(this.config, this.#stats);
     this.#owner = {
       config: this.config,
@@ -154,6 +159,7 @@ export class TcpTransport implements Transport {
       recordWritten: () => void this.#stats.recordsOut++,
       closed: (connection) => this.#connectionClosed(connection),
       protocolError: (connection, error) => this.#reportProtocolError(connection, error),
+      log: this.#log,
     };
   }
 
@@ -236,7 +242,7 @@ export class TcpTransport implements Transport {
         }
         // A transient failure (out of file descriptors, a client that reset
         // early): pause briefly and keep accepting.
-        console.error(`kith: accept failed, retrying: ${error instanceof Error ? error.message : error}`);
+        this.#log("warn", "accept failed, retrying", errorFields(error));
         await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
@@ -367,7 +373,10 @@ export class TcpTransport implements Transport {
       } else {
         // Not the peer's doing: a bug in kith. Logged, not counted as a failed handshake, and not rethrown
         // (the accept path must survive it).
-        console.error("kith: bug in an inbound handshake:", error);
+        this.#log("error", "bug in an inbound handshake", {
+          ...errorFields(error),
+          stack: error instanceof Error ? error.stack : undefined,
+        });
       }
     } finally {
       this.#clock.clearTimeout(deadline);
@@ -553,7 +562,7 @@ export class TcpTransport implements Transport {
     try {
       this.onConnection?.(connection);
     } catch (error) {
-      console.error(`kith: onConnection handler failed: ${error}`);
+      this.#log("error", "onConnection handler failed", errorFields(error));
     }
     connection.start();
     return winner;
@@ -575,7 +584,7 @@ export class TcpTransport implements Transport {
     try {
       this.onProtocolError?.(connection, error);
     } catch (handlerError) {
-      console.error(`kith: onProtocolError handler failed: ${handlerError}`);
+      this.#log("error", "onProtocolError handler failed", errorFields(handlerError));
     }
   }
 

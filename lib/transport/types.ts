@@ -116,6 +116,10 @@ export interface Transport {
   onConnection: ((connection: Connection) => void) | undefined;
   /** Called when a connected peer sends an envelope that fails to parse (for trust penalties). */
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
+  /** Counters: connections, handshakes, bytes and records. */
+  readonly stats: Readonly<TransportStats>;
+  /** The `host:port` peers should dial to reach this node; `""` while none is known. */
+  readonly advertisedAddress: string;
   /** Starts accepting connections; resolves with the bound `host:port`. */
   listen(): Promise<string>;
   /** Connects to `address` and completes the handshake. @throws {TransportError} */

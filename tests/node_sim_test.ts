@@ -1,0 +1,179 @@
+/**
+ * KithNode's delivery behaviour on the simulator: the node that ships, over the in-memory network and a
+ * virtual clock, so each test is deterministic and takes no wall-clock waits. tests/node_test.ts keeps the
+ * lifecycle tests that need real TCP and a data directory.
+ */
+import assert from "node:assert/strict";
+import type { NetworkConfig } from "../lib/config.ts";
+import { KithNode, type ReceivedMessage } from "../lib/node.ts";
+import { seededRandom } from "../lib/random.ts";
+import { VirtualClock } from "../lib/sim/clock.ts";
+import { SimNetwork } from "../lib/sim/network.ts";
+import { simAddress, type SimNode, startSimNode } from "../lib/sim/node.ts";
+
+/** Settings that let a network form and repair in well under a second of virtual time. */
+const FAST: Partial<NetworkConfig> = {
+  gossipIntervalMs: 100,
+  peerMaintenanceIntervalMs: 50,
+  discoveryIntervalMs: 300,
+  heartbeatIntervalMs: 1_000,
+};
+
+/** A simulated network whose nodes are KithNodes. */
+class Lab {
+  readonly clock = new VirtualClock(1_700_000_000_000);
+  readonly network: SimNetwork;
+  readonly random = seededRandom(21);
+  readonly nodes: SimNode[] = [];
+
+  constructor(seed: number) {
+    this.network = new SimNetwork(this.clock, seededRandom(seed), { minLatencyMs: 2, maxLatencyMs: 10 });
+  }
+
+  async add(config: Partial<NetworkConfig> = {}): Promise<KithNode> {
+    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...FAST, ...config });
+    this.nodes.push(node);
+    return node.node;
+  }
+
+  /** Runs virtual time in 10 ms steps, letting promise continuations (dial results) settle between them. */
+  async run(ms: number): Promise<void> {
+    const until = this.clock.now() + ms;
+    while (this.clock.now() < until) {
+      this.clock.runUntil(Math.min(until, this.clock.now() + 10));
+      for (let i = 0; i < 4; i++) await Promise.resolve();
+    }
+  }
+
+  /** Runs virtual time until `condition` holds; fails after `limitMs` of virtual time. */
+  async runUntil(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
+    const deadline = this.clock.now() + limitMs;
+    while (!condition()) {
+      if (this.clock.now() >= deadline) assert.fail(`no ${what} after ${limitMs} ms of virtual time`);
+      await this.run(10);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    this.clock.runUntil(this.clock.now() + 1_000);
+  }
+}
+
+function inbox(node: KithNode): ReceivedMessage[] {
+  const received: ReceivedMessage[] = [];
+  node.subscribe(undefined, (m) => received.push(m));
+  return received;
+}
+
+const activePeers = (node: KithNode) => node.peers().filter((p) => p.state === "active").length;
+
+Deno.test("a 10-node network delivers all of 200 broadcasts to every node, each exactly once", async () => {
+  const lab = new Lab(1);
+  // The simulator does not model HANDSHAKE_ACK's peer list, so the seed takes everyone inbound and the
+  // others find each other by PEER_DISCOVERY.
+  const nodes = [await lab.add({ minPeers: 3, maxPeers: 12, outboundSlots: 0 })];
+  for (let i = 1; i < 10; i++) nodes.push(await lab.add({ minPeers: 3, maxPeers: 8, bootstrap: [simAddress(0)] }));
+  await lab.runUntil(() => nodes.every((n) => activePeers(n) >= 3), "3 peers each");
+  const inboxes = nodes.map(inbox);
+  const published: { id: string; by: number }[] = [];
+  for (let i = 0; i < 200; i++) {
+    const by = i % 10;
+    published.push({ id: nodes[by].broadcast(`message ${i}`, { topic: "test" }), by });
+  }
+  await lab.runUntil(
+    () => inboxes.every((box, n) => box.length >= published.filter((p) => p.by !== n).length),
+    "delivery everywhere",
+  );
+  await lab.run(1_000); // ten repair rounds: no late duplicate may appear
+  inboxes.forEach((box, n) => {
+    const expected = published.filter((p) => p.by !== n).map((p) => p.id).sort();
+    assert.deepEqual(box.map((m) => m.id).sort(), expected, `node ${n} got each message from the others exactly once`);
+  });
+  assert.equal(new TextDecoder().decode(inboxes[0].find((m) => m.id === published[1].id)!.data), "message 1");
+  await lab.stop();
+});
+
+Deno.test("a node that joins after messages were published receives them through anti-entropy", async () => {
+  const lab = new Lab(2);
+  const nodes = [await lab.add({ minPeers: 2 })];
+  for (let i = 0; i < 3; i++) nodes.push(await lab.add({ minPeers: 2, bootstrap: [simAddress(0)] }));
+  await lab.runUntil(() => nodes.every((n) => activePeers(n) > 0), "the first nodes to connect");
+  const ids = nodes.flatMap((node, n) => Array.from({ length: 10 }, (_, i) => node.broadcast(`early ${n}.${i}`)));
+  await lab.run(300);
+  const late = await lab.add({ minPeers: 2, bootstrap: [simAddress(2)] });
+  const box = inbox(late);
+  await lab.runUntil(() => box.length >= ids.length, `all ${ids.length} earlier messages at the late node`);
+  assert.deepEqual(box.map((m) => m.id).sort(), [...ids].sort());
+  assert.ok(late.stats().gossip.requested >= ids.length, "they came by repair (want), not by chance");
+  await lab.stop();
+});
+
+Deno.test("with TTL 2 on a line topology, propagation stops two hops out", async () => {
+  const lab = new Lab(3);
+  const nodes: KithNode[] = [];
+  for (let i = 0; i < 5; i++) nodes.push(await lab.add({ minPeers: 0, outboundSlots: 0 }));
+  for (let i = 0; i < 4; i++) { // A - B - C - D - E
+    const link = nodes[i].connect(simAddress(i + 1));
+    await lab.run(50);
+    await link;
+  }
+  const boxes = nodes.map(inbox);
+  const short = nodes[0].broadcast("two hops", { ttl: 2 });
+  const long = nodes[0].broadcast("four hops", { ttl: 4 });
+  await lab.runUntil(() => boxes[4].some((m) => m.id === long), "the TTL 4 message at E");
+  await lab.run(500); // five repair rounds
+  const has = (n: number, id: string) => boxes[n].some((m) => m.id === id);
+  assert.deepEqual([1, 2, 3, 4].map((n) => has(n, short)), [true, true, false, false]);
+  assert.deepEqual([1, 2, 3, 4].map((n) => has(n, long)), [true, true, true, true]);
+  await lab.stop();
+});
+
+Deno.test("subscriptions filter by topic and work as async iterators", async () => {
+  const lab = new Lab(4);
+  const a = await lab.add({ minPeers: 1 });
+  const b = await lab.add({ minPeers: 1, bootstrap: [simAddress(0)] });
+  await lab.runUntil(() => activePeers(a) > 0, "a link");
+  const news = a.subscribe("news");
+  const sport = a.subscribe("sport");
+  const all = inbox(a);
+  b.broadcast("headline", { topic: "news" });
+  b.broadcast("score", { topic: "sport" });
+  await lab.runUntil(() => all.length === 2, "both messages");
+  for await (const message of news) {
+    assert.equal(new TextDecoder().decode(message.data), "headline");
+    assert.equal(message.origin, b.nodeId);
+    break;
+  }
+  for await (const message of sport) {
+    assert.equal(message.topic, "sport");
+    break;
+  }
+  await lab.stop();
+});
+
+Deno.test("a subscriber callback that throws is reported through the node's log sink, and delivery goes on", async () => {
+  const lab = new Lab(5);
+  const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+  const listener = new KithNode({
+    config: { ...FAST, minPeers: 0, outboundSlots: 0, verifyThreads: 0 },
+    clock: lab.clock,
+    random: lab.random,
+    log: (level, message, fields) => lines.push({ level, message, fields }),
+    transport: (context) => lab.network.transport(context.identity, "127.9.0.1:7400"),
+  });
+  await listener.start();
+  const sender = await lab.add({ minPeers: 1, bootstrap: ["127.9.0.1:7400"] });
+  await lab.runUntil(() => activePeers(listener) > 0, "a link");
+  listener.subscribe("t", () => {
+    throw new Error("application bug");
+  });
+  const after = inbox(listener);
+  sender.broadcast("x", { topic: "t" });
+  await lab.runUntil(() => after.length === 1, "the message at the second subscriber");
+  const failure = lines.find((line) => line.message === "subscriber callback failed");
+  assert.equal(failure?.level, "error");
+  assert.equal(failure?.fields?.error, "application bug");
+  await listener.stop();
+  await lab.stop();
+});
