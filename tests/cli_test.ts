@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runCli } from "../lib/cli.ts";
+import { runCli } from "../lib/cli/mod.ts";
 import { loadIdentity } from "../lib/identity.ts";
 import { VERSION } from "../lib/version.ts";
 

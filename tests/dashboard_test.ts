@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
-import { runCli } from "../lib/cli.ts";
+import { runCli } from "../lib/cli/mod.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_SCRIPT_HASH } from "../lib/dashboard.ts";
 import { KithNode } from "../lib/node.ts";
 

@@ -1,0 +1,119 @@
+/**
+ * Argument parsing for the `kith` command line: the flag set, the usage error
+ * that maps to exit code 2, and the checks on flag values shared by commands.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseHostPort } from "../address.ts";
+import { KithError } from "../errors.ts";
+
+/** Default data directory when neither `--data-dir` nor `$KITH_DATA_DIR` is set. */
+export const DEFAULT_DATA_DIR = "./.kith";
+/** Default control API address. */
+export const DEFAULT_API_ADDRESS = "127.0.0.1:7401";
+
+/** A mistake in the command line or configuration: reported on one line, exit code 2. */
+export class UsageError extends KithError {
+  /** `message` is the whole line shown after `kith: `. */
+  constructor(message: string) {
+    super("USAGE", message);
+  }
+}
+
+/** The parsed flags every command reads from; each command uses its own few. */
+export interface Flags {
+  /** `--data-dir DIR`. */
+  "data-dir"?: string;
+  /** `--api HOST:PORT` (devnet also takes `off`). */
+  api?: string;
+  /** `--json`: machine-readable output. */
+  json: boolean;
+  /** `--listen HOST:PORT` (start). */
+  listen?: string;
+  /** `--bootstrap HOST:PORT`, repeatable (start). */
+  bootstrap?: string[];
+  /** `--profile NAME` (start). */
+  profile?: string;
+  /** `--config FILE.json` (start). */
+  config?: string;
+  /** `--log-level` (start). */
+  "log-level"?: string;
+  /** `--log-format` (start). */
+  "log-format"?: string;
+  /** `--topic T` (publish, subscribe). */
+  topic?: string;
+  /** `--ttl N` (publish). */
+  ttl?: string;
+  /** `--count N` (subscribe). */
+  count?: string;
+  /** `--nodes N` (devnet). */
+  nodes?: string;
+  /** `--traffic R` (devnet). */
+  traffic?: string;
+  /** `--duration S` (devnet). */
+  duration?: string;
+}
+
+/** The parsed command line: flags plus the CLI-wide switches, and the positionals. */
+export interface ParsedArgs {
+  /** All flags, with `--debug`, `--help` and `--version` besides the command flags. */
+  values: Flags & { debug: boolean; help: boolean; version: boolean };
+  /** The command and its arguments. */
+  positionals: string[];
+}
+
+/**
+ * Parses `args` strictly (an unknown flag throws a `TypeError` with an
+ * `ERR_PARSE_ARGS_*` code, which the CLI reports as a usage error).
+ */
+export function parseCliArgs(args: string[]): ParsedArgs {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      "data-dir": { type: "string" },
+      api: { type: "string" },
+      listen: { type: "string" },
+      bootstrap: { type: "string", multiple: true },
+      profile: { type: "string" },
+      config: { type: "string" },
+      "log-level": { type: "string" },
+      "log-format": { type: "string" },
+      topic: { type: "string" },
+      ttl: { type: "string" },
+      count: { type: "string" },
+      nodes: { type: "string" },
+      traffic: { type: "string" },
+      duration: { type: "string" },
+      json: { type: "boolean", default: false },
+      debug: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+      version: { type: "boolean", short: "V", default: false },
+    },
+  });
+}
+
+/** The data directory: `--data-dir`, else `$KITH_DATA_DIR` (when readable), else the default. */
+export function dataDirFrom(flag: string | undefined): string {
+  if (flag !== undefined) {
+    if (flag === "") throw new UsageError("--data-dir needs a directory path");
+    return flag;
+  }
+  try {
+    const fromEnv = Deno.env.get("KITH_DATA_DIR");
+    if (fromEnv) return fromEnv;
+  } catch {
+    // No --allow-env for it: the default applies.
+  }
+  return DEFAULT_DATA_DIR;
+}
+
+/** `host:port` where port 0 (any free port) is allowed, for listening. */
+export function listenAddress(flag: string, name: string): { host: string; port: number } {
+  const anyPort = flag.endsWith(":0");
+  const parsed = parseHostPort(anyPort ? `${flag.slice(0, -2)}:1` : flag);
+  if (!parsed) throw new UsageError(`${name} must be host:port, got ${JSON.stringify(flag)}`);
+  return { host: parsed.host, port: anyPort ? 0 : parsed.port };
+}

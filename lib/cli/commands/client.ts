@@ -1,0 +1,156 @@
+/**
+ * The client commands: status, peers, trust, publish, dashboard and
+ * subscribe, each a request to a running node's control API.
+ *
+ * @module
+ */
+import { concatBytes } from "../../bytes.ts";
+import type { PeerInfo } from "../../peers.ts";
+import { callApi } from "../api_client.ts";
+import { DEFAULT_API_ADDRESS, type Flags, UsageError } from "../args.ts";
+import { type CliIo, peersTable, short, table } from "../output.ts";
+import { waitForSignal } from "../signal.ts";
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    size += chunk.length;
+    if (size > 1024 * 1024) throw new UsageError("standard input is over 1 MiB; the message would be refused");
+    chunks.push(chunk);
+  }
+  return concatBytes(...chunks);
+}
+
+/** `kith status | peers | trust | publish | dashboard | subscribe`: one request to the running node. */
+export async function runClient(
+  command: string,
+  dataDir: string,
+  flags: Flags,
+  rest: string[],
+  io: CliIo,
+): Promise<number> {
+  switch (command) {
+    case "status": {
+      const status = await (await callApi(dataDir, flags.api, "/v1/status")).json();
+      if (flags.json) io.out(JSON.stringify(status));
+      else {
+        const g = status.stats.gossip;
+        io.out(table([
+          ["node", status.nodeId],
+          ["address", status.address],
+          ["version", `${status.version} (protocol ${status.protocol})`],
+          ["profile", status.profile],
+          ["uptime", `${Math.round(status.uptimeMs / 1000)} s`],
+          [
+            "peers",
+            `${status.peers.active} active, ${status.peers.connecting} connecting, ${status.peers.known} known`,
+          ],
+          [
+            "messages",
+            `${g.published} published, ${g.delivered} delivered, ${g.duplicates} duplicate, ${g.invalid} invalid`,
+          ],
+          ["bytes", `${status.stats.transport.bytesIn} in, ${status.stats.transport.bytesOut} out`],
+        ]));
+      }
+      return 0;
+    }
+    case "peers": {
+      const peers = await (await callApi(dataDir, flags.api, "/v1/peers")).json() as PeerInfo[];
+      io.out(flags.json ? JSON.stringify(peers) : peersTable(peers));
+      return 0;
+    }
+    case "trust": {
+      const trust = await (await callApi(dataDir, flags.api, "/v1/trust")).json() as {
+        nodeId: string;
+        state: string;
+        trust: number;
+        reputation: number;
+        trend: number;
+        stats: number;
+        events: { eventType: string; trustDelta: number; count: number }[];
+      }[];
+      if (flags.json) io.out(JSON.stringify(trust));
+      else if (trust.length === 0) io.out("no peers");
+      else {
+        io.out(table([
+          ["NODE", "STATE", "TRUST", "REPUTATION", "TREND", "STATS", "LATEST EVENTS"],
+          ...trust.map((t) => [
+            short(t.nodeId),
+            t.state,
+            t.trust.toFixed(3),
+            t.reputation.toFixed(3),
+            t.trend.toFixed(2),
+            t.stats.toFixed(2),
+            t.events.slice(0, 3).map((e) =>
+              `${e.eventType}${e.count > 1 ? ` x${e.count}` : ""} ${e.trustDelta >= 0 ? "+" : ""}${
+                e.trustDelta.toFixed(3)
+              }`
+            ).join(", ") || "-",
+          ]),
+        ]));
+      }
+      return 0;
+    }
+    case "publish": {
+      if (rest.length > 1) throw new UsageError("kith publish takes one DATA argument (quote it), or standard input");
+      const data = rest.length === 1 ? new TextEncoder().encode(rest[0]) : await readStdin();
+      const ttl = flags.ttl === undefined ? undefined : Number(flags.ttl);
+      if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 255)) {
+        throw new UsageError("--ttl must be an integer in 0..255");
+      }
+      const response = await callApi(dataDir, flags.api, "/v1/publish", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ dataBase64: btoa(String.fromCharCode(...data)), topic: flags.topic, ttl }),
+      });
+      const { id } = await response.json();
+      io.out(flags.json ? JSON.stringify({ id }) : id);
+      return 0;
+    }
+    case "dashboard": {
+      const { code } = await (await callApi(dataDir, flags.api, "/v1/login-code", { method: "POST" })).json();
+      const url = `http://${flags.api ?? DEFAULT_API_ADDRESS}/#code=${code}`;
+      io.out(flags.json ? JSON.stringify({ url }) : url);
+      return 0;
+    }
+    case "subscribe": {
+      const limit = flags.count === undefined ? Infinity : Number(flags.count);
+      if (!(limit > 0)) throw new UsageError("--count must be a positive integer");
+      const query = flags.topic !== undefined ? `?topic=${encodeURIComponent(flags.topic)}` : "";
+      const response = await callApi(dataDir, flags.api, `/v1/subscribe${query}`);
+      const signal = waitForSignal();
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "", seen = 0;
+      try {
+        const stopped = signal.promise.then(() => ({ done: true as const, value: undefined }));
+        while (seen < limit) {
+          const { value, done } = await Promise.race([reader.read(), stopped]);
+          if (done) break;
+          buffered += value;
+          let end;
+          while ((end = buffered.indexOf("\n\n")) >= 0 && seen < limit) {
+            const event = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            const dataLine = event.split("\n").find((line) => line.startsWith("data: "));
+            if (!dataLine) continue;
+            const message = JSON.parse(dataLine.slice(6));
+            seen++;
+            io.out(
+              flags.json
+                ? JSON.stringify(message)
+                : `${new Date(message.timestamp).toISOString()} ${short(message.origin)} [${message.topic || "-"}] ${
+                  message.data ?? `(binary, base64) ${message.dataBase64}`
+                }`,
+            );
+          }
+        }
+      } finally {
+        signal.dispose();
+        await reader.cancel().catch(() => {});
+      }
+      return 0;
+    }
+  }
+  throw new UsageError(`unknown command '${command}'`);
+}

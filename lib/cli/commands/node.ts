@@ -1,0 +1,136 @@
+/**
+ * The commands that work on a data directory itself: `kith init` and
+ * `kith id` (the identity), and `kith start` (run a node from it).
+ *
+ * @module
+ */
+import { parseHostPort } from "../../address.ts";
+import { ControlApi, loadOrCreateApiToken } from "../../api.ts";
+import { toHex } from "../../bytes.ts";
+import { type NetworkConfig, type PresetName, PRESETS } from "../../config.ts";
+import { ConfigError, KithError } from "../../errors.ts";
+import { KEY_FILE_NAME, loadIdentity, loadOrCreateIdentity } from "../../identity.ts";
+import { createLogger, isLogLevel, type LogFormat } from "../../log.ts";
+import { KithNode } from "../../node.ts";
+import { VERSION } from "../../version.ts";
+import { DEFAULT_API_ADDRESS, type Flags, listenAddress, UsageError } from "../args.ts";
+import type { CliIo } from "../output.ts";
+import { waitForSignal } from "../signal.ts";
+
+/** `kith init`: creates the identity in `dataDir` (keeping one that exists) and prints the node id. */
+export async function runInit(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
+  const { identity, created } = await loadOrCreateIdentity(dataDir);
+  if (flags.json) {
+    io.out(JSON.stringify({ nodeId: identity.nodeId, publicKey: toHex(identity.publicKey), dataDir, created }));
+  } else {
+    io.out(identity.nodeId);
+    if (!created) io.err(`kith: ${dataDir} was already initialised; kept its identity`);
+  }
+  return 0;
+}
+
+/** `kith id`: prints the node id and public key stored in `dataDir`. */
+export async function runId(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
+  const keyPath = `${dataDir}/${KEY_FILE_NAME}`;
+  const identity = await loadIdentity(keyPath).catch((error) => {
+    if (error instanceof KithError && error.cause instanceof Deno.errors.NotFound) {
+      throw new KithError("NOT_INITIALISED", `no identity in ${dataDir}; run: kith init --data-dir ${dataDir}`);
+    }
+    throw error;
+  });
+  const info = { nodeId: identity.nodeId, publicKey: toHex(identity.publicKey), dataDir };
+  io.out(flags.json ? JSON.stringify(info) : `node id     ${info.nodeId}\npublic key  ${info.publicKey}`);
+  return 0;
+}
+
+async function readConfigFile(path: string): Promise<Partial<NetworkConfig>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new KithError(
+        "CONFIG_READ",
+        `cannot read config file ${path}: permission denied (run with --allow-read=${path})`,
+      );
+    }
+    throw new UsageError(`cannot read config file ${path}: ${error instanceof Error ? error.message : error}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`config file ${path} is not valid JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UsageError(`config file ${path} must hold a JSON object of settings`);
+  }
+  return value as Partial<NetworkConfig>;
+}
+
+/** `kith start`: runs a node until SIGINT or SIGTERM. */
+export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
+  const level = flags["log-level"] ?? "info";
+  if (!isLogLevel(level)) {
+    throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  }
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, got ${JSON.stringify(format)}`);
+  }
+  const log = createLogger(level, format as LogFormat, io.err);
+  const config: Partial<NetworkConfig> = flags.config ? await readConfigFile(flags.config) : {};
+  if (flags.listen !== undefined) {
+    const listen = listenAddress(flags.listen, "--listen");
+    config.listenHost = listen.host;
+    config.listenPort = listen.port;
+  }
+  if (flags.bootstrap) {
+    for (const address of flags.bootstrap) {
+      if (!parseHostPort(address)) {
+        throw new UsageError(`--bootstrap must be host:port, got ${JSON.stringify(address)}`);
+      }
+    }
+    config.bootstrap = flags.bootstrap;
+  }
+  const api = listenAddress(flags.api ?? DEFAULT_API_ADDRESS, "--api");
+  const profile = flags.profile ?? "default";
+  if (!(profile in PRESETS)) {
+    throw new UsageError(`--profile must be one of ${Object.keys(PRESETS).join(", ")}, got ${JSON.stringify(profile)}`);
+  }
+  let node: KithNode;
+  try {
+    node = new KithNode({ dataDir, config, preset: profile as PresetName, log });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new UsageError(`${flags.config ? `config file ${flags.config}: ` : ""}${error.message}`);
+    }
+    throw error;
+  }
+  const signal = waitForSignal();
+  let server: ControlApi | undefined;
+  try {
+    await node.start();
+    server = new ControlApi({
+      node,
+      token: await loadOrCreateApiToken(dataDir),
+      hostname: api.host,
+      port: api.port,
+      log,
+    });
+    const apiAddress = await server.start();
+    const info = { nodeId: node.nodeId, address: node.address, api: apiAddress, dataDir, profile };
+    io.out(
+      flags.json
+        ? JSON.stringify(info)
+        : `kith ${VERSION} node ${node.nodeId} listening on ${node.address}, control API on ${apiAddress} (profile ${profile})`,
+    );
+    await signal.promise;
+    log("info", "stopping");
+  } finally {
+    signal.dispose();
+    await server?.stop();
+    await node.stop();
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * Where the CLI writes and how it lays results out: the output sink and the
+ * plain-text tables the client commands and devnet print.
+ *
+ * @module
+ */
+import type { PeerInfo } from "../peers.ts";
+
+/** Where the CLI writes; defaults to the process's stdout and stderr. */
+export interface CliIo {
+  /** Normal output (results). */
+  out(line: string): void;
+  /** Diagnostics and errors. */
+  err(line: string): void;
+}
+
+/** The process's own stdout and stderr, the sink `main.ts` runs with. */
+export const processIo: CliIo = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/** Left-aligned columns two spaces apart, sized to the widest cell, so tables read in a terminal. */
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+/** A node id cut to 16 hex digits: enough to tell peers apart in a table. */
+export const short = (id: string): string => id.slice(0, 16);
+
+/** The `kith peers` table, or "no peers". */
+export function peersTable(peers: PeerInfo[]): string {
+  if (peers.length === 0) return "no peers";
+  return table([
+    ["NODE", "STATE", "DIR", "ADDRESS", "TRUST", "REPUTATION", "RTT", "LAST SEEN"],
+    ...peers.map((p) => [
+      short(p.nodeId),
+      p.state,
+      p.direction ?? "-",
+      p.address || "-",
+      p.trust.toFixed(3),
+      p.reputation.toFixed(3),
+      p.rttMs === undefined ? "-" : `${p.rttMs} ms`,
+      p.lastSeen ? new Date(p.lastSeen).toISOString() : "-",
+    ]),
+  ]);
+}

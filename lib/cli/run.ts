@@ -1,0 +1,69 @@
+/**
+ * The `kith` entry point: parses the command line, dispatches to a command,
+ * and turns every error into one line on stderr and an exit code.
+ *
+ * @module
+ */
+import { PROTOCOL_VERSION } from "../protocol.ts";
+import { VERSION } from "../version.ts";
+import { dataDirFrom, parseCliArgs, UsageError } from "./args.ts";
+import { runClient } from "./commands/client.ts";
+import { runDevnet } from "./commands/devnet.ts";
+import { runId, runInit, runNode } from "./commands/node.ts";
+import { type CliIo, processIo } from "./output.ts";
+import { COMMAND_HELP, USAGE } from "./usage.ts";
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from "./mod.ts";
+ * const code = await runCli(["--version"]);
+ * console.log(code); // 0
+ * ```
+ */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  // `deno task start -- --flag` passes the "--" through.
+  const dashDash = argv.indexOf("--");
+  const args = dashDash >= 0 && dashDash <= 1 ? [...argv.slice(0, dashDash), ...argv.slice(dashDash + 1)] : argv;
+  let debug = args.includes("--debug");
+  try {
+    const { values, positionals } = parseCliArgs(args);
+    debug = values.debug;
+    const [command, ...rest] = positionals;
+    if (values.version) {
+      io.out(
+        values.json
+          ? JSON.stringify({ version: VERSION, protocol: PROTOCOL_VERSION })
+          : `kith ${VERSION} (protocol ${PROTOCOL_VERSION})`,
+      );
+      return 0;
+    }
+    if (command === undefined) {
+      (values.help ? io.out : io.err)(USAGE);
+      return values.help ? 0 : 2;
+    }
+    if (!(command in COMMAND_HELP)) throw new UsageError(`unknown command '${command}'; run kith --help for the list`);
+    if (values.help) {
+      io.out(COMMAND_HELP[command]);
+      return 0;
+    }
+    if (rest.length > 0 && command !== "publish") {
+      throw new UsageError(`unexpected argument '${rest[0]}' for kith ${command}`);
+    }
+    if (command === "devnet") return await runDevnet(values, io);
+    const dataDir = dataDirFrom(values["data-dir"]);
+    if (command === "id") return await runId(dataDir, values, io);
+    if (command === "start") return await runNode(dataDir, values, io);
+    if (command !== "init") return await runClient(command, dataDir, values, rest, io);
+    return await runInit(dataDir, values, io);
+  } catch (error) {
+    const usage = error instanceof UsageError ||
+      (error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"));
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`kith: ${message}`);
+    if (debug && error instanceof Error && error.stack) io.err(error.stack);
+    return usage ? 2 : 1;
+  }
+}

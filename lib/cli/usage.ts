@@ -1,0 +1,94 @@
+/**
+ * The `kith` help texts: the overview and one page per command.
+ *
+ * @module
+ */
+import { API_TOKEN_FILE } from "../api.ts";
+import { KEY_FILE_NAME } from "../identity.ts";
+import { VERSION } from "../version.ts";
+import { DEFAULT_API_ADDRESS, DEFAULT_DATA_DIR } from "./args.ts";
+
+/** `kith --help`: the command list and the common options. */
+export const USAGE = `kith ${VERSION}: a peer-to-peer network node
+
+Usage: kith <command> [options]
+
+Commands:
+  init        Create the data directory and this node's identity; print the node id
+  id          Print the node id and public key of an initialised data directory
+  start       Run a node until SIGINT/SIGTERM (initialises on the fly if needed)
+  status      Show a running node's status
+  peers       List a running node's peers
+  trust       Show a running node's trust in its peers, and why
+  publish     Broadcast a message through a running node
+  subscribe   Print the messages a running node receives
+  devnet      Run several nodes on loopback in this process, with a live summary
+  dashboard   Print a one-time address that opens a running node's dashboard
+
+Common options:
+  --data-dir DIR   Data directory (default ${DEFAULT_DATA_DIR}, or $KITH_DATA_DIR)
+  --api HOST:PORT  Control API address (default ${DEFAULT_API_ADDRESS})
+  --json           Machine-readable output
+  --debug          Show stack traces with errors
+  -h, --help       Show help (also: kith <command> --help)
+  -V, --version    Show the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.`;
+
+/** `kith <command> --help`, per command; its keys are also the list of known commands. */
+export const COMMAND_HELP: Record<string, string> = {
+  init: `Usage: kith init [--data-dir DIR] [--json]
+
+Creates DIR (mode 0700) and DIR/${KEY_FILE_NAME} (mode 0600) with a new Ed25519
+identity, and prints the node id. An existing identity is kept, never replaced.`,
+  id: `Usage: kith id [--data-dir DIR] [--json]
+
+Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
+  start: `Usage: kith start [--data-dir DIR] [--listen HOST:PORT] [--bootstrap HOST:PORT]...
+                  [--api HOST:PORT] [--profile NAME] [--config FILE.json]
+                  [--log-level debug|info|warn|error] [--log-format text|json] [--json]
+
+Runs a node from DIR (creating its identity first if there is none),
+listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
+through the bootstrap nodes (repeat the flag for several; without any, it
+reconnects to the peers stored in DIR). The control API listens on --api
+(default ${DEFAULT_API_ADDRESS}) and needs the token in DIR/${API_TOKEN_FILE}.
+--profile picks a preset: default, high-throughput, low-resource,
+high-security. --config reads NetworkConfig settings from a JSON object
+(flags win). Logs go to stderr. SIGINT or SIGTERM stops the node cleanly
+(exit 0).`,
+  status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Shows the node id, address, uptime, profile, peer counts and message counters
+of the node running from DIR.`,
+  peers: `Usage: kith peers [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Lists the node's peers: state, direction, address, trust, reputation, round trip.`,
+  trust: `Usage: kith trust [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Shows trust and reputation per peer with their parts (trend, stats) and the
+latest trust events that moved them.`,
+  publish: `Usage: kith publish [--topic T] [--ttl N] [--data-dir DIR] [--api HOST:PORT] [DATA]
+
+Broadcasts DATA (or, without it, standard input) through the running node and
+prints the message id.`,
+  subscribe: `Usage: kith subscribe [--topic T] [--count N] [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Prints each message the running node receives (on topic T only, with --topic),
+until SIGINT, or until N messages with --count.`,
+  dashboard: `Usage: kith dashboard [--data-dir DIR] [--api HOST:PORT]
+
+Prints the address of the node's dashboard with a one-time login code (valid
+for a minute, in the address's #fragment so it never reaches a server log).
+Opening it exchanges the code for a session cookie; the API token itself
+never appears in a URL.`,
+  devnet: `Usage: kith devnet [--nodes N] [--traffic R] [--duration S] [--api HOST:PORT] [--json]
+
+Starts N nodes (default 5) on loopback in this process, connects them through
+the first one, publishes R demo messages per second (default 1) from random
+nodes, and prints a summary every 2 seconds: peers, messages and trust of each
+node. Runs until SIGINT, or for S seconds. It also serves a page showing every
+node and link and each broadcast spreading hop by hop, with the delivery time
+at each node, and prints the page's address with a one-time code: on a free
+loopback port, or at --api HOST:PORT (--api off: no page).`,
+};
