@@ -18,7 +18,7 @@ import { KEY_FILE_NAME, loadIdentity, loadOrCreateIdentity } from "./identity.ts
 import { createLogger, isLogLevel, type LogFormat } from "./log.ts";
 import { KithNode } from "./node.ts";
 import type { PeerInfo } from "./peers.ts";
-import { PROTOCOL_VERSION } from "./protocol.ts";
+import { PROTOCOL_VERSION } from "./protocol/mod.ts";
 import { VERSION } from "./version.ts";
 
 /** Where the CLI writes; defaults to the process's stdout and stderr. */
