@@ -124,7 +124,7 @@ export {
   type TrustRecord,
   type TrustUpdatePayload,
   type VerifyOptions,
-} from "./lib/protocol.ts";
+} from "./lib/protocol/mod.ts";
 export {
   type CloseInfo,
   type Connection,

@@ -25,7 +25,7 @@ import { toHex } from "./bytes.ts";
 import { KithError } from "./errors.ts";
 import type { LogSink } from "./log.ts";
 import type { KithNode, ReceivedMessage } from "./node.ts";
-import { PROTOCOL_VERSION } from "./protocol.ts";
+import { PROTOCOL_VERSION } from "./protocol/mod.ts";
 import { VERSION } from "./version.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
 

@@ -78,7 +78,7 @@ export type ProtocolErrorCode = typeof PROTOCOL_ERROR_CODES[number];
  * @example
  * ```ts
  * import { ProtocolError } from "./errors.ts";
- * import { MessageCodec } from "./protocol.ts";
+ * import { MessageCodec } from "./protocol/mod.ts";
  * try {
  *   new MessageCodec().decode(new Uint8Array([0xc1]), Date.now());
  * } catch (e) {

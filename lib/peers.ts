@@ -44,7 +44,7 @@ import {
   MessageType,
   type PayloadByType,
   type PeerRecord,
-} from "./protocol.ts";
+} from "./protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "./random.ts";
 import type { Storage, StoredPeer } from "./storage.ts";
 import type { TrustModel } from "./trust.ts";

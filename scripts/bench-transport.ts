@@ -11,7 +11,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
 import { TcpTransport } from "../lib/transport/mod.ts";
-import { createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,

@@ -17,7 +17,7 @@ import { Identity } from "../lib/identity.ts";
 import { type Connection, TcpTransport } from "../lib/transport/mod.ts";
 import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
-import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
 
 const codec = new MessageCodec();

@@ -24,7 +24,7 @@ import {
   MessageCodec,
   type MessageType,
   type PayloadByType,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/mod.ts";
 import { randomBytes, type RandomSource, seededRandom } from "../lib/random.ts";
 
 /** What a fuzz run saw. */

@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import type { PresetName } from "../lib/config.ts";
 import type { GossipConfig } from "../lib/gossip/mod.ts";
-import { createMessage, DisconnectReason, MessageType } from "../lib/protocol.ts";
+import { createMessage, DisconnectReason, MessageType } from "../lib/protocol/mod.ts";
 import { byzantineEnvelopes } from "./chaos.ts";
 import { seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";

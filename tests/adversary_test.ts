@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { byzantine, churn, eclipse, flood, hostile, sybil } from "../scripts/chaos.ts";
-import { DisconnectReason } from "../lib/protocol.ts";
+import { DisconnectReason } from "../lib/protocol/mod.ts";
 
 Deno.test("Byzantine peers (forgeries, replays, bad timestamps, garbage, lies, spam) are cut off; honest traffic flows", async () => {
   const result = await byzantine({ honest: 6, byzantine: 3, messages: 20, seed: 2 });

@@ -11,7 +11,7 @@ import { resolveGossipConfig } from "../lib/gossip/mod.ts";
 import { resolveTransportConfig } from "../lib/transport/mod.ts";
 import { KithNode } from "../lib/node.ts";
 import { resolvePeersConfig } from "../lib/peers.ts";
-import { MessageCodec } from "../lib/protocol.ts";
+import { MessageCodec } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { resolveTrustConfig } from "../lib/trust.ts";
 

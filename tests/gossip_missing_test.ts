@@ -8,7 +8,7 @@ import {
   MAX_MISSING_PER_ANNOUNCER,
   MissingTracker,
 } from "../lib/gossip/missing.ts";
-import { MAX_DIGEST_IDS } from "../lib/protocol.ts";
+import { MAX_DIGEST_IDS } from "../lib/protocol/mod.ts";
 
 const T0 = 1_700_000_000_000;
 const DELAY = 250;

@@ -11,7 +11,7 @@ import {
   type Message,
   MessageCodec,
   MessageType,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { MemoryStorage } from "../lib/storage.ts";
 import { TrustManager } from "../lib/trust.ts";

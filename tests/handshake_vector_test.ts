@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { fromHex, toHex } from "../lib/bytes.ts";
 import { encodeFrame, FrameDecoder } from "../lib/framing.ts";
 import { Identity } from "../lib/identity.ts";
-import { createMessage, MessageCodec, MessageType } from "../lib/protocol.ts";
+import { createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import {
   buildAck,
   buildConfirm,

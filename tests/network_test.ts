@@ -19,7 +19,7 @@ import {
   MessageType,
   type PeerRecord,
   PROTOCOL_VERSION,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/mod.ts";
 import { deriveSessionKeys, generateEphemeralKeyPair, RecordSealer } from "../lib/transport/session.ts";
 import { waitFor } from "./_support.ts";
 

@@ -14,7 +14,7 @@ import {
   MessageCodec,
   MessageType,
   type PayloadByType,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/mod.ts";
 
 const NOW = 1_700_000_000_000;
 const RFC_SECRET = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!;

@@ -4,7 +4,7 @@ import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { startSimNode } from "../lib/sim/node.ts";
 import { seededRandom } from "../lib/random.ts";
-import { MessageType } from "../lib/protocol.ts";
+import { MessageType } from "../lib/protocol/mod.ts";
 
 const base: SimulationOptions = {
   nodes: 200,

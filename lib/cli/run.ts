@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { PROTOCOL_VERSION } from "../protocol.ts";
+import { PROTOCOL_VERSION } from "../protocol/mod.ts";
 import { VERSION } from "../version.ts";
 import { dataDirFrom, parseCliArgs, UsageError } from "./args.ts";
 import { runClient } from "./commands/client.ts";

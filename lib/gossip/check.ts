@@ -8,7 +8,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
-import { type Envelope, type Message, type MessageCodec, MessageType } from "../protocol.ts";
+import { type Envelope, type Message, type MessageCodec, MessageType } from "../protocol/mod.ts";
 import type { SignatureVerifier } from "../verifier.ts";
 import { MAX_ANNOUNCERS } from "./missing.ts";
 import { removeFrom } from "./store.ts";

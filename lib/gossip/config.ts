@@ -4,7 +4,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { MAX_WIRE_TTL } from "../protocol.ts";
+import { MAX_WIRE_TTL } from "../protocol/mod.ts";
 
 /** Gossip parameters, named as in the design and the gossipsub spec. Every field has a default. */
 export interface GossipConfig {

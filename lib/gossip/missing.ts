@@ -8,7 +8,7 @@
  * @module
  */
 import { bytesKey } from "../bytes.ts";
-import { MAX_DIGEST_IDS } from "../protocol.ts";
+import { MAX_DIGEST_IDS } from "../protocol/mod.ts";
 import { BoundedMap } from "../ratelimit.ts";
 
 /** Announcers remembered per missing message: how many peers are asked before giving up. */

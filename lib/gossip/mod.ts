@@ -80,7 +80,7 @@
  * import { ManualClock } from "../clock.ts";
  * import { Identity } from "../identity.ts";
  * import type { Connection } from "../transport/types.ts";
- * import { type Envelope, MessageCodec, MessageType } from "../protocol.ts";
+ * import { type Envelope, MessageCodec, MessageType } from "../protocol/mod.ts";
  * import { MemoryStorage } from "../storage.ts";
  * import { TrustManager } from "../trust.ts";
  *

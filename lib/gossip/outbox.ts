@@ -9,7 +9,7 @@
 import { bytesKey, keyBytes } from "../bytes.ts";
 import type { Clock } from "../clock.ts";
 import type { Identity } from "../identity.ts";
-import { createLinkMessage, type GossipDigestPayload, MAX_DIGEST_IDS, MessageType } from "../protocol.ts";
+import { createLinkMessage, type GossipDigestPayload, MAX_DIGEST_IDS, MessageType } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
 import type { ConnectedPeer, GossipLink, GossipLinks } from "./links.ts";
 import type { GossipCounters } from "./stats.ts";

@@ -24,7 +24,7 @@ import {
   MessageCodec,
   MessageType,
   type PayloadByType,
-} from "../protocol.ts";
+} from "../protocol/mod.ts";
 import type { ProtocolError } from "../errors.ts";
 import { BoundedMap, TokenBucket } from "../ratelimit.ts";
 import type { RandomSource } from "../random.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MESSAGE_TYPE_NAMES, type MessageType } from "../protocol.ts";
+import { MESSAGE_TYPE_NAMES, type MessageType } from "../protocol/mod.ts";
 
 /** Counters of a gossip protocol instance. */
 export interface GossipStats {

@@ -8,7 +8,7 @@ import type { Clock } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import type { LogSink } from "../log.ts";
 import type { Connection } from "../transport/types.ts";
-import type { Message, MessageCodec } from "../protocol.ts";
+import type { Message, MessageCodec } from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
 import type { Storage } from "../storage.ts";
 import type { TrustModel } from "../trust.ts";

@@ -34,7 +34,7 @@ import {
   MessageCodec,
   MessageType,
   type PeerRecord,
-} from "../protocol.ts";
+} from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
 import { ProtocolError } from "../errors.ts";
 import type { VirtualClock } from "./clock.ts";

@@ -20,7 +20,7 @@ import {
   type MessageCodec,
   MessageType,
   type PeerRecord,
-} from "../protocol.ts";
+} from "../protocol/mod.ts";
 import type { TransportConfig } from "./config.ts";
 import type { RecordOpener, RecordSealer } from "./session.ts";
 import { type CloseInfo, type Connection, CONNECTION_LOST, type ConnectionStats, TransportError } from "./types.ts";

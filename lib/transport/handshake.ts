@@ -28,7 +28,7 @@ import {
   type MessageCodec,
   MessageType,
   type PeerRecord,
-} from "../protocol.ts";
+} from "../protocol/mod.ts";
 import {
   deriveSessionKeys,
   type EphemeralKeyPair,

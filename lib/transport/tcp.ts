@@ -14,7 +14,7 @@ import { ProtocolError } from "../errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
-import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol.ts";
+import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol/mod.ts";
 import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
 import { InboundSlots } from "./admission.ts";

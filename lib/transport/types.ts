@@ -6,7 +6,7 @@
  * @module
  */
 import { KithError, type ProtocolError } from "../errors.ts";
-import { DisconnectReason, type Envelope, type PeerRecord } from "../protocol.ts";
+import { DisconnectReason, type Envelope, type PeerRecord } from "../protocol/mod.ts";
 
 /** `CloseInfo.reason` when the link dropped without a DISCONNECT. Never sent on the wire. */
 export const CONNECTION_LOST = 0;

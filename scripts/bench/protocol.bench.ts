@@ -6,7 +6,7 @@
 import { nativeBackend, nobleBackend } from "../../lib/ed25519.ts";
 import { encodeFrame, FrameDecoder } from "../../lib/framing.ts";
 import { Identity } from "../../lib/identity.ts";
-import { createMessage, MessageCodec, MessageType } from "../../lib/protocol.ts";
+import { createMessage, MessageCodec, MessageType } from "../../lib/protocol/mod.ts";
 
 const identity = Identity.fromSecretKey(new Uint8Array(32).fill(3));
 const secret = identity.exportSecretKey();

@@ -1,0 +1,244 @@
+/**
+ * The envelope codec: encodes envelopes to their wire bytes and decodes
+ * them strictly and within bounds, in two steps so a duplicate can be
+ * dropped before its signature is checked. Every refusal is a
+ * {@link ProtocolError} with a code.
+ *
+ * @module
+ */
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { bytesEqual, toHex } from "../bytes.ts";
+import { isAcceptablePointEncoding, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from "../ed25519.ts";
+import { ProtocolError } from "../errors.ts";
+import { DEFAULT_PROTOCOL_LIMITS, MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_WIRE_TTL, type ProtocolLimits } from "./limits.ts";
+import { computeMessageId, originOf } from "./message.ts";
+import { badField, isMessageType, readPayload } from "./schema.ts";
+import {
+  type Envelope,
+  LINK_AUTHENTICATED_TYPES,
+  type Message,
+  MESSAGE_TYPE_NAMES,
+  type MessageType,
+  PROTOCOL_VERSION,
+} from "./types.ts";
+
+const encoder = new Encoder();
+
+/**
+ * An envelope's fields as sent. The id and the origin are not sent: the receiver computes both (it must
+ * check them anyway), which saves 68 of about 470 bytes per copy of a small message.
+ */
+function wireFields(envelope: Envelope): unknown[] {
+  return [
+    envelope.version,
+    envelope.type,
+    envelope.publicKey,
+    envelope.timestamp,
+    envelope.ttl,
+    envelope.payloadBytes,
+    envelope.signature,
+  ];
+}
+
+/** Options of {@link MessageCodec.verify}. */
+export interface VerifyOptions {
+  /**
+   * Node id (hex) of the authenticated session the envelope arrived on. Only
+   * with it is an unsigned link message accepted, and only when its origin is
+   * that peer, its TTL is 0 and its type is one of
+   * {@link LINK_AUTHENTICATED_TYPES}; otherwise a missing signature is `UNSIGNED`.
+   */
+  linkPeer?: string;
+}
+
+/**
+ * Encodes, parses and verifies envelopes under one set of limits.
+ *
+ * Decoding is split so a node can drop a duplicate before paying for its
+ * signature: {@link MessageCodec.parse} checks structure and id (cheap),
+ * {@link MessageCodec.verify} checks timestamp, origin, payload and
+ * signature; {@link MessageCodec.decode} does both.
+ */
+export class MessageCodec {
+  /** The limits in force. */
+  readonly limits: Readonly<ProtocolLimits>;
+  readonly #decoder: Decoder;
+
+  /**
+   * Creates a codec.
+   *
+   * @param limits overrides of {@link DEFAULT_PROTOCOL_LIMITS}
+   * @throws {RangeError} when a limit is negative, fractional or out of range
+   */
+  constructor(limits: Partial<ProtocolLimits> = {}) {
+    const merged = { ...DEFAULT_PROTOCOL_LIMITS, ...limits };
+    for (const [key, value] of Object.entries(merged)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`protocol limit ${key} must be a non-negative integer`);
+      }
+    }
+    if (merged.maxTtl > MAX_WIRE_TTL) throw new RangeError(`protocol limit maxTtl must be at most ${MAX_WIRE_TTL}`);
+    this.limits = Object.freeze(merged);
+    this.#decoder = new Decoder({
+      maxStrLength: 1024,
+      // Byte strings are views into the input, never copies, so their bound
+      // is the frame itself; the payload limit is checked in parse() with
+      // its own error code.
+      maxBinLength: 0x7fffffff,
+      maxArrayLength: Math.max(9, MAX_PEER_LIST, MAX_DIGEST_IDS),
+      maxMapLength: 0,
+      maxExtLength: 0,
+    });
+  }
+
+  /** The wire bytes of an envelope (not framed). */
+  encode(envelope: Envelope): Uint8Array {
+    return encoder.encode(wireFields(envelope));
+  }
+
+  /**
+   * Passes the wire bytes of an envelope to `take` as a view of the encoder's own buffer, valid only
+   * during the call: `take` copies them where it wants them (a message store keeps them in shared chunks,
+   * as a buffer each costs more than the bytes).
+   */
+  encodeWith<T>(envelope: Envelope, take: (shared: Uint8Array) => T): T {
+    return take(encoder.encodeSharedRef(wireFields(envelope)));
+  }
+
+  #decodeValue(bytes: Uint8Array, what: string): unknown {
+    try {
+      return this.#decoder.decode(bytes);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ProtocolError("MALFORMED", `${what} is not valid MessagePack: ${reason}`);
+    }
+  }
+
+  /**
+   * Checks an envelope's structure, version, type, sizes and id; clamps its
+   * TTL to `maxTtl`. Does not check the signature, timestamp or payload.
+   *
+   * @throws {ProtocolError}
+   */
+  parse(bytes: Uint8Array): Envelope {
+    const value = this.#decodeValue(bytes, "envelope");
+    if (!Array.isArray(value) || value.length === 0) {
+      throw new ProtocolError("BAD_FIELD", "envelope: expected an array of 7 fields");
+    }
+    // The version first, so a node of another version gets UNSUPPORTED_VERSION, not a field error.
+    const version = value[0];
+    if (typeof version !== "number" || !Number.isInteger(version)) {
+      throw badField("envelope.version", "expected an integer");
+    }
+    if (version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        "UNSUPPORTED_VERSION",
+        `protocol version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`,
+      );
+    }
+    if (value.length !== 7) throw new ProtocolError("BAD_FIELD", "envelope: expected an array of 7 fields");
+    const [, type, publicKey, timestamp, ttl, payloadBytes, signature] = value;
+    if (typeof type !== "number" || !Number.isInteger(type)) throw badField("envelope.type", "expected an integer");
+    if (!isMessageType(type)) {
+      throw new ProtocolError("UNKNOWN_TYPE", `unknown message type ${type}`);
+    }
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) {
+      throw badField("envelope.publicKey", "expected 32 bytes");
+    }
+    if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw badField("envelope.timestamp", "expected a non-negative integer");
+    }
+    if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 0 || ttl > MAX_WIRE_TTL) {
+      throw badField("envelope.ttl", `expected an integer in 0..${MAX_WIRE_TTL}`);
+    }
+    if (!(payloadBytes instanceof Uint8Array)) throw badField("envelope.payload", "expected bytes");
+    if (payloadBytes.length > this.limits.maxPayloadBytes) {
+      throw new ProtocolError(
+        "PAYLOAD_TOO_LARGE",
+        `payload of ${payloadBytes.length} bytes exceeds ${this.limits.maxPayloadBytes}`,
+      );
+    }
+    if (!(signature instanceof Uint8Array) || (signature.length !== SIGNATURE_LENGTH && signature.length !== 0)) {
+      throw badField("envelope.signature", "expected 64 bytes (or none, for a link message)");
+    }
+    const origin = originOf(publicKey);
+    const id = computeMessageId(version, type, origin, publicKey, timestamp, payloadBytes);
+    return {
+      version,
+      type: type as MessageType,
+      id,
+      origin,
+      publicKey,
+      timestamp,
+      ttl: Math.min(ttl, this.limits.maxTtl),
+      payloadBytes,
+      signature,
+    };
+  }
+
+  /**
+   * Checks a parsed envelope's timestamp against `now`, its origin against
+   * its public key, its payload against the type's schema, and its
+   * signature; returns it with the decoded payload.
+   *
+   * @param now the receiver's clock, ms since the epoch
+   * @param options where the envelope came from (to accept unsigned link messages)
+   * @throws {ProtocolError}
+   */
+  verify(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
+    const message = this.verifyAllButSignature(envelope, now, options);
+    if (envelope.signature.length !== 0 && !verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
+      throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
+    }
+    return message;
+  }
+
+  /**
+   * Everything {@link MessageCodec.verify} checks except the signature itself, for a caller that checks
+   * signatures elsewhere (on a helper thread). An unsigned envelope is accepted here only as
+   * `verify` accepts it (a link message from the session's own peer); a signed one must then have its
+   * signature over `envelope.id` checked before it is used.
+   *
+   * @throws {ProtocolError}
+   */
+  verifyAllButSignature(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
+    if (envelope.timestamp < now - this.limits.maxMessageAgeMs) {
+      throw new ProtocolError("STALE_TIMESTAMP", `message is ${now - envelope.timestamp} ms old`);
+    }
+    if (envelope.timestamp > now + this.limits.maxClockSkewMs) {
+      throw new ProtocolError("FUTURE_TIMESTAMP", `message is ${envelope.timestamp - now} ms in the future`);
+    }
+    if (!bytesEqual(envelope.origin, originOf(envelope.publicKey))) {
+      throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
+    }
+    const name = MESSAGE_TYPE_NAMES[envelope.type];
+    const payload = readPayload(envelope.type, this.#decodeValue(envelope.payloadBytes, `${name} payload`));
+    if (!isAcceptablePointEncoding(envelope.publicKey)) {
+      throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
+    }
+    if (envelope.signature.length === 0) {
+      if (
+        options.linkPeer === undefined || envelope.ttl !== 0 || !LINK_AUTHENTICATED_TYPES.has(envelope.type) ||
+        toHex(envelope.origin) !== options.linkPeer
+      ) {
+        throw new ProtocolError(
+          "UNSIGNED",
+          `unsigned ${name} accepted only as a TTL 0 link message from the session's own peer`,
+        );
+      }
+    }
+    return { ...envelope, payload } as unknown as Message;
+  }
+
+  /**
+   * {@link MessageCodec.parse} then {@link MessageCodec.verify}.
+   *
+   * @param bytes one frame body
+   * @param now the receiver's clock, ms since the epoch
+   * @param options as for {@link MessageCodec.verify}
+   * @throws {ProtocolError}
+   */
+  decode(bytes: Uint8Array, now: number, options: VerifyOptions = {}): Message {
+    return this.verify(this.parse(bytes), now, options);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The protocol's bounds: the fixed wire limits every node shares (list
+ * lengths, topic size, TTL range) and the configurable {@link ProtocolLimits}
+ * a codec decodes under.
+ *
+ * @module
+ */
+
+/** Longest peer list in any message. */
+export const MAX_PEER_LIST = 64;
+/** Longest topic, in UTF-8 bytes. */
+export const MAX_TOPIC_BYTES = 255;
+/** Most message ids in one list of a GOSSIP_MESSAGE digest. */
+export const MAX_DIGEST_IDS = 256;
+
+/** Largest TTL the wire format carries. */
+export const MAX_WIRE_TTL = 255;
+
+/** Limits applied when decoding. Every field is a bound an attacker cannot exceed. */
+export interface ProtocolLimits {
+  /** Largest encoded payload accepted, in bytes. Default 256 KiB; must fit the frame size. */
+  maxPayloadBytes: number;
+  /** Received TTLs above this are clamped to it. Default 16. */
+  maxTtl: number;
+  /** Oldest acceptable timestamp, ms before now. Default 5 minutes; the dedup window must cover it. */
+  maxMessageAgeMs: number;
+  /** Furthest acceptable timestamp, ms after now (clock skew). Default 30 seconds. */
+  maxClockSkewMs: number;
+}
+
+/** The default {@link ProtocolLimits}. */
+export const DEFAULT_PROTOCOL_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxPayloadBytes: 256 * 1024,
+  maxTtl: 16,
+  maxMessageAgeMs: 5 * 60_000,
+  maxClockSkewMs: 30_000,
+});

@@ -1,0 +1,214 @@
+/**
+ * Payload schemas: each message type's payload is a MessagePack array of
+ * positional fields, checked here field by field on the way in and out, so
+ * a payload a node sends is validated exactly as a receiver would.
+ *
+ * @module
+ */
+import { Encoder } from "@msgpack/msgpack";
+import { parseHostPort } from "../address.ts";
+import { ProtocolError } from "../errors.ts";
+import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_TOPIC_BYTES } from "./limits.ts";
+import { MESSAGE_TYPE_NAMES, MessageType, type PayloadByType } from "./types.ts";
+
+type Field =
+  | { name: string; kind: "uint"; max: number }
+  | { name: string; kind: "bytes"; length: number }
+  | { name: string; kind: "blob" }
+  | { name: string; kind: "text"; maxBytes: number }
+  | { name: string; kind: "bool" }
+  // A boolean that may be left off the end of a record: absent reads as false, and false is never written,
+  // so a field added this way leaves older encodings valid and unchanged.
+  | { name: string; kind: "flag" }
+  | { name: string; kind: "fraction" }
+  | { name: string; kind: "address"; optional: boolean }
+  | { name: string; kind: "list"; max: number; of: readonly Field[] }
+  | { name: string; kind: "ids"; max: number };
+
+const PEER_RECORD: readonly Field[] = [
+  { name: "nodeId", kind: "bytes", length: 32 },
+  { name: "address", kind: "address", optional: false },
+  { name: "lastSeen", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+];
+const TRUST_RECORD: readonly Field[] = [
+  { name: "nodeId", kind: "bytes", length: 32 },
+  { name: "trust", kind: "fraction" },
+];
+const HANDSHAKE_FIELDS: readonly Field[] = [
+  { name: "networkId", kind: "text", maxBytes: 64 },
+  { name: "nonce", kind: "bytes", length: 32 },
+  { name: "ephemeralKey", kind: "bytes", length: 32 },
+  { name: "listenAddress", kind: "address", optional: true },
+  { name: "agent", kind: "text", maxBytes: 64 },
+];
+const APPLICATION_FIELDS: readonly Field[] = [
+  { name: "topic", kind: "text", maxBytes: MAX_TOPIC_BYTES },
+  { name: "data", kind: "blob" },
+];
+const LIMIT_FIELDS: readonly Field[] = [{ name: "limit", kind: "uint", max: MAX_PEER_LIST }];
+
+/** Payload schema of each type: the positional fields of its MessagePack array. */
+const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
+  [MessageType.HANDSHAKE]: HANDSHAKE_FIELDS,
+  [MessageType.HANDSHAKE_ACK]: [
+    ...HANDSHAKE_FIELDS,
+    { name: "handshakeId", kind: "bytes", length: 32 },
+    { name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD },
+  ],
+  [MessageType.DISCONNECT]: [{ name: "reason", kind: "uint", max: 65535 }, {
+    name: "detail",
+    kind: "text",
+    maxBytes: 256,
+  }],
+  [MessageType.PEER_DISCOVERY]: LIMIT_FIELDS,
+  [MessageType.PEER_ANNOUNCEMENT]: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD }],
+  [MessageType.HEARTBEAT]: [{ name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER }, {
+    name: "reply",
+    kind: "bool",
+  }],
+  [MessageType.GOSSIP_MESSAGE]: [
+    { name: "have", kind: "ids", max: MAX_DIGEST_IDS },
+    { name: "want", kind: "ids", max: MAX_DIGEST_IDS },
+    { name: "prune", kind: "flag" },
+  ],
+  [MessageType.CUSTOM_DATA]: APPLICATION_FIELDS,
+  [MessageType.TRUST_UPDATE]: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
+  [MessageType.TRUSTED_PEERS_REQUEST]: LIMIT_FIELDS,
+  [MessageType.TRUSTED_PEERS_RESPONSE]: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: TRUST_RECORD }],
+  [MessageType.HANDSHAKE_CONFIRM]: [{ name: "ackId", kind: "bytes", length: 32 }],
+};
+
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** A BAD_FIELD error naming the field at `path`. */
+export function badField(path: string, why: string): ProtocolError {
+  return new ProtocolError("BAD_FIELD", `${path}: ${why}`);
+}
+
+/** Checks one decoded value against its field spec; returns the typed value. */
+function readField(field: Field, value: unknown, path: string): unknown {
+  switch (field.kind) {
+    case "uint":
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > field.max) {
+        throw badField(path, `expected an integer in 0..${field.max}`);
+      }
+      return value;
+    case "bytes":
+      if (!(value instanceof Uint8Array) || value.length !== field.length) {
+        throw badField(path, `expected ${field.length} bytes`);
+      }
+      return value;
+    case "blob":
+      if (!(value instanceof Uint8Array)) throw badField(path, "expected bytes");
+      return value;
+    case "text":
+      if (typeof value !== "string" || utf8Length(value) > field.maxBytes) {
+        throw badField(path, `expected a string of at most ${field.maxBytes} bytes`);
+      }
+      return value;
+    case "bool":
+    case "flag":
+      if (typeof value !== "boolean") throw badField(path, "expected a boolean");
+      return value;
+    case "fraction":
+      if (typeof value !== "number" || !(value >= 0 && value <= 1)) throw badField(path, "expected a number in [0, 1]");
+      return value;
+    case "address":
+      if (typeof value !== "string") throw badField(path, "expected an address string");
+      if (value === "" && field.optional) return value;
+      if (parseHostPort(value) === undefined) throw badField(path, "expected host:port");
+      return value;
+    case "ids": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} ids`);
+      }
+      for (const id of value) {
+        if (!(id instanceof Uint8Array) || id.length !== 32) throw badField(path, "expected 32-byte ids");
+      }
+      return value;
+    }
+    case "list": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} entries`);
+      }
+      return value.map((item, i) => readRecord(field.of, item, `${path}[${i}]`));
+    }
+  }
+}
+
+/** Fields a record must carry: all but the trailing flags. */
+function requiredFields(fields: readonly Field[]): number {
+  let n = fields.length;
+  while (n > 0 && fields[n - 1].kind === "flag") n--;
+  return n;
+}
+
+function readRecord(fields: readonly Field[], value: unknown, path: string): Record<string, unknown> {
+  const required = requiredFields(fields);
+  if (!Array.isArray(value) || value.length < required || value.length > fields.length) {
+    throw badField(
+      path,
+      required === fields.length
+        ? `expected an array of ${fields.length} fields`
+        : `expected an array of ${required} to ${fields.length} fields`,
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < fields.length; i++) {
+    out[fields[i].name] = i < value.length ? readField(fields[i], value[i], `${path}.${fields[i].name}`) : false;
+  }
+  return out;
+}
+
+function writeRecord(fields: readonly Field[], value: Record<string, unknown>, path: string): unknown[] {
+  const out = fields.map((field) => {
+    const v = value[field.name];
+    if (field.kind === "flag") return v ?? false;
+    if (field.kind === "list") {
+      if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
+      return v.map((item, i) => writeRecord(field.of, item as Record<string, unknown>, `${path}.${field.name}[${i}]`));
+    }
+    return v;
+  });
+  let length = out.length;
+  while (length > requiredFields(fields) && out[length - 1] === false) length--;
+  return out.slice(0, length);
+}
+
+/** Whether `type` is a message type code this implementation knows (one with a schema). */
+export function isMessageType(type: number): type is MessageType {
+  return SCHEMAS[type as MessageType] !== undefined;
+}
+
+/**
+ * Checks a decoded payload of `type` against the type's schema; returns it as an object by field name.
+ *
+ * @throws {ProtocolError} BAD_FIELD when it does not fit the schema
+ */
+export function readPayload(type: MessageType, value: unknown): Record<string, unknown> {
+  return readRecord(SCHEMAS[type], value, MESSAGE_TYPE_NAMES[type]);
+}
+
+const encoder = new Encoder();
+
+/** Encodes a payload for `type` by its schema. @throws {ProtocolError} when it does not fit the schema. */
+export function encodePayload<T extends MessageType>(type: T, payload: PayloadByType[T]): Uint8Array {
+  const schema = SCHEMAS[type];
+  if (schema === undefined) throw new ProtocolError("UNKNOWN_TYPE", `unknown message type ${type}`);
+  const positional = writeRecord(schema, payload as unknown as Record<string, unknown>, MESSAGE_TYPE_NAMES[type]);
+  // Validate what we send exactly as a receiver would.
+  readRecord(schema, positional, MESSAGE_TYPE_NAMES[type]);
+  return encoder.encode(positional);
+}
