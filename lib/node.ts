@@ -31,7 +31,7 @@ import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
 import { createMessage, MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
 
