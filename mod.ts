@@ -53,7 +53,7 @@ export {
   type StorageOptions,
   type StoredPeer,
   type TrustEvent,
-} from "./lib/storage.ts";
+} from "./lib/storage/mod.ts";
 export {
   DEFAULT_PENALTIES,
   DEFAULT_TRUST_CONFIG,

@@ -38,7 +38,7 @@ import {
 } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "./storage.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
 

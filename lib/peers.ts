@@ -46,7 +46,7 @@ import {
   type PeerRecord,
 } from "./protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "./random.ts";
-import type { Storage, StoredPeer } from "./storage.ts";
+import type { Storage, StoredPeer } from "./storage/types.ts";
 import type { TrustModel } from "./trust.ts";
 
 /** Peer-management settings. Every field documents its default and trade-off. */

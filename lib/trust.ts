@@ -24,7 +24,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { ConfigError, type ProtocolErrorCode } from "./errors.ts";
-import type { Storage, StoredPeer, TrustEvent } from "./storage.ts";
+import type { Storage, StoredPeer, TrustEvent } from "./storage/types.ts";
 
 /** Trust parameters. Every field documents its default and trade-off. */
 export interface TrustConfig {
@@ -275,7 +275,7 @@ function clamp01(x: number): number {
  * @example
  * ```ts
  * import { ManualClock } from "./clock.ts";
- * import { MemoryStorage } from "./storage.ts";
+ * import { MemoryStorage } from "./storage/mod.ts";
  * import { TrustManager } from "./trust.ts";
  * const clock = new ManualClock(0);
  * const trust = new TrustManager({ storage: new MemoryStorage({ clock }), clock });

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { ManualClock } from "../lib/clock.ts";
-import { SqliteStorage } from "../lib/storage.ts";
+import { SqliteStorage } from "../lib/storage/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,

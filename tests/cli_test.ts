@@ -153,7 +153,7 @@ Deno.test("kith start runs a node until SIGTERM, then exits 0", async () => {
     const [status, , stderr] = await Promise.all([child.status, child.stdout.text(), child.stderr.text()]);
     assert.equal(status.code, 0, stderr);
     // Its database was flushed and closed cleanly.
-    const { SqliteStorage } = await import("../lib/storage.ts");
+    const { SqliteStorage } = await import("../lib/storage/mod.ts");
     const storage = new SqliteStorage(`${dir}/node/kith.db`, { pruneIntervalMs: 0 });
     assert.equal(storage.integrityCheck(), "ok");
     assert.ok(storage.countPeers() >= 1);

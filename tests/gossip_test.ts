@@ -13,7 +13,7 @@ import {
   MessageType,
 } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
-import { MemoryStorage } from "../lib/storage.ts";
+import { MemoryStorage } from "../lib/storage/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
 import type { SignatureVerifier } from "../lib/verifier.ts";
 import { verifySignature } from "../lib/ed25519.ts";

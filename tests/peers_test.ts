@@ -11,7 +11,7 @@ import { createMessage, DisconnectReason, MessageType, type PayloadByType } from
 import { randomBytes, type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { type LinkModel, SimNetwork, type SimTransport } from "../lib/sim/network.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "../lib/storage.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "../lib/storage/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
 import { runFor, runUntil, runUntilSettled } from "./_support.ts";
 

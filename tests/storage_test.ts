@@ -10,7 +10,7 @@ import {
   StorageError,
   type StorageOptions,
   type StoredPeer,
-} from "../lib/storage.ts";
+} from "../lib/storage/mod.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -429,7 +429,9 @@ Deno.test("SqliteStorage: a path outside the granted directory gives one clear l
   const allowed = await Deno.makeTempDir();
   const outside = await Deno.makeTempDir();
   try {
-    const script = `import { SqliteStorage } from ${JSON.stringify(new URL("../lib/storage.ts", import.meta.url).href)};
+    const script = `import { SqliteStorage } from ${
+      JSON.stringify(new URL("../lib/storage/mod.ts", import.meta.url).href)
+    };
       try { new SqliteStorage(Deno.args[0]).close(); console.log("opened"); }
       catch (e) { console.error("kith: " + e.message); Deno.exit(1); }`;
     await Deno.writeTextFile(`${allowed}/open.ts`, script);

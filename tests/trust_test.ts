@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { seededRandom } from "../lib/random.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "../lib/storage.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "../lib/storage/mod.ts";
 import {
   DEFAULT_PENALTIES,
   DEFAULT_TRUST_CONFIG,

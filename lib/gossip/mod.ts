@@ -81,7 +81,7 @@
  * import { Identity } from "../identity.ts";
  * import type { Connection } from "../transport/types.ts";
  * import { type Envelope, MessageCodec, MessageType } from "../protocol/mod.ts";
- * import { MemoryStorage } from "../storage.ts";
+ * import { MemoryStorage } from "../storage/mod.ts";
  * import { TrustManager } from "../trust.ts";
  *
  * const clock = new ManualClock(1_700_000_000_000);

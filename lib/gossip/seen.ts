@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/types.ts";
 
 /** Seen ids: a bounded in-memory cache in age order, backed by storage. */
 export class SeenIds {

@@ -10,7 +10,7 @@ import type { LogSink } from "../log.ts";
 import type { Connection } from "../transport/types.ts";
 import type { Message, MessageCodec } from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
-import type { Storage } from "../storage.ts";
+import type { Storage } from "../storage/types.ts";
 import type { TrustModel } from "../trust.ts";
 import type { SignatureVerifier } from "../verifier.ts";
 import type { GossipConfig } from "./config.ts";

@@ -10,7 +10,7 @@ import { Identity } from "../identity.ts";
 import { KithNode } from "../node.ts";
 import type { PeerManager } from "../peers.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
-import { MemoryStorage } from "../storage.ts";
+import { MemoryStorage } from "../storage/mod.ts";
 import type { TrustManager } from "../trust.ts";
 import type { SimNetwork, SimTransport } from "./network.ts";
 

@@ -3,7 +3,7 @@
  * recordValid). Run: deno task bench
  */
 import { ManualClock } from "../../lib/clock.ts";
-import { MemoryStorage, SqliteStorage } from "../../lib/storage.ts";
+import { MemoryStorage, SqliteStorage } from "../../lib/storage/mod.ts";
 import { TrustManager } from "../../lib/trust.ts";
 
 const clock = new ManualClock(1_700_000_000_000);

@@ -1,0 +1,143 @@
+/**
+ * The storage contract and its records: what a node keeps (peers, trust
+ * events, seen-message ids, small network state), the {@link Storage}
+ * interface every backend implements, the options they share, and
+ * {@link StorageError}.
+ *
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { KithError } from "../errors.ts";
+
+/** A peer in the address book. */
+export interface StoredPeer {
+  /** Node id, lowercase hex SHA-256 of the public key. */
+  nodeId: string;
+  /** Listening address `host:port`, or `""` when unknown. */
+  address: string;
+  /** Ed25519 public key, when known. */
+  publicKey: Uint8Array | null;
+  /** When the peer was first recorded, ms since the epoch. */
+  firstSeen: number;
+  /** When the peer was last heard from, ms since the epoch. */
+  lastSeen: number;
+  /** Trust score in [0, 1]. */
+  trustScore: number;
+  /** When trust decay was last applied to `trustScore`, ms since the epoch. */
+  trustUpdatedAt: number;
+  /** Valid messages received from the peer, ever. */
+  validCount: number;
+  /** Invalid messages received from the peer, ever. */
+  invalidCount: number;
+  /** Timeouts recorded for the peer, ever. */
+  timeoutCount: number;
+  /** Consecutive failed dials (reset by a successful connection). */
+  failures: number;
+}
+
+/** One change of a peer's trust, kept to explain the score. */
+export interface TrustEvent {
+  /** Whose trust changed. */
+  nodeId: string;
+  /** What happened: `valid_message`, `invalid_message:BAD_SIGNATURE`, `timeout`, `decay`, `recommendation`, ... */
+  eventType: string;
+  /** Change in trust (after clamping to [0, 1]). */
+  trustDelta: number;
+  /** Trust after the change. */
+  trustAfter: number;
+  /** When, ms since the epoch (the latest, for coalesced events). */
+  timestamp: number;
+  /** How many events this row stands for (coalesced events of one type), at least 1. */
+  count: number;
+}
+
+/** A message id recorded for deduplication. */
+export interface SeenMessage {
+  /** The 32-byte message id. */
+  messageId: Uint8Array;
+  /** When it was first seen (or its origin timestamp), ms since the epoch. */
+  timestamp: number;
+  /** Node id of the peer it first came from. */
+  senderId: string;
+}
+
+/** What a prune removed. */
+export interface PruneResult {
+  /** Seen-message ids removed. */
+  seenMessages: number;
+  /** Trust events removed. */
+  trustEvents: number;
+}
+
+/**
+ * The design's storage extension point: anything that keeps this contract
+ * can back a node. Writes may be buffered; reads always see them.
+ */
+export interface Storage {
+  /** Inserts or replaces a peer. */
+  savePeer(peer: StoredPeer): void;
+  /** The peer with this id, if known. */
+  getPeer(nodeId: string): StoredPeer | undefined;
+  /** Known peers, highest trust first (ties: most recently seen first), at most `limit`. */
+  listPeers(options?: { limit?: number }): StoredPeer[];
+  /** Number of known peers. */
+  countPeers(): number;
+  /** Forgets a peer (its trust events stay until pruned). */
+  deletePeer(nodeId: string): void;
+  /** Appends a trust event. */
+  recordTrustEvent(event: TrustEvent): void;
+  /** A peer's trust events, newest first, at most `limit` (default 100). */
+  listTrustEvents(nodeId: string, options?: { limit?: number }): TrustEvent[];
+  /** Records a message id as seen; a second record of the same id is ignored. */
+  recordSeen(message: SeenMessage): void;
+  /** Whether the id was recorded and not yet pruned. */
+  hasSeen(messageId: Uint8Array): boolean;
+  /** Seen ids with `timestamp >= since`, oldest first, at most `limit`. */
+  listSeenSince(since: number, limit: number): SeenMessage[];
+  /** Number of seen ids kept. */
+  countSeen(): number;
+  /** Stores a small value under `key`. */
+  setState(key: string, value: string): void;
+  /** The value stored under `key`. */
+  getState(key: string): string | undefined;
+  /** Removes seen ids and trust events older than their retention, as of `now`. */
+  prune(now: number): PruneResult;
+  /** Writes everything buffered. */
+  flush(): void;
+  /** Flushes, stops timers and releases the store. Idempotent. */
+  close(): void;
+}
+
+/** Options shared by the storage implementations. Every field has a default. */
+export interface StorageOptions {
+  /** Time source and timers. Default: the system clock. */
+  clock?: Clock;
+  /**
+   * How long seen-message ids are kept, ms: the dedup window. Default 10 minutes; keep it above the
+   * protocol's maximum message age (5 minutes) so a replay is always either a duplicate or stale.
+   */
+  seenRetentionMs?: number;
+  /** How long trust events are kept, ms. Default 7 days. */
+  trustEventRetentionMs?: number;
+  /**
+   * Most trust events kept in all; the oldest go first. Default 100,000. MemoryStorage enforces it on
+   * every write, SqliteStorage at each prune.
+   */
+  maxTrustEvents?: number;
+  /** How often pruning runs, ms. Default 60 seconds. 0 disables the schedule (call prune yourself). */
+  pruneIntervalMs?: number;
+}
+
+/** Storage could not be opened, migrated or written. */
+export class StorageError extends KithError {
+  /**
+   * Creates a storage error.
+   *
+   * @param code `STORAGE_OPEN`, `SCHEMA_TOO_NEW`, `STORAGE_WRITE` or `STORAGE_CLOSED`
+   * @param message one line naming the file and what to do
+   */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+    this.name = "StorageError";
+  }
+}
