@@ -5,8 +5,16 @@
  * model, discover peers, and spread messages by epidemic gossip.
  *
  * Most applications need only {@link KithNode}: start one, broadcast,
- * subscribe. The layers underneath (identity, protocol, storage, trust,
- * transport, peers, gossip) are exported for applications that extend them.
+ * subscribe. This entry point holds what they use: the node, its
+ * configuration, message and statistics types, errors, and the two extension
+ * interfaces ({@link Storage} for storage backends, {@link TrustModel} and
+ * {@link TrustManager} for trust metrics). The layers underneath have entry
+ * points of their own, for applications that extend or replace them:
+ * `@kith/kith/protocol` (messages and the codec), `@kith/kith/transport`
+ * (TCP and the {@link Transport} interface), `@kith/kith/peers`,
+ * `@kith/kith/gossip`, `@kith/kith/storage`, `@kith/kith/trust`,
+ * `@kith/kith/sim` (the simulator: in-memory network and virtual clock) and
+ * `@kith/kith/api` (the local control API).
  *
  * @example Two nodes, one message
  * ```ts
@@ -32,138 +40,6 @@
  * @module
  */
 export {
-  ConfigError,
-  IdentityError,
-  KithError,
-  PROTOCOL_ERROR_CODES,
-  ProtocolError,
-  type ProtocolErrorCode,
-} from "./lib/errors.ts";
-export { type Clock, ManualClock, systemClock, type TimerId } from "./lib/clock.ts";
-export { type RandomSource, seededRandom } from "./lib/random.ts";
-export {
-  MemoryStorage,
-  type PruneResult,
-  SCHEMA_VERSION,
-  type SeenMessage,
-  SqliteStorage,
-  type SqliteStorageOptions,
-  type Storage,
-  StorageError,
-  type StorageOptions,
-  type StoredPeer,
-  type TrustEvent,
-} from "./lib/storage/mod.ts";
-export {
-  DEFAULT_PENALTIES,
-  DEFAULT_TRUST_CONFIG,
-  type PeerTrustState,
-  type ReputationBreakdown,
-  resolveTrustConfig,
-  type TrustConfig,
-  TrustManager,
-  type TrustManagerOptions,
-  type TrustModel,
-} from "./lib/trust.ts";
-export {
-  Identity,
-  KEY_FILE_NAME,
-  loadIdentity,
-  loadOrCreateIdentity,
-  nodeIdFromPublicKey,
-  saveIdentity,
-} from "./lib/identity.ts";
-export {
-  defaultBackend,
-  type Ed25519Backend,
-  isAcceptablePointEncoding,
-  nativeBackend,
-  nobleBackend,
-  verifySignature,
-} from "./lib/ed25519.ts";
-export {
-  DEFAULT_PARALLEL_VERIFIER_CONFIG,
-  inlineVerifier,
-  ParallelVerifier,
-  type ParallelVerifierConfig,
-  type ParallelVerifierStats,
-  type SignatureVerifier,
-} from "./lib/verifier.ts";
-export {
-  type ApplicationPayload,
-  computeMessageId,
-  createLinkMessage,
-  createMessage,
-  type CreateMessageOptions,
-  DEFAULT_PROTOCOL_LIMITS,
-  type DisconnectPayload,
-  DisconnectReason,
-  encodePayload,
-  type Envelope,
-  type GossipDigestPayload,
-  type HandshakeAckPayload,
-  type HandshakeConfirmPayload,
-  type HandshakePayload,
-  type HeartbeatPayload,
-  LINK_AUTHENTICATED_TYPES,
-  MAX_DIGEST_IDS,
-  MAX_PEER_LIST,
-  MAX_TOPIC_BYTES,
-  MAX_WIRE_TTL,
-  type Message,
-  MESSAGE_TYPE_NAMES,
-  MessageCodec,
-  MessageType,
-  type PayloadByType,
-  type PeerAnnouncementPayload,
-  type PeerListRequestPayload,
-  type PeerRecord,
-  PROTOCOL_VERSION,
-  type ProtocolLimits,
-  type TrustedPeersResponsePayload,
-  type TrustRecord,
-  type TrustUpdatePayload,
-  type VerifyOptions,
-} from "./lib/protocol/mod.ts";
-export {
-  type CloseInfo,
-  type Connection,
-  CONNECTION_LOST,
-  type ConnectionStats,
-  DEFAULT_TRANSPORT_CONFIG,
-  type DialOptions,
-  resolveTransportConfig,
-  TcpTransport,
-  type TcpTransportOptions,
-  type Transport,
-  type TransportConfig,
-  TransportError,
-  type TransportStats,
-} from "./lib/transport/mod.ts";
-export {
-  deriveSessionKeys,
-  type EphemeralKeyPair,
-  generateEphemeralKeyPair,
-  RecordOpener,
-  RecordSealer,
-  type SessionKeys,
-} from "./lib/transport/session.ts";
-export {
-  type ActivePeer,
-  DEFAULT_PEERS_CONFIG,
-  type PeerInfo,
-  PeerManager,
-  type PeerManagerOptions,
-  type PeersConfig,
-  type PeerState,
-  type PeerStats,
-  resolvePeersConfig,
-} from "./lib/peers.ts";
-export { isLoopback, type NetworkGroup, networkGroup } from "./lib/netgroup.ts";
-export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
-export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";
-export { VERSION } from "./lib/version.ts";
-export {
   KithNode,
   LATENCY_BUCKETS_MS,
   type LatencySnapshot,
@@ -176,18 +52,7 @@ export {
   type TransportContext,
   type TransportFactory,
 } from "./lib/node.ts";
-export { createLogger, isLogLevel, type LogFormat, type LogLevel, type LogSink } from "./lib/log.ts";
 export {
-  API_TOKEN_FILE,
-  ControlApi,
-  type ControlApiOptions,
-  loadOrCreateApiToken,
-  MAX_API_BODY_BYTES,
-  readApiToken,
-} from "./lib/api.ts";
-export {
-  type ComponentConfigs,
-  componentConfigs,
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,
   type PresetName,
@@ -195,16 +60,31 @@ export {
   resolveNetworkConfig,
 } from "./lib/config.ts";
 export {
-  DEFAULT_GOSSIP_CONFIG,
-  type GossipConfig,
-  type GossipOptions,
-  type GossipPeers,
-  type GossipPeerStats,
-  GossipProtocol,
-  type GossipSender,
-  type GossipStats,
-  type MessageHandler,
-  type MessageTypeCounts,
-  resolveGossipConfig,
-} from "./lib/gossip/mod.ts";
-export { BoundedMap, TokenBucket } from "./lib/ratelimit.ts";
+  ConfigError,
+  IdentityError,
+  KithError,
+  PROTOCOL_ERROR_CODES,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "./lib/errors.ts";
+export { type Message, MessageType, type PayloadByType } from "./lib/protocol/mod.ts";
+export { Identity, loadIdentity, loadOrCreateIdentity, nodeIdFromPublicKey, saveIdentity } from "./lib/identity.ts";
+export type { PruneResult, SeenMessage, Storage, StoredPeer, TrustEvent } from "./lib/storage/mod.ts";
+export { StorageError } from "./lib/storage/mod.ts";
+export {
+  DEFAULT_TRUST_CONFIG,
+  type PeerTrustState,
+  type ReputationBreakdown,
+  type TrustConfig,
+  TrustManager,
+  type TrustManagerOptions,
+  type TrustModel,
+} from "./lib/trust.ts";
+export type { GossipConfig, GossipSender, GossipStats, MessageHandler, MessageTypeCounts } from "./lib/gossip/mod.ts";
+export type { PeerInfo, PeerState, PeerStats } from "./lib/peers.ts";
+export { type Transport, TransportError, type TransportStats } from "./lib/transport/mod.ts";
+export type { ParallelVerifierStats } from "./lib/verifier.ts";
+export { type Clock, systemClock, type TimerId } from "./lib/clock.ts";
+export type { RandomSource } from "./lib/random.ts";
+export { createLogger, defaultLogSink, type LogFormat, type LogLevel, type LogSink } from "./lib/log.ts";
+export { VERSION } from "./lib/version.ts";

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { fromHex, toHex } from "./bytes.ts";
-import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { toHex } from "./bytes.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { KithError } from "./errors.ts";
 import {
@@ -28,18 +28,12 @@ import {
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
-import {
-  createMessage,
-  MAX_PEER_LIST,
-  type Message,
-  MessageCodec,
-  MessageType,
-  type PeerRecord,
-} from "./protocol/mod.ts";
+import { MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
+import { TrustExchange } from "./trust_exchange.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
 
 /** An application message as delivered to subscribers. */
@@ -237,8 +231,7 @@ export class KithNode {
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
-  #trustTimer: TimerId | undefined;
-  readonly #trustAnswered = new Map<string, number>();
+  #trustExchange: TrustExchange | undefined;
   #delivered = 0;
   readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
@@ -373,15 +366,16 @@ export class KithNode {
       log: this.#log,
     });
     gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#deliver(message, from));
-    gossip.registerHandler(MessageType.TRUST_UPDATE, (message, from) => this.#onTrustUpdate(message, from));
-    gossip.registerHandler(
-      MessageType.TRUSTED_PEERS_REQUEST,
-      (message, from) => this.#onTrustedPeersRequest(message, from),
-    );
-    gossip.registerHandler(
-      MessageType.TRUSTED_PEERS_RESPONSE,
-      (message, from) => this.#onTrustedPeersResponse(message, from),
-    );
+    this.#trustExchange = new TrustExchange({
+      identity,
+      peers,
+      trust,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      intervalMs: this.config.trustExchangeIntervalMs,
+      maxAnswered: 4 * this.config.maxPeers,
+    });
+    this.#trustExchange.register(gossip);
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
     peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
     const log = this.#log;
@@ -402,7 +396,7 @@ export class KithNode {
     // 7. bootstrap, 8. background tasks
     peers.start();
     gossip.start();
-    this.#scheduleTrustExchange();
+    this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
@@ -553,60 +547,6 @@ export class KithNode {
     return this.#options.preset ?? "default";
   }
 
-  // ---- transitive trust: TRUST_UPDATE and TRUSTED_PEERS_REQUEST / RESPONSE between neighbours ----
-
-  #scheduleTrustExchange(): void {
-    this.#trustTimer = this.#clock.setTimeout(() => {
-      if (this.#state !== "running") return;
-      const active = this.#peers!.activePeers();
-      if (active.length > 0) {
-        const peer = active[Math.floor((this.#options.random ?? Math.random)() * active.length)];
-        peer.connection.send(
-          createMessage(this.#identity!, MessageType.TRUSTED_PEERS_REQUEST, { limit: 16 }, {
-            ttl: 0,
-            timestamp: this.#clock.now(),
-          }),
-        );
-      }
-      this.#scheduleTrustExchange();
-    }, this.config.trustExchangeIntervalMs);
-  }
-
-  #onTrustUpdate(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.TRUST_UPDATE || toHex(message.origin) !== from.nodeId) return;
-    this.#trust!.recordRecommendation(from.nodeId, toHex(message.payload.subject), message.payload.trust);
-  }
-
-  #onTrustedPeersRequest(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.TRUSTED_PEERS_REQUEST || toHex(message.origin) !== from.nodeId) return;
-    const now = this.#clock.now();
-    if (now - (this.#trustAnswered.get(from.nodeId) ?? -Infinity) < 60_000) return; // one answer a minute
-    this.#trustAnswered.set(from.nodeId, now);
-    if (this.#trustAnswered.size > 4 * this.config.maxPeers) {
-      this.#trustAnswered.delete(this.#trustAnswered.keys().next().value!);
-    }
-    const peer = this.#peers!.activePeer(from.nodeId);
-    if (!peer) return;
-    const ranked = this.#peers!.activePeers()
-      .filter((p) => p.nodeId !== from.nodeId)
-      .map((p) => ({ nodeId: p.nodeId, trust: this.#trust!.trust(p.nodeId) }))
-      .sort((a, b) => b.trust - a.trust)
-      .slice(0, Math.min(message.payload.limit, MAX_PEER_LIST));
-    peer.connection.send(createMessage(this.#identity!, MessageType.TRUSTED_PEERS_RESPONSE, {
-      peers: ranked.map((r) => ({
-        nodeId: fromHex(r.nodeId)!,
-        trust: r.trust,
-      })),
-    }, { ttl: 0, timestamp: now }));
-  }
-
-  #onTrustedPeersResponse(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.TRUSTED_PEERS_RESPONSE || toHex(message.origin) !== from.nodeId) return;
-    for (const record of message.payload.peers) {
-      this.#trust!.recordRecommendation(from.nodeId, toHex(record.nodeId), record.trust);
-    }
-  }
-
   /**
    * Stops the node in the reverse order of start: background tasks, gossip,
    * peers, transport (DISCONNECT to every peer), storage (flushed, closed).
@@ -623,7 +563,7 @@ export class KithNode {
 
   async #tearDown(): Promise<void> {
     this.#state = "stopping";
-    if (this.#trustTimer !== undefined) this.#clock.clearTimeout(this.#trustTimer);
+    this.#trustExchange?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
     await this.#peers?.stop();

@@ -926,3 +926,4 @@ export class PeerManager {
     }
   }
 }
+export type { NetworkGroup } from "./netgroup.ts";

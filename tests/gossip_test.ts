@@ -7,6 +7,7 @@ import type { Connection } from "../lib/transport/mod.ts";
 import {
   createLinkMessage,
   createMessage,
+  DisconnectReason,
   type Envelope,
   type Message,
   MessageCodec,
@@ -173,8 +174,13 @@ Deno.test("an origin over its rate limit is not delivered or forwarded", () => {
   assert.equal(gossip.stats.originLimited, 15);
 });
 
-Deno.test("an oversized application payload is refused on publish and penalised on receipt", () => {
+Deno.test("an oversized application payload is refused on publish, and on receipt penalised and the sender told why", () => {
   const { peers, gossip, trust } = setup(2, { maxApplicationPayloadBytes: 100 });
+  const closes: [number, string][] = [];
+  (peers[0].connection as { close: unknown }).close = (reason: number, detail: string) => {
+    closes.push([reason, detail]);
+    return Promise.resolve();
+  };
   assert.throws(() => gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(101) }), RangeError);
   gossip.receive(
     peers[0],
@@ -184,6 +190,9 @@ Deno.test("an oversized application payload is refused on publish and penalised 
   );
   assert.equal(gossip.stats.delivered, 0);
   assert.ok(trust.trust(peers[0].nodeId) < 0.5);
+  assert.equal(closes.length, 1);
+  assert.equal(closes[0][0], DisconnectReason.MESSAGE_TOO_LARGE);
+  assert.match(closes[0][1], /maxApplicationPayloadBytes of 100/);
 });
 
 Deno.test("with floodPublish, publish sends own messages to every peer with the full TTL", () => {

@@ -115,3 +115,11 @@ export { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from ".
 export { GossipProtocol } from "./protocol.ts";
 export type { GossipPeerStats, GossipStats, MessageTypeCounts } from "./stats.ts";
 export type { GossipOptions, GossipPeers, GossipSender, MessageHandler } from "./types.ts";
+export {
+  DEFAULT_PARALLEL_VERIFIER_CONFIG,
+  inlineVerifier,
+  ParallelVerifier,
+  type ParallelVerifierConfig,
+  type ParallelVerifierStats,
+  type SignatureVerifier,
+} from "../verifier.ts";

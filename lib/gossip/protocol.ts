@@ -17,6 +17,7 @@ import type { Connection } from "../transport/types.ts";
 import {
   type ApplicationPayload,
   createMessage,
+  DisconnectReason,
   type Envelope,
   type GossipDigestPayload,
   MAX_DIGEST_IDS,
@@ -347,6 +348,13 @@ export class GossipProtocol {
     if (link) link.invalid++;
     this.#counters.countInvalid(type, code);
     this.#penalise(peer.nodeId, code);
+    if (code === "PAYLOAD_TOO_LARGE") {
+      // Tell the sender why, not only a counter here: it may run with a larger limit than this network's.
+      const detail = type === MessageType.CUSTOM_DATA
+        ? `application payload over this node's maxApplicationPayloadBytes of ${this.config.maxApplicationPayloadBytes}`
+        : `payload over this node's limit of ${this.#codec.limits.maxPayloadBytes} bytes`;
+      void this.#active(peer.nodeId)?.connection.close(DisconnectReason.MESSAGE_TOO_LARGE, detail);
+    }
   }
 
   /**

@@ -76,6 +76,11 @@ export const DisconnectReason = {
   EVICTED: 12,
   /** The peer read too slowly: its send queue or a write stayed full past the limit. */
   SLOW_READER: 13,
+  /**
+   * The peer sent a message larger than this node takes (an application payload over its
+   * `maxApplicationPayloadBytes`, or an envelope payload over its codec's limit); the detail names the limit.
+   */
+  MESSAGE_TOO_LARGE: 14,
 } as const;
 
 /**

@@ -36,7 +36,11 @@ export class VirtualClock implements Clock {
   /** Events run so far. */
   eventsRun = 0;
 
-  /** @param start the initial time, ms */
+  /**
+   * A clock at `start`.
+   *
+   * @param start the initial time, ms
+   */
   constructor(start = 0) {
     this.#now = start;
   }

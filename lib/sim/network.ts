@@ -78,8 +78,11 @@ const WIRE_OVERHEAD = 4 + 16;
 
 /** The shared medium: addresses, link latencies, byte counters. */
 export class SimNetwork {
+  /** The virtual clock every node of the simulation shares. */
   readonly clock: VirtualClock;
+  /** How links behave. */
   readonly model: Readonly<LinkModel>;
+  /** The codec that decodes what links deliver. */
   readonly codec: MessageCodec;
   readonly #random: RandomSource;
   readonly #byAddress = new Map<string, SimTransport>();
@@ -135,10 +138,17 @@ export class SimNetwork {
   }
 
   /**
+   * Creates an empty network.
+   *
    * @param clock the virtual clock all nodes share
    * @param random the seeded source of latencies and losses
    */
-  constructor(clock: VirtualClock, random: RandomSource, model: Partial<LinkModel> = {}, codec = new MessageCodec()) {
+  constructor(
+    clock: VirtualClock,
+    random: RandomSource,
+    model: Partial<LinkModel> = {},
+    codec: MessageCodec = new MessageCodec(),
+  ) {
     this.clock = clock;
     this.#random = random;
     this.model = { ...DEFAULT_LINK_MODEL, ...model };
@@ -302,9 +312,13 @@ class SimConnection implements Connection {
 
 /** A node's transport on a {@link SimNetwork}. */
 export class SimTransport implements Transport {
+  /** The network it is on. */
   readonly network: SimNetwork;
+  /** The node's identity. */
   readonly identity: Identity;
+  /** The node's id. */
   readonly nodeId: string;
+  /** Its address on the network. */
   readonly address: string;
   /** The host its dialed connections come from, if not its listen address (see {@link SimTransportOptions}). */
   readonly sourceHost: string | undefined;
@@ -326,6 +340,7 @@ export class SimTransport implements Transport {
     recordsOut: 0,
   };
 
+  /** A transport for `identity` at `address`; {@link SimNetwork.transport} makes and registers one. */
   constructor(network: SimNetwork, identity: Identity, address: string, options: SimTransportOptions = {}) {
     this.network = network;
     this.identity = identity;
@@ -396,7 +411,7 @@ export class SimTransport implements Transport {
   }
 
   /** Called by a connection when it has closed (internal). */
-  closedConnection(connection: SimConnection): void {
+  closedConnection(connection: Connection): void {
     if (this.#open.get(connection.remoteNodeId) === connection) this.#open.delete(connection.remoteNodeId);
   }
 

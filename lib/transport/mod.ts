@@ -55,12 +55,3 @@ export {
 } from "./types.ts";
 export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
 export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
-export {
-  deriveSessionKeys,
-  type EphemeralKeyPair,
-  generateEphemeralKeyPair,
-  MAX_RECORD_PLAINTEXT,
-  RecordOpener,
-  RecordSealer,
-  type SessionKeys,
-} from "./session.ts";
