@@ -158,7 +158,7 @@ export {
   type PeerState,
   type PeerStats,
   resolvePeersConfig,
-} from "./lib/peers.ts";
+} from "./lib/peers/mod.ts";
 export { isLoopback, type NetworkGroup, networkGroup } from "./lib/netgroup.ts";
 export { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./lib/framing.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./lib/address.ts";

@@ -17,7 +17,7 @@ import { ConfigError, KithError } from "./errors.ts";
 import { KEY_FILE_NAME, loadIdentity, loadOrCreateIdentity } from "./identity.ts";
 import { createLogger, isLogLevel, type LogFormat } from "./log.ts";
 import { KithNode } from "./node.ts";
-import type { PeerInfo } from "./peers.ts";
+import type { PeerInfo } from "./peers/mod.ts";
 import { PROTOCOL_VERSION } from "./protocol.ts";
 import { VERSION } from "./version.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Identity } from "../lib/identity.ts";
 import type { CloseInfo } from "../lib/transport/types.ts";
-import { PeerManager, type PeersConfig } from "../lib/peers.ts";
+import { PeerManager, type PeersConfig } from "../lib/peers/mod.ts";
 import { createMessage, DisconnectReason, MessageType, type PayloadByType } from "../lib/protocol.ts";
 import { randomBytes, type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
