@@ -81,7 +81,7 @@ export {
   type TrustModel,
 } from "./lib/trust.ts";
 export type { GossipConfig, GossipSender, GossipStats, MessageHandler, MessageTypeCounts } from "./lib/gossip/mod.ts";
-export type { PeerInfo, PeerState, PeerStats } from "./lib/peers.ts";
+export type { PeerInfo, PeerState, PeerStats } from "./lib/peers/mod.ts";
 export { type Transport, TransportError, type TransportStats } from "./lib/transport/mod.ts";
 export type { ParallelVerifierStats } from "./lib/verifier.ts";
 export { type Clock, systemClock, type TimerId } from "./lib/clock.ts";

@@ -15,7 +15,7 @@ import { formatHostPort, parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from "./gossip/mod.ts";
 import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./transport/config.ts";
-import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers.ts";
+import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers/config.ts";
 import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
 import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";

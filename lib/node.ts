@@ -27,7 +27,7 @@ import {
 } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
-import { type PeerInfo, PeerManager, type PeerStats } from "./peers.ts";
+import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
 import { MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";

@@ -10,7 +10,7 @@ import { ConfigError } from "../lib/errors.ts";
 import { resolveGossipConfig } from "../lib/gossip/mod.ts";
 import { resolveTransportConfig } from "../lib/transport/mod.ts";
 import { KithNode } from "../lib/node.ts";
-import { resolvePeersConfig } from "../lib/peers.ts";
+import { resolvePeersConfig } from "../lib/peers/mod.ts";
 import { MessageCodec } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { resolveTrustConfig } from "../lib/trust.ts";

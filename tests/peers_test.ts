@@ -6,8 +6,16 @@
 import assert from "node:assert/strict";
 import { Identity } from "../lib/identity.ts";
 import type { CloseInfo } from "../lib/transport/types.ts";
-import { PeerManager, type PeersConfig } from "../lib/peers.ts";
-import { createMessage, DisconnectReason, MessageType, type PayloadByType } from "../lib/protocol/mod.ts";
+import { PeerManager, type PeersConfig } from "../lib/peers/mod.ts";
+import type { LogSink } from "../lib/log.ts";
+import {
+  createMessage,
+  DisconnectReason,
+  type Message,
+  MessageCodec,
+  MessageType,
+  type PayloadByType,
+} from "../lib/protocol/mod.ts";
 import { randomBytes, type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { type LinkModel, SimNetwork, type SimTransport } from "../lib/sim/network.ts";
@@ -66,7 +74,14 @@ class TestNet {
 
   /** Starts a PeerManager over a sim transport, as lib/sim/node.ts wires one. */
   startNode(
-    options: { peers?: Partial<PeersConfig>; identity?: Identity; storage?: Storage; address?: string } = {},
+    options: {
+      peers?: Partial<PeersConfig>;
+      identity?: Identity;
+      storage?: Storage;
+      address?: string;
+      codec?: MessageCodec;
+      log?: LogSink;
+    } = {},
   ): TestNode {
     const clock = this.clock;
     const identity = options.identity ?? this.identity();
@@ -85,8 +100,9 @@ class TestNet {
       storage,
       clock,
       random: this.random,
-      codec: this.network.codec,
+      codec: options.codec ?? this.network.codec,
       config: { ...FAST, ...options.peers },
+      log: options.log,
       selfAddress: () => address,
     });
     peers.start();
@@ -304,6 +320,33 @@ Deno.test("a link message signed by someone other than the peer is penalised", a
     assert.equal(victim.trust.trust(liar.identity.nodeId), 0.5, "no penalty before the forged message");
     peer.connection.send(net.message(net.identity(), MessageType.PEER_DISCOVERY, { limit: 5 }));
     await runUntil(net.clock, () => victim.trust.trust(liar.identity.nodeId) < 0.5, "the penalty");
+  });
+});
+
+Deno.test("a failure of kith's own code while checking a link message is logged and costs the peer no trust", async () => {
+  await withNet(async (net) => {
+    // A codec with a bug: it throws something that is not a ProtocolError for every link message.
+    class BuggyCodec extends MessageCodec {
+      override verify(): Message {
+        throw new TypeError("a bug in kith, not in the peer's bytes");
+      }
+    }
+    const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
+    const victim = net.startNode({
+      peers: { minPeers: 0 },
+      codec: new BuggyCodec(),
+      log: (level, message, fields) => logged.push({ level, message, fields }),
+    });
+    const sender = net.startNode({ peers: { minPeers: 0 } });
+    const peer = await runUntilSettled(net.clock, sender.peers.connect(victim.address), "the sender's link");
+    peer.connection.send(net.message(sender.identity, MessageType.PEER_DISCOVERY, { limit: 5 }));
+    await runUntil(net.clock, () => logged.some((l) => l.message === "link message check failed"), "the log entry");
+    const entry = logged.find((l) => l.message === "link message check failed")!;
+    assert.equal(entry.level, "error");
+    assert.equal(entry.fields?.peer, sender.identity.nodeId);
+    assert.match(String(entry.fields?.error), /a bug in kith/);
+    assert.equal(victim.trust.trust(sender.identity.nodeId), 0.5, "the peer was not penalised for kith's bug");
+    assert.ok(victim.peers.activePeer(sender.identity.nodeId), "and stays connected");
   });
 });
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PeerInfo } from "../peers.ts";
+import type { PeerInfo } from "../peers/mod.ts";
 
 /** Where the CLI writes; defaults to the process's stdout and stderr. */
 export interface CliIo {

@@ -12,7 +12,7 @@ import type { TokenBucket } from "../ratelimit.ts";
 import type { GossipPeerStats } from "./stats.ts";
 
 /**
- * A connected peer as gossip sends to it: only its id and connection, narrower than lib/peers.ts's
+ * A connected peer as gossip sends to it: only its id and connection, narrower than lib/peers/'s
  * ActivePeer (which a node passes in).
  */
 export type ConnectedPeer = { readonly nodeId: string; readonly connection: Connection };

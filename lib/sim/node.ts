@@ -8,7 +8,7 @@ import type { NetworkConfig, PresetName } from "../config.ts";
 import type { GossipConfig, GossipProtocol } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
 import { KithNode } from "../node.ts";
-import type { PeerManager } from "../peers.ts";
+import type { PeerManager } from "../peers/mod.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
 import type { TrustManager } from "../trust.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { concatBytes } from "../../bytes.ts";
-import type { PeerInfo } from "../../peers.ts";
+import type { PeerInfo } from "../../peers/mod.ts";
 import { callApi } from "../api_client.ts";
 import { DEFAULT_API_ADDRESS, type Flags, UsageError } from "../args.ts";
 import { type CliIo, peersTable, short, table } from "../output.ts";

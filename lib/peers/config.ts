@@ -1,0 +1,121 @@
+/**
+ * Peer-management settings: the defaults and their validation, apart from the
+ * manager so the CLI's config loader can resolve them without the rest of the layer.
+ *
+ * @module
+ */
+import { parseHostPort } from "../address.ts";
+import { ConfigError } from "../errors.ts";
+import { MAX_PEER_LIST } from "../protocol/mod.ts";
+
+/** Peer-management settings. Every field documents its default and trade-off. */
+export interface PeersConfig {
+  /** Below this many active peers the node dials and discovers actively. Default 8. */
+  minPeers: number;
+  /** Most active peers. Default 50. More peers cost memory and bandwidth and speed up gossip. */
+  maxPeers: number;
+  /**
+   * Slots of `maxPeers` kept for outbound connections, which inbound ones cannot take. Default 8 (at most
+   * half of `maxPeers` when not set). An attacker that floods a node with inbound connections still leaves
+   * it these peers of its own choosing.
+   */
+  outboundSlots: number;
+  /** Most active peers on one host (IP address). Default 2. */
+  maxPeersPerIp: number;
+  /** Most active peers in one /24 (IPv4) or /48 (IPv6) subnet. Default 4. */
+  maxPeersPerSubnet: number;
+  /** Addresses (`host:port`) to dial first; unreachable ones are retried with backoff, never forgotten. */
+  bootstrap: readonly string[];
+  /** How often the manager checks timeouts, dials and discovery, ms. Default 1,000. */
+  maintenanceIntervalMs: number;
+  /** HEARTBEAT to each peer this often when nothing else was heard, ms. Default 10,000. */
+  heartbeatIntervalMs: number;
+  /** A peer silent this long is timed out (trust -0.05) and disconnected, ms. Default 30,000. */
+  peerTimeoutMs: number;
+  /** Background discovery runs this often even with enough peers, ms. Default 30,000. */
+  discoveryIntervalMs: number;
+  /** Peers asked per discovery round while under `minPeers`. Default 3. */
+  discoveryFanout: number;
+  /** A peer's PEER_DISCOVERY is answered at most once per this interval, ms. Default 5,000. */
+  discoveryMinIntervalMs: number;
+  /** Entries per PEER_ANNOUNCEMENT sent, at most 64. Default 32. */
+  announcementSize: number;
+  /** First retry delay after a failed dial, ms; doubles per failure. Default 1,000. */
+  dialBackoffMs: number;
+  /** Longest retry delay, ms. Default 300,000. */
+  maxDialBackoffMs: number;
+  /** Consecutive failed dials after which an address is forgotten (bootstrap ones never are). Default 8. */
+  maxDialFailures: number;
+  /** Dials in flight at once. Default 4. */
+  maxConcurrentDials: number;
+  /** Addresses kept in the book. Default 1,000. The least useful go first (never connected, oldest). */
+  maxKnownPeers: number;
+  /** Candidates must have been seen within this, ms. Default 24 hours. */
+  addressMaxAgeMs: number;
+}
+
+/** The default {@link PeersConfig}. */
+export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
+  minPeers: 8,
+  maxPeers: 50,
+  outboundSlots: 8,
+  maxPeersPerIp: 2,
+  maxPeersPerSubnet: 4,
+  bootstrap: [],
+  maintenanceIntervalMs: 1_000,
+  heartbeatIntervalMs: 10_000,
+  peerTimeoutMs: 30_000,
+  discoveryIntervalMs: 30_000,
+  discoveryFanout: 3,
+  discoveryMinIntervalMs: 5_000,
+  announcementSize: 32,
+  dialBackoffMs: 1_000,
+  maxDialBackoffMs: 300_000,
+  maxDialFailures: 8,
+  maxConcurrentDials: 4,
+  maxKnownPeers: 1_000,
+  addressMaxAgeMs: 24 * 3_600_000,
+});
+
+/**
+ * The full peers config from defaults and `overrides`.
+ *
+ * @throws {ConfigError} naming the first invalid key
+ */
+export function resolvePeersConfig(overrides: Partial<PeersConfig> = {}): PeersConfig {
+  const config = { ...DEFAULT_PEERS_CONFIG, ...overrides };
+  if (overrides.outboundSlots === undefined && Number.isSafeInteger(config.maxPeers)) {
+    config.outboundSlots = Math.min(DEFAULT_PEERS_CONFIG.outboundSlots, Math.floor(config.maxPeers / 2));
+  }
+  for (const [key, value] of Object.entries(config)) {
+    if (key === "bootstrap") continue;
+    const min = key === "outboundSlots" || key === "minPeers" ? 0 : 1;
+    if (!Number.isSafeInteger(value) || (value as number) < min) {
+      throw new ConfigError(
+        `peers.${key}`,
+        `peers.${key} must be an integer of at least ${min}, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  if (config.minPeers > config.maxPeers) {
+    throw new ConfigError(
+      "peers.minPeers",
+      `peers.minPeers (${config.minPeers}) must not exceed peers.maxPeers (${config.maxPeers})`,
+    );
+  }
+  if (config.outboundSlots > config.maxPeers) {
+    throw new ConfigError(
+      "peers.outboundSlots",
+      `peers.outboundSlots must not exceed peers.maxPeers (${config.maxPeers})`,
+    );
+  }
+  if (config.announcementSize > MAX_PEER_LIST) {
+    throw new ConfigError("peers.announcementSize", `peers.announcementSize must be at most ${MAX_PEER_LIST}`);
+  }
+  for (const address of config.bootstrap) {
+    if (parseHostPort(address) === undefined) {
+      throw new ConfigError("peers.bootstrap", `peers.bootstrap entry ${JSON.stringify(address)} is not host:port`);
+    }
+  }
+  return config;
+}

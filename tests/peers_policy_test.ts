@@ -1,0 +1,151 @@
+/**
+ * The peer layer's pure rules, each without a network or a manager: the address book's choice of what to
+ * drop, admission bounds and eviction, dial budget, targets and backoff, liveness and discovery.
+ */
+import assert from "node:assert/strict";
+import { networkGroup } from "../lib/netgroup.ts";
+import {
+  dialableAddressOf,
+  evictionVictim,
+  groupOf,
+  newActiveState,
+  overGroupBounds,
+  slotsFull,
+} from "../lib/peers/admission.ts";
+import { leastUseful } from "../lib/peers/book.ts";
+import { DEFAULT_PEERS_CONFIG } from "../lib/peers/config.ts";
+import { backoffMs, dialBudget, pickDialTargets } from "../lib/peers/dialer.ts";
+import { discoveryTargets, takeDiscoveryAnswer } from "../lib/peers/discovery.ts";
+import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "../lib/peers/liveness.ts";
+import type { KnownPeer } from "../lib/peers/types.ts";
+import type { Connection } from "../lib/transport/types.ts";
+
+function connection(
+  nodeId: string,
+  direction: "inbound" | "outbound",
+  remoteAddress: string,
+  listenAddress = "",
+): Connection {
+  return { remoteNodeId: nodeId, direction, remoteAddress, listenAddress } as unknown as Connection;
+}
+
+function peerAt(nodeId: string, host: string, direction: "inbound" | "outbound" = "inbound", now = 0) {
+  const c = connection(nodeId, direction, `${host}:7400`);
+  return newActiveState(c, networkGroup(host), now);
+}
+
+function known(nodeId: string, address: string, extra: Partial<KnownPeer> = {}): KnownPeer {
+  return { nodeId, address, lastSeen: 0, failures: 0, nextDialAt: 0, everConnected: false, ...extra };
+}
+
+Deno.test("the book drops a never-connected entry before a connected one, then the most failed, then the oldest", () => {
+  const entries = [
+    known("a", "127.0.1.1:1", { everConnected: true }),
+    known("b", "127.0.2.1:1", { failures: 1, lastSeen: 5 }),
+    known("c", "127.0.3.1:1", { failures: 1, lastSeen: 3 }),
+    known("d", "127.0.4.1:1", { failures: 0 }),
+  ];
+  assert.equal(leastUseful(entries, () => false)?.nodeId, "c");
+  assert.equal(leastUseful(entries, (id) => id === "c")?.nodeId, "b");
+  assert.equal(leastUseful(entries, () => true), undefined, "a busy entry is never dropped");
+});
+
+Deno.test("an inbound loopback connection is grouped by the loopback address it announced", () => {
+  assert.equal(groupOf(connection("x", "inbound", "127.0.0.1:5000", "127.66.0.9:7400")).subnet, "v4:127.66.0");
+  assert.equal(groupOf(connection("x", "outbound", "127.0.0.1:5000", "127.66.0.9:7400")).subnet, "v4:127.0.0");
+  assert.equal(dialableAddressOf(connection("x", "inbound", "127.0.0.1:5000", "")), "");
+  assert.equal(dialableAddressOf(connection("x", "outbound", "127.0.0.1:5000", "")), "127.0.0.1:5000");
+});
+
+Deno.test("admission bounds: per host and subnet, and inbound peers never take the outbound slots", () => {
+  const limits = { maxPeersPerIp: 2, maxPeersPerSubnet: 4 };
+  assert.equal(overGroupBounds({ host: 1, subnet: 3 }, limits), false);
+  assert.equal(overGroupBounds({ host: 2, subnet: 2 }, limits), true);
+  assert.equal(overGroupBounds({ host: 0, subnet: 4 }, limits), true);
+  const slots = { maxPeers: 10, outboundSlots: 3 };
+  assert.equal(slotsFull(slots, 7, 7, "inbound"), true);
+  assert.equal(slotsFull(slots, 7, 7, "outbound"), false);
+  assert.equal(slotsFull(slots, 10, 5, "outbound"), true);
+});
+
+Deno.test("an inbound newcomer evicts only a lower-reputation inbound peer", () => {
+  const reputation: Record<string, number> = { in1: 0.2, out1: 0.1, newcomer: 0.6 };
+  const trust = {
+    reputation: (id: string) => reputation[id] ?? 0.5,
+    evictionOrder: (ids: Iterable<string>) => [...ids].sort((a, b) => reputation[a] - reputation[b]),
+  };
+  const active = [peerAt("in1", "127.0.1.1", "inbound"), peerAt("out1", "127.0.2.1", "outbound")];
+  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), trust), "in1");
+  assert.equal(evictionVictim(active, connection("newcomer", "outbound", "127.0.3.1:1"), trust), "out1");
+  reputation.newcomer = 0.1;
+  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), trust), undefined);
+});
+
+Deno.test("the dial budget fills min_peers and the outbound slots within the concurrency and max_peers bounds", () => {
+  const config = { minPeers: 8, outboundSlots: 4, maxConcurrentDials: 4, maxPeers: 10 };
+  assert.equal(dialBudget(config, 0, 0, 0), 4);
+  assert.equal(dialBudget(config, 6, 4, 1), 1);
+  assert.equal(dialBudget(config, 7, 0, 0), 3, "max_peers leaves room for three");
+  assert.ok(dialBudget(config, 8, 4, 0) <= 0);
+});
+
+Deno.test("dial backoff doubles per failure, is capped, and jitters by at most a quarter", () => {
+  const config = { dialBackoffMs: 100, maxDialBackoffMs: 1_000 };
+  assert.equal(backoffMs(1, config, () => 0.5), 100);
+  assert.equal(backoffMs(3, config, () => 0.5), 400);
+  assert.equal(backoffMs(10, config, () => 0.5), 1_000);
+  assert.equal(backoffMs(1, config, () => 0), 75);
+  assert.equal(backoffMs(1, config, () => 0.999999), 125);
+});
+
+Deno.test("dial targets favour empty subnets, then trust, and never pick past a subnet's bound", () => {
+  const trusts: Record<string, number> = { a: 0.5, b: 0.9, c: 0.7, d: 0.6 };
+  const candidates = [
+    known("a", "127.0.9.1:1"), // alone in its subnet
+    known("b", "127.0.1.2:1"), // its subnet has an active peer
+    known("c", "127.0.8.1:1"),
+    known("d", "127.0.8.2:1"), // same subnet as c
+  ];
+  const active = [peerAt("p", "127.0.1.1")];
+  const picked = pickDialTargets(
+    candidates,
+    active,
+    [],
+    3,
+    { maxPeersPerIp: 2, maxPeersPerSubnet: 1 },
+    { trust: (id) => trusts[id] },
+  );
+  // b's subnet is at its bound of 1; c beats a on trust; d would be c's subnet's second.
+  assert.deepEqual(picked.map((k) => k.nodeId), ["c", "a"]);
+});
+
+Deno.test("liveness: a silent peer times out; a quiet one is pinged; a reply measures the round trip", () => {
+  const config = { peerTimeoutMs: 1_000, heartbeatIntervalMs: 300 };
+  const peer = peerAt("p", "127.0.1.1", "inbound", 0);
+  assert.equal(isHeartbeatDue(peer, 299, config), false);
+  assert.equal(isHeartbeatDue(peer, 300, config), true);
+  const seq = notePing(peer, 300);
+  assert.equal(isHeartbeatDue(peer, 400, config), false, "not pinged again at once");
+  notePong(peer, seq + 1, 320);
+  assert.equal(peer.rttMs, undefined, "a reply to another ping measures nothing");
+  notePong(peer, seq, 320);
+  assert.equal(peer.rttMs, 20);
+  assert.equal(isTimedOut(peer, 999, config), false);
+  assert.equal(isTimedOut(peer, 1_000, config), true);
+  assert.equal(takeHeartbeatAnswer(peer, 10), true);
+  assert.equal(takeHeartbeatAnswer(peer, 500), false, "answers are rate-limited");
+});
+
+Deno.test("discovery asks the fanout while below min_peers, one peer when merely due, and nobody too often", () => {
+  const config = { ...DEFAULT_PEERS_CONFIG, minPeers: 4, discoveryFanout: 2 };
+  const identity = <T>(items: T[]) => items;
+  const active = [peerAt("a", "127.0.1.1"), peerAt("b", "127.0.2.1"), peerAt("c", "127.0.3.1")];
+  assert.equal(discoveryTargets(active, 3, 100_000, 0, config, identity)?.length, 2);
+  const enough = { ...config, minPeers: 3 };
+  assert.equal(discoveryTargets(active, 3, 100_000, 0, enough, identity)?.length, 1);
+  assert.equal(discoveryTargets(active, 3, 100_000, 99_000, enough, identity), undefined, "not due yet");
+  for (const p of active) p.lastDiscoveryAsked = 99_000;
+  assert.equal(discoveryTargets(active, 3, 100_000, 0, config, identity), undefined, "everyone was asked just now");
+  assert.equal(takeDiscoveryAnswer(active[0], 100_000, config), true);
+  assert.equal(takeDiscoveryAnswer(active[0], 100_001, config), false);
+});
