@@ -3,11 +3,11 @@
  * 4.7 KB WebAssembly module, large ones in node:crypto.
  *
  * Why two: in Deno, each node:crypto cipher is an object with its own Buffers,
- * and creating it costs about 8-10 µs on this project's machines whatever the
- * record's size; the WebAssembly module (lib/wasm/chacha20poly1305.c, built by
- * scripts/build-wasm.sh) seals a 256-byte record in about 3 µs with no
- * allocation, but is about five times slower per byte than native code;
- * {@link WASM_MAX_BYTES} is where they cost the same. Both implement RFC 8439,
+ * whose creation costs the same whatever the record's size; the WebAssembly
+ * module (lib/wasm/chacha20poly1305.c, built by scripts/build-wasm.sh) seals a
+ * small record with no allocation and at a fraction of that cost, but is
+ * slower per byte than native code; {@link WASM_MAX_BYTES} is where they cost
+ * the same (figures: BENCHMARKS.md, "Record cipher"). Both implement RFC 8439,
  * but Deno's node:crypto computes a wrong tag for rare inputs (SECURITY.md), so
  * the choice is made by the plaintext's length, which both ends of a record
  * know: each record is sealed and opened by the same implementation.
@@ -30,7 +30,7 @@ import { CHACHA20POLY1305_WASM_BASE64 } from "./chacha20poly1305_wasm.ts";
 export const TAG_BYTES = 16;
 /**
  * Plaintexts up to this size go through the WebAssembly module, larger ones
- * through node:crypto (measured: 1 KiB costs about 7.5 µs either way here).
+ * through node:crypto: about where both cost the same (BENCHMARKS.md).
  */
 export const WASM_MAX_BYTES = 1024;
 /** Additional authenticated data accepted, in bytes (the module's buffer; kith's records use none). */

@@ -81,9 +81,9 @@ export interface NetworkConfig {
    * helper only while the node's JavaScript thread is behind (its timers run more than 10 ms late) and the
    * process uses most of a core (late for lack of CPU of its own, a helper would only compete), so an idle
    * or lightly loaded node never starts one and pays nothing. Under load the largest single cost of a
-   * delivery moves to a second core: at 50 nodes in one process and 100 messages/s, p99 3.7x lower; at
-   * 20 nodes, 10% more messages/s fully delivered (BENCHMARKS.md). A started helper costs about 25 MB of
-   * RSS and stops after 30 s without work. 0: every check on the node's thread.
+   * delivery moves to a second core: a lower tail latency and more messages per second fully delivered
+   * (figures in BENCHMARKS.md). A started helper costs tens of MB of RSS and stops after 30 s without
+   * work. 0: every check on the node's thread.
    */
   verifyThreads: number;
 

@@ -4,7 +4,7 @@
  *
  * Verification is the ceiling of the whole network (every node verifies every
  * message once), so the default path is node:crypto: native, synchronous and
- * about 15x faster than pure JavaScript, with the parsed public key cached per
+ * much faster than pure JavaScript (BENCHMARKS.md), with the parsed public key cached per
  * key. The fallback is @noble/ed25519's curve arithmetic, used where
  * node:crypto has no Ed25519.
  *

@@ -1,13 +1,13 @@
 /**
  * Ed25519 signature checks moved off the main thread when it is busy.
  *
- * Every node verifies every message once, and at about 46 µs a check (65 on a slow hour) the checks are
- * the largest single cost of a delivery: a third of the main thread's time in the network benchmark. A
+ * Every node verifies every message once, and the checks are the largest single cost of a delivery
+ * (BENCHMARKS.md has the profile). A
  * Deno process runs its JavaScript on one thread, so a busy node (or many nodes in one process) hits that
  * thread's ceiling while the machine's other cores idle. {@link ParallelVerifier} sends checks to helper
  * threads in batches when that thread is behind (a probe timer runs late), and does them inline when it
- * keeps up: handing a check to a thread costs more CPU in all (two wake-ups) than doing it (measured: 157
- * µs of CPU per check handed over alone, 76 in batches of 16, against 54 inline), so it pays only when the
+ * keeps up: handing a check to a thread costs more CPU in all (two wake-ups) than doing it, alone several
+ * times its own cost and in a batch still more (BENCHMARKS.md), so it pays only when the
  * calling thread is the bottleneck and another core is free.
  *
  * The threads run node:crypto's native check only; kith's encoding rules (canonical points, no small
@@ -55,25 +55,24 @@ export interface ParallelVerifierConfig {
    * How late, smoothed, a probe timer that should fire every 20 ms must run before the calling thread
    * counts as busy, ms; only then do checks go to helpers. Default 10. A thread that keeps up runs its
    * timers within a few milliseconds; one that is behind runs them late by about its backlog. Handing
-   * checks over while the thread keeps up only costs: measured at 10 nodes in one process, 20% more CPU
-   * per delivery and a longer tail. At 5, short bursts at 20 nodes in one process started a helper (25
-   * MB) for 1-3% of the checks and lengthened p99; at 20, 50 nodes behind their load offloaded less and
-   * waited longer (BENCHMARKS.md). 0: hand over whenever a batch reaches `minBatch`.
+   * checks over while the thread keeps up only costs more CPU per delivery and a longer tail; lower, short
+   * bursts start a helper for a few checks; higher, a node behind its load offloads less and waits longer
+   * (BENCHMARKS.md). 0: hand over whenever a batch reaches `minBatch`.
    */
   busyLagMs: number;
   /**
    * CPU the process must be using, smoothed, in cores (all its threads), before checks go to helpers.
    * Default 0.75. A thread can run late because it has much to do, or because other processes hold the
-   * cores; only the first is helped by a helper, and the second is made worse (measured: 20 nodes as 20
-   * processes on 2 cores, each starting a helper, used 70% more CPU per delivery and fully delivered 40%
-   * fewer messages/s). A process using three quarters of a core while running late is its own bottleneck.
+   * cores; only the first is helped by a helper, and the second is made worse (many processes on few
+   * cores, each starting a helper, used more CPU per delivery and delivered less: BENCHMARKS.md). A
+   * process using three quarters of a core while running late is its own bottleneck.
    * 0: judge by lateness alone.
    */
   busyCpuShare: number;
   /**
    * Checks gathered in one turn of the event loop below which they are done inline even when busy.
-   * Default 2: one check handed over alone costs about three times its own CPU in wake-ups (157 µs of
-   * CPU against 54 inline, measured), a batch of 16 about 1.4 times.
+   * Default 2: one check handed over alone costs several times its own CPU in wake-ups, a batch much less
+   * (BENCHMARKS.md).
    */
   minBatch: number;
   /**

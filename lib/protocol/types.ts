@@ -87,8 +87,9 @@ export const DisconnectReason = {
  * Types a node may send unsigned, as link messages, on an established
  * session: always TTL 0 and from the session's own peer. The session's
  * ChaCha20-Poly1305 records, keyed by a handshake both identities signed,
- * already prove who sent them, so an Ed25519 signature would add about 37 µs
- * of CPU and 64 bytes to every digest and heartbeat and prove nothing more.
+ * already prove who sent them, so an Ed25519 signature would add a signing
+ * and a verification and 64 bytes to every digest and heartbeat and prove
+ * nothing more.
  * Everything that travels further than one hop (CUSTOM_DATA, TRUST_UPDATE,
  * ...) and everything in a handshake stays signed.
  */
