@@ -26,6 +26,7 @@ import type {
   Transport,
   TransportStats,
 } from "../transport/types.ts";
+import { emptyTransportStats } from "../transport/types.ts";
 import { CONNECTION_LOST, TransportError } from "../transport/types.ts";
 import {
   DisconnectReason,
@@ -328,17 +329,7 @@ export class SimTransport implements Transport {
   readonly #open = new Map<string, SimConnection>();
   #closed = false;
   /** Running totals behind {@link SimTransport.stats} (updated by its connections). */
-  readonly counters: TransportStats = {
-    inbound: 0,
-    outbound: 0,
-    peakInbound: 0,
-    refused: 0,
-    handshakesCompleted: 0,
-    handshakesFailed: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    recordsOut: 0,
-  };
+  readonly counters: TransportStats = emptyTransportStats();
 
   /** A transport for `identity` at `address`; {@link SimNetwork.transport} makes and registers one. */
   constructor(network: SimNetwork, identity: Identity, address: string, options: SimTransportOptions = {}) {

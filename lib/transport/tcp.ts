@@ -41,7 +41,14 @@ import {
   initiatorError,
 } from "./handshake.ts";
 import { MAX_RECORD_PLAINTEXT, RECORD_TAG_BYTES, type RecordSealer } from "./session.ts";
-import { type Connection, type DialOptions, type Transport, TransportError, type TransportStats } from "./types.ts";
+import {
+  type Connection,
+  type DialOptions,
+  emptyTransportStats,
+  type Transport,
+  TransportError,
+  type TransportStats,
+} from "./types.ts";
 
 /** Largest frame read from a client that is refused at accept (it gets a DISCONNECT, not a handshake). */
 const REFUSAL_MAX_FRAME_BYTES = 1024;
@@ -124,17 +131,7 @@ export class TcpTransport implements Transport {
   #sweepTimer: TimerId | undefined;
   // Ids of recent HANDSHAKEs: a replayed one is refused before any key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
-  readonly #stats: TransportStats = {
-    inbound: 0,
-    outbound: 0,
-    peakInbound: 0,
-    refused: 0,
-    handshakesCompleted: 0,
-    handshakesFailed: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    recordsOut: 0,
-  };
+  readonly #stats: TransportStats = emptyTransportStats();
 
   /**
    * Creates a transport; nothing is opened until {@link TcpTransport.listen} or {@link TcpTransport.dial}.

@@ -108,6 +108,21 @@ export interface TransportStats {
   recordsOut: number;
 }
 
+/** Transport counters at zero, for a new transport. */
+export function emptyTransportStats(): TransportStats {
+  return {
+    inbound: 0,
+    outbound: 0,
+    peakInbound: 0,
+    refused: 0,
+    handshakesCompleted: 0,
+    handshakesFailed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    recordsOut: 0,
+  };
+}
+
 /** What the rest of a node needs from a transport (TCP here; in-memory in simulations). */
 export interface Transport {
   /** This node's id. */
