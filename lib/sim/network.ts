@@ -18,16 +18,17 @@
  * @module
  */
 import type { Identity } from "../identity.ts";
-import type {
-  CloseInfo,
-  Connection,
-  ConnectionStats,
-  DialOptions,
-  Transport,
-  TransportStats,
+import {
+  type CloseInfo,
+  type Connection,
+  CONNECTION_LOST,
+  type ConnectionStats,
+  type DialOptions,
+  emptyTransportStats,
+  type Transport,
+  TransportError,
+  type TransportStats,
 } from "../transport/types.ts";
-import { emptyTransportStats } from "../transport/types.ts";
-import { CONNECTION_LOST, TransportError } from "../transport/types.ts";
 import {
   DisconnectReason,
   type Envelope,
