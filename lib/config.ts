@@ -305,6 +305,13 @@ export function resolveNetworkConfig(
   if (config.maxMessageAgeMs > 600_000) {
     throw new ConfigError("maxMessageAgeMs", "maxMessageAgeMs must be at most 600000 (the dedup window must cover it)");
   }
+  if (config.heartbeatIntervalMs >= config.peerTimeoutMs) {
+    throw new ConfigError(
+      "heartbeatIntervalMs",
+      `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be below peerTimeoutMs (${config.peerTimeoutMs}), ` +
+        "or idle peers time out without ever being probed",
+    );
+  }
   if (config.messageTtl > config.maxTtl) {
     throw new ConfigError("messageTtl", `messageTtl (${config.messageTtl}) must not exceed maxTtl (${config.maxTtl})`);
   }

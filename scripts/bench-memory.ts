@@ -61,7 +61,7 @@ const hub = new KithNode({
     maxPeersPerIp: peers + 10,
     maxPeersPerSubnet: peers + 10,
     peerTimeoutMs: 600_000,
-    heartbeatIntervalMs: 600_000,
+    heartbeatIntervalMs: 300_000,
   },
 });
 await hub.start();

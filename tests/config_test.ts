@@ -91,6 +91,7 @@ Deno.test("a setting that no component would take is refused by new KithNode, na
     [{ messageTtl: 40, maxTtl: 16 }, "messageTtl"],
     [{ listenHost: "not a host!" }, "listenHost"],
     [{ networkId: "x".repeat(65) }, "networkId"],
+    [{ heartbeatIntervalMs: 30_000, peerTimeoutMs: 30_000 }, "heartbeatIntervalMs"],
   ];
   for (const [overrides, key] of cases) {
     assert.throws(() => new KithNode({ config: overrides as never }), (e: unknown) => {
