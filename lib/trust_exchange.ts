@@ -2,7 +2,10 @@
  * Transitive trust between neighbours: now and then a node asks one random
  * active peer for its most trusted peers (TRUSTED_PEERS_REQUEST, link-level,
  * TTL 0) and records the answer as that peer's recommendations; it answers
- * such requests itself at most once a minute per peer. TRUST_UPDATE
+ * such requests itself at most once a minute per peer. An answer counts only
+ * when this node asked that peer and has not had its answer yet, within
+ * {@link ANSWER_TIMEOUT_MS}: an unsolicited TRUSTED_PEERS_RESPONSE changes
+ * nothing, so a peer cannot push recommendations at will. TRUST_UPDATE
  * messages from a neighbour about a subject are recorded the same way. The
  * trust model decides what a recommendation is worth (see lib/trust.ts).
  *
@@ -21,6 +24,8 @@ import type { TrustModel } from "./trust.ts";
 const REQUEST_LIMIT = 16;
 /** Shortest time between two answers to one peer, ms: asking more often buys it nothing. */
 const ANSWER_INTERVAL_MS = 60_000;
+/** How long an asked peer's answer is awaited, ms; a later one is unsolicited. */
+export const ANSWER_TIMEOUT_MS = 30_000;
 
 /** The active peers, as the exchange needs them. */
 export interface ExchangePeers {
@@ -52,12 +57,20 @@ export interface TrustExchangeOptions {
 export class TrustExchange {
   readonly #options: TrustExchangeOptions;
   readonly #answered = new Map<string, number>();
+  /** The peer asked last and when: the only answer that counts. One request is out at a time. */
+  #asked: { nodeId: string; at: number } | undefined;
+  #unsolicited = 0;
   #timer: TimerId | undefined;
   #running = false;
 
   /** Creates the exchange; {@link TrustExchange.start} begins asking. */
   constructor(options: TrustExchangeOptions) {
     this.#options = options;
+  }
+
+  /** Answers refused because this node had not asked their sender (or had its answer already). */
+  get unsolicitedAnswers(): number {
+    return this.#unsolicited;
   }
 
   /** Registers the handlers of TRUST_UPDATE, TRUSTED_PEERS_REQUEST and TRUSTED_PEERS_RESPONSE. */
@@ -87,6 +100,7 @@ export class TrustExchange {
       const active = this.#options.peers.activePeers();
       if (active.length > 0) {
         const peer = active[Math.floor(this.#options.random() * active.length)];
+        this.#asked = { nodeId: peer.nodeId, at: clock.now() };
         peer.connection.send(
           createMessage(this.#options.identity, MessageType.TRUSTED_PEERS_REQUEST, { limit: REQUEST_LIMIT }, {
             ttl: 0,
@@ -124,6 +138,12 @@ export class TrustExchange {
 
   #onResponse(message: Message, from: GossipSender): void {
     if (message.type !== MessageType.TRUSTED_PEERS_RESPONSE || toHex(message.origin) !== from.nodeId) return;
+    const asked = this.#asked;
+    if (asked?.nodeId !== from.nodeId || this.#options.clock.now() - asked.at > ANSWER_TIMEOUT_MS) {
+      this.#unsolicited++;
+      return;
+    }
+    this.#asked = undefined; // one answer per request
     for (const record of message.payload.peers) {
       this.#options.trust.recordRecommendation(from.nodeId, toHex(record.nodeId), record.trust);
     }
