@@ -7,6 +7,7 @@
  *   deno task chaos -- --scenario flood [--rate 50000] [--duration 10]
  *   deno task chaos -- --scenario hostile [--idle 1000]
  *   deno task chaos -- --scenario eclipse [--attackers 50]
+ *   deno task chaos -- --scenario iwant [--rate 900] [--duration 6] [--ids 1]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -19,6 +20,7 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { iwant } from "./chaos/iwant.ts";
 
 const codec = new MessageCodec();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -609,13 +611,14 @@ if (import.meta.main) {
       honest: { type: "string", default: "20" },
       byzantine: { type: "string", default: "10" },
       messages: { type: "string", default: "200" },
-      rate: { type: "string", default: "50000" },
-      duration: { type: "string", default: "10" },
+      rate: { type: "string" },
+      duration: { type: "string" },
       idle: { type: "string", default: "1000" },
       seed: { type: "string", default: "1" },
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
+      ids: { type: "string", default: "1" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -633,7 +636,7 @@ if (import.meta.main) {
       });
       break;
     case "flood":
-      result = await flood({ rate: Number(args.rate), durationS: Number(args.duration) });
+      result = await flood({ rate: Number(args.rate ?? 50_000), durationS: Number(args.duration ?? 10) });
       break;
     case "hostile":
       result = await hostile({ idle: Number(args.idle), seed: Number(args.seed) });
@@ -652,8 +655,15 @@ if (import.meta.main) {
     case "eclipse":
       result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
       break;
+    case "iwant":
+      result = await iwant({
+        rate: Number(args.rate ?? 900),
+        durationS: Number(args.duration ?? 6),
+        idsPerWant: Number(args.ids),
+      });
+      break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil or churn");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn or iwant");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));

@@ -96,6 +96,20 @@ export interface GossipConfig {
   maxApplicationPayloadBytes: number;
   /** Messages served per peer per interval in answer to `want`. Default 512. */
   maxServedPerInterval: number;
+  /**
+   * Bytes of messages served per peer per interval in answer to `want` (the message that crosses it is
+   * still sent; asks beyond it are dropped, and the asker asks another announcer). Default 4 MiB: a
+   * peer catching up gets 64 full-size messages or thousands of small ones per interval, and an asker
+   * cannot make this node send more than about this much per interval for its small asks.
+   */
+  maxServedBytesPerInterval: number;
+  /**
+   * Times one kept message is sent to one peer in answer to `want` (gossipsub's gossipRetransmission);
+   * asks beyond it are dropped, and cost the asker a little trust. An id named twice in one ask, or asked
+   * again within the interval it was sent in (its answer may still be queued), is also sent once.
+   * Default 3: an honest node asks each announcer once per missing message.
+   */
+  maxRetransmissions: number;
   /** A peer with more bytes queued than this gets new messages on the next interval instead. Default 1 MiB. */
   sendHighWaterBytes: number;
   /** Most deferred sends held. Default 10,000; beyond it repair covers the rest. */
@@ -125,6 +139,8 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   originRateBurst: 400,
   maxApplicationPayloadBytes: 65_536,
   maxServedPerInterval: 512,
+  maxServedBytesPerInterval: 4 * 1024 * 1024,
+  maxRetransmissions: 3,
   sendHighWaterBytes: 1024 * 1024,
   maxDeferred: 10_000,
 });

@@ -45,6 +45,15 @@ export interface GossipLink extends GossipPeerStats {
   pendingHave: string[];
   /** Messages served to it in answer to `want` this interval. */
   servedThisInterval: number;
+  /** Bytes of messages served to it in answer to `want` this interval. */
+  servedBytesThisInterval: number;
+  /**
+   * Times each kept message (key) was sent to it in answer to `want`, for the retransmission limit; made
+   * on first use, entries of messages no longer kept dropped each interval.
+   */
+  servedTimes: Map<string, number> | undefined;
+  /** Keys served to it this interval: asked again before the interval ends, they are not sent again. */
+  servedNow: Set<string> | undefined;
   /** When it was last penalised for going over a rate limit (at most once per PENALTY_INTERVAL_MS). */
   lastPenaltyAt: number;
 }
@@ -91,6 +100,9 @@ export class GossipLinks {
       prunedUs: false,
       catchingUp: false,
       servedThisInterval: 0,
+      servedBytesThisInterval: 0,
+      servedTimes: undefined,
+      servedNow: undefined,
       lastPenaltyAt: -Infinity,
       received: 0,
       duplicates: 0,

@@ -23,6 +23,10 @@ export interface OutboxConfig {
   readonly maxDeferred: number;
   /** Messages served per peer per interval in answer to `want`. */
   readonly maxServedPerInterval: number;
+  /** Bytes served per peer per interval in answer to `want`. */
+  readonly maxServedBytesPerInterval: number;
+  /** Times one kept message is sent to one peer in answer to `want`. */
+  readonly maxRetransmissions: number;
   /** Lazy peers announced to per round, at least. */
   readonly lazyFanout: number;
   /** The share of lazy peers announced to per round, percent. */
@@ -92,20 +96,52 @@ export class GossipOutbox {
   }
 
   /**
-   * Answers the peer's ask (`want`) with the kept messages it names whose TTL allows a hop, at most
-   * maxServedPerInterval per interval.
+   * Answers the peer's ask (`want`) with the kept messages it names whose TTL allows a hop: each at most
+   * once per interval and maxRetransmissions times in all, at most maxServedPerInterval messages and
+   * (about) maxServedBytesPerInterval bytes per interval. Small asks must not buy large answers: the
+   * other asks are dropped (counted in wantsDropped). Returns how many asked beyond maxRetransmissions,
+   * which an honest peer, asking each announcer once, does not.
    */
-  serve(peer: ConnectedPeer, link: GossipLink, want: readonly Uint8Array[]): void {
+  serve(peer: ConnectedPeer, link: GossipLink, want: readonly Uint8Array[]): number {
+    let dropped = 0, repeated = 0;
     for (const id of want) {
-      if (link.servedThisInterval >= this.#config.maxServedPerInterval) break;
-      const stored = this.#store.get(bytesKey(id));
+      const key = bytesKey(id);
+      const stored = this.#store.get(key);
       if (!stored || stored.forwardTtl < 1) continue;
-      link.servedThisInterval++;
-      this.markKnown(stored, peer.nodeId);
-      if (peer.connection.sendEncoded(wireBytes(stored))) {
-        this.#counters.totals.served++;
-        this.#counters.count(stored.type, "forwarded");
+      const times = link.servedTimes?.get(key) ?? 0;
+      if (link.servedNow?.has(key)) dropped++;
+      else if (times >= this.#config.maxRetransmissions) {
+        dropped++;
+        repeated++;
+      } else if (
+        link.servedThisInterval >= this.#config.maxServedPerInterval ||
+        link.servedBytesThisInterval >= this.#config.maxServedBytesPerInterval
+      ) dropped++;
+      else {
+        link.servedThisInterval++;
+        link.servedBytesThisInterval += stored.length;
+        (link.servedTimes ??= new Map()).set(key, times + 1);
+        (link.servedNow ??= new Set()).add(key);
+        this.markKnown(stored, peer.nodeId);
+        if (peer.connection.sendEncoded(wireBytes(stored))) {
+          this.#counters.totals.served++;
+          this.#counters.count(stored.type, "forwarded");
+        }
       }
+    }
+    this.#counters.totals.wantsDropped += dropped;
+    return repeated;
+  }
+
+  /** Starts a new interval of the serving budgets; forgets retransmission counts of messages no longer kept. */
+  resetServing(): void {
+    for (const link of this.#links.values()) {
+      link.servedThisInterval = 0;
+      link.servedBytesThisInterval = 0;
+      link.servedNow = undefined;
+      if (link.servedTimes === undefined) continue;
+      for (const key of link.servedTimes.keys()) if (!this.#store.has(key)) link.servedTimes.delete(key);
+      if (link.servedTimes.size === 0) link.servedTimes = undefined;
     }
   }
 

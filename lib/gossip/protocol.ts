@@ -617,7 +617,12 @@ export class GossipProtocol {
     const active = this.#active(peer.nodeId);
     if (!active) return;
     if (askNow.length > 0) this.#ask(active, askNow);
-    this.#out.serve(active, link, digest.want);
+    if (this.#out.serve(active, link, digest.want) > 0 && now - link.lastPenaltyAt >= PENALTY_INTERVAL_MS) {
+      // Asked for a message it was already sent maxRetransmissions times: a little trust, at most once a
+      // penalty interval, as for going over a rate limit.
+      link.lastPenaltyAt = now;
+      this.#penalise(peer.nodeId, "RATE_LIMITED");
+    }
   }
 
   #round(): void {
@@ -625,7 +630,7 @@ export class GossipProtocol {
     this.#missing.decay();
     this.#seen.expire(now, this.config.dedupWindowMs);
     this.#store.expire(now, this.config.repairWindowMs);
-    for (const link of this.#links.values()) link.servedThisInterval = 0;
+    this.#out.resetServing();
     const active = this.#peers.activePeers();
     const byId = new Map(active.map((p) => [p.nodeId, p]));
     this.#out.retryDeferred(byId);

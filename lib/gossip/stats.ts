@@ -35,6 +35,11 @@ export interface GossipStats {
   requested: number;
   /** Messages sent in answer to `want`. */
   served: number;
+  /**
+   * Asks for kept messages not answered: named twice in one `want`, asked again within the interval of
+   * their answer, beyond `maxRetransmissions`, or over the peer's per-interval budget (messages or bytes).
+   */
+  wantsDropped: number;
   /** PRUNEs sent: peers moved from full messages to ids after a duplicate. */
   prunes: number;
   /** Per-origin PRUNEs sent: a peer asked to send only ids of one origin's messages (see `originPrune`). */
@@ -107,6 +112,7 @@ export class GossipCounters {
     announced: 0,
     requested: 0,
     served: 0,
+    wantsDropped: 0,
     prunes: 0,
     originPrunes: 0,
     grafts: 0,
