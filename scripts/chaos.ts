@@ -7,6 +7,7 @@
  *   deno task chaos -- --scenario flood [--rate 50000] [--duration 10]
  *   deno task chaos -- --scenario hostile [--idle 1000]
  *   deno task chaos -- --scenario eclipse [--attackers 50]
+ *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -19,6 +20,7 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { handshake } from "./chaos/handshake.ts";
 
 const codec = new MessageCodec();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -616,6 +618,7 @@ if (import.meta.main) {
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
+      concurrency: { type: "string", default: "16" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -652,8 +655,11 @@ if (import.meta.main) {
     case "eclipse":
       result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
       break;
+    case "handshake":
+      result = await handshake({ durationS: Number(args.duration), concurrency: Number(args.concurrency) });
+      break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil or churn");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn or handshake");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));
