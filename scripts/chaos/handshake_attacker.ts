@@ -1,11 +1,16 @@
 /**
- * The attacker of the handshake scenario (scripts/chaos/handshake.ts), run as a worker so its own CPU (signing
- * fresh HANDSHAKEs, the socket work of its side) is not counted as the victim's. It opens connections to the
+ * The attacker of the handshake scenario (scripts/chaos/handshake.ts), run as a process of its own so its CPU
+ * (signing fresh HANDSHAKEs, the socket work of its side) is not counted as the victim's. It opens connections to the
  * victim from one loopback address for a bounded time: either replaying one recorded HANDSHAKE, or sending a
  * fresh one each time. Each connection is closed once the victim answers or closes (or after 2 s).
  *
+ *   deno run --allow-net=127.0.0.0/8 scripts/chaos/handshake_attacker.ts '<AttackOrder as JSON, frame in hex>'
+ *
+ * prints its {@link AttackReport} as one JSON line.
+ *
  * @module
  */
+import { fromHex } from "../../lib/bytes.ts";
 import { encodeFrame } from "../../lib/framing.ts";
 import { Identity } from "../../lib/identity.ts";
 import { createMessage, MessageCodec, MessageType } from "../../lib/protocol/mod.ts";
@@ -17,7 +22,7 @@ export interface AttackOrder {
   port: number;
   durationMs: number;
   concurrency: number;
-  /** The recorded HANDSHAKE frame (mode `replay`). */
+  /** The recorded HANDSHAKE frame (mode `replay`); hex on the command line. */
   frame?: Uint8Array;
 }
 
@@ -79,10 +84,8 @@ export async function attack(order: AttackOrder): Promise<AttackReport> {
   return report;
 }
 
-// deno-lint-ignore no-explicit-any
-const scope = globalThis as any;
-if (typeof scope.WorkerGlobalScope !== "undefined" && scope instanceof scope.WorkerGlobalScope) {
-  scope.onmessage = async (event: MessageEvent<AttackOrder>) => {
-    scope.postMessage(await attack(event.data));
-  };
+if (import.meta.main) {
+  const order = JSON.parse(Deno.args[0]) as AttackOrder & { frame?: string };
+  const frame = order.frame === undefined ? undefined : fromHex(order.frame);
+  console.log(JSON.stringify(await attack({ ...order, frame })));
 }
