@@ -108,6 +108,18 @@ export interface NetworkConfig {
   maxOutbound: number;
   /** Most inbound connections from one IP address. Default 8. */
   maxConnectionsPerIp: number;
+  /** New inbound connections accepted per second from one IP address (before anything is read). Default 20. */
+  inboundRatePerIp: number;
+  /** Largest burst of new inbound connections from one IP address. Default 100. */
+  inboundBurstPerIp: number;
+  /** New inbound connections accepted per second from one /24 (IPv4) or /48 (IPv6). Default 50. */
+  inboundRatePerSubnet: number;
+  /** Largest burst of new inbound connections from one /24 or /48. Default 200. */
+  inboundBurstPerSubnet: number;
+  /** New inbound connections accepted per second in all. Default 200. */
+  inboundRateGlobal: number;
+  /** Largest burst of new inbound connections in all. Default 400. */
+  inboundBurstGlobal: number;
   /** Peer slots only outbound connections may take (eclipse resistance). Default 8, at most half of maxPeers unless set. */
   outboundSlots: number;
   /** Most active peers per IP address. Default 2. */
@@ -154,6 +166,12 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   maxInbound: DEFAULT_TRANSPORT_CONFIG.maxInbound,
   maxOutbound: DEFAULT_TRANSPORT_CONFIG.maxOutbound,
   maxConnectionsPerIp: DEFAULT_TRANSPORT_CONFIG.maxConnectionsPerIp,
+  inboundRatePerIp: DEFAULT_TRANSPORT_CONFIG.inboundRatePerIp,
+  inboundBurstPerIp: DEFAULT_TRANSPORT_CONFIG.inboundBurstPerIp,
+  inboundRatePerSubnet: DEFAULT_TRANSPORT_CONFIG.inboundRatePerSubnet,
+  inboundBurstPerSubnet: DEFAULT_TRANSPORT_CONFIG.inboundBurstPerSubnet,
+  inboundRateGlobal: DEFAULT_TRANSPORT_CONFIG.inboundRateGlobal,
+  inboundBurstGlobal: DEFAULT_TRANSPORT_CONFIG.inboundBurstGlobal,
   outboundSlots: DEFAULT_PEERS_CONFIG.outboundSlots,
   maxPeersPerIp: DEFAULT_PEERS_CONFIG.maxPeersPerIp,
   maxPeersPerSubnet: DEFAULT_PEERS_CONFIG.maxPeersPerSubnet,
@@ -213,6 +231,12 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
   maxInbound: int(1),
   maxOutbound: int(1),
   maxConnectionsPerIp: int(1),
+  inboundRatePerIp: int(1),
+  inboundBurstPerIp: int(1),
+  inboundRatePerSubnet: int(1),
+  inboundBurstPerSubnet: int(1),
+  inboundRateGlobal: int(1),
+  inboundBurstGlobal: int(1),
   outboundSlots: int(0),
   maxPeersPerIp: int(1),
   maxPeersPerSubnet: int(1),
@@ -331,6 +355,12 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "transport.maxInbound": "maxInbound",
   "transport.maxOutbound": "maxOutbound",
   "transport.maxConnectionsPerIp": "maxConnectionsPerIp",
+  "transport.inboundRatePerIp": "inboundRatePerIp",
+  "transport.inboundBurstPerIp": "inboundBurstPerIp",
+  "transport.inboundRatePerSubnet": "inboundRatePerSubnet",
+  "transport.inboundBurstPerSubnet": "inboundBurstPerSubnet",
+  "transport.inboundRateGlobal": "inboundRateGlobal",
+  "transport.inboundBurstGlobal": "inboundBurstGlobal",
   "transport.handshakeTimeoutMs": "handshakeTimeoutMs",
   "transport.maxFrameBytes": "maxFrameBytes",
   "transport.maxHandshakeFrameBytes": "maxFrameBytes",
@@ -411,6 +441,12 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       maxInbound: config.maxInbound,
       maxOutbound: config.maxOutbound,
       maxConnectionsPerIp: config.maxConnectionsPerIp,
+      inboundRatePerIp: config.inboundRatePerIp,
+      inboundBurstPerIp: config.inboundBurstPerIp,
+      inboundRatePerSubnet: config.inboundRatePerSubnet,
+      inboundBurstPerSubnet: config.inboundBurstPerSubnet,
+      inboundRateGlobal: config.inboundRateGlobal,
+      inboundBurstGlobal: config.inboundBurstGlobal,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       maxFrameBytes: config.maxFrameBytes,
       maxHandshakeFrameBytes: Math.min(64 * 1024, config.maxFrameBytes),

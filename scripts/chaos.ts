@@ -8,6 +8,7 @@
  *   deno task chaos -- --scenario hostile [--idle 1000]
  *   deno task chaos -- --scenario eclipse [--attackers 50]
  *   deno task chaos -- --scenario iwant [--rate 900] [--duration 6] [--ids 1]
+ *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -20,6 +21,7 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 
 const codec = new MessageCodec();
@@ -619,6 +621,7 @@ if (import.meta.main) {
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
       ids: { type: "string", default: "1" },
+      concurrency: { type: "string", default: "16" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -662,8 +665,11 @@ if (import.meta.main) {
         idsPerWant: Number(args.ids),
       });
       break;
+    case "handshake":
+      result = await handshake({ durationS: Number(args.duration ?? 10), concurrency: Number(args.concurrency) });
+      break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn or iwant");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant or handshake");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));

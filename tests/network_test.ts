@@ -398,7 +398,15 @@ withFixture("a client that connects and sends nothing is dropped after the hands
 });
 
 withFixture("connection limits hold under 500 concurrent connection attempts", async (f) => {
-  const a = f.node({ maxInbound: 20, handshakeTimeoutMs: 3_000 });
+  // The squatters and the honest node share 127.0.0.1: bursts that let all 500 reach the slot limits under test
+  // (the new-connection rates have their own test, tests/adversary_handshake_test.ts).
+  const a = f.node({
+    maxInbound: 20,
+    handshakeTimeoutMs: 3_000,
+    inboundBurstPerIp: 1_000,
+    inboundBurstPerSubnet: 1_000,
+    inboundBurstGlobal: 1_000,
+  });
   const address = await a.listen();
   const [host, port] = splitAddress(address);
   const attempts = await Promise.allSettled(Array.from({ length: 500 }, () => Deno.connect({ hostname: host, port })));

@@ -39,6 +39,27 @@ export interface TransportConfig {
    * loopback every local client has the same address: raise it for devnets.
    */
   maxConnectionsPerIp: number;
+  /**
+   * New inbound connections accepted per second from one IP address, checked at accept before anything is
+   * read (a token bucket; refused sockets are closed without an answer). Default 20, bursts of
+   * {@link TransportConfig.inboundBurstPerIp}. Bounds the handshakes (each a signature check and a key
+   * agreement) one host can make a node do; far above a node redialing. On loopback every local client has
+   * the same address: raise it for devnets that open hundreds of connections at once.
+   */
+  inboundRatePerIp: number;
+  /** Largest burst of new inbound connections from one IP address. Default 100. */
+  inboundBurstPerIp: number;
+  /** New inbound connections accepted per second from one /24 (IPv4) or /48 (IPv6). Default 50. */
+  inboundRatePerSubnet: number;
+  /** Largest burst of new inbound connections from one /24 or /48. Default 200. */
+  inboundBurstPerSubnet: number;
+  /**
+   * New inbound connections accepted per second in all. Default 200. Bounds the handshake CPU an attacker
+   * with many addresses can force; past it newcomers wait too.
+   */
+  inboundRateGlobal: number;
+  /** Largest burst of new inbound connections in all. Default 400. */
+  inboundBurstGlobal: number;
   /** A handshake not finished within this is dropped, ms. Default 5,000. Bounds slow and silent clients. */
   handshakeTimeoutMs: number;
   /** Largest envelope, bytes. Default 1 MiB. */
@@ -74,6 +95,12 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   maxInbound: 64,
   maxOutbound: 32,
   maxConnectionsPerIp: 8,
+  inboundRatePerIp: 20,
+  inboundBurstPerIp: 100,
+  inboundRatePerSubnet: 50,
+  inboundBurstPerSubnet: 200,
+  inboundRateGlobal: 200,
+  inboundBurstGlobal: 400,
   handshakeTimeoutMs: 5_000,
   maxFrameBytes: 1024 * 1024,
   maxHandshakeFrameBytes: 64 * 1024,
@@ -112,6 +139,12 @@ export function resolveTransportConfig(overrides: Partial<TransportConfig> = {})
     "maxInbound",
     "maxOutbound",
     "maxConnectionsPerIp",
+    "inboundRatePerIp",
+    "inboundBurstPerIp",
+    "inboundRatePerSubnet",
+    "inboundBurstPerSubnet",
+    "inboundRateGlobal",
+    "inboundBurstGlobal",
     "handshakeTimeoutMs",
     "maxSendQueueBytes",
     "writeTimeoutMs",

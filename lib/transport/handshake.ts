@@ -23,6 +23,7 @@ import type { Identity } from "../identity.ts";
 import {
   createMessage,
   DisconnectReason,
+  type Envelope,
   MAX_PEER_LIST,
   type Message,
   type MessageCodec,
@@ -193,33 +194,54 @@ export function buildHello(
 }
 
 /**
- * The responder's check of the first frame: it decodes and verifies, is a HANDSHAKE, is for this network,
- * not from this node, this node is not `closing`, and its id was not `seen` in a recent HANDSHAKE (a replay
- * is closed without an answer). The caller records the id once this passes.
+ * The responder's check of the first frame, cheapest first so that a refusal costs no signature check:
+ * it parses as an envelope (structure, version, sizes, known type), is a HANDSHAKE, its id was not `seen`
+ * in a recent HANDSHAKE (a replay is closed without an answer), it passes the envelope checks but the
+ * signature (timestamp window, origin, payload schema and bounds, public key), is for this network, not
+ * from this node, and this node is not `closing`. Only then is `verifying` called with the id (the caller
+ * records it, so no id costs a second verification) and the signature checked.
  */
 export function checkHello(
   context: HandshakeContext,
   frame: Uint8Array,
   now: number,
-  state: { closing: boolean; seen: (helloId: string) => boolean },
+  state: { closing: boolean; seen: (helloId: string) => boolean; verifying?: (helloId: string) => void },
 ): Hello | HandshakeFailure {
-  const hello = decode(
-    context,
-    frame,
-    now,
-    (error) =>
-      error.code === "UNSUPPORTED_VERSION" ? DisconnectReason.UNSUPPORTED_VERSION : DisconnectReason.PROTOCOL_ERROR,
-  );
-  if (hello instanceof HandshakeFailure) return hello;
-  if (hello.type !== MessageType.HANDSHAKE) {
+  const invalid = (error: unknown) => {
+    if (!(error instanceof ProtocolError)) throw error;
+    const reply = error.code === "UNSUPPORTED_VERSION"
+      ? DisconnectReason.UNSUPPORTED_VERSION
+      : DisconnectReason.PROTOCOL_ERROR;
+    return new HandshakeFailure("HANDSHAKE_FAILED", error.message, reply, { kind: "invalid", cause: error });
+  };
+  let envelope: Envelope;
+  try {
+    envelope = context.codec.parse(frame);
+  } catch (error) {
+    return invalid(error);
+  }
+  if (envelope.type !== MessageType.HANDSHAKE) {
     return new HandshakeFailure("HANDSHAKE_FAILED", "expected HANDSHAKE", DisconnectReason.PROTOCOL_ERROR, {
       kind: "mismatch",
     });
   }
+  const id = toHex(envelope.id);
+  if (state.seen(id)) {
+    return new HandshakeFailure("HANDSHAKE_FAILED", "replayed HANDSHAKE", undefined, { kind: "mismatch" });
+  }
+  let hello: Hello;
+  try {
+    hello = context.codec.verifyAllButSignature(envelope, now) as Hello;
+  } catch (error) {
+    return invalid(error);
+  }
   const refusal = checkPeer(context, hello.payload.networkId, toHex(hello.origin), state.closing);
   if (refusal) return refusal;
-  if (state.seen(toHex(hello.id))) {
-    return new HandshakeFailure("HANDSHAKE_FAILED", "replayed HANDSHAKE", undefined, { kind: "mismatch" });
+  state.verifying?.(id);
+  try {
+    context.codec.verify(envelope, now);
+  } catch (error) {
+    return invalid(error);
   }
   return hello;
 }

@@ -1,6 +1,6 @@
 /**
- * The TCP {@link Transport}: the listener and admission (connection and
- * per-IP limits), both roles of the handshake over a socket (the messages
+ * The TCP {@link Transport}: the listener and admission (connection rates,
+ * connection and per-IP limits), both roles of the handshake over a socket (the messages
  * themselves are built and checked in `handshake.ts`), dials with one
  * attempt at a time per target, the choice between duplicate connections,
  * and shutdown.
@@ -129,7 +129,8 @@ export class TcpTransport implements Transport {
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #dialing = new Map<string, Promise<Connection>>();
   #sweepTimer: TimerId | undefined;
-  // Ids of recent HANDSHAKEs: a replayed one is refused before any key agreement or signing.
+  // Ids of recent HANDSHAKEs whose signature was checked: a replayed one is refused before any signature
+  // check, key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
   readonly #stats: TransportStats = emptyTransportStats();
 
@@ -253,7 +254,13 @@ export class TcpTransport implements Transport {
       closeQuietly(conn);
       return;
     }
-    if (!this.#inbound.admits(ip)) {
+    const admission = this.#inbound.admits(ip, this.#clock.now());
+    if (admission === "rate") {
+      // Over a new-connection rate: close before reading or signing anything.
+      closeQuietly(conn);
+      return;
+    }
+    if (admission === "full") {
       // Tell the client why when it is cheap; under a flood, just close.
       const explained = this.#inbound.explainRefusal(() =>
         this.#refuse(
@@ -324,10 +331,17 @@ export class TcpTransport implements Transport {
       if (first === null || state.timedOut) throw new TransportError("HANDSHAKE_FAILED", "closed during handshake");
       const hello = checkHello(context, first, this.#clock.now(), {
         closing: this.#closing,
-        seen: (id) => this.#recentHellos.has(id),
+        seen: (id) => {
+          const replayed = this.#recentHellos.has(id);
+          if (replayed) this.#stats.handshakesReplayed++;
+          return replayed;
+        },
+        verifying: (id) => {
+          this.#recentHellos.set(id, true);
+          this.#stats.handshakeVerifications++;
+        },
       });
       if (hello instanceof HandshakeFailure) throw await this.#reject(socket, hello);
-      this.#recentHellos.set(toHex(hello.id), true);
       const ack = buildAck(
         context,
         hello,

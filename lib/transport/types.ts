@@ -90,8 +90,14 @@ export interface TransportStats {
   outbound: number;
   /** Most inbound connections held at once. */
   peakInbound: number;
-  /** Inbound connections refused at accept (limits). */
+  /** Inbound connections refused at accept (limits), rate-limited ones included. */
   refused: number;
+  /** Inbound connections refused at accept by the new-connection rate limits (per IP, per subnet, global). */
+  rateLimited: number;
+  /** HANDSHAKEs refused as replays of a recent one (closed unanswered, no signature checked). */
+  handshakesReplayed: number;
+  /** HANDSHAKE signatures verified as responder: at most one per HANDSHAKE id, only past the cheap checks. */
+  handshakeVerifications: number;
   /** Handshakes completed, both directions. */
   handshakesCompleted: number;
   /** Handshakes that failed, both directions. */
@@ -115,6 +121,9 @@ export function emptyTransportStats(): TransportStats {
     outbound: 0,
     peakInbound: 0,
     refused: 0,
+    rateLimited: 0,
+    handshakesReplayed: 0,
+    handshakeVerifications: 0,
     handshakesCompleted: 0,
     handshakesFailed: 0,
     bytesIn: 0,
