@@ -7,6 +7,7 @@
  *   deno task chaos -- --scenario flood [--rate 50000] [--duration 10]
  *   deno task chaos -- --scenario hostile [--idle 1000]
  *   deno task chaos -- --scenario eclipse [--attackers 50]
+ *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -19,6 +20,7 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { sse } from "./chaos/sse.ts";
 
 const codec = new MessageCodec();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -616,6 +618,7 @@ if (import.meta.main) {
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
+      clients: { type: "string", default: "20" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -652,8 +655,15 @@ if (import.meta.main) {
     case "eclipse":
       result = await eclipse({ attackers: Number(args.attackers), honest: Number(args.honest) });
       break;
+    case "sse":
+      result = await sse({
+        clients: Number(args.clients),
+        messages: Deno.args.includes("--messages") ? Number(args.messages) : 400,
+        rate: Deno.args.includes("--rate") ? Number(args.rate) : 20,
+      });
+      break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil or churn");
+      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn or sse");
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));
