@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { ControlApi, loadOrCreateApiToken } from "../../lib/api.ts";
+import { ControlApi, DEFAULT_STREAM_HIGH_WATER_BYTES, loadOrCreateApiToken } from "../../lib/api.ts";
 import { KithNode } from "../../lib/node.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -22,6 +22,9 @@ export interface SseResult {
   victim_rss_mb_peak: number;
   victim_rss_mb_growth: number;
   cpu_cores: number;
+  high_water_bytes: number;
+  peak_queued_bytes: number;
+  events_dropped: number;
   normal_client_messages: number;
   normal_client_dropped: number;
   honest_message_received: boolean;
@@ -37,6 +40,10 @@ export interface SseOptions {
   rate: number;
   /** Bytes of each message's data. Default 64,000. */
   payloadBytes?: number;
+  /** The API's per-stream high-water mark. Default its own. */
+  highWaterBytes?: number;
+  /** The API's stream cap. Default its own. */
+  maxStreams?: number;
 }
 
 let subnet = 0;
@@ -48,6 +55,8 @@ function node(bootstrap: string[]): KithNode {
       bootstrap,
       minPeers: 1,
       peerMaintenanceIntervalMs: 100,
+      // A small message store, so that what grows is what the streams hold.
+      messageCacheSize: 16,
     },
   });
 }
@@ -79,7 +88,13 @@ export async function sse(options: SseOptions): Promise<SseResult> {
   await publisher.start();
   const apiDir = await Deno.makeTempDir();
   const token = await loadOrCreateApiToken(apiDir);
-  const api = new ControlApi({ node: victim, token, port: 0 });
+  const api = new ControlApi({
+    node: victim,
+    token,
+    port: 0,
+    eventStreamHighWaterBytes: options.highWaterBytes,
+    maxEventStreams: options.maxStreams,
+  });
   const address = await api.start();
   const stalled: Deno.TcpConn[] = [];
   let reader: ReadableStreamDefaultReader<string> | undefined;
@@ -105,6 +120,18 @@ export async function sse(options: SseOptions): Promise<SseResult> {
         }
       }
     })();
+    const filler = "kith sse ".repeat(Math.ceil(payloadBytes / 9));
+    // Warm-up with the normal client alone: the growth measured below is over this phase's peak, so it is the
+    // stalled clients' doing rather than the same traffic's garbage.
+    const warmUp = Math.min(100, options.messages);
+    let rssBefore = Deno.memoryUsage().rss;
+    for (let m = 0; m < warmUp; m++) {
+      publisher.broadcast(`warm-up ${m} ${filler}`.slice(0, payloadBytes), { topic: "load" });
+      rssBefore = Math.max(rssBefore, Deno.memoryUsage().rss);
+      await sleep(1000 / options.rate);
+    }
+    const warmDeadline = Date.now() + 10_000;
+    while (normalMessages < warmUp && Date.now() < warmDeadline) await sleep(20);
     let accepted = 0, refused = 0;
     for (let i = 0; i < options.clients; i++) {
       const { status, conn } = await stalledClient(address, token);
@@ -112,11 +139,9 @@ export async function sse(options: SseOptions): Promise<SseResult> {
       else refused++;
       stalled.push(conn);
     }
-    const rssBefore = Deno.memoryUsage().rss;
-    let peak = rssBefore;
+    let peak = Deno.memoryUsage().rss;
     const cpuBefore = process.cpuUsage();
     const start = Date.now();
-    const filler = "kith sse ".repeat(Math.ceil(payloadBytes / 9));
     for (let m = 0; m < options.messages; m++) {
       publisher.broadcast(`${m} ${filler}`.slice(0, payloadBytes), { topic: "load" });
       peak = Math.max(peak, Deno.memoryUsage().rss);
@@ -133,6 +158,7 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     const wall = (Date.now() - start) / 1000;
     await reader.cancel().catch(() => {});
     await reading;
+    const streams = api.eventStreamStats();
     return {
       stalled_clients: options.clients,
       streams_accepted: accepted,
@@ -141,7 +167,10 @@ export async function sse(options: SseOptions): Promise<SseResult> {
       payload_bytes: payloadBytes,
       victim_rss_mb_before: Math.round(rssBefore / 1048576),
       victim_rss_mb_peak: Math.round(peak / 1048576),
-      victim_rss_mb_growth: Math.round((peak - rssBefore) / 1048576),
+      victim_rss_mb_growth: Math.max(0, Math.round((peak - rssBefore) / 1048576)),
+      high_water_bytes: options.highWaterBytes ?? DEFAULT_STREAM_HIGH_WATER_BYTES,
+      peak_queued_bytes: streams.peakQueuedBytes,
+      events_dropped: streams.dropped,
       cpu_cores: Number(((cpu.user + cpu.system) / 1e6 / wall).toFixed(3)),
       normal_client_messages: normalMessages,
       normal_client_dropped: normalDropped,
