@@ -12,10 +12,10 @@
  * | GET /v1/peers | every known peer: state, direction, trust, reputation, last seen, round trip |
  * | GET /v1/trust | trust, reputation and its parts per peer, with the latest trust events |
  * | POST /v1/publish | body `{"data": "text"}` or `{"dataBase64": "..."}`, optional `"topic"`, `"ttl"`; answers `{"id"}` |
- * | GET /v1/subscribe[?topic=T] | `text/event-stream` of application messages |
+ * | GET /v1/subscribe[?topic=T] | `text/event-stream` of application messages; a client behind by more than the high-water mark loses events and then gets `event: dropped` with `{"count"}`; over the stream cap, 503 |
  * | GET /metrics | Prometheus text format |
  *
- * Errors are JSON `{"error": {"code", "message"}}` with a 4xx status.
+ * Errors are JSON `{"error": {"code", "message"}}` with a 4xx status (503 `TOO_MANY_STREAMS` over the stream cap).
  *
  * @module
  */
@@ -27,7 +27,10 @@ import type { LogSink } from "./log.ts";
 import type { KithNode, ReceivedMessage } from "./node.ts";
 import { PROTOCOL_VERSION } from "./protocol/mod.ts";
 import { VERSION } from "./version.ts";
+import { EventStreams, type EventStreamStats, type SendEvent } from "./api_sse.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
+
+export { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_STREAM_HIGH_WATER_BYTES, type EventStreamStats } from "./api_sse.ts";
 
 /** File name of the API token inside a data directory. */
 export const API_TOKEN_FILE = "api.token";
@@ -103,6 +106,10 @@ export interface ControlApiOptions {
   log?: LogSink;
   /** All nodes of a devnet (node 0 being `node`): adds the devnet page at `/devnet` and its data. */
   devnet?: KithNode[];
+  /** Bytes one event stream may queue for a client that reads slowly; past it events are dropped. Default 1 MiB. */
+  eventStreamHighWaterBytes?: number;
+  /** Event streams (subscribe and devnet) open at once; one more is answered 503. Default 16. */
+  maxEventStreams?: number;
 }
 
 function json(body: unknown, status = 200): Response {
@@ -166,7 +173,8 @@ export class ControlApi {
   readonly #options: ControlApiOptions;
   readonly #token: Uint8Array;
   #server: Deno.HttpServer | undefined;
-  readonly #streams = new Set<() => void>();
+  readonly #streams: EventStreams;
+  readonly #eventJson = new WeakMap<ReceivedMessage, string>();
   // One-time login codes and browser sessions, each with its expiry (ms since the epoch). Bounded.
   readonly #codes = new Map<string, number>();
   readonly #sessions = new Map<string, number>();
@@ -175,6 +183,7 @@ export class ControlApi {
   /** Creates the server; nothing listens until {@link ControlApi.start}. */
   constructor(options: ControlApiOptions) {
     this.#options = options;
+    this.#streams = new EventStreams(options.eventStreamHighWaterBytes, options.maxEventStreams);
     this.#token = new TextEncoder().encode(`Bearer ${options.token}`);
   }
 
@@ -214,8 +223,7 @@ export class ControlApi {
 
   /** Closes open event streams and stops the server. */
   async stop(): Promise<void> {
-    for (const end of this.#streams) end();
-    this.#streams.clear();
+    this.#streams.closeAll();
     await this.#server?.shutdown();
     this.#server = undefined;
   }
@@ -315,6 +323,11 @@ export class ControlApi {
     return problem(404, "NOT_FOUND", `no endpoint ${url.pathname}`);
   }
 
+  /** Counters of the event streams: open, accepted, refused, events dropped, most bytes one stream queued. */
+  eventStreamStats(): EventStreamStats {
+    return this.#streams.stats();
+  }
+
   /** A one-time dashboard login code (what `POST /v1/login-code` returns), for in-process callers such as devnet. */
   loginCode(): string {
     return this.#newLoginCode();
@@ -349,14 +362,15 @@ export class ControlApi {
       (send) =>
         nodes.map((node, i) =>
           node.subscribe(undefined, (m) =>
-            send("delivery", {
-              node: i,
-              id: m.id,
-              origin: index.get(m.origin) ?? -1,
-              from: index.get(m.from) ?? -1,
-              topic: m.topic,
-              ms: Date.now() - m.timestamp,
-            }))
+            send("delivery", () =>
+              JSON.stringify({
+                node: i,
+                id: m.id,
+                origin: index.get(m.origin) ?? -1,
+                from: index.get(m.from) ?? -1,
+                topic: m.topic,
+                ms: Date.now() - m.timestamp,
+              })))
         ),
     );
   }
@@ -455,51 +469,23 @@ export class ControlApi {
 
   #subscribe(topic: string | undefined): Response {
     return this.#eventStream("subscribed", (send) => [
-      this.#options.node.subscribe(topic, (message) => send("message", messageJson(message))),
+      this.#options.node.subscribe(topic, (message) => send("message", () => this.#messageJson(message))),
     ]);
   }
 
-  /**
-   * A Server-Sent Events response: `attach` subscribes and returns its subscriptions, which end with the
-   * stream (client gone, write failed, or API stopped). A comment every 15 s keeps idle proxies from closing it.
-   */
-  #eventStream(
-    greeting: string,
-    attach: (send: (event: string, data: unknown) => void) => { unsubscribe(): void }[],
-  ): Response {
-    const encoder = new TextEncoder();
-    let subscriptions: { unsubscribe(): void }[] = [];
-    let keepAlive: ReturnType<typeof setInterval> | undefined;
-    let end: () => void = () => {};
-    const body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        const write = (text: string) => {
-          try {
-            controller.enqueue(encoder.encode(text));
-          } catch {
-            end();
-          }
-        };
-        end = () => {
-          for (const s of subscriptions) s.unsubscribe();
-          if (keepAlive !== undefined) clearInterval(keepAlive);
-          this.#streams.delete(end);
-          try {
-            controller.close();
-          } catch {
-            // Already closed.
-          }
-        };
-        this.#streams.add(end);
-        write(`: ${greeting}\n\n`);
-        subscriptions = attach((event, data) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
-        keepAlive = setInterval(() => write(": keep-alive\n\n"), 15_000);
-      },
-      cancel: () => end(),
-    });
-    return new Response(body, {
-      headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" },
-    });
+  /** A message's event data as JSON, made once however many streams send it (they share the message object). */
+  #messageJson(message: ReceivedMessage): string {
+    let text = this.#eventJson.get(message);
+    if (text === undefined) {
+      text = JSON.stringify(messageJson(message));
+      this.#eventJson.set(message, text);
+    }
+    return text;
+  }
+
+  #eventStream(greeting: string, attach: (send: SendEvent) => { unsubscribe(): void }[]): Response {
+    return this.#streams.open(greeting, attach) ??
+      problem(503, "TOO_MANY_STREAMS", "too many event streams are open; close one and retry");
   }
 
   #metrics(): string {

@@ -9,6 +9,7 @@
  *   deno task chaos -- --scenario eclipse [--attackers 50]
  *   deno task chaos -- --scenario iwant [--rate 900] [--duration 6] [--ids 1]
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
+ *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -23,6 +24,7 @@ import { computeMessageId, createMessage, DisconnectReason, MessageCodec, Messag
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
+import { sse } from "./chaos/sse.ts";
 
 const codec = new MessageCodec();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -622,6 +624,7 @@ if (import.meta.main) {
       fraction: { type: "string", default: "0.3" },
       ids: { type: "string", default: "1" },
       concurrency: { type: "string", default: "16" },
+      clients: { type: "string", default: "20" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -668,8 +671,18 @@ if (import.meta.main) {
     case "handshake":
       result = await handshake({ durationS: Number(args.duration ?? 10), concurrency: Number(args.concurrency) });
       break;
+    case "sse":
+      result = await sse({
+        clients: Number(args.clients),
+        // --messages is shared with other scenarios (default 200); this one's own default is 400.
+        messages: Deno.args.some((a) => a.startsWith("--messages")) ? Number(args.messages) : 400,
+        rate: Number(args.rate ?? 20),
+      });
+      break;
     default:
-      console.error("chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant or handshake");
+      console.error(
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake or sse",
+      );
       Deno.exit(2);
   }
   console.log(JSON.stringify({ scenario: args.scenario, ...result as object }));

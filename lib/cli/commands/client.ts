@@ -134,6 +134,11 @@ export async function runClient(
             buffered = buffered.slice(end + 2);
             const dataLine = event.split("\n").find((line) => line.startsWith("data: "));
             if (!dataLine) continue;
+            if (event.startsWith("event: dropped")) {
+              // This client fell behind the node's per-stream bound; say so and carry on.
+              io.err(`kith: ${JSON.parse(dataLine.slice(6)).count} messages dropped (reading too slowly)`);
+              continue;
+            }
             const message = JSON.parse(dataLine.slice(6));
             seen++;
             io.out(

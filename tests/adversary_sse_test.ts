@@ -1,0 +1,79 @@
+/**
+ * Stalled control-API subscribers at CI size (scripts/chaos.ts runs the scenario at full size), and the
+ * bounds of the event streams themselves. Loopback only; bounded in count and time.
+ */
+import assert from "node:assert/strict";
+import { sse } from "../scripts/chaos/sse.ts";
+import { EventStreams, type SendEvent } from "../lib/api_sse.ts";
+import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
+import { KithNode } from "../lib/node.ts";
+
+Deno.test("stalled subscribers: each stream queues at most its high-water mark, one over the cap is refused, a normal client still receives", async () => {
+  const result = await sse({ clients: 4, messages: 80, rate: 40, highWaterBytes: 256 * 1024, maxStreams: 4 });
+  const summary = JSON.stringify(result);
+  assert.ok(result.peak_queued_bytes > 0, summary);
+  assert.ok(result.peak_queued_bytes <= result.high_water_bytes, summary);
+  assert.ok(result.events_dropped > 0, "the stalled clients lost events rather than the node queueing them");
+  assert.equal(result.streams_accepted, 3, "the normal client holds the fourth slot");
+  assert.equal(result.streams_refused, 1, summary);
+  assert.equal(result.normal_client_dropped, 0, summary);
+  assert.equal(result.normal_client_messages, 2 * 80 + 1, "warm-up, load and the honest message");
+  assert.ok(result.honest_message_received);
+});
+
+Deno.test("an event stream whose client reads nothing drops past its mark, then tells the client how many it missed", async () => {
+  const streams = new EventStreams(1000, 2);
+  let send: SendEvent = () => {};
+  const response = streams.open("hello", (s) => {
+    send = s;
+    return [];
+  })!;
+  const event = "x".repeat(200);
+  for (let i = 0; i < 20; i++) send("message", () => JSON.stringify({ i, event }));
+  const stats = streams.stats();
+  assert.ok(stats.peakQueuedBytes <= 1000, JSON.stringify(stats));
+  assert.ok(stats.dropped > 0, JSON.stringify(stats));
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes("event: dropped")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  const notice = text.slice(text.indexOf("event: dropped")).split("\n")[1];
+  assert.deepEqual(JSON.parse(notice.slice("data: ".length)), { count: stats.dropped });
+  assert.equal(text.split("event: message").length - 1 + stats.dropped, 20, "every event was sent or counted");
+  send("message", () => "{}");
+  assert.equal(streams.stats().dropped, stats.dropped, "a client with room gets events again");
+  await reader.cancel();
+  assert.equal(streams.stats().open, 0, "a cancelled stream frees its slot");
+});
+
+Deno.test("control API: an event stream over the cap is answered 503 with the JSON error; a closed one frees its slot", async () => {
+  const dir = await Deno.makeTempDir();
+  const node = new KithNode({ config: { listenHost: "127.0.43.1", listenPort: 0 } });
+  await node.start();
+  const token = await loadOrCreateApiToken(dir);
+  const api = new ControlApi({ node, token, port: 0, maxEventStreams: 1 });
+  const address = await api.start();
+  const subscribe = () => fetch(`http://${address}/v1/subscribe`, { headers: { authorization: `Bearer ${token}` } });
+  try {
+    const first = await subscribe();
+    assert.equal(first.status, 200);
+    const refused = await subscribe();
+    assert.equal(refused.status, 503);
+    assert.equal((await refused.json()).error.code, "TOO_MANY_STREAMS");
+    await first.body!.cancel();
+    const deadline = Date.now() + 5_000;
+    while (api.eventStreamStats().open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const again = await subscribe();
+    assert.equal(again.status, 200, "the slot of the closed stream is free again");
+    await again.body!.cancel();
+    assert.deepEqual([api.eventStreamStats().accepted, api.eventStreamStats().refused], [2, 1]);
+  } finally {
+    await api.stop();
+    await node.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
