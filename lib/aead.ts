@@ -24,6 +24,8 @@
  * @module
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { fromHex, sha256, toHex } from "./bytes.ts";
+import { KithError } from "./errors.ts";
 import { CHACHA20POLY1305_WASM_BASE64 } from "./chacha20poly1305_wasm.ts";
 
 /** Bytes of the Poly1305 tag after the ciphertext. */
@@ -166,4 +168,66 @@ export function openChaCha20Poly1305(
   if (opened === -1) throw new Error("ChaCha20-Poly1305 module refused a length");
   if (opened !== 1) return undefined;
   return m.memory.slice(m.text, m.text + length);
+}
+
+/** RFC 8439 section 2.8.2: the WebAssembly path (114 bytes) must give exactly these bytes. */
+const KAT_SMALL = {
+  key: "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
+  nonce: "070000004041424344454647",
+  aad: "50515253c0c1c2c3c4c5c6c7",
+  sealed:
+    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b1a71de0a9e06" +
+    "0b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc3ff4def08e4b7a9de576d26586ce" +
+    "c64b61161ae10b594f09e26a7e902ecbd0600691",
+};
+/**
+ * The node:crypto path (4,096 bytes: byte i is i mod 256, key 01..20, nonce zero, no additional data): the SHA-256
+ * of the ciphertext and the tag, as OpenSSL (Python `cryptography`) computes them.
+ */
+const KAT_LARGE = {
+  ciphertextSha256: "b865156dd61468a197ab4234c3e990b68287aa3dc787f4960c3fde1f18b06972",
+  tag: "77ad256553400951dc7a06d1c618356d",
+};
+const KAT_TEXT =
+  "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+
+let selfTested = false;
+
+/**
+ * Known-answer check of both record-cipher paths, once per process: a node refuses to start on a cipher that
+ * computes wrong bytes (a runtime whose node:crypto or WebAssembly misbehaves) instead of talking nonsense to peers.
+ *
+ * `seal` and `open` are the functions checked (the shipped ones unless a test passes others).
+ *
+ * @throws {KithError} with code `CIPHER_BROKEN` naming the path that failed
+ */
+export function checkRecordCipher(
+  seal: typeof sealChaCha20Poly1305 = sealChaCha20Poly1305,
+  open: typeof openChaCha20Poly1305 = openChaCha20Poly1305,
+): void {
+  const shipped = seal === sealChaCha20Poly1305 && open === openChaCha20Poly1305;
+  if (shipped && selfTested) return;
+  const hex = toHex;
+  const bytes = (h: string) => fromHex(h)!;
+  const fail = (what: string): never => {
+    throw new KithError(
+      "CIPHER_BROKEN",
+      `record cipher self-test failed (${what}): this runtime's ChaCha20-Poly1305 computes wrong bytes; use Deno 2.9.6`,
+    );
+  };
+  const key = bytes(KAT_SMALL.key), nonce = bytes(KAT_SMALL.nonce), aad = bytes(KAT_SMALL.aad);
+  const text = new TextEncoder().encode(KAT_TEXT);
+  if (hex(seal(key, nonce, text, 0, aad)) !== KAT_SMALL.sealed) fail("WebAssembly seal");
+  const opened = open(key, nonce, bytes(KAT_SMALL.sealed), aad);
+  if (!opened || hex(opened) !== hex(text)) fail("WebAssembly open");
+  const largeKey = Uint8Array.from({ length: 32 }, (_, i) => i + 1), zero = new Uint8Array(12);
+  const large = Uint8Array.from({ length: 4096 }, (_, i) => i & 255);
+  const sealed = seal(largeKey, zero, large);
+  const digest = sha256(sealed.subarray(0, large.length));
+  if (hex(digest) !== KAT_LARGE.ciphertextSha256 || hex(sealed.subarray(large.length)) !== KAT_LARGE.tag) {
+    fail("node:crypto seal");
+  }
+  const back = open(largeKey, zero, sealed);
+  if (!back || hex(back) !== hex(large)) fail("node:crypto open");
+  if (shipped) selfTested = true;
 }

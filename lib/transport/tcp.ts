@@ -8,6 +8,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { checkRecordCipher } from "../aead.ts";
 import { toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
@@ -140,6 +141,8 @@ export class TcpTransport implements Transport {
    * @throws {ConfigError} when a config value is invalid
    */
   constructor(options: TcpTransportOptions) {
+    // Both record-cipher paths give their known answers, or no connection is made with them (once per process).
+    checkRecordCipher();
     this.config = Object.freeze(resolveTransportConfig(options.config));
     this.identity = options.identity;
     this.nodeId = options.identity.nodeId;
