@@ -24,16 +24,17 @@ export class TokenBucket {
   #last: number;
 
   /**
-   * Creates a full bucket.
+   * Creates a bucket, full unless `tokens` says otherwise.
    *
    * @param ratePerSecond steady rate
    * @param burst most tokens held (the largest burst allowed)
    * @param now the current time, ms
+   * @param tokens tokens held at first (default `burst`)
    */
-  constructor(ratePerSecond: number, burst: number, now: number) {
+  constructor(ratePerSecond: number, burst: number, now: number, tokens: number = burst) {
     this.#rate = ratePerSecond / 1000;
     this.#burst = burst;
-    this.#tokens = burst;
+    this.#tokens = Math.min(burst, tokens);
     this.#last = now;
   }
 

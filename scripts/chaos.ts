@@ -10,6 +10,7 @@
  *   deno task chaos -- --scenario iwant [--rate 900] [--duration 6] [--ids 1]
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
+ *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -24,6 +25,7 @@ import { computeMessageId, createMessage, DisconnectReason, MessageCodec, Messag
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
+import { relay } from "./chaos/relay.ts";
 import { sse } from "./chaos/sse.ts";
 
 const codec = new MessageCodec();
@@ -625,6 +627,8 @@ if (import.meta.main) {
       ids: { type: "string", default: "1" },
       concurrency: { type: "string", default: "16" },
       clients: { type: "string", default: "20" },
+      origins: { type: "string", default: "25" },
+      "peer-rate": { type: "string", default: "600" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -679,9 +683,17 @@ if (import.meta.main) {
         rate: Number(args.rate ?? 20),
       });
       break;
+    case "relay":
+      result = await relay({
+        rate: Number(args.rate ?? 950),
+        durationS: Number(args.duration ?? 10),
+        origins: Number(args.origins),
+        peerRate: Number(args["peer-rate"]),
+      });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake or sse",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
       );
       Deno.exit(2);
   }

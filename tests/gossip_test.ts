@@ -166,6 +166,26 @@ Deno.test("a peer over its rate limit is dropped and penalised at most once a se
   assert.ok(trust.trust(flooder.nodeId) < 0.45, "penalised again in the next second");
 });
 
+Deno.test("a relay over its rate limit with others' new messages is dropped, not penalised; its duplicates are", () => {
+  const { peers, gossip, trust } = setup(2, { peerRateLimit: 10, peerRateBurst: 10 });
+  const relay = peers[0];
+  const origins = Array.from({ length: 25 }, () => Identity.generate());
+  const sent = Array.from({ length: 50 }, (_, i) => app(origins[i % 25], `relayed ${i}`));
+  for (const message of sent) gossip.receive(relay, message);
+  assert.equal(gossip.peerStats(relay.nodeId)!.rateLimited, 40);
+  assert.ok(trust.trust(relay.nodeId) >= 0.5, "forwarding valid new messages costs no trust");
+  gossip.receive(relay, sent[0]);
+  assert.ok(trust.trust(relay.nodeId) < 0.5, "a duplicate over the rate is the sender's own excess");
+});
+
+Deno.test("new origins share one burst: 25 fresh origins do not each get their own", () => {
+  const { peers, gossip } = setup(3, { originRateLimit: 5, originRateBurst: 5 });
+  const origins = Array.from({ length: 25 }, () => Identity.generate());
+  for (let i = 0; i < 100; i++) gossip.receive(peers[i % 2], app(origins[i % 25], `m${i}`));
+  assert.equal(gossip.stats.delivered, 5);
+  assert.equal(gossip.stats.originLimited, 95);
+});
+
 Deno.test("an origin over its rate limit is not delivered or forwarded", () => {
   const { peers, gossip } = setup(3, { originRateLimit: 5, originRateBurst: 5 });
   const loud = Identity.generate();

@@ -27,7 +27,7 @@ import {
   type PayloadByType,
 } from "../protocol/mod.ts";
 import type { ProtocolError } from "../errors.ts";
-import { BoundedMap, TokenBucket } from "../ratelimit.ts";
+import { TokenBucket } from "../ratelimit.ts";
 import type { RandomSource } from "../random.ts";
 import type { TrustModel } from "../trust.ts";
 import { inlineVerifier } from "../verifier.ts";
@@ -36,6 +36,7 @@ import { type GossipConfig, resolveGossipConfig } from "./config.ts";
 import { LatenessEstimator } from "./lateness.ts";
 import { type ConnectedPeer, type GossipLink, GossipLinks } from "./links.ts";
 import { MissingTracker } from "./missing.ts";
+import { OriginLimits } from "./origins.ts";
 import { GossipOutbox } from "./outbox.ts";
 import { SeenIds } from "./seen.ts";
 import { GossipCounters, type GossipPeerStats, type GossipStats, type MessageTypeCounts } from "./stats.ts";
@@ -92,7 +93,7 @@ export class GossipProtocol {
   readonly #links = new GossipLinks();
   readonly #out: GossipOutbox;
   readonly #trees: OriginTrees;
-  readonly #origins: BoundedMap<string, TokenBucket>;
+  readonly #origins: OriginLimits;
   readonly #missing: MissingTracker;
   #timer: TimerId | undefined;
   #lazyTimer: TimerId | undefined;
@@ -139,7 +140,12 @@ export class GossipProtocol {
       dropped: () => this.#stats.droppedUnderCheck++,
       exhausted: (key, entry, now) => this.#checksExhausted(key, entry, now),
     });
-    this.#origins = new BoundedMap(this.config.messageCacheSize);
+    this.#origins = new OriginLimits(
+      this.config.originRateLimit,
+      this.config.originRateBurst,
+      this.config.messageCacheSize,
+      this.#clock.now(),
+    );
     this.#trees = new OriginTrees(this.config.intervalMs);
     // Nodes cut off from the eager links together hear the same announcements at about the same time; if all
     // asked at once, each would graft its own link back, and the extra links would be pruned again,
@@ -298,17 +304,21 @@ export class GossipProtocol {
     const now = this.#clock.now();
     const link = this.#link(peer.nodeId);
     link.received++;
+    const key = bytesKey(envelope.id);
     if (!link.bucket.take(now)) {
       link.rateLimited++;
       this.#stats.rateLimited++;
-      if (now - link.lastPenaltyAt >= PENALTY_INTERVAL_MS) {
+      // Over the rate, envelopes are dropped (backpressure). Only the sender's own excess costs it trust:
+      // copies of what it sent or this node has (in memory; no storage read per excess envelope), or
+      // messages it claims to originate. An honest relay forwarding others' new messages loses none.
+      const own = this.#store.has(key) || this.#seen.has(key) || this.#hexOfOrigin(envelope.origin) === peer.nodeId;
+      if (own && now - link.lastPenaltyAt >= PENALTY_INTERVAL_MS) {
         link.lastPenaltyAt = now;
         this.#penalise(peer.nodeId, "RATE_LIMITED");
       }
       return;
     }
     this.#counters.count(envelope.type, "received");
-    const key = bytesKey(envelope.id);
     const kept = this.#store.get(key);
     if (kept) this.#out.markKnown(kept, peer.nodeId);
     if (kept || this.#seen.hasSeen(key, envelope.id)) {
@@ -372,12 +382,7 @@ export class GossipProtocol {
     const propagating = this.#propagating.has(message.type);
     const origin = this.#hexOfOrigin(message.origin);
     if (propagating) {
-      let bucket = this.#origins.get(origin);
-      if (!bucket) {
-        bucket = new TokenBucket(this.config.originRateLimit, this.config.originRateBurst, now);
-        this.#origins.set(origin, bucket);
-      }
-      if (!bucket.take(now)) {
+      if (!this.#origins.take(origin, now)) {
         this.#stats.originLimited++;
         if (link && origin === peer.nodeId && now - link.lastPenaltyAt >= PENALTY_INTERVAL_MS) {
           link.lastPenaltyAt = now;
@@ -390,6 +395,8 @@ export class GossipProtocol {
     const announcers = missing?.announcers ?? [];
     this.#markSeen(key, message.id, peer.nodeId, propagating, now);
     if (propagating) {
+      // Credited whatever the origin: origins cost nothing to make, so crediting only relayed messages
+      // would stop no one earning it and only withhold it from honest publishers (it is capped per interval).
       this.#trust.recordValid(peer.nodeId);
       if (link) {
         this.#links.setPushing(link, true);
