@@ -28,7 +28,7 @@ import {
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
-import { MAX_PEER_LIST, type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
+import { type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
@@ -335,7 +335,9 @@ export class KithNode {
       clock: this.#clock,
       codec,
       config: parts.transport,
-      initialPeers: (remote) => holder.peers?.peerRecordsFor(remote, MAX_PEER_LIST) ?? [],
+      // No peer list in HANDSHAKE_ACK: the responder does not know yet who it talks to. Lists go over the
+      // authenticated link, as answers to PEER_DISCOVERY.
+      initialPeers: () => [],
       log: this.#log,
     });
     const transport = this.#transport;

@@ -38,15 +38,25 @@ export class TokenBucket {
     this.#last = now;
   }
 
+  /** Whether a token is there to take at time `now` (takes none). */
+  available(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= 1;
+  }
+
   /** Takes one token at time `now`; false when none is left. */
   take(now: number): boolean {
+    this.#refill(now);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #refill(now: number): void {
     if (now > this.#last) {
       this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate);
       this.#last = now;
     }
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 }
 

@@ -11,6 +11,8 @@
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
+ *   deno task chaos -- --scenario addrflood [--messages 3000] [--records 64] [--duration 12]
+ *   deno task chaos -- --scenario addrclaim [--identities 300] [--groups 2] [--duration 7.6]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -23,6 +25,8 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { addrclaim } from "./chaos/addrclaim.ts";
+import { addrflood } from "./chaos/addrflood.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { relay } from "./chaos/relay.ts";
@@ -629,6 +633,8 @@ if (import.meta.main) {
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
       "peer-rate": { type: "string", default: "600" },
+      records: { type: "string", default: "64" },
+      groups: { type: "string", default: "2" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -691,9 +697,25 @@ if (import.meta.main) {
         peerRate: Number(args["peer-rate"]),
       });
       break;
+    case "addrflood":
+      result = await addrflood({
+        // --messages is shared with other scenarios (default 200); this one's own default is 3,000.
+        messages: Deno.args.some((a) => a.startsWith("--messages")) ? Number(args.messages) : 3_000,
+        records: Number(args.records),
+        durationS: Number(args.duration ?? 12),
+      });
+      break;
+    case "addrclaim":
+      result = await addrclaim({
+        identities: Deno.args.some((a) => a.startsWith("--identities")) ? Number(args.identities) : 300,
+        groups: Number(args.groups),
+        durationS: Number(args.duration ?? 7.6),
+      });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
+          "addrflood or addrclaim",
       );
       Deno.exit(2);
   }

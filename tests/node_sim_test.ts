@@ -55,7 +55,11 @@ class Lab {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => n.stop()));
+    // Stopping waits for dials in flight, which only the virtual clock can finish.
+    let stopped = false;
+    const stopping = Promise.all(this.nodes.map((n) => n.stop())).finally(() => stopped = true);
+    for (let i = 0; i < 1_000 && !stopped; i++) await this.run(10);
+    await stopping;
     this.clock.runUntil(this.clock.now() + 1_000);
   }
 }

@@ -12,7 +12,7 @@ import {
   overGroupBounds,
   slotsFull,
 } from "../lib/peers/admission.ts";
-import { leastUseful } from "../lib/peers/book.ts";
+import { AddressTables } from "../lib/peers/addrman.ts";
 import { DEFAULT_PEERS_CONFIG } from "../lib/peers/config.ts";
 import { backoffMs, dialBudget, pickDialTargets } from "../lib/peers/dialer.ts";
 import { discoveryTargets, takeDiscoveryAnswer } from "../lib/peers/discovery.ts";
@@ -35,19 +35,61 @@ function peerAt(nodeId: string, host: string, direction: "inbound" | "outbound" 
 }
 
 function known(nodeId: string, address: string, extra: Partial<KnownPeer> = {}): KnownPeer {
-  return { nodeId, address, lastSeen: 0, failures: 0, nextDialAt: 0, everConnected: false, ...extra };
+  return {
+    nodeId,
+    address,
+    lastSeen: 0,
+    failures: 0,
+    nextDialAt: 0,
+    tried: false,
+    source: "",
+    lastSuccess: 0,
+    ...extra,
+  };
 }
 
-Deno.test("the book drops a never-connected entry before a connected one, then the most failed, then the oldest", () => {
-  const entries = [
-    known("a", "127.0.1.1:1", { everConnected: true }),
-    known("b", "127.0.2.1:1", { failures: 1, lastSeen: 5 }),
-    known("c", "127.0.3.1:1", { failures: 1, lastSeen: 3 }),
-    known("d", "127.0.4.1:1", { failures: 0 }),
-  ];
-  assert.equal(leastUseful(entries, () => false)?.nodeId, "c");
-  assert.equal(leastUseful(entries, (id) => id === "c")?.nodeId, "b");
-  assert.equal(leastUseful(entries, () => true), undefined, "a busy entry is never dropped");
+Deno.test("one source's hearsay fills at most a sixteenth of the new table, however many addresses it sends", () => {
+  const tables = new AddressTables(1_000, new Uint8Array(32).fill(7));
+  let placed = 0;
+  for (let i = 0; i < 5_000; i++) {
+    const address = `127.${100 + (i % 100)}.${Math.floor(i / 100) % 250}.1:7400`;
+    if (tables.addNew(known(`a${i}`, address, { source: "v4:127.66.0" }), () => false).placed) placed++;
+  }
+  // Two of the 47 new buckets, 16 slots each.
+  assert.ok(placed <= 32, `one source placed ${placed}`);
+  assert.ok(placed >= 16, `one source placed ${placed}`);
+  // Another source still finds room.
+  let others = 0;
+  for (let i = 0; i < 20; i++) {
+    const source = `v4:127.0.${i}`;
+    if (tables.addNew(known(`h${i}`, `127.0.${i}.1:7400`, { source }), () => false).placed) others++;
+  }
+  assert.ok(others >= 18, `honest sources placed ${others} of 20`);
+  assert.equal(tables.triedCount, 0, "hearsay is never tried");
+});
+
+Deno.test("an entry becomes tried only by promotion, and a colliding one waits until the occupant is found unreachable", () => {
+  const tables = new AddressTables(64, new Uint8Array(32).fill(1)); // one tried bucket of 16 slots
+  const entries = Array.from({ length: 40 }, (_, i) => known(`n${i}`, `127.0.${i}.1:7400`, { source: "v4:127.9.9" }));
+  for (const e of entries) tables.addNew(e, () => false);
+  const held = entries.filter((e) => tables.get(e.nodeId));
+  let collision: { newcomer: string; occupant: string } | undefined;
+  for (const e of held) {
+    const result = tables.promote(e.nodeId);
+    if (!result.placed && result.occupant) {
+      collision = { newcomer: e.nodeId, occupant: result.occupant.nodeId };
+      break;
+    }
+    assert.equal(tables.get(e.nodeId)?.tried, true);
+  }
+  assert.ok(collision, "the tried bucket filled up");
+  assert.equal(tables.get(collision.newcomer)?.tried, false, "the newcomer stays new while the occupant is untested");
+  assert.equal(tables.promote(collision.newcomer, "someone-else").placed, false, "only the tested occupant yields");
+  const result = tables.promote(collision.newcomer, collision.occupant);
+  assert.ok(result.placed);
+  assert.equal(result.displaced?.nodeId, collision.occupant);
+  assert.equal(tables.get(collision.newcomer)?.tried, true);
+  assert.notEqual(tables.get(collision.occupant)?.tried, true, "the unreachable occupant went back to new (or out)");
 });
 
 Deno.test("an inbound loopback connection is grouped by the loopback address it announced", () => {

@@ -88,12 +88,9 @@ class TestNet {
     const storage = options.storage ?? new MemoryStorage({ clock, pruneIntervalMs: 0 });
     const trust = new TrustManager({ storage, clock, localNodeId: identity.nodeId });
     const address = options.address ?? this.address();
-    const ref: { peers?: PeerManager } = {};
-    // As on TCP, a node answering a dial offers its peers in the handshake (how a refused dialer learns others).
-    const transport = this.network.transport(identity, address, {
-      initialPeers: (id) => ref.peers?.peerRecordsFor(id, 64) ?? [],
-    });
-    const peers = ref.peers = new PeerManager({
+    // As on TCP, the handshake carries no peer list: lists go over the authenticated link.
+    const transport = this.network.transport(identity, address);
+    const peers = new PeerManager({
       identity,
       transport,
       trust,
@@ -406,17 +403,13 @@ Deno.test("an unreachable bootstrap node is retried with exponential backoff; a 
     };
     const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
     // A known (non-bootstrap) peer at a dead address, as if announced earlier.
-    storage.savePeer({
+    storage.saveAddress({
       nodeId: net.identity().nodeId,
       address: deadKnown,
-      publicKey: null,
-      firstSeen: clock.now(),
+      source: "v4:127.0.99",
+      tried: false,
       lastSeen: clock.now(),
-      trustScore: 0.5,
-      trustUpdatedAt: clock.now(),
-      validCount: 0,
-      invalidCount: 0,
-      timeoutCount: 0,
+      lastSuccess: 0,
       failures: 0,
     });
     const dialBackoffMs = 100;
@@ -462,5 +455,26 @@ Deno.test("a peer under the trust threshold is disconnected and not redialed unt
     const refused = await runUntilSettled(clock, inbound.closed, "the victim to refuse the liar");
     assert.equal(refused.reason, DisconnectReason.LOW_TRUST);
     assert.deepEqual(admitted, [], "the liar never became an active peer");
+  });
+});
+
+Deno.test("a feeler dials an announced address, marks it tried when it answers, and closes the connection", async () => {
+  await withNet(async (net) => {
+    // No ordinary dials (no minimum, no outbound slots): only a feeler can reach the stranger.
+    const node = net.startNode({ peers: { minPeers: 0, outboundSlots: 0, feelerIntervalMs: 200 } });
+    const announcer = net.startNode({ peers: { minPeers: 0 } });
+    const stranger = net.startNode({ peers: { minPeers: 0, outboundSlots: 0 } }); // it does not dial back
+    const peer = await runUntilSettled(net.clock, announcer.peers.connect(node.address), "the announcer's link");
+    peer.connection.send(net.message(announcer.identity, MessageType.PEER_ANNOUNCEMENT, {
+      peers: [{ nodeId: stranger.identity.nodeIdBytes, address: stranger.address, lastSeen: net.clock.now() }],
+    }));
+    const entry = () => node.peers.peers().find((p) => p.nodeId === stranger.identity.nodeId);
+    await runUntil(net.clock, () => entry() !== undefined, "the announcement");
+    assert.equal(entry()?.tried, false, "hearsay is new");
+    await runUntil(net.clock, () => entry()?.tried === true, "the feeler");
+    await runFor(net.clock, 100);
+    assert.equal(entry()?.state, "known", "the feeler's connection was closed");
+    assert.ok(node.peers.stats.feelers >= 1);
+    assert.equal(node.peers.activePeers().length, 1, "only the announcer is a peer");
   });
 });

@@ -85,6 +85,35 @@ for (const backend of backends) {
     assert.equal(s.getPeer("zzz"), undefined);
   });
 
+  contract(
+    "address-book entries round-trip apart from trust rows, list tried first, and are deleted when evicted",
+    (s, _clock, reopen) => {
+      const entry = (nodeId: string, tried: boolean, lastSeen: number) => ({
+        nodeId,
+        address: "127.0.9.1:7400",
+        source: tried ? "" : "v4:127.0.8",
+        tried,
+        lastSeen,
+        lastSuccess: tried ? lastSeen : 0,
+        failures: 0,
+      });
+      s.saveAddress(entry("new-old", false, T0));
+      s.saveAddress(entry("new-recent", false, T0 + 5));
+      s.saveAddress(entry("tried", true, T0 - 100));
+      assert.deepEqual(s.listAddresses().map((a) => a.nodeId), ["tried", "new-recent", "new-old"]);
+      assert.deepEqual(s.listAddresses({ limit: 1 }), [entry("tried", true, T0 - 100)]);
+      assert.equal(s.countPeers(), 0, "hearsay writes no trust row");
+      s.deleteAddress("new-old");
+      assert.equal(s.countAddresses(), 2);
+      if (reopen) {
+        s.close();
+        const again = reopen();
+        assert.deepEqual(again.listAddresses().map((a) => a.nodeId), ["tried", "new-recent"]);
+        again.close();
+      }
+    },
+  );
+
   contract("a stored peer is a copy: changing the caller's object changes nothing", (s) => {
     const p = peer("a", 0.5);
     s.savePeer(p);
@@ -322,6 +351,12 @@ Deno.test("SqliteStorage: a version-1 database (the design's schema) is migrated
     const storage = new SqliteStorage(path, { pruneIntervalMs: 0 });
     const migrated = storage.getPeer("a")!;
     assert.equal(migrated.trustScore, 0.42);
+    // Version 3 moved the address to the address book, as hearsay (new) with no source.
+    assert.deepEqual(storage.listAddresses().map((e) => [e.nodeId, e.address, e.tried]), [[
+      "a",
+      "10.0.0.1:7400",
+      false,
+    ]]);
     assert.equal(migrated.firstSeen, T0);
     assert.equal(migrated.trustUpdatedAt, T0);
     assert.equal(migrated.validCount, 0);

@@ -1,37 +1,32 @@
 /**
- * The address book: the peers this node knows of, what it learns from
- * announcements, and their durable rows in the peers table.
+ * The address book: the peers this node knows of, in the two tables of
+ * {@link AddressTables} ("new" hearsay, "tried" addresses this node's own
+ * outbound connections reached), with their durable rows in storage's
+ * addresses table, which holds exactly what the tables hold: a row is written
+ * when an entry is placed or changes and deleted when the tables drop it.
  *
- * Hearsay (announcements) may add an address or update another unverified
- * one, never overwrite an address a handshake verified, and earns no trust.
- * When the book is full, the least useful entry goes first (see {@link leastUseful}).
+ * Hearsay (announcements, an inbound peer's claimed listen address) may add a
+ * "new" entry, never overwrite a tried address, and creates no trust state.
+ * Only this node's own outbound connection makes an entry tried; when its
+ * tried slot is held by another entry, the occupant is tested first (a feeler
+ * dials it: see {@link AddressBook.collisionToTest}) and keeps its slot if it
+ * answers.
  *
  * @module
  */
 import { parseHostPort } from "../address.ts";
-import { toHex } from "../bytes.ts";
+import { fromHex, toHex } from "../bytes.ts";
 import type { Clock } from "../clock.ts";
 import { MAX_PEER_LIST, type PeerRecord } from "../protocol/mod.ts";
-import type { Storage, StoredPeer } from "../storage/types.ts";
-import type { TrustModel } from "../trust.ts";
+import { randomBytes, type RandomSource } from "../random.ts";
+import type { Storage, StoredAddress } from "../storage/types.ts";
+import { AddressTables } from "./addrman.ts";
 import type { KnownPeer } from "./types.ts";
 
-/**
- * The entry to drop to make room: never one that is `busy` (active or being dialed); of the rest, one never
- * connected before one that was, then the most failed, then the oldest. Undefined when every entry is busy.
- */
-export function leastUseful(entries: Iterable<KnownPeer>, busy: (nodeId: string) => boolean): KnownPeer | undefined {
-  let worst: KnownPeer | undefined;
-  for (const known of entries) {
-    if (busy(known.nodeId)) continue;
-    if (
-      !worst || Number(known.everConnected) < Number(worst.everConnected) ||
-      (known.everConnected === worst.everConnected &&
-        (known.failures > worst.failures || (known.failures === worst.failures && known.lastSeen < worst.lastSeen)))
-    ) worst = known;
-  }
-  return worst;
-}
+/** The network-state key of the tables' secret bucketing key (kept so a restart places entries alike). */
+export const BOOK_KEY = "peers.book_key";
+/** Most tried-slot collisions waiting for a test at once (Bitcoin Core keeps 10). */
+const MAX_COLLISIONS = 10;
 
 /** Options of {@link AddressBook}. */
 export interface AddressBookOptions {
@@ -39,147 +34,252 @@ export interface AddressBookOptions {
   selfNodeId: string;
   /** The address this node listens on: announcements of it are ignored. */
   selfAddress: () => string;
-  /** The durable peers table. */
+  /** The durable addresses table (and the network state that keeps the bucketing key). */
   storage: Storage;
-  /** Gives a new row its starting trust. */
-  trust: Pick<TrustModel, "trust">;
   /** Time source. */
   clock: Clock;
-  /** Most entries kept. */
-  maxKnownPeers: number;
+  /** Draws the bucketing key the first time. */
+  random: RandomSource;
+  /** About how many entries the tables hold (`maxKnownPeers`). */
+  capacity: number;
+  /** Entries not seen for this long may be replaced by newcomers, ms. */
+  maxAgeMs: number;
   /** Whether an entry may not be dropped now (its peer is active or being dialed). */
   busy: (nodeId: string) => boolean;
 }
 
-/** The known peers, in memory and in the storage's peers table. */
+/** Counters of the book. */
+export interface BookStats {
+  /** Entries dropped to make room for a newcomer in their slot, or displaced from the tried table and lost. */
+  evicted: number;
+  /** Hearsay entries refused because their slot held an entry worth keeping. */
+  refused: number;
+  /** Tried-slot collisions resolved for the occupant (it answered its test) and for the newcomer. */
+  collisionsKept: number;
+  collisionsReplaced: number;
+}
+
+/** The known peers, in memory and in storage's addresses table. */
 export class AddressBook {
-  readonly #known = new Map<string, KnownPeer>();
+  readonly stats: BookStats = { evicted: 0, refused: 0, collisionsKept: 0, collisionsReplaced: 0 };
   readonly #options: AddressBookOptions;
+  #tables: AddressTables | undefined;
+  // newcomer's node id -> the tried occupant its promotion waits on
+  readonly #collisions = new Map<string, string>();
 
   /** Creates an empty book; {@link AddressBook.load} fills it from storage. */
   constructor(options: AddressBookOptions) {
     this.#options = options;
   }
 
+  get #t(): AddressTables {
+    return this.#tables ??= new AddressTables(this.#options.capacity, this.#key());
+  }
+
+  #key(): Uint8Array {
+    const { storage, random } = this.#options;
+    const saved = fromHex(storage.getState(BOOK_KEY) ?? "");
+    if (saved?.length === 32) return saved;
+    const key = randomBytes(random, 32);
+    storage.setState(BOOK_KEY, toHex(key));
+    return key;
+  }
+
   /** How many entries the book holds. */
   get size(): number {
-    return this.#known.size;
+    return this.#t.size;
+  }
+
+  /** How many entries the book can hold at most (slots in both tables). */
+  get capacity(): number {
+    return this.#t.capacity;
+  }
+
+  /** How many entries are tried. */
+  get triedCount(): number {
+    return this.#t.triedCount;
   }
 
   /** The entry for `nodeId`. */
   get(nodeId: string): KnownPeer | undefined {
-    return this.#known.get(nodeId);
+    return this.#t.get(nodeId);
   }
 
-  /** Every entry, in insertion order (the order dial candidates are drawn from). */
+  /** Every entry, tried ones first. */
   values(): IterableIterator<KnownPeer> {
-    return this.#known.values();
+    return this.#t.values();
   }
 
-  /** Loads the stored peers that have a dialable address. */
+  /** Loads the stored entries into the tables; rows that find no slot (or are unusable) are deleted. */
   load(): void {
-    const { storage, maxKnownPeers, selfNodeId } = this.#options;
-    for (const stored of storage.listPeers({ limit: maxKnownPeers })) {
-      if (stored.address && parseHostPort(stored.address) && stored.nodeId !== selfNodeId) {
-        this.#known.set(stored.nodeId, {
-          nodeId: stored.nodeId,
-          address: stored.address,
-          lastSeen: stored.lastSeen,
-          failures: stored.failures,
-          nextDialAt: 0,
-          // Only a handshake tells us a public key, so a stored key means we once connected.
-          everConnected: stored.publicKey !== null,
-        });
+    const { storage, selfNodeId } = this.#options;
+    const tables = this.#t;
+    for (const row of storage.listAddresses()) {
+      const entry: KnownPeer = { ...row, nextDialAt: 0 };
+      let placed = false;
+      if (row.address && parseHostPort(row.address) && row.nodeId !== selfNodeId && !tables.get(row.nodeId)) {
+        if (row.tried) placed = tables.addTried(entry).placed;
+        if (!placed) placed = tables.addNew(entry, () => false).placed;
+      }
+      if (!placed) storage.deleteAddress(row.nodeId);
+      else if (entry.tried !== row.tried) this.persist(entry);
+    }
+  }
+
+  #replaceable = (occupant: KnownPeer): boolean => {
+    if (this.#options.busy(occupant.nodeId)) return false;
+    const stale = this.#options.clock.now() - occupant.lastSeen > this.#options.maxAgeMs;
+    return stale || (occupant.failures > 0 && occupant.lastSuccess === 0);
+  };
+
+  #dropped(entry: KnownPeer): void {
+    this.stats.evicted++;
+    this.#collisions.delete(entry.nodeId);
+    this.#options.storage.deleteAddress(entry.nodeId);
+  }
+
+  /**
+   * Hearsay: `nodeId` is said to listen at `address`, seen at `seen` (capped at now), by a peer in network
+   * group `source`. Adds a new entry when its slot is free or holds a stale or failing one; an existing
+   * entry only has its `lastSeen` moved (hearsay never changes an address, so nobody can redirect a known peer).
+   */
+  hear(nodeId: string, address: string, seen: number, source: string): void {
+    if (nodeId === this.#options.selfNodeId || !parseHostPort(address)) return;
+    const now = this.#options.clock.now();
+    const lastSeen = Math.min(seen, now);
+    const known = this.#t.get(nodeId);
+    if (known) {
+      if (known.address === address && lastSeen > known.lastSeen) {
+        known.lastSeen = lastSeen;
+        this.persist(known);
+      }
+      return;
+    }
+    const entry: KnownPeer = {
+      nodeId,
+      address,
+      lastSeen,
+      failures: 0,
+      nextDialAt: 0,
+      tried: false,
+      source,
+      lastSuccess: 0,
+    };
+    const placement = this.#t.addNew(entry, this.#replaceable);
+    if (!placement.placed) {
+      this.stats.refused++;
+      return;
+    }
+    if (placement.displaced) this.#dropped(placement.displaced);
+    this.persist(entry);
+  }
+
+  /**
+   * This node's own outbound connection to `nodeId` at `address` succeeded: the entry becomes tried (its
+   * failures reset). When its tried slot holds another entry, it stays new and the occupant is returned,
+   * to be tested before it is replaced (see {@link AddressBook.resolveCollision}).
+   */
+  markTried(nodeId: string, address: string, now: number): KnownPeer | undefined {
+    if (nodeId === this.#options.selfNodeId || !parseHostPort(address)) return undefined;
+    const tables = this.#t;
+    let entry = tables.get(nodeId);
+    if (entry && entry.address !== address && !entry.tried) {
+      tables.remove(nodeId); // what this node reached beats what it was told
+      entry = undefined;
+    }
+    if (!entry) {
+      entry = { nodeId, address, lastSeen: now, failures: 0, nextDialAt: 0, tried: false, source: "", lastSuccess: 0 };
+      const direct = tables.addTried(entry);
+      if (!direct.placed) {
+        const placement = tables.addNew(entry, (occupant) => !this.#options.busy(occupant.nodeId));
+        if (!placement.placed) return undefined;
+        if (placement.displaced) this.#dropped(placement.displaced);
       }
     }
+    entry.failures = 0;
+    entry.lastSeen = Math.max(entry.lastSeen, now);
+    entry.lastSuccess = now;
+    let occupant: KnownPeer | undefined;
+    if (!entry.tried) {
+      const promotion = tables.promote(nodeId);
+      if (!promotion.placed && promotion.occupant) {
+        occupant = promotion.occupant;
+        if (this.#collisions.size < MAX_COLLISIONS) this.#collisions.set(nodeId, occupant.nodeId);
+      }
+    }
+    this.persist(entry);
+    return occupant;
+  }
+
+  /** A tried occupant whose slot a newcomer waits for, to test with a feeler (undefined when none waits). */
+  collisionToTest(): KnownPeer | undefined {
+    for (const [newcomer, occupantId] of this.#collisions) {
+      const occupant = this.#t.get(occupantId);
+      if (occupant?.tried && this.#t.get(newcomer)) return occupant;
+      this.#collisions.delete(newcomer); // one side is gone: nothing left to decide
+    }
+    return undefined;
   }
 
   /**
-   * Records that `nodeId` was seen at `address` at `seen` (capped at now): `connected` when a handshake
-   * verified it (resets failures, and the address becomes authoritative), else hearsay.
+   * The test of tried `occupantId` is over: when it `answered` it keeps its slot and the newcomers waiting on
+   * it stay new; otherwise they take its place (the first one), and it goes back to the new table.
    */
-  remember(
-    nodeId: string,
-    address: string,
-    seen: number,
-    extra: { connected?: boolean; publicKey?: Uint8Array } = {},
-  ): void {
-    if (nodeId === this.#options.selfNodeId) return;
-    let known = this.#known.get(nodeId);
-    if (!known) {
-      if (!address) return;
-      if (this.#known.size >= this.#options.maxKnownPeers && !this.#dropLeastUseful()) return;
-      known = { nodeId, address, lastSeen: 0, failures: 0, nextDialAt: 0, everConnected: false };
-      this.#known.set(nodeId, known);
+  resolveCollision(occupantId: string, answered: boolean): void {
+    for (const [newcomer, occupant] of [...this.#collisions]) {
+      if (occupant !== occupantId) continue;
+      this.#collisions.delete(newcomer);
+      if (answered) {
+        this.stats.collisionsKept++;
+        continue;
+      }
+      const old = this.#t.get(occupantId);
+      if (!old?.tried || !this.#t.get(newcomer)) continue;
+      const promotion = this.#t.promote(newcomer, occupantId);
+      if (!promotion.placed) continue;
+      this.stats.collisionsReplaced++;
+      this.persist(this.#t.get(newcomer)!);
+      if (this.#t.get(occupantId)) this.persist(old);
+      else this.#dropped(old);
     }
-    if (extra.connected) {
-      known.failures = 0;
-      known.everConnected = true;
-      if (address) known.address = address;
-    } else if (!known.everConnected && address) {
-      known.address = address; // hearsay may update hearsay, never a verified address
-    }
-    known.lastSeen = Math.max(known.lastSeen, Math.min(seen, this.#options.clock.now()));
-    this.persist(known, extra.publicKey);
   }
 
-  /** Writes `known` to its stored row (creating the row when new), keeping what the row already holds. */
-  persist(known: KnownPeer, publicKey?: Uint8Array): void {
-    const { storage, clock, trust } = this.#options;
-    const stored = storage.getPeer(known.nodeId);
-    const now = clock.now();
-    const row: StoredPeer = stored ?? {
+  /** Writes `known` to its stored row. */
+  persist(known: KnownPeer): void {
+    const row: StoredAddress = {
       nodeId: known.nodeId,
       address: known.address,
-      publicKey: null,
-      firstSeen: now,
-      lastSeen: 0,
-      trustScore: trust.trust(known.nodeId),
-      trustUpdatedAt: now,
-      validCount: 0,
-      invalidCount: 0,
-      timeoutCount: 0,
-      failures: 0,
-    };
-    storage.savePeer({
-      ...row,
-      address: known.address,
+      source: known.source,
+      tried: known.tried,
       lastSeen: known.lastSeen,
+      lastSuccess: known.lastSuccess,
       failures: known.failures,
-      publicKey: publicKey ?? row.publicKey,
-    });
+    };
+    this.#options.storage.saveAddress(row);
   }
 
-  /** Forgets `nodeId`'s address, here and in storage (its trust row stays, so a liar stays known as one). */
-  forget(nodeId: string, failures: number): void {
-    this.#known.delete(nodeId);
-    const stored = this.#options.storage.getPeer(nodeId);
-    if (stored) this.#options.storage.savePeer({ ...stored, address: "", failures });
+  /** Forgets `nodeId`'s address, here and in storage (its trust, kept apart, stays: a liar stays known as one). */
+  forget(nodeId: string): void {
+    this.#t.remove(nodeId);
+    this.#collisions.delete(nodeId);
+    this.#options.storage.deleteAddress(nodeId);
   }
 
   /**
-   * Takes peer records from an announcement or HANDSHAKE_ACK. Being announced earns no trust. Returns
-   * the node ids the sender listed: its claimed neighbours, for views of the graph beyond one hop.
+   * Takes the first `take` peer records of an announcement (or answer) from `from`, a peer in network group
+   * `source`, as hearsay. Returns the node ids the sender listed (all of them, up to 64): its claimed
+   * neighbours, for views of the graph beyond one hop.
    */
-  learn(records: readonly PeerRecord[], from: string): string[] {
+  learn(records: readonly PeerRecord[], from: string, source: string, take: number): string[] {
     const self = this.#options.selfAddress();
     const listed = new Set<string>();
-    for (const record of records.slice(0, MAX_PEER_LIST)) {
+    records.slice(0, MAX_PEER_LIST).forEach((record, i) => {
       const nodeId = toHex(record.nodeId);
-      if (nodeId === from) continue;
+      if (nodeId === from) return;
       listed.add(nodeId);
-      if (nodeId === this.#options.selfNodeId || record.address === self) continue;
-      if (!parseHostPort(record.address)) continue;
-      this.remember(nodeId, record.address, record.lastSeen);
-    }
+      if (i >= take || nodeId === this.#options.selfNodeId || record.address === self) return;
+      this.hear(nodeId, record.address, record.lastSeen, source);
+    });
     return [...listed];
-  }
-
-  /** Drops the least useful known, inactive address to make room; false when none can go. */
-  #dropLeastUseful(): boolean {
-    const worst = leastUseful(this.#known.values(), this.#options.busy);
-    if (!worst) return false;
-    this.#known.delete(worst.nodeId);
-    return true;
   }
 }

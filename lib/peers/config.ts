@@ -48,10 +48,38 @@ export interface PeersConfig {
   maxDialFailures: number;
   /** Dials in flight at once. Default 4. */
   maxConcurrentDials: number;
-  /** Addresses kept in the book. Default 1,000. The least useful go first (never connected, oldest). */
+  /**
+   * Addresses kept in the book (and its table in storage). Default 1,000: three quarters for "new"
+   * (hearsay) in buckets chosen by who told this node and the address's subnet, so one source fills at most
+   * a sixteenth of them; a quarter for "tried" (reached by this node's own outbound connections).
+   */
   maxKnownPeers: number;
   /** Candidates must have been seen within this, ms. Default 24 hours. */
   addressMaxAgeMs: number;
+  /**
+   * A peer's unsolicited addresses (announcements it was not asked for) are taken at one per this interval, ms.
+   * Default 10,000 (0.1 per second, as Bitcoin Core). Answers to this node's own requests do not count.
+   */
+  addressIntervalMs: number;
+  /** Most unsolicited addresses a peer can save up (it starts with one announcement's worth, 64). Default 1,000. */
+  addressBurst: number;
+  /**
+   * How long this node's answer to PEER_DISCOVERY is reused, ms: every requester within the window gets the
+   * same records (less itself), so probing cannot enumerate the book quickly. Default 600,000 (10 minutes).
+   * While the answer is not full (a small book) it is rebuilt at most every `discoveryMinIntervalMs`.
+   */
+  addressCacheMs: number;
+  /**
+   * How often a feeler connection is made, ms: a short outbound dial to a "new" address (or to a "tried"
+   * one about to be replaced by a colliding address, test-before-evict) that moves it to "tried" when it
+   * answers, and is closed at once. Default 120,000 (as Bitcoin Core).
+   */
+  feelerIntervalMs: number;
+  /**
+   * Outbound peers kept as anchors: saved as they change and dialed first after a restart, so an attacker
+   * that filled the address book meanwhile does not choose this node's first peers. Default 2; 0 disables.
+   */
+  anchors: number;
 }
 
 /** The default {@link PeersConfig}. */
@@ -75,6 +103,11 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
   maxConcurrentDials: 4,
   maxKnownPeers: 1_000,
   addressMaxAgeMs: 24 * 3_600_000,
+  addressIntervalMs: 10_000,
+  addressBurst: 1_000,
+  addressCacheMs: 600_000,
+  feelerIntervalMs: 120_000,
+  anchors: 2,
 });
 
 /**
@@ -89,7 +122,7 @@ export function resolvePeersConfig(overrides: Partial<PeersConfig> = {}): PeersC
   }
   for (const [key, value] of Object.entries(config)) {
     if (key === "bootstrap") continue;
-    const min = key === "outboundSlots" || key === "minPeers" ? 0 : 1;
+    const min = key === "outboundSlots" || key === "minPeers" || key === "anchors" ? 0 : 1;
     if (!Number.isSafeInteger(value) || (value as number) < min) {
       throw new ConfigError(
         `peers.${key}`,

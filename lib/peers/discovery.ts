@@ -1,13 +1,16 @@
 /**
  * Discovery: whom to ask for peers (PEER_DISCOVERY), whether to answer a
- * peer's request, and what to announce (PEER_ANNOUNCEMENT). Pure functions;
- * the shuffle is passed in so the manager's injected randomness decides ties.
+ * peer's request, and what to announce (PEER_ANNOUNCEMENT), through a cache so
+ * that repeated requests within a window get the same answer (as Bitcoin
+ * Core's getaddr cache), and probing cannot enumerate the book fast. Pure
+ * functions and a cache; the shuffle is passed in so the manager's injected
+ * randomness decides ties.
  *
  * @module
  */
 import { parseHostPort } from "../address.ts";
-import { fromHex } from "../bytes.ts";
-import { MessageType, type PeerRecord } from "../protocol/mod.ts";
+import { fromHex, toHex } from "../bytes.ts";
+import { MAX_PEER_LIST, MessageType, type PeerRecord } from "../protocol/mod.ts";
 import type { PeersConfig } from "./config.ts";
 import type { ActiveState, KnownPeer } from "./types.ts";
 
@@ -23,7 +26,8 @@ export type Shuffle = <T>(items: T[]) => T[];
 
 /**
  * Up to `limit` dialable addresses to tell `requester` about: active peers first (seen now), then known
- * peers this node once connected to and saw within `addressMaxAgeMs`, each group in shuffled order.
+ * peers this node's own outbound connections reached ("tried") and saw within `addressMaxAgeMs`, each
+ * group in shuffled order.
  */
 export function announceable(
   requester: string,
@@ -45,7 +49,7 @@ export function announceable(
   for (const peer of shuffle(activePeers)) add(peer.nodeId, addressOf(peer.nodeId), now);
   const activeIds = new Set(activePeers.map((p) => p.nodeId));
   const recent = [...known].filter((k) =>
-    !activeIds.has(k.nodeId) && k.everConnected && now - k.lastSeen <= config.addressMaxAgeMs
+    !activeIds.has(k.nodeId) && k.tried && now - k.lastSeen <= config.addressMaxAgeMs
   );
   for (const k of shuffle(recent)) add(k.nodeId, k.address, k.lastSeen);
   return records.slice(0, limit);
@@ -81,4 +85,36 @@ export function takeDiscoveryAnswer(
   if (now - peer.lastDiscoveryAnswered < config.discoveryMinIntervalMs) return false;
   peer.lastDiscoveryAnswered = now;
   return true;
+}
+
+/**
+ * The answer to PEER_DISCOVERY, built once and reused: within `addressCacheMs` every requester gets the same
+ * records (less itself), cut to what it asked for. An answer that is not full (the node knows fewer than 64
+ * addresses to give) is rebuilt at most every `discoveryMinIntervalMs`, so a young node's answers still grow.
+ */
+export class AnswerCache {
+  #records: PeerRecord[] = [];
+  #builtAt = -Infinity;
+  readonly #config: Pick<PeersConfig, "addressCacheMs" | "discoveryMinIntervalMs">;
+
+  /** Creates an empty cache. */
+  constructor(config: Pick<PeersConfig, "addressCacheMs" | "discoveryMinIntervalMs">) {
+    this.#config = config;
+  }
+
+  /** Up to `limit` records for `requester` at `now`; `build(max)` makes a fresh answer when the cache is due. */
+  answer(requester: string, limit: number, now: number, build: (max: number) => PeerRecord[]): PeerRecord[] {
+    const age = now - this.#builtAt;
+    const full = this.#records.length >= MAX_PEER_LIST;
+    if (age >= this.#config.addressCacheMs || (!full && age >= this.#config.discoveryMinIntervalMs)) {
+      this.#records = build(MAX_PEER_LIST);
+      this.#builtAt = now;
+    }
+    const out: PeerRecord[] = [];
+    for (const record of this.#records) {
+      if (out.length >= limit) break;
+      if (toHex(record.nodeId) !== requester) out.push(record);
+    }
+    return out;
+  }
 }

@@ -24,7 +24,6 @@ import {
   createLinkMessage,
   DisconnectReason,
   type Envelope,
-  MAX_PEER_LIST,
   type Message,
   MessageCodec,
   MessageType,
@@ -44,12 +43,22 @@ import {
   overGroupBounds,
   slotsFull,
 } from "./admission.ts";
+import { type Anchor, loadAnchors, saveAnchors } from "./anchors.ts";
 import { AddressBook } from "./book.ts";
 import { type PeersConfig, resolvePeersConfig } from "./config.ts";
 import { backoffMs, dialBudget, isDialable, pickDialTargets } from "./dialer.ts";
-import { announceable, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
+import { announceable, AnswerCache, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
+import { AddressIntake } from "./intake.ts";
 import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
-import type { ActivePeer, ActiveState, BootstrapEntry, PeerInfo, PeerStats } from "./types.ts";
+import type {
+  ActivePeer,
+  ActiveState,
+  AddressBookInfo,
+  BootstrapEntry,
+  KnownPeer,
+  PeerInfo,
+  PeerStats,
+} from "./types.ts";
 
 /** Options of {@link PeerManager}. */
 export interface PeerManagerOptions {
@@ -102,6 +111,12 @@ export class PeerManager {
   readonly #codec: MessageCodec;
   readonly #active = new Map<string, ActiveState>();
   readonly #book: AddressBook;
+  readonly #intake: AddressIntake;
+  readonly #answers: AnswerCache;
+  readonly #storage: Storage;
+  #anchors: Anchor[] = []; // saved anchors still to dial after a restart
+  readonly #feelers = new Set<string>(); // node ids being dialed as feelers
+  #nextFeelerAt = 0;
   readonly #connecting = new Set<string>(); // node ids or bootstrap addresses
   readonly #log: LogSink;
   readonly #bootstrap: BootstrapEntry[];
@@ -118,6 +133,9 @@ export class PeerManager {
     timeouts: 0,
     lowTrustDisconnects: 0,
     forgotten: 0,
+    feelers: 0,
+    anchorDials: 0,
+    announcementsDropped: 0,
   };
 
   /**
@@ -134,15 +152,19 @@ export class PeerManager {
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
     this.#log = options.log ?? defaultLogSink;
+    this.#storage = options.storage;
     this.#book = new AddressBook({
       selfNodeId: this.#identity.nodeId,
       selfAddress: options.selfAddress ?? (() => ""),
       storage: options.storage,
-      trust: this.#trust,
       clock: this.#clock,
-      maxKnownPeers: this.config.maxKnownPeers,
+      random: this.#random,
+      capacity: this.config.maxKnownPeers,
+      maxAgeMs: this.config.addressMaxAgeMs,
       busy: (nodeId) => this.#active.has(nodeId) || this.#connecting.has(nodeId),
     });
+    this.#intake = new AddressIntake(this.config);
+    this.#answers = new AnswerCache(this.config);
     this.#bootstrap = this.config.bootstrap.map((address) => ({
       address,
       nodeId: undefined,
@@ -156,6 +178,18 @@ export class PeerManager {
     return { ...this.#stats };
   }
 
+  /** The address book's occupancy and counters, and what the address intake took and dropped. */
+  addressBook(): AddressBookInfo {
+    const book = this.#book;
+    return {
+      size: book.size,
+      tried: book.triedCount,
+      capacity: book.capacity,
+      book: { ...book.stats },
+      intake: { ...this.#intake.stats },
+    };
+  }
+
   /**
    * Loads the address book from storage, takes over the transport's
    * connections, and starts maintenance (dials bootstrap and stored peers at once).
@@ -164,6 +198,8 @@ export class PeerManager {
     if (this.#started) return;
     this.#started = true;
     this.#book.load();
+    this.#anchors = loadAnchors(this.#storage, this.config.anchors);
+    this.#nextFeelerAt = this.#clock.now() + this.config.feelerIntervalMs;
     this.#transport.onConnection = (connection) => this.#admit(connection);
     this.#transport.onProtocolError = (connection, error) => this.#penalise(connection.remoteNodeId, error.code);
     this.#tick();
@@ -203,6 +239,7 @@ export class PeerManager {
         failures: 0,
         rttMs: peer.rttMs,
         announced: peer.announced,
+        tried: this.#book.get(peer.nodeId)?.tried ?? false,
       });
     }
     for (const known of this.#book.values()) {
@@ -215,17 +252,10 @@ export class PeerManager {
         reputation: this.#trust.reputation(known.nodeId),
         lastSeen: known.lastSeen,
         failures: known.failures,
+        tried: known.tried,
       });
     }
     return out;
-  }
-
-  /**
-   * Peer records to offer `requester` (for HANDSHAKE_ACK's initial list and PEER_ANNOUNCEMENT): active
-   * peers with dialable addresses first, then recently connected known ones, at most `limit`.
-   */
-  peerRecordsFor(requester: string, limit: number = this.config.announcementSize): PeerRecord[] {
-    return this.#announceable(requester, Math.min(limit, MAX_PEER_LIST));
   }
 
   /** Dials `address` now (outside the automatic policy); resolves when the peer is active. */
@@ -249,6 +279,10 @@ export class PeerManager {
       void connection.close(DisconnectReason.SHUTDOWN, "shutting down");
       return;
     }
+    if (connection.direction === "outbound" && this.#feelers.has(nodeId)) {
+      this.#feelerAnswered(connection);
+      return;
+    }
     if (this.#trust.shouldDisconnect(nodeId)) {
       this.#stats.lowTrustDisconnects++;
       void connection.close(DisconnectReason.LOW_TRUST, "trust below threshold");
@@ -266,6 +300,10 @@ export class PeerManager {
       const full = slotsFull(this.config, this.#active.size, inbound, connection.direction);
       if (full && !this.#evictFor(connection)) {
         this.#stats.refusedByLimits++;
+        // The dialer authenticated: tell it of others (the cached answer) so a refused newcomer can still join.
+        connection.send(this.#linkMessage(MessageType.PEER_ANNOUNCEMENT, {
+          peers: this.#answer(nodeId, this.config.announcementSize),
+        }));
         void connection.close(DisconnectReason.TOO_MANY_CONNECTIONS, "no free peer slot");
         return;
       }
@@ -276,17 +314,28 @@ export class PeerManager {
     this.#active.set(nodeId, peer);
     connection.onEnvelope = (envelope) => this.#receive(peer, envelope);
     connection.onClose = (info) => this.#closed(peer, info);
-    this.#book.remember(nodeId, dialableAddressOf(connection), now, {
-      connected: true,
-      publicKey: connection.remotePublicKey,
-    });
+    if (connection.direction === "outbound") {
+      // Only this node's own outbound connection makes an address tried: the one it dialed.
+      const occupant = this.#book.markTried(nodeId, connection.remoteAddress, now);
+      if (occupant && this.#active.has(occupant.nodeId)) this.#book.resolveCollision(occupant.nodeId, true);
+    } else {
+      // An inbound peer's claimed listen address is hearsay, from the peer's own network group.
+      this.#book.hear(nodeId, dialableAddressOf(connection), now, group.subnet);
+    }
     for (const entry of this.#bootstrap) {
       if (entry.address === connection.remoteAddress) {
         entry.nodeId = nodeId;
         entry.failures = 0;
       }
     }
-    peer.announced = this.#book.learn(connection.initialPeers, nodeId);
+    const initial = connection.initialPeers;
+    const take = this.#intake.take(nodeId, initial.length, now, false);
+    peer.announced = this.#book.learn(initial, nodeId, group.subnet, take);
+    if (connection.direction === "outbound" && !replacing) {
+      // Ask the peer just reached for its peers: over the authenticated link, a solicited answer.
+      this.#ask(peer, now);
+      this.#saveAnchors();
+    }
     if (!replacing) {
       try {
         this.onPeerConnected?.(peer);
@@ -310,8 +359,13 @@ export class PeerManager {
   #closed(peer: ActiveState, info: CloseInfo): void {
     if (this.#active.get(peer.nodeId) === peer) this.#active.delete(peer.nodeId);
     if (peer.replaced) return; // the peer is still active through its newer link
+    this.#intake.drop(peer.nodeId);
     const known = this.#book.get(peer.nodeId);
-    if (known) known.lastSeen = Math.max(known.lastSeen, peer.lastHeard);
+    if (known && peer.lastHeard > known.lastSeen) {
+      known.lastSeen = peer.lastHeard;
+      this.#book.persist(known);
+    }
+    if (peer.connection.direction === "outbound" && !this.#stopped) this.#saveAnchors();
     try {
       this.onPeerDisconnected?.(peer, info);
     } catch (error) {
@@ -336,7 +390,7 @@ export class PeerManager {
   // ---- messages ----
 
   #receive(peer: ActiveState, envelope: Envelope): void {
-    peer.lastHeard = this.#clock.now();
+    const arrived = peer.lastHeard = this.#clock.now();
     if (!LINK_TYPES.has(envelope.type)) {
       try {
         this.onEnvelope?.(peer, envelope);
@@ -350,6 +404,15 @@ export class PeerManager {
       if (!bytesEqual(envelope.origin, fromHex(peer.nodeId)!)) {
         throw new ProtocolError("BAD_FIELD", "link message from another origin");
       }
+      // Cheap checks next: what would be dropped anyway is not verified (nor decoded).
+      if (envelope.type === MessageType.PEER_ANNOUNCEMENT && !this.#intake.wants(peer.nodeId, arrived)) {
+        this.#stats.announcementsDropped++;
+        return;
+      }
+      if (
+        envelope.type === MessageType.PEER_DISCOVERY &&
+        arrived - peer.lastDiscoveryAnswered < this.config.discoveryMinIntervalMs
+      ) return;
       message = this.#codec.verify(envelope, this.#clock.now(), { linkPeer: peer.nodeId });
     } catch (error) {
       // Only the peer's own violations cost it trust; anything else is a bug here, not the peer's doing.
@@ -368,18 +431,47 @@ export class PeerManager {
       case MessageType.PEER_DISCOVERY:
         if (takeDiscoveryAnswer(peer, now, this.config)) {
           this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, {
-            peers: this.#announceable(peer.nodeId, Math.min(message.payload.limit, this.config.announcementSize)),
+            peers: this.#answer(peer.nodeId, Math.min(message.payload.limit, this.config.announcementSize)),
           });
         }
         break;
-      case MessageType.PEER_ANNOUNCEMENT:
-        peer.announced = this.#book.learn(message.payload.peers, peer.nodeId);
+      case MessageType.PEER_ANNOUNCEMENT: {
+        const records = message.payload.peers;
+        const take = this.#intake.take(peer.nodeId, records.length, now);
+        peer.announced = this.#book.learn(records, peer.nodeId, peer.group.subnet, take);
         break;
+      }
     }
   }
 
   #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
-    peer.connection.send(createLinkMessage(this.#identity, type, payload, { timestamp: this.#clock.now() }));
+    peer.connection.send(this.#linkMessage(type, payload));
+  }
+
+  #linkMessage<T extends MessageType>(type: T, payload: PayloadByType[T]): Message<T> {
+    return createLinkMessage(this.#identity, type, payload, { timestamp: this.#clock.now() });
+  }
+
+  /** Sends `peer` a PEER_DISCOVERY and notes the request, so its answer is taken (once, up to the limit). */
+  #ask(peer: ActiveState, now: number): void {
+    peer.lastDiscoveryAsked = now;
+    this.#intake.asked(peer.nodeId, this.config.announcementSize, now);
+    this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize });
+  }
+
+  /** The (cached) answer to a request for peers from `requester`, at most `limit` records. */
+  #answer(requester: string, limit: number): PeerRecord[] {
+    return this.#answers.answer(requester, limit, this.#clock.now(), (max) => this.#announceable("", max));
+  }
+
+  /** Saves the current outbound peers (feelers aside), longest connected first, as the anchors. */
+  #saveAnchors(): void {
+    if (this.config.anchors === 0) return;
+    const outbound = [...this.#active.values()]
+      .filter((p) => p.connection.direction === "outbound" && parseHostPort(p.connection.remoteAddress))
+      .sort((a, b) => a.since - b.since)
+      .map((p) => ({ nodeId: p.nodeId, address: p.connection.remoteAddress }));
+    saveAnchors(this.#storage, outbound, this.config.anchors);
   }
 
   #announceable(requester: string, limit: number): PeerRecord[] {
@@ -406,6 +498,7 @@ export class PeerManager {
     try {
       this.#checkLiveness();
       this.#dialCandidates();
+      this.#feel();
       this.#discover();
     } catch (error) {
       this.#log("error", "peer maintenance failed", errorFields(error));
@@ -434,10 +527,21 @@ export class PeerManager {
   #dialCandidates(): void {
     const { outbound } = directionCounts(this.#active.values());
     const active = this.#active.size;
-    let budget = dialBudget(this.config, active, outbound, this.#dials.size);
+    let budget = dialBudget(this.config, active, outbound, this.#dials.size - this.#feelers.size);
     if (budget <= 0) return;
     const now = this.#clock.now();
-    // Bootstrap nodes first while below min_peers: they are the way back into the network.
+    const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
+    // Anchors first after a restart: the peers this node itself chose last time, alone in their round, before
+    // anything it was told.
+    if (this.#anchors.length > 0) {
+      for (const anchor of this.#anchors.splice(0, budget)) {
+        if (busy(anchor.nodeId) || !this.#trust.canDial(anchor.nodeId)) continue;
+        this.#stats.anchorDials++;
+        this.#dial(anchor.address, anchor.nodeId);
+      }
+      return;
+    }
+    // Bootstrap nodes next while below min_peers: they are the way back into the network.
     if (active < this.config.minPeers) {
       for (const entry of this.#bootstrap) {
         if (budget <= 0) break;
@@ -450,13 +554,72 @@ export class PeerManager {
     if (budget <= 0) return;
     const pending = [...this.#connecting].map((key) => this.#book.get(key)).filter((k) => k !== undefined)
       .map((k) => networkGroup(parseHostPort(k!.address)!.host));
-    const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
-    const candidates = this.#shuffled(
-      [...this.#book.values()].filter((known) => isDialable(known, now, busy, this.config, this.#trust)),
-    );
+    const candidates = this.#sampleCandidates(now, busy, Math.max(8, 4 * budget))
+      .filter((known) => isDialable(known, now, busy, this.config, this.#trust));
     for (const known of pickDialTargets(candidates, this.#active.values(), pending, budget, this.config, this.#trust)) {
       this.#dial(known.address, known.nodeId);
     }
+  }
+
+  /**
+   * Up to `count` entries that may be dialed now, half tried and half new where both have enough (as
+   * addrman selects), shuffled. Sampling first bounds the trust lookups per round, however full the book.
+   */
+  #sampleCandidates(now: number, busy: (nodeId: string) => boolean, count: number): KnownPeer[] {
+    const tried: KnownPeer[] = [], fresh: KnownPeer[] = [];
+    for (const known of this.#book.values()) {
+      if (busy(known.nodeId) || known.nextDialAt > now || now - known.lastSeen > this.config.addressMaxAgeMs) continue;
+      (known.tried ? tried : fresh).push(known);
+    }
+    this.#shuffled(tried);
+    this.#shuffled(fresh);
+    const out: KnownPeer[] = [];
+    for (let i = 0; out.length < count && (i < tried.length || i < fresh.length); i++) {
+      if (i < tried.length) out.push(tried[i]);
+      if (i < fresh.length && out.length < count) out.push(fresh[i]);
+    }
+    return out;
+  }
+
+  /**
+   * Every `feelerIntervalMs`, one short outbound dial: to a tried entry a newcomer collided with (test-before-
+   * evict), else to a random new entry; if it answers, it becomes tried and the connection is closed at once.
+   */
+  #feel(): void {
+    const now = this.#clock.now();
+    if (now < this.#nextFeelerAt || this.#feelers.size > 0) return;
+    this.#nextFeelerAt = now + Math.round(this.config.feelerIntervalMs * (0.5 + this.#random()));
+    const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
+    let target = this.#book.collisionToTest();
+    if (target && busy(target.nodeId)) {
+      // Connected or being dialed right now: as good as an answer.
+      this.#book.resolveCollision(target.nodeId, this.#active.has(target.nodeId));
+      target = undefined;
+    }
+    if (!target) {
+      target = this.#shuffled(
+        [...this.#book.values()].filter((k) => !k.tried && !busy(k.nodeId) && k.nextDialAt <= now),
+      ).find((k) => this.#trust.canDial(k.nodeId));
+    }
+    if (!target) return;
+    this.#stats.feelers++;
+    this.#feelers.add(target.nodeId);
+    this.#dial(target.address, target.nodeId);
+  }
+
+  /** A feeler reached its peer: the address becomes tried (a collision is decided for it), and the link closes. */
+  #feelerAnswered(connection: Connection): void {
+    const nodeId = connection.remoteNodeId;
+    const now = this.#clock.now();
+    const known = this.#book.get(nodeId);
+    if (known?.tried) {
+      this.#book.markTried(nodeId, connection.remoteAddress, now);
+      this.#book.resolveCollision(nodeId, true);
+    } else {
+      const occupant = this.#book.markTried(nodeId, connection.remoteAddress, now);
+      if (occupant && this.#active.has(occupant.nodeId)) this.#book.resolveCollision(occupant.nodeId, true);
+    }
+    void connection.close(DisconnectReason.SHUTDOWN, "feeler connection");
   }
 
   #dial(address: string, nodeId: string | undefined, bootstrap?: BootstrapEntry): void {
@@ -474,6 +637,7 @@ export class PeerManager {
       } finally {
         this.#connecting.delete(key);
         if (bootstrap) this.#connecting.delete(address);
+        if (nodeId) this.#feelers.delete(nodeId);
       }
     })();
     this.#dials.add(attempt);
@@ -495,10 +659,11 @@ export class PeerManager {
     if (!nodeId) return;
     const known = this.#book.get(nodeId);
     if (!known) return;
+    if (this.#feelers.has(nodeId) && known.tried) this.#book.resolveCollision(nodeId, false);
     known.failures++;
     known.nextDialAt = now + backoffMs(known.failures, this.config, this.#random);
     if (wrongPeer || known.failures >= this.config.maxDialFailures) {
-      this.#book.forget(nodeId, known.failures);
+      this.#book.forget(nodeId);
       this.#stats.forgotten++;
       return;
     }
@@ -517,9 +682,6 @@ export class PeerManager {
     );
     if (targets === undefined) return;
     this.#lastDiscovery = now;
-    for (const peer of targets) {
-      peer.lastDiscoveryAsked = now;
-      this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize });
-    }
+    for (const peer of targets) this.#ask(peer, now);
   }
 }

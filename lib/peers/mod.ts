@@ -26,11 +26,24 @@
  * Only a peer's protocol violations cost it trust: a failure of kith's own
  * code while handling its messages is logged, never charged to the peer.
  *
- * The pieces: `config.ts` (settings), `types.ts` (shared shapes), `book.ts`
- * (the address book and its durable table), `admission.ts` (groups, bounds,
+ * The address book works as Bitcoin Core's addrman does (issue 21): hearsay
+ * goes to a "new" table in buckets chosen by who told this node and the
+ * address's subnet, so one source fills at most a sixteenth of it; only this
+ * node's own outbound connection moves an address to "tried"; feelers (short
+ * outbound dials) test new addresses, and a tried entry is tested before a
+ * colliding one replaces it; the last outbound peers are saved as anchors and
+ * dialed first after a restart. Unsolicited addresses are rate-limited per
+ * peer (0.1/s, burst 1,000); answers are taken only to this node's own
+ * requests; HANDSHAKE_ACK carries no list, and answers are cached.
+ *
+ * The pieces: `config.ts` (settings), `types.ts` (shared shapes), `addrman.ts`
+ * (the new and tried tables), `book.ts` (the address book over them and its
+ * durable table), `intake.ts` (per-peer address budgets, solicited answers),
+ * `anchors.ts` (saved outbound peers), `admission.ts` (groups, bounds,
  * slots, eviction), `dialer.ts` (dial budget, candidates, backoff),
  * `liveness.ts` (timeouts, heartbeats), `discovery.ts` (PEER_DISCOVERY and
- * PEER_ANNOUNCEMENT), `manager.ts` ({@link PeerManager}, which applies them).
+ * PEER_ANNOUNCEMENT, the answer cache), `manager.ts` ({@link PeerManager},
+ * which applies them and runs feelers).
  *
  * @example Two nodes on the simulator's network: the second dials the first, its bootstrap node.
  * ```ts
@@ -68,5 +81,5 @@
  */
 export { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./config.ts";
 export { PeerManager, type PeerManagerOptions } from "./manager.ts";
-export type { ActivePeer, PeerInfo, PeerState, PeerStats } from "./types.ts";
+export type { ActivePeer, AddressBookInfo, PeerInfo, PeerState, PeerStats } from "./types.ts";
 export type { NetworkGroup } from "../netgroup.ts";

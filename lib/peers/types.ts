@@ -37,6 +37,8 @@ export interface PeerInfo {
    * announcement), at most `MAX_PEER_LIST`: what it says its own neighbours are. Claimed, not verified.
    */
   announced?: readonly string[];
+  /** Whether its address is "tried": this node's own outbound connection to it succeeded. */
+  tried?: boolean;
 }
 
 /** An active peer, as gossip sees it. */
@@ -87,8 +89,15 @@ export interface KnownPeer {
   failures: number;
   /** Not dialed again before this time (backoff). */
   nextDialAt: number;
-  /** Whether a handshake ever completed: a verified address is never overwritten by hearsay. */
-  everConnected: boolean;
+  /**
+   * Whether this node's own outbound connection to `address` succeeded (the "tried" table); else the entry
+   * is hearsay ("new"): announced, or claimed by an inbound peer. A tried address is never overwritten by hearsay.
+   */
+  tried: boolean;
+  /** The network group of the peer that told this node of it (`""` when learned first-hand). */
+  source: string;
+  /** When this node's last outbound connection to it succeeded, ms since the epoch (0: never). */
+  lastSuccess: number;
 }
 
 /** A configured bootstrap address and its retry state (internal to the layer). */
@@ -119,4 +128,40 @@ export interface PeerStats {
   lowTrustDisconnects: number;
   /** Addresses forgotten after too many failures. */
   forgotten: number;
+  /** Feeler connections started (short outbound dials that move a new address to tried, or test a tried one). */
+  feelers: number;
+  /** Saved anchors dialed after a restart. */
+  anchorDials: number;
+  /** PEER_ANNOUNCEMENTs dropped unread: the peer had no address budget left and no request was outstanding. */
+  announcementsDropped: number;
+}
+
+/** The address book's occupancy and counters (`PeerManager.addressBook()`). */
+export interface AddressBookInfo {
+  /** Entries held, in both tables. */
+  size: number;
+  /** Entries in the tried table (reached by this node's own outbound connections). */
+  tried: number;
+  /** Slots in both tables: the most entries the book (and its stored table) can hold. */
+  capacity: number;
+  /** The book's counters. */
+  book: {
+    /** Entries dropped for a newcomer in their slot, or displaced from the tried table and lost. */
+    evicted: number;
+    /** Hearsay refused because its slots held entries worth keeping. */
+    refused: number;
+    /** Tried-slot collisions decided for the occupant (it answered its test). */
+    collisionsKept: number;
+    /** Tried-slot collisions decided for the newcomer (the occupant did not answer). */
+    collisionsReplaced: number;
+  };
+  /** What the address intake took and dropped, in records. */
+  intake: {
+    /** Taken as answers to this node's requests. */
+    solicited: number;
+    /** Taken unsolicited, within a peer's rate. */
+    unsolicited: number;
+    /** Dropped: over a peer's rate, or past what an answer was asked for. */
+    dropped: number;
+  };
 }

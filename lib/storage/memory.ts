@@ -13,6 +13,7 @@ import {
   type Storage,
   StorageError,
   type StorageOptions,
+  type StoredAddress,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";
@@ -21,12 +22,17 @@ function comparePeers(a: StoredPeer, b: StoredPeer): number {
   return b.trustScore - a.trustScore || b.lastSeen - a.lastSeen || (a.nodeId < b.nodeId ? -1 : 1);
 }
 
+function compareAddresses(a: StoredAddress, b: StoredAddress): number {
+  return Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen || (a.nodeId < b.nodeId ? -1 : 1);
+}
+
 /**
  * The in-memory implementation of {@link Storage}: same contract, nothing
  * on disk. For tests, simulation, and nodes that want no persistence.
  */
 export class MemoryStorage implements Storage {
   readonly #peers = new Map<string, StoredPeer>();
+  readonly #addresses = new Map<string, StoredAddress>();
   // Events before #eventsHead are dropped; compacted in batches so that
   // trimming the oldest event is O(1) amortised, not an O(n) shift.
   readonly #events: TrustEvent[] = [];
@@ -73,6 +79,23 @@ export class MemoryStorage implements Storage {
   deletePeer(nodeId: string): void {
     this.#open();
     this.#peers.delete(nodeId);
+  }
+  saveAddress(address: StoredAddress): void {
+    this.#open();
+    this.#addresses.set(address.nodeId, { ...address });
+  }
+  listAddresses(options: { limit?: number } = {}): StoredAddress[] {
+    this.#open();
+    return [...this.#addresses.values()].sort(compareAddresses).slice(0, options.limit ?? Infinity)
+      .map((a) => ({ ...a }));
+  }
+  countAddresses(): number {
+    this.#open();
+    return this.#addresses.size;
+  }
+  deleteAddress(nodeId: string): void {
+    this.#open();
+    this.#addresses.delete(nodeId);
   }
   recordTrustEvent(event: TrustEvent): void {
     this.#open();

@@ -47,6 +47,7 @@ export {
   type Storage,
   StorageError,
   type StorageOptions,
+  type StoredAddress,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";

@@ -6,13 +6,14 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { type SeenMessage, StorageError, type StoredPeer, type TrustEvent } from "./types.ts";
+import { type SeenMessage, StorageError, type StoredAddress, type StoredPeer, type TrustEvent } from "./types.ts";
 
 /**
  * Schema migrations, in order: element `i` brings a database from version
  * `i` to version `i + 1`. Version 1 is the design's four tables; version 2
  * adds what real use needs (peer counters and decay time, coalesced event
- * counts, indexes for pruning and lookups). Never edit a released step; add one.
+ * counts, indexes for pruning and lookups); version 3 moves the address book to its own
+ * table. Never edit a released step; add one.
  */
 export const SCHEMA_MIGRATIONS: readonly string[] = [
   `CREATE TABLE peers (
@@ -52,6 +53,24 @@ export const SCHEMA_MIGRATIONS: readonly string[] = [
    CREATE INDEX messages_seen_by_time ON messages_seen (timestamp);
    CREATE INDEX trust_events_by_node ON trust_events (node_id, id);
    CREATE INDEX trust_events_by_time ON trust_events (timestamp);`,
+  // Version 3: the address book gets its own bounded table (issue 21); hearsay rows without any trust history,
+  // which the old book wrote into peers, are dropped (at most the old book's 1,000 entries carry over).
+  `CREATE TABLE addresses (
+     node_id TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     source TEXT NOT NULL,
+     tried INTEGER NOT NULL,
+     last_seen INTEGER NOT NULL,
+     last_success INTEGER NOT NULL,
+     failures INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO addresses (node_id, address, source, tried, last_seen, last_success, failures)
+     SELECT node_id, address, '', 0, last_seen, 0, failures FROM peers WHERE address != ''
+     ORDER BY trust_score DESC, last_seen DESC LIMIT 1000;
+   DELETE FROM peers WHERE public_key IS NULL AND trust_score = 0.5 AND valid_count = 0 AND invalid_count = 0
+     AND timeout_count = 0
+     AND node_id NOT IN (SELECT node_id FROM trust_events);
+   UPDATE peers SET address = '';`,
 ];
 
 /** The schema version this build writes. */
@@ -73,6 +92,19 @@ export function peerFromRow(row: Row): StoredPeer {
     validCount: Number(row.valid_count),
     invalidCount: Number(row.invalid_count),
     timeoutCount: Number(row.timeout_count),
+    failures: Number(row.failures),
+  };
+}
+
+/** The entry an `addresses` row holds. */
+export function addressFromRow(row: Row): StoredAddress {
+  return {
+    nodeId: row.node_id as string,
+    address: row.address as string,
+    source: row.source as string,
+    tried: Number(row.tried) === 1,
+    lastSeen: Number(row.last_seen),
+    lastSuccess: Number(row.last_success),
     failures: Number(row.failures),
   };
 }
@@ -105,6 +137,10 @@ export type Statements = Record<
   | "getPeer"
   | "listPeers"
   | "countPeers"
+  | "upsertAddress"
+  | "deleteAddress"
+  | "listAddresses"
+  | "countAddresses"
   | "insertEvent"
   | "listEvents"
   | "insertSeen"
@@ -135,6 +171,13 @@ export function prepareStatements(db: DatabaseSync): Statements {
     getPeer: db.prepare("SELECT * FROM peers WHERE node_id = ?"),
     listPeers: db.prepare("SELECT * FROM peers ORDER BY trust_score DESC, last_seen DESC, node_id LIMIT ?"),
     countPeers: db.prepare("SELECT count(*) AS n FROM peers"),
+    upsertAddress: db.prepare(
+      `INSERT OR REPLACE INTO addresses (node_id, address, source, tried, last_seen, last_success, failures)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    deleteAddress: db.prepare("DELETE FROM addresses WHERE node_id = ?"),
+    listAddresses: db.prepare("SELECT * FROM addresses ORDER BY tried DESC, last_seen DESC, node_id LIMIT ?"),
+    countAddresses: db.prepare("SELECT count(*) AS n FROM addresses"),
     insertEvent: db.prepare(
       "INSERT INTO trust_events (node_id, event_type, trust_delta, trust_after, timestamp, count) VALUES (?, ?, ?, ?, ?, ?)",
     ),

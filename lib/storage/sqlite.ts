@@ -13,6 +13,7 @@ import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { defaultLogSink } from "../log.ts";
 import { checkOptions, DEFAULTS, PruneSchedule, resolveRetention, type RetentionLimits } from "./retention.ts";
 import {
+  addressFromRow,
   eventFromRow,
   migrate,
   peerFromRow,
@@ -27,6 +28,7 @@ import {
   type Storage,
   StorageError,
   type StorageOptions,
+  type StoredAddress,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";
@@ -92,6 +94,7 @@ export class SqliteStorage implements Storage {
   readonly #statements: Statements;
   // Buffered writes. A peer mapped to null is a pending delete.
   readonly #pendingPeers = new Map<string, StoredPeer | null>();
+  readonly #pendingAddresses = new Map<string, StoredAddress | null>();
   readonly #pendingEvents: TrustEvent[] = [];
   readonly #pendingEventIndex = new Map<string, number>();
   readonly #pendingSeen = new Map<string, SeenMessage>();
@@ -217,6 +220,28 @@ export class SqliteStorage implements Storage {
     this.#buffered();
   }
 
+  saveAddress(address: StoredAddress): void {
+    this.#open();
+    this.#pendingAddresses.set(address.nodeId, { ...address });
+    this.#buffered();
+  }
+
+  listAddresses(options: { limit?: number } = {}): StoredAddress[] {
+    this.flush();
+    return (this.#statements.listAddresses.all(options.limit ?? -1) as Row[]).map(addressFromRow);
+  }
+
+  countAddresses(): number {
+    this.flush();
+    return Number((this.#statements.countAddresses.get() as Row).n);
+  }
+
+  deleteAddress(nodeId: string): void {
+    this.#open();
+    this.#pendingAddresses.set(nodeId, null);
+    this.#buffered();
+  }
+
   recordTrustEvent(event: TrustEvent): void {
     this.#open();
     if (this.#coalesced.has(event.eventType)) {
@@ -324,6 +349,10 @@ export class SqliteStorage implements Storage {
           );
         }
       }
+      for (const [nodeId, a] of this.#pendingAddresses) {
+        if (a === null) s.deleteAddress.run(nodeId);
+        else s.upsertAddress.run(a.nodeId, a.address, a.source, a.tried ? 1 : 0, a.lastSeen, a.lastSuccess, a.failures);
+      }
       for (const e of this.#pendingEvents) {
         s.insertEvent.run(e.nodeId, e.eventType, e.trustDelta, e.trustAfter, e.timestamp, e.count);
       }
@@ -331,6 +360,7 @@ export class SqliteStorage implements Storage {
       for (const [key, [value, at]] of this.#pendingState) s.setState.run(key, value, at);
     });
     this.#pendingPeers.clear();
+    this.#pendingAddresses.clear();
     this.#pendingEvents.length = 0;
     this.#pendingEventIndex.clear();
     this.#pendingSeen.clear();

@@ -35,6 +35,28 @@ export interface StoredPeer {
   failures: number;
 }
 
+/**
+ * An address-book entry: where a node listens, who told this node about it, and whether this node's own
+ * outbound connection to it ever succeeded. Kept apart from {@link StoredPeer} (trust), so that hearsay
+ * creates no trust state and the book can prune its rows without losing what a peer's trust records.
+ */
+export interface StoredAddress {
+  /** Node id, lowercase hex SHA-256 of the public key. */
+  nodeId: string;
+  /** Listening address `host:port`. */
+  address: string;
+  /** The network group of the peer that told this node of the address (`""` when learned first-hand). */
+  source: string;
+  /** Whether this node's own outbound connection to the address succeeded ("tried"; else "new", hearsay). */
+  tried: boolean;
+  /** When last seen, ms since the epoch. */
+  lastSeen: number;
+  /** When this node's last outbound connection to it succeeded, ms since the epoch (0: never). */
+  lastSuccess: number;
+  /** Consecutive failed dials. */
+  failures: number;
+}
+
 /** One change of a peer's trust, kept to explain the score. */
 export interface TrustEvent {
   /** Whose trust changed. */
@@ -84,6 +106,14 @@ export interface Storage {
   countPeers(): number;
   /** Forgets a peer (its trust events stay until pruned). */
   deletePeer(nodeId: string): void;
+  /** Inserts or replaces an address-book entry. */
+  saveAddress(address: StoredAddress): void;
+  /** Address-book entries, tried ones first (ties: most recently seen first), at most `limit`. */
+  listAddresses(options?: { limit?: number }): StoredAddress[];
+  /** Number of address-book entries. */
+  countAddresses(): number;
+  /** Removes an address-book entry (the book evicted it). */
+  deleteAddress(nodeId: string): void;
   /** Appends a trust event. */
   recordTrustEvent(event: TrustEvent): void;
   /** A peer's trust events, newest first, at most `limit` (default 100). */
