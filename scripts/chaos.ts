@@ -11,6 +11,7 @@
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
+ *   deno task chaos -- --scenario cipher [--max-frame 1048576]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -25,6 +26,7 @@ import { computeMessageId, createMessage, DisconnectReason, MessageCodec, Messag
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
+import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
 import { sse } from "./chaos/sse.ts";
 
@@ -629,6 +631,7 @@ if (import.meta.main) {
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
       "peer-rate": { type: "string", default: "600" },
+      "max-frame": { type: "string", default: "1048576" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -691,9 +694,12 @@ if (import.meta.main) {
         peerRate: Number(args["peer-rate"]),
       });
       break;
+    case "cipher":
+      result = await cipher({ maxFrameBytes: Number(args["max-frame"]) });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay or cipher",
       );
       Deno.exit(2);
   }

@@ -10,7 +10,9 @@
  * the same fixed memory and the same code: seal and open are those steps on one chunk.
  *
  * ChaCha20 runs four blocks at a time in 128-bit SIMD lanes (one block per lane) when 256 bytes or more remain,
- * one block at a time for the rest; both give the same key stream (tests compare against references).
+ * one block at a time for the rest; Poly1305 takes two blocks at a time in 64-bit lanes (Horner's rule by r^2) when
+ * 64 bytes or more remain. Each gives what the one-at-a-time code gives (tests compare against references); the
+ * SIMD code halves the cost per byte (BENCHMARKS.md, "Record cipher").
  *
  * Written from RFC 8439 (sections 2.3, 2.4, 2.5 and 2.8). Poly1305 uses five 26-bit limbs with 64-bit products
  * (the layout of Andrew Moon's public-domain poly1305-donna-32). No branch or memory index depends on secret
@@ -149,7 +151,26 @@ typedef struct {
   uint32_t r0, r1, r2, r3, r4, s1, s2, s3, s4;
   uint32_t h0, h1, h2, h3, h4;
   uint32_t pad0, pad1, pad2, pad3;
+  uint32_t q0, q1, q2, q3, q4; /* r^2 mod p, for two blocks at a time */
 } poly1305_state;
+
+/* h = h * r mod p, partially reduced: each limb under 2^26 but the second, which may carry a little past it. */
+static void poly1305_mul(uint32_t h[5], const uint32_t r[5]) {
+  uint32_t s1 = r[1] * 5, s2 = r[2] * 5, s3 = r[3] * 5, s4 = r[4] * 5;
+  uint64_t d0 = (uint64_t)h[0] * r[0] + (uint64_t)h[1] * s4 + (uint64_t)h[2] * s3 + (uint64_t)h[3] * s2 + (uint64_t)h[4] * s1;
+  uint64_t d1 = (uint64_t)h[0] * r[1] + (uint64_t)h[1] * r[0] + (uint64_t)h[2] * s4 + (uint64_t)h[3] * s3 + (uint64_t)h[4] * s2;
+  uint64_t d2 = (uint64_t)h[0] * r[2] + (uint64_t)h[1] * r[1] + (uint64_t)h[2] * r[0] + (uint64_t)h[3] * s4 + (uint64_t)h[4] * s3;
+  uint64_t d3 = (uint64_t)h[0] * r[3] + (uint64_t)h[1] * r[2] + (uint64_t)h[2] * r[1] + (uint64_t)h[3] * r[0] + (uint64_t)h[4] * s4;
+  uint64_t d4 = (uint64_t)h[0] * r[4] + (uint64_t)h[1] * r[3] + (uint64_t)h[2] * r[2] + (uint64_t)h[3] * r[1] + (uint64_t)h[4] * r[0];
+  uint32_t c = (uint32_t)(d0 >> 26);
+  h[0] = (uint32_t)d0 & 0x3ffffff;
+  d1 += c; c = (uint32_t)(d1 >> 26); h[1] = (uint32_t)d1 & 0x3ffffff;
+  d2 += c; c = (uint32_t)(d2 >> 26); h[2] = (uint32_t)d2 & 0x3ffffff;
+  d3 += c; c = (uint32_t)(d3 >> 26); h[3] = (uint32_t)d3 & 0x3ffffff;
+  d4 += c; c = (uint32_t)(d4 >> 26); h[4] = (uint32_t)d4 & 0x3ffffff;
+  h[0] += c * 5; c = h[0] >> 26; h[0] &= 0x3ffffff;
+  h[1] += c;
+}
 
 static void poly1305_init(poly1305_state *st, const uint8_t otk[32]) {
   /* r is clamped as RFC 8439 2.5 says, then split into 26-bit limbs. */
@@ -163,14 +184,96 @@ static void poly1305_init(poly1305_state *st, const uint8_t otk[32]) {
   st->s3 = st->r3 * 5;
   st->s4 = st->r4 * 5;
   st->h0 = st->h1 = st->h2 = st->h3 = st->h4 = 0;
+  uint32_t r[5] = {st->r0, st->r1, st->r2, st->r3, st->r4}, q[5] = {st->r0, st->r1, st->r2, st->r3, st->r4};
+  poly1305_mul(q, r);
+  st->q0 = q[0]; st->q1 = q[1]; st->q2 = q[2]; st->q3 = q[3]; st->q4 = q[4];
   st->pad0 = load32(otk + 16);
   st->pad1 = load32(otk + 20);
   st->pad2 = load32(otk + 24);
   st->pad3 = load32(otk + 28);
 }
 
+/*
+ * Adds pairs of 16-byte blocks (len a multiple of 32, at least 64) two at a time, one per 64-bit SIMD lane: lane 0
+ * takes the accumulator and the odd blocks, lane 1 the even ones, each multiplied by r^2 per pair (Horner's rule
+ * by r^2), and the last pair by r^2 and r, so the lanes' sum is what one block at a time would give.
+ */
+static void poly1305_pairs(poly1305_state *st, const uint8_t *m, uint32_t len) {
+  const v128_t mask = wasm_i64x2_splat(0x3ffffff), hibit = wasm_i64x2_splat(1 << 24);
+  /* Multipliers in 32-bit lanes 0 and 1 (what extmul_low reads): r^2 for both lanes, then r^2 and r. */
+  const v128_t R0 = wasm_i32x4_splat((int32_t)st->q0), R1 = wasm_i32x4_splat((int32_t)st->q1);
+  const v128_t R2 = wasm_i32x4_splat((int32_t)st->q2), R3 = wasm_i32x4_splat((int32_t)st->q3);
+  const v128_t R4 = wasm_i32x4_splat((int32_t)st->q4);
+  const v128_t F0 = wasm_i32x4_make((int32_t)st->q0, (int32_t)st->r0, 0, 0);
+  const v128_t F1 = wasm_i32x4_make((int32_t)st->q1, (int32_t)st->r1, 0, 0);
+  const v128_t F2 = wasm_i32x4_make((int32_t)st->q2, (int32_t)st->r2, 0, 0);
+  const v128_t F3 = wasm_i32x4_make((int32_t)st->q3, (int32_t)st->r3, 0, 0);
+  const v128_t F4 = wasm_i32x4_make((int32_t)st->q4, (int32_t)st->r4, 0, 0);
+  v128_t H0 = wasm_u64x2_make(st->h0, 0), H1 = wasm_u64x2_make(st->h1, 0), H2 = wasm_u64x2_make(st->h2, 0);
+  v128_t H3 = wasm_u64x2_make(st->h3, 0), H4 = wasm_u64x2_make(st->h4, 0);
+  for (; len >= 32; m += 32, len -= 32) {
+    v128_t a = wasm_v128_load(m), b = wasm_v128_load(m + 16);
+    v128_t lo = wasm_i64x2_shuffle(a, b, 0, 2), hi = wasm_i64x2_shuffle(a, b, 1, 3);
+    H0 = wasm_i64x2_add(H0, wasm_v128_and(lo, mask));
+    H1 = wasm_i64x2_add(H1, wasm_v128_and(wasm_u64x2_shr(lo, 26), mask));
+    H2 = wasm_i64x2_add(H2, wasm_v128_and(wasm_v128_or(wasm_u64x2_shr(lo, 52), wasm_i64x2_shl(hi, 12)), mask));
+    H3 = wasm_i64x2_add(H3, wasm_v128_and(wasm_u64x2_shr(hi, 14), mask));
+    H4 = wasm_i64x2_add(H4, wasm_v128_or(wasm_u64x2_shr(hi, 40), hibit));
+    v128_t r0 = R0, r1 = R1, r2 = R2, r3 = R3, r4 = R4;
+    if (len == 32) {
+      r0 = F0; r1 = F1; r2 = F2; r3 = F3; r4 = F4;
+    }
+    v128_t s1 = wasm_i32x4_mul(r1, wasm_i32x4_splat(5)), s2 = wasm_i32x4_mul(r2, wasm_i32x4_splat(5));
+    v128_t s3 = wasm_i32x4_mul(r3, wasm_i32x4_splat(5)), s4 = wasm_i32x4_mul(r4, wasm_i32x4_splat(5));
+    /* Each limb is under 2^32 here: its 32-bit halves go to lanes 0 and 1 for extmul_low. */
+    v128_t p0 = wasm_i32x4_shuffle(H0, H0, 0, 2, 0, 2), p1 = wasm_i32x4_shuffle(H1, H1, 0, 2, 0, 2);
+    v128_t p2 = wasm_i32x4_shuffle(H2, H2, 0, 2, 0, 2), p3 = wasm_i32x4_shuffle(H3, H3, 0, 2, 0, 2);
+    v128_t p4 = wasm_i32x4_shuffle(H4, H4, 0, 2, 0, 2);
+#define MUL(x, y) wasm_u64x2_extmul_low_u32x4((x), (y))
+#define ADD5(a, b, c, d, e) wasm_i64x2_add(wasm_i64x2_add(wasm_i64x2_add(a, b), wasm_i64x2_add(c, d)), e)
+    v128_t d0 = ADD5(MUL(p0, r0), MUL(p1, s4), MUL(p2, s3), MUL(p3, s2), MUL(p4, s1));
+    v128_t d1 = ADD5(MUL(p0, r1), MUL(p1, r0), MUL(p2, s4), MUL(p3, s3), MUL(p4, s2));
+    v128_t d2 = ADD5(MUL(p0, r2), MUL(p1, r1), MUL(p2, r0), MUL(p3, s4), MUL(p4, s3));
+    v128_t d3 = ADD5(MUL(p0, r3), MUL(p1, r2), MUL(p2, r1), MUL(p3, r0), MUL(p4, s4));
+    v128_t d4 = ADD5(MUL(p0, r4), MUL(p1, r3), MUL(p2, r2), MUL(p3, r1), MUL(p4, r0));
+#undef MUL
+#undef ADD5
+    v128_t c = wasm_u64x2_shr(d0, 26);
+    H0 = wasm_v128_and(d0, mask);
+    d1 = wasm_i64x2_add(d1, c); c = wasm_u64x2_shr(d1, 26); H1 = wasm_v128_and(d1, mask);
+    d2 = wasm_i64x2_add(d2, c); c = wasm_u64x2_shr(d2, 26); H2 = wasm_v128_and(d2, mask);
+    d3 = wasm_i64x2_add(d3, c); c = wasm_u64x2_shr(d3, 26); H3 = wasm_v128_and(d3, mask);
+    d4 = wasm_i64x2_add(d4, c); c = wasm_u64x2_shr(d4, 26); H4 = wasm_v128_and(d4, mask);
+    H0 = wasm_i64x2_add(H0, wasm_i64x2_add(c, wasm_i64x2_shl(c, 2)));
+    c = wasm_u64x2_shr(H0, 26);
+    H0 = wasm_v128_and(H0, mask);
+    H1 = wasm_i64x2_add(H1, c);
+  }
+  /* The sum of the lanes, carried back into 26-bit limbs. */
+  uint32_t h0 = (uint32_t)(wasm_u64x2_extract_lane(H0, 0) + wasm_u64x2_extract_lane(H0, 1));
+  uint32_t h1 = (uint32_t)(wasm_u64x2_extract_lane(H1, 0) + wasm_u64x2_extract_lane(H1, 1));
+  uint32_t h2 = (uint32_t)(wasm_u64x2_extract_lane(H2, 0) + wasm_u64x2_extract_lane(H2, 1));
+  uint32_t h3 = (uint32_t)(wasm_u64x2_extract_lane(H3, 0) + wasm_u64x2_extract_lane(H3, 1));
+  uint32_t h4 = (uint32_t)(wasm_u64x2_extract_lane(H4, 0) + wasm_u64x2_extract_lane(H4, 1));
+  uint32_t c;
+  c = h0 >> 26; h0 &= 0x3ffffff;
+  h1 += c; c = h1 >> 26; h1 &= 0x3ffffff;
+  h2 += c; c = h2 >> 26; h2 &= 0x3ffffff;
+  h3 += c; c = h3 >> 26; h3 &= 0x3ffffff;
+  h4 += c; c = h4 >> 26; h4 &= 0x3ffffff;
+  h0 += c * 5; c = h0 >> 26; h0 &= 0x3ffffff;
+  h1 += c;
+  st->h0 = h0; st->h1 = h1; st->h2 = h2; st->h3 = h3; st->h4 = h4;
+}
+
 /* Adds full 16-byte blocks (each with the 2^128 bit set) to the accumulator. */
 static void poly1305_blocks(poly1305_state *st, const uint8_t *m, uint32_t len) {
+  if (len >= 64) {
+    uint32_t pairs = len & ~31u;
+    poly1305_pairs(st, m, pairs);
+    m += pairs;
+    len -= pairs;
+  }
   const uint32_t hibit = 1u << 24;
   uint32_t r0 = st->r0, r1 = st->r1, r2 = st->r2, r3 = st->r3, r4 = st->r4;
   uint32_t s1 = st->s1, s2 = st->s2, s3 = st->s3, s4 = st->s4;
