@@ -256,7 +256,7 @@ export const RECORD_CIPHER_KATS: readonly {
 ];
 
 /** The plaintext of a {@link RECORD_CIPHER_KATS} entry. */
-export function katPlaintext(kat: (typeof RECORD_CIPHER_KATS)[number]): Uint8Array {
+export function katPlaintext(kat: (typeof RECORD_CIPHER_KATS)[number]): Uint8Array<ArrayBuffer> {
   const plaintext = Uint8Array.from({ length: kat.length }, (_, i) => i & 255);
   if (kat.last16) plaintext.set(fromHex(kat.last16)!, kat.length - 16);
   return plaintext;
