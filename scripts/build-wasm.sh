@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-clang --target=wasm32 -O3 -nostdlib -mbulk-memory \
+clang --target=wasm32 -O3 -nostdlib -mbulk-memory -msimd128 \
   -Wl,--no-entry -Wl,--stack-first -Wl,-z,stack-size=16384 -Wl,--initial-memory=196608 -Wl,--max-memory=196608 \
   -o "$out/chacha20poly1305.wasm" lib/wasm/chacha20poly1305.c
 sum=$(sha256sum "$out/chacha20poly1305.wasm" | cut -d' ' -f1)

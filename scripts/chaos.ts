@@ -13,6 +13,7 @@
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
  *   deno task chaos -- --scenario addrflood [--messages 3000] [--records 64] [--duration 12]
  *   deno task chaos -- --scenario addrclaim [--identities 300] [--groups 2] [--duration 7.6]
+ *   deno task chaos -- --scenario cipher [--max-frame 1048576]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -29,6 +30,7 @@ import { addrclaim } from "./chaos/addrclaim.ts";
 import { addrflood } from "./chaos/addrflood.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
+import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
 import { sse } from "./chaos/sse.ts";
 
@@ -635,6 +637,7 @@ if (import.meta.main) {
       "peer-rate": { type: "string", default: "600" },
       records: { type: "string", default: "64" },
       groups: { type: "string", default: "2" },
+      "max-frame": { type: "string", default: "1048576" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -712,10 +715,13 @@ if (import.meta.main) {
         durationS: Number(args.duration ?? 7.6),
       });
       break;
+    case "cipher":
+      result = await cipher({ maxFrameBytes: Number(args["max-frame"]) });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood or addrclaim",
+          "addrflood, addrclaim or cipher",
       );
       Deno.exit(2);
   }

@@ -12,9 +12,10 @@
  * replayed record fails to open. Ephemeral private keys are dropped after the
  * handshake: a later leak of identity keys does not reveal past traffic.
  *
- * node:crypto does the key exchange and key schedule; records are sealed by
- * lib/aead.ts, which is cheaper per small record than node:crypto's
- * per-record cipher object (figures in BENCHMARKS.md).
+ * node:crypto does the key exchange and key schedule; records of every size
+ * are sealed and opened by lib/aead.ts's one ChaCha20-Poly1305 (a WebAssembly
+ * module), never by node:crypto, whose Deno build computes a wrong tag on rare
+ * inputs (SECURITY.md; figures in BENCHMARKS.md).
  *
  * @module
  */

@@ -1,9 +1,11 @@
 /**
- * The record cipher: kith's ChaCha20-Poly1305 in WebAssembly (lib/aead.ts, used up to WASM_MAX_BYTES) against
- * node:crypto's per-record cipher object, sealing and opening, at 256 B (a single envelope's record), 1 KiB (the
- * limit) and 16 KiB (a batched record). Run: deno task bench
+ * The record cipher: kith's one ChaCha20-Poly1305 (lib/aead.ts, the WebAssembly module, for every size) against
+ * node:crypto's per-record cipher object (what records over 1 KiB used before) and @noble/ciphers (pure JavaScript,
+ * the tests' oracle), sealing and opening at 300 B (one envelope), 1 KiB (the old boundary), 16 KiB, 64 KiB (a full
+ * batched record, the module's buffer) and 1 MiB (the largest envelope, in chunks). Run: deno task bench
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { openChaCha20Poly1305, sealChaCha20Poly1305 } from "../../lib/aead.ts";
 
 const key = new Uint8Array(32).fill(7);
@@ -27,30 +29,25 @@ function nodeOpen(sealed: Uint8Array): Uint8Array {
   return plaintext;
 }
 
-/** Seals through the module even above WASM_MAX_BYTES, to show where node:crypto wins. */
-function wasmOnlySeal(plaintext: Uint8Array): Uint8Array {
-  return sealChaCha20Poly1305(key, nonce, plaintext);
-}
-
-for (const size of [256, 1024, 16384]) {
+for (const size of [300, 1024, 16384, 65536, 1 << 20]) {
   const plaintext = new Uint8Array(size).fill(0xab);
-  const sealed = nodeSeal(plaintext);
-  Deno.bench(`seal ${size} B, node:crypto`, { group: `seal ${size}`, baseline: true }, () => {
+  const sealed = sealChaCha20Poly1305(key, nonce, plaintext);
+  Deno.bench(`seal ${size} B, lib/aead.ts (WebAssembly)`, { group: `seal ${size}`, baseline: true }, () => {
+    sealChaCha20Poly1305(key, nonce, plaintext);
+  });
+  Deno.bench(`seal ${size} B, node:crypto`, { group: `seal ${size}` }, () => {
     nodeSeal(plaintext);
   });
-  if (size <= 1024) {
-    Deno.bench(`seal ${size} B, WebAssembly (lib/aead.ts)`, { group: `seal ${size}` }, () => {
-      wasmOnlySeal(plaintext);
-    });
-    Deno.bench(`open ${size} B, node:crypto`, { group: `open ${size}`, baseline: true }, () => {
-      nodeOpen(sealed);
-    });
-    Deno.bench(`open ${size} B, WebAssembly (lib/aead.ts)`, { group: `open ${size}` }, () => {
-      openChaCha20Poly1305(key, nonce, sealed);
-    });
-  } else {
-    Deno.bench(`seal ${size} B, lib/aead.ts (node:crypto above the limit)`, { group: `seal ${size}` }, () => {
-      sealChaCha20Poly1305(key, nonce, plaintext);
-    });
-  }
+  Deno.bench(`seal ${size} B, @noble/ciphers`, { group: `seal ${size}` }, () => {
+    chacha20poly1305(key, nonce).encrypt(plaintext);
+  });
+  Deno.bench(`open ${size} B, lib/aead.ts (WebAssembly)`, { group: `open ${size}`, baseline: true }, () => {
+    openChaCha20Poly1305(key, nonce, sealed);
+  });
+  Deno.bench(`open ${size} B, node:crypto`, { group: `open ${size}` }, () => {
+    nodeOpen(sealed);
+  });
+  Deno.bench(`open ${size} B, @noble/ciphers`, { group: `open ${size}` }, () => {
+    chacha20poly1305(key, nonce).decrypt(sealed);
+  });
 }
