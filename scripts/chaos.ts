@@ -11,6 +11,7 @@
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
+ *   deno task chaos -- --scenario trustchain [--honest 12] [--chain 4] [--fresh 1000] [--newcomers 8] [--duration 60]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -26,6 +27,7 @@ import { randomBytes, seededRandom } from "../lib/random.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { relay } from "./chaos/relay.ts";
+import { trustchain } from "./chaos/trustchain.ts";
 import { sse } from "./chaos/sse.ts";
 
 const codec = new MessageCodec();
@@ -629,6 +631,9 @@ if (import.meta.main) {
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
       "peer-rate": { type: "string", default: "600" },
+      chain: { type: "string", default: "4" },
+      fresh: { type: "string", default: "1000" },
+      newcomers: { type: "string", default: "8" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -691,9 +696,19 @@ if (import.meta.main) {
         peerRate: Number(args["peer-rate"]),
       });
       break;
+    case "trustchain":
+      result = await trustchain({
+        // --honest is shared with other scenarios (default 20); this one's own default is 12.
+        honest: Deno.args.some((a) => a.startsWith("--honest")) ? Number(args.honest) : 12,
+        chain: Number(args.chain),
+        fresh: Number(args.fresh),
+        newcomers: Number(args.newcomers),
+        phaseS: Number(args.duration ?? 60), // virtual seconds (phase 2 lasts four times this)
+      });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay or trustchain",
       );
       Deno.exit(2);
   }
