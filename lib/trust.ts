@@ -43,6 +43,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { ConfigError, type ProtocolErrorCode } from "./errors.ts";
 import type { Storage, StoredPeer, TrustEvent } from "./storage/types.ts";
+import { Recommendations } from "./trust_recommended.ts";
 
 /** Trust parameters. Every field documents its default and trade-off. */
 export interface TrustConfig {
@@ -242,23 +243,6 @@ export interface PeerTrustState {
 }
 
 /**
- * The recommended component of one peer: hearsay, kept apart from its earned trust, in memory only (a
- * flood of recommended ids creates no storage rows and no trust state).
- */
-interface RecommendedState {
-  /** In [0, recommendationWeight], decay applied up to `decayedAt`. */
-  value: number;
-  /** Time up to which decay (towards 0) has been applied, ms. */
-  decayedAt: number;
-  /** Start of the decay interval in which recommendation limits are counted. */
-  windowStart: number;
-  /** Added by recommendations in that interval. */
-  inWindow: number;
-  /** Recommenders that added to it in that interval. */
-  by: Set<string>;
-}
-
-/**
  * What the peer manager and gossip need from a trust model. {@link TrustManager}
  * is the default; an application may subclass it or provide its own (the
  * design's "Custom Trust Metrics").
@@ -347,8 +331,7 @@ export class TrustManager implements TrustModel {
   readonly #localNodeId: string | undefined;
   // Insertion order is recency of use: the first entry is evicted first.
   readonly #peers = new Map<string, PeerTrustState>();
-  // Recommended components, least recently used first; at most maxTrackedPeers.
-  readonly #recommended = new Map<string, RecommendedState>();
+  readonly #recommended: Recommendations;
 
   /**
    * Creates a trust manager over `options.storage`.
@@ -360,6 +343,7 @@ export class TrustManager implements TrustModel {
     this.storage = options.storage;
     this.clock = options.clock ?? systemClock;
     this.#localNodeId = options.localNodeId;
+    this.#recommended = new Recommendations(this.config);
   }
 
   /**
@@ -473,26 +457,7 @@ export class TrustManager implements TrustModel {
   }
 
   recommended(nodeId: string): number {
-    const state = this.#recommended.get(nodeId);
-    if (state === undefined) return 0;
-    this.#decayRecommended(state, this.clock.now());
-    return state.value;
-  }
-
-  /** Decays a recommended component towards 0 (hearsay is forgotten), and rolls its limit window. */
-  #decayRecommended(state: RecommendedState, now: number): void {
-    const interval = this.config.decayIntervalMs;
-    if (now < state.decayedAt) state.decayedAt = now;
-    const steps = Math.floor((now - state.decayedAt) / interval);
-    if (steps > 0) {
-      state.decayedAt += steps * interval;
-      state.value *= (1 - this.config.decayRate) ** steps;
-    }
-    if (now - state.windowStart >= interval || now < state.windowStart) {
-      state.windowStart = now;
-      state.inWindow = 0;
-      state.by.clear();
-    }
+    return this.#recommended.get(nodeId, this.clock.now());
   }
 
   /**
@@ -552,30 +517,13 @@ export class TrustManager implements TrustModel {
       !(recommendedTrust >= 0 && recommendedTrust <= 1)
     ) return 0;
     if (!this.canRecommend(recommenderId)) return 0;
-    const now = this.clock.now();
-    let subject = this.#recommended.get(subjectId);
-    if (subject !== undefined) {
-      this.#recommended.delete(subjectId);
-      this.#decayRecommended(subject, now);
-    } else {
-      subject = { value: 0, decayedAt: now, windowStart: now, inWindow: 0, by: new Set() };
-      if (this.#recommended.size >= this.config.maxTrackedPeers) {
-        this.#recommended.delete(this.#recommended.keys().next().value!);
-      }
-    }
-    this.#recommended.set(subjectId, subject);
-    if (subject.by.has(recommenderId)) return 0;
-    const weight = this.config.recommendationWeight;
-    const boost = Math.min(
-      recommendedTrust * this.trust(recommenderId) * weight,
-      this.config.maxRecommendationBoostPerInterval - subject.inWindow,
-      weight - subject.value,
+    return this.#recommended.add(
+      recommenderId,
+      subjectId,
+      recommendedTrust,
+      this.trust(recommenderId),
+      this.clock.now(),
     );
-    if (!(boost > 0)) return 0;
-    subject.by.add(recommenderId);
-    subject.value += boost;
-    subject.inWindow += boost;
-    return boost;
   }
 
   /**
