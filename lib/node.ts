@@ -352,6 +352,8 @@ export class KithNode {
       config: parts.peers,
       selfAddress: () => transport.advertisedAddress || this.#address,
       log: this.#log,
+      // Gossip is made next; eviction asks it only later, when a newcomer needs a slot.
+      lastNovelAt: (nodeId) => this.#gossip?.peerStats(nodeId)?.lastFirstAt ?? -Infinity,
     });
     // 5. gossip
     this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);

@@ -10,9 +10,27 @@
  * invalid message        -0.1   (by ProtocolError code: a forgery costs more, clock skew less)
  * timeout                -0.05
  * decay, every interval   trust <- trust + (initial - trust) x decay_rate   (rate 0.01)
- * recommendation boost    recommended_trust x recommender_trust x 0.1
+ * recommendation boost    recommended_trust x recommender_trust x 0.1  (kept apart, see below)
  * reputation              trust x 0.6 + trend x 0.2 + stats x 0.2
  * ```
+ *
+ * Earned and recommended trust are kept apart (issue 21, item 7). A peer's
+ * trust ({@link TrustModel.trust}) is earned: only this node's own
+ * observations of the peer move it (valid and invalid input, timeouts,
+ * decay). What neighbours recommend goes to a separate, bounded component
+ * ({@link TrustModel.recommended}, at most `recommendationWeight`, decaying to
+ * 0, held in memory only and never written to the peers table). Only a peer
+ * whose EARNED trust passes the recommender bar may recommend, so a
+ * recommendation never makes a recommender and chains of recommended
+ * identities cannot grow. Who reads what:
+ *
+ * - disconnect and dial thresholds, reputation, eviction (lib/peers/eviction.ts,
+ *   after its other protections), eager promotion (lib/gossip/links.ts) and the
+ *   trust this node reports in its own TRUSTED_PEERS_RESPONSE: earned trust only;
+ * - dial order (lib/peers/dialer.ts): the recommended component only breaks ties
+ *   between candidates of equal diversity and equal earned trust (in practice
+ *   strangers, all at `initialTrust`), so a recommended id never outranks a peer
+ *   that earned anything, and never beats an honest stranger on anything else.
  *
  * Every score stays in [0, 1]; every change is recorded as a trust event in
  * storage, and scores, counters and decay time survive a restart (they live
@@ -25,6 +43,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { ConfigError, type ProtocolErrorCode } from "./errors.ts";
 import type { Storage, StoredPeer, TrustEvent } from "./storage/types.ts";
+import { Recommendations } from "./trust_recommended.ts";
 
 /** Trust parameters. Every field documents its default and trade-off. */
 export interface TrustConfig {
@@ -59,17 +78,22 @@ export interface TrustConfig {
    * plain invalid messages (or two forged signatures) from a new peer.
    */
   minTrustThreshold: number;
-  /** Weight of a recommendation (the design's 0.1). */
+  /**
+   * Weight of a recommendation (the design's 0.1), and the most the recommended component of one peer may
+   * reach (one full recommendation from a fully trusted recommender). Higher lets recommendations order more
+   * dials; they never touch earned trust, reputation or eviction whatever this is.
+   */
   recommendationWeight: number;
   /**
-   * A recommender's trust must be at least this (and at least the threshold) for its recommendations to
-   * count. Default 0.55: above `initialTrust`, so a fresh identity recommends nothing until it has earned
-   * trust by valid behaviour.
+   * A recommender's EARNED trust must be at least this (and at least the threshold, and above
+   * `initialTrust`) for its recommendations to count. Default 0.55: a fresh identity recommends nothing
+   * until it has earned trust by valid behaviour, and being recommended earns nothing, so it never gets there
+   * that way.
    */
   minRecommenderTrust: number;
   /**
-   * Most trust that recommendations may add to one peer per decay interval, from all recommenders
-   * together. Default 0.1. Bounds what a ring of colluding identities can pump.
+   * Most that recommendations may add to one peer's recommended component per decay interval, from all
+   * recommenders together. Default 0.1. Bounds what a ring of colluding recommenders can pump.
    */
   maxRecommendationBoostPerInterval: number;
   /**
@@ -212,12 +236,8 @@ export interface PeerTrustState {
   trendAnchor: { at: number; trust: number };
   /** Trust at the start of the current trend window, and when. */
   trendCurrent: { at: number; trust: number };
-  /** Start of the decay interval in which recommendation limits are counted. */
-  boostWindowStart: number;
-  /** Trust added by recommendations in that interval. */
-  boostInWindow: number;
-  /** Recommenders that boosted this peer in that interval. */
-  boostedBy: Set<string>;
+  /** Start of the decay interval in which the valid-message credit is counted. */
+  creditWindowStart: number;
   /** Valid messages credited in that interval. */
   creditsInWindow: number;
 }
@@ -228,8 +248,18 @@ export interface PeerTrustState {
  * design's "Custom Trust Metrics").
  */
 export interface TrustModel {
-  /** Current trust of a peer in [0, 1] (initial trust for strangers). */
+  /** Trust a peer given to a stranger (a peer this node has never observed). */
+  readonly initialTrust: number;
+  /**
+   * EARNED trust of a peer in [0, 1]: from this node's own observations only (initial trust for strangers).
+   * Recommendations never change it.
+   */
   trust(nodeId: string): number;
+  /**
+   * The recommended component of a peer, in [0, recommendation weight]: what trusted neighbours said of it.
+   * A weak tie-breaker for dial order only; 0 for a peer nobody recommended.
+   */
+  recommended(nodeId: string): number;
   /** Reputation of a peer in [0, 1]. */
   reputation(nodeId: string): number;
   /** A valid message arrived from the peer. */
@@ -238,13 +268,19 @@ export interface TrustModel {
   recordInvalid(nodeId: string, code?: string): void;
   /** The peer timed out. */
   recordTimeout(nodeId: string): void;
-  /** `recommenderId` says it trusts `subjectId` at `recommendedTrust`; returns the boost applied. */
+  /**
+   * `recommenderId` says it trusts `subjectId` at `recommendedTrust`; returns what was added to the subject's
+   * recommended component (never to its earned trust).
+   */
   recordRecommendation(recommenderId: string, subjectId: string, recommendedTrust: number): number;
   /** Whether the peer's trust is below the threshold (disconnect it). */
   shouldDisconnect(nodeId: string): boolean;
   /** Whether the peer may be dialed (trust at or above the threshold). */
   canDial(nodeId: string): boolean;
-  /** `nodeIds` ordered for eviction: lowest reputation first. */
+  /**
+   * `nodeIds` ordered lowest reputation (earned) first. The peer manager protects peers by several other
+   * criteria before it reads this (lib/peers/eviction.ts).
+   */
   evictionOrder(nodeIds: Iterable<string>): string[];
 }
 
@@ -295,6 +331,7 @@ export class TrustManager implements TrustModel {
   readonly #localNodeId: string | undefined;
   // Insertion order is recency of use: the first entry is evicted first.
   readonly #peers = new Map<string, PeerTrustState>();
+  readonly #recommended: Recommendations;
 
   /**
    * Creates a trust manager over `options.storage`.
@@ -306,6 +343,7 @@ export class TrustManager implements TrustModel {
     this.storage = options.storage;
     this.clock = options.clock ?? systemClock;
     this.#localNodeId = options.localNodeId;
+    this.#recommended = new Recommendations(this.config);
   }
 
   /**
@@ -330,9 +368,7 @@ export class TrustManager implements TrustModel {
         timeoutCount: stored?.timeoutCount ?? 0,
         trendAnchor: { at: now, trust },
         trendCurrent: { at: now, trust },
-        boostWindowStart: now,
-        boostInWindow: 0,
-        boostedBy: new Set(),
+        creditWindowStart: now,
         creditsInWindow: 0,
       };
       if (this.#peers.size >= this.config.maxTrackedPeers) {
@@ -365,10 +401,8 @@ export class TrustManager implements TrustModel {
       state.trendAnchor = state.trendCurrent;
       state.trendCurrent = { at: now, trust: state.trust };
     }
-    if (now - state.boostWindowStart >= this.config.decayIntervalMs) {
-      state.boostWindowStart = now;
-      state.boostInWindow = 0;
-      state.boostedBy.clear();
+    if (now - state.creditWindowStart >= this.config.decayIntervalMs) {
+      state.creditWindowStart = now;
       state.creditsInWindow = 0;
     }
   }
@@ -414,8 +448,27 @@ export class TrustManager implements TrustModel {
     this.#changed(state, eventType, state.trust - before);
   }
 
+  get initialTrust(): number {
+    return this.config.initialTrust;
+  }
+
   trust(nodeId: string): number {
     return this.state(nodeId).trust;
+  }
+
+  recommended(nodeId: string): number {
+    return this.#recommended.get(nodeId, this.clock.now());
+  }
+
+  /**
+   * Whether `nodeId` may recommend: its EARNED trust is at or above the threshold and
+   * `minRecommenderTrust`, and above `initialTrust` (it earned something here). Being recommended never
+   * gets a peer there, so a recommendation never makes a recommender.
+   */
+  canRecommend(nodeId: string): boolean {
+    const earned = this.trust(nodeId);
+    return earned >= Math.max(this.config.minTrustThreshold, this.config.minRecommenderTrust) &&
+      earned > this.config.initialTrust;
   }
 
   recordValid(nodeId: string): void {
@@ -445,36 +498,32 @@ export class TrustManager implements TrustModel {
 
   /**
    * Applies the design's transitive trust, boost = recommended x recommender
-   * x weight, under these limits: the recommender must be at or above both
-   * the threshold and `minRecommenderTrust`; it boosts a given peer at most
-   * once per decay interval; all recommendations together add at most
-   * `maxRecommendationBoostPerInterval` to a peer per interval; and a
-   * recommendation never lifts a peer above the recommender's own trust.
-   * Recommendations of oneself, of this node, or out of [0, 1] are ignored.
+   * x weight, to the subject's recommended component, never to its earned
+   * trust, under these limits: the recommender's EARNED trust must pass
+   * {@link TrustManager.canRecommend}; it adds to a given peer at most once
+   * per decay interval; all recommendations together add at most
+   * `maxRecommendationBoostPerInterval` to a peer per interval; and the
+   * component never exceeds `recommendationWeight`. It decays towards 0 as
+   * trust decays towards the initial value, lives in memory only (at most
+   * `maxTrackedPeers` peers, least recently used forgotten first), and records
+   * no trust event. Recommendations of oneself, of this node, or out of [0, 1]
+   * are ignored.
    *
-   * @returns the trust actually added (0 when ignored)
+   * @returns what was added to the subject's recommended component (0 when ignored)
    */
   recordRecommendation(recommenderId: string, subjectId: string, recommendedTrust: number): number {
     if (
       recommenderId === subjectId || subjectId === this.#localNodeId || typeof recommendedTrust !== "number" ||
       !(recommendedTrust >= 0 && recommendedTrust <= 1)
     ) return 0;
-    const recommenderTrust = this.trust(recommenderId);
-    if (recommenderTrust < Math.max(this.config.minTrustThreshold, this.config.minRecommenderTrust)) return 0;
-    const subject = this.state(subjectId);
-    if (subject.boostedBy.has(recommenderId)) return 0;
-    const boost = Math.min(
-      recommendedTrust * recommenderTrust * this.config.recommendationWeight,
-      this.config.maxRecommendationBoostPerInterval - subject.boostInWindow,
-      recommenderTrust - subject.trust,
+    if (!this.canRecommend(recommenderId)) return 0;
+    return this.#recommended.add(
+      recommenderId,
+      subjectId,
+      recommendedTrust,
+      this.trust(recommenderId),
+      this.clock.now(),
     );
-    if (!(boost > 0)) return 0;
-    subject.boostedBy.add(recommenderId);
-    const before = subject.trust;
-    this.#adjust(subject, boost, "recommendation");
-    const applied = subject.trust - before;
-    subject.boostInWindow += applied;
-    return applied;
   }
 
   /**
@@ -492,10 +541,14 @@ export class TrustManager implements TrustModel {
     return this.computeReputation(this.state(nodeId)).reputation;
   }
 
-  /** The reputation with its parts and the latest trust events: why a peer scores what it does. */
-  explain(nodeId: string, eventLimit = 20): ReputationBreakdown & { events: TrustEvent[] } {
+  /**
+   * The reputation with its parts, the recommended component (not part of the reputation) and the latest
+   * trust events: why a peer scores what it does.
+   */
+  explain(nodeId: string, eventLimit = 20): ReputationBreakdown & { recommended: number; events: TrustEvent[] } {
     return {
       ...this.computeReputation(this.state(nodeId)),
+      recommended: this.recommended(nodeId),
       events: this.storage.listTrustEvents(nodeId, { limit: eventLimit }),
     };
   }
@@ -530,5 +583,10 @@ export class TrustManager implements TrustModel {
   /** Number of peers whose state is held in memory (at most `maxTrackedPeers`). */
   get trackedPeers(): number {
     return this.#peers.size;
+  }
+
+  /** Number of peers whose recommended component is held in memory (at most `maxTrackedPeers`). */
+  get trackedRecommended(): number {
+    return this.#recommended.size;
   }
 }

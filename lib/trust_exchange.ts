@@ -5,9 +5,11 @@
  * such requests itself at most once a minute per peer. An answer counts only
  * when this node asked that peer and has not had its answer yet, within
  * {@link ANSWER_TIMEOUT_MS}: an unsolicited TRUSTED_PEERS_RESPONSE changes
- * nothing, so a peer cannot push recommendations at will. TRUST_UPDATE
- * messages from a neighbour about a subject are recorded the same way. The
- * trust model decides what a recommendation is worth (see lib/trust.ts).
+ * nothing, so a peer cannot push recommendations at will. A TRUST_UPDATE is
+ * a recommendation nobody asked for, so it is counted as unsolicited and
+ * changes nothing either (the reference node never sends one). The trust
+ * model decides what a recommendation is worth (see lib/trust.ts: only to
+ * the subject's recommended component, never to its earned trust).
  *
  * @module
  */
@@ -68,7 +70,10 @@ export class TrustExchange {
     this.#options = options;
   }
 
-  /** Answers refused because this node had not asked their sender (or had its answer already). */
+  /**
+   * Recommendations refused because this node had not asked their sender for them: TRUSTED_PEERS_RESPONSEs
+   * it did not ask for (or had its answer to already), and every TRUST_UPDATE.
+   */
   get unsolicitedAnswers(): number {
     return this.#unsolicited;
   }
@@ -112,9 +117,10 @@ export class TrustExchange {
     }, intervalMs);
   }
 
-  #onUpdate(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.TRUST_UPDATE || toHex(message.origin) !== from.nodeId) return;
-    this.#options.trust.recordRecommendation(from.nodeId, toHex(message.payload.subject), message.payload.trust);
+  /** A TRUST_UPDATE is pushed, never asked for: counted, and recorded nowhere. */
+  #onUpdate(message: Message, _from: GossipSender): void {
+    if (message.type !== MessageType.TRUST_UPDATE) return;
+    this.#unsolicited++;
   }
 
   #onRequest(message: Message, from: GossipSender): void {

@@ -14,6 +14,7 @@
  *   deno task chaos -- --scenario addrflood [--messages 3000] [--records 64] [--duration 12]
  *   deno task chaos -- --scenario addrclaim [--identities 300] [--groups 2] [--duration 7.6]
  *   deno task chaos -- --scenario cipher [--max-frame 1048576]
+ *   deno task chaos -- --scenario trustchain [--honest 12] [--chain 4] [--fresh 1000] [--newcomers 8] [--duration 60]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -32,6 +33,7 @@ import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
+import { trustchain } from "./chaos/trustchain.ts";
 import { sse } from "./chaos/sse.ts";
 
 const codec = new MessageCodec();
@@ -638,6 +640,9 @@ if (import.meta.main) {
       records: { type: "string", default: "64" },
       groups: { type: "string", default: "2" },
       "max-frame": { type: "string", default: "1048576" },
+      chain: { type: "string", default: "4" },
+      fresh: { type: "string", default: "1000" },
+      newcomers: { type: "string", default: "8" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -718,10 +723,20 @@ if (import.meta.main) {
     case "cipher":
       result = await cipher({ maxFrameBytes: Number(args["max-frame"]) });
       break;
+    case "trustchain":
+      result = await trustchain({
+        // --honest is shared with other scenarios (default 20); this one's own default is 12.
+        honest: Deno.args.some((a) => a.startsWith("--honest")) ? Number(args.honest) : 12,
+        chain: Number(args.chain),
+        fresh: Number(args.fresh),
+        newcomers: Number(args.newcomers),
+        phaseS: Number(args.duration ?? 60), // virtual seconds (phase 2 lasts four times this)
+      });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim or cipher",
+          "addrflood, addrclaim, cipher or trustchain",
       );
       Deno.exit(2);
   }

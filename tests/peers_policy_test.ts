@@ -110,17 +110,22 @@ Deno.test("admission bounds: per host and subnet, and inbound peers never take t
   assert.equal(slotsFull(slots, 10, 5, "outbound"), true);
 });
 
-Deno.test("an inbound newcomer evicts only a lower-reputation inbound peer", () => {
-  const reputation: Record<string, number> = { in1: 0.2, out1: 0.1, newcomer: 0.6 };
-  const trust = {
-    reputation: (id: string) => reputation[id] ?? 0.5,
-    evictionOrder: (ids: Iterable<string>) => [...ids].sort((a, b) => reputation[a] - reputation[b]),
+Deno.test("an inbound newcomer displaces only inbound peers, first those worse than a stranger; a bad newcomer none", () => {
+  const trusts: Record<string, number> = { in1: 0.35, out1: 0.2, newcomer: 0.5 };
+  const view = {
+    trust: {
+      initialTrust: 0.5,
+      trust: (id: string) => trusts[id] ?? 0.5,
+      reputation: (id: string) => trusts[id] ?? 0.5,
+    },
+    lastNovelAt: () => -Infinity,
+    salt: 1,
   };
   const active = [peerAt("in1", "127.0.1.1", "inbound"), peerAt("out1", "127.0.2.1", "outbound")];
-  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), trust), "in1");
-  assert.equal(evictionVictim(active, connection("newcomer", "outbound", "127.0.3.1:1"), trust), "out1");
-  reputation.newcomer = 0.1;
-  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), trust), undefined);
+  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), view), "in1");
+  assert.equal(evictionVictim(active, connection("newcomer", "outbound", "127.0.3.1:1"), view), "out1");
+  trusts.newcomer = 0.45;
+  assert.equal(evictionVictim(active, connection("newcomer", "inbound", "127.0.3.1:1"), view), undefined);
 });
 
 Deno.test("the dial budget fills min_peers and the outbound slots within the concurrency and max_peers bounds", () => {
@@ -159,6 +164,21 @@ Deno.test("dial targets favour empty subnets, then trust, and never pick past a 
   );
   // b's subnet is at its bound of 1; c beats a on trust; d would be c's subnet's second.
   assert.deepEqual(picked.map((k) => k.nodeId), ["c", "a"]);
+});
+
+Deno.test("a recommendation only breaks a tie of earned trust in dial order; it never outranks earned trust", () => {
+  const trusts: Record<string, number> = { earned: 0.501, stranger: 0.5, recommended: 0.5 };
+  const recommended: Record<string, number> = { recommended: 0.1 };
+  const candidates = [
+    known("stranger", "127.0.9.1:1"),
+    known("recommended", "127.0.8.1:1"),
+    known("earned", "127.0.7.1:1"),
+  ];
+  const picked = pickDialTargets(candidates, [], [], 3, { maxPeersPerIp: 2, maxPeersPerSubnet: 2 }, {
+    trust: (id) => trusts[id],
+    recommended: (id) => recommended[id] ?? 0,
+  });
+  assert.deepEqual(picked.map((k) => k.nodeId), ["earned", "recommended", "stranger"]);
 });
 
 Deno.test("liveness: a silent peer times out; a quiet one is pinged; a reply measures the round trip", () => {

@@ -38,7 +38,24 @@ Deno.test("an unsolicited TRUSTED_PEERS_RESPONSE changes no trust", async () => 
   assert.equal(a.trust.trust(subject), 0.6);
   recommend();
   clock.runUntil(clock.now() + 50); // before a's first request, at 1 s
-  assert.equal(a.trust.trust(subject), 0.6, "a recommendation a never asked for was not recorded");
+  assert.equal(a.trust.recommended(subject), 0, "a recommendation a never asked for was not recorded");
+  assert.equal(a.trust.trust(subject), 0.6);
+  await stop();
+});
+
+Deno.test("a TRUST_UPDATE, a recommendation nobody asked for, changes nothing", async () => {
+  const { clock, a, b, subject, stop } = await pair();
+  b.peers.send(
+    a.identity.nodeId,
+    createMessage(b.identity, MessageType.TRUST_UPDATE, {
+      subject: Uint8Array.from(subject.match(/../g)!, (h) => parseInt(h, 16)),
+      trust: 1,
+    }, { ttl: 0, timestamp: clock.now() }),
+  );
+  clock.runUntil(clock.now() + 50);
+  assert.equal(a.node.stats().byType.TRUST_UPDATE?.delivered, 1, "it arrived and was handled");
+  assert.equal(a.trust.recommended(subject), 0);
+  assert.equal(a.trust.trust(subject), 0.6);
   await stop();
 });
 
@@ -48,7 +65,7 @@ Deno.test("a request is answered once: a second answer to it changes no trust", 
   assert.ok((a.node.stats().byType.TRUSTED_PEERS_RESPONSE?.received ?? 0) >= 1, "b answered");
   recommend();
   clock.runUntil(clock.now() + 50);
-  assert.equal(a.trust.trust(subject), 0.6, "an extra answer after the real one was not recorded");
+  assert.equal(a.trust.recommended(subject), 0, "an extra answer after the real one was not recorded");
   await stop();
 });
 
@@ -64,7 +81,8 @@ Deno.test("an answer to this node's own request is recorded as the answering pee
   for (let i = 0; i < 100; i++) a.trust.recordValid(b.identity.nodeId);
   assert.equal(a.trust.trust(c.identity.nodeId), 0.6);
   clock.runUntil(clock.now() + 1_200); // a asks b, its only peer; b answers with c
-  assert.ok(a.trust.trust(c.identity.nodeId) > 0.6, "b's answer about c was recorded");
+  assert.ok(a.trust.recommended(c.identity.nodeId) > 0, "b's answer about c was recorded");
+  assert.equal(a.trust.trust(c.identity.nodeId), 0.6, "as a recommendation, apart from the trust a earned in c");
   await Promise.all([a.stop(), b.stop(), c.stop()]);
   clock.runUntil(clock.now() + 100);
 });

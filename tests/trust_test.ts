@@ -92,12 +92,55 @@ Deno.test("a decay step with rate 0.01 moves 1% of the distance to initial, one 
   close(trust.trust("low"), expected, "ten more steps");
 });
 
-Deno.test("a recommendation of 0.8 from a recommender at 0.7 boosts by 0.056", () => {
+Deno.test("a recommendation of 0.8 from a recommender at 0.7 adds 0.056 to the recommended part, not to trust", () => {
   const { trust, storage } = setup();
   seed(storage, "recommender", 0.7);
   const applied = trust.recordRecommendation("recommender", "subject", 0.8);
   close(applied, 0.056);
-  close(trust.trust("subject"), 0.556);
+  close(trust.recommended("subject"), 0.056);
+  assert.equal(trust.trust("subject"), 0.5, "earned trust comes only from this node's own observations");
+  close(trust.reputation("subject"), 0.5, "the reputation reads earned trust only");
+});
+
+Deno.test("a recommendation never makes a recommender: a chain of recommended identities stops at its first link", () => {
+  const { trust, storage } = setup();
+  seed(storage, "s1", 0.7); // earned its trust here
+  const chain = ["s1", "s2", "s3", "s4"];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i + 1 < chain.length; i++) trust.recordRecommendation(chain[i], chain[i + 1], 1);
+  }
+  assert.ok(trust.recommended("s2") > 0, "s1 earned the right to recommend");
+  assert.equal(trust.canRecommend("s2"), false);
+  assert.equal(trust.recommended("s3"), 0, "s2 was only recommended, so it recommends nothing");
+  assert.equal(trust.recommended("s4"), 0);
+  const fresh = Array.from({ length: 50 }, (_, i) => `fresh-${i}`);
+  for (const id of fresh) trust.recordRecommendation("s4", id, 1);
+  for (const id of fresh) {
+    assert.equal(trust.recommended(id), 0);
+    assert.equal(trust.reputation(id), trust.reputation("honest-stranger"));
+  }
+});
+
+Deno.test("recommended ids get no stored row and no trust event; the recommended part is capped and decays to 0", () => {
+  const { trust, storage, clock } = setup();
+  for (let i = 0; i < 3; i++) seed(storage, `r${i}`, 1);
+  for (let i = 0; i < 3; i++) trust.recordRecommendation(`r${i}`, "s", 1);
+  close(trust.recommended("s"), DEFAULT_TRUST_CONFIG.recommendationWeight, "capped at one full recommendation");
+  assert.equal(storage.getPeer("s"), undefined, "hearsay creates no peers row");
+  assert.equal(storage.listTrustEvents("s", { limit: 10 }).length, 0);
+  clock.advance(MINUTE);
+  close(trust.recommended("s"), DEFAULT_TRUST_CONFIG.recommendationWeight * 0.99, "one decay step towards 0");
+  const small = setup({ maxTrackedPeers: 5 });
+  seed(small.storage, "r", 1);
+  for (let i = 0; i < 20; i++) small.trust.recordRecommendation("r", `id-${i}`, 1);
+  assert.equal(small.trust.trackedRecommended, 5);
+});
+
+Deno.test("a stranger recommends nothing even when strangers start above the recommender bar", () => {
+  const { trust, storage } = setup({ initialTrust: 0.6 });
+  assert.equal(trust.recordRecommendation("stranger", "s", 1), 0);
+  seed(storage, "earned", 0.65);
+  assert.ok(trust.recordRecommendation("earned", "s", 1) > 0);
 });
 
 Deno.test("a recommender under the threshold, or a fresh identity, has no effect", () => {
@@ -150,7 +193,8 @@ Deno.test("recommendations together add at most the per-interval cap to one peer
   let total = 0;
   for (let i = 0; i < 10; i++) total += trust.recordRecommendation(`r${i}`, "s", 1);
   close(total, DEFAULT_TRUST_CONFIG.maxRecommendationBoostPerInterval);
-  close(trust.trust("s"), 0.5 + DEFAULT_TRUST_CONFIG.maxRecommendationBoostPerInterval);
+  close(trust.recommended("s"), DEFAULT_TRUST_CONFIG.maxRecommendationBoostPerInterval);
+  assert.equal(trust.trust("s"), 0.5);
 });
 
 Deno.test("property: trust and reputation never leave [0, 1] under random events and time", () => {

@@ -35,8 +35,6 @@ export interface GossipLink extends GossipPeerStats {
   originsPrunedByIt: Set<string> | undefined;
   /** Origins (hex) this node asked it, by PRUNE with ids, to stop pushing; oldest first, same bound. */
   originsPrunedByUs: Set<string> | undefined;
-  /** When it last brought a message first (ms): a recent parent in some origin's tree, if trees are on. */
-  lastFirstAt: number;
   /** Origins (hex) of which it has sent one later copy: the next later copy of the same origin prunes. */
   originsDuplicatedOnce: Set<string> | undefined;
   /** It connected when more was kept than one digest holds: it gets the rest in the next repair rounds. */
@@ -135,7 +133,10 @@ export class GossipLinks {
     return count;
   }
 
-  /** Makes the most trusted lazy link (other than to `except`, and not one that pruned this node) eager. */
+  /**
+   * Makes the most trusted lazy link (other than to `except`, and not one that pruned this node) eager. The
+   * node passes earned trust (lib/trust.ts): recommendations never win a peer an eager link.
+   */
   promoteLazy(except: string, trustOf: (nodeId: string) => number, random: RandomSource): void {
     let best: GossipLink | undefined, bestTrust = -1;
     for (const [nodeId, link] of this.#links) {
@@ -154,6 +155,7 @@ export class GossipLinks {
         received: link.received,
         duplicates: link.duplicates,
         firsts: link.firsts,
+        lastFirstAt: link.lastFirstAt,
         invalid: link.invalid,
         rateLimited: link.rateLimited,
         eager: link.eager,

@@ -69,6 +69,8 @@ export interface GossipPeerStats {
   duplicates: number;
   /** Messages it was first to bring (first-seen and valid). */
   firsts: number;
+  /** When it last brought a message first (ms; -Infinity when never): a recent parent in some origin's tree, if trees are on. */
+  lastFirstAt: number;
   /** Invalid envelopes it sent. */
   invalid: number;
   /** Envelopes it sent over its rate limit. */

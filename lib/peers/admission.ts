@@ -1,8 +1,9 @@
 /**
  * Admission: which network group a connection counts against, the per-IP
  * and per-subnet bounds, the slots (outbound ones protected from inbound
- * connections) and whom to evict for a better newcomer. Pure functions of the
- * active set, so each rule can be tested without a network.
+ * connections) and whom a newcomer may displace (the choice itself is
+ * lib/peers/eviction.ts). Pure functions of the active set, so each rule can
+ * be tested without a network.
  *
  * On loopback every client socket comes from 127.0.0.1, so to let tests and
  * devnets model distinct hosts, an inbound peer whose socket address is
@@ -15,6 +16,7 @@ import { isLoopback, type NetworkGroup, networkGroup } from "../netgroup.ts";
 import type { Connection } from "../transport/types.ts";
 import type { TrustModel } from "../trust.ts";
 import type { PeersConfig } from "./config.ts";
+import { type EvictionCandidate, selectEvictionVictim } from "./eviction.ts";
 import type { ActivePeer, ActiveState } from "./types.ts";
 
 /** The host and subnet `connection` counts against (see the module doc for loopback). */
@@ -71,22 +73,42 @@ export function slotsFull(
   return total >= config.maxPeers || (direction === "inbound" && inbound >= inboundCap);
 }
 
+/** What {@link evictionVictim} reads besides the active set. */
+export interface EvictionView {
+  /** Earned trust and reputation (never the recommended component). */
+  trust: Pick<TrustModel, "trust" | "reputation" | "initialTrust">;
+  /** When a peer last brought a first-seen message (gossip's counters), ms; -Infinity when never. */
+  lastNovelAt: (nodeId: string) => number;
+  /** Key of the netgroup hash, drawn once per node. */
+  salt: number;
+}
+
 /**
- * The peer to evict for `newcomer`: the lowest-reputation one it may displace (inbound newcomers only
- * displace inbound peers, so outbound slots stay protected), if its reputation is below the newcomer's.
+ * The peer to evict for `newcomer`, chosen by {@link selectEvictionVictim} among those it may displace
+ * (inbound newcomers only displace inbound peers, so outbound slots stay protected); undefined when every one
+ * is protected, or when the newcomer's own record is worse than a stranger's (it displaces no one).
  */
 export function evictionVictim(
-  active: Iterable<ActivePeer>,
+  active: Iterable<ActiveState>,
   newcomer: Connection,
-  trust: Pick<TrustModel, "evictionOrder" | "reputation">,
+  view: EvictionView,
 ): string | undefined {
-  const candidates = [...active]
-    .filter((p) => newcomer.direction === "outbound" || p.connection.direction === "inbound")
-    .map((p) => p.nodeId);
-  if (candidates.length === 0) return undefined;
-  const [worst] = trust.evictionOrder(candidates);
-  if (trust.reputation(worst) >= trust.reputation(newcomer.remoteNodeId)) return undefined;
-  return worst;
+  const { trust } = view;
+  if (trust.trust(newcomer.remoteNodeId) < trust.initialTrust) return undefined;
+  const candidates: EvictionCandidate[] = [];
+  for (const p of active) {
+    if (newcomer.direction === "inbound" && p.connection.direction !== "inbound") continue;
+    candidates.push({
+      nodeId: p.nodeId,
+      subnet: p.group.subnet,
+      connectedAt: p.since,
+      minRttMs: p.minRttMs,
+      lastNovelAt: view.lastNovelAt(p.nodeId),
+      trust: trust.trust(p.nodeId),
+      reputation: trust.reputation(p.nodeId),
+    });
+  }
+  return selectEvictionVictim(candidates, trust.initialTrust, view.salt);
 }
 
 /** The address to remember for a new peer: its announced listen address, else the one dialed. */
@@ -111,6 +133,7 @@ export function newActiveState(connection: Connection, group: NetworkGroup, now:
     pingSeq: 0,
     pingSentAt: 0,
     rttMs: undefined,
+    minRttMs: undefined,
     lastDiscoveryAnswered: -Infinity,
     lastDiscoveryAsked: -Infinity,
     lastHeartbeatAnswered: -Infinity,

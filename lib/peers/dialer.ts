@@ -52,7 +52,8 @@ export function isDialable(
 /**
  * Up to `budget` of `candidates` (shuffled by the caller, which breaks ties) to dial: within the per-IP and
  * per-subnet bounds counting `active` peers and dials `pending`, fewest peers in the same subnet first, then
- * the most trusted, and no more picked in one subnet than its bound leaves room for.
+ * the most EARNED trust, then (a weak tie-breaker, in practice between strangers) the most recommended, and
+ * no more picked in one subnet than its bound leaves room for.
  */
 export function pickDialTargets(
   candidates: readonly KnownPeer[],
@@ -60,7 +61,7 @@ export function pickDialTargets(
   pending: readonly NetworkGroup[],
   budget: number,
   config: Pick<PeersConfig, "maxPeersPerIp" | "maxPeersPerSubnet">,
-  trust: Pick<TrustModel, "trust">,
+  trust: Pick<TrustModel, "trust"> & Partial<Pick<TrustModel, "recommended">>,
 ): KnownPeer[] {
   const activePeers = [...active];
   const scored = candidates.map((known) => {
@@ -70,10 +71,11 @@ export function pickDialTargets(
       if (g.host === group.host) counts.host++;
       if (g.subnet === group.subnet) counts.subnet++;
     }
-    return { known, group, counts, trust: trust.trust(known.nodeId) };
+    const recommended = trust.recommended?.(known.nodeId) ?? 0;
+    return { known, group, counts, trust: trust.trust(known.nodeId), recommended };
   }).filter((c) => c.counts.host < config.maxPeersPerIp && c.counts.subnet < config.maxPeersPerSubnet)
-    // Diversity first (fewest peers in the same subnet), then trust.
-    .sort((a, b) => a.counts.subnet - b.counts.subnet || b.trust - a.trust);
+    // Diversity first (fewest peers in the same subnet), then earned trust; recommendations only break ties.
+    .sort((a, b) => a.counts.subnet - b.counts.subnet || b.trust - a.trust || b.recommended - a.recommended);
   const chosenSubnets = new Map<string, number>();
   const picked: KnownPeer[] = [];
   for (const candidate of scored) {

@@ -36,6 +36,7 @@ export function notePing(peer: ActiveState, now: number): number {
 export function notePong(peer: ActiveState, seq: number, now: number): void {
   if (seq === peer.pingSeq && peer.pingSentAt > 0) {
     peer.rttMs = now - peer.pingSentAt;
+    peer.minRttMs = Math.min(peer.minRttMs ?? Infinity, peer.rttMs);
     peer.pingSentAt = 0;
   }
 }

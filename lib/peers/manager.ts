@@ -82,6 +82,11 @@ export interface PeerManagerOptions {
   selfAddress?: () => string;
   /** Where failures of handlers and of maintenance are logged. Default {@link defaultLogSink}. */
   log?: LogSink;
+  /**
+   * When a peer last brought a first-seen message (gossip's counters), ms, -Infinity when never: one of the
+   * criteria that protect a peer from eviction (lib/peers/eviction.ts). Default: never, for every peer.
+   */
+  lastNovelAt?: (nodeId: string) => number;
 }
 
 /**
@@ -119,6 +124,9 @@ export class PeerManager {
   #nextFeelerAt = 0;
   readonly #connecting = new Set<string>(); // node ids or bootstrap addresses
   readonly #log: LogSink;
+  readonly #lastNovelAt: (nodeId: string) => number;
+  /** Key of the netgroup hash that picks the subnets protected from eviction; drawn at the first eviction. */
+  #evictionSalt: number | undefined;
   readonly #bootstrap: BootstrapEntry[];
   readonly #dials = new Set<Promise<void>>();
   #timer: TimerId | undefined;
@@ -153,6 +161,7 @@ export class PeerManager {
     this.#codec = options.codec ?? new MessageCodec();
     this.#log = options.log ?? defaultLogSink;
     this.#storage = options.storage;
+    this.#lastNovelAt = options.lastNovelAt ?? (() => -Infinity);
     this.#book = new AddressBook({
       selfNodeId: this.#identity.nodeId,
       selfAddress: options.selfAddress ?? (() => ""),
@@ -347,7 +356,12 @@ export class PeerManager {
 
   /** Makes room for `newcomer` by evicting the peer {@link evictionVictim} names; returns whether room was made. */
   #evictFor(newcomer: Connection): boolean {
-    const worst = evictionVictim(this.#active.values(), newcomer, this.#trust);
+    this.#evictionSalt ??= Math.floor(this.#random() * 2 ** 32);
+    const worst = evictionVictim(this.#active.values(), newcomer, {
+      trust: this.#trust,
+      lastNovelAt: this.#lastNovelAt,
+      salt: this.#evictionSalt,
+    });
     if (worst === undefined) return false;
     const victim = this.#active.get(worst)!;
     this.#active.delete(worst); // free the slot now; the close completes in the background

@@ -17,7 +17,10 @@
  *   /24 (IPv4) or /48 (IPv6);
  * - `outboundSlots` of the `maxPeers` are for connections this node chose:
  *   inbound connections never take them, and are never evicted into them;
- * - candidates to dial are chosen for subnet diversity first, then trust.
+ * - candidates to dial are chosen for subnet diversity first, then trust;
+ * - when a newcomer needs a slot, peers are protected from eviction on several
+ *   criteria (subnet, round trip, novel messages, longevity, then earned
+ *   reputation), as Bitcoin Core's SelectNodeToEvict, so no one score decides.
  *
  * On loopback every client socket comes from 127.0.0.1, so to let tests and
  * devnets model distinct hosts, an inbound peer whose socket address is
@@ -40,7 +43,7 @@
  * (the new and tried tables), `book.ts` (the address book over them and its
  * durable table), `intake.ts` (per-peer address budgets, solicited answers),
  * `anchors.ts` (saved outbound peers), `admission.ts` (groups, bounds,
- * slots, eviction), `dialer.ts` (dial budget, candidates, backoff),
+ * slots), `eviction.ts` (whom a newcomer displaces), `dialer.ts` (dial budget, candidates, backoff),
  * `liveness.ts` (timeouts, heartbeats), `discovery.ts` (PEER_DISCOVERY and
  * PEER_ANNOUNCEMENT, the answer cache), `manager.ts` ({@link PeerManager},
  * which applies them and runs feelers).

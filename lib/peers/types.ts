@@ -67,6 +67,8 @@ export interface ActiveState extends ActivePeer {
   pingSentAt: number;
   /** Last measured round trip, ms. */
   rttMs: number | undefined;
+  /** Lowest measured round trip on this connection, ms (an eviction criterion: it cannot be lowered from afar). */
+  minRttMs: number | undefined;
   /** When its PEER_DISCOVERY was last answered (answers are rate-limited). */
   lastDiscoveryAnswered: number;
   /** When it was last sent a PEER_DISCOVERY. */
