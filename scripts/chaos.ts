@@ -11,6 +11,7 @@
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
+ *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -23,6 +24,7 @@ import { ControlApi, loadOrCreateApiToken } from "../lib/api.ts";
 import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
+import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { relay } from "./chaos/relay.ts";
@@ -629,6 +631,7 @@ if (import.meta.main) {
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
       "peer-rate": { type: "string", default: "600" },
+      targets: { type: "string", default: "100" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -691,9 +694,13 @@ if (import.meta.main) {
         peerRate: Number(args["peer-rate"]),
       });
       break;
+    case "dialpolicy":
+      result = await dialpolicy({ targets: Number(args.targets), durationS: Number(args.duration ?? 10) });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay " +
+          "or dialpolicy",
       );
       Deno.exit(2);
   }

@@ -32,6 +32,7 @@ import {
   type PeerRecord,
 } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
+import { BoundedMap } from "../ratelimit.ts";
 import type { Storage } from "../storage/types.ts";
 import type { TrustModel } from "../trust.ts";
 import {
@@ -50,6 +51,9 @@ import { backoffMs, dialBudget, isDialable, pickDialTargets } from "./dialer.ts"
 import { announceable, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
 import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
 import type { ActivePeer, ActiveState, BootstrapEntry, PeerInfo, PeerStats } from "./types.ts";
+
+/** Refused addresses remembered so that each is logged and counted once. */
+const REFUSED_ADDRESSES_REMEMBERED = 1_000;
 
 /** Options of {@link PeerManager}. */
 export interface PeerManagerOptions {
@@ -110,6 +114,8 @@ export class PeerManager {
   #started = false;
   #stopped = false;
   #lastDiscovery = 0;
+  // Addresses the dial policy refused, so each is logged and counted once (while remembered).
+  readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
   readonly #stats: PeerStats = {
     dials: 0,
     dialFailures: 0,
@@ -118,6 +124,7 @@ export class PeerManager {
     timeouts: 0,
     lowTrustDisconnects: 0,
     forgotten: 0,
+    refusedByPolicy: 0,
   };
 
   /**
@@ -286,7 +293,7 @@ export class PeerManager {
         entry.failures = 0;
       }
     }
-    peer.announced = this.#book.learn(connection.initialPeers, nodeId);
+    peer.announced = this.#book.learn(this.#dialable(connection.initialPeers), nodeId);
     if (!replacing) {
       try {
         this.onPeerConnected?.(peer);
@@ -373,9 +380,29 @@ export class PeerManager {
         }
         break;
       case MessageType.PEER_ANNOUNCEMENT:
-        peer.announced = this.#book.learn(message.payload.peers, peer.nodeId);
+        peer.announced = this.#book.learn(this.#dialable(message.payload.peers), peer.nodeId);
         break;
     }
+  }
+
+  /**
+   * The announced records whose addresses the dial policy permits: the others are hearsay pointing where
+   * this node must not connect, so they never enter the book (nor take its room from dialable ones).
+   */
+  #dialable(records: readonly PeerRecord[]): PeerRecord[] {
+    return records.filter((record) => this.#permitsDial(record.address));
+  }
+
+  /** Whether the transport's dial policy permits `address`; a refusal is counted and logged once per address. */
+  #permitsDial(address: string): boolean {
+    if (typeof address !== "string") return false;
+    if (this.#transport.permitsDial(address)) return true;
+    if (!this.#refusedAddresses.has(address)) {
+      this.#refusedAddresses.set(address, true);
+      this.#stats.refusedByPolicy++;
+      this.#log("debug", "address refused by the dial policy", { address });
+    }
+    return false;
   }
 
   #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
@@ -452,7 +479,9 @@ export class PeerManager {
       .map((k) => networkGroup(parseHostPort(k!.address)!.host));
     const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
     const candidates = this.#shuffled(
-      [...this.#book.values()].filter((known) => isDialable(known, now, busy, this.config, this.#trust)),
+      [...this.#book.values()].filter((known) =>
+        isDialable(known, now, busy, this.config, this.#trust) && this.#permitsDial(known.address)
+      ),
     );
     for (const known of pickDialTargets(candidates, this.#active.values(), pending, budget, this.config, this.#trust)) {
       this.#dial(known.address, known.nodeId);

@@ -119,4 +119,9 @@ export interface PeerStats {
   lowTrustDisconnects: number;
   /** Addresses forgotten after too many failures. */
   forgotten: number;
+  /**
+   * Distinct announced or stored addresses the dial policy refused (never dialed, never stored); each is
+   * counted once while among the last 1,000 refused.
+   */
+  refusedByPolicy: number;
 }

@@ -54,4 +54,14 @@ export {
   type TransportStats,
 } from "./types.ts";
 export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
-export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { type ResolveHost, TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export {
+  DIAL_POLICY_NAMES,
+  DIAL_PRESETS,
+  DialGuard,
+  type DialPolicy,
+  type DialPolicyName,
+  type DialPolicyOptions,
+  type DialPolicyPreset,
+  resolveDialPolicy,
+} from "../dial_policy.ts";

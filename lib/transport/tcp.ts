@@ -7,10 +7,12 @@
  *
  * @module
  */
+import { lookup } from "node:dns/promises";
 import { formatHostPort, parseHostPort } from "../address.ts";
 import { checkRecordCipher } from "../aead.ts";
 import { toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
+import { DialGuard } from "../dial_policy.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
 import type { Identity } from "../identity.ts";
@@ -62,6 +64,16 @@ const ACCEPT_RETRY_MS = 100;
 /** Longest interval between sweeps for blocked writes, ms (shorter when writeTimeoutMs is). */
 const WRITE_SWEEP_INTERVAL_MS = 1_000;
 
+/** Addresses of previously unseen refused dials remembered, so each is logged once. */
+const REFUSED_DIALS_LOGGED = 1_000;
+
+/** Resolves a host name to its IP addresses (the system resolver by default). */
+export type ResolveHost = (name: string) => Promise<string[]>;
+
+async function systemResolve(name: string): Promise<string[]> {
+  return (await lookup(name, { all: true, verbatim: true })).map((entry) => entry.address);
+}
+
 /** Options of {@link TcpTransport}. */
 export interface TcpTransportOptions {
   /** This node's identity. */
@@ -76,6 +88,11 @@ export interface TcpTransportOptions {
   initialPeers?: (remoteNodeId: string) => PeerRecord[];
   /** Where failures of handlers and of accepting are logged. Default {@link defaultLogSink}. */
   log?: LogSink;
+  /**
+   * Resolves the host names the dial policy permits (bootstrap names); each address is checked against
+   * the policy and the first permitted one is dialed. Default: the system resolver (`getaddrinfo`).
+   */
+  resolve?: ResolveHost;
 }
 
 interface PendingHandshake {
@@ -134,6 +151,9 @@ export class TcpTransport implements Transport {
   // check, key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
   readonly #stats: TransportStats = emptyTransportStats();
+  readonly #dialGuard: DialGuard;
+  readonly #resolve: ResolveHost;
+  readonly #refusedLogged = new BoundedMap<string, true>(REFUSED_DIALS_LOGGED);
 
   /**
    * Creates a transport; nothing is opened until {@link TcpTransport.listen} or {@link TcpTransport.dial}.
@@ -151,6 +171,8 @@ export class TcpTransport implements Transport {
     this.#initialPeers = options.initialPeers ?? (() => []);
     this.#log = options.log ?? defaultLogSink;
     this.#inbound = new InboundSlots(this.config, this.#stats);
+    this.#dialGuard = new DialGuard(this.config.dialPolicy, "transport.dialPolicy");
+    this.#resolve = options.resolve ?? systemResolve;
     this.#owner = {
       config: this.config,
       clock: this.#clock,
@@ -405,10 +427,30 @@ export class TcpTransport implements Transport {
     return Math.max(MAX_RECORD_PLAINTEXT, this.config.maxFrameBytes + FRAME_HEADER_BYTES) + RECORD_TAG_BYTES;
   }
 
+  permitsDial(address: string): boolean {
+    return this.#dialGuard.permits(address);
+  }
+
+  /** Counts and logs (once per address, at debug) a dial the policy refuses, and returns its error. */
+  #refuseDial(address: string, why: string): TransportError {
+    this.#stats.dialsRefused++;
+    if (!this.#refusedLogged.has(address)) {
+      this.#refusedLogged.set(address, true);
+      this.#log("debug", "dial refused by the dial policy", { address, why, policy: this.config.dialPolicy.preset });
+    }
+    return new TransportError(
+      "DIAL_REFUSED",
+      `${address} is refused by the ${this.config.dialPolicy.preset} dial policy: ${why}`,
+    );
+  }
+
   async dial(address: string, options: DialOptions = {}): Promise<Connection> {
     if (this.#closing) throw new TransportError("CLOSED", "transport is closed");
     const target = parseHostPort(address);
     if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
+    const refusal = this.#dialGuard.check(address);
+    if (refusal !== undefined) throw this.#refuseDial(address, refusal);
     if (options.expectedNodeId !== undefined) {
       const existing = this.#open.get(options.expectedNodeId);
       if (existing?.isOpen) return existing;
@@ -429,6 +471,29 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /**
+   * Opens the socket. A host name (one the policy names) is resolved first and the first address the
+   * policy permits is dialed by IP, so the address checked is the address connected to.
+   */
+  async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
+    let ip = host;
+    if (parseHostPort(address)?.family === "dns") {
+      let addresses: string[];
+      try {
+        addresses = await this.#resolve(host);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new TransportError("CONNECT_FAILED", `cannot resolve ${host}: ${reason}`, undefined, { cause: error });
+      }
+      const permitted = addresses.find((candidate) => this.#dialGuard.checkIp(candidate) === undefined);
+      if (permitted === undefined) {
+        throw this.#refuseDial(address, `${host} resolves to ${addresses.join(", ") || "nothing"}, none permitted`);
+      }
+      ip = permitted;
+    }
+    return await Deno.connect({ hostname: ip, port, transport: "tcp" });
+  }
+
   async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
     if (this.#stats.outbound >= this.config.maxOutbound) {
       throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${this.config.maxOutbound} reached`);
@@ -446,7 +511,7 @@ export class TcpTransport implements Transport {
 
   async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
     const startedAt = this.#clock.now();
-    const connecting = Deno.connect({ hostname: host, port, transport: "tcp" });
+    const connecting = this.#connect(host, port, address);
     let conn: Deno.TcpConn;
     try {
       conn = await withTimeout(
