@@ -89,6 +89,7 @@ export {
   type DialPolicyName,
   type DialPolicyOptions,
   type DialPolicyPreset,
+  type DialRefusal,
   resolveDialPolicy,
 } from "./lib/dial_policy.ts";
 export type { ParallelVerifierStats } from "./lib/verifier.ts";

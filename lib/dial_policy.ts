@@ -13,6 +13,7 @@
  */
 import { parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
+import { BoundedMap } from "./ratelimit.ts";
 
 /** A parsed IP address: its family and its value as an unsigned integer (32 or 128 bits). */
 export interface IpAddress {
@@ -34,7 +35,6 @@ export interface Cidr {
 
 const BITS = { 4: 32, 6: 128 } as const;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const MAPPED_PREFIX = 0xffffn << 32n;
 
 function parseIpv4(text: string): bigint | undefined {
   if (!IPV4.test(text)) return undefined;
@@ -385,7 +385,13 @@ export class DialGuard {
   readonly policy: DialPolicy;
   readonly #allow: Cidr[];
   readonly #deny: Cidr[];
+  readonly #denyWhy: string[];
+  // IPv4 ranges again as 32-bit numbers: most checks are IPv4, and number arithmetic is far cheaper than bigint.
+  readonly #allow4: Range4[];
+  readonly #deny4: Range4[];
   readonly #names: Set<string>;
+  // Verdicts of recent addresses: the dialer asks about the same book entries on every maintenance round.
+  readonly #verdicts = new BoundedMap<string, DialRefusal | null>(VERDICTS_CACHED);
 
   /**
    * Compiles `policy`.
@@ -404,6 +410,9 @@ export class DialGuard {
     this.#allow = policy.allow.map((text) => parseCidr(text, `${key}.allow`));
     this.#deny = policy.deny.map((text) => parseCidr(text, `${key}.deny`));
     this.#names = new Set(policy.names.map((n) => String(n).toLowerCase()));
+    this.#denyWhy = this.#deny.map((range) => `in ${describeRange(range, policy.preset)}`);
+    this.#allow4 = this.#allow.filter((r) => r.family === 4).map((r) => toRange4(r, ""));
+    this.#deny4 = this.#deny.flatMap((r, i) => r.family === 4 ? [toRange4(r, this.#denyWhy[i])] : []);
   }
 
   /** Whether `address` (`host:port`) may be dialed. A permitted DNS name must still pass {@link DialGuard.checkIp}. */
@@ -417,6 +426,14 @@ export class DialGuard {
    * {@link DialGuard.checkIp} before connecting.
    */
   check(address: string): DialRefusal {
+    const cached = this.#verdicts.get(address);
+    if (cached !== undefined) return cached ?? undefined;
+    const verdict = this.#checkUncached(address);
+    this.#verdicts.set(address, verdict ?? null);
+    return verdict;
+  }
+
+  #checkUncached(address: string): DialRefusal {
     const parsed = parseHostPort(address);
     if (parsed === undefined) return "not a host:port address";
     if (parsed.family === "dns") {
@@ -429,14 +446,41 @@ export class DialGuard {
 
   /** Why the IP address `host` may not be dialed, or `undefined` when it may. */
   checkIp(host: string): DialRefusal {
+    const v4 = IPV4.test(host) ? ipv4Number(host) : undefined;
+    if (v4 !== undefined) {
+      for (const range of this.#deny4) {
+        if (((v4 & range.mask) >>> 0) === range.base) return range.why;
+      }
+      for (const range of this.#allow4) if (((v4 & range.mask) >>> 0) === range.base) return undefined;
+      return `outside the ranges the ${this.policy.preset} policy dials`;
+    }
     const ip = parseIp(host);
     if (ip === undefined) return "not an IP address";
-    for (const range of this.#deny) {
-      if (cidrContains(range, ip)) return `in ${describeRange(range, this.policy.preset)}`;
-    }
+    for (let i = 0; i < this.#deny.length; i++) if (cidrContains(this.#deny[i], ip)) return this.#denyWhy[i];
     for (const range of this.#allow) if (cidrContains(range, ip)) return undefined;
     return `outside the ranges the ${this.policy.preset} policy dials`;
   }
+}
+
+/** Verdicts a {@link DialGuard} keeps for recently checked addresses. */
+const VERDICTS_CACHED = 4_096;
+
+/** An IPv4 range as 32-bit numbers. */
+interface Range4 {
+  base: number;
+  mask: number;
+  /** Why an address in it is refused (deny ranges). */
+  why: string;
+}
+
+function toRange4(cidr: Cidr, why: string): Range4 {
+  return { base: Number(cidr.base), mask: Number(mask(4, cidr.prefix)), why };
+}
+
+/** A dotted quad (already matched by `IPV4`) as an unsigned 32-bit number. */
+function ipv4Number(text: string): number {
+  const [a, b, c, d] = text.split(".").map(Number);
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
 
 /** The built-in refused ranges, parsed, with why each is refused. */
@@ -450,3 +494,6 @@ function describeRange(range: Cidr, preset: DialPolicyPreset): string {
   const known = KNOWN_RANGES.find(([outer]) => presetDeny.includes(formatCidr(outer)) && cidrCovers(outer, range));
   return known ? `${formatCidr(range)}, ${known[1]}` : `${formatCidr(range)}, refused by dialDeny`;
 }
+
+/** The loopback preset's policy (127.0.0.0/8 and ::1 only), for tests, benchmarks and tools. */
+export const LOOPBACK_DIAL_POLICY: DialPolicy = resolveDialPolicy({ preset: "loopback" });

@@ -12,6 +12,7 @@ import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
 import { resolveDialPolicy, TcpTransport, TransportError } from "../lib/transport/mod.ts";
+import { runCli } from "../lib/cli/mod.ts";
 import { KithNode } from "../lib/node.ts";
 import { runUntil, runUntilSettled } from "./_support.ts";
 
@@ -176,4 +177,38 @@ Deno.test("a bootstrap entry the dial policy refuses, or a malformed policy sett
     () => new KithNode({ config: { dialPolicy: "open" as never } }),
     (e: unknown) => e instanceof ConfigError && e.key === "dialPolicy",
   );
+});
+
+Deno.test("kith start takes --dial-policy, --dial-allow and --dial-deny (comma-separated), refusing bad ones with exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--dial-deny", "127.0.0.0/33"], /dialDeny/],
+      [["--dial-allow", "127.0.0.0/8,nonsense"], /dialAllow.*nonsense/],
+      [["--dial-policy", "open"], /dialPolicy/],
+      // The ranges reach the policy: the second --dial-deny range refuses the bootstrap entry.
+      [
+        [
+          "--dial-deny",
+          "127.98.0.0/16",
+          "--dial-deny",
+          "127.97.0.0/16,127.99.0.0/16",
+          "--bootstrap",
+          "127.99.0.1:7400",
+        ],
+        /bootstrap.*127\.99\.0\.1:7400/,
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const err: string[] = [];
+      const code = await runCli(["start", "--data-dir", dir, "--listen", "127.0.0.1:0", ...flags], {
+        out: () => {},
+        err: (line) => err.push(line),
+      });
+      assert.equal(code, 2, flags.join(" "));
+      assert.match(err.join("\n"), message);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -54,7 +54,8 @@ export {
   type TransportStats,
 } from "./types.ts";
 export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
-export { type ResolveHost, TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { type ResolveHost, systemResolve } from "./dial_gate.ts";
 export {
   DIAL_POLICY_NAMES,
   DIAL_PRESETS,
@@ -63,5 +64,7 @@ export {
   type DialPolicyName,
   type DialPolicyOptions,
   type DialPolicyPreset,
+  type DialRefusal,
+  LOOPBACK_DIAL_POLICY,
   resolveDialPolicy,
 } from "../dial_policy.ts";

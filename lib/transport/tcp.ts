@@ -7,12 +7,10 @@
  *
  * @module
  */
-import { lookup } from "node:dns/promises";
 import { formatHostPort, parseHostPort } from "../address.ts";
 import { checkRecordCipher } from "../aead.ts";
 import { toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
-import { DialGuard } from "../dial_policy.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
 import type { Identity } from "../identity.ts";
@@ -21,6 +19,7 @@ import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol/mod
 import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
 import { InboundSlots } from "./admission.ts";
+import { DialGate, type ResolveHost } from "./dial_gate.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
 import {
   closeQuietly,
@@ -63,16 +62,6 @@ const RECENT_HELLOS = 10_000;
 const ACCEPT_RETRY_MS = 100;
 /** Longest interval between sweeps for blocked writes, ms (shorter when writeTimeoutMs is). */
 const WRITE_SWEEP_INTERVAL_MS = 1_000;
-
-/** Addresses of previously unseen refused dials remembered, so each is logged once. */
-const REFUSED_DIALS_LOGGED = 1_000;
-
-/** Resolves a host name to its IP addresses (the system resolver by default). */
-export type ResolveHost = (name: string) => Promise<string[]>;
-
-async function systemResolve(name: string): Promise<string[]> {
-  return (await lookup(name, { all: true, verbatim: true })).map((entry) => entry.address);
-}
 
 /** Options of {@link TcpTransport}. */
 export interface TcpTransportOptions {
@@ -151,9 +140,7 @@ export class TcpTransport implements Transport {
   // check, key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
   readonly #stats: TransportStats = emptyTransportStats();
-  readonly #dialGuard: DialGuard;
-  readonly #resolve: ResolveHost;
-  readonly #refusedLogged = new BoundedMap<string, true>(REFUSED_DIALS_LOGGED);
+  readonly #dialGate: DialGate;
 
   /**
    * Creates a transport; nothing is opened until {@link TcpTransport.listen} or {@link TcpTransport.dial}.
@@ -171,8 +158,7 @@ export class TcpTransport implements Transport {
     this.#initialPeers = options.initialPeers ?? (() => []);
     this.#log = options.log ?? defaultLogSink;
     this.#inbound = new InboundSlots(this.config, this.#stats);
-    this.#dialGuard = new DialGuard(this.config.dialPolicy, "transport.dialPolicy");
-    this.#resolve = options.resolve ?? systemResolve;
+    this.#dialGate = new DialGate(this.config.dialPolicy, this.#stats, this.#log, options.resolve);
     this.#owner = {
       config: this.config,
       clock: this.#clock,
@@ -428,20 +414,7 @@ export class TcpTransport implements Transport {
   }
 
   permitsDial(address: string): boolean {
-    return this.#dialGuard.permits(address);
-  }
-
-  /** Counts and logs (once per address, at debug) a dial the policy refuses, and returns its error. */
-  #refuseDial(address: string, why: string): TransportError {
-    this.#stats.dialsRefused++;
-    if (!this.#refusedLogged.has(address)) {
-      this.#refusedLogged.set(address, true);
-      this.#log("debug", "dial refused by the dial policy", { address, why, policy: this.config.dialPolicy.preset });
-    }
-    return new TransportError(
-      "DIAL_REFUSED",
-      `${address} is refused by the ${this.config.dialPolicy.preset} dial policy: ${why}`,
-    );
+    return this.#dialGate.permits(address);
   }
 
   async dial(address: string, options: DialOptions = {}): Promise<Connection> {
@@ -449,8 +422,7 @@ export class TcpTransport implements Transport {
     const target = parseHostPort(address);
     if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
     // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
-    const refusal = this.#dialGuard.check(address);
-    if (refusal !== undefined) throw this.#refuseDial(address, refusal);
+    this.#dialGate.check(address);
     if (options.expectedNodeId !== undefined) {
       const existing = this.#open.get(options.expectedNodeId);
       if (existing?.isOpen) return existing;
@@ -471,26 +443,9 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /**
-   * Opens the socket. A host name (one the policy names) is resolved first and the first address the
-   * policy permits is dialed by IP, so the address checked is the address connected to.
-   */
+  /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
   async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
-    let ip = host;
-    if (parseHostPort(address)?.family === "dns") {
-      let addresses: string[];
-      try {
-        addresses = await this.#resolve(host);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new TransportError("CONNECT_FAILED", `cannot resolve ${host}: ${reason}`, undefined, { cause: error });
-      }
-      const permitted = addresses.find((candidate) => this.#dialGuard.checkIp(candidate) === undefined);
-      if (permitted === undefined) {
-        throw this.#refuseDial(address, `${host} resolves to ${addresses.join(", ") || "nothing"}, none permitted`);
-      }
-      ip = permitted;
-    }
+    const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
     return await Deno.connect({ hostname: ip, port, transport: "tcp" });
   }
 
