@@ -11,10 +11,12 @@ import { seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
-import { resolveDialPolicy, TcpTransport, TransportError } from "../lib/transport/mod.ts";
+import { LOOPBACK_DIAL_POLICY, resolveDialPolicy, TcpTransport, TransportError } from "../lib/transport/mod.ts";
+import { componentConfigs } from "../lib/config.ts";
+import { honestNode } from "../scripts/chaos.ts";
 import { runCli } from "../lib/cli/mod.ts";
 import { KithNode } from "../lib/node.ts";
-import { runUntil, runUntilSettled } from "./_support.ts";
+import { assertLoopbackOnly, runUntil, runUntilSettled } from "./_support.ts";
 
 const REFUSED = "127.99.0.0/16";
 const FAST = { peerMaintenanceIntervalMs: 50, discoveryIntervalMs: 300, gossipIntervalMs: 100 };
@@ -211,4 +213,32 @@ Deno.test("kith start takes --dial-policy, --dial-allow and --dial-deny (comma-s
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the nodes and transports tests, benchmarks and chaos scenarios build dial loopback only", async () => {
+  // Whatever listens on loopback gets the loopback-only policy by default (auto): the rule every test relies on.
+  for (const host of ["127.0.0.1", "127.60.1.1", "::1"]) {
+    const transport = new TcpTransport({ identity: Identity.generate(), config: { listenHost: host, listenPort: 0 } });
+    assertLoopbackOnly(transport.config.dialPolicy, `a transport listening on ${host}`);
+    await transport.close();
+  }
+  assertLoopbackOnly(LOOPBACK_DIAL_POLICY, "LOOPBACK_DIAL_POLICY (dial-only benchmark clients)");
+  const node = new KithNode({ config: { listenHost: "127.0.0.1", listenPort: 0, bootstrap: ["127.0.0.1:7400"] } });
+  assertLoopbackOnly(componentConfigs(node.config).transport.dialPolicy!, "a node listening on loopback");
+  // The chaos harness's honest node, as every scenario builds it.
+  const { node: honest } = await honestNode();
+  try {
+    assertLoopbackOnly((honest.components.transport as TcpTransport).config.dialPolicy, "chaos.ts honestNode");
+  } finally {
+    await honest.stop();
+  }
+  // The simulator's nodes, whatever the overrides.
+  const clock = new VirtualClock(1_700_000_000_000);
+  const sim = await startSimNode(new SimNetwork(clock, seededRandom(7), {}), 1, seededRandom(8), {});
+  try {
+    assertLoopbackOnly(componentConfigs(sim.node.config).transport.dialPolicy!, "a simulated node");
+  } finally {
+    await runUntilSettled(clock, sim.stop(), "the simulated node to stop");
+  }
+  assert.throws(() => assertLoopbackOnly(resolveDialPolicy({ preset: "public" })), /outside loopback/);
 });
