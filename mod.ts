@@ -83,6 +83,15 @@ export {
 export type { GossipConfig, GossipSender, GossipStats, MessageHandler, MessageTypeCounts } from "./lib/gossip/mod.ts";
 export type { PeerInfo, PeerState, PeerStats } from "./lib/peers/mod.ts";
 export { type Transport, TransportError, type TransportStats } from "./lib/transport/mod.ts";
+export {
+  DialGuard,
+  type DialPolicy,
+  type DialPolicyName,
+  type DialPolicyOptions,
+  type DialPolicyPreset,
+  type DialRefusal,
+  resolveDialPolicy,
+} from "./lib/dial_policy.ts";
 export type { ParallelVerifierStats } from "./lib/verifier.ts";
 export { type Clock, systemClock, type TimerId } from "./lib/clock.ts";
 export type { RandomSource } from "./lib/random.ts";

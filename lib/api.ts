@@ -564,6 +564,16 @@ export class ControlApi {
       ['{result="completed"}', stats.transport.handshakesCompleted],
       ['{result="failed"}', stats.transport.handshakesFailed],
     ]);
+    metric(
+      "kith_dials_refused_total",
+      "counter",
+      "Addresses the dial policy refused: announced or stored ones the peer manager dropped (each counted once), " +
+        "and dials the transport refused.",
+      [
+        ['{where="peers"}', stats.peers.refusedByPolicy],
+        ['{where="transport"}', stats.transport.dialsRefused],
+      ],
+    );
     const bounds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
     lines.push("# HELP kith_peer_trust Trust of known peers.", "# TYPE kith_peer_trust histogram");
     for (const bound of bounds) {

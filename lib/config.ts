@@ -12,6 +12,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "./address.ts";
+import { DIAL_POLICY_NAMES, type DialPolicyName, resolveDialPolicy } from "./dial_policy.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from "./gossip/mod.ts";
 import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./transport/config.ts";
@@ -32,6 +33,28 @@ export interface NetworkConfig {
   advertisedAddress: string;
   /** Bootstrap nodes (`host:port`). Several protect against an eclipse through one of them. Default none. */
   bootstrap: string[];
+  /**
+   * Which addresses the node dials (see {@link resolveDialPolicy}). Default `"auto"`: `"loopback"` when
+   * `listenHost` is a loopback address (the README walkthrough, `kith devnet`, tests), `"private"` when it
+   * is a private one, else `"public"`. `"public"` dials global unicast addresses only, refusing loopback,
+   * private (RFC 1918, fc00::/7), CGNAT, link-local, documentation, multicast and reserved ranges, so peers
+   * cannot point the node at hosts inside its network; `"private"` also dials the private ranges (a LAN or
+   * data centre network); `"loopback"` dials 127.0.0.0/8 and ::1 only. Outside `"loopback"` the bootstrap
+   * hosts are dialed whatever their range (they are the operator's choice, not hearsay); a bootstrap entry
+   * the policy refuses is a configuration error. Host names are resolved only for bootstrap entries, and
+   * their addresses must pass the policy.
+   */
+  dialPolicy: DialPolicyName;
+  /**
+   * CIDR ranges dialed even where the preset refuses them, e.g. `["10.20.0.0/16"]` for a private network
+   * beside public peers. Default none. Each range widens what announced addresses can make the node dial.
+   */
+  dialAllow: string[];
+  /**
+   * CIDR ranges never dialed, whatever else allows them (bootstrap entries included). Default none. For
+   * networks the node must never touch; announced addresses there are ignored.
+   */
+  dialDeny: string[];
 
   /**
    * gossip_fanout: eager links per node, the peers each new message is pushed to in full (the others get
@@ -139,6 +162,9 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   listenPort: DEFAULT_TRANSPORT_CONFIG.listenPort,
   advertisedAddress: "",
   bootstrap: [],
+  dialPolicy: "auto",
+  dialAllow: [],
+  dialDeny: [],
   gossipFanout: DEFAULT_GOSSIP_CONFIG.fanout,
   gossipOriginPrune: DEFAULT_GOSSIP_CONFIG.originPrune,
   gossipIntervalMs: DEFAULT_GOSSIP_CONFIG.intervalMs,
@@ -196,11 +222,13 @@ type Rule =
   | { kind: "string"; maxBytes: number }
   | { kind: "host" }
   | { kind: "address" }
-  | { kind: "bool" };
+  | { kind: "bool" }
+  | { kind: "enum"; values: readonly string[] };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => ({ kind: "int", min, max });
-const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap">, Rule> = {
+const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "dialDeny">, Rule> = {
   networkId: { kind: "string", maxBytes: 64 },
+  dialPolicy: { kind: "enum", values: DIAL_POLICY_NAMES },
   listenHost: { kind: "host" },
   listenPort: int(0, 65535),
   advertisedAddress: { kind: "address" },
@@ -300,6 +328,9 @@ export function resolveNetworkConfig(
       case "bool":
         if (typeof value !== "boolean") fail("true or false");
         break;
+      case "enum":
+        if (typeof value !== "string" || !rule.values.includes(value)) fail(`one of ${rule.values.join(", ")}`);
+        break;
       case "address":
         if (typeof value !== "string" || (value !== "" && parseHostPort(value) === undefined)) fail('"" or host:port');
         break;
@@ -311,6 +342,12 @@ export function resolveNetworkConfig(
       `bootstrap must be a list of host:port addresses, got ${JSON.stringify(config.bootstrap)}`,
     );
   }
+  for (const key of ["dialAllow", "dialDeny"] as const) {
+    if (!Array.isArray(config[key]) || config[key].some((range) => typeof range !== "string")) {
+      throw new ConfigError(key, `${key} must be a list of CIDR ranges, got ${JSON.stringify(config[key])}`);
+    }
+  }
+  dialPolicyOf(config); // malformed ranges and refused bootstrap entries are refused here, naming the key
   if (config.minPeers > config.maxPeers) {
     throw new ConfigError("minPeers", `minPeers (${config.minPeers}) must not exceed maxPeers (${config.maxPeers})`);
   }
@@ -430,6 +467,17 @@ export interface ComponentConfigs {
   protocol: Partial<ProtocolLimits>;
 }
 
+/** The dial policy `config` stands for. @throws {ConfigError} naming `dialAllow`, `dialDeny` or `bootstrap` */
+function dialPolicyOf(config: NetworkConfig) {
+  return resolveDialPolicy({
+    preset: config.dialPolicy,
+    listenHost: config.listenHost,
+    allow: config.dialAllow,
+    deny: config.dialDeny,
+    bootstrap: config.bootstrap,
+  });
+}
+
 /** Splits a resolved config into the components' own settings. */
 export function componentConfigs(config: NetworkConfig): ComponentConfigs {
   return {
@@ -450,6 +498,7 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       maxFrameBytes: config.maxFrameBytes,
       maxHandshakeFrameBytes: Math.min(64 * 1024, config.maxFrameBytes),
+      dialPolicy: dialPolicyOf(config),
     },
     peers: {
       minPeers: config.minPeers,

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
-import { TcpTransport } from "../lib/transport/mod.ts";
+import { LOOPBACK_DIAL_POLICY, TcpTransport } from "../lib/transport/mod.ts";
 import { KithNode } from "../lib/node.ts";
 
 const args = parseArgs({
@@ -38,7 +38,11 @@ if (args.clients !== undefined) {
   const transports: TcpTransport[] = [];
   for (let i = 0; i < count; i++) {
     // Dial-only transports: they never listen.
-    const t = new TcpTransport({ identity: Identity.generate(), config: { handshakeTimeoutMs: 30_000 } });
+    // Dial-only clients: without a loopback listen host to derive it from, the loopback policy is explicit.
+    const t = new TcpTransport({
+      identity: Identity.generate(),
+      config: { handshakeTimeoutMs: 30_000, dialPolicy: LOOPBACK_DIAL_POLICY },
+    });
     transports.push(t);
     await t.dial(address);
   }

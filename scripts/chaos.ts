@@ -15,6 +15,7 @@
  *   deno task chaos -- --scenario addrclaim [--identities 300] [--groups 2] [--duration 7.6]
  *   deno task chaos -- --scenario cipher [--max-frame 1048576]
  *   deno task chaos -- --scenario trustchain [--honest 12] [--chain 4] [--fresh 1000] [--newcomers 8] [--duration 60]
+ *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -29,6 +30,7 @@ import { computeMessageId, createMessage, DisconnectReason, MessageCodec, Messag
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { addrclaim } from "./chaos/addrclaim.ts";
 import { addrflood } from "./chaos/addrflood.ts";
+import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
@@ -643,6 +645,7 @@ if (import.meta.main) {
       chain: { type: "string", default: "4" },
       fresh: { type: "string", default: "1000" },
       newcomers: { type: "string", default: "8" },
+      targets: { type: "string", default: "100" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -733,10 +736,13 @@ if (import.meta.main) {
         phaseS: Number(args.duration ?? 60), // virtual seconds (phase 2 lasts four times this)
       });
       break;
+    case "dialpolicy":
+      result = await dialpolicy({ targets: Number(args.targets), durationS: Number(args.duration ?? 10) });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim, cipher or trustchain",
+          "addrflood, addrclaim, cipher, trustchain or dialpolicy",
       );
       Deno.exit(2);
   }

@@ -5,7 +5,21 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { cidrCovers, type DialPolicy, parseCidr } from "../lib/dial_policy.ts";
 import type { VirtualClock } from "../lib/sim/clock.ts";
+
+/**
+ * Fails unless `policy` dials loopback only: every allowed range inside 127.0.0.0/8 or ::1. Tests and
+ * benchmarks must never make a node dial anywhere else (their Deno permissions refuse it too).
+ */
+export function assertLoopbackOnly(policy: DialPolicy, what = "the dial policy"): void {
+  const loopback = [parseCidr("127.0.0.0/8", "loopback"), parseCidr("::1/128", "loopback")];
+  for (const text of policy.allow) {
+    const range = parseCidr(text, "allow");
+    assert.ok(loopback.some((outer) => cidrCovers(outer, range)), `${what} allows ${text}, outside loopback`);
+  }
+  assert.equal(policy.names.length, 0, `${what} resolves host names (${policy.names.join(", ")})`);
+}
 
 /**
  * Polls `condition` in real time until it holds; fails the test naming `what` after `limitMs` (a generous

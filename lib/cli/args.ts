@@ -33,6 +33,12 @@ export interface Flags {
   listen?: string;
   /** `--bootstrap HOST:PORT`, repeatable (start). */
   bootstrap?: string[];
+  /** `--dial-policy NAME` (start). */
+  "dial-policy"?: string;
+  /** `--dial-allow CIDR,...`, repeatable (start). */
+  "dial-allow"?: string[];
+  /** `--dial-deny CIDR,...`, repeatable (start). */
+  "dial-deny"?: string[];
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -77,6 +83,9 @@ export function parseCliArgs(args: string[]): ParsedArgs {
       api: { type: "string" },
       listen: { type: "string" },
       bootstrap: { type: "string", multiple: true },
+      "dial-policy": { type: "string" },
+      "dial-allow": { type: "string", multiple: true },
+      "dial-deny": { type: "string", multiple: true },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

@@ -46,7 +46,9 @@ identity, and prints the node id. An existing identity is kept, never replaced.`
 Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
   start: `Usage: kith start [--data-dir DIR] [--listen HOST:PORT] [--bootstrap HOST:PORT]...
                   [--api HOST:PORT] [--profile NAME] [--config FILE.json]
-                  [--log-level debug|info|warn|error] [--log-format text|json] [--json]
+                  [--dial-policy auto|public|private|loopback] [--dial-allow CIDR,...]
+                  [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
+                  [--log-format text|json] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -56,7 +58,16 @@ reconnects to the peers stored in DIR). The control API listens on --api
 --profile picks a preset: default, high-throughput, low-resource,
 high-security. --config reads NetworkConfig settings from a JSON object
 (flags win). Logs go to stderr. SIGINT or SIGTERM stops the node cleanly
-(exit 0).`,
+(exit 0).
+
+The dial policy says which addresses the node connects to. auto (default):
+loopback-only when listening on loopback, private when listening on a
+private address, else public. public refuses loopback, private, CGNAT,
+link-local, documentation, multicast and reserved ranges in addresses peers
+announce; private also dials RFC 1918 and fc00::/7; loopback dials only
+127.0.0.0/8 and ::1. Bootstrap hosts are dialed whatever their range, except
+under loopback. --dial-allow adds ranges the preset refuses; --dial-deny
+refuses ranges whatever else allows them.`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts and message counters

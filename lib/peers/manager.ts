@@ -31,6 +31,7 @@ import {
   type PeerRecord,
 } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
+import { BoundedMap } from "../ratelimit.ts";
 import type { Storage } from "../storage/types.ts";
 import type { TrustModel } from "../trust.ts";
 import {
@@ -59,6 +60,9 @@ import type {
   PeerInfo,
   PeerStats,
 } from "./types.ts";
+
+/** Refused addresses remembered so that each is logged and counted once. */
+const REFUSED_ADDRESSES_REMEMBERED = 1_000;
 
 /** Options of {@link PeerManager}. */
 export interface PeerManagerOptions {
@@ -133,6 +137,8 @@ export class PeerManager {
   #started = false;
   #stopped = false;
   #lastDiscovery = 0;
+  // Addresses the dial policy refused, so each is logged and counted once (while remembered).
+  readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
   readonly #stats: PeerStats = {
     dials: 0,
     dialFailures: 0,
@@ -144,6 +150,7 @@ export class PeerManager {
     feelers: 0,
     anchorDials: 0,
     announcementsDropped: 0,
+    refusedByPolicy: 0,
   };
 
   /**
@@ -339,7 +346,7 @@ export class PeerManager {
     }
     const initial = connection.initialPeers;
     const take = this.#intake.take(nodeId, initial.length, now, false);
-    peer.announced = this.#book.learn(initial, nodeId, group.subnet, take);
+    peer.announced = this.#book.learn(this.#dialable(initial), nodeId, group.subnet, take);
     if (connection.direction === "outbound" && !replacing) {
       // Ask the peer just reached for its peers: over the authenticated link, a solicited answer.
       this.#ask(peer, now);
@@ -452,10 +459,30 @@ export class PeerManager {
       case MessageType.PEER_ANNOUNCEMENT: {
         const records = message.payload.peers;
         const take = this.#intake.take(peer.nodeId, records.length, now);
-        peer.announced = this.#book.learn(records, peer.nodeId, peer.group.subnet, take);
+        peer.announced = this.#book.learn(this.#dialable(records), peer.nodeId, peer.group.subnet, take);
         break;
       }
     }
+  }
+
+  /**
+   * The announced records whose addresses the dial policy permits: the others are hearsay pointing where
+   * this node must not connect, so they never enter the book (nor take its room from dialable ones).
+   */
+  #dialable(records: readonly PeerRecord[]): PeerRecord[] {
+    return records.filter((record) => this.#permitsDial(record.address));
+  }
+
+  /** Whether the transport's dial policy permits `address`; a refusal is counted and logged once per address. */
+  #permitsDial(address: string): boolean {
+    if (typeof address !== "string") return false;
+    if (this.#transport.permitsDial(address)) return true;
+    if (!this.#refusedAddresses.has(address)) {
+      this.#refusedAddresses.set(address, true);
+      this.#stats.refusedByPolicy++;
+      this.#log("debug", "address refused by the dial policy", { address });
+    }
+    return false;
   }
 
   #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
@@ -569,7 +596,7 @@ export class PeerManager {
     const pending = [...this.#connecting].map((key) => this.#book.get(key)).filter((k) => k !== undefined)
       .map((k) => networkGroup(parseHostPort(k!.address)!.host));
     const candidates = this.#sampleCandidates(now, busy, Math.max(8, 4 * budget))
-      .filter((known) => isDialable(known, now, busy, this.config, this.#trust));
+      .filter((known) => isDialable(known, now, busy, this.config, this.#trust) && this.#permitsDial(known.address));
     for (const known of pickDialTargets(candidates, this.#active.values(), pending, budget, this.config, this.#trust)) {
       this.#dial(known.address, known.nodeId);
     }

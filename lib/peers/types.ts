@@ -136,6 +136,11 @@ export interface PeerStats {
   anchorDials: number;
   /** PEER_ANNOUNCEMENTs dropped unread: the peer had no address budget left and no request was outstanding. */
   announcementsDropped: number;
+  /**
+   * Distinct announced or stored addresses the dial policy refused (never dialed, never stored); each is
+   * counted once while among the last 1,000 refused.
+   */
+  refusedByPolicy: number;
 }
 
 /** The address book's occupancy and counters (`PeerManager.addressBook()`). */

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { DialGuard, type DialPolicy, resolveDialPolicy } from "../dial_policy.ts";
 import type { Identity } from "../identity.ts";
 import {
   type CloseInfo,
@@ -73,7 +74,16 @@ export interface SimTransportOptions {
   sourceHost?: string;
   /** The peer list it sends a node that dials it (TCP's HANDSHAKE_ACK list). Default: none. */
   initialPeers?: (remoteNodeId: string) => PeerRecord[];
+  /**
+   * Which addresses it may dial, as TCP's `dialPolicy`. Default: the loopback preset (simulated addresses
+   * are loopback ones). A loopback-only policy narrowed by `deny` ranges is allowed; a wider one is refused,
+   * so a simulation can never model dialing outside loopback.
+   */
+  dialPolicy?: DialPolicy;
 }
+
+/** The loopback preset's ranges, the only ones a simulated node may be allowed to dial. */
+const LOOPBACK_ALLOW: readonly string[] = resolveDialPolicy({ preset: "loopback" }).allow;
 
 /** Bytes counted per envelope on top of its encoding: the frame prefix and the AEAD tag. */
 const WIRE_OVERHEAD = 4 + 16;
@@ -325,6 +335,7 @@ export class SimTransport implements Transport {
   /** The host its dialed connections come from, if not its listen address (see {@link SimTransportOptions}). */
   readonly sourceHost: string | undefined;
   readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
+  readonly #dialGuard: DialGuard;
   onConnection: ((connection: Connection) => void) | undefined;
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
   readonly #open = new Map<string, SimConnection>();
@@ -340,6 +351,16 @@ export class SimTransport implements Transport {
     this.address = address;
     this.sourceHost = options.sourceHost;
     this.#initialPeers = options.initialPeers ?? (() => []);
+    const policy = options.dialPolicy ?? resolveDialPolicy({ preset: "loopback" });
+    if (policy.preset !== "loopback" || policy.allow.some((range) => !LOOPBACK_ALLOW.includes(range))) {
+      throw new RangeError(`a simulated node dials loopback only, got the ${policy.preset} policy`);
+    }
+    this.#dialGuard = new DialGuard(policy);
+  }
+
+  /** Whether its dial policy permits `address`, as TCP's. */
+  permitsDial(address: string): boolean {
+    return this.#dialGuard.permits(address);
   }
 
   /** Counters, as TCP's: connections now by direction, handshakes (every link counts one), bytes, records. */
@@ -362,6 +383,11 @@ export class SimTransport implements Transport {
 
   /** Connects after one round trip; the remote sees the connection half a round trip earlier. */
   dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    const refusal = this.#dialGuard.check(address);
+    if (refusal !== undefined) {
+      this.counters.dialsRefused++;
+      return Promise.reject(new TransportError("DIAL_REFUSED", `${address} is refused by the dial policy: ${refusal}`));
+    }
     this.network.onDial?.(this.address, address);
     const remote = this.network.at(address);
     const rtt = 2 * this.network.latency(this.address, address);

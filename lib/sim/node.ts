@@ -65,15 +65,21 @@ export async function startSimNode(
   const address = simAddress(index);
   const storage = restart?.storage ?? new MemoryStorage({ clock, pruneIntervalMs: 0 });
   let transport: SimTransport | undefined;
+  if (overrides.dialPolicy !== undefined && overrides.dialPolicy !== "loopback") {
+    throw new RangeError(`a simulated node dials loopback only, got dialPolicy ${overrides.dialPolicy}`);
+  }
   const node = new KithNode({
-    config: { ...overrides, verifyThreads: 0 },
+    // Simulated addresses are loopback ones: the node runs the loopback-only dial policy, which its
+    // transport checks again.
+    config: { ...overrides, verifyThreads: 0, dialPolicy: "loopback" },
     preset,
     identity,
     storage,
     clock,
     random,
     gossip: gossipOverrides,
-    transport: (context) => transport = network.transport(context.identity, address),
+    transport: (context) =>
+      transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy }),
   });
   await node.start();
   const { trust, peers, gossip } = node.components;

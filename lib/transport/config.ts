@@ -5,6 +5,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { DialGuard, type DialPolicy, resolveDialPolicy } from "../dial_policy.ts";
 import { ConfigError } from "../errors.ts";
 import { MAX_RECORD_PLAINTEXT } from "./session.ts";
 
@@ -84,6 +85,15 @@ export interface TransportConfig {
   maxRecordBytes: number;
   /** How long closing waits for the DISCONNECT and queued frames to be written, ms. Default 1,000. */
   closeTimeoutMs: number;
+  /**
+   * Which addresses {@link Transport.dial} may connect to; anything else is refused with `DIAL_REFUSED`
+   * before a socket is opened. Default: {@link resolveDialPolicy} for `listenHost` (`auto`): loopback-only
+   * when listening on loopback (tests, devnets), the private preset on a private address, else the public
+   * preset (global unicast only). A node builds it from `dialPolicy`, `dialAllow`, `dialDeny` and its
+   * bootstrap list. Stricter keeps peers from pointing the node at hosts it should not reach; looser is
+   * needed only for networks on private addresses.
+   */
+  dialPolicy: DialPolicy;
 }
 
 /** The default {@link TransportConfig}. */
@@ -108,6 +118,7 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
   writeTimeoutMs: 10_000,
   maxRecordBytes: 64 * 1024,
   closeTimeoutMs: 1_000,
+  dialPolicy: resolveDialPolicy({ listenHost: "0.0.0.0" }),
 });
 
 /**
@@ -117,6 +128,10 @@ export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze
  */
 export function resolveTransportConfig(overrides: Partial<TransportConfig> = {}): TransportConfig {
   const config = { ...DEFAULT_TRANSPORT_CONFIG, ...overrides };
+  if (overrides.dialPolicy === undefined && typeof config.listenHost === "string") {
+    config.dialPolicy = resolveDialPolicy({ listenHost: config.listenHost, keyPrefix: "transport." });
+  }
+  new DialGuard(config.dialPolicy, "transport.dialPolicy"); // throws on a malformed range
   const fail = (key: keyof TransportConfig, rule: string) => {
     throw new ConfigError(`transport.${key}`, `transport.${key} ${rule}, got ${JSON.stringify(config[key])}`);
   };

@@ -55,3 +55,16 @@ export {
 } from "./types.ts";
 export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
 export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { type ResolveHost, systemResolve } from "./dial_gate.ts";
+export {
+  DIAL_POLICY_NAMES,
+  DIAL_PRESETS,
+  DialGuard,
+  type DialPolicy,
+  type DialPolicyName,
+  type DialPolicyOptions,
+  type DialPolicyPreset,
+  type DialRefusal,
+  LOOPBACK_DIAL_POLICY,
+  resolveDialPolicy,
+} from "../dial_policy.ts";

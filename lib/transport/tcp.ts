@@ -19,6 +19,7 @@ import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol/mod
 import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
 import { InboundSlots } from "./admission.ts";
+import { DialGate, type ResolveHost } from "./dial_gate.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
 import {
   closeQuietly,
@@ -76,6 +77,11 @@ export interface TcpTransportOptions {
   initialPeers?: (remoteNodeId: string) => PeerRecord[];
   /** Where failures of handlers and of accepting are logged. Default {@link defaultLogSink}. */
   log?: LogSink;
+  /**
+   * Resolves the host names the dial policy permits (bootstrap names); each address is checked against
+   * the policy and the first permitted one is dialed. Default: the system resolver (`getaddrinfo`).
+   */
+  resolve?: ResolveHost;
 }
 
 interface PendingHandshake {
@@ -134,6 +140,7 @@ export class TcpTransport implements Transport {
   // check, key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
   readonly #stats: TransportStats = emptyTransportStats();
+  readonly #dialGate: DialGate;
 
   /**
    * Creates a transport; nothing is opened until {@link TcpTransport.listen} or {@link TcpTransport.dial}.
@@ -151,6 +158,7 @@ export class TcpTransport implements Transport {
     this.#initialPeers = options.initialPeers ?? (() => []);
     this.#log = options.log ?? defaultLogSink;
     this.#inbound = new InboundSlots(this.config, this.#stats);
+    this.#dialGate = new DialGate(this.config.dialPolicy, this.#stats, this.#log, options.resolve);
     this.#owner = {
       config: this.config,
       clock: this.#clock,
@@ -405,10 +413,16 @@ export class TcpTransport implements Transport {
     return Math.max(MAX_RECORD_PLAINTEXT, this.config.maxFrameBytes + FRAME_HEADER_BYTES) + RECORD_TAG_BYTES;
   }
 
+  permitsDial(address: string): boolean {
+    return this.#dialGate.permits(address);
+  }
+
   async dial(address: string, options: DialOptions = {}): Promise<Connection> {
     if (this.#closing) throw new TransportError("CLOSED", "transport is closed");
     const target = parseHostPort(address);
     if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
+    this.#dialGate.check(address);
     if (options.expectedNodeId !== undefined) {
       const existing = this.#open.get(options.expectedNodeId);
       if (existing?.isOpen) return existing;
@@ -429,6 +443,12 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
+  async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
+    const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
+    return await Deno.connect({ hostname: ip, port, transport: "tcp" });
+  }
+
   async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
     if (this.#stats.outbound >= this.config.maxOutbound) {
       throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${this.config.maxOutbound} reached`);
@@ -446,7 +466,7 @@ export class TcpTransport implements Transport {
 
   async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
     const startedAt = this.#clock.now();
-    const connecting = Deno.connect({ hostname: host, port, transport: "tcp" });
+    const connecting = this.#connect(host, port, address);
     let conn: Deno.TcpConn;
     try {
       conn = await withTimeout(

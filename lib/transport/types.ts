@@ -112,6 +112,8 @@ export interface TransportStats {
    * cost in CPU on a lightly loaded node.
    */
   recordsOut: number;
+  /** Dials refused by the dial policy (`DIAL_REFUSED`) before any socket was opened. */
+  dialsRefused: number;
 }
 
 /** Transport counters at zero, for a new transport. */
@@ -129,6 +131,7 @@ export function emptyTransportStats(): TransportStats {
     bytesIn: 0,
     bytesOut: 0,
     recordsOut: 0,
+    dialsRefused: 0,
   };
 }
 
@@ -148,6 +151,11 @@ export interface Transport {
   listen(): Promise<string>;
   /** Connects to `address` and completes the handshake. @throws {TransportError} */
   dial(address: string, options?: DialOptions): Promise<Connection>;
+  /**
+   * Whether the dial policy lets this transport dial `address` (`host:port`); {@link Transport.dial}
+   * refuses any other with `DIAL_REFUSED`. A permitted host name may still be refused once resolved.
+   */
+  permitsDial(address: string): boolean;
   /** The open connection to `nodeId`, if any. */
   connection(nodeId: string): Connection | undefined;
   /** All open connections. */
@@ -168,7 +176,8 @@ export class TransportError extends KithError {
   /**
    * Creates a transport error.
    *
-   * @param code `CONNECT_FAILED`, `HANDSHAKE_FAILED`, `WRONG_PEER`, `CLOSED`, or a DisconnectReason name
+   * @param code `CONNECT_FAILED`, `DIAL_REFUSED` (the dial policy refuses the address), `HANDSHAKE_FAILED`,
+   *   `WRONG_PEER`, `CLOSED`, or a DisconnectReason name
    * @param message one line
    */
   constructor(code: string, message: string, reason?: number, options?: ErrorOptions) {

@@ -93,6 +93,11 @@ export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise
     }
     config.bootstrap = flags.bootstrap;
   }
+  if (flags["dial-policy"] !== undefined) config.dialPolicy = flags["dial-policy"] as NetworkConfig["dialPolicy"];
+  // Comma-separated and repeatable; the ranges themselves are checked by the config (naming the key).
+  const ranges = (values: string[]) => values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v);
+  if (flags["dial-allow"]) config.dialAllow = ranges(flags["dial-allow"]);
+  if (flags["dial-deny"]) config.dialDeny = ranges(flags["dial-deny"]);
   const api = listenAddress(flags.api ?? DEFAULT_API_ADDRESS, "--api");
   const profile = flags.profile ?? "default";
   if (!(profile in PRESETS)) {
