@@ -11,6 +11,7 @@
  *   deno task chaos -- --scenario handshake [--duration 10] [--concurrency 16]
  *   deno task chaos -- --scenario sse [--clients 20] [--messages 400] [--rate 20]
  *   deno task chaos -- --scenario relay [--rate 950] [--duration 10] [--origins 25] [--peer-rate 600]
+ *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -24,6 +25,7 @@ import { KithNode } from "../lib/node.ts";
 import { computeMessageId, createMessage, DisconnectReason, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { handshake } from "./chaos/handshake.ts";
+import { ihave } from "./chaos/ihave.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { relay } from "./chaos/relay.ts";
 import { sse } from "./chaos/sse.ts";
@@ -624,7 +626,7 @@ if (import.meta.main) {
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
-      ids: { type: "string", default: "1" },
+      ids: { type: "string" },
       concurrency: { type: "string", default: "16" },
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
@@ -669,7 +671,7 @@ if (import.meta.main) {
       result = await iwant({
         rate: Number(args.rate ?? 900),
         durationS: Number(args.duration ?? 6),
-        idsPerWant: Number(args.ids),
+        idsPerWant: Number(args.ids ?? 1),
       });
       break;
     case "handshake":
@@ -691,9 +693,16 @@ if (import.meta.main) {
         peerRate: Number(args["peer-rate"]),
       });
       break;
+    case "ihave":
+      result = await ihave({
+        rate: Number(args.rate ?? 900),
+        durationS: Number(args.duration ?? 10),
+        ids: Number(args.ids ?? 256),
+      });
+      break;
     default:
       console.error(
-        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse or relay",
+        "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay or ihave",
       );
       Deno.exit(2);
   }
