@@ -117,7 +117,9 @@ export interface TrustConfig {
  * most; garbage costs the design's 0.1; a stale or future timestamp can be an
  * honest clock problem and costs little.
  */
-export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM", number>> = Object
+export const DEFAULT_PENALTIES: Readonly<
+  Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE", number>
+> = Object
   .freeze({
     BAD_SIGNATURE: 0.2,
     UNSIGNED: 0.2,
@@ -132,6 +134,8 @@ export const DEFAULT_PENALTIES: Readonly<Record<ProtocolErrorCode | "RATE_LIMITE
     FRAME_EMPTY: 0.1,
     SPAM: 0.1,
     RATE_LIMITED: 0.05,
+    // Announced messages not served when asked, steadily (gossip's promises.ts: a threshold passed first).
+    BROKEN_PROMISE: 0.1,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

@@ -16,6 +16,7 @@
  *   deno task chaos -- --scenario cipher [--max-frame 1048576]
  *   deno task chaos -- --scenario trustchain [--honest 12] [--chain 4] [--fresh 1000] [--newcomers 8] [--duration 60]
  *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
+ *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -32,6 +33,7 @@ import { addrclaim } from "./chaos/addrclaim.ts";
 import { addrflood } from "./chaos/addrflood.ts";
 import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
+import { ihave } from "./chaos/ihave.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
@@ -634,7 +636,7 @@ if (import.meta.main) {
       attackers: { type: "string", default: "50" },
       identities: { type: "string", default: "500" },
       fraction: { type: "string", default: "0.3" },
-      ids: { type: "string", default: "1" },
+      ids: { type: "string" },
       concurrency: { type: "string", default: "16" },
       clients: { type: "string", default: "20" },
       origins: { type: "string", default: "25" },
@@ -686,7 +688,7 @@ if (import.meta.main) {
       result = await iwant({
         rate: Number(args.rate ?? 900),
         durationS: Number(args.duration ?? 6),
-        idsPerWant: Number(args.ids),
+        idsPerWant: Number(args.ids ?? 1),
       });
       break;
     case "handshake":
@@ -739,10 +741,17 @@ if (import.meta.main) {
     case "dialpolicy":
       result = await dialpolicy({ targets: Number(args.targets), durationS: Number(args.duration ?? 10) });
       break;
+    case "ihave":
+      result = await ihave({
+        rate: Number(args.rate ?? 900),
+        durationS: Number(args.duration ?? 10),
+        ids: Number(args.ids ?? 256),
+      });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim, cipher, trustchain or dialpolicy",
+          "addrflood, addrclaim, cipher, trustchain, dialpolicy or ihave",
       );
       Deno.exit(2);
   }

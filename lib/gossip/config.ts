@@ -110,6 +110,27 @@ export interface GossipConfig {
    * Default 3: an honest node asks each announcer once per missing message.
    */
   maxRetransmissions: number;
+  /**
+   * Announcements (GOSSIP_MESSAGEs with ids) taken from one peer per interval (gossipsub's maxIHaveMessages);
+   * beyond it their ids are ignored, unread. Checked before any id is looked up. Default 32: an honest peer
+   * sends about one per announcement round (4 per interval), one per 256 new ids, a repair digest, and
+   * per-origin PRUNEs; lower bounds a flooding peer's cost more tightly, at the risk of ignoring an honest
+   * peer's ids in a busy interval (the messages still come by push or repair).
+   */
+  maxAnnouncementsPerInterval: number;
+  /**
+   * Announced ids looked at per peer per interval (gossipsub's maxIHaveLength); the rest are ignored.
+   * Default 5,000: one id per new message of a network carrying up to 5,000 messages a second. Each costs
+   * memory lookups (and a database read only when the seen-id filter says it may have been seen).
+   */
+  maxAnnouncedIdsPerInterval: number;
+  /**
+   * A peer asked (IWANT) for a message it announced has promised it: if no copy arrives from anyone within
+   * this long, ms, the promise is broken, and a peer breaking promises steadily loses trust (gossipsub's
+   * IWANT follow-up time and P7 penalty; see promises.ts). Default 3,000: an honest answer takes a round
+   * trip; shorter catches a withholder sooner but blames peers behind slow links.
+   */
+  promiseTimeoutMs: number;
   /** A peer with more bytes queued than this gets new messages on the next interval instead. Default 1 MiB. */
   sendHighWaterBytes: number;
   /** Most deferred sends held. Default 10,000; beyond it repair covers the rest. */
@@ -141,6 +162,9 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   maxServedPerInterval: 512,
   maxServedBytesPerInterval: 4 * 1024 * 1024,
   maxRetransmissions: 3,
+  maxAnnouncementsPerInterval: 32,
+  maxAnnouncedIdsPerInterval: 5_000,
+  promiseTimeoutMs: 3_000,
   sendHighWaterBytes: 1024 * 1024,
   maxDeferred: 10_000,
 });

@@ -9,6 +9,7 @@
 import type { Connection } from "../transport/types.ts";
 import type { RandomSource } from "../random.ts";
 import type { TokenBucket } from "../ratelimit.ts";
+import type { AnnouncementCounts } from "./announce_limits.ts";
 import type { GossipPeerStats } from "./stats.ts";
 
 /**
@@ -24,7 +25,7 @@ export type ConnectedPeer = { readonly nodeId: string; readonly connection: Conn
 const TIE_BREAK = 1e-6;
 
 /** Gossip's state of the link to one connected peer. */
-export interface GossipLink extends GossipPeerStats {
+export interface GossipLink extends GossipPeerStats, AnnouncementCounts {
   /** Its per-peer rate limit. */
   bucket: TokenBucket;
   /** Its bit in kept messages' known-to-have masks, or -1 when all KNOWN_SLOTS are taken. */
@@ -54,6 +55,8 @@ export interface GossipLink extends GossipPeerStats {
   servedNow: Set<string> | undefined;
   /** When it was last penalised for going over a rate limit (at most once per PENALTY_INTERVAL_MS). */
   lastPenaltyAt: number;
+  /** When it was last penalised for broken promises (at most once per PENALTY_INTERVAL_MS). */
+  lastPromisePenaltyAt: number;
 }
 
 /** The links by node id, in the order they were made, with the number of peers pushing to this node. */
@@ -102,6 +105,11 @@ export class GossipLinks {
       servedTimes: undefined,
       servedNow: undefined,
       lastPenaltyAt: -Infinity,
+      lastPromisePenaltyAt: -Infinity,
+      announcementsThisInterval: 0,
+      announcedIdsThisInterval: 0,
+      askedThisInterval: 0,
+      prunedIdsThisInterval: 0,
       received: 0,
       duplicates: 0,
       firsts: 0,

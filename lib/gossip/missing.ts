@@ -102,6 +102,11 @@ export class MissingTracker {
     return this.#missing.values();
   }
 
+  /** Whether `nodeId` may start another entry (it has fewer than MAX_MISSING_PER_ANNOUNCER open). */
+  canStart(nodeId: string): boolean {
+    return (this.#started.get(nodeId) ?? 0) < MAX_MISSING_PER_ANNOUNCER;
+  }
+
   /**
    * The entry for `key`, made if there is none and `startedBy` may start one: each peer may leave at most
    * MAX_MISSING_PER_ANNOUNCER ids waiting, so ids it announces and never serves cannot push out what honest

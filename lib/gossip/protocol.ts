@@ -31,6 +31,7 @@ import { TokenBucket } from "../ratelimit.ts";
 import type { RandomSource } from "../random.ts";
 import type { TrustModel } from "../trust.ts";
 import { inlineVerifier } from "../verifier.ts";
+import { AnnounceLimits } from "./announce_limits.ts";
 import { CopiesUnderCheck, type CopyUnderCheck } from "./check.ts";
 import { type GossipConfig, resolveGossipConfig } from "./config.ts";
 import { LatenessEstimator } from "./lateness.ts";
@@ -38,7 +39,9 @@ import { type ConnectedPeer, type GossipLink, GossipLinks } from "./links.ts";
 import { MissingTracker } from "./missing.ts";
 import { OriginLimits } from "./origins.ts";
 import { GossipOutbox } from "./outbox.ts";
+import { AskPromises } from "./promises.ts";
 import { SeenIds } from "./seen.ts";
+import { SeenFilter } from "./seen_filter.ts";
 import { GossipCounters, type GossipPeerStats, type GossipStats, type MessageTypeCounts } from "./stats.ts";
 import { MessageStore, type StoredMessage } from "./store.ts";
 import { OriginTrees } from "./trees.ts";
@@ -95,6 +98,8 @@ export class GossipProtocol {
   readonly #trees: OriginTrees;
   readonly #origins: OriginLimits;
   readonly #missing: MissingTracker;
+  readonly #announceLimits: AnnounceLimits;
+  readonly #promises = new AskPromises();
   #timer: TimerId | undefined;
   #lazyTimer: TimerId | undefined;
   readonly #lateness = new LatenessEstimator();
@@ -116,7 +121,18 @@ export class GossipProtocol {
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
     this.#log = options.log ?? defaultLogSink;
-    this.#seen = new SeenIds(options.storage, this.config.messageCacheSize);
+    const start = this.#clock.now();
+    this.#seen = new SeenIds(
+      options.storage,
+      this.config.messageCacheSize,
+      new SeenFilter(this.config.dedupWindowMs, this.#random, start),
+      start - this.config.dedupWindowMs,
+      start,
+    );
+    this.#announceLimits = new AnnounceLimits(
+      this.config.maxAnnouncementsPerInterval,
+      this.config.maxAnnouncedIdsPerInterval,
+    );
     this.#store = new MessageStore(this.config.messageCacheSize, this.config.maxStoreBytes);
     this.#out = new GossipOutbox(
       this.#identity,
@@ -258,6 +274,7 @@ export class GossipProtocol {
     const link = this.#links.close(nodeId);
     this.#store.forgetPeer(nodeId, link?.slot ?? -1);
     this.#missing.forgetAnnouncer(nodeId);
+    this.#promises.forget(nodeId);
     if (link?.eager && this.#links.eagerCount() < this.config.fanout) this.#promoteLazyPeer(nodeId);
   }
 
@@ -305,6 +322,8 @@ export class GossipProtocol {
     const link = this.#link(peer.nodeId);
     link.received++;
     const key = bytesKey(envelope.id);
+    // Any copy of an asked-for message keeps its promises, even one dropped below for this node's reasons.
+    this.#promises.kept(key);
     if (!link.bucket.take(now)) {
       link.rateLimited++;
       this.#stats.rateLimited++;
@@ -319,6 +338,12 @@ export class GossipProtocol {
       return;
     }
     this.#counters.count(envelope.type, "received");
+    if (envelope.type === MessageType.GOSSIP_MESSAGE) {
+      // A link message (announcements, asks, PRUNE): never kept or forwarded, and capped by what it
+      // carries, so its id is not deduplicated (a storage read each, hundreds a second).
+      this.#checking.check(peer, key, envelope, undefined, now);
+      return;
+    }
     const kept = this.#store.get(key);
     if (kept) this.#out.markKnown(kept, peer.nodeId);
     if (kept || this.#seen.hasSeen(key, envelope.id)) {
@@ -572,14 +597,37 @@ export class GossipProtocol {
     }
     this.#stats.requested += want.length;
     this.#missing.noteAsked(want);
+    // The ask's first id is promised (see promises.ts), unless the ask waits behind this node's own queue
+    // or asks for more than half what an honest peer serves per interval.
+    link.askedThisInterval += want.length;
+    if (
+      peer.connection.bufferedBytes <= this.config.sendHighWaterBytes &&
+      link.askedThisInterval <= this.config.maxServedPerInterval / 2
+    ) {
+      const now = this.#clock.now();
+      const deadline = now + this.config.promiseTimeoutMs + this.#lateness.allowanceMs(now);
+      this.#promises.asked(peer.nodeId, bytesKey(want[0]), deadline);
+    }
     this.#out.sendLink(peer, { have: [], want });
   }
 
   #onDigest(peer: GossipSender, link: GossipLink, digest: GossipDigestPayload): void {
     const now = this.#clock.now();
+    // The per-peer caps on announcements come before any id is looked at (see announce_limits.ts).
+    let have = digest.have;
+    if (have.length > 0) {
+      const admitted = digest.prune
+        ? this.#announceLimits.admitPruned(link, have.length)
+        : this.#announceLimits.admit(link, have.length);
+      this.#stats.announcedIdsExamined += admitted;
+      if (admitted < have.length) {
+        this.#stats.announcementsDropped++;
+        have = have.slice(0, admitted);
+      }
+    }
     if (digest.prune && digest.have.length > 0) {
       // Per origin: it has these messages' origins from another peer; send it only their ids from now on.
-      for (const id of digest.have) {
+      for (const id of have) {
         const stored = this.#store.get(bytesKey(id));
         if (stored) this.#trees.prunedByPeer(link, stored.origin);
       }
@@ -604,16 +652,21 @@ export class GossipProtocol {
     // needless link. (Asking at once below `fanout` pushers was measured to graft needless links at
     // start-up: see BENCHMARKS.md.)
     const askNow: Uint8Array[] = [];
-    for (const id of digest.have) {
+    for (const id of have) {
       const key = bytesKey(id);
       const kept = this.#store.get(key);
       if (kept) this.#out.markKnown(kept, peer.nodeId);
       // An id whose copy is under check is still noted as missing, with its announcers: if every copy
       // fails its check, they are asked for it (asks wait while a check runs).
       if (kept || this.#seen.has(key)) continue;
-      if (!this.#missing.has(key) && this.#seen.hasSeen(key, id)) continue;
-      const missing = this.#missing.entry(key, id, peer.nodeId, now);
-      if (!missing) continue;
+      let missing = this.#missing.get(key);
+      if (!missing) {
+        // The announcer's allowance of missing ids first, then the seen-id filter: storage is read only for
+        // an id the filter may have (an id this node never stored costs no database lookup).
+        if (!this.#missing.canStart(peer.nodeId) || this.#seen.hasSeenFiltered(key, id)) continue;
+        missing = this.#missing.entry(key, id, peer.nodeId, now);
+        if (!missing) continue;
+      }
       this.#missing.addAnnouncer(missing, peer.nodeId, link.pushing);
       if (this.#links.pushers === 0 && !link.pushing && missing.asked === 0 && !this.#checking.has(key)) {
         this.#missing.markAsked(missing, peer.nodeId, now);
@@ -632,12 +685,26 @@ export class GossipProtocol {
     }
   }
 
+  /** Scores the promises broken by `now`, and penalises peers over the threshold, at most once a penalty interval. */
+  #judgePromises(now: number): void {
+    const { broken, overThreshold } = this.#promises.round(now);
+    this.#stats.promisesBroken += broken;
+    for (const nodeId of overThreshold) {
+      const link = this.#links.get(nodeId);
+      if (!link || now - link.lastPromisePenaltyAt < PENALTY_INTERVAL_MS) continue;
+      link.lastPromisePenaltyAt = now;
+      this.#penalise(nodeId, "BROKEN_PROMISE");
+    }
+  }
+
   #round(): void {
     const now = this.#clock.now();
     this.#missing.decay();
     this.#seen.expire(now, this.config.dedupWindowMs);
     this.#store.expire(now, this.config.repairWindowMs);
     this.#out.resetServing();
+    this.#announceLimits.reset(this.#links.values());
+    this.#judgePromises(now);
     const active = this.#peers.activePeers();
     const byId = new Map(active.map((p) => [p.nodeId, p]));
     this.#out.retryDeferred(byId);

@@ -1,10 +1,14 @@
 /**
  * Message ids seen, for deduplication before a signature is paid for: the
- * newest in memory, bounded, and all of them in storage (messages_seen).
+ * newest in memory, bounded, and all of them in storage (messages_seen),
+ * with a Bloom filter of the stored ones in front of storage for lookups
+ * that must not cost a database read each (announced ids).
  *
  * @module
  */
+import { bytesKey } from "../bytes.ts";
 import type { Storage } from "../storage/types.ts";
+import { SEEN_FILTER_CAPACITY, type SeenFilter } from "./seen_filter.ts";
 
 /** Seen ids: a bounded in-memory cache in age order, backed by storage. */
 export class SeenIds {
@@ -12,11 +16,23 @@ export class SeenIds {
   readonly #limit: number;
   // id key -> when first seen; insertion order is age order.
   readonly #seen = new Map<string, number>();
+  readonly #filter: SeenFilter;
+  #storageLookups = 0;
 
-  /** Creates an empty cache of at most `limit` ids in memory over `storage`. */
-  constructor(storage: Storage, limit: number) {
+  /**
+   * Creates an empty cache of at most `limit` ids in memory over `storage`, with `filter` in front of it,
+   * loaded with the ids stored since `since` (the dedup window: those kept from before a restart).
+   */
+  constructor(storage: Storage, limit: number, filter: SeenFilter, since: number, now: number) {
     this.#storage = storage;
     this.#limit = limit;
+    this.#filter = filter;
+    for (const seen of storage.listSeenSince(since, SEEN_FILTER_CAPACITY)) filter.add(bytesKey(seen.messageId), now);
+  }
+
+  /** Seen-id lookups that went to storage. */
+  get storageLookups(): number {
+    return this.#storageLookups;
   }
 
   /** Ids in memory. */
@@ -32,6 +48,18 @@ export class SeenIds {
   /** Whether the id was seen: in memory, or else in storage. */
   hasSeen(key: string, id: Uint8Array): boolean {
     if (this.#seen.has(key)) return true;
+    this.#storageLookups++;
+    return this.#storage.hasSeen(id);
+  }
+
+  /**
+   * Whether the id was seen, asking storage only when the filter says it may have been (about 1% of ids
+   * never seen): for announced ids, which a peer chooses freely and sends by the hundred.
+   */
+  hasSeenFiltered(key: string, id: Uint8Array): boolean {
+    if (this.#seen.has(key)) return true;
+    if (!this.#filter.mayHave(key)) return false;
+    this.#storageLookups++;
     return this.#storage.hasSeen(id);
   }
 
@@ -39,7 +67,10 @@ export class SeenIds {
   add(key: string, id: Uint8Array, from: string, persist: boolean, now: number): void {
     this.#seen.set(key, now);
     if (this.#seen.size > this.#limit) this.#seen.delete(this.#seen.keys().next().value!);
-    if (persist) this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
+    if (persist) {
+      this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
+      this.#filter.add(key, now);
+    }
   }
 
   /** Drops from memory the ids seen `windowMs` or longer before `now`. */

@@ -40,6 +40,12 @@ export interface GossipStats {
    * their answer, beyond `maxRetransmissions`, or over the peer's per-interval budget (messages or bytes).
    */
   wantsDropped: number;
+  /** Announced ids looked at (within the per-peer caps `maxAnnouncementsPerInterval`, `maxAnnouncedIdsPerInterval`). */
+  announcedIdsExamined: number;
+  /** Announcements whose ids were ignored, all or some, over those caps. */
+  announcementsDropped: number;
+  /** Asks whose promised message did not come in time (see `promiseTimeoutMs`). */
+  promisesBroken: number;
   /** PRUNEs sent: peers moved from full messages to ids after a duplicate. */
   prunes: number;
   /** Per-origin PRUNEs sent: a peer asked to send only ids of one origin's messages (see `originPrune`). */
@@ -115,6 +121,9 @@ export class GossipCounters {
     requested: 0,
     served: 0,
     wantsDropped: 0,
+    announcedIdsExamined: 0,
+    announcementsDropped: 0,
+    promisesBroken: 0,
     prunes: 0,
     originPrunes: 0,
     grafts: 0,
