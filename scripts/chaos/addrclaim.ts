@@ -15,9 +15,10 @@
  */
 import { toHex } from "../../lib/bytes.ts";
 import { Identity } from "../../lib/identity.ts";
-import { KithNode } from "../../lib/node.ts";
+import type { KithNode } from "../../lib/node.ts";
 import { createLinkMessage, type Envelope, MessageCodec, MessageType } from "../../lib/protocol/mod.ts";
 import { TcpTransport } from "../../lib/transport/mod.ts";
+import { loopbackNode } from "./nodes.ts";
 
 const codec = new MessageCodec();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,24 +54,7 @@ export interface AddrclaimResult {
   restart_anchor_dials: number;
 }
 
-let host = 0;
-async function node(dataDir: string | undefined, bootstrap: string[]): Promise<KithNode> {
-  const n = new KithNode({
-    dataDir,
-    config: {
-      listenHost: `127.69.${++host % 250}.1`,
-      listenPort: 0,
-      bootstrap,
-      minPeers: 2,
-      maxConnectionsPerIp: 1_000,
-      peerMaintenanceIntervalMs: 100,
-      gossipIntervalMs: 500,
-      discoveryIntervalMs: 1_000,
-    },
-  });
-  await n.start();
-  return n;
-}
+const node = (dataDir: string | undefined, bootstrap: string[]) => loopbackNode(69, dataDir, bootstrap);
 
 /** Dials `address` as a fresh identity; returns the ACK's list and the answers to one PEER_DISCOVERY. */
 async function probe(address: string): Promise<{ ack: string[]; answer: string[] | undefined }> {

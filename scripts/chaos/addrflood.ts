@@ -12,9 +12,9 @@
  * @module
  */
 import { Identity } from "../../lib/identity.ts";
-import { KithNode } from "../../lib/node.ts";
 import { createLinkMessage, MessageType, type PeerRecord } from "../../lib/protocol/mod.ts";
 import { TcpTransport } from "../../lib/transport/mod.ts";
+import { loopbackNode } from "./nodes.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -48,24 +48,7 @@ export interface AddrfloodResult {
   honest_arrived: boolean;
 }
 
-let host = 0;
-async function node(dataDir: string | undefined, bootstrap: string[]): Promise<KithNode> {
-  const n = new KithNode({
-    dataDir,
-    config: {
-      listenHost: `127.68.${++host % 250}.1`,
-      listenPort: 0,
-      bootstrap,
-      minPeers: 2,
-      maxConnectionsPerIp: 1_000,
-      peerMaintenanceIntervalMs: 100,
-      gossipIntervalMs: 500,
-      discoveryIntervalMs: 1_000,
-    },
-  });
-  await n.start();
-  return n;
-}
+const node = (dataDir: string | undefined, bootstrap: string[]) => loopbackNode(68, dataDir, bootstrap);
 
 async function dbBytes(dir: string): Promise<number> {
   let total = 0;
