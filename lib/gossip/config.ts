@@ -15,6 +15,14 @@ export interface GossipConfig {
    * node (see BENCHMARKS.md). A node may hold more for a while after grafts.
    */
   fanout: number;
+  /**
+   * Of the eager links, how many go to peers this node dialed, when it has such peers (gossipsub's D_out): an
+   * outbound peer that connects while fewer are takes the eager link of the least trusted inbound peer.
+   * Default 2 (capped at `fanout`): inbound peers choose to connect, so a burst of Sybils at start-up could
+   * otherwise hold every eager link; outbound peers are this node's own choice, from its tried addresses. 0
+   * turns it off; higher leans harder on the few peers this node dials.
+   */
+  minOutboundEager: number;
   /** The design's gossip_interval, ms: repair rounds and retries of deferred sends. Default 1,000. */
   intervalMs: number;
   /**
@@ -140,6 +148,7 @@ export interface GossipConfig {
 /** The default {@link GossipConfig}. */
 export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   fanout: 3,
+  minOutboundEager: 2,
   intervalMs: 1_000,
   lazyIntervalMs: 250,
   lazyFanout: 3,
@@ -181,8 +190,8 @@ export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): Goss
       if (typeof value !== "boolean") throw new ConfigError(`gossip.${key}`, `gossip.${key} must be true or false`);
       continue;
     }
-    // repairFanout 0 turns repair digests off; every other number counts something there must be one of.
-    const min = key === "repairFanout" ? 0 : 1;
+    // repairFanout 0 turns repair digests off, minOutboundEager 0 the outbound minimum; every other number counts something there must be one of.
+    const min = key === "repairFanout" || key === "minOutboundEager" ? 0 : 1;
     if (!Number.isSafeInteger(value) || (value as number) < min) {
       throw new ConfigError(
         `gossip.${key}`,

@@ -57,6 +57,8 @@ export interface GossipLink extends GossipPeerStats, AnnouncementCounts {
   lastPenaltyAt: number;
   /** When it was last penalised for broken promises (at most once per PENALTY_INTERVAL_MS). */
   lastPromisePenaltyAt: number;
+  /** Whether this node dialed the peer: outbound links are the node's own choice, so some eager links go to them. */
+  outbound: boolean;
 }
 
 /** The links by node id, in the order they were made, with the number of peers pushing to this node. */
@@ -86,8 +88,9 @@ export class GossipLinks {
   }
 
   /** Makes the link to `nodeId`, lazy or `eager`, with its rate limit and known-to-have slot. */
-  open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean): GossipLink {
+  open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean, outbound = false): GossipLink {
     const link: GossipLink = {
+      outbound,
       bucket,
       slot,
       pendingHave: [],
@@ -141,15 +144,54 @@ export class GossipLinks {
     return count;
   }
 
+  /** Eager links to peers this node dialed. */
+  eagerOutboundCount(): number {
+    let count = 0;
+    for (const link of this.#links.values()) if (link.eager && link.outbound) count++;
+    return count;
+  }
+
+  /**
+   * Whether a new link starts eager: while fewer than `fanout` are, or, for a peer this node dialed, while fewer
+   * than `minOutbound` eager links are outbound (gossipsub's D_out). In the second case the least trusted inbound
+   * eager link is made lazy, so the eager count stays at `fanout`: a burst of inbound Sybils at start-up cannot
+   * hold every eager link, since the peers this node chose itself take some back as they connect.
+   */
+  admitEager(
+    outbound: boolean,
+    fanout: number,
+    minOutbound: number,
+    trustOf: (nodeId: string) => number,
+  ): boolean {
+    if (this.eagerCount() < fanout) return true;
+    if (!outbound || this.eagerOutboundCount() >= Math.min(minOutbound, fanout)) return false;
+    let worst: GossipLink | undefined, worstTrust = Infinity;
+    for (const [nodeId, link] of this.#links) {
+      if (!link.eager || link.outbound) continue;
+      const trust = trustOf(nodeId);
+      if (trust < worstTrust) [worst, worstTrust] = [link, trust];
+    }
+    if (!worst) return false;
+    worst.eager = false;
+    return true;
+  }
+
   /**
    * Makes the most trusted lazy link (other than to `except`, and not one that pruned this node) eager. The
    * node passes earned trust (lib/trust.ts): recommendations never win a peer an eager link.
    */
-  promoteLazy(except: string, trustOf: (nodeId: string) => number, random: RandomSource): void {
+  promoteLazy(
+    except: string,
+    trustOf: (nodeId: string) => number,
+    random: RandomSource,
+    minOutbound = 0,
+  ): void {
+    // Below the outbound minimum, an outbound lazy link wins over any inbound one (by more than any trust).
+    const preferOutbound = this.eagerOutboundCount() < minOutbound;
     let best: GossipLink | undefined, bestTrust = -1;
     for (const [nodeId, link] of this.#links) {
       if (link.eager || link.prunedUs || nodeId === except) continue;
-      const trust = trustOf(nodeId) + random() * TIE_BREAK;
+      const trust = trustOf(nodeId) + random() * TIE_BREAK + (preferOutbound && link.outbound ? 2 : 0);
       if (trust > bestTrust) [best, bestTrust] = [link, trust];
     }
     if (best) best.eager = true;

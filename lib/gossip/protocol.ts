@@ -242,7 +242,7 @@ export class GossipProtocol {
    * fewer than `fanout` peers are.
    */
   peerConnected(peer: { readonly nodeId: string; readonly connection: Connection }): void {
-    const link = this.#link(peer.nodeId);
+    const link = this.#link(peer.nodeId, peer.connection.direction === "outbound");
     // A digest holds 256 ids: a peer that needs more gets the next 256 each repair round until it has all.
     link.catchingUp = this.#out.sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
   }
@@ -262,7 +262,12 @@ export class GossipProtocol {
 
   /** Makes the most trusted lazy peer (other than `except`) eager. */
   #promoteLazyPeer(except: string): void {
-    this.#links.promoteLazy(except, (nodeId) => this.#trust.trust(nodeId), this.#random);
+    this.#links.promoteLazy(
+      except,
+      (nodeId) => this.#trust.trust(nodeId),
+      this.#random,
+      Math.min(this.config.minOutboundEager, this.config.fanout),
+    );
   }
 
   /**
@@ -279,12 +284,13 @@ export class GossipProtocol {
   }
 
   /** The link to `nodeId`, made if there is none: a new link starts eager only while fewer than `fanout` are. */
-  #link(nodeId: string): GossipLink {
+  #link(nodeId: string, outbound = false): GossipLink {
     let link = this.#links.get(nodeId);
     if (!link) {
-      const eager = this.#links.eagerCount() < this.config.fanout;
+      const trustOf = (id: string) => this.#trust.trust(id);
+      const eager = this.#links.admitEager(outbound, this.config.fanout, this.config.minOutboundEager, trustOf);
       const bucket = new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now());
-      link = this.#links.open(nodeId, bucket, this.#store.takeSlot(), eager);
+      link = this.#links.open(nodeId, bucket, this.#store.takeSlot(), eager, outbound);
     }
     return link;
   }
