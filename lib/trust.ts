@@ -19,7 +19,8 @@
  * observations of the peer move it (valid and invalid input, timeouts,
  * decay). What neighbours recommend goes to a separate, bounded component
  * ({@link TrustModel.recommended}, at most `recommendationWeight`, decaying to
- * 0, held in memory only and never written to the peers table). Only a peer
+ * 0, held in memory only and never written to the peers table;
+ * lib/trust_recommended.ts). Only a peer
  * whose EARNED trust passes the recommender bar may recommend, so a
  * recommendation never makes a recommender and chains of recommended
  * identities cannot grow. Who reads what:
