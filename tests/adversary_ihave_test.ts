@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { ihave } from "../scripts/chaos/ihave.ts";
 
-Deno.test("announcements of never-served ids are capped before any lookup, broken promises count, honest traffic flows", async () => {
-  const result = await ihave({ rate: 900, durationS: 4, ids: 256 });
+Deno.test("announcements of never-served ids are capped before any lookup, broken promises cost the announcer trust, honest traffic flows", async () => {
+  // A shorter promise deadline than the default 3 s, so that broken promises add up within the short run.
+  const result = await ihave({ rate: 900, durationS: 6, ids: 256, victimGossip: { promiseTimeoutMs: 1_000 } });
   const detail = JSON.stringify(result);
   assert.ok(result.attacker.ids_sent > 10_000, "the attacker announced: " + detail);
   // Without the caps every announced id was a database lookup (145,015/s at full size on main).
@@ -19,6 +20,7 @@ Deno.test("announcements of never-served ids are capped before any lookup, broke
     (result.promises_broken ?? 0) > 0,
     "asked-for ids the attacker never served count as broken promises: " + detail,
   );
+  assert.ok(result.attacker_trust_after < 0.5, "the announcer that broke its promises lost trust: " + detail);
   assert.ok(result.honest_published_during_attack > 0, detail);
   assert.equal(result.honest_delivered_during_attack, result.honest_published_during_attack, detail);
 });

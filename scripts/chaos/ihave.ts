@@ -73,10 +73,17 @@ async function runAttacker(order: IhaveOrder): Promise<IhaveReport> {
 /**
  * The IHAVE flood: `rate` announcements per second of `ids` random ids each (default 256, the wire's bound),
  * for `durationS` seconds, from one authenticated attacker that never serves what it announces; the friend
- * publishes ten honest messages a second meanwhile. `victimConfig` overrides the victim's settings.
+ * publishes ten honest messages a second meanwhile. `victimConfig` and `victimGossip` override the victim's
+ * settings and gossip parameters.
  */
 export async function ihave(
-  options: { rate: number; durationS: number; ids?: number; victimConfig?: Record<string, unknown> },
+  options: {
+    rate: number;
+    durationS: number;
+    ids?: number;
+    victimConfig?: Record<string, unknown>;
+    victimGossip?: Record<string, unknown>;
+  },
 ): Promise<IhaveResult> {
   const ids = options.ids ?? 256;
   const dir = await Deno.makeTempDir({ prefix: "kith-ihave-" });
@@ -92,6 +99,7 @@ export async function ihave(
       gossipIntervalMs: 500,
       ...options.victimConfig,
     },
+    gossip: options.victimGossip,
     log: () => {},
   });
   await victim.start();
