@@ -13,15 +13,10 @@
  */
 import { parseHostPort } from "./address.ts";
 import { ConfigError } from "./errors.ts";
+import { type IpAddress, ipv4Number, parseIp, parseIpv4, parseIpv6 } from "./ip.ts";
 import { BoundedMap } from "./ratelimit.ts";
 
-/** A parsed IP address: its family and its value as an unsigned integer (32 or 128 bits). */
-export interface IpAddress {
-  /** 4 or 6. IPv4-mapped IPv6 addresses are family 4. */
-  family: 4 | 6;
-  /** The address bits. */
-  value: bigint;
-}
+export { type IpAddress, parseIp };
 
 /** A parsed CIDR range. */
 export interface Cidr {
@@ -34,65 +29,6 @@ export interface Cidr {
 }
 
 const BITS = { 4: 32, 6: 128 } as const;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-function parseIpv4(text: string): bigint | undefined {
-  if (!IPV4.test(text)) return undefined;
-  return text.split(".").reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-}
-
-function parseIpv6(text: string): bigint | undefined {
-  if (text.length === 0 || text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  let head = text;
-  let tail: bigint[] = [];
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    const v4 = parseIpv4(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    tail = [v4 >> 16n, v4 & 0xffffn];
-    head = text.slice(0, lastColon + 1);
-    // "x:y:a.b.c.d" drops the separator; "::a.b.c.d" keeps its "::".
-    if (!head.endsWith("::")) head = head.slice(0, -1);
-  }
-  const halves = head.split("::");
-  if (halves.length > 2) return undefined;
-  const words = (part: string): bigint[] | undefined => {
-    if (part === "") return [];
-    const out: bigint[] = [];
-    for (const word of part.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(word)) return undefined;
-      out.push(BigInt(parseInt(word, 16)));
-    }
-    return out;
-  };
-  const first = words(halves[0]);
-  const second = halves.length === 2 ? words(halves[1]) : [];
-  if (first === undefined || second === undefined) return undefined;
-  const given = first.length + second.length + tail.length;
-  if (halves.length === 1 ? given !== 8 : given > 7) return undefined;
-  const all = [...first, ...Array(8 - given).fill(0n), ...second, ...tail];
-  return all.reduce((acc, word) => (acc << 16n) | word, 0n);
-}
-
-/**
- * Parses an IP address (IPv4 dotted quad without leading zeros, or IPv6 without brackets or zone).
- * IPv4-mapped IPv6 becomes IPv4. Returns `undefined` for anything else, DNS names included.
- *
- * @example
- * ```ts
- * import { parseIp } from "./dial_policy.ts";
- * parseIp("::ffff:10.0.0.1"); // { family: 4, value: 167772161n }
- * ```
- */
-export function parseIp(text: string): IpAddress | undefined {
-  if (typeof text !== "string") return undefined;
-  const v4 = parseIpv4(text);
-  if (v4 !== undefined) return { family: 4, value: v4 };
-  const v6 = parseIpv6(text);
-  if (v6 === undefined) return undefined;
-  if (v6 >> 32n === 0xffffn) return { family: 4, value: v6 & 0xffffffffn };
-  return { family: 6, value: v6 };
-}
 
 function mask(family: 4 | 6, prefix: number): bigint {
   const bits = BigInt(BITS[family]);
@@ -446,7 +382,7 @@ export class DialGuard {
 
   /** Why the IP address `host` may not be dialed, or `undefined` when it may. */
   checkIp(host: string): DialRefusal {
-    const v4 = IPV4.test(host) ? ipv4Number(host) : undefined;
+    const v4 = ipv4Number(host);
     if (v4 !== undefined) {
       for (const range of this.#deny4) {
         if (((v4 & range.mask) >>> 0) === range.base) return range.why;
@@ -475,12 +411,6 @@ interface Range4 {
 
 function toRange4(cidr: Cidr, why: string): Range4 {
   return { base: Number(cidr.base), mask: Number(mask(4, cidr.prefix)), why };
-}
-
-/** A dotted quad (already matched by `IPV4`) as an unsigned 32-bit number. */
-function ipv4Number(text: string): number {
-  const [a, b, c, d] = text.split(".").map(Number);
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
 
 /** The built-in refused ranges, parsed, with why each is refused. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseIpv6 } from "./ip.ts";
 
 /** The host and subnet a peer address belongs to. */
 export interface NetworkGroup {
@@ -14,28 +15,12 @@ export interface NetworkGroup {
   subnet: string;
 }
 
-function expandIpv6(address: string): number[] | undefined {
-  let text = address.toLowerCase();
-  const zone = text.indexOf("%");
-  if (zone >= 0) text = text.slice(0, zone);
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    const v4 = text.slice(lastColon + 1).split(".").map(Number);
-    if (v4.length !== 4 || v4.some((n) => !(n >= 0 && n <= 255))) return undefined;
-    tail = [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]];
-    text = text.slice(0, lastColon + 1) + "0:0";
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (part: string) => part === "" ? [] : part.split(":").map((h) => parseInt(h, 16));
-  const head = parse(halves[0]);
-  const rest = halves.length === 2 ? parse(halves[1]) : [];
-  const fill = 8 - head.length - rest.length;
-  if (fill < 0 || (halves.length === 1 && fill !== 0)) return undefined;
-  const words = [...head, ...Array(fill).fill(0), ...rest];
-  if (tail.length) words.splice(6, 2, ...tail);
-  return words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : undefined;
+/** The eight 16-bit words of an IPv6 address (a zone suffix ignored), or `undefined`. */
+function ipv6Words(address: string): number[] | undefined {
+  const zone = address.indexOf("%");
+  const value = parseIpv6(zone >= 0 ? address.slice(0, zone) : address);
+  if (value === undefined) return undefined;
+  return Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(112 - 16 * i)) & 0xffffn));
 }
 
 /**
@@ -52,7 +37,7 @@ export function networkGroup(host: string): NetworkGroup {
   const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
   if (ipv4) return { host, subnet: `v4:${ipv4[1]}.${ipv4[2]}.${ipv4[3]}` };
   if (host.includes(":")) {
-    const words = expandIpv6(host);
+    const words = ipv6Words(host);
     if (words) {
       // IPv4-mapped addresses are IPv4 hosts.
       if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
