@@ -3,21 +3,20 @@
  * transport opens (admission), answers the link-level messages itself
  * (HEARTBEAT, PEER_DISCOVERY, PEER_ANNOUNCEMENT), passes every other envelope
  * up through {@link PeerManager.onEnvelope} (to gossip), and on each
- * maintenance tick checks liveness, dials and discovers. The rules it applies
- * live in the sibling modules; this one holds the state and the order of things.
+ * maintenance tick checks liveness, dials (through `outbound.ts`) and
+ * discovers. The rules it applies live in the sibling modules; this one holds
+ * the active peers and the order of things.
  *
  * Only a peer's protocol violations ({@link ProtocolError}) cost it trust; a
  * failure of kith's own code while handling a peer's message is logged.
  *
  * @module
  */
-import { parseHostPort } from "../address.ts";
 import { bytesEqual, fromHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
-import { networkGroup } from "../netgroup.ts";
 import type { CloseInfo, Connection, Transport } from "../transport/types.ts";
 import { TransportError } from "../transport/types.ts";
 import {
@@ -31,7 +30,6 @@ import {
   type PeerRecord,
 } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
-import { BoundedMap } from "../ratelimit.ts";
 import type { Storage } from "../storage/types.ts";
 import type { TrustModel } from "../trust.ts";
 import {
@@ -44,25 +42,13 @@ import {
   overGroupBounds,
   slotsFull,
 } from "./admission.ts";
-import { type Anchor, loadAnchors, saveAnchors } from "./anchors.ts";
 import { AddressBook } from "./book.ts";
 import { type PeersConfig, resolvePeersConfig } from "./config.ts";
-import { backoffMs, dialBudget, isDialable, pickDialTargets } from "./dialer.ts";
 import { announceable, AnswerCache, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
 import { AddressIntake } from "./intake.ts";
+import { OutboundDials } from "./outbound.ts";
 import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
-import type {
-  ActivePeer,
-  ActiveState,
-  AddressBookInfo,
-  BootstrapEntry,
-  KnownPeer,
-  PeerInfo,
-  PeerStats,
-} from "./types.ts";
-
-/** Refused addresses remembered so that each is logged and counted once. */
-const REFUSED_ADDRESSES_REMEMBERED = 1_000;
+import type { ActivePeer, ActiveState, AddressBookInfo, PeerInfo, PeerStats } from "./types.ts";
 
 /** Options of {@link PeerManager}. */
 export interface PeerManagerOptions {
@@ -123,22 +109,15 @@ export class PeerManager {
   readonly #intake: AddressIntake;
   readonly #answers: AnswerCache;
   readonly #storage: Storage;
-  #anchors: Anchor[] = []; // saved anchors still to dial after a restart
-  readonly #feelers = new Set<string>(); // node ids being dialed as feelers
-  #nextFeelerAt = 0;
-  readonly #connecting = new Set<string>(); // node ids or bootstrap addresses
+  readonly #outbound: OutboundDials;
   readonly #log: LogSink;
   readonly #lastNovelAt: (nodeId: string) => number;
   /** Key of the netgroup hash that picks the subnets protected from eviction; drawn at the first eviction. */
   #evictionSalt: number | undefined;
-  readonly #bootstrap: BootstrapEntry[];
-  readonly #dials = new Set<Promise<void>>();
   #timer: TimerId | undefined;
   #started = false;
   #stopped = false;
   #lastDiscovery = 0;
-  // Addresses the dial policy refused, so each is logged and counted once (while remembered).
-  readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
   readonly #stats: PeerStats = {
     dials: 0,
     dialFailures: 0,
@@ -177,16 +156,22 @@ export class PeerManager {
       random: this.#random,
       capacity: this.config.maxKnownPeers,
       maxAgeMs: this.config.addressMaxAgeMs,
-      busy: (nodeId) => this.#active.has(nodeId) || this.#connecting.has(nodeId),
+      busy: (nodeId) => this.#outbound.busy(nodeId),
     });
     this.#intake = new AddressIntake(this.config);
     this.#answers = new AnswerCache(this.config);
-    this.#bootstrap = this.config.bootstrap.map((address) => ({
-      address,
-      nodeId: undefined,
-      failures: 0,
-      nextDialAt: 0,
-    }));
+    this.#outbound = new OutboundDials({
+      config: this.config,
+      transport: this.#transport,
+      trust: this.#trust,
+      book: this.#book,
+      storage: this.#storage,
+      clock: this.#clock,
+      random: this.#random,
+      stats: this.#stats,
+      log: this.#log,
+      active: this.#active,
+    });
   }
 
   /** Counters. */
@@ -214,8 +199,7 @@ export class PeerManager {
     if (this.#started) return;
     this.#started = true;
     this.#book.load();
-    this.#anchors = loadAnchors(this.#storage, this.config.anchors);
-    this.#nextFeelerAt = this.#clock.now() + this.config.feelerIntervalMs;
+    this.#outbound.start();
     this.#transport.onConnection = (connection) => this.#admit(connection);
     this.#transport.onProtocolError = (connection, error) => this.#penalise(connection.remoteNodeId, error.code);
     this.#tick();
@@ -227,7 +211,7 @@ export class PeerManager {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#dials.size > 0) await Promise.allSettled([...this.#dials]);
+    await this.#outbound.settle();
   }
 
   /** Active peers, for gossip. */
@@ -263,7 +247,7 @@ export class PeerManager {
       out.push({
         nodeId: known.nodeId,
         address: known.address,
-        state: this.#connecting.has(known.nodeId) ? "connecting" : "known",
+        state: this.#outbound.isConnecting(known.nodeId) ? "connecting" : "known",
         trust: this.#trust.trust(known.nodeId),
         reputation: this.#trust.reputation(known.nodeId),
         lastSeen: known.lastSeen,
@@ -295,8 +279,8 @@ export class PeerManager {
       void connection.close(DisconnectReason.SHUTDOWN, "shutting down");
       return;
     }
-    if (connection.direction === "outbound" && this.#feelers.has(nodeId)) {
-      this.#feelerAnswered(connection);
+    if (this.#outbound.isFeeler(connection)) {
+      this.#outbound.feelerAnswered(connection);
       return;
     }
     if (this.#trust.shouldDisconnect(nodeId)) {
@@ -338,19 +322,14 @@ export class PeerManager {
       // An inbound peer's claimed listen address is hearsay, from the peer's own network group.
       this.#book.hear(nodeId, dialableAddressOf(connection), now, group.subnet);
     }
-    for (const entry of this.#bootstrap) {
-      if (entry.address === connection.remoteAddress) {
-        entry.nodeId = nodeId;
-        entry.failures = 0;
-      }
-    }
+    this.#outbound.noteConnected(connection);
     const initial = connection.initialPeers;
     const take = this.#intake.take(nodeId, initial.length, now, false);
     peer.announced = this.#book.learn(this.#dialable(initial), nodeId, group.subnet, take);
     if (connection.direction === "outbound" && !replacing) {
       // Ask the peer just reached for its peers: over the authenticated link, a solicited answer.
       this.#ask(peer, now);
-      this.#saveAnchors();
+      this.#outbound.saveAnchors();
     }
     if (!replacing) {
       try {
@@ -386,7 +365,7 @@ export class PeerManager {
       known.lastSeen = peer.lastHeard;
       this.#book.persist(known);
     }
-    if (peer.connection.direction === "outbound" && !this.#stopped) this.#saveAnchors();
+    if (peer.connection.direction === "outbound" && !this.#stopped) this.#outbound.saveAnchors();
     try {
       this.onPeerDisconnected?.(peer, info);
     } catch (error) {
@@ -470,19 +449,7 @@ export class PeerManager {
    * this node must not connect, so they never enter the book (nor take its room from dialable ones).
    */
   #dialable(records: readonly PeerRecord[]): PeerRecord[] {
-    return records.filter((record) => this.#permitsDial(record.address));
-  }
-
-  /** Whether the transport's dial policy permits `address`; a refusal is counted and logged once per address. */
-  #permitsDial(address: string): boolean {
-    if (typeof address !== "string") return false;
-    if (this.#transport.permitsDial(address)) return true;
-    if (!this.#refusedAddresses.has(address)) {
-      this.#refusedAddresses.set(address, true);
-      this.#stats.refusedByPolicy++;
-      this.#log("debug", "address refused by the dial policy", { address });
-    }
-    return false;
+    return records.filter((record) => this.#outbound.permitsDial(record.address));
   }
 
   #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
@@ -503,16 +470,6 @@ export class PeerManager {
   /** The (cached) answer to a request for peers from `requester`, at most `limit` records. */
   #answer(requester: string, limit: number): PeerRecord[] {
     return this.#answers.answer(requester, limit, this.#clock.now(), (max) => this.#announceable("", max));
-  }
-
-  /** Saves the current outbound peers (feelers aside), longest connected first, as the anchors. */
-  #saveAnchors(): void {
-    if (this.config.anchors === 0) return;
-    const outbound = [...this.#active.values()]
-      .filter((p) => p.connection.direction === "outbound" && parseHostPort(p.connection.remoteAddress))
-      .sort((a, b) => a.since - b.since)
-      .map((p) => ({ nodeId: p.nodeId, address: p.connection.remoteAddress }));
-    saveAnchors(this.#storage, outbound, this.config.anchors);
   }
 
   #announceable(requester: string, limit: number): PeerRecord[] {
@@ -538,8 +495,8 @@ export class PeerManager {
     if (this.#stopped) return;
     try {
       this.#checkLiveness();
-      this.#dialCandidates();
-      this.#feel();
+      this.#outbound.round();
+      this.#outbound.feel();
       this.#discover();
     } catch (error) {
       this.#log("error", "peer maintenance failed", errorFields(error));
@@ -563,152 +520,6 @@ export class PeerManager {
         this.#sendLink(peer, MessageType.HEARTBEAT, { seq: notePing(peer, now), reply: false });
       }
     }
-  }
-
-  #dialCandidates(): void {
-    const { outbound } = directionCounts(this.#active.values());
-    const active = this.#active.size;
-    let budget = dialBudget(this.config, active, outbound, this.#dials.size - this.#feelers.size);
-    if (budget <= 0) return;
-    const now = this.#clock.now();
-    const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
-    // Anchors first after a restart: the peers this node itself chose last time, alone in their round, before
-    // anything it was told.
-    if (this.#anchors.length > 0) {
-      for (const anchor of this.#anchors.splice(0, budget)) {
-        if (busy(anchor.nodeId) || !this.#trust.canDial(anchor.nodeId)) continue;
-        this.#stats.anchorDials++;
-        this.#dial(anchor.address, anchor.nodeId);
-      }
-      return;
-    }
-    // Bootstrap nodes next while below min_peers: they are the way back into the network.
-    if (active < this.config.minPeers) {
-      for (const entry of this.#bootstrap) {
-        if (budget <= 0) break;
-        if (entry.nodeId && (this.#active.has(entry.nodeId) || this.#connecting.has(entry.nodeId))) continue;
-        if (this.#connecting.has(entry.address) || entry.nextDialAt > now) continue;
-        budget--;
-        this.#dial(entry.address, entry.nodeId, entry);
-      }
-    }
-    if (budget <= 0) return;
-    const pending = [...this.#connecting].map((key) => this.#book.get(key)).filter((k) => k !== undefined)
-      .map((k) => networkGroup(parseHostPort(k!.address)!.host));
-    const candidates = this.#sampleCandidates(now, busy, Math.max(8, 4 * budget))
-      .filter((known) => isDialable(known, now, busy, this.config, this.#trust) && this.#permitsDial(known.address));
-    for (const known of pickDialTargets(candidates, this.#active.values(), pending, budget, this.config, this.#trust)) {
-      this.#dial(known.address, known.nodeId);
-    }
-  }
-
-  /**
-   * Up to `count` entries that may be dialed now, half tried and half new where both have enough (as
-   * addrman selects), shuffled. Sampling first bounds the trust lookups per round, however full the book.
-   */
-  #sampleCandidates(now: number, busy: (nodeId: string) => boolean, count: number): KnownPeer[] {
-    const tried: KnownPeer[] = [], fresh: KnownPeer[] = [];
-    for (const known of this.#book.values()) {
-      if (busy(known.nodeId) || known.nextDialAt > now || now - known.lastSeen > this.config.addressMaxAgeMs) continue;
-      (known.tried ? tried : fresh).push(known);
-    }
-    this.#shuffled(tried);
-    this.#shuffled(fresh);
-    const out: KnownPeer[] = [];
-    for (let i = 0; out.length < count && (i < tried.length || i < fresh.length); i++) {
-      if (i < tried.length) out.push(tried[i]);
-      if (i < fresh.length && out.length < count) out.push(fresh[i]);
-    }
-    return out;
-  }
-
-  /**
-   * Every `feelerIntervalMs`, one short outbound dial: to a tried entry a newcomer collided with (test-before-
-   * evict), else to a random new entry; if it answers, it becomes tried and the connection is closed at once.
-   */
-  #feel(): void {
-    const now = this.#clock.now();
-    if (now < this.#nextFeelerAt || this.#feelers.size > 0) return;
-    this.#nextFeelerAt = now + Math.round(this.config.feelerIntervalMs * (0.5 + this.#random()));
-    const busy = (nodeId: string) => this.#active.has(nodeId) || this.#connecting.has(nodeId);
-    let target = this.#book.collisionToTest();
-    if (target && busy(target.nodeId)) {
-      // Connected or being dialed right now: as good as an answer.
-      this.#book.resolveCollision(target.nodeId, this.#active.has(target.nodeId));
-      target = undefined;
-    }
-    if (!target) {
-      target = this.#shuffled(
-        [...this.#book.values()].filter((k) => !k.tried && !busy(k.nodeId) && k.nextDialAt <= now),
-      ).find((k) => this.#trust.canDial(k.nodeId));
-    }
-    if (!target) return;
-    this.#stats.feelers++;
-    this.#feelers.add(target.nodeId);
-    this.#dial(target.address, target.nodeId);
-  }
-
-  /** A feeler reached its peer: the address becomes tried (a collision is decided for it), and the link closes. */
-  #feelerAnswered(connection: Connection): void {
-    const nodeId = connection.remoteNodeId;
-    const now = this.#clock.now();
-    const known = this.#book.get(nodeId);
-    if (known?.tried) {
-      this.#book.markTried(nodeId, connection.remoteAddress, now);
-      this.#book.resolveCollision(nodeId, true);
-    } else {
-      const occupant = this.#book.markTried(nodeId, connection.remoteAddress, now);
-      if (occupant && this.#active.has(occupant.nodeId)) this.#book.resolveCollision(occupant.nodeId, true);
-    }
-    void connection.close(DisconnectReason.SHUTDOWN, "feeler connection");
-  }
-
-  #dial(address: string, nodeId: string | undefined, bootstrap?: BootstrapEntry): void {
-    const key = nodeId ?? address;
-    this.#connecting.add(key);
-    if (bootstrap) this.#connecting.add(address);
-    this.#stats.dials++;
-    const attempt = (async () => {
-      try {
-        await this.#transport.dial(address, nodeId ? { expectedNodeId: nodeId } : {});
-        if (bootstrap) bootstrap.failures = 0;
-      } catch (error) {
-        this.#stats.dialFailures++;
-        this.#dialFailed(nodeId, bootstrap, error);
-      } finally {
-        this.#connecting.delete(key);
-        if (bootstrap) this.#connecting.delete(address);
-        if (nodeId) this.#feelers.delete(nodeId);
-      }
-    })();
-    this.#dials.add(attempt);
-    attempt.finally(() => this.#dials.delete(attempt));
-  }
-
-  #dialFailed(
-    nodeId: string | undefined,
-    bootstrap: BootstrapEntry | undefined,
-    error: unknown,
-  ): void {
-    const now = this.#clock.now();
-    const wrongPeer = error instanceof TransportError && error.code === "WRONG_PEER";
-    if (bootstrap) {
-      bootstrap.failures++;
-      bootstrap.nextDialAt = now + backoffMs(bootstrap.failures, this.config, this.#random);
-      if (wrongPeer) bootstrap.nodeId = undefined; // the bootstrap node was re-keyed: learn its new id
-    }
-    if (!nodeId) return;
-    const known = this.#book.get(nodeId);
-    if (!known) return;
-    if (this.#feelers.has(nodeId) && known.tried) this.#book.resolveCollision(nodeId, false);
-    known.failures++;
-    known.nextDialAt = now + backoffMs(known.failures, this.config, this.#random);
-    if (wrongPeer || known.failures >= this.config.maxDialFailures) {
-      this.#book.forget(nodeId);
-      this.#stats.forgotten++;
-      return;
-    }
-    this.#book.persist(known);
   }
 
   #discover(): void {

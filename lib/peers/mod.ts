@@ -45,8 +45,9 @@
  * `anchors.ts` (saved outbound peers), `admission.ts` (groups, bounds,
  * slots), `eviction.ts` (whom a newcomer displaces), `dialer.ts` (dial budget, candidates, backoff),
  * `liveness.ts` (timeouts, heartbeats), `discovery.ts` (PEER_DISCOVERY and
- * PEER_ANNOUNCEMENT, the answer cache), `manager.ts` ({@link PeerManager},
- * which applies them and runs feelers).
+ * PEER_ANNOUNCEMENT, the answer cache), `outbound.ts` (the dials each round
+ * runs: anchors, bootstrap, book samples, feelers, backoff), `manager.ts`
+ * ({@link PeerManager}, which applies them).
  *
  * @example Two nodes on the simulator's network: the second dials the first, its bootstrap node.
  * ```ts
