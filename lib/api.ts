@@ -17,80 +17,28 @@
  *
  * Errors are JSON `{"error": {"code", "message"}}` with a 4xx status (503 `TOO_MANY_STREAMS` over the stream cap).
  *
+ * This file holds the server and its routes; `api_token.ts` the token file, `api_auth.ts` the token check,
+ * login codes, sessions and the Host/Origin check, `api_views.ts` the JSON bodies and pages, `api_metrics.ts`
+ * the Prometheus text, `api_sse.ts` the event streams.
+ *
  * @module
  */
-import { timingSafeEqual } from "node:crypto";
 import { formatHostPort } from "./address.ts";
-import { toHex } from "./bytes.ts";
 import { KithError } from "./errors.ts";
 import type { LogSink } from "./log.ts";
 import type { KithNode, ReceivedMessage } from "./node.ts";
-import { PROTOCOL_VERSION } from "./protocol/mod.ts";
-import { VERSION } from "./version.ts";
 import { EventStreams, type EventStreamStats, type SendEvent } from "./api_sse.ts";
+import { ApiAuth, LOGIN_CODE_TTL_MS, sameSite } from "./api_auth.ts";
+import { renderMetrics } from "./api_metrics.ts";
+import { base64ToBytes, devnetStateJson, json, messageJson, page, problem, statusJson } from "./api_views.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
 
 export { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_STREAM_HIGH_WATER_BYTES, type EventStreamStats } from "./api_sse.ts";
+export { API_TOKEN_FILE, loadOrCreateApiToken, readApiToken } from "./api_token.ts";
+export { LOGIN_CODE_TTL_MS, SESSION_TTL_MS } from "./api_auth.ts";
 
-/** File name of the API token inside a data directory. */
-export const API_TOKEN_FILE = "api.token";
 /** Largest request body accepted, bytes. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
-/** How long a dashboard login code stays valid, ms. */
-export const LOGIN_CODE_TTL_MS = 60_000;
-/** How long a dashboard session lasts, ms. */
-export const SESSION_TTL_MS = 12 * 3_600_000;
-
-/**
- * The API token of `dataDir`, created (64 hex characters, mode 0600) when
- * absent. A token file readable by others is refused, like a key file.
- *
- * @throws {KithError} `API_TOKEN` with one line naming the file
- */
-export async function loadOrCreateApiToken(dataDir: string): Promise<string> {
-  const path = `${dataDir}/${API_TOKEN_FILE}`;
-  try {
-    const info = await Deno.stat(path);
-    if (info.mode !== null && (info.mode & 0o077) !== 0) {
-      throw new KithError("API_TOKEN", `token file ${path} is readable by other users; run: chmod 600 ${path}`);
-    }
-    const token = (await Deno.readTextFile(path)).trim();
-    if (!/^[0-9a-f]{64}$/.test(token)) {
-      throw new KithError(
-        "API_TOKEN",
-        `token file ${path} is malformed; delete it and restart the node to make a new one`,
-      );
-    }
-    return token;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  const token = toHex(crypto.getRandomValues(new Uint8Array(32)));
-  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-  try {
-    await file.write(new TextEncoder().encode(token + "\n"));
-  } finally {
-    file.close();
-  }
-  if (Deno.build.os !== "windows") await Deno.chmod(path, 0o600);
-  return token;
-}
-
-/** Reads the API token of a data directory, for CLI clients. */
-export async function readApiToken(dataDir: string): Promise<string> {
-  const path = `${dataDir}/${API_TOKEN_FILE}`;
-  try {
-    return (await Deno.readTextFile(path)).trim();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new KithError("API_TOKEN", `no API token in ${dataDir}: is a node running from that data directory?`);
-    }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      throw new KithError("API_TOKEN", `cannot read ${path}: permission denied (run with --allow-read=${dataDir})`);
-    }
-    throw error;
-  }
-}
 
 /** Options of {@link ControlApi}. */
 export interface ControlApiOptions {
@@ -112,53 +60,6 @@ export interface ControlApiOptions {
   maxEventStreams?: number;
 }
 
-function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-}
-
-/** A page whose only script is its inline one (allowed by hash): nothing from elsewhere, no framing, no referrer. */
-function page(html: string, scriptHash: string): Response {
-  return new Response(html, {
-    headers: {
-      "content-type": "text/html; charset=utf-8",
-      "content-security-policy":
-        `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'`,
-      "x-frame-options": "DENY",
-      "referrer-policy": "no-referrer",
-    },
-  });
-}
-
-function problem(status: number, code: string, message: string): Response {
-  return json({ error: { code, message } }, status);
-}
-
-function messageJson(message: ReceivedMessage): Record<string, unknown> {
-  let text: string | undefined;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(message.data);
-  } catch {
-    text = undefined;
-  }
-  return {
-    id: message.id,
-    origin: message.origin,
-    from: message.from,
-    topic: message.topic,
-    timestamp: message.timestamp,
-    ...(text !== undefined ? { data: text } : {}),
-    dataBase64: btoa(String.fromCharCode(...message.data)),
-  };
-}
-
-function base64ToBytes(text: string): Uint8Array | undefined {
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * The control API server.
  *
@@ -171,20 +72,17 @@ function base64ToBytes(text: string): Uint8Array | undefined {
  */
 export class ControlApi {
   readonly #options: ControlApiOptions;
-  readonly #token: Uint8Array;
+  readonly #auth: ApiAuth;
   #server: Deno.HttpServer | undefined;
   readonly #streams: EventStreams;
   readonly #eventJson = new WeakMap<ReceivedMessage, string>();
-  // One-time login codes and browser sessions, each with its expiry (ms since the epoch). Bounded.
-  readonly #codes = new Map<string, number>();
-  readonly #sessions = new Map<string, number>();
   #address = "";
 
   /** Creates the server; nothing listens until {@link ControlApi.start}. */
   constructor(options: ControlApiOptions) {
     this.#options = options;
     this.#streams = new EventStreams(options.eventStreamHighWaterBytes, options.maxEventStreams);
-    this.#token = new TextEncoder().encode(`Bearer ${options.token}`);
+    this.#auth = new ApiAuth(options.token);
   }
 
   /** The bound `host:port`. */
@@ -228,40 +126,9 @@ export class ControlApi {
     this.#server = undefined;
   }
 
-  #authorized(request: Request): boolean {
-    const given = new TextEncoder().encode(request.headers.get("authorization") ?? "");
-    if (given.length === this.#token.length && timingSafeEqual(given, this.#token)) return true;
-    const session = /(?:^|;\s*)kith_session=([0-9a-f]{64})/.exec(request.headers.get("cookie") ?? "")?.[1];
-    if (session === undefined) return false;
-    const expires = this.#sessions.get(session);
-    if (expires === undefined || expires < Date.now()) {
-      this.#sessions.delete(session ?? "");
-      return false;
-    }
-    return true;
-  }
-
-  /**
-   * DNS-rebinding protection: the Host header must name the address this API listens on (or its loopback aliases).
-   * CSRF protection: a request that carries an Origin must come from that address too.
-   */
-  #sameSite(request: Request): boolean {
-    const port = this.#address.slice(this.#address.lastIndexOf(":") + 1);
-    const allowed = new Set([this.#address, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]);
-    const host = request.headers.get("host");
-    if (host === null || !allowed.has(host.toLowerCase())) return false;
-    const origin = request.headers.get("origin");
-    if (origin === null) return true;
-    try {
-      return allowed.has(new URL(origin).host.toLowerCase());
-    } catch {
-      return false;
-    }
-  }
-
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
-    if (!this.#sameSite(request)) {
+    if (!sameSite(this.#address, request)) {
       return problem(403, "FORBIDDEN_ORIGIN", "the Host or Origin of this request is not this node's control API");
     }
     if (request.method === "GET" && (url.pathname === "/" || url.pathname === "/index.html")) {
@@ -270,17 +137,17 @@ export class ControlApi {
     if (request.method === "GET" && url.pathname === "/devnet" && this.#options.devnet) {
       return page(DEVNET_HTML, DEVNET_SCRIPT_HASH);
     }
-    if (request.method === "POST" && url.pathname === "/v1/session") return await this.#openSession(request);
-    if (!this.#authorized(request)) {
+    if (request.method === "POST" && url.pathname === "/v1/session") return await this.#auth.openSession(request);
+    if (!this.#auth.authorized(request)) {
       return problem(401, "UNAUTHORIZED", "missing or wrong bearer token (see api.token in the data directory)");
     }
     const route = `${request.method} ${url.pathname}`;
     const node = this.#options.node;
     switch (route) {
       case "POST /v1/login-code":
-        return json({ code: this.#newLoginCode(), expiresInMs: LOGIN_CODE_TTL_MS });
+        return json({ code: this.#auth.newLoginCode(), expiresInMs: LOGIN_CODE_TTL_MS });
       case "GET /v1/status":
-        return json(this.#status());
+        return json(statusJson(node));
       case "GET /v1/peers":
         return json(node.peers());
       case "GET /v1/trust":
@@ -292,9 +159,9 @@ export class ControlApi {
       case "GET /v1/subscribe":
         return this.#subscribe(url.searchParams.get("topic") ?? undefined);
       case "GET /metrics":
-        return new Response(this.#metrics(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        return new Response(renderMetrics(node), { headers: { "content-type": "text/plain; version=0.0.4" } });
       case "GET /v1/devnet":
-        if (this.#options.devnet) return json(this.#devnetState());
+        if (this.#options.devnet) return json(devnetStateJson(this.#options.devnet));
         break;
       case "GET /v1/devnet/events":
         if (this.#options.devnet) return this.#devnetEvents();
@@ -330,27 +197,7 @@ export class ControlApi {
 
   /** A one-time dashboard login code (what `POST /v1/login-code` returns), for in-process callers such as devnet. */
   loginCode(): string {
-    return this.#newLoginCode();
-  }
-
-  #devnetState(): Record<string, unknown> {
-    const nodes = this.#options.devnet!;
-    const index = new Map(nodes.map((n, i) => [n.nodeId, i]));
-    return {
-      nodes: nodes.map((n, i) => {
-        const peers = n.peers().filter((p) => p.state === "active");
-        const stats = n.stats().gossip;
-        return {
-          index: i,
-          nodeId: n.nodeId,
-          address: n.address,
-          links: peers.map((p) => ({ to: index.get(p.nodeId) ?? -1, trust: p.trust })).filter((l) => l.to >= 0),
-          published: stats.published,
-          delivered: stats.delivered,
-          duplicates: stats.duplicates,
-        };
-      }),
-    };
+    return this.#auth.newLoginCode();
   }
 
   /** Every application delivery at every devnet node, as it happens: which node, which message, how long after publishing. */
@@ -373,55 +220,6 @@ export class ControlApi {
               })))
         ),
     );
-  }
-
-  #newLoginCode(): string {
-    const now = Date.now();
-    for (const [code, expires] of this.#codes) if (expires < now) this.#codes.delete(code);
-    if (this.#codes.size >= 16) this.#codes.delete(this.#codes.keys().next().value!);
-    const code = toHex(crypto.getRandomValues(new Uint8Array(16)));
-    this.#codes.set(code, now + LOGIN_CODE_TTL_MS);
-    return code;
-  }
-
-  /** Exchanges a one-time login code for an HttpOnly, SameSite=Strict session cookie. */
-  async #openSession(request: Request): Promise<Response> {
-    let code: unknown;
-    try {
-      code = (await request.json() as { code?: unknown }).code;
-    } catch {
-      return problem(400, "BAD_JSON", "body must be JSON with a code");
-    }
-    const expires = typeof code === "string" ? this.#codes.get(code) : undefined;
-    if (typeof code === "string") this.#codes.delete(code); // one use, right or wrong
-    if (expires === undefined || expires < Date.now()) {
-      return problem(401, "BAD_CODE", "unknown or expired login code; run kith dashboard again");
-    }
-    const session = toHex(crypto.getRandomValues(new Uint8Array(32)));
-    if (this.#sessions.size >= 64) this.#sessions.delete(this.#sessions.keys().next().value!);
-    this.#sessions.set(session, Date.now() + SESSION_TTL_MS);
-    return new Response(JSON.stringify({ ok: true }), {
-      headers: {
-        "content-type": "application/json",
-        "set-cookie": `kith_session=${session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`,
-      },
-    });
-  }
-
-  #status(): Record<string, unknown> {
-    const node = this.#options.node;
-    const peers = node.peers();
-    const count = (state: string) => peers.filter((p) => p.state === state).length;
-    return {
-      nodeId: node.nodeId,
-      version: VERSION,
-      protocol: PROTOCOL_VERSION,
-      address: node.address,
-      profile: node.preset,
-      uptimeMs: node.uptimeMs,
-      peers: { active: count("active"), connecting: count("connecting"), known: count("known") },
-      stats: node.stats(),
-    };
   }
 
   async #publish(request: Request): Promise<Response> {
@@ -486,118 +284,5 @@ export class ControlApi {
   #eventStream(greeting: string, attach: (send: SendEvent) => { unsubscribe(): void }[]): Response {
     return this.#streams.open(greeting, attach) ??
       problem(503, "TOO_MANY_STREAMS", "too many event streams are open; close one and retry");
-  }
-
-  #metrics(): string {
-    const node = this.#options.node;
-    const stats = node.stats();
-    const peers = node.peers();
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-    };
-    metric(
-      "kith_peers",
-      "gauge",
-      "Peers by state.",
-      (["active", "connecting", "known"] as const).map((
-        s,
-      ) => [`{state="${s}"}`, peers.filter((p) => p.state === s).length]),
-    );
-    const g = stats.gossip;
-    metric("kith_messages_total", "counter", "Gossip messages by outcome.", [
-      ['{outcome="published"}', g.published],
-      ['{outcome="delivered"}', g.delivered],
-      ['{outcome="forwarded"}', g.forwarded],
-      ['{outcome="duplicate"}', g.duplicates],
-      ['{outcome="invalid"}', g.invalid],
-      ['{outcome="rate_limited"}', g.rateLimited],
-      ['{outcome="origin_limited"}', g.originLimited],
-      ['{outcome="served_on_request"}', g.served],
-    ]);
-    metric(
-      "kith_messages_by_type_total",
-      "counter",
-      "Envelopes by message type and outcome: received, delivered, forwarded, duplicate, invalid.",
-      Object.entries(stats.byType).flatMap(([type, counts]) =>
-        Object.entries(counts).map(([outcome, n]) => [`{type="${type}",outcome="${outcome}"}`, n] as [string, number])
-      ),
-    );
-    metric(
-      "kith_messages_invalid_by_code_total",
-      "counter",
-      "Invalid envelopes received, by error code.",
-      Object.entries(stats.invalidByCode).map(([code, n]) => [`{code="${code}"}`, n]),
-    );
-    metric("kith_bytes_total", "counter", "Bytes through sockets.", [
-      ['{direction="in"}', stats.transport.bytesIn],
-      ['{direction="out"}', stats.transport.bytesOut],
-    ]);
-    metric(
-      "kith_signature_checks_total",
-      "counter",
-      "Signature checks by where they ran: on the node's thread, or on a helper thread while it was behind.",
-      [
-        ['{where="inline"}', stats.signatureChecks.inline],
-        ['{where="helper"}', stats.signatureChecks.offloaded],
-      ],
-    );
-    metric(
-      "kith_messages_dropped_under_check_total",
-      "counter",
-      "First copies dropped while too many waited for their signature check.",
-      [
-        ["", g.droppedUnderCheck],
-      ],
-    );
-    metric(
-      "kith_gossip_lateness_ms",
-      "gauge",
-      "How late messages arrive beyond their origins' quickest (median over origins of the smoothed mean and deviation); a message's first ask waits mean + 4 deviations longer, at most 2 s.",
-      [
-        ['{stat="mean"}', Math.round(g.latenessMs * 10) / 10],
-        ['{stat="deviation"}', Math.round(g.latenessDeviationMs * 10) / 10],
-      ],
-    );
-    metric("kith_handshakes_total", "counter", "Handshakes by result.", [
-      ['{result="completed"}', stats.transport.handshakesCompleted],
-      ['{result="failed"}', stats.transport.handshakesFailed],
-    ]);
-    metric(
-      "kith_dials_refused_total",
-      "counter",
-      "Addresses the dial policy refused: announced or stored ones the peer manager dropped (each counted once), " +
-        "and dials the transport refused.",
-      [
-        ['{where="peers"}', stats.peers.refusedByPolicy],
-        ['{where="transport"}', stats.transport.dialsRefused],
-      ],
-    );
-    const bounds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
-    lines.push("# HELP kith_peer_trust Trust of known peers.", "# TYPE kith_peer_trust histogram");
-    for (const bound of bounds) {
-      lines.push(`kith_peer_trust_bucket{le="${bound}"} ${peers.filter((p) => p.trust <= bound).length}`);
-    }
-    lines.push(`kith_peer_trust_bucket{le="+Inf"} ${peers.length}`);
-    lines.push(
-      `kith_peer_trust_sum ${peers.reduce((n, p) => n + p.trust, 0)}`,
-      `kith_peer_trust_count ${peers.length}`,
-    );
-    const latency = stats.deliveryLatency;
-    lines.push(
-      "# HELP kith_delivery_latency_seconds Publish-to-delivery latency of application messages.",
-      "# TYPE kith_delivery_latency_seconds histogram",
-    );
-    for (const [bound, count] of latency.buckets) {
-      lines.push(`kith_delivery_latency_seconds_bucket{le="${bound / 1000}"} ${count}`);
-    }
-    lines.push(`kith_delivery_latency_seconds_bucket{le="+Inf"} ${latency.count}`);
-    lines.push(
-      `kith_delivery_latency_seconds_sum ${latency.sum / 1000}`,
-      `kith_delivery_latency_seconds_count ${latency.count}`,
-    );
-    metric("kith_uptime_seconds", "gauge", "Seconds since the node started.", [["", node.uptimeMs / 1000]]);
-    return lines.join("\n") + "\n";
   }
 }

@@ -20,7 +20,11 @@
  * The layer's files, lowest first: `types.ts` (the {@link Transport} and
  * {@link Connection} interfaces), `config.ts`, `session.ts` (key schedule and
  * records), `handshake.ts` (the messages as pure build and check functions),
- * `connection.ts` (one established link), `tcp.ts` ({@link TcpTransport}).
+ * `connection.ts` (one established link), `admission.ts` (inbound slots and
+ * rates), `dial_gate.ts` (the dial policy at the socket), `tcp_context.ts`
+ * (what the accept and dial paths share), `tcp_accept.ts` (the accept path and
+ * the responder's handshake), `tcp_dial.ts` (the dial path and the initiator's
+ * handshake), `tcp.ts` ({@link TcpTransport}: listener, connection table, shutdown).
  * The transport sits behind the {@link Transport} interface so an in-memory
  * transport can replace TCP in simulations (`lib/sim/network.ts`).
  *

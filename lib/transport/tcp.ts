@@ -1,48 +1,29 @@
 /**
- * The TCP {@link Transport}: the listener and admission (connection rates,
- * connection and per-IP limits), both roles of the handshake over a socket (the messages
- * themselves are built and checked in `handshake.ts`), dials with one
- * attempt at a time per target, the choice between duplicate connections,
- * and shutdown.
+ * The TCP {@link Transport}: the listener, the table of established
+ * connections with the choice between duplicates, the sweep for blocked
+ * writes, and shutdown. The accept path (admission and the responder's
+ * handshake) is in `tcp_accept.ts`, the dial path (one attempt at a time per
+ * target, the initiator's handshake) in `tcp_dial.ts`, what both share in
+ * `tcp_context.ts`.
  *
  * @module
  */
 import { formatHostPort, parseHostPort } from "../address.ts";
 import { checkRecordCipher } from "../aead.ts";
-import { toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
-import { ProtocolError } from "../errors.ts";
-import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../framing.ts";
+import type { ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
 import { DisconnectReason, MessageCodec, type PeerRecord } from "../protocol/mod.ts";
-import { BoundedMap } from "../ratelimit.ts";
 import { AGENT } from "../version.ts";
 import { InboundSlots } from "./admission.ts";
 import { DialGate, type ResolveHost } from "./dial_gate.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
-import {
-  closeQuietly,
-  type ConnectionOwner,
-  FramedSocket,
-  isConnectionError,
-  TcpConnection,
-  withTimeout,
-} from "./connection.ts";
-import {
-  buildAck,
-  buildConfirm,
-  buildDisconnect,
-  buildHello,
-  checkAck,
-  checkConfirm,
-  checkHello,
-  freshHandshakeValues,
-  type HandshakeContext,
-  HandshakeFailure,
-  initiatorError,
-} from "./handshake.ts";
-import { MAX_RECORD_PLAINTEXT, RECORD_TAG_BYTES, type RecordSealer } from "./session.ts";
+import { closeQuietly, type ConnectionOwner, type TcpConnection } from "./connection.ts";
+import { buildDisconnect, type HandshakeContext } from "./handshake.ts";
+import { TcpAcceptor } from "./tcp_accept.ts";
+import type { PendingHandshake, TcpContext } from "./tcp_context.ts";
+import { TcpDialer } from "./tcp_dial.ts";
 import {
   type Connection,
   type DialOptions,
@@ -52,14 +33,6 @@ import {
   type TransportStats,
 } from "./types.ts";
 
-/** Largest frame read from a client that is refused at accept (it gets a DISCONNECT, not a handshake). */
-const REFUSAL_MAX_FRAME_BYTES = 1024;
-/** Longest a refusal's DISCONNECT may take to write, ms (also bounded by closeTimeoutMs). */
-const REFUSAL_WRITE_TIMEOUT_MS = 500;
-/** Ids of recent HANDSHAKEs remembered to refuse replays. */
-const RECENT_HELLOS = 10_000;
-/** Pause after a transient accept failure (such as running out of file descriptors), ms. */
-const ACCEPT_RETRY_MS = 100;
 /** Longest interval between sweeps for blocked writes, ms (shorter when writeTimeoutMs is). */
 const WRITE_SWEEP_INTERVAL_MS = 1_000;
 
@@ -82,18 +55,6 @@ export interface TcpTransportOptions {
    * the policy and the first permitted one is dialed. Default: the system resolver (`getaddrinfo`).
    */
   resolve?: ResolveHost;
-}
-
-interface PendingHandshake {
-  conn: Deno.TcpConn;
-  direction: "inbound" | "outbound";
-  ip: string;
-}
-
-/** What a handshake's deadline needs: the sealer once keys exist (to seal the DISCONNECT), and whether it fired. */
-interface DeadlineState {
-  sealer?: RecordSealer;
-  timedOut: boolean;
 }
 
 /**
@@ -126,7 +87,6 @@ export class TcpTransport implements Transport {
   readonly #owner: ConnectionOwner;
   readonly #log: LogSink;
   readonly #inbound: InboundSlots;
-  readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   #listener: Deno.TcpListener | undefined;
   #boundAddress = "";
   #closing = false;
@@ -134,13 +94,11 @@ export class TcpTransport implements Transport {
   readonly #all = new Set<TcpConnection>();
   readonly #pending = new Set<PendingHandshake>();
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #dialing = new Map<string, Promise<Connection>>();
   #sweepTimer: TimerId | undefined;
-  // Ids of recent HANDSHAKEs whose signature was checked: a replayed one is refused before any signature
-  // check, key agreement or signing.
-  readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
   readonly #stats: TransportStats = emptyTransportStats();
   readonly #dialGate: DialGate;
+  readonly #acceptor: TcpAcceptor;
+  readonly #dialer: TcpDialer;
 
   /**
    * Creates a transport; nothing is opened until {@link TcpTransport.listen} or {@link TcpTransport.dial}.
@@ -155,7 +113,6 @@ export class TcpTransport implements Transport {
     this.nodeId = options.identity.nodeId;
     this.#clock = options.clock ?? systemClock;
     this.#codec = options.codec ?? new MessageCodec();
-    this.#initialPeers = options.initialPeers ?? (() => []);
     this.#log = options.log ?? defaultLogSink;
     this.#inbound = new InboundSlots(this.config, this.#stats);
     this.#dialGate = new DialGate(this.config.dialPolicy, this.#stats, this.#log, options.resolve);
@@ -170,6 +127,23 @@ export class TcpTransport implements Transport {
       protocolError: (connection, error) => this.#reportProtocolError(connection, error),
       log: this.#log,
     };
+    const context: TcpContext = {
+      config: this.config,
+      identity: this.identity,
+      clock: this.#clock,
+      codec: this.#codec,
+      stats: this.#stats,
+      log: this.#log,
+      owner: this.#owner,
+      pending: this.#pending,
+      closing: () => this.#closing,
+      track: (task) => this.#track(task),
+      handshakeContext: () => this.#handshakeContext(),
+      disconnectEnvelope: (reason, detail) => this.#disconnectEnvelope(reason, detail),
+      register: (connection) => this.#register(connection),
+    };
+    this.#acceptor = new TcpAcceptor(context, this.#inbound, options.initialPeers ?? (() => []));
+    this.#dialer = new TcpDialer(context, this.#dialGate, (nodeId) => this.#open.get(nodeId));
   }
 
   /** Counters: connections now and at peak, refusals, handshakes. */
@@ -236,63 +210,8 @@ export class TcpTransport implements Transport {
     }
     const addr = this.#listener.addr as Deno.NetAddr;
     this.#boundAddress = formatHostPort(addr.hostname, addr.port);
-    this.#track(this.#acceptLoop(this.#listener));
+    this.#track(this.#acceptor.acceptLoop(this.#listener));
     return this.#boundAddress;
-  }
-
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (this.#closing || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return; // the listener was closed
-        }
-        // A transient failure (out of file descriptors, a client that reset
-        // early): pause briefly and keep accepting.
-        this.#log("warn", "accept failed, retrying", errorFields(error));
-        await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
-      this.#admit(conn);
-    }
-  }
-
-  #admit(conn: Deno.TcpConn): void {
-    const ip = (conn.remoteAddr as Deno.NetAddr).hostname;
-    if (this.#closing) {
-      closeQuietly(conn);
-      return;
-    }
-    const admission = this.#inbound.admits(ip, this.#clock.now());
-    if (admission === "rate") {
-      // Over a new-connection rate: close before reading or signing anything.
-      closeQuietly(conn);
-      return;
-    }
-    if (admission === "full") {
-      // Tell the client why when it is cheap; under a flood, just close.
-      const explained = this.#inbound.explainRefusal(() =>
-        this.#refuse(
-          new FramedSocket(conn, REFUSAL_MAX_FRAME_BYTES, this.#stats),
-          DisconnectReason.TOO_MANY_CONNECTIONS,
-          "no free slot",
-        )
-      );
-      if (explained) this.#track(explained);
-      else closeQuietly(conn);
-      return;
-    }
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // Not fatal.
-    }
-    const pending: PendingHandshake = { conn, direction: "inbound", ip };
-    this.#inbound.count(ip, +1);
-    this.#pending.add(pending);
-    this.#track(this.#acceptHandshake(pending));
   }
 
   /** An encoded DISCONNECT from this node, stamped now. */
@@ -300,254 +219,12 @@ export class TcpTransport implements Transport {
     return buildDisconnect(this.identity, this.#codec, reason, detail, this.#clock.now());
   }
 
-  /** Sends a DISCONNECT (sealed when keys exist) as best it can, then closes. */
-  async #refuse(socket: FramedSocket, reason: number, detail: string, sealer?: RecordSealer): Promise<void> {
-    try {
-      let frame = encodeFrame(this.#disconnectEnvelope(reason, detail));
-      if (sealer) frame = sealer.sealFrame(frame);
-      await socket.write(frame, this.#clock, Math.min(this.config.closeTimeoutMs, REFUSAL_WRITE_TIMEOUT_MS));
-    } catch {
-      // The client is gone or not reading: closing is all that is left.
-    } finally {
-      closeQuietly(socket.conn);
-    }
-  }
-
-  /** Answers a failed check as it asks (a DISCONNECT, or silence for a replay) and returns it to throw. */
-  async #reject(socket: FramedSocket, failure: HandshakeFailure, sealer?: RecordSealer): Promise<HandshakeFailure> {
-    if (failure.reply === undefined) closeQuietly(socket.conn);
-    else await this.#refuse(socket, failure.reply, failure.detail, sealer);
-    return failure;
-  }
-
-  /** Refuses the handshake on `socket` with HANDSHAKE_TIMEOUT after `ms`. */
-  #deadline(socket: FramedSocket, state: DeadlineState, ms: number = this.config.handshakeTimeoutMs): TimerId {
-    return this.#clock.setTimeout(() => {
-      state.timedOut = true;
-      this.#track(
-        this.#refuse(socket, DisconnectReason.HANDSHAKE_TIMEOUT, "handshake not finished in time", state.sealer),
-      );
-    }, Math.max(0, ms));
-  }
-
-  /** The responder's side of the handshake on an admitted socket. Never rejects: network input cannot crash it. */
-  async #acceptHandshake(pending: PendingHandshake): Promise<void> {
-    const socket = new FramedSocket(pending.conn, this.config.maxHandshakeFrameBytes, this.#stats);
-    const state: DeadlineState = { timedOut: false };
-    const deadline = this.#deadline(socket, state);
-    const context = this.#handshakeContext();
-    let established: TcpConnection | undefined;
-    try {
-      const first = await socket.next();
-      if (first === null || state.timedOut) throw new TransportError("HANDSHAKE_FAILED", "closed during handshake");
-      const hello = checkHello(context, first, this.#clock.now(), {
-        closing: this.#closing,
-        seen: (id) => {
-          const replayed = this.#recentHellos.has(id);
-          if (replayed) this.#stats.handshakesReplayed++;
-          return replayed;
-        },
-        verifying: (id) => {
-          this.#recentHellos.set(id, true);
-          this.#stats.handshakeVerifications++;
-        },
-      });
-      if (hello instanceof HandshakeFailure) throw await this.#reject(socket, hello);
-      const ack = buildAck(
-        context,
-        hello,
-        freshHandshakeValues(),
-        this.#initialPeers(toHex(hello.origin)),
-        this.#clock.now(),
-      );
-      if (ack instanceof HandshakeFailure) throw await this.#reject(socket, ack);
-      await socket.write(ack.frame, this.#clock, this.config.writeTimeoutMs);
-      state.sealer = ack.sealer;
-      socket.decoder.setMaxFrameBytes(this.#maxRecordFrame());
-      const record = await socket.next();
-      if (record === null || state.timedOut) throw new TransportError("HANDSHAKE_FAILED", "closed during handshake");
-      const confirm = checkConfirm(
-        context,
-        record,
-        this.#clock.now(),
-        hello,
-        ack.message,
-        ack.opener,
-        this.config.maxFrameBytes,
-      );
-      if (confirm instanceof HandshakeFailure) throw await this.#reject(socket, confirm, ack.sealer);
-      if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", "handshake timed out");
-      this.#clock.clearTimeout(deadline);
-      established = new TcpConnection(this.#owner, {
-        socket,
-        sealer: ack.sealer,
-        opener: ack.opener,
-        inner: confirm.inner,
-        remote: hello,
-        direction: "inbound",
-        remoteAddress: formatHostPort(pending.ip, (pending.conn.remoteAddr as Deno.NetAddr).port),
-        pipelined: confirm.pipelined,
-      }, this.#clock.now());
-    } catch (error) {
-      closeQuietly(pending.conn);
-      if (error instanceof TransportError || error instanceof ProtocolError || isConnectionError(error)) {
-        this.#stats.handshakesFailed++;
-      } else {
-        // Not the peer's doing: a bug in kith. Logged, not counted as a failed handshake, and not rethrown
-        // (the accept path must survive it).
-        this.#log("error", "bug in an inbound handshake", {
-          ...errorFields(error),
-          stack: error instanceof Error ? error.stack : undefined,
-        });
-      }
-    } finally {
-      this.#clock.clearTimeout(deadline);
-      this.#pending.delete(pending);
-      if (!established) this.#inbound.count(pending.ip, -1);
-    }
-    if (established) this.#register(established);
-  }
-
-  /** Largest sealed record accepted: 64 KiB of coalesced envelopes, or one envelope alone, plus the tag. */
-  #maxRecordFrame(): number {
-    return Math.max(MAX_RECORD_PLAINTEXT, this.config.maxFrameBytes + FRAME_HEADER_BYTES) + RECORD_TAG_BYTES;
-  }
-
   permitsDial(address: string): boolean {
     return this.#dialGate.permits(address);
   }
 
-  async dial(address: string, options: DialOptions = {}): Promise<Connection> {
-    if (this.#closing) throw new TransportError("CLOSED", "transport is closed");
-    const target = parseHostPort(address);
-    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
-    // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
-    this.#dialGate.check(address);
-    if (options.expectedNodeId !== undefined) {
-      const existing = this.#open.get(options.expectedNodeId);
-      if (existing?.isOpen) return existing;
-    }
-    // One dial at a time per target: concurrent dials to the same node could
-    // complete their handshakes in a different order at each end.
-    const key = options.expectedNodeId ?? address;
-    const inFlight = this.#dialing.get(key) ?? this.#dialing.get(address);
-    if (inFlight) return await inFlight;
-    const attempt = this.#dialOnce(address, target.host, target.port, options);
-    this.#dialing.set(key, attempt);
-    if (key !== address) this.#dialing.set(address, attempt);
-    try {
-      return await attempt;
-    } finally {
-      this.#dialing.delete(key);
-      this.#dialing.delete(address);
-    }
-  }
-
-  /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
-  async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
-    const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
-    return await Deno.connect({ hostname: ip, port, transport: "tcp" });
-  }
-
-  async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
-    if (this.#stats.outbound >= this.config.maxOutbound) {
-      throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${this.config.maxOutbound} reached`);
-    }
-    this.#stats.outbound++;
-    let established: TcpConnection | undefined;
-    try {
-      const attempt = this.#dialHandshake(host, port, address, options);
-      established = await this.#track(attempt);
-    } finally {
-      if (!established) this.#stats.outbound--;
-    }
-    return this.#register(established);
-  }
-
-  async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
-    const startedAt = this.#clock.now();
-    const connecting = this.#connect(host, port, address);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await withTimeout(
-        this.#clock,
-        connecting,
-        this.config.handshakeTimeoutMs,
-        () => new TransportError("CONNECT_FAILED", `connecting to ${address} timed out`),
-      );
-    } catch (error) {
-      connecting.then(closeQuietly, () => {}); // a late connection must not leak
-      this.#stats.handshakesFailed++;
-      if (error instanceof TransportError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new TransportError("CONNECT_FAILED", `cannot connect to ${address}: ${reason}`, undefined, {
-        cause: error,
-      });
-    }
-    if (this.#closing) {
-      closeQuietly(conn);
-      throw new TransportError("CLOSED", "transport closed while connecting");
-    }
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // Not fatal.
-    }
-    const pending: PendingHandshake = { conn, direction: "outbound", ip: host };
-    this.#pending.add(pending);
-    const socket = new FramedSocket(conn, this.config.maxHandshakeFrameBytes, this.#stats);
-    const state: DeadlineState = { timedOut: false };
-    // One deadline covers connecting and the handshake together.
-    const deadline = this.#deadline(socket, state, this.config.handshakeTimeoutMs - (this.#clock.now() - startedAt));
-    const context = this.#handshakeContext();
-    try {
-      const fresh = freshHandshakeValues();
-      const hello = buildHello(context, fresh, this.#clock.now());
-      await socket.write(hello.frame, this.#clock, this.config.writeTimeoutMs);
-      const reply = await socket.next();
-      if (reply === null) {
-        throw new TransportError(
-          state.timedOut ? "HANDSHAKE_TIMEOUT" : "HANDSHAKE_FAILED",
-          `${address} closed the connection during the handshake`,
-        );
-      }
-      const ack = checkAck(context, reply, this.#clock.now(), hello.message, {
-        closing: this.#closing,
-        expectedNodeId: options.expectedNodeId,
-      });
-      if (ack instanceof HandshakeFailure) throw initiatorError(address, await this.#reject(socket, ack));
-      const confirm = buildConfirm(context, fresh.ephemeral, ack, this.#clock.now());
-      if (confirm instanceof HandshakeFailure) throw initiatorError(address, await this.#reject(socket, confirm));
-      state.sealer = confirm.sealer;
-      await socket.write(confirm.frame, this.#clock, this.config.writeTimeoutMs);
-      if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", `handshake with ${address} timed out`);
-      this.#clock.clearTimeout(deadline);
-      socket.decoder.setMaxFrameBytes(this.#maxRecordFrame());
-      return new TcpConnection(this.#owner, {
-        socket,
-        sealer: confirm.sealer,
-        opener: confirm.opener,
-        inner: new FrameDecoder(this.config.maxFrameBytes),
-        remote: ack,
-        direction: "outbound",
-        remoteAddress: address,
-        pipelined: [],
-      }, this.#clock.now());
-    } catch (error) {
-      this.#stats.handshakesFailed++;
-      closeQuietly(conn);
-      if (error instanceof TransportError) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new TransportError(
-        state.timedOut ? "HANDSHAKE_TIMEOUT" : "HANDSHAKE_FAILED",
-        `handshake with ${address} failed: ${reason}`,
-        undefined,
-        { cause: error },
-      );
-    } finally {
-      this.#clock.clearTimeout(deadline);
-      this.#pending.delete(pending);
-    }
+  dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    return this.#dialer.dial(address, options);
   }
 
   /** Once a second while connections exist: closes those whose write has been blocked past writeTimeoutMs. */

@@ -1,0 +1,97 @@
+/**
+ * What the control API answers with: JSON bodies and errors, the pages with
+ * their content security policy, and the JSON of status, messages and the
+ * devnet's state.
+ *
+ * @module
+ */
+import type { KithNode, ReceivedMessage } from "./node.ts";
+import { PROTOCOL_VERSION } from "./protocol/mod.ts";
+import { VERSION } from "./version.ts";
+
+/** `body` as a JSON response with `status`. */
+export function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+/** A page whose only script is its inline one (allowed by hash): nothing from elsewhere, no framing, no referrer. */
+export function page(html: string, scriptHash: string): Response {
+  return new Response(html, {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "content-security-policy":
+        `default-src 'none'; script-src 'sha256-${scriptHash}'; style-src 'unsafe-inline'; connect-src 'self'`,
+      "x-frame-options": "DENY",
+      "referrer-policy": "no-referrer",
+    },
+  });
+}
+
+/** An error answer: JSON `{"error": {"code", "message"}}` with `status`. */
+export function problem(status: number, code: string, message: string): Response {
+  return json({ error: { code, message } }, status);
+}
+
+/** A received message as the API shows it: text when it is UTF-8, and always base64. */
+export function messageJson(message: ReceivedMessage): Record<string, unknown> {
+  let text: string | undefined;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(message.data);
+  } catch {
+    text = undefined;
+  }
+  return {
+    id: message.id,
+    origin: message.origin,
+    from: message.from,
+    topic: message.topic,
+    timestamp: message.timestamp,
+    ...(text !== undefined ? { data: text } : {}),
+    dataBase64: btoa(String.fromCharCode(...message.data)),
+  };
+}
+
+/** Bytes from base64, or undefined when `text` is not base64. */
+export function base64ToBytes(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body of `GET /v1/status`. */
+export function statusJson(node: KithNode): Record<string, unknown> {
+  const peers = node.peers();
+  const count = (state: string) => peers.filter((p) => p.state === state).length;
+  return {
+    nodeId: node.nodeId,
+    version: VERSION,
+    protocol: PROTOCOL_VERSION,
+    address: node.address,
+    profile: node.preset,
+    uptimeMs: node.uptimeMs,
+    peers: { active: count("active"), connecting: count("connecting"), known: count("known") },
+    stats: node.stats(),
+  };
+}
+
+/** The body of `GET /v1/devnet`: each node with its links (by index), and its gossip counters. */
+export function devnetStateJson(nodes: KithNode[]): Record<string, unknown> {
+  const index = new Map(nodes.map((n, i) => [n.nodeId, i]));
+  return {
+    nodes: nodes.map((n, i) => {
+      const peers = n.peers().filter((p) => p.state === "active");
+      const stats = n.stats().gossip;
+      return {
+        index: i,
+        nodeId: n.nodeId,
+        address: n.address,
+        links: peers.map((p) => ({ to: index.get(p.nodeId) ?? -1, trust: p.trust })).filter((l) => l.to >= 0),
+        published: stats.published,
+        delivered: stats.delivered,
+        duplicates: stats.duplicates,
+      };
+    }),
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The dial path of the TCP transport: dials to addresses the dial policy
+ * permits, one attempt at a time per target, within the outbound limit, and
+ * the initiator's side of the handshake (the messages themselves are built
+ * and checked in `handshake.ts`).
+ *
+ * @module
+ */
+import { parseHostPort } from "../address.ts";
+import { FrameDecoder } from "../framing.ts";
+import { closeQuietly, FramedSocket, TcpConnection, withTimeout } from "./connection.ts";
+import type { DialGate } from "./dial_gate.ts";
+import {
+  buildConfirm,
+  buildHello,
+  checkAck,
+  freshHandshakeValues,
+  HandshakeFailure,
+  initiatorError,
+} from "./handshake.ts";
+import {
+  type DeadlineState,
+  handshakeDeadline,
+  maxRecordFrame,
+  type PendingHandshake,
+  reject,
+  type TcpContext,
+} from "./tcp_context.ts";
+import { type Connection, type DialOptions, TransportError } from "./types.ts";
+
+/** Dials peers for the transport behind a {@link TcpContext}. */
+export class TcpDialer {
+  readonly #context: TcpContext;
+  readonly #dialGate: DialGate;
+  readonly #open: (nodeId: string) => TcpConnection | undefined;
+  readonly #dialing = new Map<string, Promise<Connection>>();
+
+  /** A dialer checking each address with `dialGate`; `open` finds an established connection to a node. */
+  constructor(context: TcpContext, dialGate: DialGate, open: (nodeId: string) => TcpConnection | undefined) {
+    this.#context = context;
+    this.#dialGate = dialGate;
+    this.#open = open;
+  }
+
+  /** Connects to `address` and completes the handshake (see `Transport.dial`). */
+  async dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    if (this.#context.closing()) throw new TransportError("CLOSED", "transport is closed");
+    const target = parseHostPort(address);
+    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
+    this.#dialGate.check(address);
+    if (options.expectedNodeId !== undefined) {
+      const existing = this.#open(options.expectedNodeId);
+      if (existing?.isOpen) return existing;
+    }
+    // One dial at a time per target: concurrent dials to the same node could
+    // complete their handshakes in a different order at each end.
+    const key = options.expectedNodeId ?? address;
+    const inFlight = this.#dialing.get(key) ?? this.#dialing.get(address);
+    if (inFlight) return await inFlight;
+    const attempt = this.#dialOnce(address, target.host, target.port, options);
+    this.#dialing.set(key, attempt);
+    if (key !== address) this.#dialing.set(address, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.#dialing.delete(key);
+      this.#dialing.delete(address);
+    }
+  }
+
+  /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
+  async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
+    const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
+    return await Deno.connect({ hostname: ip, port, transport: "tcp" });
+  }
+
+  async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
+    const { config, stats } = this.#context;
+    if (stats.outbound >= config.maxOutbound) {
+      throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${config.maxOutbound} reached`);
+    }
+    stats.outbound++;
+    let established: TcpConnection | undefined;
+    try {
+      const attempt = this.#dialHandshake(host, port, address, options);
+      established = await this.#context.track(attempt);
+    } finally {
+      if (!established) stats.outbound--;
+    }
+    return this.#context.register(established);
+  }
+
+  async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
+    const context = this.#context;
+    const { clock, config, stats } = context;
+    const startedAt = clock.now();
+    const connecting = this.#connect(host, port, address);
+    let conn: Deno.TcpConn;
+    try {
+      conn = await withTimeout(
+        clock,
+        connecting,
+        config.handshakeTimeoutMs,
+        () => new TransportError("CONNECT_FAILED", `connecting to ${address} timed out`),
+      );
+    } catch (error) {
+      connecting.then(closeQuietly, () => {}); // a late connection must not leak
+      stats.handshakesFailed++;
+      if (error instanceof TransportError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TransportError("CONNECT_FAILED", `cannot connect to ${address}: ${reason}`, undefined, {
+        cause: error,
+      });
+    }
+    if (context.closing()) {
+      closeQuietly(conn);
+      throw new TransportError("CLOSED", "transport closed while connecting");
+    }
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Not fatal.
+    }
+    const pending: PendingHandshake = { conn, direction: "outbound", ip: host };
+    context.pending.add(pending);
+    const socket = new FramedSocket(conn, config.maxHandshakeFrameBytes, stats);
+    const state: DeadlineState = { timedOut: false };
+    // One deadline covers connecting and the handshake together.
+    const deadline = handshakeDeadline(context, socket, state, config.handshakeTimeoutMs - (clock.now() - startedAt));
+    const handshake = context.handshakeContext();
+    try {
+      const fresh = freshHandshakeValues();
+      const hello = buildHello(handshake, fresh, clock.now());
+      await socket.write(hello.frame, clock, config.writeTimeoutMs);
+      const reply = await socket.next();
+      if (reply === null) {
+        throw new TransportError(
+          state.timedOut ? "HANDSHAKE_TIMEOUT" : "HANDSHAKE_FAILED",
+          `${address} closed the connection during the handshake`,
+        );
+      }
+      const ack = checkAck(handshake, reply, clock.now(), hello.message, {
+        closing: context.closing(),
+        expectedNodeId: options.expectedNodeId,
+      });
+      if (ack instanceof HandshakeFailure) throw initiatorError(address, await reject(context, socket, ack));
+      const confirm = buildConfirm(handshake, fresh.ephemeral, ack, clock.now());
+      if (confirm instanceof HandshakeFailure) throw initiatorError(address, await reject(context, socket, confirm));
+      state.sealer = confirm.sealer;
+      await socket.write(confirm.frame, clock, config.writeTimeoutMs);
+      if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", `handshake with ${address} timed out`);
+      clock.clearTimeout(deadline);
+      socket.decoder.setMaxFrameBytes(maxRecordFrame(config));
+      return new TcpConnection(context.owner, {
+        socket,
+        sealer: confirm.sealer,
+        opener: confirm.opener,
+        inner: new FrameDecoder(config.maxFrameBytes),
+        remote: ack,
+        direction: "outbound",
+        remoteAddress: address,
+        pipelined: [],
+      }, clock.now());
+    } catch (error) {
+      stats.handshakesFailed++;
+      closeQuietly(conn);
+      if (error instanceof TransportError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TransportError(
+        state.timedOut ? "HANDSHAKE_TIMEOUT" : "HANDSHAKE_FAILED",
+        `handshake with ${address} failed: ${reason}`,
+        undefined,
+        { cause: error },
+      );
+    } finally {
+      clock.clearTimeout(deadline);
+      context.pending.delete(pending);
+    }
+  }
+}
