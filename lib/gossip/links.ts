@@ -12,6 +12,9 @@ import type { TokenBucket } from "../ratelimit.ts";
 import type { AnnouncementCounts } from "./announce_limits.ts";
 import type { GossipPeerStats } from "./stats.ts";
 
+/** A peer over a rate limit loses trust at most this often, ms: one burst costs one penalty, not one per envelope. */
+export const PENALTY_INTERVAL_MS = 1_000;
+
 /**
  * A connected peer as gossip sends to it: only its id and connection, narrower than lib/peers/'s
  * ActivePeer (which a node passes in).

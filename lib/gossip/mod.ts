@@ -67,7 +67,9 @@
  * Clock, peers (the transport side) and randomness come from outside.
  *
  * The pieces: `config.ts` (parameters), `protocol.ts` (the policy, in
- * {@link GossipProtocol}), `store.ts` (kept messages), `seen.ts` (dedup),
+ * {@link GossipProtocol}), `announcements.ts` (announcements in and out,
+ * asks and their promises), `duplicates.ts` (PRUNE on duplicates),
+ * `store.ts` (kept messages), `seen.ts` (dedup),
  * `missing.ts` (announced ids not yet received and the asks for them),
  * `lateness.ts` (how late messages come), `check.ts` (copies held during a
  * signature check), `links.ts` (per-link state), `trees.ts` (per-origin

@@ -1,15 +1,16 @@
 /**
  * The gossip protocol's policy: what is done with each envelope a peer
  * sends (receive, check, accept), how a new message spreads (eager links in
- * full, lazy ones by id), how links change (PRUNE, graft by IWANT,
- * per-origin trees), and the announcement and repair rounds. The state it
- * decides by lives in the pieces beside it (store, seen ids, missing ids,
- * lateness, copies under check, links, counters); the design is described
- * in `mod.ts`.
+ * full, lazy ones by id), which links are eager (at connect, on a penalty,
+ * when one is lost), and the repair rounds. Announcements and asks are in
+ * `announcements.ts`, what a duplicate changes in `duplicates.ts`; the
+ * state it decides by lives in the pieces beside it (store, seen ids,
+ * missing ids, lateness, copies under check, links, trees, counters); the
+ * design is described in `mod.ts`.
  *
  * @module
  */
-import { bytesKey, keyBytes, toHex } from "../bytes.ts";
+import { bytesKey, toHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
@@ -19,7 +20,6 @@ import {
   createMessage,
   DisconnectReason,
   type Envelope,
-  type GossipDigestPayload,
   MAX_DIGEST_IDS,
   type Message,
   MessageCodec,
@@ -31,35 +31,21 @@ import { TokenBucket } from "../ratelimit.ts";
 import type { RandomSource } from "../random.ts";
 import type { TrustModel } from "../trust.ts";
 import { inlineVerifier } from "../verifier.ts";
-import { AnnounceLimits } from "./announce_limits.ts";
+import { GossipAnnouncements } from "./announcements.ts";
+import { type DuplicateParts, pruneOnDuplicate } from "./duplicates.ts";
 import { CopiesUnderCheck, type CopyUnderCheck } from "./check.ts";
 import { type GossipConfig, resolveGossipConfig } from "./config.ts";
 import { LatenessEstimator } from "./lateness.ts";
-import { type ConnectedPeer, type GossipLink, GossipLinks } from "./links.ts";
-import { MissingTracker } from "./missing.ts";
+import { type ConnectedPeer, type GossipLink, GossipLinks, PENALTY_INTERVAL_MS } from "./links.ts";
+import type { MissingTracker } from "./missing.ts";
 import { OriginLimits } from "./origins.ts";
 import { GossipOutbox } from "./outbox.ts";
-import { AskPromises } from "./promises.ts";
 import { SeenIds } from "./seen.ts";
 import { SeenFilter } from "./seen_filter.ts";
 import { GossipCounters, type GossipPeerStats, type GossipStats, type MessageTypeCounts } from "./stats.ts";
 import { MessageStore, type StoredMessage } from "./store.ts";
 import { OriginTrees } from "./trees.ts";
 import type { GossipOptions, GossipPeers, GossipSender, MessageHandler } from "./types.ts";
-
-/** A peer over a rate limit loses trust at most this often, ms: one burst costs one penalty, not one per envelope. */
-const PENALTY_INTERVAL_MS = 1_000;
-/**
- * Peers pushing to this node, as a multiple of `fanout`, beyond which a duplicate gets a whole-link PRUNE.
- * Twice the average: at the average itself, pruned senders would keep moving between nodes that are all
- * at their bound.
- */
-const MAX_PUSHERS_PER_FANOUT = 2;
-/**
- * The ask delay is `wantTimeoutMs` stretched by up to this share, fixed per node at random: nodes cut off
- * together then do not all ask, and graft, at once.
- */
-const ASK_DELAY_SPREAD = 0.5;
 
 /**
  * The gossip layer of a node.
@@ -98,10 +84,9 @@ export class GossipProtocol {
   readonly #trees: OriginTrees;
   readonly #origins: OriginLimits;
   readonly #missing: MissingTracker;
-  readonly #announceLimits: AnnounceLimits;
-  readonly #promises = new AskPromises();
+  readonly #announcements: GossipAnnouncements;
+  readonly #duplicateParts: DuplicateParts;
   #timer: TimerId | undefined;
-  #lazyTimer: TimerId | undefined;
   readonly #lateness = new LatenessEstimator();
   #running = false;
   readonly #counters = new GossipCounters();
@@ -129,10 +114,6 @@ export class GossipProtocol {
       start - this.config.dedupWindowMs,
       start,
     );
-    this.#announceLimits = new AnnounceLimits(
-      this.config.maxAnnouncementsPerInterval,
-      this.config.maxAnnouncedIdsPerInterval,
-    );
     this.#store = new MessageStore(this.config.messageCacheSize, this.config.maxStoreBytes);
     this.#out = new GossipOutbox(
       this.#identity,
@@ -154,7 +135,7 @@ export class GossipProtocol {
       accept: (peer, key, message, entry, now) => this.#accept(peer, key, message, entry, now),
       reject: (peer, type, code) => this.#rejectCopy(peer, type, code),
       dropped: () => this.#stats.droppedUnderCheck++,
-      exhausted: (key, entry, now) => this.#checksExhausted(key, entry, now),
+      exhausted: (key, entry, now) => this.#announcements.checksExhausted(key, entry, now),
     });
     this.#origins = new OriginLimits(
       this.config.originRateLimit,
@@ -163,11 +144,34 @@ export class GossipProtocol {
       this.#clock.now(),
     );
     this.#trees = new OriginTrees(this.config.intervalMs);
-    // Nodes cut off from the eager links together hear the same announcements at about the same time; if all
-    // asked at once, each would graft its own link back, and the extra links would be pruned again,
-    // racing each other into new cuts. Spread per node, the first graft usually repairs the rest.
-    const askDelayMs = Math.round(this.config.wantTimeoutMs * (1 + this.#random() * ASK_DELAY_SPREAD));
-    this.#missing = new MissingTracker(this.config.messageCacheSize, askDelayMs);
+    this.#announcements = new GossipAnnouncements({
+      config: this.config,
+      clock: this.#clock,
+      log: this.#log,
+      peers: this.#peers,
+      links: this.#links,
+      out: this.#out,
+      store: this.#store,
+      seen: this.#seen,
+      random: this.#random,
+      checking: this.#checking,
+      trees: this.#trees,
+      lateness: this.#lateness,
+      counters: this.#counters,
+      link: (nodeId) => this.#link(nodeId),
+      active: (nodeId) => this.#active(nodeId),
+      penalise: (nodeId, code) => this.#penalise(nodeId, code),
+      promoteLazyPeer: (except) => this.#promoteLazyPeer(except),
+    });
+    this.#missing = this.#announcements.missing;
+    this.#duplicateParts = {
+      config: this.config,
+      links: this.#links,
+      trees: this.#trees,
+      out: this.#out,
+      counters: this.#counters,
+      active: (nodeId) => this.#active(nodeId),
+    };
   }
 
   /** Counters. */
@@ -212,6 +216,7 @@ export class GossipProtocol {
     if (this.#running) return;
     this.#running = true;
     this.#stopped = false;
+    this.#announcements.start();
     this.#schedule();
   }
 
@@ -221,8 +226,7 @@ export class GossipProtocol {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#lazyTimer !== undefined) this.#clock.clearTimeout(this.#lazyTimer);
-    this.#lazyTimer = undefined;
+    this.#announcements.stop();
   }
 
   #schedule(): void {
@@ -279,7 +283,7 @@ export class GossipProtocol {
     const link = this.#links.close(nodeId);
     this.#store.forgetPeer(nodeId, link?.slot ?? -1);
     this.#missing.forgetAnnouncer(nodeId);
-    this.#promises.forget(nodeId);
+    this.#announcements.forget(nodeId);
     if (link?.eager && this.#links.eagerCount() < this.config.fanout) this.#promoteLazyPeer(nodeId);
   }
 
@@ -329,7 +333,7 @@ export class GossipProtocol {
     link.received++;
     const key = bytesKey(envelope.id);
     // Any copy of an asked-for message keeps its promises, even one dropped below for this node's reasons.
-    this.#promises.kept(key);
+    this.#announcements.kept(key);
     if (!link.bucket.take(now)) {
       link.rateLimited++;
       this.#stats.rateLimited++;
@@ -354,7 +358,9 @@ export class GossipProtocol {
     if (kept) this.#out.markKnown(kept, peer.nodeId);
     if (kept || this.#seen.hasSeen(key, envelope.id)) {
       this.#countDuplicate(link, envelope.type);
-      if (this.#propagating.has(envelope.type)) this.#pruneOnDuplicate(peer.nodeId, link, key, kept, now);
+      if (this.#propagating.has(envelope.type)) {
+        pruneOnDuplicate(this.#duplicateParts, peer.nodeId, link, key, kept, now);
+      }
       return;
     }
     const checking = this.#checking.get(key);
@@ -371,16 +377,6 @@ export class GossipProtocol {
     link.duplicates++;
     this.#stats.duplicates++;
     this.#counters.count(type, "duplicate");
-  }
-
-  /** Every copy held during a check failed: the peers that sent copies are asked for the message. */
-  #checksExhausted(key: string, entry: CopyUnderCheck, now: number): void {
-    for (const nodeId of entry.alsoFrom) {
-      const link = this.#links.get(nodeId);
-      const missing = link && this.#missing.entry(key, entry.id, nodeId, now);
-      if (missing) this.#missing.addAnnouncer(missing, nodeId, link.pushing);
-    }
-    if (this.#missing.has(key)) this.#scheduleLazy();
   }
 
   /** An invalid envelope: counted by code, and its sender penalised. */
@@ -407,7 +403,7 @@ export class GossipProtocol {
     const link = this.#links.get(peer.nodeId);
     if (this.#trust.shouldDisconnect(peer.nodeId)) return;
     if (message.type === MessageType.GOSSIP_MESSAGE) {
-      if (link) this.#onDigest(peer, link, message.payload);
+      if (link) this.#announcements.onDigest(peer, link, message.payload);
       return;
     }
     const propagating = this.#propagating.has(message.type);
@@ -457,52 +453,9 @@ export class GossipProtocol {
         const other = this.#links.get(nodeId);
         if (other === undefined) continue;
         this.#out.markKnown(stored, nodeId);
-        this.#pruneOnDuplicate(nodeId, other, key, stored, now);
+        pruneOnDuplicate(this.#duplicateParts, nodeId, other, key, stored, now);
       }
       this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
-    }
-  }
-
-  /**
-   * A second full copy: the sender pushes to this node. While more than MAX_PUSHERS_PER_FANOUT times
-   * `fanout` peers do (after grafts, or by the luck of who chose whom), the sender is told PRUNE and pushes
-   * only ids from then on, and pushes to another peer instead. Links are directed: each node decides who
-   * pushes to it (PRUNE, and IWANT to graft) and keeps `fanout` links it pushes on. Pruning whole links
-   * down to a single pusher, a tree, was measured and churned (see the module docs and BENCHMARKS.md);
-   * below the bound, and for a peer that is a recent parent in some origin's tree, duplicates prune per
-   * origin.
-   */
-  #pruneOnDuplicate(
-    duplicateFrom: string,
-    link: GossipLink,
-    key: string,
-    kept: StoredMessage | undefined,
-    now: number,
-  ): void {
-    this.#links.setPushing(link, true);
-    // With per-origin trees, a peer that brought something first lately is some origin's parent here: a
-    // PRUNE of the whole link would cut those trees and leave their messages to asks, so it is pruned per
-    // origin only, and the duplicates it sends stop as each origin's tree settles.
-    const parent = this.config.originPrune && this.#trees.isRecentParent(link, now);
-    if (this.#links.pushers <= MAX_PUSHERS_PER_FANOUT * this.config.fanout || parent) {
-      if (!kept || !this.config.originPrune) return;
-      const to = this.#trees.pruneOnDuplicate(
-        duplicateFrom,
-        link,
-        kept.origin,
-        this.#links,
-        () => this.#active(duplicateFrom),
-      );
-      if (to === undefined) return;
-      this.#stats.originPrunes++;
-      this.#out.sendLink(to, { have: [keyBytes(key)], want: [], prune: true });
-      return;
-    }
-    this.#links.setPushing(link, false);
-    const active = this.#active(duplicateFrom);
-    if (active) {
-      this.#stats.prunes++;
-      this.#out.sendLink(active, { have: [], want: [], prune: true });
     }
   }
 
@@ -554,152 +507,7 @@ export class GossipProtocol {
       const link = this.#link(peer.nodeId);
       if (flood || (link.eager && this.#trees.pushesOrigin(link, stored.origin))) {
         this.#out.sendStored(peer, stored, key);
-      } else this.#announce(peer, key);
-    }
-  }
-
-  /** Queues `key` for the peer's next lazy announcement. */
-  #announce(peer: ConnectedPeer, key: string): void {
-    const link = this.#link(peer.nodeId);
-    link.pendingHave.push(key);
-    if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#out.flushAnnouncements(peer, link);
-    this.#scheduleLazy();
-  }
-
-  #scheduleLazy(): void {
-    if (this.#lazyTimer !== undefined || !this.#running) return;
-    this.#lazyTimer = this.#clock.setTimeout(() => {
-      this.#lazyTimer = undefined;
-      if (!this.#running) return;
-      try {
-        this.#lazyRound();
-      } catch (error) {
-        this.#log("error", "gossip announcement round failed", errorFields(error));
-      }
-    }, this.config.lazyIntervalMs);
-  }
-
-  /** Sends the queued announcements, and asks again for announced messages that have not come. */
-  #lazyRound(): void {
-    const byId = new Map(this.#peers.activePeers().map((p) => [p.nodeId, p]));
-    this.#out.announceRound(byId);
-    const now = this.#clock.now();
-    const asks = this.#missing.planAsks(
-      now,
-      (nodeId) => byId.has(nodeId),
-      (key) => this.#checking.has(key),
-      () => this.#lateness.allowanceMs(now),
-    );
-    for (const [nodeId, want] of asks) this.#ask(byId.get(nodeId)!, want);
-    if (this.#missing.size > 0) this.#scheduleLazy();
-  }
-
-  /** Asks `peer` for `want` (IWANT), which also grafts the link: it pushes to this node in full again. */
-  #ask(peer: ConnectedPeer, want: Uint8Array[]): void {
-    const link = this.#link(peer.nodeId);
-    if (!link.pushing) {
-      this.#links.setPushing(link, true);
-      this.#stats.grafts++;
-    }
-    this.#stats.requested += want.length;
-    this.#missing.noteAsked(want);
-    // The ask's first id is promised (see promises.ts), unless the ask waits behind this node's own queue
-    // or asks for more than half what an honest peer serves per interval.
-    link.askedThisInterval += want.length;
-    if (
-      peer.connection.bufferedBytes <= this.config.sendHighWaterBytes &&
-      link.askedThisInterval <= this.config.maxServedPerInterval / 2
-    ) {
-      const now = this.#clock.now();
-      const deadline = now + this.config.promiseTimeoutMs + this.#lateness.allowanceMs(now);
-      this.#promises.asked(peer.nodeId, bytesKey(want[0]), deadline);
-    }
-    this.#out.sendLink(peer, { have: [], want });
-  }
-
-  #onDigest(peer: GossipSender, link: GossipLink, digest: GossipDigestPayload): void {
-    const now = this.#clock.now();
-    // The per-peer caps on announcements come before any id is looked at (see announce_limits.ts).
-    let have = digest.have;
-    if (have.length > 0) {
-      const admitted = digest.prune
-        ? this.#announceLimits.admitPruned(link, have.length)
-        : this.#announceLimits.admit(link, have.length);
-      this.#stats.announcedIdsExamined += admitted;
-      if (admitted < have.length) {
-        this.#stats.announcementsDropped++;
-        have = have.slice(0, admitted);
-      }
-    }
-    if (digest.prune && digest.have.length > 0) {
-      // Per origin: it has these messages' origins from another peer; send it only their ids from now on.
-      for (const id of have) {
-        const stored = this.#store.get(bytesKey(id));
-        if (stored) this.#trees.prunedByPeer(link, stored.origin);
-      }
-    } else if (digest.prune && link.eager) {
-      // It has enough other peers pushing to it: push to another, more trusted, peer instead.
-      link.eager = false;
-      link.prunedUs = true;
-      if (this.#links.eagerCount() < this.config.fanout) this.#promoteLazyPeer(peer.nodeId);
-    }
-    if (digest.want.length > 0) {
-      link.eager = true; // asked: the peer grafted this link
-      link.prunedUs = false;
-      // ... and the origins of what it asked for: their messages go to it in full again.
-      for (const id of digest.want) {
-        const stored = this.#store.get(bytesKey(id));
-        if (stored) this.#trees.graftedByPeer(link, stored.origin);
-      }
-    }
-    // With no peer pushing to this node (a node that joined after its neighbours had chosen their eager
-    // links, or lost its pushers), nothing is on its way: ask this announcer at once, which makes it push
-    // from now on. Otherwise wait: the full copy is usually already on its way, and asking would graft a
-    // needless link. (Asking at once below `fanout` pushers was measured to graft needless links at
-    // start-up: see BENCHMARKS.md.)
-    const askNow: Uint8Array[] = [];
-    for (const id of have) {
-      const key = bytesKey(id);
-      const kept = this.#store.get(key);
-      if (kept) this.#out.markKnown(kept, peer.nodeId);
-      // An id whose copy is under check is still noted as missing, with its announcers: if every copy
-      // fails its check, they are asked for it (asks wait while a check runs).
-      if (kept || this.#seen.has(key)) continue;
-      let missing = this.#missing.get(key);
-      if (!missing) {
-        // The announcer's allowance of missing ids first, then the seen-id filter: storage is read only for
-        // an id the filter may have (an id this node never stored costs no database lookup).
-        if (!this.#missing.canStart(peer.nodeId) || this.#seen.hasSeenFiltered(key, id)) continue;
-        missing = this.#missing.entry(key, id, peer.nodeId, now);
-        if (!missing) continue;
-      }
-      this.#missing.addAnnouncer(missing, peer.nodeId, link.pushing);
-      if (this.#links.pushers === 0 && !link.pushing && missing.asked === 0 && !this.#checking.has(key)) {
-        this.#missing.markAsked(missing, peer.nodeId, now);
-        askNow.push(id);
-      }
-    }
-    if (this.#missing.size > 0) this.#scheduleLazy();
-    const active = this.#active(peer.nodeId);
-    if (!active) return;
-    if (askNow.length > 0) this.#ask(active, askNow);
-    if (this.#out.serve(active, link, digest.want) > 0 && now - link.lastPenaltyAt >= PENALTY_INTERVAL_MS) {
-      // Asked for a message it was already sent maxRetransmissions times: a little trust, at most once a
-      // penalty interval, as for going over a rate limit.
-      link.lastPenaltyAt = now;
-      this.#penalise(peer.nodeId, "RATE_LIMITED");
-    }
-  }
-
-  /** Scores the promises broken by `now`, and penalises peers over the threshold, at most once a penalty interval. */
-  #judgePromises(now: number): void {
-    const { broken, overThreshold } = this.#promises.round(now);
-    this.#stats.promisesBroken += broken;
-    for (const nodeId of overThreshold) {
-      const link = this.#links.get(nodeId);
-      if (!link || now - link.lastPromisePenaltyAt < PENALTY_INTERVAL_MS) continue;
-      link.lastPromisePenaltyAt = now;
-      this.#penalise(nodeId, "BROKEN_PROMISE");
+      } else this.#announcements.announce(peer, key);
     }
   }
 
@@ -709,8 +517,7 @@ export class GossipProtocol {
     this.#seen.expire(now, this.config.dedupWindowMs);
     this.#store.expire(now, this.config.repairWindowMs);
     this.#out.resetServing();
-    this.#announceLimits.reset(this.#links.values());
-    this.#judgePromises(now);
+    this.#announcements.round(now);
     const active = this.#peers.activePeers();
     const byId = new Map(active.map((p) => [p.nodeId, p]));
     this.#out.retryDeferred(byId);
