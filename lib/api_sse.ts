@@ -4,14 +4,16 @@
  *
  * A client that falls behind (its queue would pass the mark) loses the events that do not fit; once it has
  * room again it gets `event: dropped` with `data: {"count": N}`, N being the events it missed since the last
- * such notice, before any further event. The stream stays open.
+ * such notice, before any further event. The stream stays open, except that when every slot is taken, a new
+ * stream replaces the one that has been dropping events the longest: a client that stopped reading must not
+ * hold a slot against one that reads. With no stream dropping, the new one is refused.
  *
  * @module
  */
 
 /** Bytes a stream may queue for a slow client before its events are dropped, by default. */
 export const DEFAULT_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
-/** Event streams open at once, by default; one more is refused. */
+/** Event streams open at once, by default; one more replaces a stream that is dropping events, or is refused. */
 export const DEFAULT_MAX_EVENT_STREAMS = 16;
 
 /** Counters of the event streams of one API. */
@@ -20,8 +22,10 @@ export interface EventStreamStats {
   open: number;
   /** Streams opened since start. */
   accepted: number;
-  /** Streams refused because `open` was at the cap. */
+  /** Streams refused because `open` was at the cap and no open stream was dropping events. */
   refused: number;
+  /** Streams closed to make room for a new one, because they were dropping events (their client stopped reading). */
+  replaced: number;
   /** Events dropped because their client was behind, over all streams. */
   dropped: number;
   /** The most bytes any one stream has held queued (over the high-water mark only for one event larger than it). */
@@ -38,8 +42,10 @@ export type SendEvent = (event: string, json: () => string) => void;
 export class EventStreams {
   readonly #highWater: number;
   readonly #max: number;
-  readonly #ends = new Set<() => void>();
-  readonly #stats = { accepted: 0, refused: 0, dropped: 0, peakQueuedBytes: 0 };
+  // Each open stream's end, with the order in which it began dropping events (undefined while it keeps up).
+  readonly #ends = new Map<() => void, { stalled: number | undefined }>();
+  #stalls = 0;
+  readonly #stats = { accepted: 0, refused: 0, replaced: 0, dropped: 0, peakQueuedBytes: 0 };
 
   /**
    * @param highWaterBytes bytes one stream may queue
@@ -68,7 +74,7 @@ export class EventStreams {
    * A comment every 15 s keeps idle proxies from closing it.
    */
   open(greeting: string, attach: (send: SendEvent) => { unsubscribe(): void }[]): Response | undefined {
-    if (this.#ends.size >= this.#max) {
+    if (this.#ends.size >= this.#max && !this.#replaceStalled()) {
       this.#stats.refused++;
       return undefined;
     }
@@ -80,6 +86,12 @@ export class EventStreams {
     let keepAlive: ReturnType<typeof setInterval> | undefined;
     let end: () => void = () => {};
     let missed = 0;
+    const state: { stalled: number | undefined } = { stalled: undefined };
+    const miss = () => {
+      missed++;
+      stats.dropped++;
+      state.stalled ??= ++this.#stalls;
+    };
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     const queued = () => highWater - (controller?.desiredSize ?? highWater);
     // Enqueues `text` after any pending drop notice when it fits under the mark (or the queue is empty).
@@ -96,6 +108,9 @@ export class EventStreams {
         return false;
       }
       missed = 0;
+      // Caught up only once its queue had emptied: a client that stopped reading never empties it, however
+      // often a notice still fits.
+      if (held === 0) state.stalled = undefined;
       stats.peakQueuedBytes = Math.max(stats.peakQueuedBytes, queued());
       return true;
     };
@@ -114,16 +129,11 @@ export class EventStreams {
             // Already closed.
           }
         };
-        this.#ends.add(end);
+        this.#ends.set(end, state);
         write(`: ${greeting}\n\n`, false);
         subscriptions = attach((event, json) => {
-          if (controller !== undefined && queued() >= highWater) {
-            missed++;
-            stats.dropped++;
-          } else if (!write(`event: ${event}\ndata: ${json()}\n\n`, true) && controller !== undefined) {
-            missed++;
-            stats.dropped++;
-          }
+          if (controller !== undefined && queued() >= highWater) miss();
+          else if (!write(`event: ${event}\ndata: ${json()}\n\n`, true) && controller !== undefined) miss();
         });
         keepAlive = setInterval(() => {
           if (queued() === 0) write(": keep-alive\n\n", true);
@@ -142,6 +152,18 @@ export class EventStreams {
 
   /** Ends every open stream. */
   closeAll(): void {
-    for (const end of [...this.#ends]) end();
+    for (const end of [...this.#ends.keys()]) end();
+  }
+
+  /** Ends the stream that began dropping events first, if any is dropping; returns whether one was ended. */
+  #replaceStalled(): boolean {
+    let victim: (() => void) | undefined, first = Infinity;
+    for (const [end, { stalled }] of this.#ends) {
+      if (stalled !== undefined && stalled < first) [victim, first] = [end, stalled];
+    }
+    if (victim === undefined) return false;
+    this.#stats.replaced++;
+    victim();
+    return true;
   }
 }

@@ -19,6 +19,32 @@ Deno.test("stalled subscribers: each stream queues at most its high-water mark, 
   assert.equal(result.normal_client_dropped, 0, summary);
   assert.equal(result.normal_client_messages, 2 * 80 + 1, "warm-up, load and the honest message");
   assert.ok(result.honest_message_received);
+  assert.ok(result.late_client_accepted, "a newcomer replaces a stream that stopped reading: " + summary);
+  assert.equal(result.streams_replaced, 1, summary);
+});
+
+Deno.test("with every slot taken, a new event stream replaces the one that began dropping events first; none dropping, it is refused", async () => {
+  const streams = new EventStreams(1000, 2);
+  const sends: SendEvent[] = [];
+  const open = () => streams.open("hello", (s) => (sends.push(s), []));
+  const first = open()!, second = open()!;
+  assert.equal(open(), undefined, "no stream is dropping: the newcomer is refused");
+  const event = "x".repeat(200);
+  for (let i = 0; i < 10; i++) sends[1]("message", () => JSON.stringify({ i, event })); // the second stalls first
+  for (let i = 0; i < 10; i++) sends[0]("message", () => JSON.stringify({ i, event }));
+  const third = open();
+  assert.ok(third !== undefined, "a stalled stream gave up its slot");
+  assert.deepEqual([streams.stats().open, streams.stats().replaced, streams.stats().refused], [2, 1, 1]);
+  const readAll = async (response: Response) => {
+    const reader = response.body!.getReader();
+    for (let i = 0; i < 100; i++) if ((await reader.read()).done) return true;
+    await reader.cancel();
+    return false;
+  };
+  assert.ok(await readAll(second), "the stream that stalled first was ended");
+  await first.body!.cancel();
+  await third.body!.cancel();
+  assert.equal(streams.stats().open, 0);
 });
 
 Deno.test("an event stream whose client reads nothing drops past its mark, then tells the client how many it missed", async () => {

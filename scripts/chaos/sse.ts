@@ -16,6 +16,10 @@ export interface SseResult {
   stalled_clients: number;
   streams_accepted: number;
   streams_refused: number;
+  /** Streams closed to make room for a newcomer because they were dropping events. */
+  streams_replaced: number;
+  /** Whether a client arriving after the load, with every slot taken, got a stream (replacing a stalled one). */
+  late_client_accepted: boolean;
   messages: number;
   payload_bytes: number;
   victim_rss_mb_before: number;
@@ -156,6 +160,11 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     }
     const cpu = process.cpuUsage(cpuBefore);
     const wall = (Date.now() - start) / 1000;
+    // A client that arrives with every slot taken (the normal one still holds its own): it replaces the
+    // stream that stopped reading first, as long as one is dropping events.
+    const late = await fetch(`http://${address}/v1/subscribe`, { headers: { authorization: `Bearer ${token}` } });
+    const lateAccepted = late.status === 200;
+    await late.body?.cancel().catch(() => {});
     await reader.cancel().catch(() => {});
     await reading;
     const streams = api.eventStreamStats();
@@ -171,6 +180,8 @@ export async function sse(options: SseOptions): Promise<SseResult> {
       high_water_bytes: options.highWaterBytes ?? DEFAULT_STREAM_HIGH_WATER_BYTES,
       peak_queued_bytes: streams.peakQueuedBytes,
       events_dropped: streams.dropped,
+      streams_replaced: streams.replaced,
+      late_client_accepted: lateAccepted,
       cpu_cores: Number(((cpu.user + cpu.system) / 1e6 / wall).toFixed(3)),
       normal_client_messages: normalMessages,
       normal_client_dropped: normalDropped,
