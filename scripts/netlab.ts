@@ -1,0 +1,64 @@
+/**
+ * The network lab from the command line (as root): build hosts in network namespaces, some behind NAT routers,
+ * print them, hold them for a bounded time (or until Ctrl-C), and remove everything.
+ *
+ *   deno task netlab -- up --host pub --host a:port-preserving --host b:symmetric:5 --duration 600
+ *   deno task netlab -- clean        # remove namespaces left by labs whose process died
+ *
+ * A host is NAME[:KIND[:LOSS_PERCENT[:KBIT]]], KIND one of none, port-preserving, symmetric, firewall. While it
+ * holds, run commands in a host with `ip netns exec <netns> ...` (the printed netns names). See
+ * scripts/netlab/lab.ts for the topology and what each kind does.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type HostSpec, labUnavailable, type NatKind, NetLab, removeStaleLabs } from "./netlab/lab.ts";
+
+const KINDS: NatKind[] = ["none", "port-preserving", "symmetric", "firewall"];
+
+function fail(message: string): never {
+  console.error(`netlab: ${message}`);
+  Deno.exit(1);
+}
+
+const argv = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args;
+const [command, ...rest] = argv;
+let values;
+try {
+  values = parseArgs({
+    args: rest,
+    options: { host: { type: "string", multiple: true }, duration: { type: "string", default: "600" } },
+  }).values;
+} catch (error) {
+  fail(`${(error as Error).message.replaceAll("'", "")}; see the header of scripts/netlab.ts`);
+}
+const why = await labUnavailable();
+if (why) fail(why);
+if (command === "clean") {
+  const removed = await removeStaleLabs();
+  console.log(removed.length ? `removed ${removed.join(" ")}` : "nothing to remove");
+} else if (command === "up") {
+  const specs: HostSpec[] = (values.host ?? []).map((text) => {
+    const [name, kind = "none", loss = "0", kbit] = text.split(":");
+    if (!KINDS.includes(kind as NatKind)) fail(`--host ${text}: kind must be one of ${KINDS.join(", ")}`);
+    return { name, nat: kind as NatKind, lossPercent: Number(loss), rateKbit: kbit ? Number(kbit) : undefined };
+  });
+  if (specs.length === 0) fail("up needs at least one --host");
+  const duration = Number(values.duration);
+  if (!(duration > 0 && duration <= 86_400)) fail("--duration must be 1-86400 seconds");
+  const lab = await NetLab.create(specs).catch((error) => fail((error as Error).message.replace(/^netlab: /, "")));
+  let done: () => void = () => {};
+  const held = new Promise<void>((resolve) => done = resolve);
+  const timer = setTimeout(done, duration * 1000);
+  Deno.addSignalListener("SIGINT", done);
+  Deno.addSignalListener("SIGTERM", done);
+  console.log(JSON.stringify([...lab.hosts.values()], null, 2));
+  console.error(`netlab: holding for ${duration} s; Ctrl-C removes it`);
+  await held;
+  clearTimeout(timer);
+  await lab.close();
+  console.error("netlab: removed");
+  Deno.exit(0);
+} else {
+  fail("usage: netlab.ts up --host NAME[:KIND[:LOSS[:KBIT]]]... [--duration S] | clean");
+}
