@@ -11,6 +11,15 @@ import { KithNode } from "../../lib/node.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Bytes held after a full collection (heap in use and ArrayBuffers), or undefined without `--expose-gc`. */
+function retainedBytes(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return undefined;
+  gc();
+  const usage = Deno.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
 /** What {@link sse} reports. */
 export interface SseResult {
   stalled_clients: number;
@@ -25,6 +34,13 @@ export interface SseResult {
   victim_rss_mb_before: number;
   victim_rss_mb_peak: number;
   victim_rss_mb_growth: number;
+  /**
+   * Growth of the memory the process still holds after a full garbage collection (V8 heap in use plus
+   * ArrayBuffers), from after the warm-up to the end of the load with every stalled stream still open: what the
+   * attack makes the node keep, without the garbage that RSS also counts. Null unless run with
+   * `--v8-flags=--expose-gc` (`deno task chaos` is).
+   */
+  victim_retained_mb_growth: number | null;
   cpu_cores: number;
   high_water_bytes: number;
   peak_queued_bytes: number;
@@ -136,6 +152,7 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     }
     const warmDeadline = Date.now() + 10_000;
     while (normalMessages < warmUp && Date.now() < warmDeadline) await sleep(20);
+    const retainedBefore = retainedBytes();
     let accepted = 0, refused = 0;
     for (let i = 0; i < options.clients; i++) {
       const { status, conn } = await stalledClient(address, token);
@@ -160,6 +177,7 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     }
     const cpu = process.cpuUsage(cpuBefore);
     const wall = (Date.now() - start) / 1000;
+    const retainedAfter = retainedBytes();
     // A client that arrives with every slot taken (the normal one still holds its own): it replaces the
     // stream that stopped reading first, as long as one is dropping events.
     const late = await fetch(`http://${address}/v1/subscribe`, { headers: { authorization: `Bearer ${token}` } });
@@ -177,6 +195,9 @@ export async function sse(options: SseOptions): Promise<SseResult> {
       victim_rss_mb_before: Math.round(rssBefore / 1048576),
       victim_rss_mb_peak: Math.round(peak / 1048576),
       victim_rss_mb_growth: Math.max(0, Math.round((peak - rssBefore) / 1048576)),
+      victim_retained_mb_growth: retainedBefore === undefined || retainedAfter === undefined
+        ? null
+        : Math.round((retainedAfter - retainedBefore) / 1048576),
       high_water_bytes: options.highWaterBytes ?? DEFAULT_STREAM_HIGH_WATER_BYTES,
       peak_queued_bytes: streams.peakQueuedBytes,
       events_dropped: streams.dropped,
