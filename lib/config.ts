@@ -149,6 +149,41 @@ export interface NetworkConfig {
   maxPeersPerIp: number;
   /** Most active peers per /24 (IPv4) or /48 (IPv6). Default 4. */
   maxPeersPerSubnet: number;
+  /**
+   * A peer's unsolicited addresses (announcements this node did not ask for) are taken at one per this
+   * interval, ms; answers to this node's own PEER_DISCOVERY requests do not count. Default 10,000 (0.1 per
+   * second, as Bitcoin Core). Shorter: new addresses spread faster, but one peer can fill the address book
+   * with addresses of its choosing (an eclipse attack's first step) sooner.
+   */
+  addressIntervalMs: number;
+  /**
+   * Most unsolicited addresses a peer can save up at that rate (it starts with one announcement's worth, 64).
+   * Default 1,000. Larger: a peer that was quiet for long may push more at once; smaller: announcements from
+   * long-connected peers are cut short sooner.
+   */
+  addressBurst: number;
+  /**
+   * How long this node's answer to PEER_DISCOVERY is reused, ms: every requester within the window gets the
+   * same records (less itself). Default 600,000 (10 minutes). Shorter: fresher answers, but a prober asking
+   * again and again enumerates the address book faster. While the answer is not full (a small book) it is
+   * rebuilt sooner, so a young node's answers still grow.
+   */
+  addressCacheMs: number;
+  /**
+   * Mean interval between feeler connections, ms (each wait is drawn from half to one and a half of it): one
+   * short dial to an address not yet tried, or to a tried one a newcomer would replace (test-before-evict),
+   * that moves it to "tried" when it answers and is closed at once. Default 120,000 (as Bitcoin Core); at
+   * least 1,000. Shorter: the book learns sooner which addresses work, at one handshake per feeler; longer:
+   * fewer dials to strangers, staler "tried" entries.
+   */
+  feelerIntervalMs: number;
+  /**
+   * Outbound peers kept as anchors: saved as they change and dialed first after a restart, so an attacker
+   * that filled the address book while the node was down does not choose its first peers. Default 2; 0
+   * disables. More: more of the old neighbourhood is back at once, but also more peers the node dials again
+   * without asking its (possibly newer) address book.
+   */
+  anchors: number;
   /** Envelopes accepted per peer per second. Default 1,000. */
   peerRateLimit: number;
   /** New messages accepted per origin per second. Default 200. */
@@ -201,6 +236,11 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   outboundSlots: DEFAULT_PEERS_CONFIG.outboundSlots,
   maxPeersPerIp: DEFAULT_PEERS_CONFIG.maxPeersPerIp,
   maxPeersPerSubnet: DEFAULT_PEERS_CONFIG.maxPeersPerSubnet,
+  addressIntervalMs: DEFAULT_PEERS_CONFIG.addressIntervalMs,
+  addressBurst: DEFAULT_PEERS_CONFIG.addressBurst,
+  addressCacheMs: DEFAULT_PEERS_CONFIG.addressCacheMs,
+  feelerIntervalMs: DEFAULT_PEERS_CONFIG.feelerIntervalMs,
+  anchors: DEFAULT_PEERS_CONFIG.anchors,
   peerRateLimit: DEFAULT_GOSSIP_CONFIG.peerRateLimit,
   originRateLimit: DEFAULT_GOSSIP_CONFIG.originRateLimit,
 });
@@ -268,6 +308,12 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   outboundSlots: int(0),
   maxPeersPerIp: int(1),
   maxPeersPerSubnet: int(1),
+  addressIntervalMs: int(1),
+  addressBurst: int(1),
+  addressCacheMs: int(1),
+  // A feeler is a full handshake with a stranger: more than one a second is dialing, not testing the book.
+  feelerIntervalMs: int(1_000),
+  anchors: int(0),
   peerRateLimit: int(1),
   originRateLimit: int(1),
 };
@@ -411,6 +457,11 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "peers.heartbeatIntervalMs": "heartbeatIntervalMs",
   "peers.peerTimeoutMs": "peerTimeoutMs",
   "peers.discoveryIntervalMs": "discoveryIntervalMs",
+  "peers.addressIntervalMs": "addressIntervalMs",
+  "peers.addressBurst": "addressBurst",
+  "peers.addressCacheMs": "addressCacheMs",
+  "peers.feelerIntervalMs": "feelerIntervalMs",
+  "peers.anchors": "anchors",
   "trust.initialTrust": "initialTrustScore",
   "trust.minTrustThreshold": "minTrustThreshold",
   "trust.decayRate": "trustDecayRate",
@@ -511,6 +562,11 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       discoveryIntervalMs: config.discoveryIntervalMs,
+      addressIntervalMs: config.addressIntervalMs,
+      addressBurst: config.addressBurst,
+      addressCacheMs: config.addressCacheMs,
+      feelerIntervalMs: config.feelerIntervalMs,
+      anchors: config.anchors,
     },
     trust: {
       initialTrust: config.initialTrustScore,

@@ -162,3 +162,57 @@ Deno.test("kith start runs a node until SIGTERM, then exits 0", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kith start's address, feeler and anchor flags set their settings, over the config file's", async () => {
+  const { parseCliArgs } = await import("../lib/cli/args.ts");
+  const { startConfig } = await import("../lib/cli/commands/node.ts");
+  const { values } = parseCliArgs([
+    "start",
+    "--address-interval-ms",
+    "2500",
+    "--address-burst",
+    "77",
+    "--address-cache-ms",
+    "45000",
+    "--feeler-interval-ms",
+    "9000",
+    "--anchors",
+    "0",
+  ]);
+  assert.deepEqual(startConfig(values, { anchors: 4, addressBurst: 5, maxPeers: 20 }), {
+    addressIntervalMs: 2_500,
+    addressBurst: 77,
+    addressCacheMs: 45_000,
+    feelerIntervalMs: 9_000,
+    anchors: 0,
+    maxPeers: 20,
+  });
+  assert.deepEqual(startConfig(parseCliArgs(["start"]).values, { anchors: 4 }), { anchors: 4 });
+});
+
+Deno.test("kith start refuses an address, feeler or anchor flag that is not a whole number, or out of its setting's range, exit 2 naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  // A file where the data directory should be: were a value accepted, the node would fail to start (exit 1)
+  // instead of running until a signal.
+  const dataDir = `${dir}/file`;
+  await Deno.writeTextFile(dataDir, "");
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--anchors", "two"], /^kith: --anchors must be a whole number, got "two"$/],
+      [["--address-burst=-3"], /^kith: --address-burst must be a whole number, got "-3"$/],
+      [["--address-interval-ms", "1.5"], /^kith: --address-interval-ms must be a whole number/],
+      [["--address-interval-ms", "0"], /^kith: addressIntervalMs must be an integer in 1\.\./],
+      [["--address-cache-ms", "0"], /^kith: addressCacheMs must be an integer in 1\.\./],
+      [["--feeler-interval-ms", "10"], /^kith: feelerIntervalMs must be an integer in 1000\.\./],
+    ];
+    for (const [flags, expected] of cases) {
+      const c = capture();
+      const code = await runCli(["start", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...flags], c.io);
+      assert.equal(code, 2, flags.join(" "));
+      assert.equal(c.err.length, 1, c.err.join("\n"));
+      assert.match(c.err[0], expected);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

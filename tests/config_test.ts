@@ -13,6 +13,8 @@ import { KithNode } from "../lib/node.ts";
 import { resolvePeersConfig } from "../lib/peers/mod.ts";
 import { MessageCodec } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
+import { VirtualClock } from "../lib/sim/clock.ts";
+import { SimNetwork } from "../lib/sim/network.ts";
 import { resolveTrustConfig } from "../lib/trust.ts";
 
 Deno.test("the presets carry exactly the design's values", () => {
@@ -69,6 +71,12 @@ Deno.test("an invalid value is refused with one line naming the key", () => {
     [{ minPeers: 10, maxPeers: 5 }, "minPeers"],
     [{ networkId: "" }, "networkId"],
     [{ gossipFanuot: 3 }, "gossipFanuot"],
+    [{ addressIntervalMs: 0 }, "addressIntervalMs"],
+    [{ addressBurst: 0 }, "addressBurst"],
+    [{ addressCacheMs: 1.5 }, "addressCacheMs"],
+    [{ feelerIntervalMs: 999 }, "feelerIntervalMs"],
+    [{ anchors: -1 }, "anchors"],
+    [{ anchors: "2" }, "anchors"],
   ];
   for (const [overrides, key] of cases) {
     assert.throws(() => resolveNetworkConfig(overrides as never), (e: unknown) => {
@@ -124,6 +132,11 @@ Deno.test("what a config becomes passes every component's own validation, for ra
     peerRateLimit: [1, 1000],
     originRateLimit: [1, 200],
     handshakeTimeoutMs: [10, 5000],
+    addressIntervalMs: [1, 10_000],
+    addressBurst: [1, 1_000],
+    addressCacheMs: [1, 600_000],
+    feelerIntervalMs: [1_000, 120_000],
+    anchors: [0, 2, 100],
   };
   let accepted = 0;
   for (let i = 0; i < 2_000; i++) {
@@ -145,4 +158,35 @@ Deno.test("what a config becomes passes every component's own validation, for ra
     new MessageCodec(parts.protocol);
   }
   assert.ok(accepted > 100, `only ${accepted} of 2,000 random configs were valid`);
+});
+
+Deno.test("the address, feeler and anchor settings of a NetworkConfig reach a started node's peer manager", async () => {
+  const settings = {
+    addressIntervalMs: 2_500,
+    addressBurst: 77,
+    addressCacheMs: 45_000,
+    feelerIntervalMs: 9_000,
+    anchors: 5,
+  } satisfies Partial<NetworkConfig>;
+  for (const [key, value] of Object.entries(settings)) {
+    assert.notEqual(DEFAULT_NETWORK_CONFIG[key as keyof NetworkConfig], value, `${key} must differ from its default`);
+  }
+  const clock = new VirtualClock(1_700_000_000_000);
+  const network = new SimNetwork(clock, seededRandom(3));
+  const node = new KithNode({
+    config: { ...settings, verifyThreads: 0 },
+    clock,
+    random: seededRandom(4),
+    transport: (context) => network.transport(context.identity, "127.9.0.1:7400"),
+  });
+  await node.start();
+  const peers = node.components.peers.config;
+  let stopped = false;
+  const stopping = node.stop().finally(() => stopped = true);
+  for (let i = 0; i < 100 && !stopped; i++) {
+    clock.runUntil(clock.now() + 10);
+    await Promise.resolve();
+  }
+  await stopping;
+  for (const [key, value] of Object.entries(settings)) assert.equal(peers[key as keyof typeof peers], value, key);
 });

@@ -39,6 +39,16 @@ export interface Flags {
   "dial-allow"?: string[];
   /** `--dial-deny CIDR,...`, repeatable (start). */
   "dial-deny"?: string[];
+  /** `--address-interval-ms N` (start): `addressIntervalMs`. */
+  "address-interval-ms"?: string;
+  /** `--address-burst N` (start): `addressBurst`. */
+  "address-burst"?: string;
+  /** `--address-cache-ms N` (start): `addressCacheMs`. */
+  "address-cache-ms"?: string;
+  /** `--feeler-interval-ms N` (start): `feelerIntervalMs`. */
+  "feeler-interval-ms"?: string;
+  /** `--anchors N` (start): `anchors`. */
+  anchors?: string;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -86,6 +96,11 @@ export function parseCliArgs(args: string[]): ParsedArgs {
       "dial-policy": { type: "string" },
       "dial-allow": { type: "string", multiple: true },
       "dial-deny": { type: "string", multiple: true },
+      "address-interval-ms": { type: "string" },
+      "address-burst": { type: "string" },
+      "address-cache-ms": { type: "string" },
+      "feeler-interval-ms": { type: "string" },
+      anchors: { type: "string" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

@@ -48,7 +48,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--api HOST:PORT] [--profile NAME] [--config FILE.json]
                   [--dial-policy auto|public|private|loopback] [--dial-allow CIDR,...]
                   [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
-                  [--log-format text|json] [--json]
+                  [--log-format text|json] [--address-interval-ms N] [--address-burst N]
+                  [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -67,7 +68,21 @@ link-local, documentation, multicast and reserved ranges in addresses peers
 announce; private also dials RFC 1918 and fc00::/7; loopback dials only
 127.0.0.0/8 and ::1. Bootstrap hosts are dialed whatever their range, except
 under loopback. --dial-allow adds ranges the preset refuses; --dial-deny
-refuses ranges whatever else allows them.`,
+refuses ranges whatever else allows them.
+
+Address gossip and eclipse resistance (the NetworkConfig settings of the
+same names; each is a whole number):
+  --address-interval-ms N  a peer's unsolicited addresses are taken at one
+                           per N ms (addressIntervalMs, default 10000)
+  --address-burst N        most of them a peer can save up (addressBurst,
+                           default 1000)
+  --address-cache-ms N     this node's answer to a request for peers is
+                           reused for N ms (addressCacheMs, default 600000)
+  --feeler-interval-ms N   a short dial testing one address every N ms on
+                           average (feelerIntervalMs, default 120000, at
+                           least 1000)
+  --anchors N              outbound peers saved and dialed first after a
+                           restart (anchors, default 2; 0 disables)`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts and message counters

@@ -68,18 +68,23 @@ async function readConfigFile(path: string): Promise<Partial<NetworkConfig>> {
   return value as Partial<NetworkConfig>;
 }
 
-/** `kith start`: runs a node until SIGINT or SIGTERM. */
-export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
-  const level = flags["log-level"] ?? "info";
-  if (!isLogLevel(level)) {
-    throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
-  }
-  const format = flags["log-format"] ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(`--log-format must be text or json, got ${JSON.stringify(format)}`);
-  }
-  const log = createLogger(level, format as LogFormat, io.err);
-  const config: Partial<NetworkConfig> = flags.config ? await readConfigFile(flags.config) : {};
+/** The `kith start` flags that are settings, and the `NetworkConfig` key each sets. */
+const SETTING_FLAGS = [
+  ["address-interval-ms", "addressIntervalMs"],
+  ["address-burst", "addressBurst"],
+  ["address-cache-ms", "addressCacheMs"],
+  ["feeler-interval-ms", "feelerIntervalMs"],
+  ["anchors", "anchors"],
+] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
+
+/**
+ * The settings `kith start` runs with: those of the config file (`fromFile`), then the flags over them. A flag
+ * that is not a whole number is refused here naming the flag; its range is checked by the config, naming the key.
+ *
+ * @throws {UsageError} naming the flag at fault
+ */
+export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {}): Partial<NetworkConfig> {
+  const config: Partial<NetworkConfig> = { ...fromFile };
   if (flags.listen !== undefined) {
     const listen = listenAddress(flags.listen, "--listen");
     config.listenHost = listen.host;
@@ -98,6 +103,29 @@ export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise
   const ranges = (values: string[]) => values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v);
   if (flags["dial-allow"]) config.dialAllow = ranges(flags["dial-allow"]);
   if (flags["dial-deny"]) config.dialDeny = ranges(flags["dial-deny"]);
+  for (const [flag, key] of SETTING_FLAGS) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    if (!/^[0-9]{1,15}$/.test(value)) {
+      throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(value)}`);
+    }
+    config[key] = Number(value);
+  }
+  return config;
+}
+
+/** `kith start`: runs a node until SIGINT or SIGTERM. */
+export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
+  const level = flags["log-level"] ?? "info";
+  if (!isLogLevel(level)) {
+    throw new UsageError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(level)}`);
+  }
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, got ${JSON.stringify(format)}`);
+  }
+  const log = createLogger(level, format as LogFormat, io.err);
+  const config = startConfig(flags, flags.config ? await readConfigFile(flags.config) : {});
   const api = listenAddress(flags.api ?? DEFAULT_API_ADDRESS, "--api");
   const profile = flags.profile ?? "default";
   if (!(profile in PRESETS)) {
