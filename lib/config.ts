@@ -549,6 +549,9 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       maxFrameBytes: config.maxFrameBytes,
       maxHandshakeFrameBytes: Math.min(64 * 1024, config.maxFrameBytes),
+      // Room for two of the largest frames (headers aside): below one, a message near maxFrameBytes could never be queued and
+      // every link it is sent on would drop as a stalled reader.
+      maxSendQueueBytes: Math.max(DEFAULT_TRANSPORT_CONFIG.maxSendQueueBytes, 2 * config.maxFrameBytes),
       dialPolicy: dialPolicyOf(config),
     },
     peers: {
@@ -592,7 +595,12 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       maxTtl: config.maxTtl,
       maxMessageAgeMs: config.maxMessageAgeMs,
       maxClockSkewMs: config.maxClockSkewMs,
-      maxPayloadBytes: Math.min(config.maxFrameBytes - 512, DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes * 4),
+      // At least the largest application payload with its CUSTOM_DATA fields (a topic of at most 255 bytes and
+      // the keys), or a message the node lets its application publish would be refused by every receiver.
+      maxPayloadBytes: Math.min(
+        config.maxFrameBytes - 512,
+        Math.max(DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes * 4, config.maxApplicationPayloadBytes + 512),
+      ),
     },
   };
 }
