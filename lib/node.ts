@@ -26,7 +26,14 @@ import {
   resolveGossipConfig,
 } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
+import {
+  CONNECTION_LOST,
+  reasonName,
+  TcpTransport,
+  type Transport,
+  type TransportConfig,
+  type TransportStats,
+} from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
 import { type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
@@ -393,7 +400,12 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
-      log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+      log("info", "peer disconnected", {
+        peer: peer.nodeId.slice(0, 16),
+        reason: info.reason === CONNECTION_LOST ? "CONNECTION_LOST" : reasonName(info.reason),
+        by: info.by,
+        why: info.detail || "-",
+      });
     };
     // 6. transport
     this.#address = await transport.listen();
