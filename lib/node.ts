@@ -422,9 +422,17 @@ export class KithNode {
    * @param data bytes, or a string sent as UTF-8
    * @returns the message id (hex)
    * @throws {RangeError} when the payload is over `maxApplicationPayloadBytes`
+   * @throws {KithError} `BAD_TTL` when `ttl` is above the configured `maxTtl`
    */
   broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
     const gossip = this.#require(this.#state === "running" ? this.#gossip : undefined, "broadcast");
+    if (options.ttl !== undefined && options.ttl > this.config.maxTtl) {
+      // Relays would cut it to their maximum anyway; refusing says so instead of sending something else.
+      throw new KithError(
+        "BAD_TTL",
+        `ttl ${options.ttl} is above this node's maximum of ${this.config.maxTtl} (maxTtl)`,
+      );
+    }
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytes }, {
       ttl: options.ttl,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { KithError } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/mod.ts";
 import { VERSION } from "../version.ts";
 import { dataDirFrom, parseCliArgs, UsageError } from "./args.ts";
@@ -28,9 +29,11 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   const dashDash = argv.indexOf("--");
   const args = dashDash >= 0 && dashDash <= 1 ? [...argv.slice(0, dashDash), ...argv.slice(dashDash + 1)] : argv;
   let debug = args.includes("--debug");
+  let json = false;
   try {
     const { values, positionals } = parseCliArgs(args);
     debug = values.debug;
+    json = values.json;
     const [command, ...rest] = positionals;
     if (values.version) {
       io.out(
@@ -62,7 +65,11 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     const usage = error instanceof UsageError ||
       (error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"));
     const message = error instanceof Error ? error.message : String(error);
-    io.err(`kith: ${message}`);
+    if (json) {
+      // --json promised machine-readable output: the error too, as one JSON line on stderr.
+      const code = error instanceof KithError ? error.code : "ERROR";
+      io.err(JSON.stringify({ error: { code, message } }));
+    } else io.err(`kith: ${message}`);
     if (debug && error instanceof Error && error.stack) io.err(error.stack);
     return usage ? 2 : 1;
   }
