@@ -15,6 +15,7 @@
 import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
 import { KithError } from "./errors.ts";
 import {
   type GossipConfig,
@@ -102,7 +103,8 @@ export interface NodeOptions {
   preset?: PresetName;
   /**
    * Data directory for the key file and the database. Without it (and without `identity` and `storage`)
-   * the node keeps nothing: a fresh identity and in-memory storage.
+   * the node keeps nothing: a fresh identity and in-memory storage. While the node runs it holds the
+   * directory's lock (`node.lock`, see lib/data_dir_lock.ts): a second node on it fails to start.
    */
   dataDir?: string;
   /** Use this identity instead of the data directory's. */
@@ -238,6 +240,7 @@ export class KithNode {
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
+  #lock: DataDirLock | undefined;
   #trustExchange: TrustExchange | undefined;
   #delivered = 0;
   readonly #latency = new LatencyHistogram();
@@ -320,6 +323,8 @@ export class KithNode {
     this.#identity = options.identity ??
       (options.dataDir ? (await loadOrCreateIdentity(options.dataDir)).identity : Identity.generate());
     const identity = this.#identity;
+    // One node per data directory: a second one would share the identity and fight the first for its links.
+    if (options.dataDir && !options.storage) this.#lock = await DataDirLock.acquire(options.dataDir);
     // 2. storage
     this.#storage = options.storage ??
       (options.dataDir
@@ -409,6 +414,7 @@ export class KithNode {
     };
     // 6. transport
     this.#address = await transport.listen();
+    await this.#lock?.recordAddress(this.#address);
     // 7. bootstrap, 8. background tasks
     peers.start();
     gossip.start();
@@ -594,6 +600,8 @@ export class KithNode {
     await this.#transport?.close();
     if (this.#storage && !this.#options.storage) this.#storage.close();
     else this.#storage?.flush();
+    await this.#lock?.release();
+    this.#lock = undefined;
     this.#subscribers.clear();
     this.#state = "stopped";
   }

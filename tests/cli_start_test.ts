@@ -17,12 +17,15 @@ function kith(dir: string, args: string[]) {
   });
 }
 
+/** Runs a command to its end; one that would run on (a node that should have been refused) is killed after 30 s. */
 async function run(dir: string, args: string[]) {
-  const { code, stdout, stderr } = await kith(dir, args).output();
+  const child = kith(dir, args).spawn();
+  const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(guard));
   return { code, out: decoder.decode(stdout).trim(), err: decoder.decode(stderr).trim() };
 }
 
-/** Spawns `kith start`, returns its first stdout line, and collects its stderr as it comes. */
+/** Spawns `kith start`, returns its first stdout line, its process, and collects its stderr as it comes. */
 async function start(dir: string, args: string[]) {
   const child = kith(dir, ["start", ...args]).spawn();
   let stderr = "";
@@ -45,7 +48,11 @@ async function start(dir: string, args: string[]) {
     const [status] = await Promise.all([child.status, child.stdout.cancel(), draining]);
     return status.code;
   };
-  return { first: text.split("\n")[0], stderr: () => stderr, stop };
+  const kill = async () => {
+    child.kill("SIGKILL");
+    await Promise.all([child.status, child.stdout.cancel(), draining]);
+  };
+  return { first: text.split("\n")[0], pid: child.pid, stderr: () => stderr, stop, kill };
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -103,6 +110,28 @@ Deno.test("an unreachable bootstrap is logged at warn with the reason and next r
     } finally {
       assert.equal(await node.stop(), 0);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a second node on a running node's data directory is refused naming its PID and address; a killed node leaves no stuck lock", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = ["--data-dir", `${dir}/n`, "--api", "off", "--json"];
+  try {
+    const first = await start(dir, [...args, "--listen", "127.0.26.13:0"]);
+    const { address } = JSON.parse(first.first);
+    const second = await run(dir, ["start", ...args, "--listen", "127.0.26.14:0"]);
+    assert.equal(second.code, 1);
+    const error = JSON.parse(second.err).error;
+    assert.equal(error.code, "DATA_DIR_IN_USE");
+    assert.match(error.message, new RegExp(`in use by a running node \\(pid ${first.pid}, listening on ${address}\\)`));
+    const plain = await run(dir, ["start", "--data-dir", `${dir}/n`, "--api", "off", "--listen", "127.0.26.14:0"]);
+    assert.equal(plain.err.split("\n").length, 1, plain.err);
+    // The operating system drops the lock with the process, however it ends.
+    await first.kill();
+    const again = await start(dir, [...args, "--listen", "127.0.26.13:0"]);
+    assert.equal(await again.stop(), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
