@@ -114,6 +114,12 @@ export interface NetworkConfig {
   peerMaintenanceIntervalMs: number;
   /** Heartbeat interval, ms. Default 10,000. */
   heartbeatIntervalMs: number;
+  /**
+   * Round-trip probe interval, ms: a HEARTBEAT to every peer this often whatever the traffic (and one just
+   * after a link opens), so `rttMs` is known on busy links too. Default 20,000. Shorter: fresher round
+   * trips for two small frames per peer per probe; 0: only silent peers are probed.
+   */
+  rttProbeIntervalMs: number;
   /** A peer silent this long is timed out, ms. Default 30,000. */
   peerTimeoutMs: number;
   /** Background discovery interval, ms. Default 30,000. */
@@ -219,6 +225,7 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   verifyThreads: DEFAULT_PARALLEL_VERIFIER_CONFIG.threads,
   peerMaintenanceIntervalMs: DEFAULT_PEERS_CONFIG.maintenanceIntervalMs,
   heartbeatIntervalMs: DEFAULT_PEERS_CONFIG.heartbeatIntervalMs,
+  rttProbeIntervalMs: DEFAULT_PEERS_CONFIG.rttProbeIntervalMs,
   peerTimeoutMs: DEFAULT_PEERS_CONFIG.peerTimeoutMs,
   discoveryIntervalMs: DEFAULT_PEERS_CONFIG.discoveryIntervalMs,
   handshakeTimeoutMs: DEFAULT_TRANSPORT_CONFIG.handshakeTimeoutMs,
@@ -291,6 +298,7 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   verifyThreads: int(0, 64),
   peerMaintenanceIntervalMs: int(10),
   heartbeatIntervalMs: int(10),
+  rttProbeIntervalMs: int(0),
   peerTimeoutMs: int(10),
   discoveryIntervalMs: int(10),
   handshakeTimeoutMs: int(10),
@@ -455,6 +463,7 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "peers.bootstrap": "bootstrap",
   "peers.maintenanceIntervalMs": "peerMaintenanceIntervalMs",
   "peers.heartbeatIntervalMs": "heartbeatIntervalMs",
+  "peers.rttProbeIntervalMs": "rttProbeIntervalMs",
   "peers.peerTimeoutMs": "peerTimeoutMs",
   "peers.discoveryIntervalMs": "discoveryIntervalMs",
   "peers.addressIntervalMs": "addressIntervalMs",
@@ -563,6 +572,7 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       bootstrap: config.bootstrap,
       maintenanceIntervalMs: config.peerMaintenanceIntervalMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      rttProbeIntervalMs: config.rttProbeIntervalMs,
       peerTimeoutMs: config.peerTimeoutMs,
       discoveryIntervalMs: config.discoveryIntervalMs,
       addressIntervalMs: config.addressIntervalMs,

@@ -15,6 +15,7 @@
 import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
+import { DataDirLock } from "./data_dir_lock.ts";
 import { KithError } from "./errors.ts";
 import {
   type GossipConfig,
@@ -26,7 +27,14 @@ import {
   resolveGossipConfig,
 } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
+import {
+  CONNECTION_LOST,
+  reasonName,
+  TcpTransport,
+  type Transport,
+  type TransportConfig,
+  type TransportStats,
+} from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
 import { type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
 import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
@@ -95,7 +103,8 @@ export interface NodeOptions {
   preset?: PresetName;
   /**
    * Data directory for the key file and the database. Without it (and without `identity` and `storage`)
-   * the node keeps nothing: a fresh identity and in-memory storage.
+   * the node keeps nothing: a fresh identity and in-memory storage. While the node runs it holds the
+   * directory's lock (`node.lock`, see lib/data_dir_lock.ts): a second node on it fails to start.
    */
   dataDir?: string;
   /** Use this identity instead of the data directory's. */
@@ -231,6 +240,7 @@ export class KithNode {
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
+  #lock: DataDirLock | undefined;
   #trustExchange: TrustExchange | undefined;
   #delivered = 0;
   readonly #latency = new LatencyHistogram();
@@ -313,6 +323,8 @@ export class KithNode {
     this.#identity = options.identity ??
       (options.dataDir ? (await loadOrCreateIdentity(options.dataDir)).identity : Identity.generate());
     const identity = this.#identity;
+    // One node per data directory: a second one would share the identity and fight the first for its links.
+    if (options.dataDir && !options.storage) this.#lock = await DataDirLock.acquire(options.dataDir);
     // 2. storage
     this.#storage = options.storage ??
       (options.dataDir
@@ -393,10 +405,16 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
-      log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+      log("info", "peer disconnected", {
+        peer: peer.nodeId.slice(0, 16),
+        reason: info.reason === CONNECTION_LOST ? "CONNECTION_LOST" : reasonName(info.reason),
+        by: info.by,
+        why: info.detail || "-",
+      });
     };
     // 6. transport
     this.#address = await transport.listen();
+    await this.#lock?.recordAddress(this.#address);
     // 7. bootstrap, 8. background tasks
     peers.start();
     gossip.start();
@@ -410,9 +428,17 @@ export class KithNode {
    * @param data bytes, or a string sent as UTF-8
    * @returns the message id (hex)
    * @throws {RangeError} when the payload is over `maxApplicationPayloadBytes`
+   * @throws {KithError} `BAD_TTL` when `ttl` is above the configured `maxTtl`
    */
   broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
     const gossip = this.#require(this.#state === "running" ? this.#gossip : undefined, "broadcast");
+    if (options.ttl !== undefined && options.ttl > this.config.maxTtl) {
+      // Relays would cut it to their maximum anyway; refusing says so instead of sending something else.
+      throw new KithError(
+        "BAD_TTL",
+        `ttl ${options.ttl} is above this node's maximum of ${this.config.maxTtl} (maxTtl)`,
+      );
+    }
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytes }, {
       ttl: options.ttl,
@@ -574,6 +600,8 @@ export class KithNode {
     await this.#transport?.close();
     if (this.#storage && !this.#options.storage) this.#storage.close();
     else this.#storage?.flush();
+    await this.#lock?.release();
+    this.#lock = undefined;
     this.#subscribers.clear();
     this.#state = "stopped";
   }

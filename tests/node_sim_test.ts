@@ -181,3 +181,25 @@ Deno.test("a subscriber callback that throws is reported through the node's log 
   await listener.stop();
   await lab.stop();
 });
+
+Deno.test("with continuous traffic both ways, every link's round trip is still measured (RTT probe on a timer)", async () => {
+  const lab = new Lab(26);
+  try {
+    const a = await lab.add({ minPeers: 1 });
+    const b = await lab.add({ minPeers: 1, bootstrap: [simAddress(0)] });
+    await lab.runUntil(() => activePeers(a) === 1 && activePeers(b) === 1, "link");
+    // Traffic every 100 ms from both ends: neither end is ever silent for the 1 s heartbeat interval, so
+    // only the RTT probe (default every 20 s, and once just after the link opens) measures the round trip.
+    for (let i = 0; i < 250; i++) {
+      (i % 2 === 0 ? a : b).broadcast(`traffic ${i}`);
+      await lab.run(100);
+    }
+    for (const node of [a, b]) {
+      const [peer] = node.peers().filter((p) => p.state === "active");
+      assert.equal(typeof peer.rttMs, "number", `rttMs measured at ${node.nodeId.slice(0, 8)}`);
+      assert.ok(peer.rttMs! >= 4, `at least two one-way latencies of 2 ms: ${peer.rttMs}`);
+    }
+  } finally {
+    await lab.stop();
+  }
+});

@@ -79,11 +79,69 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/** The command named in `args` (the first word that is not a flag or a flag's value), for pointing at its help. */
+function commandIn(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("-")) return arg;
+    if (!arg.includes("=") && STRING_FLAGS.has(arg.slice(2))) i++;
+  }
+  return undefined;
+}
+
+/** `--help` for the command in `args` when there is one, else the overview. */
+function helpFor(args: string[]): string {
+  const command = commandIn(args);
+  return command !== undefined && /^[a-z]+$/.test(command) ? `kith ${command} --help` : "kith --help";
+}
+
 /**
- * Parses `args` strictly (an unknown flag throws a `TypeError` with an
- * `ERR_PARSE_ARGS_*` code, which the CLI reports as a usage error).
+ * Parses `args` strictly. node:util's own messages (with their quoting) are replaced by one line naming the
+ * flag and the `--help` to read, as a {@link UsageError}.
  */
 export function parseCliArgs(args: string[]): ParsedArgs {
+  try {
+    return parseStrict(args);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (!(error instanceof TypeError) || !code?.startsWith("ERR_PARSE_ARGS")) throw error;
+    const flag = /'(-{1,2}[^' <]+)/.exec(error.message)?.[1];
+    const where = commandIn(args);
+    const help = helpFor(args);
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      throw new UsageError(`unknown option ${flag ?? ""} for kith${where ? ` ${where}` : ""}; see ${help}`);
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const name = flag?.replace(/^-+/, "") ?? "";
+      throw new UsageError(
+        STRING_FLAGS.has(name) ? `${flag} needs a value; see ${help}` : `${flag} takes no value; see ${help}`,
+      );
+    }
+    throw new UsageError(`cannot read the command line; see ${help}`);
+  }
+}
+
+const STRING_FLAGS = new Set([
+  "data-dir",
+  "api",
+  "listen",
+  "bootstrap",
+  "dial-policy",
+  "dial-allow",
+  "dial-deny",
+  "profile",
+  "config",
+  "log-level",
+  "log-format",
+  "topic",
+  "ttl",
+  "count",
+  "nodes",
+  "traffic",
+  "duration",
+]);
+
+function parseStrict(args: string[]): ParsedArgs {
   return parseArgs({
     args,
     allowPositionals: true,
@@ -137,6 +195,10 @@ export function dataDirFrom(flag: string | undefined): string {
 /** `host:port` where port 0 (any free port) is allowed, for listening. */
 export function listenAddress(flag: string, name: string): { host: string; port: number } {
   const anyPort = flag.endsWith(":0");
+  const portText = /:(\d+)$/.exec(flag)?.[1];
+  if (portText !== undefined && Number(portText) > 65535) {
+    throw new UsageError(`${name} port ${portText} is out of range (1..65535, or 0 for any free port)`);
+  }
   const parsed = parseHostPort(anyPort ? `${flag.slice(0, -2)}:1` : flag);
   if (!parsed) throw new UsageError(`${name} must be host:port, got ${JSON.stringify(flag)}`);
   return { host: parsed.host, port: anyPort ? 0 : parsed.port };

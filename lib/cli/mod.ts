@@ -7,7 +7,8 @@
  * `--debug`.
  *
  * Layout: `args.ts` (flags, usage errors), `usage.ts` (help texts),
- * `output.ts` (sink, tables), `signal.ts` (SIGINT/SIGTERM), `api_client.ts`
+ * `output.ts` (sink, tables), `signal.ts` (SIGINT/SIGTERM), `permissions.ts`
+ * (the `deno run` line a permission error names), `api_client.ts`
  * (requests to a running node), `commands/` (node, client, devnet) and
  * `run.ts` (dispatch and error reporting).
  *

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { KithError } from "../errors.ts";
 import { PROTOCOL_VERSION } from "../protocol/mod.ts";
 import { VERSION } from "../version.ts";
 import { dataDirFrom, parseCliArgs, UsageError } from "./args.ts";
@@ -11,6 +12,7 @@ import { runClient } from "./commands/client.ts";
 import { runDevnet } from "./commands/devnet.ts";
 import { runId, runInit, runNode } from "./commands/node.ts";
 import { type CliIo, processIo } from "./output.ts";
+import { denoRunLine, isPermissionError } from "./permissions.ts";
 import { COMMAND_HELP, USAGE } from "./usage.ts";
 
 /**
@@ -28,9 +30,13 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   const dashDash = argv.indexOf("--");
   const args = dashDash >= 0 && dashDash <= 1 ? [...argv.slice(0, dashDash), ...argv.slice(dashDash + 1)] : argv;
   let debug = args.includes("--debug");
+  let json = false;
+  // Set once the command and its data directory are known: the `deno run` line a permission error names.
+  let rerun: (() => string) | undefined;
   try {
     const { values, positionals } = parseCliArgs(args);
     debug = values.debug;
+    json = values.json;
     const [command, ...rest] = positionals;
     if (values.version) {
       io.out(
@@ -52,6 +58,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     if (rest.length > 0 && command !== "publish") {
       throw new UsageError(`unexpected argument '${rest[0]}' for kith ${command}`);
     }
+    rerun = () => denoRunLine(command, dataDirFrom(values["data-dir"]), values, args);
     if (command === "devnet") return await runDevnet(values, io);
     const dataDir = dataDirFrom(values["data-dir"]);
     if (command === "id") return await runId(dataDir, values, io);
@@ -61,8 +68,18 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   } catch (error) {
     const usage = error instanceof UsageError ||
       (error instanceof TypeError && (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"));
-    const message = error instanceof Error ? error.message : String(error);
-    io.err(`kith: ${message}`);
+    let message = error instanceof Error ? error.message : String(error);
+    if (rerun && isPermissionError(error)) {
+      // Every permission the command needs, in one line to copy, rather than one missing flag per attempt.
+      message =
+        `${message.replace(/ \(run with [^)]*\)$/, "").replace(/, run again with the --allow-\w+ flag$/, "")}; ` +
+        `run: ${rerun()}`;
+    }
+    if (json) {
+      // --json promised machine-readable output: the error too, as one JSON line on stderr.
+      const code = error instanceof KithError ? error.code : "ERROR";
+      io.err(JSON.stringify({ error: { code, message } }));
+    } else io.err(`kith: ${message}`);
     if (debug && error instanceof Error && error.stack) io.err(error.stack);
     return usage ? 2 : 1;
   }

@@ -45,7 +45,7 @@ identity, and prints the node id. An existing identity is kept, never replaced.`
 
 Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
   start: `Usage: kith start [--data-dir DIR] [--listen HOST:PORT] [--bootstrap HOST:PORT]...
-                  [--api HOST:PORT] [--profile NAME] [--config FILE.json]
+                  [--api HOST:PORT|off] [--profile NAME] [--config FILE.json]
                   [--dial-policy auto|public|private|loopback] [--dial-allow CIDR,...]
                   [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
@@ -55,7 +55,9 @@ Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
 through the bootstrap nodes (repeat the flag for several; without any, it
 reconnects to the peers stored in DIR). The control API listens on --api
-(default ${DEFAULT_API_ADDRESS}) and needs the token in DIR/${API_TOKEN_FILE}.
+(default ${DEFAULT_API_ADDRESS}; off: none) and needs the token in DIR/${API_TOKEN_FILE}.
+A bootstrap node that cannot be reached is logged at warn level on each
+failed dial, with the reason and the next retry.
 --profile picks a preset: default, high-throughput, low-resource,
 high-security. --config reads NetworkConfig settings from a JSON object
 (flags win). Logs go to stderr. SIGINT or SIGTERM stops the node cleanly
@@ -85,8 +87,9 @@ same names; each is a whole number):
                            restart (anchors, default 2; 0 disables)`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
-Shows the node id, address, uptime, profile, peer counts and message counters
-of the node running from DIR.`,
+Shows the node id, address, uptime, profile, peer counts, message counters,
+and dials attempted and failed, of the node running from DIR. With --json,
+an error is one JSON line on stderr too.`,
   peers: `Usage: kith peers [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Lists the node's peers: state, direction, address, trust, reputation, round trip.`,
@@ -97,7 +100,8 @@ latest trust events that moved them.`,
   publish: `Usage: kith publish [--topic T] [--ttl N] [--data-dir DIR] [--api HOST:PORT] [DATA]
 
 Broadcasts DATA (or, without it, standard input) through the running node and
-prints the message id.`,
+prints the message id. N (hops) must not exceed the node's maxTtl (16 unless
+configured).`,
   subscribe: `Usage: kith subscribe [--topic T] [--count N] [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Prints each message the running node receives (on topic T only, with --topic),

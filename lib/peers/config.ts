@@ -30,6 +30,12 @@ export interface PeersConfig {
   maintenanceIntervalMs: number;
   /** HEARTBEAT to each peer this often when nothing else was heard, ms. Default 10,000. */
   heartbeatIntervalMs: number;
+  /**
+   * HEARTBEAT to each peer this often whatever the traffic, ms, so every link's round trip (`rttMs`) is
+   * measured: once just after the link opens, then at this interval. Default 20,000. Shorter: fresher round
+   * trips for 2 small frames per peer per probe; 0: probe only silent peers (rttMs stays unknown on busy links).
+   */
+  rttProbeIntervalMs: number;
   /** A peer silent this long is timed out (trust -0.05) and disconnected, ms. Default 30,000. */
   peerTimeoutMs: number;
   /** Background discovery runs this often even with enough peers, ms. Default 30,000. */
@@ -92,6 +98,7 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
   bootstrap: [],
   maintenanceIntervalMs: 1_000,
   heartbeatIntervalMs: 10_000,
+  rttProbeIntervalMs: 20_000,
   peerTimeoutMs: 30_000,
   discoveryIntervalMs: 30_000,
   discoveryFanout: 3,
@@ -122,7 +129,9 @@ export function resolvePeersConfig(overrides: Partial<PeersConfig> = {}): PeersC
   }
   for (const [key, value] of Object.entries(config)) {
     if (key === "bootstrap") continue;
-    const min = key === "outboundSlots" || key === "minPeers" || key === "anchors" ? 0 : 1;
+    const min = key === "outboundSlots" || key === "minPeers" || key === "anchors" || key === "rttProbeIntervalMs"
+      ? 0
+      : 1;
     if (!Number.isSafeInteger(value) || (value as number) < min) {
       throw new ConfigError(
         `peers.${key}`,

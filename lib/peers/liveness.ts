@@ -15,13 +15,18 @@ export function isTimedOut(peer: ActiveState, now: number, config: Pick<PeersCon
   return now - peer.lastHeard >= config.peerTimeoutMs;
 }
 
-/** Whether `peer` is due a HEARTBEAT: nothing heard from it, nor sent to it, for the heartbeat interval. */
+/**
+ * Whether `peer` is due a HEARTBEAT: nothing heard from it, nor sent to it, for the heartbeat interval; or,
+ * to measure its round trip whatever the traffic, never probed yet or not probed for the RTT probe interval.
+ */
 export function isHeartbeatDue(
   peer: ActiveState,
   now: number,
-  config: Pick<PeersConfig, "heartbeatIntervalMs">,
+  config: Pick<PeersConfig, "heartbeatIntervalMs"> & Partial<Pick<PeersConfig, "rttProbeIntervalMs">>,
 ): boolean {
-  return now - Math.max(peer.lastHeard, peer.lastPingAt) >= config.heartbeatIntervalMs;
+  if (now - Math.max(peer.lastHeard, peer.lastPingAt) >= config.heartbeatIntervalMs) return true;
+  const probe = config.rttProbeIntervalMs ?? 0;
+  return probe > 0 && (peer.pingSeq === 0 || now - peer.lastPingAt >= probe);
 }
 
 /** Records a HEARTBEAT sent to `peer` at `now`; returns its sequence number. */

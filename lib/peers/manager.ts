@@ -18,7 +18,7 @@ import { ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
 import type { CloseInfo, Connection, Transport } from "../transport/types.ts";
-import { TransportError } from "../transport/types.ts";
+import { reasonName, TransportError } from "../transport/types.ts";
 import {
   createLinkMessage,
   DisconnectReason,
@@ -276,7 +276,7 @@ export class PeerManager {
   #admit(connection: Connection): void {
     const nodeId = connection.remoteNodeId;
     if (this.#stopped) {
-      void connection.close(DisconnectReason.SHUTDOWN, "shutting down");
+      this.#refuse(connection, DisconnectReason.SHUTDOWN, "shutting down");
       return;
     }
     if (this.#outbound.isFeeler(connection)) {
@@ -285,14 +285,14 @@ export class PeerManager {
     }
     if (this.#trust.shouldDisconnect(nodeId)) {
       this.#stats.lowTrustDisconnects++;
-      void connection.close(DisconnectReason.LOW_TRUST, "trust below threshold");
+      this.#refuse(connection, DisconnectReason.LOW_TRUST, "trust below threshold");
       return;
     }
     const replacing = this.#active.get(nodeId); // the transport replaced a duplicate link
     const group = groupOf(connection);
     if (overGroupBounds(groupCounts(this.#active.values(), group, nodeId), this.config)) {
       this.#stats.refusedByLimits++;
-      void connection.close(DisconnectReason.TOO_MANY_CONNECTIONS, "too many peers from that network");
+      this.#refuse(connection, DisconnectReason.TOO_MANY_CONNECTIONS, "too many peers from that address or subnet");
       return;
     }
     if (!replacing) {
@@ -304,7 +304,7 @@ export class PeerManager {
         connection.send(this.#linkMessage(MessageType.PEER_ANNOUNCEMENT, {
           peers: this.#answer(nodeId, this.config.announcementSize),
         }));
-        void connection.close(DisconnectReason.TOO_MANY_CONNECTIONS, "no free peer slot");
+        this.#refuse(connection, DisconnectReason.TOO_MANY_CONNECTIONS, "no free peer slot");
         return;
       }
     }
@@ -338,6 +338,17 @@ export class PeerManager {
         this.#log("error", "onPeerConnected handler failed", errorFields(error));
       }
     }
+  }
+
+  /** Closes a connection that never became an active peer, with a log line that says why (active peers' closes are logged by their owner). */
+  #refuse(connection: Connection, reason: number, why: string): void {
+    this.#log("info", "connection refused", {
+      peer: connection.remoteNodeId.slice(0, 16),
+      address: connection.remoteAddress,
+      reason: reasonName(reason),
+      why,
+    });
+    void connection.close(reason, why);
   }
 
   /** Makes room for `newcomer` by evicting the peer {@link evictionVictim} names; returns whether room was made. */

@@ -49,7 +49,7 @@ export interface OutboundContext {
   readonly random: RandomSource;
   /** The peer manager's counters (dials, failures, feelers, anchor dials, policy refusals, forgotten). */
   readonly stats: PeerStats;
-  /** Where policy refusals are logged. */
+  /** Where policy refusals (debug) and failed bootstrap dials (warn) are logged. */
   readonly log: LogSink;
   /** The active peers by node id (read only here). */
   readonly active: ReadonlyMap<string, ActiveState>;
@@ -268,8 +268,17 @@ export class OutboundDials {
     const wrongPeer = error instanceof TransportError && error.code === "WRONG_PEER";
     if (bootstrap) {
       bootstrap.failures++;
-      bootstrap.nextDialAt = now + backoffMs(bootstrap.failures, config, random);
+      const retryInMs = backoffMs(bootstrap.failures, config, random);
+      bootstrap.nextDialAt = now + retryInMs;
       if (wrongPeer) bootstrap.nodeId = undefined; // the bootstrap node was re-keyed: learn its new id
+      // A bootstrap node is how a new node joins at all: its failures are worth a warning, each one.
+      this.#ctx.log("warn", "bootstrap dial failed", {
+        address: bootstrap.address,
+        error: error instanceof Error ? error.message : String(error),
+        failures: bootstrap.failures,
+        retryInMs,
+        nextRetry: new Date(bootstrap.nextDialAt).toISOString(),
+      });
     }
     if (!nodeId) return;
     const known = book.get(nodeId);

@@ -53,6 +53,7 @@ export {
   CONNECTION_LOST,
   type ConnectionStats,
   type DialOptions,
+  reasonName,
   type Transport,
   TransportError,
   type TransportStats,

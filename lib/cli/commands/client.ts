@@ -50,6 +50,11 @@ export async function runClient(
             "messages",
             `${g.published} published, ${g.delivered} delivered, ${g.duplicates} duplicate, ${g.invalid} invalid`,
           ],
+          [
+            "dials",
+            `${status.stats.peers.dials} attempted, ${status.stats.peers.dialFailures} failed` +
+            (status.stats.peers.dialFailures > 0 ? " (reasons in the node's log)" : ""),
+          ],
           ["bytes", `${status.stats.transport.bytesIn} in, ${status.stats.transport.bytesOut} out`],
         ]));
       }

@@ -126,7 +126,8 @@ export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise
   }
   const log = createLogger(level, format as LogFormat, io.err);
   const config = startConfig(flags, flags.config ? await readConfigFile(flags.config) : {});
-  const api = listenAddress(flags.api ?? DEFAULT_API_ADDRESS, "--api");
+  // --api off: a node without a control API (nothing to reach it but its own logs and signals).
+  const api = flags.api === "off" ? undefined : listenAddress(flags.api ?? DEFAULT_API_ADDRESS, "--api");
   const profile = flags.profile ?? "default";
   if (!(profile in PRESETS)) {
     throw new UsageError(`--profile must be one of ${Object.keys(PRESETS).join(", ")}, got ${JSON.stringify(profile)}`);
@@ -144,19 +145,24 @@ export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise
   let server: ControlApi | undefined;
   try {
     await node.start();
-    server = new ControlApi({
-      node,
-      token: await loadOrCreateApiToken(dataDir),
-      hostname: api.host,
-      port: api.port,
-      log,
-    });
-    const apiAddress = await server.start();
+    let apiAddress: string | null = null;
+    if (api) {
+      server = new ControlApi({
+        node,
+        token: await loadOrCreateApiToken(dataDir),
+        hostname: api.host,
+        port: api.port,
+        log,
+      });
+      apiAddress = await server.start();
+    }
     const info = { nodeId: node.nodeId, address: node.address, api: apiAddress, dataDir, profile };
     io.out(
       flags.json
         ? JSON.stringify(info)
-        : `kith ${VERSION} node ${node.nodeId} listening on ${node.address}, control API on ${apiAddress} (profile ${profile})`,
+        : `kith ${VERSION} node ${node.nodeId} listening on ${node.address}, ${
+          apiAddress ? `control API on ${apiAddress}` : "no control API"
+        } (profile ${profile})`,
     );
     await signal.promise;
     log("info", "stopping");
