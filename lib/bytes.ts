@@ -1,8 +1,8 @@
 /**
  * Small byte helpers used across modules. Hashing goes through node:crypto:
  * it is native and synchronous, several times cheaper than WebCrypto's
- * promise for the small inputs of the message path (platform figures:
- * ../shared/platform/README.md).
+ * promise for the small inputs of the message path (measured on the build
+ * machine; the message path's costs are in BENCHMARKS.md).
  *
  * @module
  */
