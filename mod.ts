@@ -27,7 +27,7 @@
  * await bob.start();
  *
  * const chat = alice.subscribe("chat");
- * while (alice.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * await alice.waitForPeers(1, { timeout: 10_000 });
  * bob.broadcast("hello from bob", { topic: "chat" });
  * for await (const message of chat) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello from bob"
@@ -52,6 +52,17 @@ export {
   type TransportContext,
   type TransportFactory,
 } from "./lib/node.ts";
+export {
+  disconnectReasonName,
+  type EventStream,
+  type NodeEvent,
+  NodeEvents,
+  type PeerConnectedEvent,
+  type PeerDisconnectedEvent,
+  type TrustChangedEvent,
+  type WatchOptions,
+} from "./lib/events.ts";
+export { AbortedError, type WaitOptions, WaitTimeoutError } from "./lib/wait.ts";
 export {
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,

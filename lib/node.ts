@@ -16,6 +16,7 @@ import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { KithError } from "./errors.ts";
+import { type EventStream, NodeEvents, peerConnected, peerDisconnected, type WatchOptions } from "./events.ts";
 import {
   type GossipConfig,
   GossipProtocol,
@@ -35,6 +36,10 @@ import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { TrustExchange } from "./trust_exchange.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
+import { LatencyHistogram, type LatencySnapshot } from "./latency.ts";
+import { type WaitOptions, waitUntil } from "./wait.ts";
+
+export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 
 /** An application message as delivered to subscribers. */
 export interface ReceivedMessage {
@@ -159,37 +164,6 @@ export interface NodeStats {
   signatureChecks: ParallelVerifierStats;
 }
 
-/** Bucket bounds (ms) of the delivery latency histogram. */
-export const LATENCY_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
-
-/** A cumulative histogram: counts of observations at or below each bound, plus their count and sum. */
-export interface LatencySnapshot {
-  /** `[bound ms, cumulative count]` pairs, ascending. */
-  buckets: [number, number][];
-  /** Observations. */
-  count: number;
-  /** Sum of observations, ms. */
-  sum: number;
-}
-
-class LatencyHistogram {
-  readonly #counts = new Array(LATENCY_BUCKETS_MS.length).fill(0);
-  #count = 0;
-  #sum = 0;
-  record(ms: number): void {
-    const value = Math.max(0, ms);
-    this.#count++;
-    this.#sum += value;
-    const i = LATENCY_BUCKETS_MS.findIndex((bound) => value <= bound);
-    if (i >= 0) this.#counts[i]++;
-  }
-  snapshot(): LatencySnapshot {
-    let cumulative = 0;
-    const buckets = LATENCY_BUCKETS_MS.map((bound, i) => [bound, cumulative += this.#counts[i]] as [number, number]);
-    return { buckets, count: this.#count, sum: this.#sum };
-  }
-}
-
 const SUBSCRIPTION_BUFFER = 1_024;
 
 /**
@@ -204,7 +178,7 @@ const SUBSCRIPTION_BUFFER = 1_024;
  * const b = new KithNode({ config: { ...config, bootstrap: [a.address] } });
  * await b.start();
  * const inbox = a.subscribe("greetings");
- * while (a.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * await a.waitForPeers(1, { timeout: 10_000 });
  * b.broadcast("hello", { topic: "greetings" });
  * for await (const message of inbox) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello"
@@ -217,9 +191,15 @@ const SUBSCRIPTION_BUFFER = 1_024;
 export class KithNode {
   /** The configuration in force. */
   readonly config: Readonly<NetworkConfig>;
+  /**
+   * Peer connected / disconnected and trust changed events, as `CustomEvent`s whose `detail` is the
+   * {@link NodeEvent}; {@link KithNode.watch} iterates them.
+   */
+  readonly events: NodeEvents = new NodeEvents();
   readonly #options: NodeOptions;
   readonly #clock: Clock;
   readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
+  readonly #onStop = new Set<() => void>();
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
   #identity: Identity | undefined;
   #storage: Storage | undefined;
@@ -327,6 +307,12 @@ export class KithNode {
     // 3. trust
     this.#trust = new TrustManager({ storage, clock: this.#clock, config: parts.trust, localNodeId: identity.nodeId });
     const trust = this.#trust;
+    // Credits for valid messages (+0.001 each, per message) are no events: they would drown the rest.
+    trust.onChange = (nodeId, before, after, cause) => {
+      if (cause !== "valid_message") {
+        this.events.emit({ type: "trust-changed", nodeId, before, after, cause, at: this.#clock.now() });
+      }
+    };
     const codec = new MessageCodec(parts.protocol);
     // 4. peers (over the transport it will manage)
     const holder: { peers?: PeerManager } = {};
@@ -390,10 +376,12 @@ export class KithNode {
         address: peer.connection.remoteAddress,
         direction: peer.connection.direction,
       });
+      this.events.emit(peerConnected(peer.connection, this.#clock.now()));
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
+      this.events.emit(peerDisconnected(peer.nodeId, info, this.#clock.now()));
     };
     // 6. transport
     this.#address = await transport.listen();
@@ -513,6 +501,36 @@ export class KithNode {
     return peers;
   }
 
+  /** Node events from now on as an async iterator with a bounded buffer (see {@link NodeEvents.watch}). */
+  watch(options: WatchOptions = {}): EventStream {
+    return this.events.watch(options);
+  }
+
+  /**
+   * Resolves with the active peers once at least `count` are active (at once when they already are).
+   *
+   * @throws {AbortedError} (name `AbortError`) when `options.signal` aborts
+   * @throws {WaitTimeoutError} when `options.timeout` ms pass first
+   * @throws {KithError} `NOT_RUNNING` when the node is not running or stops while waiting
+   */
+  waitForPeers(count: number, options: WaitOptions = {}): Promise<PeerInfo[]> {
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError("waitForPeers: count must be >= 0");
+    const check = () => {
+      if (this.#state !== "running") throw new KithError("NOT_RUNNING", "waitForPeers: the node is not running");
+      const active = this.peers().filter((peer) => peer.state === "active");
+      return active.length >= count ? active : undefined;
+    };
+    const subscribe = (onChange: () => void) => {
+      this.events.addEventListener("peer-connected", onChange);
+      this.#onStop.add(onChange);
+      return () => {
+        this.events.removeEventListener("peer-connected", onChange);
+        this.#onStop.delete(onChange);
+      };
+    };
+    return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
+  }
+
   /** Dials a peer now; resolves when it is active. */
   async connect(address: string): Promise<PeerInfo> {
     const peers = this.#require(this.#state === "running" ? this.#peers : undefined, "connect");
@@ -567,6 +585,7 @@ export class KithNode {
 
   async #tearDown(): Promise<void> {
     this.#state = "stopping";
+    for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
@@ -575,6 +594,7 @@ export class KithNode {
     if (this.#storage && !this.#options.storage) this.#storage.close();
     else this.#storage?.flush();
     this.#subscribers.clear();
+    this.events.closeAll();
     this.#state = "stopped";
   }
 }

@@ -1,0 +1,151 @@
+/**
+ * The node's application events and waitForPeers, on the simulator's network and virtual clock: what an
+ * application sees when peers come and go and trust changes, and how a wait ends.
+ */
+import assert from "node:assert/strict";
+import type { NetworkConfig } from "../lib/config.ts";
+import type { NodeEvent } from "../lib/events.ts";
+import { seededRandom } from "../lib/random.ts";
+import { VirtualClock } from "../lib/sim/clock.ts";
+import { SimNetwork } from "../lib/sim/network.ts";
+import { simAddress, type SimNode, startSimNode } from "../lib/sim/node.ts";
+import { AbortedError, WaitTimeoutError } from "../lib/wait.ts";
+import { runFor, runUntil, runUntilSettled } from "./_support.ts";
+
+const FAST: Partial<NetworkConfig> = { peerMaintenanceIntervalMs: 50, minPeers: 2 };
+
+async function lab(count: number) {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const network = new SimNetwork(clock, seededRandom(7), { minLatencyMs: 2, maxLatencyMs: 5 });
+  const random = seededRandom(3);
+  const nodes: SimNode[] = [];
+  const add = async () => {
+    const index = nodes.length;
+    const bootstrap = index === 0 ? [] : [simAddress(0)];
+    nodes.push(await startSimNode(network, index, random, { ...FAST, bootstrap }));
+    return nodes[index];
+  };
+  for (let i = 0; i < count; i++) await add();
+  const stop = () => runUntilSettled(clock, Promise.all(nodes.map((n) => n.stop())), "stop");
+  return { clock, nodes, add, stop };
+}
+
+/** Collects a watch's events in the background. */
+function collect(stream: AsyncIterable<NodeEvent>): NodeEvent[] {
+  const seen: NodeEvent[] = [];
+  void (async () => {
+    for await (const event of stream) seen.push(event);
+  })();
+  return seen;
+}
+
+Deno.test("watch yields peer-connected with the full node id, then peer-disconnected with reason name, code and who closed", async () => {
+  const { clock, nodes, add, stop } = await lab(1);
+  const a = nodes[0].node;
+  const controller = new AbortController();
+  const seen = collect(a.watch({ signal: controller.signal }));
+  const b = await add();
+  await runUntil(clock, () => seen.some((e) => e.type === "peer-connected"), "peer-connected");
+  const connected = seen.find((e) => e.type === "peer-connected")!;
+  assert.equal(connected.nodeId, b.identity.nodeId);
+  assert.equal(connected.nodeId.length, 64);
+  assert.equal(connected.type === "peer-connected" && connected.direction, "inbound");
+  await runUntilSettled(clock, b.stop(), "b stops");
+  await runUntil(clock, () => seen.some((e) => e.type === "peer-disconnected"), "peer-disconnected");
+  const gone = seen.find((e) => e.type === "peer-disconnected")!;
+  assert.deepEqual(gone.type === "peer-disconnected" && [gone.nodeId, gone.reason, gone.code, gone.by], [
+    b.identity.nodeId,
+    "SHUTDOWN",
+    1,
+    "remote",
+  ]);
+  controller.abort();
+  await stop();
+});
+
+Deno.test("a penalty emits trust-changed with before, after and the cause; valid-message credits do not", async () => {
+  const { clock, nodes, stop } = await lab(2);
+  const [a, b] = [nodes[0], nodes[1]];
+  const changes: NodeEvent[] = [];
+  a.node.events.addEventListener("trust-changed", (e) => changes.push((e as CustomEvent<NodeEvent>).detail));
+  await runUntil(clock, () => a.peers.activePeers().length === 1, "a link");
+  a.trust.recordValid(b.identity.nodeId);
+  assert.equal(changes.length, 0);
+  const before = a.trust.trust(b.identity.nodeId);
+  a.trust.recordInvalid(b.identity.nodeId, "BAD_FIELD");
+  assert.equal(changes.length, 1);
+  const change = changes[0];
+  assert.ok(change.type === "trust-changed");
+  assert.equal(change.nodeId, b.identity.nodeId);
+  assert.equal(change.before, before);
+  assert.equal(change.after, a.trust.trust(b.identity.nodeId));
+  assert.equal(change.cause, "invalid_message:BAD_FIELD");
+  await stop();
+});
+
+Deno.test("a watcher that does not read keeps only its newest events, counting the dropped ones", async () => {
+  const { nodes, stop } = await lab(1);
+  const a = nodes[0];
+  const stream = a.node.watch({ bufferSize: 2 });
+  for (let i = 0; i < 5; i++) a.trust.recordInvalid(`peer-${i}`, "BAD_FIELD");
+  assert.equal(stream.dropped, 3);
+  const got: string[] = [];
+  for await (const event of stream) {
+    got.push(event.nodeId);
+    if (got.length === 2) break;
+  }
+  assert.deepEqual(got, ["peer-3", "peer-4"]);
+  assert.equal(a.node.events.watchers, 0, "breaking out of the loop closes the stream");
+  await stop();
+});
+
+Deno.test("aborting a watch ends its loop", async () => {
+  const { nodes, stop } = await lab(1);
+  const controller = new AbortController();
+  const loop = (async () => {
+    let n = 0;
+    for await (const _ of nodes[0].node.watch({ signal: controller.signal })) n++;
+    return n;
+  })();
+  controller.abort();
+  assert.equal(await loop, 0);
+  assert.equal(nodes[0].node.events.watchers, 0);
+  await stop();
+});
+
+Deno.test("waitForPeers resolves once n peers are active", async () => {
+  const { clock, nodes, add, stop } = await lab(1);
+  const waiting = nodes[0].node.waitForPeers(2);
+  let resolved = false;
+  waiting.then(() => resolved = true);
+  await add();
+  await runUntil(clock, () => nodes[0].peers.activePeers().length === 1, "one peer");
+  await runFor(clock, 5);
+  assert.equal(resolved, false, "one peer is not two");
+  await add();
+  const peers = await runUntilSettled(clock, waiting, "two peers");
+  assert.equal(peers.length, 2);
+  await stop();
+});
+
+Deno.test("waitForPeers rejects with an AbortError on abort and with a TimeoutError on timeout, leaving no timer", async () => {
+  const { clock, nodes, stop } = await lab(1);
+  const a = nodes[0].node;
+  const timersBefore = clock.pending;
+  const controller = new AbortController();
+  const aborted = a.waitForPeers(3, { signal: controller.signal, timeout: 60_000 });
+  assert.equal(clock.pending, timersBefore + 1);
+  controller.abort();
+  const abortError = await aborted.catch((e) => e);
+  assert.ok(abortError instanceof AbortedError);
+  assert.equal(abortError.name, "AbortError");
+  assert.equal(abortError.code, "ABORTED");
+  assert.equal(clock.pending, timersBefore, "the timeout timer is cleared on abort");
+  const timedOut = a.waitForPeers(3, { timeout: 1_000 });
+  const timeoutError = await runUntilSettled(clock, timedOut.catch((e) => e), "timeout");
+  assert.ok(timeoutError instanceof WaitTimeoutError);
+  assert.equal(timeoutError.code, "TIMEOUT");
+  const stopped = a.waitForPeers(3).catch((e) => e);
+  await stop();
+  assert.equal((await stopped).code, "NOT_RUNNING");
+});
