@@ -8,6 +8,7 @@
  * @module
  */
 import { DisconnectReason } from "./protocol/mod.ts";
+import { type BoundedStream, BoundedStreams, type StreamOptions } from "./stream.ts";
 import { CONNECTION_LOST } from "./transport/types.ts";
 
 /** A peer became active. */
@@ -69,22 +70,10 @@ export function disconnectReasonName(code: number): string {
 }
 
 /** Options of {@link NodeEvents.watch}. */
-export interface WatchOptions {
-  /** Ends the stream when aborted (a pending iteration finishes). */
-  signal?: AbortSignal;
-  /** Events held for a slow consumer before the oldest are dropped. Default 1,024. */
-  bufferSize?: number;
-}
+export type WatchOptions = StreamOptions;
 
 /** An async iterator of node events with a bounded buffer. */
-export interface EventStream extends AsyncIterable<NodeEvent> {
-  /** Events dropped (oldest first) because the consumer fell behind. */
-  readonly dropped: number;
-  /** Ends the stream; a pending iteration finishes. */
-  close(): void;
-}
-
-const DEFAULT_BUFFER = 1_024;
+export type EventStream = BoundedStream<NodeEvent>;
 
 /**
  * The node's event hub. Listen with `addEventListener("peer-connected", (e) => ...)`: each event is a
@@ -109,12 +98,12 @@ const DEFAULT_BUFFER = 1_024;
  * ```
  */
 export class NodeEvents extends EventTarget {
-  readonly #streams = new Map<(event: NodeEvent) => void, () => void>();
+  readonly #streams = new BoundedStreams<NodeEvent>();
 
   /** Delivers `event` to listeners and streams. A listener's exception is reported, never thrown here. */
   emit(event: NodeEvent): void {
     this.dispatchEvent(new CustomEvent(event.type, { detail: event }));
-    for (const deliver of this.#streams.keys()) deliver(event);
+    this.#streams.push(event);
   }
 
   /** Streams currently open. */
@@ -128,56 +117,12 @@ export class NodeEvents extends EventTarget {
    * @throws {RangeError} when `bufferSize` is not a positive integer
    */
   watch(options: WatchOptions = {}): EventStream {
-    const capacity = options.bufferSize ?? DEFAULT_BUFFER;
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError("bufferSize must be a positive integer");
-    const buffer: NodeEvent[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    let dropped = 0;
-    const deliver = (event: NodeEvent) => {
-      if (buffer.length >= capacity) {
-        buffer.shift();
-        dropped++;
-      }
-      buffer.push(event);
-      wake?.();
-    };
-    const close = () => {
-      ended = true;
-      this.#streams.delete(deliver);
-      options.signal?.removeEventListener("abort", close);
-      wake?.();
-    };
-    if (options.signal?.aborted) ended = true;
-    else {
-      this.#streams.set(deliver, close);
-      options.signal?.addEventListener("abort", close, { once: true });
-    }
-    return {
-      get dropped() {
-        return dropped;
-      },
-      close,
-      async *[Symbol.asyncIterator]() {
-        try {
-          while (!ended) {
-            if (buffer.length > 0) {
-              yield buffer.shift()!;
-              continue;
-            }
-            await new Promise<void>((resolve) => wake = resolve);
-            wake = undefined;
-          }
-        } finally {
-          close();
-        }
-      },
-    };
+    return this.#streams.open(options);
   }
 
   /** Ends every stream (the node stopped). */
   closeAll(): void {
-    for (const close of [...this.#streams.values()]) close();
+    this.#streams.closeAll();
   }
 }
 

@@ -15,82 +15,47 @@
 import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
+import {
+  DIRECT_TYPES,
+  DirectChannel,
+  type DirectChannelStats,
+  type DirectConfig,
+  DirectInbox,
+  type DirectMessage,
+  registerHandler,
+  type RequestHandler,
+  type RequestOptions,
+  resolveDirectConfig,
+} from "./direct/mod.ts";
 import { KithError } from "./errors.ts";
 import { type EventStream, NodeEvents, peerConnected, peerDisconnected, type WatchOptions } from "./events.ts";
 import {
   type GossipConfig,
   GossipProtocol,
-  type GossipSender,
   type GossipStats,
   type MessageHandler,
   type MessageTypeCounts,
   resolveGossipConfig,
 } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import { TcpTransport, type Transport, type TransportConfig, type TransportStats } from "./transport/mod.ts";
+import type { Transport, TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
-import { type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
-import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
+import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { defaultLogSink, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { TrustExchange } from "./trust_exchange.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
-import { LatencyHistogram, type LatencySnapshot } from "./latency.ts";
+import type { LatencySnapshot } from "./latency.ts";
+import { tcpTransport, type TransportFactory } from "./transport_factory.ts";
+import type { BoundedStream, StreamOptions } from "./stream.ts";
+import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
 import { type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
-
-/** An application message as delivered to subscribers. */
-export interface ReceivedMessage {
-  /** Message id (hex). */
-  id: string;
-  /** Node id of the publisher (hex). */
-  origin: string;
-  /** Topic (`""` for none). */
-  topic: string;
-  /** The payload. */
-  data: Uint8Array;
-  /** When the publisher created it, ms since the epoch. */
-  timestamp: number;
-  /** Node id of the peer it arrived from (hex). */
-  from: string;
-}
-
-/** A subscription: an async iterator of messages, and a way to end it. */
-export interface Subscription extends AsyncIterable<ReceivedMessage> {
-  /** Messages dropped because the iterator's consumer fell behind (its buffer holds 1,024). */
-  readonly dropped: number;
-  /** Ends the subscription; a pending iteration finishes. */
-  unsubscribe(): void;
-}
-
-/** What a {@link TransportFactory} gets from the node it builds a transport for. */
-export interface TransportContext {
-  /** The node's identity (the transport authenticates as it). */
-  identity: Identity;
-  /** The node's clock. */
-  clock: Clock;
-  /** The node's envelope codec, with the limits of its configuration. */
-  codec: MessageCodec;
-  /** The transport's part of the node's configuration. */
-  config: Partial<TransportConfig>;
-  /** Peer records to hand an authenticated peer during the handshake (what the address book offers it). */
-  initialPeers: (remoteNodeId: string) => PeerRecord[];
-  /** The node's log sink, for the transport's failures. */
-  log: LogSink;
-}
-
-/**
- * Builds the transport a node runs on. The default builds a TCP transport; the simulator passes one that
- * builds a transport on its in-memory network, so simulations run the node that ships.
- */
-export type TransportFactory = (context: TransportContext) => Transport;
-
-/** The TCP transport, the default {@link TransportFactory}. */
-export function tcpTransport(context: TransportContext): Transport {
-  return new TcpTransport(context);
-}
+export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
+export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
 
 /** Options of {@link KithNode}. */
 export interface NodeOptions {
@@ -123,6 +88,8 @@ export interface NodeOptions {
    * applied over what the configuration derives. Checked by the constructor. Default none.
    */
   gossip?: Partial<GossipConfig>;
+  /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
+  direct?: Partial<DirectConfig>;
 }
 
 /**
@@ -160,11 +127,11 @@ export interface NodeStats {
   invalidByCode: Record<string, number>;
   /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
   deliveryLatency: LatencySnapshot;
+  /** Direct messages and requests, both ways. */
+  direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
 }
-
-const SUBSCRIPTION_BUFFER = 1_024;
 
 /**
  * A kith node.
@@ -198,7 +165,6 @@ export class KithNode {
   readonly events: NodeEvents = new NodeEvents();
   readonly #options: NodeOptions;
   readonly #clock: Clock;
-  readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
   readonly #onStop = new Set<() => void>();
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
   #identity: Identity | undefined;
@@ -212,11 +178,14 @@ export class KithNode {
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
   #trustExchange: TrustExchange | undefined;
-  #delivered = 0;
-  readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
   readonly #gossipConfig: Partial<GossipConfig>;
   readonly #log: LogSink;
+  readonly #subscriptions: Subscriptions;
+  readonly #directConfig: Readonly<DirectConfig>;
+  readonly #inbox: DirectInbox;
+  readonly #requestHandlers = new Map<string, RequestHandler>();
+  #direct: DirectChannel | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -231,6 +200,12 @@ export class KithNode {
     this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#clock.now();
+    this.#subscriptions = new Subscriptions(this.#clock, this.#log);
+    this.#directConfig = resolveDirectConfig(
+      options.direct ?? {},
+      componentConfigs(this.config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
+    );
+    this.#inbox = new DirectInbox(this.#log);
   }
 
   /** This node's id (hex); available once started. */
@@ -355,7 +330,7 @@ export class KithNode {
       config: this.#gossipConfig,
       log: this.#log,
     });
-    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#deliver(message, from));
+    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -367,7 +342,22 @@ export class KithNode {
     });
     this.#trustExchange.register(gossip);
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
-    peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
+    const direct = this.#direct = new DirectChannel(
+      {
+        identity,
+        codec,
+        clock: this.#clock,
+        trust,
+        activePeer: (nodeId) => peers.activePeer(nodeId),
+        config: this.#directConfig,
+        log: this.#log,
+      },
+      this.#inbox,
+      this.#requestHandlers,
+    );
+    // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
+    peers.onEnvelope = (peer, envelope) =>
+      DIRECT_TYPES.has(envelope.type) ? direct.receive(peer, envelope) : gossip.receive(peer, envelope);
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       gossip.peerConnected(peer);
@@ -380,6 +370,7 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
+      direct.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", { peer: peer.nodeId.slice(0, 16), reason: info.reason, by: info.by });
       this.events.emit(peerDisconnected(peer.nodeId, info, this.#clock.now()));
     };
@@ -401,8 +392,7 @@ export class KithNode {
    */
   broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
     const gossip = this.#require(this.#state === "running" ? this.#gossip : undefined, "broadcast");
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytes }, {
+    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytesOf(data) }, {
       ttl: options.ttl,
     });
     return toHex(message.id);
@@ -414,72 +404,7 @@ export class KithNode {
    * is also an async iterator.
    */
   subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
-    const buffer: ReceivedMessage[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    let dropped = 0;
-    const entry = {
-      topic,
-      deliver: (message: ReceivedMessage) => {
-        if (callback) {
-          try {
-            callback(message);
-          } catch (error) {
-            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
-          }
-          return;
-        }
-        if (buffer.length >= SUBSCRIPTION_BUFFER) {
-          buffer.shift();
-          dropped++;
-        }
-        buffer.push(message);
-        wake?.();
-      },
-    };
-    this.#subscribers.add(entry);
-    const unsubscribe = () => {
-      ended = true;
-      this.#subscribers.delete(entry);
-      wake?.();
-    };
-    return {
-      get dropped() {
-        return dropped;
-      },
-      unsubscribe,
-      async *[Symbol.asyncIterator]() {
-        try {
-          while (!ended) {
-            if (buffer.length > 0) {
-              yield buffer.shift()!;
-              continue;
-            }
-            await new Promise<void>((resolve) => wake = resolve);
-            wake = undefined;
-          }
-        } finally {
-          unsubscribe();
-        }
-      },
-    };
-  }
-
-  #deliver(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.CUSTOM_DATA) return;
-    const received: ReceivedMessage = {
-      id: toHex(message.id),
-      origin: toHex(message.origin),
-      topic: message.payload.topic,
-      data: message.payload.data,
-      timestamp: message.timestamp,
-      from: from.nodeId,
-    };
-    this.#delivered++;
-    this.#latency.record(this.#clock.now() - message.timestamp);
-    for (const subscriber of this.#subscribers) {
-      if (subscriber.topic === undefined || subscriber.topic === received.topic) subscriber.deliver(received);
-    }
+    return this.#subscriptions.subscribe(topic, callback);
   }
 
   /**
@@ -489,6 +414,59 @@ export class KithNode {
   registerHandler(type: MessageType, handler: MessageHandler, options: { propagate?: boolean } = {}): void {
     this.#handlers.push({ type, handler, propagate: options.propagate ?? false });
     this.#gossip?.registerHandler(type, handler, options);
+  }
+
+  /**
+   * Sends `data` to the connected peer `nodeId` only: a signed DIRECT_MESSAGE over its encrypted link,
+   * never gossiped or forwarded, delivered to its {@link KithNode.onDirect} handlers and
+   * {@link KithNode.directMessages} streams. Queued at once; there is no delivery receipt (use
+   * {@link KithNode.request} for an answer). Only to an active peer: reaching any node by id through the
+   * DHT's `findPeer` is a later issue.
+   *
+   * @param data bytes, or a string sent as UTF-8
+   * @throws {DirectError} `NOT_A_PEER`, `PEER_UNSUPPORTED` (an older kith), `TOO_LARGE`, `RATE_LIMITED`,
+   * `QUEUE_FULL`, `NOT_RUNNING`
+   */
+  sendDirect(nodeId: string, data: Uint8Array | string): void {
+    this.#require(this.#state === "running" ? this.#direct : undefined, "sendDirect").send(nodeId, bytesOf(data));
+  }
+
+  /** Calls `handler` with each direct message from now on (before or after start); returns what removes it. */
+  onDirect(handler: (message: DirectMessage) => void): () => void {
+    return this.#inbox.onMessage(handler);
+  }
+
+  /** Direct messages from now on as an async iterator with a bounded buffer (the oldest dropped and counted). */
+  directMessages(options: StreamOptions = {}): BoundedStream<DirectMessage> {
+    return this.#inbox.stream(options);
+  }
+
+  /**
+   * Asks the connected peer `nodeId` to run its handler for `protocol` on `data`; resolves with its answer.
+   *
+   * @param protocol 1..64 bytes of `[A-Za-z0-9._/-]`, e.g. `"echo/1"`
+   * @param data bytes, or a string sent as UTF-8
+   * @throws {DirectError} `UNKNOWN_PROTOCOL`, `REFUSED` (handler failed or peer busy: see `status`),
+   * `TOO_LARGE`, `TOO_MANY_REQUESTS`, `PEER_DISCONNECTED`, `NOT_A_PEER`, `PEER_UNSUPPORTED`, `BAD_PROTOCOL`,
+   * `RATE_LIMITED`, `QUEUE_FULL`, `NOT_RUNNING`
+   * @throws {WaitTimeoutError} after `options.timeout` ms (default `requestTimeoutMs`)
+   * @throws {AbortedError} when `options.signal` aborts
+   */
+  request(nodeId: string, protocol: string, data: Uint8Array | string, options?: RequestOptions): Promise<Uint8Array> {
+    const direct = this.#state === "running" ? this.#direct : undefined;
+    if (direct === undefined) return Promise.reject(new KithError("NOT_STARTED", "node.request needs a running node"));
+    return direct.request(nodeId, protocol, bytesOf(data), options);
+  }
+
+  /**
+   * Serves requests for `protocol` with `handler` (before or after start); returns what removes it. The
+   * handler gets the bytes and a context with the requester's id and an `AbortSignal`; what it returns (or
+   * resolves with) is the answer; a throw answers HANDLER_FAILED, without its message.
+   *
+   * @throws {DirectError} `BAD_PROTOCOL` for an invalid name or one already handled
+   */
+  handle(protocol: string, handler: RequestHandler): () => void {
+    return registerHandler(this.#requestHandlers, protocol, handler);
   }
 
   /** Every known peer with its state, trust and reputation. */
@@ -545,9 +523,10 @@ export class KithNode {
       gossip: gossip.stats,
       peers: this.#require(this.#peers, "stats").stats,
       transport: this.#require(this.#transport, "stats").stats,
-      deliveredToApplication: this.#delivered,
+      deliveredToApplication: this.#subscriptions.delivered,
       ...gossip.countsByKind,
-      deliveryLatency: this.#latency.snapshot(),
+      deliveryLatency: this.#subscriptions.latency.snapshot(),
+      direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
     };
   }
@@ -587,14 +566,19 @@ export class KithNode {
     this.#state = "stopping";
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
+    this.#direct?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
     await this.#peers?.stop();
     await this.#transport?.close();
     if (this.#storage && !this.#options.storage) this.#storage.close();
     else this.#storage?.flush();
-    this.#subscribers.clear();
+    this.#subscriptions.clear();
     this.events.closeAll();
     this.#state = "stopped";
   }
+}
+
+function bytesOf(data: Uint8Array | string): Uint8Array {
+  return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }

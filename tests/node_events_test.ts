@@ -3,32 +3,10 @@
  * application sees when peers come and go and trust changes, and how a wait ends.
  */
 import assert from "node:assert/strict";
-import type { NetworkConfig } from "../lib/config.ts";
 import type { NodeEvent } from "../lib/events.ts";
-import { seededRandom } from "../lib/random.ts";
-import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
-import { simAddress, type SimNode, startSimNode } from "../lib/sim/node.ts";
 import { AbortedError, WaitTimeoutError } from "../lib/wait.ts";
+import { lab } from "./_lab.ts";
 import { runFor, runUntil, runUntilSettled } from "./_support.ts";
-
-const FAST: Partial<NetworkConfig> = { peerMaintenanceIntervalMs: 50, minPeers: 2 };
-
-async function lab(count: number) {
-  const clock = new VirtualClock(1_700_000_000_000);
-  const network = new SimNetwork(clock, seededRandom(7), { minLatencyMs: 2, maxLatencyMs: 5 });
-  const random = seededRandom(3);
-  const nodes: SimNode[] = [];
-  const add = async () => {
-    const index = nodes.length;
-    const bootstrap = index === 0 ? [] : [simAddress(0)];
-    nodes.push(await startSimNode(network, index, random, { ...FAST, bootstrap }));
-    return nodes[index];
-  };
-  for (let i = 0; i < count; i++) await add();
-  const stop = () => runUntilSettled(clock, Promise.all(nodes.map((n) => n.stop())), "stop");
-  return { clock, nodes, add, stop };
-}
 
 /** Collects a watch's events in the background. */
 function collect(stream: AsyncIterable<NodeEvent>): NodeEvent[] {
