@@ -74,6 +74,17 @@ Deno.test("a request times out with a TimeoutError; the responder's handler time
   await stop();
 });
 
+Deno.test("a handler that ignores its signal and never answers is cut off at handlerTimeoutMs, and its slot serves the next request", async () => {
+  const { responder, ask, settle, stop } = await pair([{ handlerTimeoutMs: 2_000, maxServedRequestsPerPeer: 1 }]);
+  responder.node.handle("hangs/1", () => new Promise(() => {}));
+  responder.node.handle("echo/1", (data) => data);
+  const cut = await settle(ask("hangs/1", "x", { timeout: 10_000 }));
+  assert.ok(isDirect(cut, "REFUSED", "HANDLER_FAILED"), String(cut));
+  assert.match((cut as Error).message, /timed out/);
+  assert.equal(decode((await settle(ask("echo/1", "next"))) as Uint8Array), "next");
+  await stop();
+});
+
 Deno.test("aborting a request rejects it with an AbortError and forgets it", async () => {
   const { clock, responder, ask, settle, stop } = await pair();
   responder.node.handle("slow/1", () => new Promise(() => {}));
