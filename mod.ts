@@ -90,9 +90,11 @@ export {
   DirectError,
   type DirectErrorCode,
   type DirectMessage,
+  type DirectStats,
   type RequestContext,
   type RequestHandler,
   type RequestOptions,
+  type RequestStats,
 } from "./lib/direct/mod.ts";
 export type { BoundedStream, StreamOptions } from "./lib/stream.ts";
 export {
