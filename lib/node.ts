@@ -347,7 +347,8 @@ export class KithNode {
         identity,
         codec,
         clock: this.#clock,
-        trust,
+        // Penalties through the peer manager, which disconnects a peer below the threshold at once.
+        trust: { recordInvalid: (nodeId, code) => peers.penalise(nodeId, code ?? "BAD_FIELD") },
         activePeer: (nodeId) => peers.activePeer(nodeId),
         config: this.#directConfig,
         log: this.#log,

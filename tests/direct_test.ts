@@ -127,7 +127,7 @@ Deno.test("sendDirect refuses a node that is not a peer (NOT_A_PEER), an older k
 });
 
 Deno.test("direct traffic relayed from another origin, with a TTL, unsigned, oversize, malformed or badly signed costs the sender trust by code and is not delivered", async () => {
-  const { clock, nodes, stop } = await star();
+  const { clock, nodes, stop } = await star({ minTrustThreshold: 0 }); // count every penalty, disconnect nobody
   const [hub, one, two] = nodes;
   const atHub = inbox(hub);
   const causes = penalties(hub);
@@ -169,6 +169,24 @@ Deno.test("direct traffic relayed from another origin, with a TTL, unsigned, ove
   ]);
   assert.equal(atHub.length, 0);
   assert.equal(hub.node.stats().direct.invalid, 6);
+  await stop();
+});
+
+Deno.test("a peer whose malformed direct messages take its trust below the threshold is disconnected at once (LOW_TRUST)", async () => {
+  // No maintenance round in the test's time: only the penalty itself can close the link.
+  const { clock, nodes, stop } = await star({ peerMaintenanceIntervalMs: 3_600_000 });
+  const [hub, one] = nodes;
+  const gone: NodeEvent[] = [];
+  hub.node.events.addEventListener("peer-disconnected", (e) => gone.push((e as CustomEvent<NodeEvent>).detail));
+  const bad = createMessage(one.identity, MessageType.DIRECT_MESSAGE, { data: text("x") }, {
+    ttl: 3,
+    timestamp: clock.now(),
+  });
+  for (let i = 0; i < 3; i++) sendRaw(one, hub, bad); // BAD_FIELD, -0.1 each: 0.5 -> 0.2
+  await runUntil(clock, () => gone.length === 1, "the disconnect");
+  const event = gone[0];
+  assert.ok(event.type === "peer-disconnected");
+  assert.deepEqual([event.nodeId, event.reason, event.by], [one.identity.nodeId, "LOW_TRUST", "local"]);
   await stop();
 });
 
