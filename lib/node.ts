@@ -51,7 +51,7 @@ import type { LatencySnapshot } from "./latency.ts";
 import { tcpTransport, type TransportFactory } from "./transport_factory.ts";
 import type { BoundedStream, StreamOptions } from "./stream.ts";
 import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
-import { type WaitOptions, waitUntil } from "./wait.ts";
+import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
@@ -510,10 +510,15 @@ export class KithNode {
     return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
   }
 
-  /** Dials a peer now; resolves when it is active. */
-  async connect(address: string): Promise<PeerInfo> {
+  /**
+   * Dials a peer now; resolves when it is active. `signal` and `timeout` end the wait, not the dial: a
+   * dial still under way finishes or fails in the background (the handshake timeout bounds it).
+   *
+   * @throws {AbortedError} when `options.signal` aborts; {@link WaitTimeoutError} after `options.timeout` ms
+   */
+  async connect(address: string, options: WaitOptions = {}): Promise<PeerInfo> {
     const peers = this.#require(this.#state === "running" ? this.#peers : undefined, "connect");
-    const peer = await peers.connect(address);
+    const peer = await abandonable(`connect ${address}`, peers.connect(address), this.#clock, options);
     return peers.peers().find((p) => p.nodeId === peer.nodeId)!;
   }
 

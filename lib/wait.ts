@@ -97,3 +97,27 @@ export function waitUntil<T>(
     }
   });
 }
+
+/**
+ * `promise`, or a rejection with {@link AbortedError} / {@link WaitTimeoutError} if `options` end the wait
+ * first. The work behind `promise` is not cancelled: the caller stops waiting for it. The timer and the
+ * abort listener are removed however it ends.
+ *
+ * @throws {RangeError} when `timeout` is negative or not a number
+ */
+export function abandonable<T>(what: string, promise: Promise<T>, clock: Clock, options: WaitOptions = {}): Promise<T> {
+  if (options.signal === undefined && options.timeout === undefined) return promise;
+  let result: { value: T } | { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  promise.then((value) => result = { value }, (error) => result = { error }).finally(() => wake?.());
+  return waitUntil(
+    what,
+    () => result,
+    (onChange) => {
+      wake = onChange;
+      return () => wake = undefined;
+    },
+    clock,
+    options,
+  ).then((settled) => "value" in settled ? settled.value : Promise.reject(settled.error));
+}

@@ -127,3 +127,24 @@ Deno.test("waitForPeers rejects with an AbortError on abort and with a TimeoutEr
   await stop();
   assert.equal((await stopped).code, "NOT_RUNNING");
 });
+
+Deno.test("connect's signal and timeout end the wait, not the dial: AbortError, TimeoutError, and the link still forms", async () => {
+  const { clock, nodes, add, stop } = await lab(1);
+  const a = nodes[0];
+  const b = await add({ bootstrap: [] });
+  const controller = new AbortController();
+  const aborted = a.node.connect(b.address, { signal: controller.signal }).catch((e) => e);
+  controller.abort();
+  const abortError = await aborted;
+  assert.ok(abortError instanceof AbortedError, String(abortError));
+  const timedOut = await runUntilSettled(clock, a.node.connect(b.address, { timeout: 1 }).catch((e) => e), "timeout");
+  assert.ok(timedOut instanceof WaitTimeoutError, String(timedOut));
+  await runUntil(
+    clock,
+    () => a.peers.activePeer(b.identity.nodeId) !== undefined,
+    "the dial, finished in the background",
+  );
+  const info = await runUntilSettled(clock, a.node.connect(b.address, { timeout: 5_000 }), "a connect that waits");
+  assert.equal(info.nodeId, b.identity.nodeId);
+  await stop();
+});
