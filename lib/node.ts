@@ -439,7 +439,9 @@ export class KithNode {
 
   /** Direct messages from now on as an async iterator with a bounded buffer (the oldest dropped and counted). */
   directMessages(options: StreamOptions = {}): BoundedStream<DirectMessage> {
-    return this.#inbox.stream(options);
+    const stream = this.#inbox.stream(options);
+    if (this.#state === "stopping" || this.#state === "stopped") stream.close();
+    return stream;
   }
 
   /**
@@ -482,7 +484,9 @@ export class KithNode {
 
   /** Node events from now on as an async iterator with a bounded buffer (see {@link NodeEvents.watch}). */
   watch(options: WatchOptions = {}): EventStream {
-    return this.events.watch(options);
+    const stream = this.events.watch(options);
+    if (this.#state === "stopping" || this.#state === "stopped") stream.close(); // no event will come
+    return stream;
   }
 
   /**

@@ -148,3 +148,10 @@ Deno.test("connect's signal and timeout end the wait, not the dial: AbortError, 
   assert.equal(info.nodeId, b.identity.nodeId);
   await stop();
 });
+
+Deno.test("a watch or a direct-message stream opened on a stopped node ends at once", async () => {
+  const { nodes, stop } = await lab(1);
+  await stop();
+  for await (const _ of nodes[0].node.watch()) assert.fail("no event after stop");
+  for await (const _ of nodes[0].node.directMessages()) assert.fail("no message after stop");
+});
