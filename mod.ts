@@ -40,17 +40,23 @@
  * await alice.stop();
  * ```
  *
- * @example A request and its response
+ * @example A direct message, then a request and its response
  * ```ts
  * import { KithNode } from "@kith/kith";
  *
  * const config = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1 };
  * const server = new KithNode({ config });
  * server.handle("upper/1", (data) => new TextDecoder().decode(data).toUpperCase());
+ * const inbox = server.directMessages();
  * await server.start();
  * const client = new KithNode({ config: { ...config, bootstrap: [server.address] } });
  * await client.start();
  * await client.waitForPeers(1, { timeout: 10_000 });
+ * client.sendDirect(server.nodeId, "for the server only");
+ * for await (const message of inbox) {
+ *   console.log(message.from === client.nodeId, new TextDecoder().decode(message.data)); // true "for the server only"
+ *   break;
+ * }
  * const answer = await client.request(server.nodeId, "upper/1", "hello", { timeout: 5_000 });
  * console.log(new TextDecoder().decode(answer)); // "HELLO"
  * await client.stop();
