@@ -5,7 +5,10 @@
  * model, discover peers, and spread messages by epidemic gossip.
  *
  * Most applications need only {@link KithNode}: start one, broadcast,
- * subscribe. This entry point holds what they use: the node, its
+ * subscribe; watch its events ({@link KithNode.watch}), wait for peers
+ * ({@link KithNode.waitForPeers}), send one peer a direct message
+ * ({@link KithNode.sendDirect}) or a request ({@link KithNode.request},
+ * served by {@link KithNode.handle}). This entry point holds what they use: the node, its
  * configuration, message and statistics types, errors, and the two extension
  * interfaces ({@link Storage} for storage backends, {@link TrustModel} and
  * {@link TrustManager} for trust metrics). The layers underneath have entry
@@ -27,7 +30,7 @@
  * await bob.start();
  *
  * const chat = alice.subscribe("chat");
- * while (alice.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * await alice.waitForPeers(1, { timeout: 10_000 });
  * bob.broadcast("hello from bob", { topic: "chat" });
  * for await (const message of chat) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello from bob"
@@ -35,6 +38,29 @@
  * }
  * await bob.stop();
  * await alice.stop();
+ * ```
+ *
+ * @example A direct message, then a request and its response
+ * ```ts
+ * import { KithNode } from "@kith/kith";
+ *
+ * const config = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1 };
+ * const server = new KithNode({ config });
+ * server.handle("upper/1", (data) => new TextDecoder().decode(data).toUpperCase());
+ * const inbox = server.directMessages();
+ * await server.start();
+ * const client = new KithNode({ config: { ...config, bootstrap: [server.address] } });
+ * await client.start();
+ * await client.waitForPeers(1, { timeout: 10_000 });
+ * client.sendDirect(server.nodeId, "for the server only");
+ * for await (const message of inbox) {
+ *   console.log(message.from === client.nodeId, new TextDecoder().decode(message.data)); // true "for the server only"
+ *   break;
+ * }
+ * const answer = await client.request(server.nodeId, "upper/1", "hello", { timeout: 5_000 });
+ * console.log(new TextDecoder().decode(answer)); // "HELLO"
+ * await client.stop();
+ * await server.stop();
  * ```
  *
  * @module
@@ -52,6 +78,31 @@ export {
   type TransportContext,
   type TransportFactory,
 } from "./lib/node.ts";
+export {
+  disconnectReasonName,
+  type EventStream,
+  type NodeEvent,
+  NodeEvents,
+  type PeerConnectedEvent,
+  type PeerDisconnectedEvent,
+  type TrustChangedEvent,
+  type WatchOptions,
+} from "./lib/events.ts";
+export { AbortedError, type WaitOptions, WaitTimeoutError } from "./lib/wait.ts";
+export {
+  DEFAULT_DIRECT_CONFIG,
+  type DirectChannelStats,
+  type DirectConfig,
+  DirectError,
+  type DirectErrorCode,
+  type DirectMessage,
+  type DirectStats,
+  type RequestContext,
+  type RequestHandler,
+  type RequestOptions,
+  type RequestStats,
+} from "./lib/direct/mod.ts";
+export type { BoundedStream, StreamOptions } from "./lib/stream.ts";
 export {
   DEFAULT_NETWORK_CONFIG,
   type NetworkConfig,

@@ -16,84 +16,47 @@ import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
+import {
+  DIRECT_TYPES,
+  DirectChannel,
+  type DirectChannelStats,
+  type DirectConfig,
+  DirectInbox,
+  type DirectMessage,
+  registerHandler,
+  type RequestHandler,
+  type RequestOptions,
+  resolveDirectConfig,
+} from "./direct/mod.ts";
 import { KithError } from "./errors.ts";
+import { type EventStream, NodeEvents, peerConnected, peerDisconnected, type WatchOptions } from "./events.ts";
 import {
   type GossipConfig,
   GossipProtocol,
-  type GossipSender,
   type GossipStats,
   type MessageHandler,
   type MessageTypeCounts,
   resolveGossipConfig,
 } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import {
-  CONNECTION_LOST,
-  reasonName,
-  TcpTransport,
-  type Transport,
-  type TransportConfig,
-  type TransportStats,
-} from "./transport/mod.ts";
+import { reasonName, type Transport, type TransportStats } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
-import { type Message, MessageCodec, MessageType, type PeerRecord } from "./protocol/mod.ts";
-import { defaultLogSink, errorFields, type LogSink } from "./log.ts";
+import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { defaultLogSink, type LogSink } from "./log.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { TrustExchange } from "./trust_exchange.ts";
 import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
+import type { LatencySnapshot } from "./latency.ts";
+import { tcpTransport, type TransportFactory } from "./transport_factory.ts";
+import type { BoundedStream, StreamOptions } from "./stream.ts";
+import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
+import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
-/** An application message as delivered to subscribers. */
-export interface ReceivedMessage {
-  /** Message id (hex). */
-  id: string;
-  /** Node id of the publisher (hex). */
-  origin: string;
-  /** Topic (`""` for none). */
-  topic: string;
-  /** The payload. */
-  data: Uint8Array;
-  /** When the publisher created it, ms since the epoch. */
-  timestamp: number;
-  /** Node id of the peer it arrived from (hex). */
-  from: string;
-}
-
-/** A subscription: an async iterator of messages, and a way to end it. */
-export interface Subscription extends AsyncIterable<ReceivedMessage> {
-  /** Messages dropped because the iterator's consumer fell behind (its buffer holds 1,024). */
-  readonly dropped: number;
-  /** Ends the subscription; a pending iteration finishes. */
-  unsubscribe(): void;
-}
-
-/** What a {@link TransportFactory} gets from the node it builds a transport for. */
-export interface TransportContext {
-  /** The node's identity (the transport authenticates as it). */
-  identity: Identity;
-  /** The node's clock. */
-  clock: Clock;
-  /** The node's envelope codec, with the limits of its configuration. */
-  codec: MessageCodec;
-  /** The transport's part of the node's configuration. */
-  config: Partial<TransportConfig>;
-  /** Peer records to hand an authenticated peer during the handshake (what the address book offers it). */
-  initialPeers: (remoteNodeId: string) => PeerRecord[];
-  /** The node's log sink, for the transport's failures. */
-  log: LogSink;
-}
-
-/**
- * Builds the transport a node runs on. The default builds a TCP transport; the simulator passes one that
- * builds a transport on its in-memory network, so simulations run the node that ships.
- */
-export type TransportFactory = (context: TransportContext) => Transport;
-
-/** The TCP transport, the default {@link TransportFactory}. */
-export function tcpTransport(context: TransportContext): Transport {
-  return new TcpTransport(context);
-}
+export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
+export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
+export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
 
 /** Options of {@link KithNode}. */
 export interface NodeOptions {
@@ -127,6 +90,8 @@ export interface NodeOptions {
    * applied over what the configuration derives. Checked by the constructor. Default none.
    */
   gossip?: Partial<GossipConfig>;
+  /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
+  direct?: Partial<DirectConfig>;
 }
 
 /**
@@ -164,42 +129,11 @@ export interface NodeStats {
   invalidByCode: Record<string, number>;
   /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
   deliveryLatency: LatencySnapshot;
+  /** Direct messages and requests, both ways. */
+  direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
 }
-
-/** Bucket bounds (ms) of the delivery latency histogram. */
-export const LATENCY_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000];
-
-/** A cumulative histogram: counts of observations at or below each bound, plus their count and sum. */
-export interface LatencySnapshot {
-  /** `[bound ms, cumulative count]` pairs, ascending. */
-  buckets: [number, number][];
-  /** Observations. */
-  count: number;
-  /** Sum of observations, ms. */
-  sum: number;
-}
-
-class LatencyHistogram {
-  readonly #counts = new Array(LATENCY_BUCKETS_MS.length).fill(0);
-  #count = 0;
-  #sum = 0;
-  record(ms: number): void {
-    const value = Math.max(0, ms);
-    this.#count++;
-    this.#sum += value;
-    const i = LATENCY_BUCKETS_MS.findIndex((bound) => value <= bound);
-    if (i >= 0) this.#counts[i]++;
-  }
-  snapshot(): LatencySnapshot {
-    let cumulative = 0;
-    const buckets = LATENCY_BUCKETS_MS.map((bound, i) => [bound, cumulative += this.#counts[i]] as [number, number]);
-    return { buckets, count: this.#count, sum: this.#sum };
-  }
-}
-
-const SUBSCRIPTION_BUFFER = 1_024;
 
 /**
  * A kith node.
@@ -213,7 +147,7 @@ const SUBSCRIPTION_BUFFER = 1_024;
  * const b = new KithNode({ config: { ...config, bootstrap: [a.address] } });
  * await b.start();
  * const inbox = a.subscribe("greetings");
- * while (a.peers().length === 0) await new Promise((r) => setTimeout(r, 10));
+ * await a.waitForPeers(1, { timeout: 10_000 });
  * b.broadcast("hello", { topic: "greetings" });
  * for await (const message of inbox) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello"
@@ -226,9 +160,14 @@ const SUBSCRIPTION_BUFFER = 1_024;
 export class KithNode {
   /** The configuration in force. */
   readonly config: Readonly<NetworkConfig>;
+  /**
+   * Peer connected / disconnected and trust changed events, as `CustomEvent`s whose `detail` is the
+   * {@link NodeEvent}; {@link KithNode.watch} iterates them.
+   */
+  readonly events: NodeEvents = new NodeEvents();
   readonly #options: NodeOptions;
   readonly #clock: Clock;
-  readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
+  readonly #onStop = new Set<() => void>();
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
   #identity: Identity | undefined;
   #storage: Storage | undefined;
@@ -242,11 +181,14 @@ export class KithNode {
   #stopping: Promise<void> | undefined;
   #lock: DataDirLock | undefined;
   #trustExchange: TrustExchange | undefined;
-  #delivered = 0;
-  readonly #latency = new LatencyHistogram();
   readonly #startedAt: number;
   readonly #gossipConfig: Partial<GossipConfig>;
   readonly #log: LogSink;
+  readonly #subscriptions: Subscriptions;
+  readonly #directConfig: Readonly<DirectConfig>;
+  readonly #inbox: DirectInbox;
+  readonly #requestHandlers = new Map<string, RequestHandler>();
+  #direct: DirectChannel | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -261,6 +203,12 @@ export class KithNode {
     this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#clock.now();
+    this.#subscriptions = new Subscriptions(this.#clock, this.#log);
+    this.#directConfig = resolveDirectConfig(
+      options.direct ?? {},
+      componentConfigs(this.config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
+    );
+    this.#inbox = new DirectInbox(this.#log);
   }
 
   /** This node's id (hex); available once started. */
@@ -339,6 +287,12 @@ export class KithNode {
     // 3. trust
     this.#trust = new TrustManager({ storage, clock: this.#clock, config: parts.trust, localNodeId: identity.nodeId });
     const trust = this.#trust;
+    // Credits for valid messages (+0.001 each, per message) are no events: they would drown the rest.
+    trust.onChange = (nodeId, before, after, cause) => {
+      if (cause !== "valid_message") {
+        this.events.emit({ type: "trust-changed", nodeId, before, after, cause, at: this.#clock.now() });
+      }
+    };
     const codec = new MessageCodec(parts.protocol);
     // 4. peers (over the transport it will manage)
     const holder: { peers?: PeerManager } = {};
@@ -381,7 +335,7 @@ export class KithNode {
       config: this.#gossipConfig,
       log: this.#log,
     });
-    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#deliver(message, from));
+    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -393,7 +347,23 @@ export class KithNode {
     });
     this.#trustExchange.register(gossip);
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
-    peers.onEnvelope = (peer, envelope) => gossip.receive(peer, envelope);
+    const direct = this.#direct = new DirectChannel(
+      {
+        identity,
+        codec,
+        clock: this.#clock,
+        // Penalties through the peer manager, which disconnects a peer below the threshold at once.
+        trust: { recordInvalid: (nodeId, code) => peers.penalise(nodeId, code ?? "BAD_FIELD") },
+        activePeer: (nodeId) => peers.activePeer(nodeId),
+        config: this.#directConfig,
+        log: this.#log,
+      },
+      this.#inbox,
+      this.#requestHandlers,
+    );
+    // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
+    peers.onEnvelope = (peer, envelope) =>
+      DIRECT_TYPES.has(envelope.type) ? direct.receive(peer, envelope) : gossip.receive(peer, envelope);
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       gossip.peerConnected(peer);
@@ -402,15 +372,18 @@ export class KithNode {
         address: peer.connection.remoteAddress,
         direction: peer.connection.direction,
       });
+      this.events.emit(peerConnected(peer.connection, this.#clock.now()));
     };
     peers.onPeerDisconnected = (peer, info) => {
       gossip.peerDisconnected(peer.nodeId);
+      direct.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
-        reason: info.reason === CONNECTION_LOST ? "CONNECTION_LOST" : reasonName(info.reason),
+        reason: reasonName(info.reason),
         by: info.by,
         why: info.detail || "-",
       });
+      this.events.emit(peerDisconnected(peer.nodeId, info, this.#clock.now()));
     };
     // 6. transport
     this.#address = await transport.listen();
@@ -439,8 +412,7 @@ export class KithNode {
         `ttl ${options.ttl} is above this node's maximum of ${this.config.maxTtl} (maxTtl)`,
       );
     }
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytes }, {
+    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytesOf(data) }, {
       ttl: options.ttl,
     });
     return toHex(message.id);
@@ -452,72 +424,7 @@ export class KithNode {
    * is also an async iterator.
    */
   subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
-    const buffer: ReceivedMessage[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    let dropped = 0;
-    const entry = {
-      topic,
-      deliver: (message: ReceivedMessage) => {
-        if (callback) {
-          try {
-            callback(message);
-          } catch (error) {
-            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
-          }
-          return;
-        }
-        if (buffer.length >= SUBSCRIPTION_BUFFER) {
-          buffer.shift();
-          dropped++;
-        }
-        buffer.push(message);
-        wake?.();
-      },
-    };
-    this.#subscribers.add(entry);
-    const unsubscribe = () => {
-      ended = true;
-      this.#subscribers.delete(entry);
-      wake?.();
-    };
-    return {
-      get dropped() {
-        return dropped;
-      },
-      unsubscribe,
-      async *[Symbol.asyncIterator]() {
-        try {
-          while (!ended) {
-            if (buffer.length > 0) {
-              yield buffer.shift()!;
-              continue;
-            }
-            await new Promise<void>((resolve) => wake = resolve);
-            wake = undefined;
-          }
-        } finally {
-          unsubscribe();
-        }
-      },
-    };
-  }
-
-  #deliver(message: Message, from: GossipSender): void {
-    if (message.type !== MessageType.CUSTOM_DATA) return;
-    const received: ReceivedMessage = {
-      id: toHex(message.id),
-      origin: toHex(message.origin),
-      topic: message.payload.topic,
-      data: message.payload.data,
-      timestamp: message.timestamp,
-      from: from.nodeId,
-    };
-    this.#delivered++;
-    this.#latency.record(this.#clock.now() - message.timestamp);
-    for (const subscriber of this.#subscribers) {
-      if (subscriber.topic === undefined || subscriber.topic === received.topic) subscriber.deliver(received);
-    }
+    return this.#subscriptions.subscribe(topic, callback);
   }
 
   /**
@@ -527,6 +434,61 @@ export class KithNode {
   registerHandler(type: MessageType, handler: MessageHandler, options: { propagate?: boolean } = {}): void {
     this.#handlers.push({ type, handler, propagate: options.propagate ?? false });
     this.#gossip?.registerHandler(type, handler, options);
+  }
+
+  /**
+   * Sends `data` to the connected peer `nodeId` only: a signed DIRECT_MESSAGE over its encrypted link,
+   * never gossiped or forwarded, delivered to its {@link KithNode.onDirect} handlers and
+   * {@link KithNode.directMessages} streams. Queued at once; there is no delivery receipt (use
+   * {@link KithNode.request} for an answer). Only to an active peer: reaching any node by id through the
+   * DHT's `findPeer` is a later issue.
+   *
+   * @param data bytes, or a string sent as UTF-8
+   * @throws {DirectError} `NOT_A_PEER`, `PEER_UNSUPPORTED` (an older kith), `TOO_LARGE`, `RATE_LIMITED`,
+   * `QUEUE_FULL`, `NOT_RUNNING`
+   */
+  sendDirect(nodeId: string, data: Uint8Array | string): void {
+    this.#require(this.#state === "running" ? this.#direct : undefined, "sendDirect").send(nodeId, bytesOf(data));
+  }
+
+  /** Calls `handler` with each direct message from now on (before or after start); returns what removes it. */
+  onDirect(handler: (message: DirectMessage) => void): () => void {
+    return this.#inbox.onMessage(handler);
+  }
+
+  /** Direct messages from now on as an async iterator with a bounded buffer (the oldest dropped and counted). */
+  directMessages(options: StreamOptions = {}): BoundedStream<DirectMessage> {
+    const stream = this.#inbox.stream(options);
+    if (this.#state === "stopping" || this.#state === "stopped") stream.close();
+    return stream;
+  }
+
+  /**
+   * Asks the connected peer `nodeId` to run its handler for `protocol` on `data`; resolves with its answer.
+   *
+   * @param protocol 1..64 bytes of `[A-Za-z0-9._/-]`, e.g. `"echo/1"`
+   * @param data bytes, or a string sent as UTF-8
+   * @throws {DirectError} `UNKNOWN_PROTOCOL`, `REFUSED` (handler failed or peer busy: see `status`),
+   * `TOO_LARGE`, `TOO_MANY_REQUESTS`, `PEER_DISCONNECTED`, `NOT_A_PEER`, `PEER_UNSUPPORTED`, `BAD_PROTOCOL`,
+   * `RATE_LIMITED`, `QUEUE_FULL`, `NOT_RUNNING`
+   * @throws {WaitTimeoutError} after `options.timeout` ms (default `requestTimeoutMs`)
+   * @throws {AbortedError} when `options.signal` aborts
+   */
+  request(nodeId: string, protocol: string, data: Uint8Array | string, options?: RequestOptions): Promise<Uint8Array> {
+    const direct = this.#state === "running" ? this.#direct : undefined;
+    if (direct === undefined) return Promise.reject(new KithError("NOT_STARTED", "node.request needs a running node"));
+    return direct.request(nodeId, protocol, bytesOf(data), options);
+  }
+
+  /**
+   * Serves requests for `protocol` with `handler` (before or after start); returns what removes it. The
+   * handler gets the bytes and a context with the requester's id and an `AbortSignal`; what it returns (or
+   * resolves with) is the answer; a throw answers HANDLER_FAILED, without its message.
+   *
+   * @throws {DirectError} `BAD_PROTOCOL` for an invalid name or one already handled
+   */
+  handle(protocol: string, handler: RequestHandler): () => void {
+    return registerHandler(this.#requestHandlers, protocol, handler);
   }
 
   /** Every known peer with its state, trust and reputation. */
@@ -539,10 +501,47 @@ export class KithNode {
     return peers;
   }
 
-  /** Dials a peer now; resolves when it is active. */
-  async connect(address: string): Promise<PeerInfo> {
+  /** Node events from now on as an async iterator with a bounded buffer (see {@link NodeEvents.watch}). */
+  watch(options: WatchOptions = {}): EventStream {
+    const stream = this.events.watch(options);
+    if (this.#state === "stopping" || this.#state === "stopped") stream.close(); // no event will come
+    return stream;
+  }
+
+  /**
+   * Resolves with the active peers once at least `count` are active (at once when they already are).
+   *
+   * @throws {AbortedError} (name `AbortError`) when `options.signal` aborts
+   * @throws {WaitTimeoutError} when `options.timeout` ms pass first
+   * @throws {KithError} `NOT_RUNNING` when the node is not running or stops while waiting
+   */
+  waitForPeers(count: number, options: WaitOptions = {}): Promise<PeerInfo[]> {
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError("waitForPeers: count must be >= 0");
+    const check = () => {
+      if (this.#state !== "running") throw new KithError("NOT_RUNNING", "waitForPeers: the node is not running");
+      const active = this.peers().filter((peer) => peer.state === "active");
+      return active.length >= count ? active : undefined;
+    };
+    const subscribe = (onChange: () => void) => {
+      this.events.addEventListener("peer-connected", onChange);
+      this.#onStop.add(onChange);
+      return () => {
+        this.events.removeEventListener("peer-connected", onChange);
+        this.#onStop.delete(onChange);
+      };
+    };
+    return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
+  }
+
+  /**
+   * Dials a peer now; resolves when it is active. `signal` and `timeout` end the wait, not the dial: a
+   * dial still under way finishes or fails in the background (the handshake timeout bounds it).
+   *
+   * @throws {AbortedError} when `options.signal` aborts; {@link WaitTimeoutError} after `options.timeout` ms
+   */
+  async connect(address: string, options: WaitOptions = {}): Promise<PeerInfo> {
     const peers = this.#require(this.#state === "running" ? this.#peers : undefined, "connect");
-    const peer = await peers.connect(address);
+    const peer = await abandonable(`connect ${address}`, peers.connect(address), this.#clock, options);
     return peers.peers().find((p) => p.nodeId === peer.nodeId)!;
   }
 
@@ -553,9 +552,10 @@ export class KithNode {
       gossip: gossip.stats,
       peers: this.#require(this.#peers, "stats").stats,
       transport: this.#require(this.#transport, "stats").stats,
-      deliveredToApplication: this.#delivered,
+      deliveredToApplication: this.#subscriptions.delivered,
       ...gossip.countsByKind,
-      deliveryLatency: this.#latency.snapshot(),
+      deliveryLatency: this.#subscriptions.latency.snapshot(),
+      direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
     };
   }
@@ -593,7 +593,9 @@ export class KithNode {
 
   async #tearDown(): Promise<void> {
     this.#state = "stopping";
+    for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
+    this.#direct?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
     await this.#peers?.stop();
@@ -602,7 +604,12 @@ export class KithNode {
     else this.#storage?.flush();
     await this.#lock?.release();
     this.#lock = undefined;
-    this.#subscribers.clear();
+    this.#subscriptions.clear();
+    this.events.closeAll();
     this.#state = "stopped";
   }
+}
+
+function bytesOf(data: Uint8Array | string): Uint8Array {
+  return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }

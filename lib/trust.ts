@@ -337,6 +337,11 @@ export class TrustManager implements TrustModel {
   // Insertion order is recency of use: the first entry is evicted first.
   readonly #peers = new Map<string, PeerTrustState>();
   readonly #recommended: Recommendations;
+  /**
+   * Called after each change of a peer's earned trust, with its cause (the trust event's type). For the
+   * node's application events; an exception it throws is swallowed, as trust must not fail on a listener.
+   */
+  onChange: ((nodeId: string, before: number, after: number, cause: string) => void) | undefined;
 
   /**
    * Creates a trust manager over `options.storage`.
@@ -424,6 +429,11 @@ export class TrustManager implements TrustModel {
       count,
     };
     this.storage.recordTrustEvent(event);
+    try {
+      this.onChange?.(state.nodeId, state.trust - delta, state.trust, eventType);
+    } catch {
+      // a listener's failure is the listener's: trust bookkeeping goes on
+    }
     const stored: StoredPeer = this.storage.getPeer(state.nodeId) ?? {
       nodeId: state.nodeId,
       address: "",

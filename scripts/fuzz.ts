@@ -63,6 +63,9 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     10: { limit: 3 },
     11: { peers: [{ nodeId: b32(6), trust: 0.5 }] },
     12: { ackId: b32(7) },
+    13: { data: new Uint8Array(64).fill(3) },
+    14: { requestId: 9, protocol: "kv.get/1", data: new Uint8Array(16).fill(4) },
+    15: { requestId: 9, status: 0, data: new Uint8Array(16).fill(5), detail: "" },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

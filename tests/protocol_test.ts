@@ -56,6 +56,9 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     peers: [{ nodeId: bytes32(7), trust: 0.25 }, { nodeId: bytes32(8), trust: 1 }],
   },
   [MessageType.HANDSHAKE_CONFIRM]: { ackId: bytes32(9) },
+  [MessageType.DIRECT_MESSAGE]: { data: new Uint8Array([4, 5]) },
+  [MessageType.REQUEST]: { requestId: 2 ** 32 - 1, protocol: "echo/1", data: new Uint8Array([6]) },
+  [MessageType.RESPONSE]: { requestId: 7, status: 2, data: new Uint8Array(0), detail: "handler failed" },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

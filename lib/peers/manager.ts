@@ -266,6 +266,14 @@ export class PeerManager {
     return peer;
   }
 
+  /**
+   * Charges a peer for an invalid input with `code` (as for link messages) and disconnects it (LOW_TRUST) at
+   * once if its trust fell below the threshold. For the layers that check a peer's traffic themselves.
+   */
+  penalise(nodeId: string, code: string): void {
+    this.#penalise(nodeId, code);
+  }
+
   /** Sends an envelope to one active peer; false when it is not active or its queue is full. */
   send(nodeId: string, envelope: Envelope): boolean {
     return this.#active.get(nodeId)?.connection.send(envelope) ?? false;

@@ -13,6 +13,9 @@ export const MAX_TOPIC_BYTES = 255;
 /** Most message ids in one list of a GOSSIP_MESSAGE digest. */
 export const MAX_DIGEST_IDS = 256;
 
+/** Largest REQUEST/RESPONSE correlation id. */
+export const MAX_REQUEST_ID = 2 ** 32 - 1;
+
 /** Largest TTL the wire format carries. */
 export const MAX_WIRE_TTL = 255;
 

@@ -44,12 +44,14 @@ export {
   DEFAULT_PROTOCOL_LIMITS,
   MAX_DIGEST_IDS,
   MAX_PEER_LIST,
+  MAX_REQUEST_ID,
   MAX_TOPIC_BYTES,
   MAX_WIRE_TTL,
   type ProtocolLimits,
 } from "./limits.ts";
 export {
   type ApplicationPayload,
+  type DirectMessagePayload,
   type DisconnectPayload,
   DisconnectReason,
   type Envelope,
@@ -59,6 +61,7 @@ export {
   type HandshakePayload,
   type HeartbeatPayload,
   LINK_AUTHENTICATED_TYPES,
+  MAX_PROTOCOL_NAME_BYTES,
   type Message,
   MESSAGE_TYPE_NAMES,
   MessageType,
@@ -67,10 +70,13 @@ export {
   type PeerListRequestPayload,
   type PeerRecord,
   PROTOCOL_VERSION,
+  type RequestPayload,
+  type ResponsePayload,
+  ResponseStatus,
   type TrustedPeersResponsePayload,
   type TrustRecord,
   type TrustUpdatePayload,
 } from "./types.ts";
-export { encodePayload } from "./schema.ts";
+export { encodePayload, isProtocolName } from "./schema.ts";
 export { computeMessageId, createLinkMessage, createMessage, type CreateMessageOptions } from "./message.ts";
 export { MessageCodec, type VerifyOptions } from "./codec.ts";

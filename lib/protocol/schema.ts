@@ -8,8 +8,8 @@
 import { Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "../address.ts";
 import { ProtocolError } from "../errors.ts";
-import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_TOPIC_BYTES } from "./limits.ts";
-import { MESSAGE_TYPE_NAMES, MessageType, type PayloadByType } from "./types.ts";
+import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_REQUEST_ID, MAX_TOPIC_BYTES } from "./limits.ts";
+import { MAX_PROTOCOL_NAME_BYTES, MESSAGE_TYPE_NAMES, MessageType, type PayloadByType } from "./types.ts";
 
 type Field =
   | { name: string; kind: "uint"; max: number }
@@ -23,7 +23,9 @@ type Field =
   | { name: string; kind: "fraction" }
   | { name: string; kind: "address"; optional: boolean }
   | { name: string; kind: "list"; max: number; of: readonly Field[] }
-  | { name: string; kind: "ids"; max: number };
+  | { name: string; kind: "ids"; max: number }
+  // A REQUEST protocol name (isProtocolName).
+  | { name: string; kind: "protocol" };
 
 const PEER_RECORD: readonly Field[] = [
   { name: "nodeId", kind: "bytes", length: 32 },
@@ -76,7 +78,26 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
   [MessageType.TRUSTED_PEERS_REQUEST]: LIMIT_FIELDS,
   [MessageType.TRUSTED_PEERS_RESPONSE]: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: TRUST_RECORD }],
   [MessageType.HANDSHAKE_CONFIRM]: [{ name: "ackId", kind: "bytes", length: 32 }],
+  [MessageType.DIRECT_MESSAGE]: [{ name: "data", kind: "blob" }],
+  [MessageType.REQUEST]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "protocol", kind: "protocol" },
+    { name: "data", kind: "blob" },
+  ],
+  [MessageType.RESPONSE]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "status", kind: "uint", max: 255 },
+    { name: "data", kind: "blob" },
+    { name: "detail", kind: "text", maxBytes: 256 },
+  ],
 };
+
+const PROTOCOL_NAME = /^[A-Za-z0-9._/-]+$/;
+
+/** Whether `name` is a valid REQUEST protocol name: 1..64 bytes of `[A-Za-z0-9._/-]`. */
+export function isProtocolName(name: string): boolean {
+  return name.length >= 1 && name.length <= MAX_PROTOCOL_NAME_BYTES && PROTOCOL_NAME.test(name);
+}
 
 function utf8Length(text: string): number {
   let n = 0;
@@ -129,6 +150,11 @@ function readField(field: Field, value: unknown, path: string): unknown {
       if (typeof value !== "string") throw badField(path, "expected an address string");
       if (value === "" && field.optional) return value;
       if (parseHostPort(value) === undefined) throw badField(path, "expected host:port");
+      return value;
+    case "protocol":
+      if (typeof value !== "string" || !isProtocolName(value)) {
+        throw badField(path, `expected a protocol name of 1 to ${MAX_PROTOCOL_NAME_BYTES} bytes of [A-Za-z0-9._/-]`);
+      }
       return value;
     case "ids": {
       if (!Array.isArray(value) || value.length > field.max) {

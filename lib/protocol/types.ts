@@ -35,6 +35,12 @@ export const MessageType = {
   TRUSTED_PEERS_RESPONSE: 11,
   /** Ends a handshake: the initiator's signature over the transcript, sent sealed (not in the original design). */
   HANDSHAKE_CONFIRM: 12,
+  /** Application bytes for one peer only: signed, TTL 0, never gossiped or forwarded (not in the original design). */
+  DIRECT_MESSAGE: 13,
+  /** Asks one peer to run a named protocol's handler on some bytes (not in the original design). */
+  REQUEST: 14,
+  /** Answers a REQUEST: its correlation id, a status and the handler's bytes (not in the original design). */
+  RESPONSE: 15,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -99,6 +105,9 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.HEARTBEAT,
   MessageType.GOSSIP_MESSAGE,
 ]);
+
+/** Longest REQUEST protocol name, in bytes. */
+export const MAX_PROTOCOL_NAME_BYTES = 64;
 
 /** A peer's address as announced in peer lists. */
 export interface PeerRecord {
@@ -206,6 +215,50 @@ export interface HandshakeConfirmPayload {
   ackId: Uint8Array;
 }
 
+/** Payload of DIRECT_MESSAGE. */
+export interface DirectMessagePayload {
+  /** Opaque application bytes, at most the receiver's `maxDirectMessageBytes`. */
+  data: Uint8Array;
+}
+
+/** Payload of REQUEST. */
+export interface RequestPayload {
+  /** Correlation id chosen by the requester, echoed in the RESPONSE; 0..2^32-1. */
+  requestId: number;
+  /** Protocol name: 1..{@link MAX_PROTOCOL_NAME_BYTES} bytes of `[A-Za-z0-9._/-]`. */
+  protocol: string;
+  /** Request bytes, at most the responder's `maxRequestBytes`. */
+  data: Uint8Array;
+}
+
+/** Payload of RESPONSE. */
+export interface ResponsePayload {
+  /** The REQUEST's correlation id. */
+  requestId: number;
+  /** A {@link ResponseStatus} code; receivers read unknown codes as a refusal. */
+  status: number;
+  /** The handler's bytes (empty unless the status is OK). */
+  data: Uint8Array;
+  /** Why, for a refusal: at most 256 bytes of text. */
+  detail: string;
+}
+
+/** Status codes of RESPONSE. */
+export const ResponseStatus = {
+  /** The handler answered; `data` is its answer. */
+  OK: 0,
+  /** No handler for the protocol. */
+  UNKNOWN_PROTOCOL: 1,
+  /** The handler threw, timed out or answered more than the responder sends. */
+  HANDLER_FAILED: 2,
+  /** The requester already has the most requests in flight this responder serves per peer. */
+  BUSY: 3,
+  /** The request is larger than the responder's `maxRequestBytes`. */
+  TOO_LARGE: 4,
+  /** The correlation id is already in flight from this requester. */
+  DUPLICATE_ID: 5,
+} as const;
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -238,6 +291,12 @@ export interface PayloadByType {
   [MessageType.TRUSTED_PEERS_RESPONSE]: TrustedPeersResponsePayload;
   /** HANDSHAKE_CONFIRM */
   [MessageType.HANDSHAKE_CONFIRM]: HandshakeConfirmPayload;
+  /** DIRECT_MESSAGE */
+  [MessageType.DIRECT_MESSAGE]: DirectMessagePayload;
+  /** REQUEST */
+  [MessageType.REQUEST]: RequestPayload;
+  /** RESPONSE */
+  [MessageType.RESPONSE]: ResponsePayload;
 }
 
 /**

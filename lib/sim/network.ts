@@ -19,6 +19,7 @@
  */
 import { DialGuard, type DialPolicy, resolveDialPolicy } from "../dial_policy.ts";
 import type { Identity } from "../identity.ts";
+import { AGENT } from "../version.ts";
 import {
   type CloseInfo,
   type Connection,
@@ -218,7 +219,7 @@ class SimConnection implements Connection {
   /** The remote's listen address: the far end of the link, for latency, partitions and processing. */
   readonly linkAddress: string;
   readonly listenAddress: string;
-  readonly agent = "kith-sim";
+  readonly agent: string;
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
   readonly bufferedBytes = 0;
@@ -243,6 +244,7 @@ class SimConnection implements Connection {
     this.#localAddress = owner.address;
     this.remoteNodeId = remote.nodeId;
     this.remotePublicKey = remote.identity.publicKey;
+    this.agent = remote.agent;
     this.direction = direction;
     this.remoteAddress = remoteAddress;
     this.linkAddress = remote.address;
@@ -334,6 +336,11 @@ export class SimTransport implements Transport {
   readonly address: string;
   /** The host its dialed connections come from, if not its listen address (see {@link SimTransportOptions}). */
   readonly sourceHost: string | undefined;
+  /**
+   * The agent it announces to the nodes it connects with: the reference node's, with its capabilities,
+   * unless a test sets another (an older kith, without `direct/1`) before it connects.
+   */
+  agent: string = AGENT;
   readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   readonly #dialGuard: DialGuard;
   onConnection: ((connection: Connection) => void) | undefined;

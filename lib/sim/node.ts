@@ -5,6 +5,7 @@
  * @module
  */
 import type { NetworkConfig, PresetName } from "../config.ts";
+import type { DirectConfig } from "../direct/mod.ts";
 import type { GossipConfig, GossipProtocol } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
 import { KithNode } from "../node.ts";
@@ -59,6 +60,7 @@ export async function startSimNode(
   preset: PresetName = "default",
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage },
+  direct: Partial<DirectConfig> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
@@ -78,6 +80,7 @@ export async function startSimNode(
     clock,
     random,
     gossip: gossipOverrides,
+    direct,
     transport: (context) =>
       transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy }),
   });

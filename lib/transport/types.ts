@@ -187,7 +187,11 @@ export class TransportError extends KithError {
   }
 }
 
-/** The name of DISCONNECT reason `reason` (`REASON_<n>` for a code this version does not know). */
+/**
+ * The name of DISCONNECT reason `reason`: `"CONNECTION_LOST"` for {@link CONNECTION_LOST} (closed without
+ * one), `REASON_<n>` for a code this version does not know.
+ */
 export function reasonName(reason: number): string {
+  if (reason === CONNECTION_LOST) return "CONNECTION_LOST";
   return REASON_CODES[reason] ?? `REASON_${reason}`;
 }

@@ -1,0 +1,135 @@
+/**
+ * Application message subscriptions: callbacks and async iterators per topic, each iterator with a bounded
+ * buffer (the oldest dropped and counted when its consumer falls behind), and the delivery counters.
+ *
+ * @module
+ */
+import { toHex } from "./bytes.ts";
+import type { Clock } from "./clock.ts";
+import type { GossipSender } from "./gossip/mod.ts";
+import { LatencyHistogram } from "./latency.ts";
+import { errorFields, type LogSink } from "./log.ts";
+import { type Message, MessageType } from "./protocol/mod.ts";
+
+/** An application message as delivered to subscribers. */
+export interface ReceivedMessage {
+  /** Message id (hex). */
+  id: string;
+  /** Node id of the publisher (hex). */
+  origin: string;
+  /** Topic (`""` for none). */
+  topic: string;
+  /** The payload. */
+  data: Uint8Array;
+  /** When the publisher created it, ms since the epoch. */
+  timestamp: number;
+  /** Node id of the peer it arrived from (hex). */
+  from: string;
+}
+
+/** A subscription: an async iterator of messages, and a way to end it. */
+export interface Subscription extends AsyncIterable<ReceivedMessage> {
+  /** Messages dropped because the iterator's consumer fell behind (its buffer holds 1,024). */
+  readonly dropped: number;
+  /** Ends the subscription; a pending iteration finishes. */
+  unsubscribe(): void;
+}
+
+const SUBSCRIPTION_BUFFER = 1_024;
+
+/** The subscriptions of one node. */
+export class Subscriptions {
+  /** Messages delivered. */
+  delivered = 0;
+  /** Publish-to-delivery latency of the messages delivered. */
+  readonly latency: LatencyHistogram = new LatencyHistogram();
+  readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
+  readonly #clock: Clock;
+  readonly #log: LogSink;
+
+  /** Creates the subscriptions of a node with this clock and log sink. */
+  constructor(clock: Clock, log: LogSink) {
+    this.#clock = clock;
+    this.#log = log;
+  }
+
+  /**
+   * Subscribes to application messages of `topic` (all topics when omitted).
+   * With `callback`, each message is passed to it; the returned subscription
+   * is also an async iterator.
+   */
+  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
+    const buffer: ReceivedMessage[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    let dropped = 0;
+    const entry = {
+      topic,
+      deliver: (message: ReceivedMessage) => {
+        if (callback) {
+          try {
+            callback(message);
+          } catch (error) {
+            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
+          }
+          return;
+        }
+        if (buffer.length >= SUBSCRIPTION_BUFFER) {
+          buffer.shift();
+          dropped++;
+        }
+        buffer.push(message);
+        wake?.();
+      },
+    };
+    this.#subscribers.add(entry);
+    const unsubscribe = () => {
+      ended = true;
+      this.#subscribers.delete(entry);
+      wake?.();
+    };
+    return {
+      get dropped() {
+        return dropped;
+      },
+      unsubscribe,
+      async *[Symbol.asyncIterator]() {
+        try {
+          while (!ended) {
+            if (buffer.length > 0) {
+              yield buffer.shift()!;
+              continue;
+            }
+            await new Promise<void>((resolve) => wake = resolve);
+            wake = undefined;
+          }
+        } finally {
+          unsubscribe();
+        }
+      },
+    };
+  }
+
+  /** Delivers a verified first-seen message (CUSTOM_DATA only) to the subscribers of its topic. */
+  deliver(message: Message, from: GossipSender): void {
+    if (message.type !== MessageType.CUSTOM_DATA) return;
+    const received: ReceivedMessage = {
+      id: toHex(message.id),
+      origin: toHex(message.origin),
+      topic: message.payload.topic,
+      data: message.payload.data,
+      timestamp: message.timestamp,
+      from: from.nodeId,
+    };
+    this.delivered++;
+    this.latency.record(this.#clock.now() - message.timestamp);
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.topic === undefined || subscriber.topic === received.topic) subscriber.deliver(received);
+    }
+  }
+
+  /** Drops every subscriber (the node stopped). */
+  clear(): void {
+    this.#subscribers.clear();
+  }
+}
