@@ -240,7 +240,14 @@ export interface FloodResult {
   attempted_per_s: number;
   sent: number;
   flooder_disconnected_after_ms: number | null;
+  /**
+   * The reason the flooder's side saw. Usually LOW_TRUST; CONNECTION_LOST when the victim's close met the
+   * flooder's unread bytes in its receive buffer, so its kernel reset the connection before the DISCONNECT
+   * frame was read (the RST race of closing under a flood).
+   */
   flooder_disconnect_reason: number | null;
+  /** The victim's own count of peers it disconnected for low trust: what it decided, whatever the wire showed. */
+  victim_low_trust_disconnects: number;
   victim_rss_mb_before: number;
   victim_rss_mb_peak: number;
   honest_delivered_during_flood: number;
@@ -299,6 +306,7 @@ export async function flood(options: { rate: number; durationS: number }): Promi
       sent,
       flooder_disconnected_after_ms: closedAt === null ? null : closedAt - start,
       flooder_disconnect_reason: reason,
+      victim_low_trust_disconnects: victim.node.stats().peers.lowTrustDisconnects,
       victim_rss_mb_before: Math.round(rssBefore / 1048576),
       victim_rss_mb_peak: Math.round(peak / 1048576),
       honest_delivered_during_flood: got.size,
