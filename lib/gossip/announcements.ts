@@ -124,9 +124,8 @@ export class GossipAnnouncements {
     this.#judgePromises(now);
   }
 
-  /** Queues `key` for the peer's next lazy announcement. */
-  announce(peer: ConnectedPeer, key: string): void {
-    const link = this.#parts.link(peer.nodeId);
+  /** Queues `key` for the next lazy announcement to `peer`, whose link is `link`. */
+  announce(peer: ConnectedPeer, link: GossipLink, key: string): void {
     link.pendingHave.push(key);
     if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#parts.out.flushAnnouncements(peer, link);
     this.scheduleLazy();

@@ -543,7 +543,7 @@ export class GossipProtocol {
       const link = this.#link(peer.nodeId);
       if (flood || (link.eager && this.#trees.pushesOrigin(link, stored.origin))) {
         this.#out.sendStored(peer, stored, key);
-      } else this.#announcements.announce(peer, key);
+      } else this.#announcements.announce(peer, link, key);
     }
   }
 
