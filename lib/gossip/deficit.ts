@@ -25,10 +25,25 @@
  * (`deliveryDeficitWindowMs`), a peer counted on for the whole window (the
  * activation) that withheld at least `deliveryDeficitMinWithheld` messages
  * and pushed under `deliveryDeficitPercent`% of what it pushed and withheld
- * is demoted: this node stops counting on it. No trust is taken: silence
- * is no proof of malice, and an honest peer whose view changed must not be
- * framed. Counting is O(1) per copy or announced id; judging is once per
- * window per link, in the repair round.
+ * is demoted. No trust is taken: silence is no proof of malice, and an
+ * honest peer whose view changed must not be framed. Counting is O(1) per
+ * copy or announced id; judging is once per window per link, in the repair
+ * round.
+ *
+ * Demotion, for one window: this node stops counting on the peer to push
+ * (then, when no peer pushes any more, an announcement from another peer is
+ * asked for at once, and the ask grafts that peer; the demoted one is not
+ * asked at once), and it also stops pushing to the peer, handing its eager
+ * link to the most trusted lazy peer (an outbound one while eager links to
+ * peers this node dialed are under `minOutboundEager`), not to the demoted
+ * one. That second half is a choice: the deficit is about what the peer
+ * sends here, and it may still forward this node's copies to others. But a
+ * peer that announces instead of pushing treats the link as lazy on its
+ * side, and one that took an eager link to swallow what it gets (the attack
+ * this closes) would otherwise hold it for good, eating this node's own
+ * publications too; an honest peer loses only an ask's delay for messages
+ * it gets only from here, and its ask (IWANT) grafts the link straight
+ * back, as for any lazy peer.
  *
  * @module
  */

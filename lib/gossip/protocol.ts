@@ -269,16 +269,8 @@ export class GossipProtocol {
   }
 
   /**
-   * The peer on `link` pushed too little of what it evidently held (deficit.ts): this node stops counting on
-   * it to push (then an announcement from another peer is asked for at once when no peer pushes any more,
-   * and the ask grafts that peer; the demoted one is not asked at once for a window), at no cost in trust.
-   * It also stops pushing to it, handing its eager link to the most trusted lazy peer (an outbound one while
-   * eager links to peers this node dialed are under `minOutboundEager`), not to it again for a window. That
-   * half is a choice: the deficit is about what the peer sends here, and it may still forward this node's
-   * copies to others. But a peer that announces instead of pushing treats this link as lazy on its side, and
-   * one that took an eager link to swallow it (the attack this closes) would otherwise hold it for good,
-   * eating this node's own publications; an honest peer loses only the ask's delay for messages it gets only
-   * from here, and asking (IWANT) grafts the link straight back, as for any lazy peer.
+   * The peer on `link` pushed too little of what it evidently held: it is demoted both ways for a window, at
+   * no cost in trust (deficit.ts says what that does, and why this node also stops pushing to it).
    */
   #demoteForDeficit(nodeId: string, link: GossipLink, now: number): void {
     this.#links.setPushing(link, false, now);
