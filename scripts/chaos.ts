@@ -17,6 +17,7 @@
  *   deno task chaos -- --scenario trustchain [--honest 12] [--chain 4] [--fresh 1000] [--newcomers 8] [--duration 60]
  *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
  *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
+ *   deno task chaos -- --scenario silent [--duration 40] [--rate 10]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -34,6 +35,7 @@ import { addrflood } from "./chaos/addrflood.ts";
 import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { ihave } from "./chaos/ihave.ts";
+import { silent } from "./chaos/silent.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
@@ -756,10 +758,13 @@ if (import.meta.main) {
         ids: Number(args.ids ?? 256),
       });
       break;
+    case "silent":
+      result = await silent({ durationS: Number(args.duration ?? 40), rate: Number(args.rate ?? 10) });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim, cipher, trustchain, dialpolicy or ihave",
+          "addrflood, addrclaim, cipher, trustchain, dialpolicy, ihave or silent",
       );
       Deno.exit(2);
   }

@@ -69,7 +69,7 @@ export interface SimulationResult {
   receptions_per_delivery: number;
   /**
    * Lazy-push counters summed over all nodes (whole run): ids asked for, whole-link and per-origin prunes,
-   * grafts, ids announced.
+   * grafts, ids announced, peers demoted for their delivery deficit.
    */
   tree: Record<string, number>;
   bytes_per_delivery: number;
@@ -299,7 +299,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     coverage_ms: { p50: round(t50, 1), p99: round(t99, 1), max: round(t100, 1) },
     receptions_per_delivery: round(received / Math.max(1, deliveries)),
     tree: Object.fromEntries(
-      (["requested", "prunes", "originPrunes", "grafts", "announced"] as const).map((key) => [
+      (["requested", "prunes", "originPrunes", "grafts", "announced", "deficitDemotions"] as const).map((key) => [
         key,
         nodes.reduce((n, node) => n + node.gossip.stats[key], 0),
       ]),

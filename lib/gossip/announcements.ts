@@ -18,6 +18,7 @@ import type { RandomSource } from "../random.ts";
 import { AnnounceLimits } from "./announce_limits.ts";
 import type { CopiesUnderCheck, CopyUnderCheck } from "./check.ts";
 import type { GossipConfig } from "./config.ts";
+import type { DeliveryDeficit } from "./deficit.ts";
 import type { LatenessEstimator } from "./lateness.ts";
 import { type ConnectedPeer, type GossipLink, type GossipLinks, PENALTY_INTERVAL_MS } from "./links.ts";
 import { MissingTracker } from "./missing.ts";
@@ -50,6 +51,7 @@ export interface AnnouncementParts {
   readonly trees: OriginTrees;
   readonly lateness: LatenessEstimator;
   readonly counters: GossipCounters;
+  readonly deficit: DeliveryDeficit;
   /** The link to `nodeId`, made if there is none. */
   link(nodeId: string): GossipLink;
   /** The connected peer `nodeId`, if it is connected. */
@@ -122,9 +124,8 @@ export class GossipAnnouncements {
     this.#judgePromises(now);
   }
 
-  /** Queues `key` for the peer's next lazy announcement. */
-  announce(peer: ConnectedPeer, key: string): void {
-    const link = this.#parts.link(peer.nodeId);
+  /** Queues `key` for the next lazy announcement to `peer`, whose link is `link`. */
+  announce(peer: ConnectedPeer, link: GossipLink, key: string): void {
     link.pendingHave.push(key);
     if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#parts.out.flushAnnouncements(peer, link);
     this.scheduleLazy();
@@ -167,7 +168,7 @@ export class GossipAnnouncements {
     const missing = this.missing;
     const link = this.#parts.link(peer.nodeId);
     if (!link.pushing) {
-      links.setPushing(link, true);
+      links.setPushing(link, true, clock.now());
       counters.totals.grafts++;
     }
     counters.totals.requested += want.length;
@@ -188,7 +189,7 @@ export class GossipAnnouncements {
 
   /** A verified announcement, ask or PRUNE (GOSSIP_MESSAGE) from the peer on `link`. */
   onDigest(peer: GossipSender, link: GossipLink, digest: GossipDigestPayload): void {
-    const { config, links, store, seen, checking, trees, out, clock } = this.#parts;
+    const { config, links, store, seen, checking, trees, out, clock, deficit } = this.#parts;
     const missing = this.missing;
     const stats = this.#parts.counters.totals;
     const now = clock.now();
@@ -234,7 +235,11 @@ export class GossipAnnouncements {
     for (const id of have) {
       const key = bytesKey(id);
       const kept = store.get(key);
-      if (kept) out.markKnown(kept, peer.nodeId);
+      if (kept) {
+        out.markKnown(kept, peer.nodeId);
+        // Announced, not pushed: withheld, if this node counts on the peer to push it (deficit.ts).
+        if (!digest.prune) deficit.announced(link, kept, now);
+      }
       // An id whose copy is under check is still noted as missing, with its announcers: if every copy
       // fails its check, they are asked for it (asks wait while a check runs).
       if (kept || seen.has(key)) continue;
@@ -247,7 +252,10 @@ export class GossipAnnouncements {
         if (!entry) continue;
       }
       missing.addAnnouncer(entry, peer.nodeId, link.pushing);
-      if (links.pushers === 0 && !link.pushing && entry.asked === 0 && !checking.has(key)) {
+      // A peer demoted for its delivery deficit is not asked at once: that would graft it straight back.
+      if (
+        links.pushers === 0 && !link.pushing && entry.asked === 0 && !checking.has(key) && now >= link.demotedUntil
+      ) {
         missing.markAsked(entry, peer.nodeId, now);
         askNow.push(id);
       }

@@ -139,6 +139,28 @@ export interface GossipConfig {
    * trip; shorter catches a withholder sooner but blames peers behind slow links.
    */
   promiseTimeoutMs: number;
+  /**
+   * Delivery deficit (gossipsub's P3, see deficit.ts): a peer this node counts on to push to it that, over a
+   * window, pushed under this share, percent, of the messages it evidently held (it pushed them, or announced
+   * them instead while not pruned for their origin) is demoted: no longer counted as pushing here, its eager
+   * link handed to another peer, no trust taken. Default 10: an honest pusher announces only origins this
+   * node pruned, so it is at 100%; a peer that announces or serves what it will not push, or whose view of
+   * the link changed, is near 0. Higher demotes half-hearted pushers too; 0 turns the deficit off.
+   */
+  deliveryDeficitPercent: number;
+  /**
+   * The deficit's window, ms: counts start again each window, a peer is judged only after counted on for a
+   * whole window (the activation), and a demoted peer is not made eager again by this node for one window.
+   * Default 10,000: long enough to see dozens of messages on a busy network; shorter demotes sooner but
+   * judges by fewer messages.
+   */
+  deliveryDeficitWindowMs: number;
+  /**
+   * Messages a peer must have withheld in a window before it is judged. Default 16: a few ids announced in
+   * the moment a graft or PRUNE crossed are not a deficit; lower catches a silent peer on a quiet network
+   * sooner, at that risk.
+   */
+  deliveryDeficitMinWithheld: number;
   /** A peer with more bytes queued than this gets new messages on the next interval instead. Default 1 MiB. */
   sendHighWaterBytes: number;
   /** Most deferred sends held. Default 10,000; beyond it repair covers the rest. */
@@ -174,6 +196,9 @@ export const DEFAULT_GOSSIP_CONFIG: Readonly<GossipConfig> = Object.freeze({
   maxAnnouncementsPerInterval: 32,
   maxAnnouncedIdsPerInterval: 5_000,
   promiseTimeoutMs: 3_000,
+  deliveryDeficitPercent: 10,
+  deliveryDeficitWindowMs: 10_000,
+  deliveryDeficitMinWithheld: 16,
   sendHighWaterBytes: 1024 * 1024,
   maxDeferred: 10_000,
 });
@@ -190,8 +215,9 @@ export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): Goss
       if (typeof value !== "boolean") throw new ConfigError(`gossip.${key}`, `gossip.${key} must be true or false`);
       continue;
     }
-    // repairFanout 0 turns repair digests off, minOutboundEager 0 the outbound minimum; every other number counts something there must be one of.
-    const min = key === "repairFanout" || key === "minOutboundEager" ? 0 : 1;
+    // repairFanout 0 turns repair digests off, minOutboundEager 0 the outbound minimum, deliveryDeficitPercent 0
+    // the deficit; every other number counts something there must be one of.
+    const min = key === "repairFanout" || key === "minOutboundEager" || key === "deliveryDeficitPercent" ? 0 : 1;
     if (!Number.isSafeInteger(value) || (value as number) < min) {
       throw new ConfigError(
         `gossip.${key}`,
@@ -203,6 +229,9 @@ export function resolveGossipConfig(overrides: Partial<GossipConfig> = {}): Goss
     throw new ConfigError("gossip.defaultTtl", `gossip.defaultTtl must be at most ${MAX_WIRE_TTL}`);
   }
   if (config.lazyPercent > 100) throw new ConfigError("gossip.lazyPercent", "gossip.lazyPercent must be at most 100");
+  if (config.deliveryDeficitPercent > 100) {
+    throw new ConfigError("gossip.deliveryDeficitPercent", "gossip.deliveryDeficitPercent must be at most 100");
+  }
   if (config.repairWindowMs > config.dedupWindowMs) {
     throw new ConfigError("gossip.repairWindowMs", "gossip.repairWindowMs must not exceed gossip.dedupWindowMs");
   }

@@ -48,7 +48,7 @@ export function pruneOnDuplicate(
   kept: StoredMessage | undefined,
   now: number,
 ): void {
-  parts.links.setPushing(link, true);
+  parts.links.setPushing(link, true, now);
   // With per-origin trees, a peer that brought something first lately is some origin's parent here: a
   // PRUNE of the whole link would cut those trees and leave their messages to asks, so it is pruned per
   // origin only, and the duplicates it sends stop as each origin's tree settles.
@@ -67,7 +67,7 @@ export function pruneOnDuplicate(
     parts.out.sendLink(to, { have: [keyBytes(key)], want: [], prune: true });
     return;
   }
-  parts.links.setPushing(link, false);
+  parts.links.setPushing(link, false, now);
   const active = parts.active(duplicateFrom);
   if (active) {
     parts.counters.totals.prunes++;

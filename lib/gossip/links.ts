@@ -10,6 +10,7 @@ import type { Connection } from "../transport/types.ts";
 import type { RandomSource } from "../random.ts";
 import type { TokenBucket } from "../ratelimit.ts";
 import type { AnnouncementCounts } from "./announce_limits.ts";
+import type { DeficitCounts } from "./deficit.ts";
 import type { GossipPeerStats } from "./stats.ts";
 
 /** A peer over a rate limit loses trust at most this often, ms: one burst costs one penalty, not one per envelope. */
@@ -28,7 +29,7 @@ export type ConnectedPeer = { readonly nodeId: string; readonly connection: Conn
 const TIE_BREAK = 1e-6;
 
 /** Gossip's state of the link to one connected peer. */
-export interface GossipLink extends GossipPeerStats, AnnouncementCounts {
+export interface GossipLink extends GossipPeerStats, AnnouncementCounts, DeficitCounts {
   /** Its per-peer rate limit. */
   bucket: TokenBucket;
   /** Its bit in kept messages' known-to-have masks, or -1 when all KNOWN_SLOTS are taken. */
@@ -90,8 +91,8 @@ export class GossipLinks {
     return this.#links.values();
   }
 
-  /** Makes the link to `nodeId`, lazy or `eager`, with its rate limit and known-to-have slot. */
-  open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean, outbound = false): GossipLink {
+  /** Makes the link to `nodeId` at `now`, lazy or `eager`, with its rate limit and known-to-have slot. */
+  open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean, outbound: boolean, now: number): GossipLink {
     const link: GossipLink = {
       outbound,
       bucket,
@@ -104,6 +105,11 @@ export class GossipLinks {
       lastFirstAt: -Infinity,
       eager,
       pushing: false,
+      pushingSince: -Infinity,
+      pushedThisWindow: 0,
+      withheldThisWindow: 0,
+      windowStart: now,
+      demotedUntil: -Infinity,
       prunedUs: false,
       catchingUp: false,
       servedThisInterval: 0,
@@ -129,15 +135,17 @@ export class GossipLinks {
   /** Drops the link to `nodeId` (it disconnected), and its place among the pushers. */
   close(nodeId: string): GossipLink | undefined {
     const link = this.#links.get(nodeId);
-    if (link) this.setPushing(link, false);
+    if (link) this.setPushing(link, false, -Infinity);
     this.#links.delete(nodeId);
     return link;
   }
 
-  /** Sets whether a peer pushes full copies to this node, keeping the count of such peers. */
-  setPushing(link: GossipLink, pushing: boolean): void {
-    if (link.pushing !== pushing) this.#pushers += pushing ? 1 : -1;
+  /** Sets whether a peer pushes full copies to this node (from `now` on), keeping the count of such peers. */
+  setPushing(link: GossipLink, pushing: boolean, now: number): void {
+    if (link.pushing === pushing) return;
+    this.#pushers += pushing ? 1 : -1;
     link.pushing = pushing;
+    if (pushing) link.pushingSince = now;
   }
 
   /** Links this node pushes new messages on in full. */
@@ -180,20 +188,22 @@ export class GossipLinks {
   }
 
   /**
-   * Makes the most trusted lazy link (other than to `except`, and not one that pruned this node) eager. The
-   * node passes earned trust (lib/trust.ts): recommendations never win a peer an eager link.
+   * Makes the most trusted lazy link (other than to `except`, not one that pruned this node, nor one demoted
+   * for its delivery deficit at `now`: deficit.ts) eager. The node passes earned trust (lib/trust.ts):
+   * recommendations never win a peer an eager link.
    */
   promoteLazy(
     except: string,
     trustOf: (nodeId: string) => number,
     random: RandomSource,
     minOutbound = 0,
+    now = -Infinity,
   ): void {
     // Below the outbound minimum, an outbound lazy link wins over any inbound one (by more than any trust).
     const preferOutbound = this.eagerOutboundCount() < minOutbound;
     let best: GossipLink | undefined, bestTrust = -1;
     for (const [nodeId, link] of this.#links) {
-      if (link.eager || link.prunedUs || nodeId === except) continue;
+      if (link.eager || link.prunedUs || nodeId === except || now < link.demotedUntil) continue;
       const trust = trustOf(nodeId) + random() * TIE_BREAK + (preferOutbound && link.outbound ? 2 : 0);
       if (trust > bestTrust) [best, bestTrust] = [link, trust];
     }

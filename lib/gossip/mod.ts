@@ -32,7 +32,9 @@
  * delivery. A node pushed to by more than twice `fanout` peers answers the
  * next duplicate with PRUNE; the pruned peer pushes to its most trusted lazy
  * peer instead. A lost eager link, or one to a peer that sent something
- * invalid, is replaced the same way.
+ * invalid, is replaced the same way, and so is one to a peer this node
+ * counts on to push that announces instead (a delivery deficit, after
+ * gossipsub's P3: see `deficit.ts`; no trust is taken).
  *
  * Why not Plumtree's single tree (prune on every duplicate): under load from
  * many origins, concurrent prunes on the same cycle keep cutting the tree,
@@ -69,6 +71,7 @@
  * The pieces: `config.ts` (parameters), `protocol.ts` (the policy, in
  * {@link GossipProtocol}), `announcements.ts` (announcements in and out,
  * asks and their promises), `duplicates.ts` (PRUNE on duplicates),
+ * `deficit.ts` (peers counted on to push that announce instead),
  * `store.ts` (kept messages), `seen.ts` (dedup),
  * `missing.ts` (announced ids not yet received and the asks for them),
  * `lateness.ts` (how late messages come), `check.ts` (copies held during a

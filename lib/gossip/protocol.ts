@@ -36,6 +36,7 @@ import { type DuplicateParts, pruneOnDuplicate } from "./duplicates.ts";
 import { CopiesUnderCheck, type CopyUnderCheck } from "./check.ts";
 import { type GossipConfig, resolveGossipConfig } from "./config.ts";
 import { LatenessEstimator } from "./lateness.ts";
+import { DeliveryDeficit } from "./deficit.ts";
 import { type ConnectedPeer, type GossipLink, GossipLinks, PENALTY_INTERVAL_MS } from "./links.ts";
 import type { MissingTracker } from "./missing.ts";
 import { OriginLimits } from "./origins.ts";
@@ -86,6 +87,7 @@ export class GossipProtocol {
   readonly #missing: MissingTracker;
   readonly #announcements: GossipAnnouncements;
   readonly #duplicateParts: DuplicateParts;
+  readonly #deficit: DeliveryDeficit;
   #timer: TimerId | undefined;
   readonly #lateness = new LatenessEstimator();
   #running = false;
@@ -144,6 +146,7 @@ export class GossipProtocol {
       this.#clock.now(),
     );
     this.#trees = new OriginTrees(this.config.intervalMs);
+    this.#deficit = new DeliveryDeficit(this.config);
     this.#announcements = new GossipAnnouncements({
       config: this.config,
       clock: this.#clock,
@@ -158,6 +161,7 @@ export class GossipProtocol {
       trees: this.#trees,
       lateness: this.#lateness,
       counters: this.#counters,
+      deficit: this.#deficit,
       link: (nodeId) => this.#link(nodeId),
       active: (nodeId) => this.#active(nodeId),
       penalise: (nodeId, code) => this.#penalise(nodeId, code),
@@ -264,6 +268,19 @@ export class GossipProtocol {
     if (this.#links.eagerCount() < this.config.fanout) this.#promoteLazyPeer(nodeId);
   }
 
+  /**
+   * The peer on `link` pushed too little of what it evidently held: it is demoted both ways for a window, at
+   * no cost in trust (deficit.ts says what that does, and why this node also stops pushing to it).
+   */
+  #demoteForDeficit(nodeId: string, link: GossipLink, now: number): void {
+    this.#links.setPushing(link, false, now);
+    this.#deficit.demote(link, now);
+    this.#stats.deficitDemotions++;
+    if (!link.eager) return;
+    link.eager = false;
+    if (this.#links.eagerCount() < this.config.fanout) this.#promoteLazyPeer(nodeId);
+  }
+
   /** Makes the most trusted lazy peer (other than `except`) eager. */
   #promoteLazyPeer(except: string): void {
     this.#links.promoteLazy(
@@ -271,6 +288,7 @@ export class GossipProtocol {
       (nodeId) => this.#trust.trust(nodeId),
       this.#random,
       Math.min(this.config.minOutboundEager, this.config.fanout),
+      this.#clock.now(),
     );
   }
 
@@ -294,7 +312,7 @@ export class GossipProtocol {
       const trustOf = (id: string) => this.#trust.trust(id);
       const eager = this.#links.admitEager(outbound, this.config.fanout, this.config.minOutboundEager, trustOf);
       const bucket = new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now());
-      link = this.#links.open(nodeId, bucket, this.#store.takeSlot(), eager, outbound);
+      link = this.#links.open(nodeId, bucket, this.#store.takeSlot(), eager, outbound, this.#clock.now());
     }
     return link;
   }
@@ -355,10 +373,13 @@ export class GossipProtocol {
       return;
     }
     const kept = this.#store.get(key);
+    // A copy of what this node sent the peer (or heard of from it) proves no push: it may be an echo.
+    const knownBefore = kept !== undefined && this.#out.knows(kept, peer.nodeId);
     if (kept) this.#out.markKnown(kept, peer.nodeId);
     if (kept || this.#seen.hasSeen(key, envelope.id)) {
       this.#countDuplicate(link, envelope.type);
       if (this.#propagating.has(envelope.type)) {
+        if (kept && !knownBefore) this.#deficit.pushed(link, kept.storedAt, now);
         pruneOnDuplicate(this.#duplicateParts, peer.nodeId, link, key, kept, now);
       }
       return;
@@ -425,9 +446,16 @@ export class GossipProtocol {
       // Credited whatever the origin: origins cost nothing to make, so crediting only relayed messages
       // would stop no one earning it and only withhold it from honest publishers (it is capped per interval).
       this.#trust.recordValid(peer.nodeId);
+      const answered = missing?.lastAsked === peer.nodeId;
       if (link) {
-        this.#links.setPushing(link, true);
-        this.#trees.broughtFirst(origin, peer.nodeId, link, missing?.lastAsked === peer.nodeId, now);
+        this.#links.setPushing(link, true, now);
+        this.#trees.broughtFirst(origin, peer.nodeId, link, answered, now);
+        if (!answered) this.#deficit.pushed(link, now, now);
+      }
+      // Peers counted on to push it that announced it instead (the one whose answer this is included) withheld it.
+      for (const nodeId of this.#deficit.enabled ? announcers : []) {
+        const other = nodeId === peer.nodeId && !answered ? undefined : this.#links.get(nodeId);
+        if (other) this.#deficit.announcedBefore(other, origin, now);
       }
       // Only copies that came unasked time the paths: an answer is late by the ask's own delay.
       if (this.#missing.arrived(key, missing, peer.nodeId)) this.#lateness.sample(origin, now - message.timestamp, now);
@@ -507,7 +535,7 @@ export class GossipProtocol {
       const link = this.#link(peer.nodeId);
       if (flood || (link.eager && this.#trees.pushesOrigin(link, stored.origin))) {
         this.#out.sendStored(peer, stored, key);
-      } else this.#announcements.announce(peer, key);
+      } else this.#announcements.announce(peer, link, key);
     }
   }
 
@@ -518,6 +546,11 @@ export class GossipProtocol {
     this.#store.expire(now, this.config.repairWindowMs);
     this.#out.resetServing();
     this.#announcements.round(now);
+    if (this.#deficit.enabled) {
+      for (const [nodeId, link] of this.#links.entries()) {
+        if (this.#deficit.judge(link, now)) this.#demoteForDeficit(nodeId, link, now);
+      }
+    }
     const active = this.#peers.activePeers();
     const byId = new Map(active.map((p) => [p.nodeId, p]));
     this.#out.retryDeferred(byId);

@@ -46,6 +46,8 @@ export interface GossipStats {
   announcementsDropped: number;
   /** Asks whose promised message did not come in time (see `promiseTimeoutMs`). */
   promisesBroken: number;
+  /** Peers demoted for their delivery deficit (see `deliveryDeficitPercent`): no longer counted as pushing here. */
+  deficitDemotions: number;
   /** PRUNEs sent: peers moved from full messages to ids after a duplicate. */
   prunes: number;
   /** Per-origin PRUNEs sent: a peer asked to send only ids of one origin's messages (see `originPrune`). */
@@ -124,6 +126,7 @@ export class GossipCounters {
     announcedIdsExamined: 0,
     announcementsDropped: 0,
     promisesBroken: 0,
+    deficitDemotions: 0,
     prunes: 0,
     originPrunes: 0,
     grafts: 0,
