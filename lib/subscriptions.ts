@@ -10,6 +10,7 @@ import type { GossipSender } from "./gossip/mod.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { errorFields, type LogSink } from "./log.ts";
 import { type Message, MessageType } from "./protocol/mod.ts";
+import { BoundedStreams } from "./stream.ts";
 
 /** An application message as delivered to subscribers. */
 export interface ReceivedMessage {
@@ -43,7 +44,9 @@ export class Subscriptions {
   delivered = 0;
   /** Publish-to-delivery latency of the messages delivered. */
   readonly latency: LatencyHistogram = new LatencyHistogram();
-  readonly #subscribers = new Set<{ topic: string | undefined; deliver: (m: ReceivedMessage) => void }>();
+  readonly #subscribers = new Set<
+    { topic: string | undefined; deliver: (m: ReceivedMessage) => void; end: () => void }
+  >();
   readonly #clock: Clock;
   readonly #log: LogSink;
 
@@ -59,50 +62,35 @@ export class Subscriptions {
    * is also an async iterator.
    */
   subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
-    const buffer: ReceivedMessage[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    let dropped = 0;
+    // Callback or not, the subscription is also an iterator with a bounded buffer of its own (BoundedStreams);
+    // with a callback, messages go to the callback and the iterator only ends.
+    const streams = new BoundedStreams<ReceivedMessage>();
+    const stream = streams.open({ bufferSize: SUBSCRIPTION_BUFFER });
     const entry = {
       topic,
       deliver: (message: ReceivedMessage) => {
-        if (callback) {
-          try {
-            callback(message);
-          } catch (error) {
-            this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
-          }
-          return;
+        if (!callback) return streams.push(message);
+        try {
+          callback(message);
+        } catch (error) {
+          this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
         }
-        if (buffer.length >= SUBSCRIPTION_BUFFER) {
-          buffer.shift();
-          dropped++;
-        }
-        buffer.push(message);
-        wake?.();
       },
+      end: () => stream.close(),
     };
     this.#subscribers.add(entry);
     const unsubscribe = () => {
-      ended = true;
       this.#subscribers.delete(entry);
-      wake?.();
+      stream.close();
     };
     return {
       get dropped() {
-        return dropped;
+        return stream.dropped;
       },
       unsubscribe,
       async *[Symbol.asyncIterator]() {
         try {
-          while (!ended) {
-            if (buffer.length > 0) {
-              yield buffer.shift()!;
-              continue;
-            }
-            await new Promise<void>((resolve) => wake = resolve);
-            wake = undefined;
-          }
+          yield* stream;
         } finally {
           unsubscribe();
         }
@@ -128,8 +116,9 @@ export class Subscriptions {
     }
   }
 
-  /** Drops every subscriber (the node stopped). */
+  /** Drops every subscriber and ends its iterator (the node stopped). */
   clear(): void {
+    for (const subscriber of this.#subscribers) subscriber.end();
     this.#subscribers.clear();
   }
 }

@@ -156,6 +156,30 @@ Deno.test("subscriptions filter by topic and work as async iterators", async () 
   await lab.stop();
 });
 
+Deno.test("stopping the node ends the pending iterations of its subscriptions", async () => {
+  const lab = new Lab(6);
+  const a = await lab.add({ minPeers: 1 });
+  const b = await lab.add({ minPeers: 1, bootstrap: [simAddress(0)] });
+  await lab.runUntil(() => activePeers(a) > 0, "a link");
+  const all = inbox(a);
+  const one = a.subscribe("t");
+  b.broadcast("m0", { topic: "t" });
+  await lab.runUntil(() => all.length === 1, "a message");
+  for await (const message of one) {
+    assert.equal(new TextDecoder().decode(message.data), "m0");
+    break;
+  }
+  const pending = a.subscribe("t");
+  const ended = (async () => {
+    let n = 0;
+    for await (const _ of pending) n++;
+    return n;
+  })();
+  await a.stop();
+  assert.equal(await ended, 0, "the pending iteration finished when the node stopped");
+  await lab.stop();
+});
+
 Deno.test("a subscriber callback that throws is reported through the node's log sink, and delivery goes on", async () => {
   const lab = new Lab(5);
   const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
