@@ -21,7 +21,8 @@
 import { createCipheriv } from "node:crypto";
 import { katPlaintext, RECORD_CIPHER_KATS } from "../../lib/aead.ts";
 import { fromHex, sha256, toHex } from "../../lib/bytes.ts";
-import { KithNode, type ReceivedMessage } from "../../lib/node.ts";
+import type { KithNode, ReceivedMessage } from "../../lib/node.ts";
+import { fixedLinksNode } from "./nodes.ts";
 import { RecordOpener, RecordSealer } from "../../lib/transport/session.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,26 +62,12 @@ export interface CipherResult {
   elapsed_ms: number;
 }
 
-let subnet = 0;
-async function node(bootstrap: string[], log: (line: string) => void, maxFrameBytes: number): Promise<KithNode> {
-  const n = new KithNode({
-    config: {
-      listenHost: `127.68.${++subnet % 250}.1`,
-      listenPort: 0,
-      bootstrap,
-      minPeers: 1,
-      outboundSlots: 0,
-      peerMaintenanceIntervalMs: 100,
-      gossipIntervalMs: 500,
-      discoveryIntervalMs: 3_600_000,
-      maxFrameBytes,
-      // The largest message a node can be configured to carry for this frame size.
-      maxApplicationPayloadBytes: maxFrameBytes - 1024,
-    },
+function node(bootstrap: string[], log: (line: string) => void, maxFrameBytes: number): Promise<KithNode> {
+  return fixedLinksNode(68, bootstrap, {
+    // The largest message a node can be configured to carry for this frame size.
+    config: { maxFrameBytes, maxApplicationPayloadBytes: maxFrameBytes - 1024 },
     log: (level, message, fields) => log(`${level} ${message} ${fields ? JSON.stringify(fields) : ""}`),
   });
-  await n.start();
-  return n;
 }
 
 const active = (n: KithNode, nodeId: string) => n.peers().some((p) => p.state === "active" && p.nodeId === nodeId);

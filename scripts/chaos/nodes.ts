@@ -4,6 +4,9 @@
  *
  * @module
  */
+import type { NetworkConfig } from "../../lib/config.ts";
+import type { GossipConfig } from "../../lib/gossip/mod.ts";
+import type { LogSink } from "../../lib/log.ts";
 import { KithNode } from "../../lib/node.ts";
 
 const hosts = new Map<number, number>();
@@ -31,6 +34,47 @@ export async function loopbackNode(
       gossipIntervalMs: 500,
       discoveryIntervalMs: 1_000,
     },
+  });
+  await node.start();
+  return node;
+}
+
+/** Options of {@link fixedLinksNode}. */
+export interface FixedLinksOptions {
+  /** Settings over the scenario defaults. */
+  config?: Partial<NetworkConfig>;
+  /** Gossip settings beyond NetworkConfig's. */
+  gossip?: Partial<GossipConfig>;
+  /** Where the node logs. Default: nowhere. */
+  log?: LogSink;
+}
+
+/**
+ * Starts an in-memory node on `127.<prefix>.<n>.1` whose links are only the ones a scenario makes: it dials
+ * its bootstrap nodes and nothing else (no outbound slots to fill, no discovery during a run), with fast
+ * maintenance and gossip rounds.
+ */
+export async function fixedLinksNode(
+  prefix: number,
+  bootstrap: string[],
+  options: FixedLinksOptions = {},
+): Promise<KithNode> {
+  const host = ((hosts.get(prefix) ?? 0) + 1) % 250;
+  hosts.set(prefix, host);
+  const node = new KithNode({
+    config: {
+      listenHost: `127.${prefix}.${host}.1`,
+      listenPort: 0,
+      bootstrap,
+      minPeers: 1,
+      outboundSlots: 0,
+      peerMaintenanceIntervalMs: 100,
+      gossipIntervalMs: 500,
+      discoveryIntervalMs: 3_600_000,
+      ...options.config,
+    },
+    gossip: options.gossip,
+    log: options.log ?? (() => {}),
   });
   await node.start();
   return node;

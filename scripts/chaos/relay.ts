@@ -9,7 +9,8 @@
  * @module
  */
 import { Identity } from "../../lib/identity.ts";
-import { KithNode } from "../../lib/node.ts";
+import type { KithNode } from "../../lib/node.ts";
+import { fixedLinksNode } from "./nodes.ts";
 import { createMessage, MessageCodec, MessageType } from "../../lib/protocol/mod.ts";
 import { TcpTransport } from "../../lib/transport/mod.ts";
 
@@ -49,24 +50,9 @@ export interface RelayResult {
   y_only_linked_to_x: boolean;
 }
 
-let subnet = 0;
-async function node(bootstrap: string[], peerRateLimit: number): Promise<KithNode> {
-  const n = new KithNode({
-    config: {
-      listenHost: `127.67.${++subnet % 250}.1`,
-      listenPort: 0,
-      bootstrap,
-      minPeers: 1,
-      // No dials beyond minPeers, and no discovery during the run: the line A-X-Y must hold.
-      outboundSlots: 0,
-      peerMaintenanceIntervalMs: 100,
-      gossipIntervalMs: 500,
-      discoveryIntervalMs: 3_600_000,
-      peerRateLimit,
-    },
-  });
-  await n.start();
-  return n;
+function node(bootstrap: string[], peerRateLimit: number): Promise<KithNode> {
+  // No dials beyond minPeers, and no discovery during the run: the line A-X-Y must hold.
+  return fixedLinksNode(67, bootstrap, { config: { peerRateLimit } });
 }
 
 const active = (n: KithNode, nodeId: string) => n.peers().some((p) => p.state === "active" && p.nodeId === nodeId);

@@ -15,7 +15,8 @@
  * @module
  */
 import { Identity } from "../../lib/identity.ts";
-import { KithNode } from "../../lib/node.ts";
+import type { KithNode } from "../../lib/node.ts";
+import { fixedLinksNode } from "./nodes.ts";
 import { createLinkMessage, type Envelope, MessageCodec, MessageType } from "../../lib/protocol/mod.ts";
 import { TcpTransport } from "../../lib/transport/mod.ts";
 
@@ -54,25 +55,9 @@ export interface SilentResult {
   honest_pushers_demoted: number;
 }
 
-let subnet = 0;
-async function node(bootstrap: string[], gossip: Record<string, unknown> = {}): Promise<KithNode> {
-  const n = new KithNode({
-    config: {
-      listenHost: `127.73.${++subnet % 250}.1`,
-      listenPort: 0,
-      bootstrap,
-      minPeers: 1,
-      // No dials beyond the bootstrap, no discovery: the victim's links are the ones the scenario makes.
-      outboundSlots: 0,
-      peerMaintenanceIntervalMs: 100,
-      gossipIntervalMs: 500,
-      discoveryIntervalMs: 3_600_000,
-    },
-    gossip,
-    log: () => {},
-  });
-  await n.start();
-  return n;
+function node(bootstrap: string[], gossip: Record<string, unknown> = {}): Promise<KithNode> {
+  // No dials beyond the bootstrap, no discovery: the victim's links are the ones the scenario makes.
+  return fixedLinksNode(73, bootstrap, { gossip });
 }
 
 const isActive = (n: KithNode, nodeId: string) => n.peers().some((p) => p.state === "active" && p.nodeId === nodeId);
