@@ -163,9 +163,11 @@ export class DirectLink {
         : envelope.type === MessageType.REQUEST
         ? config.maxRequestBytes
         : config.maxResponseBytes;
-      // A REQUEST over the limit is answered TOO_LARGE (its sender cannot know this node's limit), as long
-      // as the envelope fits the codec; others over it are refused here.
-      if (envelope.type !== MessageType.REQUEST && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
+      // A REQUEST over the limit is answered TOO_LARGE (its sender cannot know this node's limit), and a
+      // RESPONSE this node asked for (unrated) fails its request TOO_LARGE, unpenalised for the same reason,
+      // as long as the envelope fits the codec; others over it are refused here.
+      const exempt = envelope.type === MessageType.REQUEST || (envelope.type === MessageType.RESPONSE && !rated);
+      if (!exempt && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
         throw new ProtocolError("PAYLOAD_TOO_LARGE", `${name} of ${envelope.payloadBytes.length} bytes over ${limit}`);
       }
       const message = codec.verify(envelope, clock.now());
