@@ -43,7 +43,7 @@ export class EventStreams {
   readonly #highWater: number;
   readonly #max: number;
   // Each open stream's end, with the order in which it began dropping events (undefined while it keeps up).
-  readonly #ends = new Map<() => void, { stalled: number | undefined }>();
+  readonly #ends = new Map<(discard?: boolean) => void, { stalled: number | undefined }>();
   #stalls = 0;
   readonly #stats = { accepted: 0, refused: 0, replaced: 0, dropped: 0, peakQueuedBytes: 0 };
 
@@ -84,7 +84,7 @@ export class EventStreams {
     const stats = this.#stats;
     let subscriptions: { unsubscribe(): void }[] = [];
     let keepAlive: ReturnType<typeof setInterval> | undefined;
-    let end: () => void = () => {};
+    let end: (discard?: boolean) => void = () => {};
     let missed = 0;
     const state: { stalled: number | undefined } = { stalled: undefined };
     const miss = () => {
@@ -117,14 +117,18 @@ export class EventStreams {
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
         controller = c;
-        end = () => {
+        // `discard` errors the body instead of closing it: a closed body still holds its queue until the
+        // client reads it all, which a client that stopped reading never does (the server keeps the
+        // connection and up to the mark of bytes for it); an errored one drops both.
+        end = (discard = false) => {
           for (const s of subscriptions) s.unsubscribe();
           subscriptions = [];
           if (keepAlive !== undefined) clearInterval(keepAlive);
           this.#ends.delete(end);
           controller = undefined;
           try {
-            c.close();
+            if (discard) c.error(new Error("event stream replaced: its client stopped reading"));
+            else c.close();
           } catch {
             // Already closed.
           }
@@ -157,13 +161,13 @@ export class EventStreams {
 
   /** Ends the stream that began dropping events first, if any is dropping; returns whether one was ended. */
   #replaceStalled(): boolean {
-    let victim: (() => void) | undefined, first = Infinity;
+    let victim: ((discard?: boolean) => void) | undefined, first = Infinity;
     for (const [end, { stalled }] of this.#ends) {
       if (stalled !== undefined && stalled < first) [victim, first] = [end, stalled];
     }
     if (victim === undefined) return false;
     this.#stats.replaced++;
-    victim();
+    victim(true);
     return true;
   }
 }

@@ -33,10 +33,20 @@ export class DataDirLock {
   /**
    * Takes the lock of `dataDir` (which must exist), recording this process's PID.
    *
-   * @throws {KithError} `DATA_DIR_IN_USE` naming the running node's PID and address when another holds it
+   * @throws {KithError} `DATA_DIR_IN_USE` naming the running node's PID and address when another holds it;
+   * `DATA_DIR_LOCK` when the lock file is a symbolic link
    */
   static async acquire(dataDir: string): Promise<DataDirLock> {
     const path = `${dataDir}/${LOCK_FILE_NAME}`;
+    // The lock file is truncated and written: followed, a symbolic link planted there would have this node
+    // empty whatever it points at (its key file, say).
+    const link = await Deno.lstat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
+    if (link?.isSymlink) {
+      throw new KithError("DATA_DIR_LOCK", `${path} is a symbolic link; kith will not write through it (remove it)`);
+    }
     // Never truncated on open: the holder's record must stay readable by the node it refuses.
     const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
     let locked = false;

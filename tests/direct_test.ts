@@ -215,3 +215,29 @@ Deno.test("a peer over its direct-message rate is penalised RATE_LIMITED, and a 
   assert.equal(atHub.length, 100);
   await stop();
 });
+
+Deno.test("direct messages sent within the sender's rate but held up on the link and delivered together cost the honest sender at most one RATE_LIMITED penalty a second, not one per message", async () => {
+  const { clock, network, nodes, stop } = await star({ peerMaintenanceIntervalMs: 3_600_000 });
+  const [hub, one] = nodes;
+  const causes = penalties(hub);
+  const gone: NodeEvent[] = [];
+  hub.node.events.addEventListener("peer-disconnected", (e) => gone.push((e as CustomEvent<NodeEvent>).detail));
+  // A 3 s stall on the link (congestion, a lost segment retransmitted): TCP delivers what was sent in one go.
+  network.blocked = () => true;
+  let sent = 0;
+  for (let step = 0; step < 300; step++) {
+    try {
+      one.node.sendDirect(hub.identity.nodeId, `m${step}`);
+      sent++;
+    } catch (error) {
+      assert.ok(error instanceof DirectError && error.code === "RATE_LIMITED", String(error));
+    }
+    await runFor(clock, 10);
+  }
+  assert.ok(sent > 150, `the sender kept to its own rate and sent ${sent}`);
+  network.heal();
+  await runFor(clock, 500);
+  assert.deepEqual(gone, [], "the honest sender keeps its link");
+  assert.ok(causes.length <= 1, `${causes.length} penalties for one stall: ${causes.slice(0, 3).join(", ")}`);
+  await stop();
+});

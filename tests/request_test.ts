@@ -196,3 +196,19 @@ Deno.test("a request to a node that is not a peer is refused NOT_A_PEER, and a s
   await stop();
   assert.ok(isDirect(await pending, "NOT_RUNNING"));
 });
+
+Deno.test("an answer over the requester's own maxResponseBytes fails the request TOO_LARGE at once and costs the honest responder no trust", async () => {
+  const { responder, requester, ask, settle, stop } = await pair([{}, { maxResponseBytes: 4_000 }]);
+  responder.node.handle("big/1", () => new Uint8Array(10_000));
+  const causes: string[] = [];
+  requester.node.events.addEventListener("trust-changed", (e) => {
+    const detail = (e as CustomEvent<NodeEvent>).detail;
+    if (detail.type === "trust-changed") causes.push(detail.cause);
+  });
+  // Well under requestTimeoutMs: the answer came, so the request must not wait for its timeout.
+  const answer = await settle(ask("big/1", "x"), 5_000);
+  assert.ok(isDirect(answer, "TOO_LARGE"), String(answer));
+  assert.deepEqual(causes, [], "the responder answered what it was asked within its own limit");
+  assert.equal(requester.node.stats().direct.invalid, 0);
+  await stop();
+});

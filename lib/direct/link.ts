@@ -40,6 +40,13 @@ export function supportsDirect(agent: string): boolean {
   return agent.split(" ").includes(DIRECT_CAPABILITY);
 }
 
+/**
+ * A peer over its rate loses trust at most this often, ms, as in gossip: TCP hands over in one go what a
+ * stalled link held up, so an honest sender that kept to the rate can arrive over it by as many messages
+ * as the stall lasted; one burst costs one penalty, not one per envelope.
+ */
+const RATE_PENALTY_INTERVAL_MS = 1_000;
+
 /** Room for the payload's own MessagePack framing around the data, bytes. */
 const PAYLOAD_OVERHEAD = 512;
 
@@ -51,7 +58,7 @@ export interface DirectStats {
   received: number;
   /** ... received and refused, with a trust penalty for the peer. */
   invalid: number;
-  /** ... received over the peer's rate (also penalised, as `RATE_LIMITED`). */
+  /** ... received over the peer's rate (dropped; penalised `RATE_LIMITED` at most once a second). */
   rateLimited: number;
 }
 
@@ -79,6 +86,8 @@ export class DirectLink {
   readonly stats: DirectStats = { sent: 0, received: 0, invalid: 0, rateLimited: 0 };
   readonly #options: DirectLinkOptions;
   readonly #inbound = new Map<string, TokenBucket>();
+  /** When each peer was last penalised for its rate, ms. */
+  readonly #ratePenaltyAt = new Map<string, number>();
   readonly #outbound = new Map<string, TokenBucket>();
 
   /** Creates the link side over `options`. */
@@ -153,9 +162,13 @@ export class DirectLink {
       }
       if (envelope.ttl !== 0) throw new ProtocolError("BAD_FIELD", `${name} with TTL ${envelope.ttl}, not 0`);
       if (envelope.signature.length === 0) throw new ProtocolError("UNSIGNED", `${name} must be signed`);
-      if (rated && !this.#bucket(this.#inbound, peer.nodeId).take(clock.now())) {
+      const now = clock.now();
+      if (rated && !this.#bucket(this.#inbound, peer.nodeId).take(now)) {
         this.stats.rateLimited++;
-        trust.recordInvalid(peer.nodeId, "RATE_LIMITED");
+        if (now - (this.#ratePenaltyAt.get(peer.nodeId) ?? -Infinity) >= RATE_PENALTY_INTERVAL_MS) {
+          this.#ratePenaltyAt.set(peer.nodeId, now);
+          trust.recordInvalid(peer.nodeId, "RATE_LIMITED");
+        }
         return undefined;
       }
       const limit = envelope.type === MessageType.DIRECT_MESSAGE
@@ -163,9 +176,11 @@ export class DirectLink {
         : envelope.type === MessageType.REQUEST
         ? config.maxRequestBytes
         : config.maxResponseBytes;
-      // A REQUEST over the limit is answered TOO_LARGE (its sender cannot know this node's limit), as long
-      // as the envelope fits the codec; others over it are refused here.
-      if (envelope.type !== MessageType.REQUEST && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
+      // A REQUEST over the limit is answered TOO_LARGE (its sender cannot know this node's limit), and a
+      // RESPONSE this node asked for (unrated) fails its request TOO_LARGE, unpenalised for the same reason,
+      // as long as the envelope fits the codec; others over it are refused here.
+      const exempt = envelope.type === MessageType.REQUEST || (envelope.type === MessageType.RESPONSE && !rated);
+      if (!exempt && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
         throw new ProtocolError("PAYLOAD_TOO_LARGE", `${name} of ${envelope.payloadBytes.length} bytes over ${limit}`);
       }
       const message = codec.verify(envelope, clock.now());
@@ -190,6 +205,7 @@ export class DirectLink {
   forget(nodeId: string): void {
     this.#inbound.delete(nodeId);
     this.#outbound.delete(nodeId);
+    this.#ratePenaltyAt.delete(nodeId);
   }
 
   #bucket(buckets: Map<string, TokenBucket>, nodeId: string): TokenBucket {
