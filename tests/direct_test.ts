@@ -145,30 +145,41 @@ Deno.test("direct traffic relayed from another origin, with a TTL, unsigned, ove
       timestamp: now(),
     }),
   );
-  sendRaw(
-    one,
-    hub,
-    createMessage(one.identity, MessageType.DIRECT_MESSAGE, { data: new Uint8Array(70_000) }, {
-      ttl: 0,
-      timestamp: now(),
-    }),
-  );
   sendRaw(one, hub, forge(one.identity, MessageType.DIRECT_MESSAGE, new Encoder().encode([42]), { timestamp: now() }));
   const forged = good(one.identity);
   sendRaw(one, hub, { ...forged, signature: forged.signature.map((b, i) => i === 0 ? b ^ 1 : b) });
-  await runUntil(clock, () => causes.length === 6, "six penalties");
+  await runUntil(clock, () => causes.length === 5, "five penalties");
   const a = two.identity.nodeId.slice(0, 8);
   const b = one.identity.nodeId.slice(0, 8);
   assert.deepEqual(causes, [
     `${a} invalid_message:BAD_FIELD`,
     `${b} invalid_message:BAD_FIELD`,
     `${b} invalid_message:UNSIGNED`,
-    `${b} invalid_message:PAYLOAD_TOO_LARGE`,
     `${b} invalid_message:BAD_FIELD`,
     `${b} invalid_message:BAD_SIGNATURE`,
   ]);
   assert.equal(atHub.length, 0);
-  assert.equal(hub.node.stats().direct.invalid, 6);
+  assert.equal(hub.node.stats().direct.invalid, 5);
+  await stop();
+});
+
+Deno.test("a direct message over the receiver's maxDirectMessageBytes (its sender allows more) is dropped and counted, unpenalised", async () => {
+  const { clock, nodes, stop } = await star({ minTrustThreshold: 0 });
+  const [hub, one] = nodes;
+  const atHub = inbox(hub);
+  const causes = penalties(hub);
+  const big = (n: number) =>
+    createMessage(one.identity, MessageType.DIRECT_MESSAGE, { data: new Uint8Array(n) }, {
+      ttl: 0,
+      timestamp: clock.now(),
+    });
+  sendRaw(one, hub, big(70_000)); // over the limit with its framing: dropped before the signature check
+  sendRaw(one, hub, big(65_537)); // over by one byte of data: dropped after it
+  sendRaw(one, hub, big(10));
+  await runUntil(clock, () => atHub.length === 1, "the small message");
+  assert.equal(hub.node.stats().direct.oversized, 2);
+  assert.deepEqual(causes, [], "no penalty");
+  assert.equal(hub.node.stats().direct.invalid, 0);
   await stop();
 });
 

@@ -60,6 +60,11 @@ export interface DirectStats {
   invalid: number;
   /** ... received over the peer's rate (dropped; penalised `RATE_LIMITED` at most once a second). */
   rateLimited: number;
+  /**
+   * DIRECT_MESSAGEs received over this node's `maxDirectMessageBytes`: dropped unverified and unpenalised, since
+   * a peer configured with a larger limit cannot know this one's.
+   */
+  oversized: number;
 }
 
 /** What {@link DirectLink} works with. */
@@ -83,7 +88,7 @@ export interface DirectLinkOptions {
 /** Sending and checking direct traffic on one node's links. */
 export class DirectLink {
   /** Counters. */
-  readonly stats: DirectStats = { sent: 0, received: 0, invalid: 0, rateLimited: 0 };
+  readonly stats: DirectStats = { sent: 0, received: 0, invalid: 0, rateLimited: 0, oversized: 0 };
   readonly #options: DirectLinkOptions;
   readonly #inbound = new Map<string, TokenBucket>();
   /** When each peer was last penalised for its rate, ms. */
@@ -180,15 +185,22 @@ export class DirectLink {
       // RESPONSE this node asked for (unrated) fails its request TOO_LARGE, unpenalised for the same reason,
       // as long as the envelope fits the codec; others over it are refused here.
       const exempt = envelope.type === MessageType.REQUEST || (envelope.type === MessageType.RESPONSE && !rated);
+      // A DIRECT_MESSAGE over this node's limit is dropped and counted: its sender may have a larger limit and
+      // has no way to learn this one's, so it is not a violation (the rate above bounds what it costs).
+      const oversized = (length: number) => {
+        this.stats.oversized++;
+        this.#options.log("debug", "direct message over maxDirectMessageBytes dropped", { peer: peer.nodeId, length });
+        return undefined;
+      };
+      if (envelope.type === MessageType.DIRECT_MESSAGE && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
+        return oversized(envelope.payloadBytes.length);
+      }
       if (!exempt && envelope.payloadBytes.length > limit + PAYLOAD_OVERHEAD) {
         throw new ProtocolError("PAYLOAD_TOO_LARGE", `${name} of ${envelope.payloadBytes.length} bytes over ${limit}`);
       }
       const message = codec.verify(envelope, clock.now());
       if (message.type === MessageType.DIRECT_MESSAGE && message.payload.data.length > limit) {
-        throw new ProtocolError(
-          "PAYLOAD_TOO_LARGE",
-          `${name} data of ${message.payload.data.length} bytes over ${limit}`,
-        );
+        return oversized(message.payload.data.length);
       }
       this.stats.received++;
       return message;
