@@ -34,7 +34,7 @@ export class DataDirLock {
    * Takes the lock of `dataDir` (which must exist), recording this process's PID.
    *
    * @throws {KithError} `DATA_DIR_IN_USE` naming the running node's PID and address when another holds it;
-   * `DATA_DIR_LOCK` when the lock file is a symbolic link
+   * `DATA_DIR_LOCK` when the lock file is a symbolic link or cannot be opened
    */
   static async acquire(dataDir: string): Promise<DataDirLock> {
     const path = `${dataDir}/${LOCK_FILE_NAME}`;
@@ -48,7 +48,12 @@ export class DataDirLock {
       throw new KithError("DATA_DIR_LOCK", `${path} is a symbolic link; kith will not write through it (remove it)`);
     }
     // Never truncated on open: the holder's record must stay readable by the node it refuses.
-    const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 }).catch((error) => {
+      // A missing Deno grant stays NotCapable (the CLI names the permissions to add); anything the file system
+      // refused (a directory in the way, EACCES on the directory) is said in one line naming the file.
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new KithError("DATA_DIR_LOCK", `cannot open the lock file ${path}: ${(error as Error).message}`);
+    });
     let locked = false;
     try {
       locked = await file.tryLock(true);

@@ -17,3 +17,16 @@ Deno.test("a symbolic link planted as the lock file is refused (DATA_DIR_LOCK), 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a lock file the file system will not open (a directory in its place) is refused in one line naming it (DATA_DIR_LOCK)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/${LOCK_FILE_NAME}`);
+    await assert.rejects(
+      () => DataDirLock.acquire(dir),
+      (e) => e instanceof KithError && e.code === "DATA_DIR_LOCK" && e.message.includes(`${dir}/${LOCK_FILE_NAME}`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
