@@ -85,6 +85,23 @@ Deno.test("a handler that ignores its signal and never answers is cut off at han
   await stop();
 });
 
+Deno.test("handlers that ignore their signal still count after their answer: past maxRunningHandlers, requests are answered BUSY until they end", async () => {
+  const { responder, ask, settle, stop } = await pair([{ handlerTimeoutMs: 1_000, maxRunningHandlers: 2 }]);
+  const release: (() => void)[] = [];
+  responder.node.handle("stuck/1", () => new Promise((resolve) => release.push(() => resolve("late"))));
+  responder.node.handle("echo/1", (data) => data);
+  for (let i = 0; i < 2; i++) {
+    const cut = await settle(ask("stuck/1", `${i}`, { timeout: 5_000 }));
+    assert.ok(isDirect(cut, "REFUSED", "HANDLER_FAILED"), String(cut)); // answered, slot free, handler runs on
+  }
+  const busy = await settle(ask("echo/1", "x"));
+  assert.ok(isDirect(busy, "REFUSED", "BUSY"), String(busy));
+  for (const r of release) r();
+  await settle(Promise.resolve());
+  assert.equal(decode((await settle(ask("echo/1", "again"))) as Uint8Array), "again", "free once they ended");
+  await stop();
+});
+
 Deno.test("aborting a request rejects it with an AbortError and forgets it", async () => {
   const { clock, responder, ask, settle, stop } = await pair();
   responder.node.handle("slow/1", () => new Promise(() => {}));

@@ -26,6 +26,13 @@ export interface DirectConfig {
   requestTimeoutMs: number;
   /** How long a handler may take before the request is answered HANDLER_FAILED, ms. Default 30,000. */
   handlerTimeoutMs: number;
+  /**
+   * Handlers running at once over all peers, counting those still running after their request was answered
+   * (timed out, requester gone: a handler that ignores its `AbortSignal` goes on); more requests are answered
+   * BUSY. Default 256. Without it, a peer that reconnects could start `maxServedRequestsPerPeer` new handlers
+   * each time while the old ones still run.
+   */
+  maxRunningHandlers: number;
 }
 
 /** The default {@link DirectConfig}. */
@@ -39,6 +46,7 @@ export const DEFAULT_DIRECT_CONFIG: Readonly<DirectConfig> = Object.freeze({
   maxServedRequestsPerPeer: 16,
   requestTimeoutMs: 10_000,
   handlerTimeoutMs: 30_000,
+  maxRunningHandlers: 256,
 });
 
 /**

@@ -92,6 +92,8 @@ export class Requests {
   readonly #responseCredits = new Map<string, number>();
   #nextId = 0;
   #stopped = false;
+  // Handlers still running, answered or not (a handler that ignores its signal runs on past its answer).
+  #running = 0;
 
   /** Creates the request side over `link`, serving with `handlers` (see {@link registerHandler}). */
   constructor(
@@ -212,6 +214,9 @@ export class Requests {
     }
     const handler = this.#handlers.get(protocol);
     if (handler === undefined) return refuse(ResponseStatus.UNKNOWN_PROTOCOL, `no handler for ${protocol}`);
+    if (this.#running >= this.#config.maxRunningHandlers) {
+      return refuse(ResponseStatus.BUSY, `${this.#running} handlers running here already`);
+    }
     const controller = new AbortController();
     served.set(requestId, controller);
     this.#served.set(peer.nodeId, served);
@@ -237,7 +242,8 @@ export class Requests {
       settle(ResponseStatus.HANDLER_FAILED, EMPTY, timedOut ? "handler timed out" : "aborted");
     }, { once: true });
     const context: RequestContext = { from: peer.nodeId, protocol, signal: controller.signal };
-    Promise.resolve().then(() => handler(data, context)).then((result) => {
+    this.#running++;
+    Promise.resolve().then(() => handler(data, context)).finally(() => this.#running--).then((result) => {
       const bytes = typeof result === "string" ? new TextEncoder().encode(result) : result;
       if (!(bytes instanceof Uint8Array)) {
         this.#log("error", "request handler returned neither bytes nor a string", { protocol });
