@@ -190,6 +190,23 @@ Deno.test("kith start's address, feeler and anchor flags set their settings, ove
   assert.deepEqual(startConfig(parseCliArgs(["start"]).values, { anchors: 4 }), { anchors: 4 });
 });
 
+Deno.test("kith start --advertise sets the address announced to peers, apart from --listen; a malformed one is refused naming the flag", async () => {
+  const { parseCliArgs, UsageError } = await import("../lib/cli/args.ts");
+  const { startConfig } = await import("../lib/cli/commands/node.ts");
+  const config = startConfig(
+    parseCliArgs(["start", "--listen", "0.0.0.0:7400", "--advertise", "node1.example.org:17400"]).values,
+  );
+  assert.equal(config.advertisedAddress, "node1.example.org:17400");
+  assert.equal(config.listenHost, "0.0.0.0");
+  for (const bad of ["nohost", "127.0.0.1:0", "127.0.0.1:99999"]) {
+    assert.throws(
+      () => startConfig(parseCliArgs(["start", "--advertise", bad]).values),
+      (e) => e instanceof UsageError && e.message.includes("--advertise"),
+      bad,
+    );
+  }
+});
+
 Deno.test("kith start refuses an address, feeler or anchor flag that is not a whole number, or out of its setting's range, exit 2 naming it", async () => {
   const dir = await Deno.makeTempDir();
   // A file where the data directory should be: were a value accepted, the node would fail to start (exit 1)

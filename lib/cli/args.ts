@@ -33,6 +33,8 @@ export interface Flags {
   listen?: string;
   /** `--bootstrap HOST:PORT`, repeatable (start). */
   bootstrap?: string[];
+  /** `--advertise HOST:PORT` (start): the address announced to peers, when it is not the one bound. */
+  advertise?: string;
   /** `--dial-policy NAME` (start). */
   "dial-policy"?: string;
   /** `--dial-allow CIDR,...`, repeatable (start). */
@@ -126,6 +128,7 @@ const STRING_FLAGS = new Set([
   "api",
   "listen",
   "bootstrap",
+  "advertise",
   "dial-policy",
   "dial-allow",
   "dial-deny",
@@ -154,6 +157,7 @@ function parseStrict(args: string[]): ParsedArgs {
       "dial-policy": { type: "string" },
       "dial-allow": { type: "string", multiple: true },
       "dial-deny": { type: "string", multiple: true },
+      advertise: { type: "string" },
       "address-interval-ms": { type: "string" },
       "address-burst": { type: "string" },
       "address-cache-ms": { type: "string" },

@@ -45,7 +45,7 @@ identity, and prints the node id. An existing identity is kept, never replaced.`
 
 Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
   start: `Usage: kith start [--data-dir DIR] [--listen HOST:PORT] [--bootstrap HOST:PORT]...
-                  [--api HOST:PORT|off] [--profile NAME] [--config FILE.json]
+                  [--advertise HOST:PORT] [--api HOST:PORT|off] [--profile NAME] [--config FILE.json]
                   [--dial-policy auto|public|private|loopback] [--dial-allow CIDR,...]
                   [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
@@ -54,7 +54,9 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
 through the bootstrap nodes (repeat the flag for several; without any, it
-reconnects to the peers stored in DIR). The control API listens on --api
+reconnects to the peers stored in DIR). --advertise is the address peers
+are told to dial when it is not the one bound (a port forward, a NAT with a
+known public address; a host name is allowed). The control API listens on --api
 (default ${DEFAULT_API_ADDRESS}; off: none) and needs the token in DIR/${API_TOKEN_FILE}.
 A bootstrap node that cannot be reached is logged at warn level on each
 failed dial, with the reason and the next retry.

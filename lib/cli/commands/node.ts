@@ -98,6 +98,17 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
     }
     config.bootstrap = flags.bootstrap;
   }
+  if (flags.advertise !== undefined) {
+    // A host name or an address, and a port: what peers are told to dial (behind a port forward or a NAT
+    // with a known public address), while --listen stays the address bound.
+    const advertised = parseHostPort(flags.advertise);
+    if (!advertised || advertised.port === 0) {
+      throw new UsageError(
+        `--advertise must be host:port with a port in 1..65535, got ${JSON.stringify(flags.advertise)}`,
+      );
+    }
+    config.advertisedAddress = flags.advertise;
+  }
   if (flags["dial-policy"] !== undefined) config.dialPolicy = flags["dial-policy"] as NetworkConfig["dialPolicy"];
   // Comma-separated and repeatable; the ranges themselves are checked by the config (naming the key).
   const ranges = (values: string[]) => values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v);
