@@ -433,6 +433,31 @@ Deno.test("an unreachable bootstrap node is retried with exponential backoff; a 
   });
 });
 
+Deno.test("a bootstrap node that answers and refuses for lack of room is retried with backoff, not every round", async () => {
+  await withNet(async (net) => {
+    const clock = net.clock;
+    // A full seed: two slots, both taken by peers it will not evict (a node this small protects every peer).
+    const seed = net.startNode({ peers: { minPeers: 0, maxPeers: 2, outboundSlots: 0 } });
+    net.startNode({ peers: { minPeers: 1, bootstrap: [seed.address], discoveryIntervalMs: 3_600_000 } });
+    net.startNode({ peers: { minPeers: 1, bootstrap: [seed.address], discoveryIntervalMs: 3_600_000 } });
+    await runUntil(clock, () => seed.peers.activePeers().length === 2, "the seed full");
+    const dials: number[] = [];
+    net.network.onDial = (_from, to) => {
+      if (to === seed.address) dials.push(clock.now());
+    };
+    const newcomer = net.startNode({
+      // Below minPeers whatever else it reaches (the seed's refusal names the two others), so it keeps
+      // returning to its bootstrap node.
+      peers: { minPeers: 3, bootstrap: [seed.address], maxDialBackoffMs: 10_000, discoveryIntervalMs: 3_600_000 },
+    });
+    await runFor(clock, 3_000);
+    assert.ok(seed.peers.stats.refusedByLimits >= 1, "the seed refused it");
+    assert.ok(newcomer.peers.activePeers().length < 3);
+    // Every 50 ms round would be about 60 dials; backing off from 100 ms, doubling, it is a handful.
+    assert.ok(dials.length >= 2 && dials.length <= 7, `dials to the full seed at ${dials}`);
+  });
+});
+
 Deno.test("a peer under the trust threshold is disconnected and not redialed until its trust recovers", async () => {
   await withNet(async (net) => {
     const clock = net.clock;

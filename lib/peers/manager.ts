@@ -377,6 +377,7 @@ export class PeerManager {
 
   #closed(peer: ActiveState, info: CloseInfo): void {
     if (this.#active.get(peer.nodeId) === peer) this.#active.delete(peer.nodeId);
+    if (peer.connection.direction === "outbound") this.#outbound.noteClosed(peer.connection, info);
     if (peer.replaced) return; // the peer is still active through its newer link
     this.#intake.drop(peer.nodeId);
     const known = this.#book.get(peer.nodeId);

@@ -18,7 +18,7 @@ import { DisconnectReason } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
 import { BoundedMap } from "../ratelimit.ts";
 import type { Storage } from "../storage/types.ts";
-import type { Connection, Transport } from "../transport/types.ts";
+import type { CloseInfo, Connection, Transport } from "../transport/types.ts";
 import { TransportError } from "../transport/types.ts";
 import type { TrustModel } from "../trust.ts";
 import { directionCounts } from "./admission.ts";
@@ -66,6 +66,8 @@ export class OutboundDials {
   readonly #dials = new Set<Promise<void>>();
   // Addresses the dial policy refused, so each is logged and counted once (while remembered).
   readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
+  // Peers that answered this node's dials and closed for lack of room, and how many times in a row.
+  readonly #refusals = new BoundedMap<string, number>(REFUSED_ADDRESSES_REMEMBERED);
 
   /** Takes the manager's components; nothing is dialed until {@link OutboundDials.round}. */
   constructor(context: OutboundContext) {
@@ -104,14 +106,46 @@ export class OutboundDials {
     return connection.direction === "outbound" && this.#feelers.has(connection.remoteNodeId);
   }
 
-  /** A connection came up: bootstrap entries at its address learn the peer's id and forget their failures. */
+  /**
+   * A connection came up: bootstrap entries at its address learn the peer's id. Their failures are forgotten
+   * when the link closes without a refusal ({@link OutboundDials.noteClosed}), not now: a full bootstrap node
+   * answers and then closes.
+   */
   noteConnected(connection: Connection): void {
     for (const entry of this.#bootstrap) {
-      if (entry.address === connection.remoteAddress) {
-        entry.nodeId = connection.remoteNodeId;
-        entry.failures = 0;
-      }
+      if (entry.address === connection.remoteAddress) entry.nodeId = connection.remoteNodeId;
     }
+  }
+
+  /**
+   * An outbound connection closed. If the peer closed it for lack of room (TOO_MANY_CONNECTIONS), its bootstrap
+   * entry and its address-book entry back off, doubling with each refusal in a row: the dial itself succeeded,
+   * and a full node would otherwise be dialed again every round. The book entry's dial failures are left alone
+   * (the peer is there, only full: it is not forgotten for it). A link closed otherwise clears both counts.
+   */
+  noteClosed(connection: Connection, info: CloseInfo): void {
+    const refused = info.by === "remote" && info.reason === DisconnectReason.TOO_MANY_CONNECTIONS;
+    const { config, clock, random, book } = this.#ctx;
+    const now = clock.now();
+    for (const entry of this.#bootstrap) {
+      if (entry.address !== connection.remoteAddress) continue;
+      if (!refused) {
+        entry.failures = 0; // it held a link: the next dial is not a retry
+        continue;
+      }
+      entry.failures++;
+      entry.nextDialAt = now + backoffMs(entry.failures, config, random);
+    }
+    const nodeId = connection.remoteNodeId;
+    if (!refused) {
+      this.#refusals.delete(nodeId);
+      return;
+    }
+    // Counted apart from dial failures, which a successful dial clears and which forget an address.
+    const refusals = (this.#refusals.get(nodeId) ?? 0) + 1;
+    this.#refusals.set(nodeId, refusals);
+    const known = book.get(nodeId);
+    if (known) known.nextDialAt = Math.max(known.nextDialAt, now + backoffMs(refusals, config, random));
   }
 
   /** Whether the transport's dial policy permits `address`; a refusal is counted and logged once per address. */
@@ -248,7 +282,6 @@ export class OutboundDials {
     const attempt = (async () => {
       try {
         await this.#ctx.transport.dial(address, nodeId ? { expectedNodeId: nodeId } : {});
-        if (bootstrap) bootstrap.failures = 0;
       } catch (error) {
         this.#ctx.stats.dialFailures++;
         this.#dialFailed(nodeId, bootstrap, error);
