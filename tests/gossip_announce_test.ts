@@ -10,13 +10,12 @@ import { type GossipConfig, GossipProtocol } from "../lib/gossip/mod.ts";
 import { SeenFilter } from "../lib/gossip/seen_filter.ts";
 import { AskPromises, BROKEN_PROMISE_THRESHOLD } from "../lib/gossip/promises.ts";
 import { Identity } from "../lib/identity.ts";
-import { createLinkMessage, createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
+import { createLinkMessage, createMessage, MessageType } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
 import { MemoryStorage } from "../lib/storage/mod.ts";
-import type { Connection } from "../lib/transport/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
+import { RecordingPeer } from "./_gossip_peer.ts";
 
-const codec = new MessageCodec();
 const T0 = 1_700_000_000_000;
 
 /** Memory storage that counts the seen-id lookups that reach it. */
@@ -28,31 +27,13 @@ class CountingStorage extends MemoryStorage {
   }
 }
 
-class FakePeer {
-  readonly identity = Identity.generate();
-  readonly nodeId = this.identity.nodeId;
-  readonly sent: Envelope[] = [];
-  readonly connection = {
-    remoteNodeId: this.nodeId,
-    direction: "inbound",
-    bufferedBytes: 0,
-    isOpen: true,
-    send: (envelope: Envelope) => this.sent.push(envelope) > 0,
-    sendEncoded: (bytes: Uint8Array) => this.sent.push(codec.parse(bytes)) > 0,
-  } as unknown as Connection;
+/** A recording peer that counts the ids this node asked it for. */
+class FakePeer extends RecordingPeer {
   /** Ids this node asked the peer for. */
   asked(): number {
-    let n = 0;
-    for (const e of this.sent) {
-      if (e.type !== MessageType.GOSSIP_MESSAGE) continue;
-      const m = codec.verify(e, e.timestamp, { linkPeer: bytesToHex(e.origin) });
-      if (m.type === MessageType.GOSSIP_MESSAGE) n += m.payload.want.length;
-    }
-    return n;
+    return this.linkMessages().reduce((n, m) => n + m.want.length, 0);
   }
 }
-
-const bytesToHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 function setup(count: number, config: Partial<GossipConfig> = {}, storage?: CountingStorage) {
   const clock = new ManualClock(T0);

@@ -9,48 +9,20 @@ import { bytesKey } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip/mod.ts";
 import { Identity } from "../lib/identity.ts";
-import { createLinkMessage, createMessage, type Envelope, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
+import { createLinkMessage, createMessage, MessageType } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { MemoryStorage } from "../lib/storage/mod.ts";
-import type { Connection } from "../lib/transport/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
+import { RecordingPeer } from "./_gossip_peer.ts";
 
-const codec = new MessageCodec();
 const T0 = 1_700_000_000_000;
 const WINDOW_MS = 5_000;
-
-class ScriptedPeer {
-  readonly identity = Identity.generate();
-  readonly nodeId = this.identity.nodeId;
-  readonly sent: Envelope[] = [];
-  readonly connection = {
-    remoteNodeId: this.nodeId,
-    direction: "inbound",
-    bufferedBytes: 0,
-    isOpen: true,
-    send: (envelope: Envelope) => this.sent.push(envelope) > 0,
-    sendEncoded: (bytes: Uint8Array) => this.sent.push(codec.parse(bytes)) > 0,
-  } as unknown as Connection;
-
-  /** Link messages the node sent this peer, decoded. */
-  linkMessages(): { have: Uint8Array[]; want: Uint8Array[]; prune?: boolean }[] {
-    const out = [];
-    for (const e of this.sent) {
-      if (e.type !== MessageType.GOSSIP_MESSAGE) continue;
-      const m = codec.verify(e, e.timestamp, {
-        linkPeer: [...e.origin].map((x) => x.toString(16).padStart(2, "0")).join(""),
-      });
-      if (m.type === MessageType.GOSSIP_MESSAGE) out.push(m.payload);
-    }
-    return out;
-  }
-}
 
 function setup(count: number, config: Partial<GossipConfig> = {}) {
   const clock = new ManualClock(T0);
   const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
   const trust = new TrustManager({ storage, clock });
-  const peers = Array.from({ length: count }, () => new ScriptedPeer());
+  const peers = Array.from({ length: count }, () => new RecordingPeer());
   const gossip = new GossipProtocol({
     identity: Identity.generate(),
     peers: { activePeers: () => peers },
@@ -69,12 +41,12 @@ function setup(count: number, config: Partial<GossipConfig> = {}) {
       ttl: 8,
       timestamp: clock.now(),
     });
-  const announce = (peer: ScriptedPeer, ids: Uint8Array[]) =>
+  const announce = (peer: RecordingPeer, ids: Uint8Array[]) =>
     gossip.receive(
       peer,
       createLinkMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have: ids, want: [] }, { timestamp: clock.now() }),
     );
-  const stats = (peer: ScriptedPeer) => gossip.peerStats(peer.nodeId)!;
+  const stats = (peer: RecordingPeer) => gossip.peerStats(peer.nodeId)!;
   return { clock, trust, peers, gossip, message, announce, stats };
 }
 
@@ -121,7 +93,7 @@ Deno.test("peers quiet for honest reasons (pruned for the origin, or PRUNEd) are
     for (const peer of [parent, byOrigin1, byOrigin2, pruned]) gossip.receive(peer, m);
     clock.advance(250);
   }
-  const prunes = (peer: ScriptedPeer) => peer.linkMessages().filter((m) => m.prune);
+  const prunes = (peer: RecordingPeer) => peer.linkMessages().filter((m) => m.prune);
   assert.ok(prunes(byOrigin1).some((m) => m.have.length > 0) && prunes(byOrigin2).some((m) => m.have.length > 0));
   assert.ok(prunes(pruned).some((m) => m.have.length === 0), "the last pusher got a whole-link PRUNE");
   assert.ok(stats(byOrigin1).pushing && stats(byOrigin2).pushing && !stats(pruned).pushing);
