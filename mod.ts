@@ -29,8 +29,8 @@
  * const bob = new KithNode({ config: { ...config, bootstrap: [alice.address] } });
  * await bob.start();
  *
- * const chat = alice.subscribe("chat");
- * await alice.waitForPeers(1, { timeout: 10_000 });
+ * const chat = alice.subscribe("chat"); // joins the topic's overlay
+ * await bob.waitForTopicPeers("chat", 1, { timeout: 10_000 }); // bob publishes from outside the topic
  * bob.broadcast("hello from bob", { topic: "chat" });
  * for await (const message of chat) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello from bob"
@@ -75,9 +75,12 @@ export {
   type ReceivedMessage,
   type Subscription,
   tcpTransport,
+  type TopicInfo,
+  type TopicStats,
   type TransportContext,
   type TransportFactory,
 } from "./lib/node.ts";
+export { type TopicSettings } from "./lib/topics/mod.ts";
 export {
   disconnectReasonName,
   type EventStream,

@@ -170,7 +170,7 @@ export class ControlApi {
         if (this.#options.devnet) {
           const nodes = this.#options.devnet;
           const origin = Math.floor(Math.random() * nodes.length);
-          const id = nodes[origin].broadcast(`devnet broadcast at ${new Date().toISOString()}`, { topic: "devnet" });
+          const id = nodes[origin].broadcast(`devnet broadcast at ${new Date().toISOString()}`, { topic: "" });
           return json({ id, origin });
         }
         break;
@@ -260,6 +260,8 @@ export class ControlApi {
       return json({ id });
     } catch (error) {
       if (error instanceof RangeError) return problem(413, "TOO_LARGE", error.message);
+      // Publishing from outside a topic needs a connected peer in it: a state of the network, not a bad request.
+      if (error instanceof KithError && error.code === "NO_TOPIC_PEERS") return problem(409, error.code, error.message);
       if (error instanceof KithError) return problem(400, error.code, error.message);
       throw error;
     }

@@ -18,6 +18,7 @@ import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from ".
 import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./transport/config.ts";
 import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers/config.ts";
 import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
+import { DEFAULT_TOPICS_CONFIG, resolveTopicsConfig, type TopicsConfig, type TopicSettings } from "./topics/mod.ts";
 import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
 
@@ -194,6 +195,34 @@ export interface NetworkConfig {
   peerRateLimit: number;
   /** New messages accepted per origin per second. Default 200. */
   originRateLimit: number;
+
+  /**
+   * Topics this node may be in at once (lib/topics/): each is an overlay with its own caches and rounds.
+   * Default 64, the most its peers count of a node that names its topics; above 64 only with
+   * `relayAllTopics`.
+   */
+  maxTopics: number;
+  /**
+   * Relay every topic (an operator's "all topics" node): join the overlay of each topic a peer announces, up
+   * to `maxTopics`, and tell peers to count this node in all of them. Default false: a node carries only the
+   * topics its application subscribes to. A well-connected relay helps small topics, at the cost of carrying
+   * all their traffic.
+   */
+  relayAllTopics: boolean;
+  /**
+   * Peers of a topic a message published from outside it is sent to in full (gossipsub's fanout). Default 6:
+   * with a third of the topic's peers Byzantine, all six are with probability 1/729; each more costs one
+   * copy per publish.
+   */
+  topicFanoutPeers: number;
+  /** A fanout set is forgotten this long after the last publish through it, ms. Default 60,000. */
+  topicFanoutTtlMs: number;
+  /**
+   * Per-topic settings by topic name: `fanout`, `ttl`, `maxMessageBytes` (at most
+   * `maxApplicationPayloadBytes`), `originRateLimit`, `peerRateLimit`; each defaults to the node-wide
+   * setting of the same role (`gossipFanout`, `messageTtl`, ...). Default none.
+   */
+  topicSettings: Record<string, TopicSettings>;
 }
 
 /** The defaults. */
@@ -250,6 +279,11 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   anchors: DEFAULT_PEERS_CONFIG.anchors,
   peerRateLimit: DEFAULT_GOSSIP_CONFIG.peerRateLimit,
   originRateLimit: DEFAULT_GOSSIP_CONFIG.originRateLimit,
+  maxTopics: DEFAULT_TOPICS_CONFIG.maxTopics,
+  relayAllTopics: DEFAULT_TOPICS_CONFIG.relayAllTopics,
+  topicFanoutPeers: DEFAULT_TOPICS_CONFIG.topicFanoutPeers,
+  topicFanoutTtlMs: DEFAULT_TOPICS_CONFIG.topicFanoutTtlMs,
+  topicSettings: {},
 });
 
 /** Names of the presets. */
@@ -273,7 +307,7 @@ type Rule =
   | { kind: "enum"; values: readonly string[] };
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => ({ kind: "int", min, max });
-const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "dialDeny">, Rule> = {
+const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "dialDeny" | "topicSettings">, Rule> = {
   networkId: { kind: "string", maxBytes: 64 },
   dialPolicy: { kind: "enum", values: DIAL_POLICY_NAMES },
   listenHost: { kind: "host" },
@@ -324,6 +358,10 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   anchors: int(0),
   peerRateLimit: int(1),
   originRateLimit: int(1),
+  maxTopics: int(1, 4096),
+  relayAllTopics: { kind: "bool" },
+  topicFanoutPeers: int(1, 1000),
+  topicFanoutTtlMs: int(1),
 };
 
 /**
@@ -499,7 +537,7 @@ function checkComponents(config: NetworkConfig): void {
     resolveTransportConfig(parts.transport);
     resolvePeersConfig(parts.peers);
     resolveTrustConfig(parts.trust);
-    resolveGossipConfig(parts.gossip);
+    resolveTopicsConfig(parts.topics, resolveGossipConfig(parts.gossip));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const key = SOURCE_OF[error.key] ?? error.key;
@@ -525,6 +563,8 @@ export interface ComponentConfigs {
   gossip: Partial<GossipConfig>;
   /** For the codec. */
   protocol: Partial<ProtocolLimits>;
+  /** For the topic overlays. */
+  topics: Partial<TopicsConfig>;
 }
 
 /** The dial policy `config` stands for. @throws {ConfigError} naming `dialAllow`, `dialDeny` or `bootstrap` */
@@ -600,6 +640,13 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       originRateBurst: config.originRateLimit * 2,
       dedupWindowMs: Math.max(600_000, config.maxMessageAgeMs + config.maxClockSkewMs),
       repairWindowMs: Math.max(1_000, config.maxMessageAgeMs - 60_000),
+    },
+    topics: {
+      maxTopics: config.maxTopics,
+      relayAllTopics: config.relayAllTopics,
+      topicFanoutPeers: config.topicFanoutPeers,
+      topicFanoutTtlMs: config.topicFanoutTtlMs,
+      topicSettings: config.topicSettings,
     },
     protocol: {
       maxTtl: config.maxTtl,

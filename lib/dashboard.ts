@@ -265,7 +265,7 @@ ${PAGE_CSS}
 <div class="grid" style="margin-top:1rem">
   <section aria-labelledby="h-feed"><h2 id="h-feed">Messages</h2><ul id="feed" aria-live="polite"></ul>
     <form id="publish">
-      <label>Topic <input id="topic" name="topic" value="chat" size="10"></label>
+      <label>Topic <input id="topic" name="topic" value="" placeholder="network-wide" size="10"></label>
       <label>Message <input id="text" name="text" required size="24"></label>
       <button type="submit">Publish</button>
     </form>

@@ -52,10 +52,22 @@ import type { LatencySnapshot } from "./latency.ts";
 import { tcpTransport, type TransportFactory } from "./transport_factory.ts";
 import type { BoundedStream, StreamOptions } from "./stream.ts";
 import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
+import {
+  isTopicName,
+  resolveTopicsConfig,
+  topicGossipConfig,
+  type TopicInfo,
+  TopicOverlays,
+  type TopicsConfig,
+  type TopicStats,
+} from "./topics/mod.ts";
+import { announces, TOPICS_CAPABILITY } from "./version.ts";
+import { sumGossipCounts } from "./node_stats.ts";
 import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
+export type { TopicInfo, TopicStats } from "./topics/mod.ts";
 export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
 
 /** Options of {@link KithNode}. */
@@ -109,14 +121,18 @@ export interface NodeComponents {
   transport: Transport;
   /** Its peer manager. */
   peers: PeerManager;
-  /** Its gossip layer. */
+  /** Its network-wide gossip overlay (topic `""`: untopiced messages, TRUST_UPDATE, registered types). */
   gossip: GossipProtocol;
+  /** Its topic overlays and the routing between them. */
+  topics: TopicOverlays;
 }
 
 /** A node's counters, for status displays and monitoring. */
 export interface NodeStats {
-  /** Gossip counters. */
+  /** Gossip counters, summed over the network-wide overlay and every topic overlay. */
   gossip: GossipStats;
+  /** Topic routing counters. */
+  topics: TopicStats;
   /** Peer management counters. */
   peers: PeerStats;
   /** Transport counters. */
@@ -147,7 +163,8 @@ export interface NodeStats {
  * const b = new KithNode({ config: { ...config, bootstrap: [a.address] } });
  * await b.start();
  * const inbox = a.subscribe("greetings");
- * await a.waitForPeers(1, { timeout: 10_000 });
+ * // b is not in "greetings": it publishes to the peers it knows are, once a has told it.
+ * await b.waitForTopicPeers("greetings", 1, { timeout: 10_000 });
  * b.broadcast("hello", { topic: "greetings" });
  * for await (const message of inbox) {
  *   console.log(new TextDecoder().decode(message.data)); // "hello"
@@ -168,6 +185,7 @@ export class KithNode {
   readonly #options: NodeOptions;
   readonly #clock: Clock;
   readonly #onStop = new Set<() => void>();
+  readonly #topicWaiters = new Set<() => void>();
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
   #identity: Identity | undefined;
   #storage: Storage | undefined;
@@ -175,6 +193,8 @@ export class KithNode {
   #transport: Transport | undefined;
   #peers: PeerManager | undefined;
   #gossip: GossipProtocol | undefined;
+  #topics: TopicOverlays | undefined;
+  readonly #topicsConfig: Readonly<TopicsConfig>;
   #verifier: ParallelVerifier | undefined;
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
@@ -198,7 +218,10 @@ export class KithNode {
   constructor(options: NodeOptions = {}) {
     this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
     this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
-    resolveGossipConfig(this.#gossipConfig);
+    this.#topicsConfig = resolveTopicsConfig(
+      componentConfigs(this.config).topics,
+      resolveGossipConfig(this.#gossipConfig),
+    );
     this.#options = options;
     this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
@@ -336,6 +359,43 @@ export class KithNode {
       log: this.#log,
     });
     gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
+    const topicsConfig = this.#topicsConfig;
+    const topicGossip = (topic: string) => topicGossipConfig(this.#gossipConfig, topicsConfig.topicSettings[topic]);
+    const topics = this.#topics = new TopicOverlays({
+      identity,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      log: this.#log,
+      codec,
+      config: topicsConfig,
+      peers,
+      global: gossip,
+      makeOverlay: (topic, view) => {
+        const overlay = new GossipProtocol({
+          identity,
+          peers: view,
+          trust,
+          storage,
+          codec,
+          verifier: this.#verifier,
+          clock: this.#clock,
+          random: options.random,
+          config: topicGossip(topic),
+          log: this.#log,
+          topic,
+        });
+        overlay.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
+        return overlay;
+      },
+      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      onPeerTopics: () => {
+        for (const wake of [...this.#topicWaiters]) wake();
+      },
+      scopesTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
+      defaultTtl: (topic) => topicGossip(topic).defaultTtl ?? gossip.config.defaultTtl,
+      maxMessageBytes: (topic) =>
+        topicGossip(topic).maxApplicationPayloadBytes ?? gossip.config.maxApplicationPayloadBytes,
+    });
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -363,10 +423,10 @@ export class KithNode {
     );
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) =>
-      DIRECT_TYPES.has(envelope.type) ? direct.receive(peer, envelope) : gossip.receive(peer, envelope);
+      DIRECT_TYPES.has(envelope.type) ? direct.receive(peer, envelope) : topics.receive(peer, envelope);
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
-      gossip.peerConnected(peer);
+      topics.peerConnected(peer);
       log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
         address: peer.connection.remoteAddress,
@@ -375,7 +435,7 @@ export class KithNode {
       this.events.emit(peerConnected(peer.connection, this.#clock.now()));
     };
     peers.onPeerDisconnected = (peer, info) => {
-      gossip.peerDisconnected(peer.nodeId);
+      topics.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
@@ -391,6 +451,9 @@ export class KithNode {
     // 7. bootstrap, 8. background tasks
     peers.start();
     gossip.start();
+    // The topics subscribed to before start are joined now (each was checked against maxTopics then).
+    for (const topic of this.#subscriptions.topics()) if (topic !== "") topics.join(topic);
+    topics.start();
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
@@ -412,19 +475,74 @@ export class KithNode {
         `ttl ${options.ttl} is above this node's maximum of ${this.config.maxTtl} (maxTtl)`,
       );
     }
-    const message = gossip.publish(MessageType.CUSTOM_DATA, { topic: options.topic ?? "", data: bytesOf(data) }, {
-      ttl: options.ttl,
-    });
-    return toHex(message.id);
+    const topic = options.topic ?? "";
+    if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
+    return toHex(this.#require(this.#topics, "broadcast").publish(topic, bytesOf(data), options.ttl));
   }
 
   /**
-   * Subscribes to application messages of `topic` (all topics when omitted).
-   * With `callback`, each message is passed to it; the returned subscription
-   * is also an async iterator.
+   * Subscribes to application messages of `topic`, and joins its overlay: from then on this node receives,
+   * checks and relays the topic's messages (and only while some subscription to it lasts: the last
+   * `unsubscribe`, or the end of its iteration, leaves the topic). `""` is the network-wide topic every node
+   * is in. Without `topic`, every message this node delivers, of the topics it is in (it joins none). With
+   * `callback`, each message is passed to it; the returned subscription is also an async iterator.
+   *
+   * @throws {KithError} `BAD_TOPIC` for a name over 255 bytes; `TOO_MANY_TOPICS` when already in `maxTopics`
    */
   subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
-    return this.#subscriptions.subscribe(topic, callback);
+    const named = topic !== undefined && topic !== "";
+    if (named && !isTopicName(topic)) throw badTopic(topic);
+    const first = named && this.#subscriptions.count(topic) === 0;
+    if (first && this.#topics && this.#state === "running") this.#topics.join(topic);
+    else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
+      throw new KithError(
+        "TOO_MANY_TOPICS",
+        `already subscribed to maxTopics (${this.#topicsConfig.maxTopics}) topics`,
+      );
+    }
+    const onEnd = named
+      ? () => {
+        if (this.#subscriptions.count(topic) === 0 && this.#state === "running") this.#topics?.leave(topic);
+      }
+      : undefined;
+    return this.#subscriptions.subscribe(topic, callback, onEnd);
+  }
+
+  /** The named topics this node is in, with their peers (see {@link TopicInfo}); empty before start. */
+  topics(): TopicInfo[] {
+    return this.#topics?.topics() ?? [];
+  }
+
+  /** Connected peers that said they are in `topic` (node ids), whether or not this node is in it. */
+  topicPeers(topic: string): string[] {
+    return this.#topics?.topicPeers(topic) ?? [];
+  }
+
+  /**
+   * Resolves with the connected peers in `topic` once at least `count` are (at once when they already are):
+   * before publishing to a topic this node is not in, which needs a peer that is, or to know a topic's
+   * overlay has formed. A peer tells its topics right after connecting, so this may wait a round trip past
+   * {@link KithNode.waitForPeers}.
+   *
+   * @throws {AbortedError} when `options.signal` aborts; {@link WaitTimeoutError} after `options.timeout` ms
+   * @throws {KithError} `NOT_RUNNING` when the node is not running or stops while waiting
+   */
+  waitForTopicPeers(topic: string, count: number, options: WaitOptions = {}): Promise<string[]> {
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError("waitForTopicPeers: count must be >= 0");
+    const check = () => {
+      if (this.#state !== "running") throw new KithError("NOT_RUNNING", "waitForTopicPeers: the node is not running");
+      const peers = this.topicPeers(topic);
+      return peers.length >= count ? peers : undefined;
+    };
+    const subscribe = (onChange: () => void) => {
+      this.#topicWaiters.add(onChange);
+      this.#onStop.add(onChange);
+      return () => {
+        this.#topicWaiters.delete(onChange);
+        this.#onStop.delete(onChange);
+      };
+    };
+    return waitUntil("waitForTopicPeers", check, subscribe, this.#clock, options);
   }
 
   /**
@@ -494,9 +612,13 @@ export class KithNode {
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
     const peers = this.#peers?.peers() ?? [];
+    const layers = this.#gossip && this.#topics
+      ? [this.#gossip, ...this.#topics.topics().map((t) => this.#topics!.gossipOf(t.topic)!)]
+      : [];
     for (const peer of peers) {
-      const counts = peer.state === "active" ? this.#gossip?.peerStats(peer.nodeId) : undefined;
-      if (counts) peer.messages = counts.received;
+      if (peer.state !== "active") continue;
+      const counts = layers.map((layer) => layer.peerStats(peer.nodeId)?.received ?? 0);
+      if (counts.length > 0) peer.messages = counts.reduce((a, b) => a + b, 0);
     }
     return peers;
   }
@@ -548,12 +670,17 @@ export class KithNode {
   /** Counters of every layer. */
   stats(): NodeStats {
     const gossip = this.#require(this.#gossip, "stats");
+    const topics = this.#require(this.#topics, "stats");
+    const layers = [gossip, ...topics.topics().map((t) => topics.gossipOf(t.topic)!)];
+    const summed = sumGossipCounts(layers);
     return {
-      gossip: gossip.stats,
+      gossip: summed.stats,
+      topics: { ...topics.stats },
       peers: this.#require(this.#peers, "stats").stats,
       transport: this.#require(this.#transport, "stats").stats,
       deliveredToApplication: this.#subscriptions.delivered,
-      ...gossip.countsByKind,
+      byType: summed.byType,
+      invalidByCode: summed.invalidByCode,
       deliveryLatency: this.#subscriptions.latency.snapshot(),
       direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
@@ -569,6 +696,7 @@ export class KithNode {
       transport: this.#require(this.#transport, "components"),
       peers: this.#require(this.#peers, "components"),
       gossip: this.#require(this.#gossip, "components"),
+      topics: this.#require(this.#topics, "components"),
     };
   }
 
@@ -596,6 +724,7 @@ export class KithNode {
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#direct?.stop();
+    this.#topics?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
     await this.#peers?.stop();
@@ -608,6 +737,10 @@ export class KithNode {
     this.events.closeAll();
     this.#state = "stopped";
   }
+}
+
+function badTopic(topic: string): KithError {
+  return new KithError("BAD_TOPIC", `topic ${JSON.stringify(topic.slice(0, 40))} is over 255 bytes of UTF-8`);
 }
 
 function bytesOf(data: Uint8Array | string): Uint8Array {

@@ -52,6 +52,14 @@ export class TokenBucket {
     return true;
   }
 
+  /** Takes `count` tokens at time `now` if that many are there; false (taking none) when not. */
+  takeMany(now: number, count: number): boolean {
+    this.#refill(now);
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
+    return true;
+  }
+
   #refill(now: number): void {
     if (now > this.#last) {
       this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate);

@@ -49,6 +49,8 @@ export class Subscriptions {
   >();
   readonly #clock: Clock;
   readonly #log: LogSink;
+  // Topic -> subscriptions to it (the node is in a topic while it has one).
+  readonly #byTopic = new Map<string, number>();
 
   /** Creates the subscriptions of a node with this clock and log sink. */
   constructor(clock: Clock, log: LogSink) {
@@ -61,7 +63,7 @@ export class Subscriptions {
    * With `callback`, each message is passed to it; the returned subscription
    * is also an async iterator.
    */
-  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
+  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void, onEnd?: () => void): Subscription {
     // Callback or not, the subscription is also an iterator with a bounded buffer of its own (BoundedStreams);
     // with a callback, messages go to the callback and the iterator only ends.
     const streams = new BoundedStreams<ReceivedMessage>();
@@ -79,9 +81,16 @@ export class Subscriptions {
       end: () => stream.close(),
     };
     this.#subscribers.add(entry);
+    if (topic !== undefined) this.#byTopic.set(topic, (this.#byTopic.get(topic) ?? 0) + 1);
     const unsubscribe = () => {
-      this.#subscribers.delete(entry);
       stream.close();
+      if (!this.#subscribers.delete(entry)) return;
+      if (topic !== undefined) {
+        const left = this.#byTopic.get(topic)! - 1;
+        if (left === 0) this.#byTopic.delete(topic);
+        else this.#byTopic.set(topic, left);
+      }
+      onEnd?.();
     };
     return {
       get dropped() {
@@ -116,9 +125,20 @@ export class Subscriptions {
     }
   }
 
+  /** The topics subscribed to (by at least one subscription; `""` included when subscribed to by name). */
+  topics(): string[] {
+    return [...this.#byTopic.keys()];
+  }
+
+  /** Subscriptions to `topic` by name. */
+  count(topic: string): number {
+    return this.#byTopic.get(topic) ?? 0;
+  }
+
   /** Drops every subscriber and ends its iterator (the node stopped). */
   clear(): void {
     for (const subscriber of this.#subscribers) subscriber.end();
     this.#subscribers.clear();
+    this.#byTopic.clear();
   }
 }

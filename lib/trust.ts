@@ -119,7 +119,7 @@ export interface TrustConfig {
  * honest clock problem and costs little.
  */
 export const DEFAULT_PENALTIES: Readonly<
-  Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE", number>
+  Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE" | "WRONG_TOPIC" | "TOO_MANY_TOPICS", number>
 > = Object
   .freeze({
     BAD_SIGNATURE: 0.2,
@@ -137,6 +137,11 @@ export const DEFAULT_PENALTIES: Readonly<
     RATE_LIMITED: 0.05,
     // Announced messages not served when asked, steadily (gossip's promises.ts: a threshold passed first).
     BROKEN_PROMISE: 0.1,
+    // A message of a topic this node never said it is in, or relayed by a peer not in it (lib/topics/): what a
+    // node that ignores topics, or floods them, sends; a race with a leave is excused before this is charged.
+    WRONG_TOPIC: 0.1,
+    // A subscription message naming more topics than a peer may be in.
+    TOO_MANY_TOPICS: 0.1,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

@@ -14,5 +14,17 @@ export const VERSION = "0.1.0";
  */
 export const DIRECT_CAPABILITY = "direct/1";
 
+/**
+ * The capability a node announces in its handshake agent when it scopes topics (docs/protocol.md, "Topics"):
+ * it sends and takes TOPIC_SUBSCRIPTIONS and topic digests. A node sends those only to peers that announce it;
+ * an older kith is kept in the network-wide overlay only.
+ */
+export const TOPICS_CAPABILITY = "topics/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
-export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY}`;
+export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY}`;
+
+/** Whether a handshake agent announces `capability` (a space-separated token after the name). */
+export function announces(agent: string, capability: string): boolean {
+  return agent.split(" ").includes(capability);
+}

@@ -88,13 +88,13 @@ try {
     pages.push(page);
   }
   // Publish through node 0's form; node 1's page shows it.
-  await pages[0].fill("#topic", "chat");
+  await pages[0].fill("#topic", ""); // the network-wide topic: node 1 carries it without subscribing
   await pages[0].fill("#text", "hello from the form");
   await pages[0].click("button[type=submit]");
   await pages[1].waitForSelector("#feed li:has-text('hello from the form')", { timeout: 15_000 });
   // A hostile payload from a peer is shown as text and runs nothing.
   const payload = "<img src=x onerror=alert(1)><script>alert(2)</script>";
-  nodes[3].broadcast(payload, { topic: "xss" });
+  nodes[3].broadcast(payload, { topic: "" });
   await pages[1].waitForSelector("#feed li:has-text('onerror')", { timeout: 15_000 });
   const texts = await pages[1].locator("#feed li").allTextContents();
   assert.ok(texts.some((t) => t.includes(payload)), "the payload appears verbatim, as text");

@@ -79,7 +79,7 @@ export function byzantineEnvelopes(
   now: number = Date.now(),
 ): Uint8Array[] {
   const app = (timestamp = now, ttl = 8) =>
-    createMessage(attacker, MessageType.CUSTOM_DATA, { topic: "spam", data: randomBytes(random, 64) }, {
+    createMessage(attacker, MessageType.CUSTOM_DATA, { topic: "", data: randomBytes(random, 64) }, {
       timestamp,
       ttl,
     });
@@ -155,7 +155,7 @@ export async function byzantine(
     const honestIds = new Set(honest.map((h) => h.node.nodeId.slice(0, 16)));
     const received = honest.map(() => new Map<string, number>());
     honest.forEach((h, i) =>
-      h.node.subscribe("honest", (m) => {
+      h.node.subscribe("", (m) => {
         if (!received[i].has(m.id)) received[i].set(m.id, Date.now() - m.timestamp);
       })
     );
@@ -182,10 +182,10 @@ export async function byzantine(
     const published: string[] = [];
     for (let m = 0; m < options.messages; m++) {
       const origin = honest[Math.floor(random() * honest.length)].node;
-      published.push(origin.broadcast(`honest ${m}`, { topic: "honest" }));
+      published.push(origin.broadcast(`honest ${m}`, { topic: "" }));
       if (!sample) {
         sample = codec.encode(
-          createMessage(honest[0].node.identity, MessageType.CUSTOM_DATA, { topic: "x", data: new Uint8Array(1) }, {
+          createMessage(honest[0].node.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(1) }, {
             timestamp: Date.now() - 60_000,
           }),
         );
@@ -197,7 +197,7 @@ export async function byzantine(
           for (let s = 0; s < 50; s++) {
             connection.sendEncoded(
               codec.encode(
-                createMessage(t.identity, MessageType.CUSTOM_DATA, { topic: "spam", data: new Uint8Array(8) }),
+                createMessage(t.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(8) }),
               ),
             );
           }
@@ -267,7 +267,8 @@ export async function flood(options: { rate: number; durationS: number }): Promi
   try {
     while (!victim.node.peers().some((p) => p.state === "active")) await sleep(20);
     const got = new Set<string>();
-    friend.node.subscribe("honest", (m) => got.add(m.id));
+    // The flooder's messages share the network-wide topic: only the victim's own count.
+    friend.node.subscribe("", (m) => m.origin === victim.node.nodeId && got.add(m.id));
     const rssBefore = Deno.memoryUsage().rss;
     let peak = rssBefore;
     const connection = await flooder.dial(victim.node.address);
@@ -280,7 +281,7 @@ export async function flood(options: { rate: number; durationS: number }): Promi
     let sent = 0, published = 0;
     const end = start + options.durationS * 1000;
     const template = codec.encode(
-      createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "flood", data: new Uint8Array(64) }),
+      createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(64) }),
     );
     while (Date.now() < end) {
       const sliceEnd = Date.now() + 10;
@@ -290,14 +291,14 @@ export async function flood(options: { rate: number; durationS: number }): Promi
         connection.sendEncoded(
           i % 10 === 0
             ? codec.encode(
-              createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "flood", data: new Uint8Array(64) }),
+              createMessage(flooder.identity, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(64) }),
             )
             : template,
         );
         sent++;
       }
       if (published < options.durationS * 10) {
-        victim.node.broadcast(`during flood ${published++}`, { topic: "honest" });
+        victim.node.broadcast(`during flood ${published++}`, { topic: "" });
       }
       peak = Math.max(peak, Deno.memoryUsage().rss);
       while (Date.now() < sliceEnd) await sleep(1);
@@ -342,7 +343,8 @@ export async function hostile(options: { idle: number; seed: number }): Promise<
   try {
     while (!victim.node.peers().some((p) => p.state === "active")) await sleep(20);
     const got = new Set<string>();
-    friend.node.subscribe("honest", (m) => got.add(m.id));
+    // The flooder's messages share the network-wide topic: only the victim's own count.
+    friend.node.subscribe("", (m) => m.origin === victim.node.nodeId && got.add(m.id));
     const [host, port] = [victim.node.address.split(":")[0], Number(victim.node.address.split(":")[1])];
     let garbage = 0;
     const hello = encodeFrame(codec.encode(createMessage(Identity.generate(), MessageType.HANDSHAKE, {
@@ -375,7 +377,7 @@ export async function hostile(options: { idle: number; seed: number }): Promise<
     }
     let published = 0;
     for (let i = 0; i < 20; i++) {
-      victim.node.broadcast(`under siege ${i}`, { topic: "honest" });
+      victim.node.broadcast(`under siege ${i}`, { topic: "" });
       published++;
       await sleep(50);
     }
@@ -457,10 +459,10 @@ export async function eclipse(options: { attackers: number; honest: number }): P
     const deadline = Date.now() + 5_000;
     while (Date.now() < deadline) await sleep(100);
     const got = new Set<string>();
-    joiner.node.subscribe("honest", (m) => got.add(m.id));
+    joiner.node.subscribe("", (m) => honest.some((h) => h.node.nodeId === m.origin) && got.add(m.id));
     let published = 0;
     for (let i = 0; i < 20; i++) {
-      honest[i % (honest.length - 1)].node.broadcast(`honest ${i}`, { topic: "honest" });
+      honest[i % (honest.length - 1)].node.broadcast(`honest ${i}`, { topic: "" });
       published++;
       await sleep(25);
     }
@@ -574,7 +576,7 @@ export async function churn(
       },
     });
     await node.start();
-    node.subscribe("churn", (m) => got[i].add(m.id));
+    node.subscribe("", (m) => got[i].add(m.id));
     return node;
   };
   try {
@@ -607,7 +609,7 @@ export async function churn(
       }
       const live = running.map((n, i) => ({ n, i })).filter((x) => x.n !== undefined);
       const origin = live[Math.floor(random() * live.length)];
-      const id = origin.n!.broadcast(`churn ${m}`, { topic: "churn" });
+      const id = origin.n!.broadcast(`churn ${m}`, { topic: "" });
       got[origin.i].add(id);
       published.push(id);
       await sleep(50);

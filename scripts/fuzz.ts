@@ -54,10 +54,10 @@ function sampleMessages(identity: Identity): Uint8Array[] {
       peers: [{ nodeId: b32(4), address: "[::1]:1", lastSeen: 5 }],
     },
     3: { reason: 2, detail: "bye" },
-    4: { limit: 8 },
+    4: { limit: 8, topic: "blocks" },
     5: { peers: [{ nodeId: b32(4), address: "a.example:9", lastSeen: 0 }] },
     6: { seq: 7, reply: false },
-    7: { have: [b32(8), b32(9)], want: [b32(10)] },
+    7: { have: [b32(8), b32(9)], want: [b32(10)], topic: "chat" },
     8: { topic: "t", data: new Uint8Array(256).fill(9) },
     9: { subject: b32(5), trust: 0.75 },
     10: { limit: 3 },
@@ -66,6 +66,7 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     13: { data: new Uint8Array(64).fill(3) },
     14: { requestId: 9, protocol: "kv.get/1", data: new Uint8Array(16).fill(4) },
     15: { requestId: 9, status: 0, data: new Uint8Array(16).fill(5), detail: "" },
+    16: { full: false, all: false, join: ["chat"], leave: ["blocks"] },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

@@ -208,7 +208,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       new DataView(data.buffer).setUint32(0, seq);
       publishedAt[seq] = clock.now();
       firstAt[seq].set(origin.index, clock.now()); // the origin has it
-      origin.gossip.publish(MessageType.CUSTOM_DATA, { topic: "sim", data });
+      origin.gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data });
     }, (seq * 1000) / options.rate);
   }
   const lastPublish = startedAt + ((options.messages - 1) * 1000) / options.rate;

@@ -65,9 +65,13 @@ Deno.test("control API: publish validates its body and refuses oversized ones", 
       assert.equal(response.status, 400, body);
       assert.ok((await response.json()).error.code);
     }
-    const ok = await post(JSON.stringify({ data: "hi", topic: "t" }));
+    const ok = await post(JSON.stringify({ data: "hi" }));
     assert.equal(ok.status, 200);
     assert.match((await ok.json()).id, /^[0-9a-f]{64}$/);
+    // No peer is in topic "t" and this node is not either: nowhere to send it, said as a conflict.
+    const nowhere = await post(JSON.stringify({ data: "hi", topic: "t" }));
+    assert.equal(nowhere.status, 409);
+    assert.equal((await nowhere.json()).error.code, "NO_TOPIC_PEERS");
   });
 });
 
@@ -76,7 +80,9 @@ Deno.test("control API: the event stream delivers messages of the requested topi
     const response = await call("/v1/subscribe?topic=wanted");
     assert.equal(response.headers.get("content-type"), "text/event-stream");
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    b.broadcast("ignore me", { topic: "other" });
+    // The stream joined "wanted" at the API's node; b learns it, and publishes there from outside the topic.
+    await b.waitForTopicPeers("wanted", 1, { timeout: 10_000 });
+    assert.throws(() => b.broadcast("ignore me", { topic: "other" }), /no connected peer is in topic "other"/);
     b.broadcast("for you", { topic: "wanted" });
     let text = "";
     const deadline = Date.now() + 10_000;

@@ -83,7 +83,7 @@ Deno.test("a 10-node network delivers all of 200 broadcasts to every node, each 
   const published: { id: string; by: number }[] = [];
   for (let i = 0; i < 200; i++) {
     const by = i % 10;
-    published.push({ id: nodes[by].broadcast(`message ${i}`, { topic: "test" }), by });
+    published.push({ id: nodes[by].broadcast(`message ${i}`), by });
   }
   await lab.runUntil(
     () => inboxes.every((box, n) => box.length >= published.filter((p) => p.by !== n).length),
@@ -141,6 +141,8 @@ Deno.test("subscriptions filter by topic and work as async iterators", async () 
   const news = a.subscribe("news");
   const sport = a.subscribe("sport");
   const all = inbox(a);
+  // b is in neither topic: it publishes from outside, to the peers it knows are in them (a, once a has said so).
+  await lab.runUntil(() => b.topicPeers("news").length > 0 && b.topicPeers("sport").length > 0, "a's topics at b");
   b.broadcast("headline", { topic: "news" });
   b.broadcast("score", { topic: "sport" });
   await lab.runUntil(() => all.length === 2, "both messages");
@@ -163,6 +165,7 @@ Deno.test("stopping the node ends the pending iterations of its subscriptions", 
   await lab.runUntil(() => activePeers(a) > 0, "a link");
   const all = inbox(a);
   const one = a.subscribe("t");
+  await lab.runUntil(() => b.topicPeers("t").length > 0, "a's topic at b");
   b.broadcast("m0", { topic: "t" });
   await lab.runUntil(() => all.length === 1, "a message");
   for await (const message of one) {
@@ -197,6 +200,7 @@ Deno.test("a subscriber callback that throws is reported through the node's log 
     throw new Error("application bug");
   });
   const after = inbox(listener);
+  await lab.runUntil(() => sender.topicPeers("t").length > 0, "the listener's topic at the sender");
   sender.broadcast("x", { topic: "t" });
   await lab.runUntil(() => after.length === 1, "the message at the second subscriber");
   const failure = lines.find((line) => line.message === "subscriber callback failed");

@@ -43,12 +43,12 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
   [MessageType.HANDSHAKE]: handshake,
   [MessageType.HANDSHAKE_ACK]: { ...handshake, handshakeId: bytes32(3), peers: [peer] },
   [MessageType.DISCONNECT]: { reason: 1, detail: "shutting down" },
-  [MessageType.PEER_DISCOVERY]: { limit: 16 },
+  [MessageType.PEER_DISCOVERY]: { limit: 16, topic: "" },
   [MessageType.PEER_ANNOUNCEMENT]: {
     peers: [peer, { nodeId: bytes32(5), address: "node.example.org:7400", lastSeen: 0 }],
   },
   [MessageType.HEARTBEAT]: { seq: 42, reply: true },
-  [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [], prune: false },
+  [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [], prune: false, topic: "" },
   [MessageType.CUSTOM_DATA]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
   [MessageType.TRUST_UPDATE]: { subject: bytes32(6), trust: 0.8 },
   [MessageType.TRUSTED_PEERS_REQUEST]: { limit: MAX_PEER_LIST },
@@ -59,6 +59,7 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
   [MessageType.DIRECT_MESSAGE]: { data: new Uint8Array([4, 5]) },
   [MessageType.REQUEST]: { requestId: 2 ** 32 - 1, protocol: "echo/1", data: new Uint8Array([6]) },
   [MessageType.RESPONSE]: { requestId: 7, status: 2, data: new Uint8Array(0), detail: "handler failed" },
+  [MessageType.TOPIC_SUBSCRIPTIONS]: { full: true, all: false, join: ["chat", "blocks/1"], leave: [] },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

@@ -59,14 +59,15 @@ Deno.test("simulated line topology: TTL 2 stops two hops out, as on real TCP", a
   const got = nodes.map(() => [] as string[]);
   nodes.forEach((node, i) =>
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (m) => {
-      if (m.type === MessageType.CUSTOM_DATA) got[i].push(m.payload.topic);
+      if (m.type === MessageType.CUSTOM_DATA) got[i].push(new TextDecoder().decode(m.payload.data));
     })
   );
   const links = [0, 1, 2, 3].map((i) => nodes[i].peers.connect(nodes[i + 1].address));
   clock.runUntil(clock.now() + 100);
   await Promise.all(links);
-  nodes[0].gossip.publish(MessageType.CUSTOM_DATA, { topic: "two", data: new Uint8Array(1) }, { ttl: 2 });
-  nodes[0].gossip.publish(MessageType.CUSTOM_DATA, { topic: "four", data: new Uint8Array(1) }, { ttl: 4 });
+  const data = (label: string) => new TextEncoder().encode(label);
+  nodes[0].gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: data("two") }, { ttl: 2 });
+  nodes[0].gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data: data("four") }, { ttl: 4 });
   clock.runUntil(clock.now() + 2_000); // twenty repair rounds
   assert.deepEqual(got.slice(1).map((topics) => topics.includes("two")), [true, true, false, false]);
   assert.deepEqual(got.slice(1).map((topics) => topics.includes("four")), [true, true, true, true]);

@@ -45,6 +45,7 @@ export class GossipOutbox {
   readonly #config: OutboxConfig;
   readonly #random: RandomSource;
   #deferred: { nodeId: string; key: string }[] = [];
+  readonly #topic: string;
 
   /** Creates an outbox signing link messages as `identity` and sending kept messages from `store`. */
   constructor(
@@ -55,7 +56,9 @@ export class GossipOutbox {
     counters: GossipCounters,
     config: OutboxConfig,
     random: RandomSource,
+    topic = "",
   ) {
+    this.#topic = topic;
     this.#identity = identity;
     this.#clock = clock;
     this.#store = store;
@@ -75,10 +78,11 @@ export class GossipOutbox {
     markKnown(stored, nodeId, this.#links.get(nodeId)?.slot ?? -1);
   }
 
-  /** Sends a GOSSIP_MESSAGE link message (ids, asks, PRUNE), signed now. */
+  /** Sends a GOSSIP_MESSAGE link message (ids, asks, PRUNE) of this overlay's topic, made now. */
   sendLink(peer: ConnectedPeer, payload: GossipDigestPayload): void {
+    const digest = this.#topic === "" ? payload : { ...payload, topic: this.#topic };
     peer.connection.send(
-      createLinkMessage(this.#identity, MessageType.GOSSIP_MESSAGE, payload, { timestamp: this.#clock.now() }),
+      createLinkMessage(this.#identity, MessageType.GOSSIP_MESSAGE, digest, { timestamp: this.#clock.now() }),
     );
   }
 

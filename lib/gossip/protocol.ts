@@ -63,6 +63,8 @@ import type { GossipOptions, GossipPeers, GossipSender, MessageHandler } from ".
 export class GossipProtocol {
   /** The configuration in force. */
   readonly config: Readonly<GossipConfig>;
+  /** The topic this layer is the overlay of (`""`: the network-wide one). */
+  readonly topic: string;
   readonly #identity: Identity;
   readonly #peers: GossipPeers;
   readonly #trust: TrustModel;
@@ -108,6 +110,7 @@ export class GossipProtocol {
     this.#random = options.random ?? Math.random;
     this.#codec = options.codec ?? new MessageCodec();
     this.#log = options.log ?? defaultLogSink;
+    this.topic = options.topic ?? "";
     const start = this.#clock.now();
     this.#seen = new SeenIds(
       options.storage,
@@ -125,6 +128,7 @@ export class GossipProtocol {
       this.#counters,
       this.config,
       this.#random,
+      this.topic,
     );
     this.#checking = new CopiesUnderCheck({
       codec: this.#codec,

@@ -55,4 +55,9 @@ export interface GossipOptions {
   verifier?: SignatureVerifier;
   /** Where failures of handlers and rounds are logged. Default {@link defaultLogSink}. */
   log?: LogSink;
+  /**
+   * The topic this layer is the overlay of (lib/topics/): its digests name it, so the receiver hands them to
+   * its overlay of the same topic. Default `""`, the network-wide overlay.
+   */
+  topic?: string;
 }

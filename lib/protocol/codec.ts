@@ -18,7 +18,7 @@ import {
   LINK_AUTHENTICATED_TYPES,
   type Message,
   MESSAGE_TYPE_NAMES,
-  type MessageType,
+  MessageType,
   PROTOCOL_VERSION,
 } from "./types.ts";
 
@@ -112,6 +112,28 @@ export class MessageCodec {
       const reason = error instanceof Error ? error.message : String(error);
       throw new ProtocolError("MALFORMED", `${what} is not valid MessagePack: ${reason}`);
     }
+  }
+
+  /**
+   * The topic a CUSTOM_DATA or GOSSIP_MESSAGE envelope names (`""` for none), read from its payload before
+   * anything else is checked, so a node can hand it to its topic's overlay, or refuse it, before paying for
+   * its signature. `undefined` when the payload does not decode or that field is not a string: the full
+   * check then refuses it. The same decoder as the full check, so both read the same name.
+   */
+  peekTopic(envelope: Envelope): string | undefined {
+    let value: unknown;
+    try {
+      value = this.#decoder.decode(envelope.payloadBytes);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(value)) return undefined;
+    const topic = envelope.type === MessageType.CUSTOM_DATA
+      ? value[0]
+      : envelope.type === MessageType.GOSSIP_MESSAGE
+      ? (value.length > 3 ? value[3] : "")
+      : "";
+    return typeof topic === "string" ? topic : undefined;
   }
 
   /**

@@ -10,6 +10,8 @@
 export const MAX_PEER_LIST = 64;
 /** Longest topic, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 255;
+/** Most topics one peer is counted in, and most names in one list of a TOPIC_SUBSCRIPTIONS message. */
+export const MAX_TOPICS_PER_PEER = 64;
 /** Most message ids in one list of a GOSSIP_MESSAGE digest. */
 export const MAX_DIGEST_IDS = 256;
 

@@ -8,7 +8,7 @@
 import { Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "../address.ts";
 import { ProtocolError } from "../errors.ts";
-import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_REQUEST_ID, MAX_TOPIC_BYTES } from "./limits.ts";
+import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_REQUEST_ID, MAX_TOPIC_BYTES, MAX_TOPICS_PER_PEER } from "./limits.ts";
 import { MAX_PROTOCOL_NAME_BYTES, MESSAGE_TYPE_NAMES, MessageType, type PayloadByType } from "./types.ts";
 
 type Field =
@@ -20,6 +20,10 @@ type Field =
   // A boolean that may be left off the end of a record: absent reads as false, and false is never written,
   // so a field added this way leaves older encodings valid and unchanged.
   | { name: string; kind: "flag" }
+  // A string that may be left off the end of a record, as a flag: absent reads as "", and "" is never written.
+  | { name: string; kind: "opttext"; maxBytes: number }
+  // Topic names: at most `max` distinct strings of 1..MAX_TOPIC_BYTES bytes.
+  | { name: string; kind: "topics"; max: number }
   | { name: string; kind: "fraction" }
   | { name: string; kind: "address"; optional: boolean }
   | { name: string; kind: "list"; max: number; of: readonly Field[] }
@@ -62,7 +66,7 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     kind: "text",
     maxBytes: 256,
   }],
-  [MessageType.PEER_DISCOVERY]: LIMIT_FIELDS,
+  [MessageType.PEER_DISCOVERY]: [...LIMIT_FIELDS, { name: "topic", kind: "opttext", maxBytes: MAX_TOPIC_BYTES }],
   [MessageType.PEER_ANNOUNCEMENT]: [{ name: "peers", kind: "list", max: MAX_PEER_LIST, of: PEER_RECORD }],
   [MessageType.HEARTBEAT]: [{ name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER }, {
     name: "reply",
@@ -72,6 +76,7 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "have", kind: "ids", max: MAX_DIGEST_IDS },
     { name: "want", kind: "ids", max: MAX_DIGEST_IDS },
     { name: "prune", kind: "flag" },
+    { name: "topic", kind: "opttext", maxBytes: MAX_TOPIC_BYTES },
   ],
   [MessageType.CUSTOM_DATA]: APPLICATION_FIELDS,
   [MessageType.TRUST_UPDATE]: [{ name: "subject", kind: "bytes", length: 32 }, { name: "trust", kind: "fraction" }],
@@ -89,6 +94,12 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "status", kind: "uint", max: 255 },
     { name: "data", kind: "blob" },
     { name: "detail", kind: "text", maxBytes: 256 },
+  ],
+  [MessageType.TOPIC_SUBSCRIPTIONS]: [
+    { name: "full", kind: "bool" },
+    { name: "all", kind: "bool" },
+    { name: "join", kind: "topics", max: MAX_TOPICS_PER_PEER },
+    { name: "leave", kind: "topics", max: MAX_TOPICS_PER_PEER },
   ],
 };
 
@@ -143,6 +154,25 @@ function readField(field: Field, value: unknown, path: string): unknown {
     case "flag":
       if (typeof value !== "boolean") throw badField(path, "expected a boolean");
       return value;
+    case "opttext":
+      if (typeof value !== "string" || utf8Length(value) > field.maxBytes) {
+        throw badField(path, `expected a string of at most ${field.maxBytes} bytes`);
+      }
+      return value;
+    case "topics": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} topics`);
+      }
+      const names = new Set<string>();
+      for (const name of value) {
+        if (typeof name !== "string" || name === "" || utf8Length(name) > MAX_TOPIC_BYTES) {
+          throw badField(path, `expected topics of 1 to ${MAX_TOPIC_BYTES} bytes`);
+        }
+        if (names.has(name)) throw badField(path, "a topic is named twice");
+        names.add(name);
+      }
+      return value;
+    }
     case "fraction":
       if (typeof value !== "number" || !(value >= 0 && value <= 1)) throw badField(path, "expected a number in [0, 1]");
       return value;
@@ -174,10 +204,20 @@ function readField(field: Field, value: unknown, path: string): unknown {
   }
 }
 
-/** Fields a record must carry: all but the trailing flags. */
+/** Whether a field may be left off the end of a record (a flag or an optional string). */
+function isOptional(field: Field): boolean {
+  return field.kind === "flag" || field.kind === "opttext";
+}
+
+/** What an optional field reads as when absent, and what is not written at the end of a record. */
+function absentValue(field: Field): unknown {
+  return field.kind === "opttext" ? "" : false;
+}
+
+/** Fields a record must carry: all but the trailing optional ones. */
 function requiredFields(fields: readonly Field[]): number {
   let n = fields.length;
-  while (n > 0 && fields[n - 1].kind === "flag") n--;
+  while (n > 0 && isOptional(fields[n - 1])) n--;
   return n;
 }
 
@@ -193,7 +233,9 @@ function readRecord(fields: readonly Field[], value: unknown, path: string): Rec
   }
   const out: Record<string, unknown> = {};
   for (let i = 0; i < fields.length; i++) {
-    out[fields[i].name] = i < value.length ? readField(fields[i], value[i], `${path}.${fields[i].name}`) : false;
+    out[fields[i].name] = i < value.length
+      ? readField(fields[i], value[i], `${path}.${fields[i].name}`)
+      : absentValue(fields[i]);
   }
   return out;
 }
@@ -201,7 +243,7 @@ function readRecord(fields: readonly Field[], value: unknown, path: string): Rec
 function writeRecord(fields: readonly Field[], value: Record<string, unknown>, path: string): unknown[] {
   const out = fields.map((field) => {
     const v = value[field.name];
-    if (field.kind === "flag") return v ?? false;
+    if (isOptional(field)) return v ?? absentValue(field);
     if (field.kind === "list") {
       if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
       return v.map((item, i) => writeRecord(field.of, item as Record<string, unknown>, `${path}.${field.name}[${i}]`));
@@ -209,7 +251,7 @@ function writeRecord(fields: readonly Field[], value: Record<string, unknown>, p
     return v;
   });
   let length = out.length;
-  while (length > requiredFields(fields) && out[length - 1] === false) length--;
+  while (length > requiredFields(fields) && out[length - 1] === absentValue(fields[length - 1])) length--;
   return out.slice(0, length);
 }
 

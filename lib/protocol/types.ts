@@ -41,6 +41,8 @@ export const MessageType = {
   REQUEST: 14,
   /** Answers a REQUEST: its correlation id, a status and the handler's bytes (not in the original design). */
   RESPONSE: 15,
+  /** The topics the sender is in: the whole set on a new link, then what it joins and leaves (not in the original design). */
+  TOPIC_SUBSCRIPTIONS: 16,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -104,6 +106,7 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.PEER_ANNOUNCEMENT,
   MessageType.HEARTBEAT,
   MessageType.GOSSIP_MESSAGE,
+  MessageType.TOPIC_SUBSCRIPTIONS,
 ]);
 
 /** Longest REQUEST protocol name, in bytes. */
@@ -157,10 +160,19 @@ export interface DisconnectPayload {
   detail: string;
 }
 
-/** Payload of PEER_DISCOVERY and TRUSTED_PEERS_REQUEST. */
+/** Payload of TRUSTED_PEERS_REQUEST. */
 export interface PeerListRequestPayload {
   /** How many entries the sender wants, 1..{@link MAX_PEER_LIST}. */
   limit: number;
+}
+
+/** Payload of PEER_DISCOVERY. */
+export interface PeerDiscoveryPayload extends PeerListRequestPayload {
+  /**
+   * Only peers the answerer knows to be in this topic (`""`, the default: any peer). Optional on the wire:
+   * absent means `""`. Decoded payloads always carry it.
+   */
+  topic?: string;
 }
 
 /** Payload of PEER_ANNOUNCEMENT. */
@@ -191,6 +203,11 @@ export interface GossipDigestPayload {
    * now on. Optional on the wire: absent means false. Decoded payloads always carry it.
    */
   prune?: boolean;
+  /**
+   * The topic whose overlay the ids belong to (`""`, the default: the network-wide one). Optional on the
+   * wire: absent means `""`. Decoded payloads always carry it.
+   */
+  topic?: string;
 }
 
 /** Payload of CUSTOM_DATA, the application message. */
@@ -259,6 +276,21 @@ export const ResponseStatus = {
   DUPLICATE_ID: 5,
 } as const;
 
+/** Payload of TOPIC_SUBSCRIPTIONS. */
+export interface TopicSubscriptionsPayload {
+  /** This is the sender's whole set (sent first on every link): the receiver forgets what it had before. */
+  full: boolean;
+  /**
+   * The sender relays every topic (an operator's "all topics" node): count it in every topic, whatever
+   * `join` says. Repeated in every message (a change of it is a change of the set).
+   */
+  all: boolean;
+  /** Topics joined, at most {@link MAX_TOPICS_PER_PEER}, each 1..{@link MAX_TOPIC_BYTES} bytes, no repeats. */
+  join: string[];
+  /** Topics left (empty when `full`), same bounds. */
+  leave: string[];
+}
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -274,7 +306,7 @@ export interface PayloadByType {
   /** DISCONNECT */
   [MessageType.DISCONNECT]: DisconnectPayload;
   /** PEER_DISCOVERY */
-  [MessageType.PEER_DISCOVERY]: PeerListRequestPayload;
+  [MessageType.PEER_DISCOVERY]: PeerDiscoveryPayload;
   /** PEER_ANNOUNCEMENT */
   [MessageType.PEER_ANNOUNCEMENT]: PeerAnnouncementPayload;
   /** HEARTBEAT */
@@ -297,6 +329,8 @@ export interface PayloadByType {
   [MessageType.REQUEST]: RequestPayload;
   /** RESPONSE */
   [MessageType.RESPONSE]: ResponsePayload;
+  /** TOPIC_SUBSCRIPTIONS */
+  [MessageType.TOPIC_SUBSCRIPTIONS]: TopicSubscriptionsPayload;
 }
 
 /**

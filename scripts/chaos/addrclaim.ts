@@ -104,7 +104,7 @@ export async function addrclaim(
     const fakes = new Set<string>();
     let honestId = "";
     let honestArrived = false;
-    victim.subscribe("honest", (m) => {
+    victim.subscribe("", (m) => {
       if (m.id === honestId) honestArrived = true;
     });
     let admitted = 0;
@@ -117,7 +117,7 @@ export async function addrclaim(
         const i = next++;
         while (Date.now() < start + i * spacingMs) await sleep(2);
         if (i === Math.floor(options.identities / 2)) {
-          honestId = honest[0].broadcast("honest, mid-attack", { topic: "honest" });
+          honestId = honest[0].broadcast("honest, mid-attack", { topic: "" });
         }
         const g = i % groups;
         // Claimed: 127.201+g.x.y:9 where nothing listens; x.y vary per identity.

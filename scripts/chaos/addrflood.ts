@@ -111,7 +111,7 @@ export async function addrflood(
     };
     let honestId = "";
     let honestArrived = false;
-    victim.subscribe("honest", (m) => {
+    victim.subscribe("", (m) => {
       if (m.id === honestId) honestArrived = true;
     });
     const statsBefore = victim.components.peers.stats;
@@ -124,7 +124,7 @@ export async function addrflood(
       const quota = Math.round(((slice + 1) * options.messages) / slices) -
         Math.round((slice * options.messages) / slices);
       for (let i = 0; i < quota; i++) announce();
-      if (slice === Math.floor(slices / 2)) honestId = honest[0].broadcast("honest, mid-attack", { topic: "honest" });
+      if (slice === Math.floor(slices / 2)) honestId = honest[0].broadcast("honest, mid-attack", { topic: "" });
       while (Date.now() < sliceEnd) await sleep(1);
     }
     const drain = Date.now() + 5_000;

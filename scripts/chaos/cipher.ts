@@ -148,7 +148,7 @@ export async function cipher(
       received.set(m.id, m.data);
       wake.fn?.();
     };
-    const subs = [a.subscribe("cipher", onMessage), b.subscribe("cipher", onMessage)];
+    const subs = [a.subscribe("", onMessage), b.subscribe("", onMessage)];
     let delivered = 0, corrupted = 0;
     const undelivered: number[] = [];
     for (const [i, payload] of payloads.entries()) {
@@ -157,7 +157,7 @@ export async function cipher(
         undelivered.push(payload.length);
         continue;
       }
-      const id = from.broadcast(payload, { topic: "cipher" });
+      const id = from.broadcast(payload, { topic: "" });
       const until = Date.now() + perMessageMs;
       while (!received.has(id) && Date.now() < until) {
         await new Promise<void>((resolve) => {

@@ -130,7 +130,7 @@ export async function dialpolicy(options: { targets: number; durationS: number }
     }
     let honestId = "";
     let honestDelivered = false;
-    v.subscribe("honest", (message) => {
+    v.subscribe("", (message) => {
       if (message.id === honestId) honestDelivered = true;
     });
     const end = Date.now() + options.durationS * 1000;
@@ -138,11 +138,11 @@ export async function dialpolicy(options: { targets: number; durationS: number }
     while (Date.now() < end) {
       for (const connection of links) announce(connection);
       if (++round === Math.max(1, Math.floor(options.durationS * 2))) {
-        honestId = honest.broadcast("honest, mid-attack", { topic: "honest" });
+        honestId = honest.broadcast("honest, mid-attack", { topic: "" });
       }
       await sleep(250);
     }
-    if (!honestId) honestId = honest.broadcast("honest, mid-attack", { topic: "honest" });
+    if (!honestId) honestId = honest.broadcast("honest, mid-attack", { topic: "" });
     const drain = Date.now() + 5_000;
     while (!honestDelivered && Date.now() < drain) await sleep(50);
     const refusedAddresses = new Set(listeners.map((l) => l.address));

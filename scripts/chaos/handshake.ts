@@ -99,7 +99,7 @@ export async function handshake(
     const deadline = Date.now() + 10_000;
     while (!victim.peers().some((p) => p.state === "active") && Date.now() < deadline) await sleep(20);
     const got = new Set<string>();
-    victim.subscribe("honest", (m) => got.add(m.id));
+    victim.subscribe("", (m) => got.add(m.id));
     const [host, port] = [victim.address.split(":")[0], Number(victim.address.split(":")[1])];
     // The recorded HANDSHAKE: one honest initiator's, delivered once (the victim answers it) before its replays.
     const recorded = encodeFrame(
@@ -121,7 +121,7 @@ export async function handshake(
       const start = performance.now();
       const report = runAttacker(order);
       await sleep(order.durationMs / 2);
-      const id = friend.broadcast(`honest during ${order.mode}`, { topic: "honest" });
+      const id = friend.broadcast(`honest during ${order.mode}`, { topic: "" });
       const result = await report;
       const wall = (performance.now() - start) / 1000;
       const processUsage = process.cpuUsage(processBefore);

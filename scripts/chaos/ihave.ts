@@ -112,9 +112,9 @@ export async function ihave(
     const deadline = Date.now() + 10_000;
     while (!victim.peers().some((p) => p.state === "active") && Date.now() < deadline) await sleep(20);
     const got = new Set<string>();
-    victim.subscribe("honest", (m) => got.add(m.id));
+    victim.subscribe("", (m) => got.add(m.id));
     // Some honest history first, so the victim's dedup table is not empty.
-    for (let i = 0; i < 20; i++) friend.broadcast(`before ${i}`, { topic: "history" });
+    for (let i = 0; i < 20; i++) friend.broadcast(`before ${i}`, { topic: "" });
     await sleep(500);
     const statsBefore = victim.stats().gossip;
     const lookupsBefore = storage.lookups;
@@ -132,7 +132,7 @@ export async function ihave(
     const published: string[] = [];
     const publishEnd = Date.now() + options.durationS * 1000 + 5_000;
     while (!finished && Date.now() < publishEnd) {
-      published.push(friend.broadcast(`during ihave ${published.length}`, { topic: "honest" }));
+      published.push(friend.broadcast(`during ihave ${published.length}`, { topic: "" }));
       await sleep(100);
     }
     const attacker = await report;

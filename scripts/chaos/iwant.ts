@@ -89,7 +89,7 @@ export async function iwant(
       if (Date.now() > deadline) throw new Error("the attacker's link never became active");
       await sleep(20);
     }
-    const idHex = victim.broadcast(new Uint8Array(60 * 1024).fill(7), { topic: "large" });
+    const idHex = victim.broadcast(new Uint8Array(60 * 1024).fill(7), { topic: "" });
     const id = fromHex(idHex)!;
     let copies = 0, messageBytes = 0;
     connection.onEnvelope = (envelope) => {
@@ -101,7 +101,7 @@ export async function iwant(
     while (copies === 0 && Date.now() < deadline) await sleep(20);
     await sleep(200);
     const got = new Set<string>();
-    friend.subscribe("honest", (m) => got.add(m.id));
+    friend.subscribe("", (m) => got.add(m.id));
     const before = { ...connection.stats };
     const statsBefore = victim.stats().gossip;
     const cpuBefore = process.cpuUsage();
@@ -123,7 +123,7 @@ export async function iwant(
         sent++;
       }
       if (published < options.durationS * 10 && Date.now() - start >= published * 100) {
-        victim.broadcast(`during iwant ${published++}`, { topic: "honest" });
+        victim.broadcast(`during iwant ${published++}`, { topic: "" });
       }
       while (Date.now() < sliceEnd) await sleep(1);
     }

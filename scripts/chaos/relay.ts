@@ -86,7 +86,7 @@ export async function relay(
     const origins = Array.from({ length: options.origins }, () => Identity.generate());
     let honestId = "";
     let honestReached = false;
-    y.subscribe("honest", (m) => {
+    y.subscribe("", (m) => {
       if (m.id === honestId) honestReached = true;
     });
     const xAtY = y.components.trust.trust(x.nodeId), aAtX = x.components.trust.trust(a.nodeId);
@@ -103,14 +103,14 @@ export async function relay(
         const connection = connections[sent % connections.length];
         if (!connection.isOpen) continue;
         connection.sendEncoded(codec.encode(
-          createMessage(origin, MessageType.CUSTOM_DATA, { topic: "relay", data: new Uint8Array(64) }, {
+          createMessage(origin, MessageType.CUSTOM_DATA, { topic: "", data: new Uint8Array(64) }, {
             timestamp: Date.now(),
           }),
         ));
         sent++;
       }
       if (++slice === Math.floor(options.durationS * 50)) {
-        honestId = a.broadcast("honest, mid-attack", { topic: "honest" });
+        honestId = a.broadcast("honest, mid-attack", { topic: "" });
       }
       while (Date.now() < sliceEnd) await sleep(1);
     }

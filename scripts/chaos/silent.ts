@@ -147,7 +147,7 @@ export async function silent(
     }, 100);
 
     const got = new Set<string>();
-    victim.subscribe("silent", (m) => got.add(m.id));
+    victim.subscribe("", (m) => got.add(m.id));
     const published: string[] = [];
     const trustBefore = victim.components.trust.trust(attacker.nodeId);
     const demotionsBefore = (gossip.stats as unknown as Record<string, number>).deficitDemotions;
@@ -157,7 +157,7 @@ export async function silent(
     countFrom = end - windowMs;
     try {
       while (Date.now() < end) {
-        published.push(publisher.broadcast(`silent ${published.length}`, { topic: "silent" }));
+        published.push(publisher.broadcast(`silent ${published.length}`, { topic: "" }));
         await sleep(1000 / rate);
         if (eagerBefore === undefined && pushedOne && Date.now() - lastPushAt > 500) {
           eagerBefore = eager();

@@ -135,7 +135,7 @@ export async function sse(options: SseOptions): Promise<SseResult> {
           text = text.slice(end + 2);
           if (event.startsWith("event: message")) {
             normalMessages++;
-            if (event.includes('"topic":"honest"')) honest = true;
+            if (event.includes('"data":"honest"')) honest = true;
           } else if (event.startsWith("event: dropped")) normalDropped++;
         }
       }
@@ -146,7 +146,7 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     const warmUp = Math.min(100, options.messages);
     let rssBefore = Deno.memoryUsage().rss;
     for (let m = 0; m < warmUp; m++) {
-      publisher.broadcast(`warm-up ${m} ${filler}`.slice(0, payloadBytes), { topic: "load" });
+      publisher.broadcast(`warm-up ${m} ${filler}`.slice(0, payloadBytes), { topic: "" });
       rssBefore = Math.max(rssBefore, Deno.memoryUsage().rss);
       await sleep(1000 / options.rate);
     }
@@ -164,12 +164,12 @@ export async function sse(options: SseOptions): Promise<SseResult> {
     const cpuBefore = process.cpuUsage();
     const start = Date.now();
     for (let m = 0; m < options.messages; m++) {
-      publisher.broadcast(`${m} ${filler}`.slice(0, payloadBytes), { topic: "load" });
+      publisher.broadcast(`${m} ${filler}`.slice(0, payloadBytes), { topic: "" });
       peak = Math.max(peak, Deno.memoryUsage().rss);
       const due = start + ((m + 1) * 1000) / options.rate;
       while (Date.now() < due) await sleep(Math.max(1, due - Date.now()));
     }
-    publisher.broadcast("honest", { topic: "honest" });
+    publisher.broadcast("honest", { topic: "" });
     const honestDeadline = Date.now() + 10_000;
     while (!honest && Date.now() < honestDeadline) {
       peak = Math.max(peak, Deno.memoryUsage().rss);

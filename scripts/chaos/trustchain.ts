@@ -135,7 +135,7 @@ class Sybil {
   publish(): Envelope {
     const data = new Uint8Array(16);
     new DataView(data.buffer).setUint32(0, ++this.#published);
-    return createMessage(this.identity, MessageType.CUSTOM_DATA, { topic: "s", data }, { timestamp: this.clock.now() });
+    return createMessage(this.identity, MessageType.CUSTOM_DATA, { topic: "", data }, { timestamp: this.clock.now() });
   }
 }
 
@@ -205,7 +205,7 @@ export async function trustchain(
     }
     const v = victim.node;
     await runUntil(clock, () => honest.every((n) => isActive(v, n.identity.nodeId)), "the honest peers' links");
-    for (const n of honest) n.node.broadcast("long-lived and quiet", { topic: "honest" });
+    for (const n of honest) n.node.broadcast("long-lived and quiet", { topic: "" });
     await run(clock, 10_000); // they have been here a while when the attack starts
     for (const s of sybils) {
       const connecting = s.connect(victim);

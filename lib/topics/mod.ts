@@ -1,0 +1,24 @@
+/**
+ * Topics that scope the network: a node carries only the topics it is in. Subscriptions on the wire
+ * (TOPIC_SUBSCRIPTIONS, `membership.ts`), one gossip overlay per topic and the routing between them
+ * (`overlays.ts`), publishing from outside a topic through a fanout set, and the per-topic settings
+ * (`config.ts`).
+ *
+ * @module
+ */
+export {
+  DEFAULT_TOPICS_CONFIG,
+  isTopicName,
+  resolveTopicsConfig,
+  topicGossipConfig,
+  type TopicsConfig,
+  type TopicSettings,
+} from "./config.ts";
+export { PeerTopics, SubscriptionError } from "./membership.ts";
+export {
+  type TopicInfo,
+  TopicOverlays,
+  type TopicOverlaysOptions,
+  type TopicPeer,
+  type TopicStats,
+} from "./overlays.ts";
