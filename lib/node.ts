@@ -459,15 +459,18 @@ export class KithNode {
   }
 
   /**
-   * Publishes an application message to the network.
+   * Publishes an application message to `options.topic` (default `""`, the network-wide topic every node
+   * carries): through the topic's overlay when this node is in it, else in full to a few connected peers that
+   * are (a fanout set; see {@link KithNode.waitForTopicPeers}).
    *
    * @param data bytes, or a string sent as UTF-8
    * @returns the message id (hex)
-   * @throws {RangeError} when the payload is over `maxApplicationPayloadBytes`
-   * @throws {KithError} `BAD_TTL` when `ttl` is above the configured `maxTtl`
+   * @throws {RangeError} when the payload is over `maxApplicationPayloadBytes` (or the topic's `maxMessageBytes`)
+   * @throws {KithError} `BAD_TTL` when `ttl` is above the configured `maxTtl`; `BAD_TOPIC` for a name over 255
+   * bytes; `NO_TOPIC_PEERS` when this node is not in the topic and no connected peer is known to be
    */
   broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
-    const gossip = this.#require(this.#state === "running" ? this.#gossip : undefined, "broadcast");
+    const topics = this.#require(this.#state === "running" ? this.#topics : undefined, "broadcast");
     if (options.ttl !== undefined && options.ttl > this.config.maxTtl) {
       // Relays would cut it to their maximum anyway; refusing says so instead of sending something else.
       throw new KithError(
@@ -477,7 +480,7 @@ export class KithNode {
     }
     const topic = options.topic ?? "";
     if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
-    return toHex(this.#require(this.#topics, "broadcast").publish(topic, bytesOf(data), options.ttl));
+    return toHex(topics.publish(topic, bytesOf(data), options.ttl));
   }
 
   /**
