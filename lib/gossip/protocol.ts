@@ -314,7 +314,11 @@ export class GossipProtocol {
     let link = this.#links.get(nodeId);
     if (!link) {
       const trustOf = (id: string) => this.#trust.trust(id);
-      const eager = this.#links.admitEager(outbound, this.config.fanout, this.config.minOutboundEager, trustOf);
+      // In a topic's overlay, a peer outside the topic (a fanout publisher) gets a link but never an eager one:
+      // it would count against `fanout` and push nothing to members.
+      const member = this.topic === "" || this.#active(nodeId) !== undefined;
+      const eager = member &&
+        this.#links.admitEager(outbound, this.config.fanout, this.config.minOutboundEager, trustOf);
       const bucket = new TokenBucket(this.config.peerRateLimit, this.config.peerRateBurst, this.#clock.now());
       link = this.#links.open(nodeId, bucket, this.#store.takeSlot(), eager, outbound, this.#clock.now());
     }

@@ -26,6 +26,8 @@ export class SubscriptionError extends KithError {
 interface PeerState {
   topics: Set<string>;
   all: boolean;
+  /** It has sent a subscription message on this link. */
+  told: boolean;
   changes: TokenBucket;
   /** Topic -> when it left it. */
   left: Map<string, number>;
@@ -56,10 +58,20 @@ export class PeerTopics {
     let state = this.#peers.get(nodeId);
     if (!state) {
       const { subscriptionChangesPerSecond: rate, subscriptionChangeBurst: burst } = this.#config;
-      state = { topics: new Set(), all: false, changes: new TokenBucket(rate, burst, now), left: new Map() };
+      state = {
+        topics: new Set(),
+        all: false,
+        told: false,
+        changes: new TokenBucket(rate, burst, now),
+        left: new Map(),
+      };
       this.#peers.set(nodeId, state);
     }
-    const cost = payload.join.length + payload.leave.length + (payload.all !== state.all ? 1 : 0);
+    // The first whole set on a link is free: it is what the peer is in, not a change (its own pacing counts
+    // only changes too). Every later message is charged by the names it carries.
+    const first = !state.told && payload.full;
+    state.told = true;
+    const cost = first ? 0 : payload.join.length + payload.leave.length + (payload.all !== state.all ? 1 : 0);
     if (cost > 0 && !state.changes.takeMany(now, cost)) {
       throw new SubscriptionError(
         "RATE_LIMITED",

@@ -23,7 +23,7 @@
  */
 import { toHex } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
-import { KithError } from "../errors.ts";
+import { KithError, ProtocolError } from "../errors.ts";
 import type { GossipPeers, GossipProtocol } from "../gossip/mod.ts";
 import type { Identity } from "../identity.ts";
 import { errorFields, type LogSink } from "../log.ts";
@@ -227,6 +227,11 @@ export class TopicOverlays {
   leave(topic: string): void {
     const overlay = this.#overlays.get(topic);
     if (!overlay) return;
+    if (this.#options.config.relayAllTopics) {
+      // An all-topics node stays in it for its peers; only the application's interest ends.
+      overlay.subscribed = false;
+      return;
+    }
     overlay.gossip.stop();
     this.#overlays.delete(topic);
     this.#leftAt.set(topic, this.#options.clock.now());
@@ -356,8 +361,12 @@ export class TopicOverlays {
     const { codec, clock, penalise, log } = this.#options;
     let payload: TopicSubscriptionsPayload;
     try {
+      // Only the peer's own set, as a link message: one signed by someone else and relayed says nothing of it.
+      if (envelope.ttl !== 0 || toHex(envelope.origin) !== peer.nodeId) {
+        throw new ProtocolError("BAD_FIELD", "TOPIC_SUBSCRIPTIONS must be the sender's own link message (TTL 0)");
+      }
       const message = codec.verify(envelope, clock.now(), { linkPeer: peer.nodeId });
-      if (message.type !== MessageType.TOPIC_SUBSCRIPTIONS || message.ttl !== 0) return;
+      if (message.type !== MessageType.TOPIC_SUBSCRIPTIONS) return;
       payload = message.payload;
       this.membership.apply(peer.nodeId, payload, clock.now());
     } catch (error) {
