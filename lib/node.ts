@@ -392,6 +392,7 @@ export class KithNode {
         for (const wake of [...this.#topicWaiters]) wake();
       },
       scopesTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
+      peerRateLimit: gossip.config.peerRateLimit,
       defaultTtl: (topic) => topicGossip(topic).defaultTtl ?? gossip.config.defaultTtl,
       maxMessageBytes: (topic) =>
         topicGossip(topic).maxApplicationPayloadBytes ?? gossip.config.maxApplicationPayloadBytes,

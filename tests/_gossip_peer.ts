@@ -19,6 +19,8 @@ export class RecordingPeer {
   readonly nodeId: string = this.identity.nodeId;
   /** Every envelope sent to it, in order. */
   readonly sent: Envelope[] = [];
+  /** The DISCONNECT reason its link was closed with, if it was. */
+  closedWith: number | undefined;
   /** Its connection, as gossip sees it (inbound). */
   readonly connection: Connection = {
     remoteNodeId: this.nodeId,
@@ -27,6 +29,10 @@ export class RecordingPeer {
     isOpen: true,
     send: (envelope: Envelope) => this.sent.push(envelope) > 0,
     sendEncoded: (bytes: Uint8Array) => this.sent.push(codec.parse(bytes)) > 0,
+    close: (reason: number) => {
+      this.closedWith ??= reason;
+      return Promise.resolve();
+    },
   } as unknown as Connection;
 
   /** The link messages (GOSSIP_MESSAGE: have, want, prune) sent to it, decoded. */

@@ -72,6 +72,12 @@ export interface TopicOverlaysOptions {
   penalise(nodeId: string, code: string): void;
   /** Whether the peer scopes topics (its handshake agent announces `topics/1`). */
   scopesTopics(peer: TopicPeer): boolean;
+  /**
+   * Envelopes of named topics taken from one peer per second, over all topic overlays together (each overlay
+   * also applies its own per-peer limit); twice this is the burst. Beyond it they are dropped unchecked, at no
+   * cost in trust (backpressure). Default: unbounded apart from the overlays' own limits.
+   */
+  peerRateLimit?: number;
   /** Called after a peer's topics changed (a subscription message was applied). */
   onPeerTopics?: (nodeId: string) => void;
   /** TTL of messages published to `topic` when the caller gives none. */
@@ -94,6 +100,8 @@ export interface TopicStats {
   subscriptionsRefused: number;
   /** Subscription messages sent. */
   subscriptionsSent: number;
+  /** Envelopes of named topics dropped over a peer's limit for all topics together (`peerRateLimit`). */
+  rateLimited: number;
 }
 
 /** One topic this node is in, as {@link TopicOverlays.topics} reports it. */
@@ -146,6 +154,7 @@ export class TopicOverlays {
     digestsDropped: 0,
     subscriptionsRefused: 0,
     subscriptionsSent: 0,
+    rateLimited: 0,
   };
   /** What each connected peer said it is in. */
   readonly membership: PeerTopics;
@@ -158,6 +167,8 @@ export class TopicOverlays {
   readonly #pendingLeave = new Set<string>();
   // This node paces its own changes to the allowance its peers give it, so they never close its links.
   readonly #changes: TokenBucket;
+  // Peer -> its allowance of named-topic envelopes over all overlays: being in many topics multiplies no limit.
+  readonly #peerBuckets = new Map<string, TokenBucket>();
   #flushTimer: TimerId | undefined;
   #running = false;
 
@@ -254,6 +265,7 @@ export class TopicOverlays {
       if (member || overlay.gossip.peerStats(nodeId) !== undefined) overlay.gossip.peerDisconnected(nodeId);
     }
     this.membership.forget(nodeId);
+    this.#peerBuckets.delete(nodeId);
   }
 
   /** Routes an envelope from `peer` (see the module docs): TOPIC_SUBSCRIPTIONS here, the rest to an overlay. */
@@ -266,6 +278,16 @@ export class TopicOverlays {
     const topic = codec.peekTopic(envelope);
     // Undecodable, or of the network-wide topic: the network-wide overlay checks it (and refuses the former).
     if (topic === undefined || topic === "") return global.receive(peer, envelope);
+    const rate = this.#options.peerRateLimit;
+    if (rate !== undefined) {
+      // The network-wide overlay has its own limit; this one bounds all named topics together.
+      let bucket = this.#peerBuckets.get(peer.nodeId);
+      if (!bucket) this.#peerBuckets.set(peer.nodeId, bucket = new TokenBucket(rate, 2 * rate, clock.now()));
+      if (!bucket.take(clock.now())) {
+        this.stats.rateLimited++;
+        return;
+      }
+    }
     const overlay = this.#overlays.get(topic);
     const now = clock.now();
     if (envelope.type === MessageType.GOSSIP_MESSAGE) {
