@@ -1,6 +1,6 @@
 /**
  * The DHT (issue 24), in progress: Kademlia's XOR metric (`distance.ts`) and the routing table's k-buckets with
- * replacement and netgroup diversity (`routing_table.ts`). Lookups, records, the wire messages and the node's
+ * replacement and netgroup diversity (`routing_table.ts`), the iterative lookup with disjoint paths (`lookup.ts`). Records, the wire messages and the node's
  * wiring are not built yet.
  *
  * @module
@@ -14,3 +14,4 @@ export {
   RoutingTable,
   type RoutingTableConfig,
 } from "./routing_table.ts";
+export { DEFAULT_LOOKUP_CONFIG, IterativeLookup, type LookupConfig, type LookupContact } from "./lookup.ts";
