@@ -1,6 +1,6 @@
 /**
  * The DHT (issue 24), in progress: Kademlia's XOR metric (`distance.ts`) and the routing table's k-buckets with
- * replacement and netgroup diversity (`routing_table.ts`), the iterative lookup with disjoint paths (`lookup.ts`). Records, the wire messages and the node's
+ * replacement and netgroup diversity (`routing_table.ts`), the iterative lookup with disjoint paths (`lookup.ts`), signed records (`records.ts`) and the store of records and providers with its bounds (`store.ts`). The wire messages and the node's
  * wiring are not built yet.
  *
  * @module
@@ -15,3 +15,21 @@ export {
   type RoutingTableConfig,
 } from "./routing_table.ts";
 export { DEFAULT_LOOKUP_CONFIG, IterativeLookup, type LookupConfig, type LookupContact } from "./lookup.ts";
+export {
+  MAX_RECORD_LIFETIME_MS,
+  MAX_RECORD_NAME_BYTES,
+  MAX_RECORD_VALUE_BYTES,
+  RecordError,
+  recordKey,
+  type SignedRecord,
+  signRecord,
+  topicKey,
+  verifyRecord,
+} from "./records.ts";
+export {
+  DEFAULT_DHT_STORE_CONFIG,
+  DhtStore,
+  type DhtStoreConfig,
+  type ProviderRecord,
+  type PutOutcome,
+} from "./store.ts";
