@@ -33,3 +33,17 @@ export {
   type ProviderRecord,
   type PutOutcome,
 } from "./store.ts";
+export {
+  DEFAULT_DHT_CONFIG,
+  type DhtConfig,
+  type DhtNetwork,
+  type DhtOperation,
+  type DhtRequest,
+  type DhtRequester,
+  type DhtResponse,
+  DhtService,
+  type DhtServiceOptions,
+  type DhtStats,
+  DhtStatus,
+  type LookupOutcome,
+} from "./service.ts";

@@ -32,5 +32,6 @@
 export { VirtualClock } from "./clock.ts";
 export { DEFAULT_LINK_MODEL, type LinkModel, SimNetwork, SimTransport, type SimTransportOptions } from "./network.ts";
 export { simAddress, type SimNode, startSimNode } from "./node.ts";
+export { type DhtAdversary, simDhtAddress, SimDhtNetwork, type SimDhtNode } from "./dht.ts";
 export { ManualClock } from "../clock.ts";
 export { type RandomSource, seededRandom } from "../random.ts";
