@@ -67,6 +67,26 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     14: { requestId: 9, protocol: "kv.get/1", data: new Uint8Array(16).fill(4) },
     15: { requestId: 9, status: 0, data: new Uint8Array(16).fill(5), detail: "" },
     16: { full: false, all: false, join: ["chat"], leave: ["blocks"] },
+    17: {
+      requestId: 1,
+      op: 2,
+      key: b32(11),
+      records: [{
+        publicKey: b32(12),
+        name: "n",
+        value: b32(13),
+        seq: 1,
+        expiresAt: NOW,
+        signature: new Uint8Array(64),
+      }],
+    },
+    18: {
+      requestId: 1,
+      status: 0,
+      nodes: [{ nodeId: b32(4), address: "127.0.0.1:9", lastSeen: 0 }],
+      providers: [{ nodeId: b32(5), address: "127.0.0.2:9", expiresAt: NOW }],
+      records: [],
+    },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

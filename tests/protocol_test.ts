@@ -60,6 +60,26 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
   [MessageType.REQUEST]: { requestId: 2 ** 32 - 1, protocol: "echo/1", data: new Uint8Array([6]) },
   [MessageType.RESPONSE]: { requestId: 7, status: 2, data: new Uint8Array(0), detail: "handler failed" },
   [MessageType.TOPIC_SUBSCRIPTIONS]: { full: true, all: false, join: ["chat", "blocks/1"], leave: [] },
+  [MessageType.DHT_REQUEST]: {
+    requestId: 3,
+    op: 2,
+    key: bytes32(12),
+    records: [{
+      publicKey: bytes32(13),
+      name: "profile",
+      value: new Uint8Array([7, 8]),
+      seq: 4,
+      expiresAt: NOW + 60_000,
+      signature: new Uint8Array(64).fill(14),
+    }],
+  },
+  [MessageType.DHT_RESPONSE]: {
+    requestId: 3,
+    status: 0,
+    nodes: [peer],
+    providers: [{ nodeId: bytes32(15), address: "127.0.0.9:7400", expiresAt: NOW + 1 }],
+    records: [],
+  },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

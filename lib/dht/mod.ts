@@ -47,3 +47,11 @@ export {
   DhtStatus,
   type LookupOutcome,
 } from "./service.ts";
+export {
+  DhtRequests,
+  MAX_DHT_REQUESTS_IN_FLIGHT,
+  requestFrom,
+  requestPayload,
+  responseFrom,
+  responsePayload,
+} from "./wire.ts";

@@ -52,6 +52,10 @@ export {
 } from "./limits.ts";
 export {
   type ApplicationPayload,
+  type DhtProviderFields,
+  type DhtRecordFields,
+  type DhtRequestPayload,
+  type DhtResponsePayload,
   type DirectMessagePayload,
   type DisconnectPayload,
   DisconnectReason,
@@ -62,6 +66,7 @@ export {
   type HandshakePayload,
   type HeartbeatPayload,
   LINK_AUTHENTICATED_TYPES,
+  MAX_DHT_CONTACTS,
   MAX_PROTOCOL_NAME_BYTES,
   type Message,
   MESSAGE_TYPE_NAMES,

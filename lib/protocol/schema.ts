@@ -9,7 +9,13 @@ import { Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "../address.ts";
 import { ProtocolError } from "../errors.ts";
 import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_REQUEST_ID, MAX_TOPIC_BYTES, MAX_TOPICS_PER_PEER } from "./limits.ts";
-import { MAX_PROTOCOL_NAME_BYTES, MESSAGE_TYPE_NAMES, MessageType, type PayloadByType } from "./types.ts";
+import {
+  MAX_DHT_CONTACTS,
+  MAX_PROTOCOL_NAME_BYTES,
+  MESSAGE_TYPE_NAMES,
+  MessageType,
+  type PayloadByType,
+} from "./types.ts";
 
 type Field =
   | { name: string; kind: "uint"; max: number }
@@ -52,6 +58,19 @@ const APPLICATION_FIELDS: readonly Field[] = [
   { name: "data", kind: "blob" },
 ];
 const LIMIT_FIELDS: readonly Field[] = [{ name: "limit", kind: "uint", max: MAX_PEER_LIST }];
+const DHT_RECORD: readonly Field[] = [
+  { name: "publicKey", kind: "bytes", length: 32 },
+  { name: "name", kind: "text", maxBytes: 64 },
+  { name: "value", kind: "blob" },
+  { name: "seq", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+  { name: "expiresAt", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+  { name: "signature", kind: "bytes", length: 64 },
+];
+const DHT_PROVIDER: readonly Field[] = [
+  { name: "nodeId", kind: "bytes", length: 32 },
+  { name: "address", kind: "address", optional: false },
+  { name: "expiresAt", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+];
 
 /** Payload schema of each type: the positional fields of its MessagePack array. */
 const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
@@ -94,6 +113,19 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "status", kind: "uint", max: 255 },
     { name: "data", kind: "blob" },
     { name: "detail", kind: "text", maxBytes: 256 },
+  ],
+  [MessageType.DHT_REQUEST]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "op", kind: "uint", max: 255 },
+    { name: "key", kind: "bytes", length: 32 },
+    { name: "records", kind: "list", max: 1, of: DHT_RECORD },
+  ],
+  [MessageType.DHT_RESPONSE]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "status", kind: "uint", max: 255 },
+    { name: "nodes", kind: "list", max: MAX_DHT_CONTACTS, of: PEER_RECORD },
+    { name: "providers", kind: "list", max: MAX_DHT_CONTACTS, of: DHT_PROVIDER },
+    { name: "records", kind: "list", max: 1, of: DHT_RECORD },
   ],
   [MessageType.TOPIC_SUBSCRIPTIONS]: [
     { name: "full", kind: "bool" },

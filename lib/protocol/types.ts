@@ -43,6 +43,10 @@ export const MessageType = {
   RESPONSE: 15,
   /** The topics the sender is in: the whole set on a new link, then what it joins and leaves (not in the original design). */
   TOPIC_SUBSCRIPTIONS: 16,
+  /** A DHT query: find nodes, get or put a record, add or get providers (not in the original design). */
+  DHT_REQUEST: 17,
+  /** Answers a DHT_REQUEST: status, the closest nodes known, providers, a record (not in the original design). */
+  DHT_RESPONSE: 18,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -107,7 +111,12 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.HEARTBEAT,
   MessageType.GOSSIP_MESSAGE,
   MessageType.TOPIC_SUBSCRIPTIONS,
+  MessageType.DHT_REQUEST,
+  MessageType.DHT_RESPONSE,
 ]);
+
+/** Most nodes or providers in one DHT_RESPONSE. */
+export const MAX_DHT_CONTACTS = 32;
 
 /** Longest REQUEST protocol name, in bytes. */
 export const MAX_PROTOCOL_NAME_BYTES = 64;
@@ -291,6 +300,58 @@ export interface TopicSubscriptionsPayload {
   leave: string[];
 }
 
+/** A signed DHT record on the wire (lib/dht/records.ts says what is signed). */
+export interface DhtRecordFields {
+  /** The owner's Ed25519 public key, 32 bytes. */
+  publicKey: Uint8Array;
+  /** The record's name, at most 64 bytes of UTF-8. */
+  name: string;
+  /** The value (the DHT refuses more than 1 KiB). */
+  value: Uint8Array;
+  /** Sequence number. */
+  seq: number;
+  /** Expiry, ms since the epoch. */
+  expiresAt: number;
+  /** The owner's signature, 64 bytes. */
+  signature: Uint8Array;
+}
+
+/** A provider of a key on the wire: who, where, until when. */
+export interface DhtProviderFields {
+  /** The provider's node id, 32 bytes. */
+  nodeId: Uint8Array;
+  /** Its address, `host:port`. */
+  address: string;
+  /** When the record expires, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** Payload of DHT_REQUEST. */
+export interface DhtRequestPayload {
+  /** Correlation id chosen by the asker, echoed in the answer; 0..2^32-1. */
+  requestId: number;
+  /** 0 FIND_NODE, 1 GET_VALUE, 2 PUT_VALUE, 3 ADD_PROVIDER, 4 GET_PROVIDERS. */
+  op: number;
+  /** The target id or key, 32 bytes. */
+  key: Uint8Array;
+  /** For PUT_VALUE the record (one); otherwise empty. */
+  records: DhtRecordFields[];
+}
+
+/** Payload of DHT_RESPONSE. */
+export interface DhtResponsePayload {
+  /** The request's correlation id. */
+  requestId: number;
+  /** 0 OK, 1 RATE_LIMITED, 2 BAD_REQUEST, 3 REFUSED; unknown codes read as a refusal. */
+  status: number;
+  /** The nodes the answerer knows closest to the key, at most {@link MAX_DHT_CONTACTS} (`lastSeen` 0). */
+  nodes: PeerRecord[];
+  /** For GET_PROVIDERS: providers of the key, at most {@link MAX_DHT_CONTACTS}. */
+  providers: DhtProviderFields[];
+  /** For GET_VALUE: the record kept under the key (at most one). */
+  records: DhtRecordFields[];
+}
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -331,6 +392,10 @@ export interface PayloadByType {
   [MessageType.RESPONSE]: ResponsePayload;
   /** TOPIC_SUBSCRIPTIONS */
   [MessageType.TOPIC_SUBSCRIPTIONS]: TopicSubscriptionsPayload;
+  /** DHT_REQUEST */
+  [MessageType.DHT_REQUEST]: DhtRequestPayload;
+  /** DHT_RESPONSE */
+  [MessageType.DHT_RESPONSE]: DhtResponsePayload;
 }
 
 /**
