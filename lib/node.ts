@@ -194,6 +194,8 @@ export class KithNode {
   #peers: PeerManager | undefined;
   #gossip: GossipProtocol | undefined;
   #topics: TopicOverlays | undefined;
+  // The topic overlays take joins and leaves (set once start has joined the topics subscribed before it).
+  #topicsLive = false;
   readonly #topicsConfig: Readonly<TopicsConfig>;
   #verifier: ParallelVerifier | undefined;
   #address = "";
@@ -454,6 +456,7 @@ export class KithNode {
     gossip.start();
     // The topics subscribed to before start are joined now (each was checked against maxTopics then).
     for (const topic of this.#subscriptions.topics()) if (topic !== "") topics.join(topic);
+    this.#topicsLive = true; // from here on, subscribe() joins at once
     topics.start();
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
@@ -497,7 +500,7 @@ export class KithNode {
     const named = topic !== undefined && topic !== "";
     if (named && !isTopicName(topic)) throw badTopic(topic);
     const first = named && this.#subscriptions.count(topic) === 0;
-    if (first && this.#topics && this.#state === "running") this.#topics.join(topic);
+    if (first && this.#topics && this.#topicsLive) this.#topics.join(topic);
     else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
       throw new KithError(
         "TOO_MANY_TOPICS",
@@ -506,7 +509,7 @@ export class KithNode {
     }
     const onEnd = named
       ? () => {
-        if (this.#subscriptions.count(topic) === 0 && this.#state === "running") this.#topics?.leave(topic);
+        if (this.#subscriptions.count(topic) === 0 && this.#topicsLive) this.#topics?.leave(topic);
       }
       : undefined;
     return this.#subscriptions.subscribe(topic, callback, onEnd);
@@ -728,6 +731,7 @@ export class KithNode {
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#direct?.stop();
+    this.#topicsLive = false;
     this.#topics?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();
