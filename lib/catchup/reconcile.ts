@@ -15,8 +15,9 @@
  * ranges; what does not fit is left for a later session.
  *
  * A fingerprint is the first 16 bytes of SHA-256 over the ids' sum modulo 2^256 and their count: the sum
- * makes the fingerprint independent of how a range is cut, and the hash keeps a peer from crafting a set that
- * collides with another's without finding a SHA-256 collision.
+ * makes it independent of order and of how a range is cut. A sum is easy to match with chosen values, but
+ * message ids are SHA-256 digests of signed content, so matching another set's sum with real messages needs
+ * SHA-256 preimages (as Negentropy argues for its own sums).
  *
  * Pure logic: no clock, I/O or randomness.
  *
