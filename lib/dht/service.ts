@@ -332,11 +332,10 @@ export class DhtService {
     const lookup = new IterativeLookup(this.#local, target, seeds, { alpha: this.config.alpha, k, paths });
     return new Promise((resolve) => {
       let inFlight = 0, finished = false, stopped = false;
-      let timer: TimerId | undefined;
       const finish = (timedOut: boolean) => {
         if (finished) return;
         finished = true;
-        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         resolve({
           outcome: {
             closest: lookup.result(),
@@ -346,7 +345,8 @@ export class DhtService {
           },
         });
       };
-      timer = this.#clock.setTimeout(() => finish(true), this.config.lookupTimeoutMs);
+      // Set before the first query goes out: finish() runs only after it, from an answer or from this timer.
+      const timer: TimerId = this.#clock.setTimeout(() => finish(true), this.config.lookupTimeoutMs);
       const pump = () => {
         if (finished) return;
         if (!stopped) {
