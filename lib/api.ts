@@ -32,6 +32,7 @@ import type { KithNode, ReceivedMessage } from "./node.ts";
 import { EventStreams, type EventStreamStats, type SendEvent } from "./api_sse.ts";
 import { ApiAuth, LOGIN_CODE_TTL_MS, sameSite } from "./api_auth.ts";
 import { renderMetrics } from "./api_metrics.ts";
+import { TopicLabels } from "./api_topic_labels.ts";
 import {
   base64ToBytes,
   devnetStateJson,
@@ -89,6 +90,8 @@ export class ControlApi {
   #server: Deno.HttpServer | undefined;
   readonly #streams: EventStreams;
   readonly #eventJson = new WeakMap<ReceivedMessage, string>();
+  // Which topics have metric series of their own, kept across scrapes.
+  readonly #topicLabels = new TopicLabels();
   #address = "";
 
   /** Creates the server; nothing listens until {@link ControlApi.start}. */
@@ -182,7 +185,9 @@ export class ControlApi {
         return json(topicPeersJson(node, topic));
       }
       case "GET /metrics":
-        return new Response(renderMetrics(node), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        return new Response(renderMetrics(node, this.#topicLabels), {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        });
       case "GET /v1/devnet":
         if (this.#options.devnet) return json(devnetStateJson(this.#options.devnet));
         break;
