@@ -188,7 +188,7 @@ function renderTopicMetrics(
   metric(
     "kith_topic_routing_total",
     "counter",
-    "Topic routing: fanout publishes, refusals and drops, subscription messages.",
+    "Topic routing: fanout publishes, refusals and drops, subscription messages, envelopes over a peer's rate for all topics.",
     [
       ['{outcome="fanout_published"}', routing.fanoutPublished],
       ['{outcome="wrong_topic"}', routing.wrongTopic],
@@ -196,6 +196,7 @@ function renderTopicMetrics(
       ['{outcome="digests_dropped"}', routing.digestsDropped],
       ['{outcome="subscriptions_refused"}', routing.subscriptionsRefused],
       ['{outcome="subscriptions_sent"}', routing.subscriptionsSent],
+      ['{outcome="rate_limited"}', routing.rateLimited],
     ],
   );
 }
