@@ -12,7 +12,9 @@
  * | GET /v1/peers | every known peer: state, direction, trust, reputation, last seen, round trip |
  * | GET /v1/trust | trust, reputation and its parts per peer, with the latest trust events |
  * | POST /v1/publish | body `{"data": "text"}` or `{"dataBase64": "..."}`, optional `"topic"`, `"ttl"`; answers `{"id"}` |
- * | GET /v1/subscribe[?topic=T] | `text/event-stream` of application messages; a client behind by more than the high-water mark loses events and then gets `event: dropped` with `{"count"}`; over the stream cap, 503 |
+ * | GET /v1/subscribe[?topic=T] | `text/event-stream` of application messages (joining topic T); a client behind by more than the high-water mark loses events and then gets `event: dropped` with `{"count"}`; over the stream cap, 503; a bad topic name 400, over `maxTopics` 409 |
+ * | GET /v1/topics | the topics this node is in, with peers, eager links and message counters; topic routing counters |
+ * | GET /v1/topics/peers?topic=T | the connected peers in topic T (node id, address, trust, relays all) |
  * | GET /metrics | Prometheus text format |
  *
  * Errors are JSON `{"error": {"code", "message"}}` with a 4xx status (503 `TOO_MANY_STREAMS` over the stream cap).
@@ -30,7 +32,19 @@ import type { KithNode, ReceivedMessage } from "./node.ts";
 import { EventStreams, type EventStreamStats, type SendEvent } from "./api_sse.ts";
 import { ApiAuth, LOGIN_CODE_TTL_MS, sameSite } from "./api_auth.ts";
 import { renderMetrics } from "./api_metrics.ts";
-import { base64ToBytes, devnetStateJson, json, messageJson, page, problem, statusJson } from "./api_views.ts";
+import { TopicLabels } from "./api_topic_labels.ts";
+import {
+  base64ToBytes,
+  devnetStateJson,
+  json,
+  messageJson,
+  page,
+  problem,
+  statusJson,
+  topicPeersJson,
+  topicsJson,
+} from "./api_views.ts";
+import { isTopicName } from "./topics/mod.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
 
 export { DEFAULT_MAX_EVENT_STREAMS, DEFAULT_STREAM_HIGH_WATER_BYTES, type EventStreamStats } from "./api_sse.ts";
@@ -76,6 +90,8 @@ export class ControlApi {
   #server: Deno.HttpServer | undefined;
   readonly #streams: EventStreams;
   readonly #eventJson = new WeakMap<ReceivedMessage, string>();
+  // Which topics have metric series of their own, kept across scrapes.
+  readonly #topicLabels = new TopicLabels();
   #address = "";
 
   /** Creates the server; nothing listens until {@link ControlApi.start}. */
@@ -158,8 +174,20 @@ export class ControlApi {
         return await this.#publish(request);
       case "GET /v1/subscribe":
         return this.#subscribe(url.searchParams.get("topic") ?? undefined);
+      case "GET /v1/topics":
+        return json(topicsJson(node));
+      case "GET /v1/topics/peers": {
+        const topic = url.searchParams.get("topic");
+        if (topic === null) {
+          return problem(400, "BAD_FIELD", 'give the topic: /v1/topics/peers?topic=T ("" for all peers)');
+        }
+        if (topic !== "" && !isTopicName(topic)) return problem(400, "BAD_TOPIC", "a topic name is at most 255 bytes");
+        return json(topicPeersJson(node, topic));
+      }
       case "GET /metrics":
-        return new Response(renderMetrics(node), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        return new Response(renderMetrics(node, this.#topicLabels), {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        });
       case "GET /v1/devnet":
         if (this.#options.devnet) return json(devnetStateJson(this.#options.devnet));
         break;
@@ -181,6 +209,8 @@ export class ControlApi {
       "/v1/trust",
       "/v1/publish",
       "/v1/subscribe",
+      "/v1/topics",
+      "/v1/topics/peers",
       "/metrics",
       "/v1/login-code",
     ];
@@ -268,9 +298,18 @@ export class ControlApi {
   }
 
   #subscribe(topic: string | undefined): Response {
-    return this.#eventStream("subscribed", (send) => [
-      this.#options.node.subscribe(topic, (message) => send("message", () => this.#messageJson(message))),
-    ]);
+    try {
+      return this.#eventStream("subscribed", (send) => [
+        this.#options.node.subscribe(topic, (message) => send("message", () => this.#messageJson(message))),
+      ]);
+    } catch (error) {
+      // Refused by the node as it subscribed (the stream was not opened): the request's fault, or a full node's.
+      if (error instanceof KithError && error.code === "TOO_MANY_TOPICS") {
+        return problem(409, error.code, error.message);
+      }
+      if (error instanceof KithError && error.code === "BAD_TOPIC") return problem(400, error.code, error.message);
+      throw error;
+    }
   }
 
   /** A message's event data as JSON, made once however many streams send it (they share the message object). */

@@ -4,10 +4,27 @@
  *
  * @module
  */
+import { escapeLabelValue, OTHER_TOPICS_LABEL, TopicLabels } from "./api_topic_labels.ts";
+import { type TopicMessageCounts, topicMessageCounts } from "./api_views.ts";
 import type { KithNode } from "./node.ts";
 
-/** The Prometheus text exposition of `node`'s peers, messages, bytes, handshakes, trust and latency. */
-export function renderMetrics(node: KithNode): string {
+/** The per-topic outcomes, as labelled, and the counter of each. */
+const TOPIC_OUTCOMES: readonly [string, keyof TopicMessageCounts][] = [
+  ["published", "published"],
+  ["delivered", "delivered"],
+  ["forwarded", "forwarded"],
+  ["duplicate", "duplicates"],
+  ["invalid", "invalid"],
+  ["rate_limited", "rateLimited"],
+  ["origin_limited", "originLimited"],
+];
+
+/**
+ * The Prometheus text exposition of `node`'s peers, messages, bytes, handshakes, trust, latency and topics.
+ * `labels` chooses which topics get series of their own (see {@link TopicLabels}); keep one per node across
+ * scrapes so a topic keeps its series.
+ */
+export function renderMetrics(node: KithNode, labels: TopicLabels = new TopicLabels()): string {
   const stats = node.stats();
   const peers = node.peers();
   const lines: string[] = [];
@@ -115,6 +132,71 @@ export function renderMetrics(node: KithNode): string {
     `kith_delivery_latency_seconds_sum ${latency.sum / 1000}`,
     `kith_delivery_latency_seconds_count ${latency.count}`,
   );
+  renderTopicMetrics(node, labels, metric);
   metric("kith_uptime_seconds", "gauge", "Seconds since the node started.", [["", node.uptimeMs / 1000]]);
   return lines.join("\n") + "\n";
+}
+
+/** The topic series: how many topics, and per topic (bounded by `labels`) its peers and messages; routing. */
+function renderTopicMetrics(
+  node: KithNode,
+  labels: TopicLabels,
+  metric: (name: string, type: string, help: string, samples: [string, number][]) => void,
+): void {
+  const topics = node.topics().map((info) => ({ ...info, messages: topicMessageCounts(node, info.topic) }));
+  const labelled = labels.choose(
+    topics.map((t) => ({
+      topic: t.topic,
+      subscribed: t.subscribed,
+      traffic: t.messages.delivered + t.messages.forwarded,
+    })),
+  );
+  const shown = topics.filter((t) => labelled.has(t.topic));
+  const others = topics.filter((t) => !labelled.has(t.topic));
+  const label = (topic: string) => `topic="${escapeLabelValue(topic)}"`;
+  metric(
+    "kith_topics",
+    "gauge",
+    "Named topics this node is in: subscribed by the application, or relayed for every topic.",
+    [
+      ['{kind="subscribed"}', topics.filter((t) => t.subscribed).length],
+      ['{kind="relayed"}', topics.filter((t) => !t.subscribed).length],
+    ],
+  );
+  const sum = (pick: (t: typeof topics[number]) => number) => others.reduce((n, t) => n + pick(t), 0);
+  metric(
+    "kith_topic_peers",
+    "gauge",
+    `Connected peers in each topic's overlay (at most ${labels.max} topics by name, the rest summed under topic="${OTHER_TOPICS_LABEL}").`,
+    [
+      ...shown.map((t): [string, number] => [`{${label(t.topic)}}`, t.peers]),
+      ...(others.length > 0 ? [[`{${label(OTHER_TOPICS_LABEL)}}`, sum((t) => t.peers)] as [string, number]] : []),
+    ],
+  );
+  metric(
+    "kith_topic_messages_total",
+    "counter",
+    `Messages of each topic's overlay by outcome (topics as in kith_topic_peers; a topic's counters start again when it is rejoined).`,
+    TOPIC_OUTCOMES.flatMap(([outcome, key]) => [
+      ...shown.map((t): [string, number] => [`{${label(t.topic)},outcome="${outcome}"}`, t.messages[key]]),
+      ...(others.length > 0
+        ? [[`{${label(OTHER_TOPICS_LABEL)},outcome="${outcome}"}`, sum((t) => t.messages[key])] as [string, number]]
+        : []),
+    ]),
+  );
+  const routing = node.stats().topics;
+  metric(
+    "kith_topic_routing_total",
+    "counter",
+    "Topic routing: fanout publishes, refusals and drops, subscription messages, envelopes over a peer's rate for all topics.",
+    [
+      ['{outcome="fanout_published"}', routing.fanoutPublished],
+      ['{outcome="wrong_topic"}', routing.wrongTopic],
+      ['{outcome="dropped_after_leave"}', routing.droppedAfterLeave],
+      ['{outcome="digests_dropped"}', routing.digestsDropped],
+      ['{outcome="subscriptions_refused"}', routing.subscriptionsRefused],
+      ['{outcome="subscriptions_sent"}', routing.subscriptionsSent],
+      ['{outcome="rate_limited"}', routing.rateLimited],
+    ],
+  );
 }

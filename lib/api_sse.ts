@@ -72,13 +72,14 @@ export class EventStreams {
    * A `text/event-stream` response, or `undefined` when the cap is reached. `attach` subscribes and returns its
    * subscriptions, which end with the stream (client gone, write failed, or {@link EventStreams.closeAll}).
    * A comment every 15 s keeps idle proxies from closing it.
+   *
+   * @throws what `attach` throws (the stream is then not opened and takes no slot)
    */
   open(greeting: string, attach: (send: SendEvent) => { unsubscribe(): void }[]): Response | undefined {
     if (this.#ends.size >= this.#max && !this.#replaceStalled()) {
       this.#stats.refused++;
       return undefined;
     }
-    this.#stats.accepted++;
     const encoder = new TextEncoder();
     const highWater = this.#highWater;
     const stats = this.#stats;
@@ -135,10 +136,16 @@ export class EventStreams {
         };
         this.#ends.set(end, state);
         write(`: ${greeting}\n\n`, false);
-        subscriptions = attach((event, json) => {
-          if (controller !== undefined && queued() >= highWater) miss();
-          else if (!write(`event: ${event}\ndata: ${json()}\n\n`, true) && controller !== undefined) miss();
-        });
+        try {
+          subscriptions = attach((event, json) => {
+            if (controller !== undefined && queued() >= highWater) miss();
+            else if (!write(`event: ${event}\ndata: ${json()}\n\n`, true) && controller !== undefined) miss();
+          });
+        } catch (error) {
+          // Refused as it subscribed: the stream never opens, and must not keep its slot.
+          end();
+          throw error;
+        }
         keepAlive = setInterval(() => {
           if (queued() === 0) write(": keep-alive\n\n", true);
         }, 15_000);
@@ -149,6 +156,7 @@ export class EventStreams {
       },
       cancel: () => end(),
     }, { highWaterMark: highWater, size: (chunk) => chunk.byteLength });
+    this.#stats.accepted++;
     return new Response(body, {
       headers: { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" },
     });

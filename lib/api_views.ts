@@ -95,3 +95,70 @@ export function devnetStateJson(nodes: KithNode[]): Record<string, unknown> {
     }),
   };
 }
+
+/** One topic's message counters in its own overlay (first copies, copies relayed, duplicates, refusals). */
+export interface TopicMessageCounts {
+  /** Messages this node published through the topic's overlay (publishes from outside go to `fanoutPublished`). */
+  published: number;
+  /** First copies received and delivered. */
+  delivered: number;
+  /** Copies sent on while relaying. */
+  forwarded: number;
+  /** Copies of messages already seen. */
+  duplicates: number;
+  /** Envelopes refused as invalid. */
+  invalid: number;
+  /** Envelopes dropped by the per-peer rate limit. */
+  rateLimited: number;
+  /** Messages dropped by the per-origin rate limit. */
+  originLimited: number;
+}
+
+/** The counters of `topic`'s overlay at `node`, or zeros when the node is not in it (or not started). */
+export function topicMessageCounts(node: KithNode, topic: string): TopicMessageCounts {
+  let stats;
+  try {
+    stats = node.components.topics.gossipOf(topic)?.stats;
+  } catch {
+    stats = undefined; // not started
+  }
+  return {
+    published: stats?.published ?? 0,
+    delivered: stats?.delivered ?? 0,
+    forwarded: stats?.forwarded ?? 0,
+    duplicates: stats?.duplicates ?? 0,
+    invalid: stats?.invalid ?? 0,
+    rateLimited: stats?.rateLimited ?? 0,
+    originLimited: stats?.originLimited ?? 0,
+  };
+}
+
+/**
+ * The body of `GET /v1/topics`: each named topic this node is in (subscribed, or relayed for every topic) with
+ * its peers, eager links and message counters, and the node's topic routing counters.
+ */
+export function topicsJson(node: KithNode): Record<string, unknown> {
+  return {
+    topics: node.topics().map((info) => ({ ...info, messages: topicMessageCounts(node, info.topic) })),
+    routing: node.stats().topics,
+  };
+}
+
+/**
+ * The body of `GET /v1/topics/peers?topic=T`: the connected peers that said they are in `topic` (or relay every
+ * topic), with their address and trust, whether or not this node is in it (`""`: every connected peer).
+ */
+export function topicPeersJson(node: KithNode, topic: string): Record<string, unknown> {
+  const byId = new Map(node.peers().map((peer) => [peer.nodeId, peer]));
+  const membership = node.components.topics.membership;
+  return {
+    topic,
+    member: topic === "" || node.topics().some((info) => info.topic === topic),
+    peers: node.topicPeers(topic).map((nodeId) => ({
+      nodeId,
+      address: byId.get(nodeId)?.address ?? "",
+      trust: byId.get(nodeId)?.trust ?? 0,
+      relaysAll: membership.relaysAll(nodeId),
+    })),
+  };
+}

@@ -541,7 +541,8 @@ function checkComponents(config: NetworkConfig): void {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const key = SOURCE_OF[error.key] ?? error.key;
-    throw new ConfigError(key, `${key}: ${error.message}`);
+    // Named once: some components' messages already begin with the key.
+    throw new ConfigError(key, error.message.startsWith(key) ? error.message : `${key}: ${error.message}`);
   }
   try {
     new MessageCodec(parts.protocol);

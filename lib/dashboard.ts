@@ -3,8 +3,8 @@
  * build step, nothing loaded from elsewhere), served by the control API at
  * `/`. It logs in by exchanging the one-time code from `kith dashboard` (in
  * the URL fragment, which never reaches a server log) for an HttpOnly,
- * SameSite=Strict session cookie, then polls status, peers and trust every
- * two seconds and follows messages over Server-Sent Events. Every value that
+ * SameSite=Strict session cookie, then polls status, peers, trust and topics
+ * every two seconds and follows messages over Server-Sent Events. Every value that
  * comes from peers is rendered as text (`textContent`), never as HTML.
  *
  * @module
@@ -180,13 +180,27 @@ function renderTopology(peers, self) {
     outer.length + " more nodes they announced (hollow, dashed lines: claimed by them, not measured here)";
 }
 
+// The topics this node is in (names are chosen by applications and peers: text only, like everything else).
+function renderTopics(body) {
+  const rows = body.topics.map((t) => {
+    const row = el("tr");
+    row.append(el("td", t.topic, { class: "topic" }), el("td", t.subscribed ? "subscribed" : "relayed"), el("td", t.peers),
+      el("td", t.eager), el("td", t.delivered));
+    return row;
+  });
+  $("topics").replaceChildren(...rows);
+  $("topics-note").textContent = rows.length ? "" : "In no topic besides the network-wide one, which every node is in.";
+}
+
 async function refresh() {
   try {
-    const [status, peers, trust] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust")]);
+    const [status, peers, trust, topics] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust"),
+      api("/v1/topics")]);
     notice("");
     selfId = status.nodeId;
     renderStatus(status);
     renderPeers(peers, trust);
+    renderTopics(topics);
   } catch (error) { if (String(error) !== "Error: 401") notice(String(error)); }
 }
 
@@ -238,6 +252,7 @@ ${PAGE_CSS}
   th button { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; cursor: pointer; }
   th button:focus-visible, button:focus-visible, input:focus-visible { outline: 2px solid #0969da; }
   .mono { font-family: ui-monospace, monospace; }
+  td.topic { white-space: normal; word-break: break-all; }
   .note { color: #57606a; font-size: .85rem; margin: .25rem 0 0; }
   #topology { max-width: 100%; height: auto; }
   #feed { list-style: none; padding: 0; margin: 0; max-height: 18rem; overflow: auto; font-size: .9rem; }
@@ -269,6 +284,11 @@ ${PAGE_CSS}
       <label>Message <input id="text" name="text" required size="24"></label>
       <button type="submit">Publish</button>
     </form>
+  </section>
+  <section aria-labelledby="h-topics"><h2 id="h-topics">Topics</h2>
+    <table><thead><tr><th scope="col">Topic</th><th scope="col">In</th><th scope="col">Peers</th><th scope="col">Eager</th><th scope="col">Delivered</th></tr></thead>
+    <tbody id="topics"></tbody></table>
+    <p id="topics-note" class="note"></p>
   </section>
 </div>
 <script>${DASHBOARD_SCRIPT}</script>

@@ -1,6 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core): login through the one-time code,
- * the peers table, publishing through the form, a hostile payload rendered as text, the topology with announced
+ * the peers table, publishing through the form, a hostile payload and a hostile topic name rendered as text, the
+ * topics panel, the topology with announced
  * neighbours, a phone-sized window, keyboard navigation and the devnet page. Exits 0 when every check holds. playwright needs broad permissions, so tests run this script as a subprocess:
  *
  *   deno run -A scripts/browser-check.ts [--screenshot docs/dashboard.png] [--devnet-screenshot docs/devnet.png]
@@ -92,6 +93,18 @@ try {
   await pages[0].fill("#text", "hello from the form");
   await pages[0].click("button[type=submit]");
   await pages[1].waitForSelector("#feed li:has-text('hello from the form')", { timeout: 15_000 });
+  // The topics panel lists node 1's topics with their peers; a hostile topic name is text too (a relay-all
+  // node's topics are named by whoever publishes).
+  const hostileTopic = "<img src=x onerror=alert(3)><b>t</b>";
+  nodes[1].subscribe(hostileTopic);
+  nodes[2].subscribe(hostileTopic);
+  await nodes[1].waitForTopicPeers(hostileTopic, 1, { timeout: 15_000 });
+  await pages[1].waitForSelector("#topics td:has-text('onerror')", { timeout: 15_000 });
+  const topicRow = await pages[1].locator("#topics tr").first().allTextContents();
+  assert.ok(topicRow[0].startsWith(hostileTopic + "subscribed"), `the topic row: ${topicRow}`);
+  assert.equal(await pages[1].locator("#topics img, #topics b").count(), 0, "no element was created from its name");
+  await pages[1].waitForSelector("#topics tr td:nth-child(3):text-is('1')", { timeout: 15_000 });
+  assert.match(await pages[0].locator("#topics-note").textContent() ?? "", /In no topic/);
   // A hostile payload from a peer is shown as text and runs nothing.
   const payload = "<img src=x onerror=alert(1)><script>alert(2)</script>";
   nodes[3].broadcast(payload, { topic: "" });

@@ -1,12 +1,27 @@
 import assert from "node:assert/strict";
 import { ControlApi, loadOrCreateApiToken, MAX_API_BODY_BYTES } from "../lib/api.ts";
+import type { NetworkConfig } from "../lib/config.ts";
 import { KithNode } from "../lib/node.ts";
 
+/** Polls `check` every 20 ms until it holds, for at most 10 s (a state reached over loopback, not a timing). */
+async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} did not happen within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function withApi(
-  fn: (call: (path: string, init?: RequestInit) => Promise<Response>, nodes: KithNode[]) => Promise<void>,
+  fn: (
+    call: (path: string, init?: RequestInit) => Promise<Response>,
+    nodes: KithNode[],
+    api: ControlApi,
+  ) => Promise<void>,
+  options: { config?: Partial<NetworkConfig>; maxEventStreams?: number } = {},
 ) {
   const dir = await Deno.makeTempDir();
-  const a = new KithNode({ config: { listenHost: "127.0.41.1", listenPort: 0, minPeers: 1 } });
+  const a = new KithNode({ config: { listenHost: "127.0.41.1", listenPort: 0, minPeers: 1, ...options.config } });
   const b = new KithNode({ config: { listenHost: "127.0.42.1", listenPort: 0, minPeers: 1 } });
   let api: ControlApi | undefined;
   try {
@@ -16,12 +31,13 @@ async function withApi(
     const token = await loadOrCreateApiToken(dir);
     assert.equal((await Deno.stat(`${dir}/api.token`)).mode! & 0o777, 0o600);
     assert.equal(await loadOrCreateApiToken(dir), token, "the token is kept across restarts");
-    api = new ControlApi({ node: a, token, port: 0 });
+    api = new ControlApi({ node: a, token, port: 0, maxEventStreams: options.maxEventStreams });
     const address = await api.start();
     await fn(
       (path, init = {}) =>
         fetch(`http://${address}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } }),
       [a, b],
+      api,
     );
   } finally {
     await api?.stop();
@@ -120,5 +136,80 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
         'kith_gossip_lateness_ms{stat="deviation"} 0',
       ]
     ) assert.ok(text.includes(name), `metrics lack ${name}`);
+  });
+});
+
+Deno.test("control API: the event stream refuses a bad topic name (400) and a topic over maxTopics (409), and keeps no stream slot for either", async () => {
+  await withApi(async (call, _nodes, api) => {
+    const first = await call("/v1/subscribe?topic=one");
+    assert.equal(first.status, 200);
+    const reader = first.body!.getReader();
+    // Refusals, more of them than there are free slots: none may hold a slot, or the last request is a 503.
+    for (let i = 0; i < 3; i++) {
+      const over = await call("/v1/subscribe?topic=two");
+      assert.equal(over.status, 409);
+      assert.equal((await over.json()).error.code, "TOO_MANY_TOPICS");
+      const bad = await call(`/v1/subscribe?topic=${"x".repeat(256)}`);
+      assert.equal(bad.status, 400);
+      assert.equal((await bad.json()).error.code, "BAD_TOPIC");
+    }
+    assert.equal(api.eventStreamStats().open, 1);
+    assert.equal(api.eventStreamStats().accepted, 1);
+    const again = await call("/v1/subscribe?topic=one");
+    assert.equal(again.status, 200, "the second slot is still free");
+    await again.body!.cancel();
+    await reader.cancel();
+  }, { config: { maxTopics: 1 }, maxEventStreams: 2 });
+});
+
+Deno.test("control API: /v1/topics lists the node's topics with their peers, eager links and message counters", async () => {
+  await withApi(async (call, [a, b]) => {
+    const empty = await (await call("/v1/topics")).json();
+    assert.deepEqual(empty.topics, []);
+    assert.equal(empty.routing.fanoutPublished, 0);
+    let received = 0;
+    const inbox = a.subscribe("news", () => received++);
+    b.subscribe("news");
+    await a.waitForTopicPeers("news", 1, { timeout: 10_000 });
+    await eventually("b counting a in news", () => b.components.topics.topics()[0]?.peers === 1);
+    b.broadcast("headline", { topic: "news" });
+    await eventually("a receiving the message", () => received === 1);
+    const body = await (await call("/v1/topics")).json();
+    assert.equal(body.topics.length, 1);
+    const [news] = body.topics;
+    assert.equal(news.topic, "news");
+    assert.equal(news.subscribed, true);
+    assert.equal(news.peers, 1);
+    assert.equal(news.eager, 1);
+    assert.equal(news.delivered, 1);
+    assert.equal(news.messages.delivered, 1);
+    assert.equal(news.messages.published, 0);
+    assert.equal(typeof body.routing.wrongTopic, "number");
+    inbox.unsubscribe();
+    assert.deepEqual((await (await call("/v1/topics")).json()).topics, [], "leaving the topic drops it from the list");
+  });
+});
+
+Deno.test("control API: /v1/topics/peers names the connected peers in a topic, whether or not this node is in it", async () => {
+  await withApi(async (call, [a, b]) => {
+    b.subscribe("elsewhere");
+    await a.waitForTopicPeers("elsewhere", 1, { timeout: 10_000 });
+    const body = await (await call("/v1/topics/peers?topic=elsewhere")).json();
+    assert.equal(body.topic, "elsewhere");
+    assert.equal(body.member, false, "a is not in it itself");
+    assert.deepEqual(body.peers.map((p: { nodeId: string }) => p.nodeId), [b.nodeId]);
+    assert.equal(body.peers[0].address, b.address);
+    assert.equal(body.peers[0].relaysAll, false);
+    const none = await (await call("/v1/topics/peers?topic=nobody")).json();
+    assert.deepEqual(none.peers, []);
+    const all = await (await call("/v1/topics/peers?topic=")).json();
+    assert.equal(all.member, true, "every node is in the network-wide topic");
+    assert.deepEqual(all.peers.map((p: { nodeId: string }) => p.nodeId), [b.nodeId]);
+    const missing = await call("/v1/topics/peers");
+    assert.equal(missing.status, 400);
+    assert.equal((await missing.json()).error.code, "BAD_FIELD");
+    const long = await call(`/v1/topics/peers?topic=${"y".repeat(256)}`);
+    assert.equal(long.status, 400);
+    assert.equal((await long.json()).error.code, "BAD_TOPIC");
   });
 });

@@ -233,3 +233,91 @@ Deno.test("kith start refuses an address, feeler or anchor flag that is not a wh
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kith start's topic flags set maxTopics, topicFanoutPeers and relayAllTopics over the config file's", async () => {
+  const { parseCliArgs } = await import("../lib/cli/args.ts");
+  const { startConfig } = await import("../lib/cli/commands/node.ts");
+  const flags = parseCliArgs(["start", "--max-topics", "200", "--topic-fanout-peers", "3", "--relay-all-topics"]);
+  const topicSettings = { chat: { fanout: 4 } };
+  assert.deepEqual(startConfig(flags.values, { maxTopics: 10, relayAllTopics: false, topicSettings }), {
+    maxTopics: 200,
+    topicFanoutPeers: 3,
+    relayAllTopics: true,
+    topicSettings,
+  });
+  // Without the switch, the file's choice stands.
+  assert.deepEqual(startConfig(parseCliArgs(["start"]).values, { relayAllTopics: true }), { relayAllTopics: true });
+});
+
+Deno.test("kith start refuses a topic flag that is not a whole number or out of its setting's range, exit 2 naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  const dataDir = `${dir}/file`; // a file: a start that got past the settings would fail with exit 1
+  await Deno.writeTextFile(dataDir, "");
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--max-topics", "many"], /^kith: --max-topics must be a whole number, got "many"$/],
+      [["--max-topics", "0"], /^kith: maxTopics must be an integer in 1\.\.4096, got 0$/],
+      [["--max-topics", "65"], /^kith: maxTopics must be at most 64 unless relayAllTopics is on$/],
+      [["--topic-fanout-peers", "0"], /^kith: topicFanoutPeers must be an integer in 1\.\./],
+      [["--relay-all-topics=yes"], /^kith: --relay-all-topics takes no value/],
+    ];
+    for (const [flags, expected] of cases) {
+      const c = capture();
+      const code = await runCli(["start", "--data-dir", dataDir, "--listen", "127.0.0.1:0", ...flags], c.io);
+      assert.equal(code, 2, flags.join(" "));
+      assert.equal(c.err.length, 1, c.err.join("\n"));
+      assert.match(c.err[0], expected);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("kith topics lists the node's topics and, with --peers T, its connected peers in T", async () => {
+  const { ControlApi, loadOrCreateApiToken } = await import("../lib/api.ts");
+  const { KithNode } = await import("../lib/node.ts");
+  const dir = await Deno.makeTempDir();
+  const a = new KithNode({ config: { listenHost: "127.0.44.1", listenPort: 0, minPeers: 1 } });
+  const b = new KithNode({ config: { listenHost: "127.0.45.1", listenPort: 0, minPeers: 1 } });
+  let api: InstanceType<typeof ControlApi> | undefined;
+  try {
+    await a.start();
+    await b.start();
+    await b.connect(a.address);
+    api = new ControlApi({ node: a, token: await loadOrCreateApiToken(dir), port: 0 });
+    const address = await api.start();
+    const kith = async (...args: string[]) => {
+      const c = capture();
+      assert.equal(await runCli([...args, "--data-dir", dir, "--api", address], c.io), 0, c.err.join("\n"));
+      return c.out.join("\n");
+    };
+    assert.equal(await kith("topics"), "in no topic (besides the network-wide one)");
+    // A name with a terminal escape in it: printed escaped, never raw.
+    const odd = "news\u001b[2J";
+    a.subscribe(odd);
+    b.subscribe(odd);
+    b.subscribe("sports");
+    await a.waitForTopicPeers(odd, 1, { timeout: 10_000 });
+    await a.waitForTopicPeers("sports", 1, { timeout: 10_000 });
+    const lines = (await kith("topics")).split("\n");
+    assert.match(lines[0], /^TOPIC\s+IN\s+PEERS\s+EAGER\s+DELIVERED$/);
+    assert.match(lines[1], /^news\\u001b\[2J\s+subscribed\s+1\s+\d\s+0$/);
+    assert.ok(!lines.join("\n").includes("\u001b"), "no raw control character reaches the terminal");
+    assert.equal(lines.length, 2, "a is not in sports: only its own topics are listed");
+    const json = JSON.parse(await kith("topics", "--json"));
+    assert.deepEqual(json.topics.map((t: { topic: string }) => t.topic), [odd]);
+    const peers = (await kith("topics", "--peers", "sports")).split("\n");
+    assert.match(peers[0], /^NODE\s+ADDRESS\s+TRUST\s+RELAYS ALL$/);
+    assert.match(
+      peers[1],
+      new RegExp(`^${b.nodeId.slice(0, 16)}\\s+${b.address.replaceAll(".", "\\.")}\\s+0\\.\\d+\\s+no$`),
+    );
+    assert.equal(await kith("topics", "--peers", "quiet"), "no connected peer is in topic quiet");
+    assert.deepEqual(JSON.parse(await kith("topics", "--peers", "sports", "--json")).peers[0].nodeId, b.nodeId);
+  } finally {
+    await api?.stop();
+    await b.stop();
+    await a.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

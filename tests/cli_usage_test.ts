@@ -49,3 +49,13 @@ Deno.test("status --json with no node running prints its error as one JSON line"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("kith topics --peers without a topic names the command's --help; its help names the per-topic settings' home", async () => {
+  const result = await kith(["topics", "--peers"]);
+  assert.equal(result.code, 2);
+  assert.equal(result.err, "kith: --peers needs a value; see kith topics --help");
+  const help = await kith(["start", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--relay-all-topics/);
+  assert.match(help.out, /Per-topic settings .* are set in the --config file only/s);
+});

@@ -51,6 +51,12 @@ export interface Flags {
   "feeler-interval-ms"?: string;
   /** `--anchors N` (start): `anchors`. */
   anchors?: string;
+  /** `--max-topics N` (start): `maxTopics`. */
+  "max-topics"?: string;
+  /** `--topic-fanout-peers N` (start): `topicFanoutPeers`. */
+  "topic-fanout-peers"?: string;
+  /** `--relay-all-topics` (start): `relayAllTopics` on. */
+  "relay-all-topics"?: boolean;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -61,6 +67,8 @@ export interface Flags {
   "log-format"?: string;
   /** `--topic T` (publish, subscribe). */
   topic?: string;
+  /** `--peers T` (topics): the connected peers in topic T instead of the node's topics. */
+  peers?: string;
   /** `--ttl N` (publish). */
   ttl?: string;
   /** `--count N` (subscribe). */
@@ -137,6 +145,9 @@ const STRING_FLAGS = new Set([
   "log-level",
   "log-format",
   "topic",
+  "peers",
+  "max-topics",
+  "topic-fanout-peers",
   "ttl",
   "count",
   "nodes",
@@ -163,11 +174,15 @@ function parseStrict(args: string[]): ParsedArgs {
       "address-cache-ms": { type: "string" },
       "feeler-interval-ms": { type: "string" },
       anchors: { type: "string" },
+      "max-topics": { type: "string" },
+      "topic-fanout-peers": { type: "string" },
+      "relay-all-topics": { type: "boolean" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },
       "log-format": { type: "string" },
       topic: { type: "string" },
+      peers: { type: "string" },
       ttl: { type: "string" },
       count: { type: "string" },
       nodes: { type: "string" },

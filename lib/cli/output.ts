@@ -26,6 +26,18 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
 }
 
+/**
+ * `text` safe to print to a terminal: control characters (which could move the cursor, recolour or clear the
+ * operator's screen) shown as `\u` escapes. For names peers choose, such as topics.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A topic as the CLI prints it: `""` for the network-wide one, else its name, printable. */
+export const topicName = (topic: string): string => (topic === "" ? '""' : printable(topic));
+
 /** A node id cut to 16 hex digits: enough to tell peers apart in a table. */
 export const short = (id: string): string => id.slice(0, 16);
 

@@ -22,6 +22,7 @@ Commands:
   trust       Show a running node's trust in its peers, and why
   publish     Broadcast a message through a running node
   subscribe   Print the messages a running node receives
+  topics      List a running node's topics, or (--peers T) its peers in topic T
   devnet      Run several nodes on loopback in this process, with a live summary
   dashboard   Print a one-time address that opens a running node's dashboard
 
@@ -49,7 +50,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--dial-policy auto|public|private|loopback] [--dial-allow CIDR,...]
                   [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
-                  [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N] [--json]
+                  [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
+                  [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -86,7 +88,19 @@ same names; each is a whole number):
                            average (feelerIntervalMs, default 120000, at
                            least 1000)
   --anchors N              outbound peers saved and dialed first after a
-                           restart (anchors, default 2; 0 disables)`,
+                           restart (anchors, default 2; 0 disables)
+
+Topics (the NetworkConfig settings of the same names):
+  --max-topics N           topics this node may be in at once (maxTopics,
+                           default 64; above 64 only with --relay-all-topics)
+  --topic-fanout-peers N   peers in a topic that a message published from
+                           outside it goes to (topicFanoutPeers, default 6)
+  --relay-all-topics       relay every topic peers announce, up to
+                           --max-topics (relayAllTopics, default off): an
+                           operator's choice; the node carries all their traffic
+Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
+peerRateLimit) are set in the --config file only, under "topicSettings":
+{"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts, message counters,
@@ -108,6 +122,16 @@ configured).`,
 
 Prints each message the running node receives (on topic T only, with --topic),
 until SIGINT, or until N messages with --count.`,
+  topics: `Usage: kith topics [--peers T] [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Lists the topics the running node is in: whether the application subscribed
+to each or the node relays it (--relay-all-topics), its connected peers in
+the topic, the eager links among them (peers it pushes new messages to in
+full), and the messages of the topic delivered there. The network-wide
+topic "" is not listed: every node is in it.
+With --peers T, lists instead the connected peers that said they are in
+topic T (whether or not this node is): node id, address, trust, and whether
+the peer relays every topic. --peers "" lists every connected peer.`,
   dashboard: `Usage: kith dashboard [--data-dir DIR] [--api HOST:PORT]
 
 Prints the address of the node's dashboard with a one-time login code (valid

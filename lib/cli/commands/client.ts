@@ -1,6 +1,6 @@
 /**
- * The client commands: status, peers, trust, publish, dashboard and
- * subscribe, each a request to a running node's control API.
+ * The client commands: status, peers, trust, publish, dashboard,
+ * subscribe and topics, each a request to a running node's control API.
  *
  * @module
  */
@@ -8,7 +8,7 @@ import { concatBytes } from "../../bytes.ts";
 import type { PeerInfo } from "../../peers/mod.ts";
 import { callApi } from "../api_client.ts";
 import { DEFAULT_API_ADDRESS, type Flags, UsageError } from "../args.ts";
-import { type CliIo, peersTable, short, table } from "../output.ts";
+import { type CliIo, peersTable, short, table, topicName } from "../output.ts";
 import { waitForSignal } from "../signal.ts";
 
 async function readStdin(): Promise<Uint8Array> {
@@ -22,7 +22,57 @@ async function readStdin(): Promise<Uint8Array> {
   return concatBytes(...chunks);
 }
 
-/** `kith status | peers | trust | publish | dashboard | subscribe`: one request to the running node. */
+/** A topic as `GET /v1/topics` lists it. */
+interface TopicRow {
+  topic: string;
+  subscribed: boolean;
+  peers: number;
+  eager: number;
+  delivered: number;
+}
+
+/** A peer as `GET /v1/topics/peers` lists it. */
+interface TopicPeerRow {
+  nodeId: string;
+  address: string;
+  trust: number;
+  relaysAll: boolean;
+}
+
+/** `kith topics [--peers T]`: the node's topics, or its connected peers in topic T. */
+async function runTopics(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
+  if (flags.peers !== undefined) {
+    const path = `/v1/topics/peers?topic=${encodeURIComponent(flags.peers)}`;
+    const body = await (await callApi(dataDir, flags.api, path)).json() as { member: boolean; peers: TopicPeerRow[] };
+    if (flags.json) io.out(JSON.stringify(body));
+    else if (body.peers.length === 0) io.out(`no connected peer is in topic ${topicName(flags.peers)}`);
+    else {
+      io.out(table([
+        ["NODE", "ADDRESS", "TRUST", "RELAYS ALL"],
+        ...body.peers.map((p) => [short(p.nodeId), p.address || "-", p.trust.toFixed(3), p.relaysAll ? "yes" : "no"]),
+      ]));
+    }
+    return 0;
+  }
+  const body = await (await callApi(dataDir, flags.api, "/v1/topics")).json() as { topics: TopicRow[] };
+  if (flags.json) io.out(JSON.stringify(body));
+  else if (body.topics.length === 0) io.out("in no topic (besides the network-wide one)");
+  else {
+    io.out(table([
+      ["TOPIC", "IN", "PEERS", "EAGER", "DELIVERED"],
+      ...body.topics.map((t) => [
+        topicName(t.topic),
+        t.subscribed ? "subscribed" : "relayed",
+        String(t.peers),
+        String(t.eager),
+        String(t.delivered),
+      ]),
+    ]));
+  }
+  return 0;
+}
+
+/** `kith status | peers | trust | publish | dashboard | subscribe | topics`: one request to the running node. */
 export async function runClient(
   command: string,
   dataDir: string,
@@ -60,6 +110,8 @@ export async function runClient(
       }
       return 0;
     }
+    case "topics":
+      return await runTopics(dataDir, flags, io);
     case "peers": {
       const peers = await (await callApi(dataDir, flags.api, "/v1/peers")).json() as PeerInfo[];
       io.out(flags.json ? JSON.stringify(peers) : peersTable(peers));

@@ -75,6 +75,8 @@ const SETTING_FLAGS = [
   ["address-cache-ms", "addressCacheMs"],
   ["feeler-interval-ms", "feelerIntervalMs"],
   ["anchors", "anchors"],
+  ["max-topics", "maxTopics"],
+  ["topic-fanout-peers", "topicFanoutPeers"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
@@ -122,6 +124,8 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
     }
     config[key] = Number(value);
   }
+  // Only when given: without the flag, the config file's choice stands.
+  if (flags["relay-all-topics"]) config.relayAllTopics = true;
   return config;
 }
 
