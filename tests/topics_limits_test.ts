@@ -94,3 +94,17 @@ Deno.test("a peer's first whole set of 64 topics costs none of its allowance; la
   assert.equal(peer.closedWith, DisconnectReason.RATE_LIMITED);
   topics.stop();
 });
+
+Deno.test("empty subscription messages are charged too: a peer cannot send them without bound", () => {
+  const peer = new RecordingPeer();
+  const { topics, penalties } = overlays(peer);
+  topics.peerConnected(peer);
+  topics.receive(peer, tell(peer, true, ["a"]));
+  // The allowance's burst is 128: the 129th empty change is over it.
+  for (let i = 0; i < 128; i++) topics.receive(peer, tell(peer, false, []));
+  assert.deepEqual(penalties, []);
+  topics.receive(peer, tell(peer, false, []));
+  assert.deepEqual(penalties, ["RATE_LIMITED"]);
+  assert.equal(peer.closedWith, DisconnectReason.RATE_LIMITED);
+  topics.stop();
+});

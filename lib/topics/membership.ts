@@ -68,10 +68,12 @@ export class PeerTopics {
       this.#peers.set(nodeId, state);
     }
     // The first whole set on a link is free: it is what the peer is in, not a change (its own pacing counts
-    // only changes too). Every later message is charged by the names it carries.
+    // only changes too). Every later message is charged by the names it carries, one at least.
     const first = !state.told && payload.full;
     state.told = true;
-    const cost = first ? 0 : payload.join.length + payload.leave.length + (payload.all !== state.all ? 1 : 0);
+    // At least one token a message, so empty ones (which change nothing but cost a decode) are bounded too.
+    const names = payload.join.length + payload.leave.length + (payload.all !== state.all ? 1 : 0);
+    const cost = first ? 0 : Math.max(1, names);
     if (cost > 0 && !state.changes.takeMany(now, cost)) {
       throw new SubscriptionError(
         "RATE_LIMITED",
