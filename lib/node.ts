@@ -425,8 +425,13 @@ export class KithNode {
       this.#requestHandlers,
     );
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
-    peers.onEnvelope = (peer, envelope) =>
-      DIRECT_TYPES.has(envelope.type) ? direct.receive(peer, envelope) : topics.receive(peer, envelope);
+    peers.onEnvelope = (peer, envelope) => {
+      if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
+      // Defined on the wire (docs/protocol.md, "DHT") but not spoken by this node yet: as any type it does not speak.
+      else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
+        peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
+      } else topics.receive(peer, envelope);
+    };
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       topics.peerConnected(peer);
