@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { KithError } from "../lib/errors.ts";
 import type { SimNode } from "../lib/sim/node.ts";
-import { inbox, penalties, signatureChecks, tap, TopicLab } from "./_topic_lab.ts";
+import { inbox, isLinked, penalties, signatureChecks, tap, TopicLab } from "./_topic_lab.ts";
 
 const T = "weather";
 const sent = (box: { id: string }[]) => box.map((m) => m.id).sort();
@@ -184,4 +184,102 @@ Deno.test("a node in no topic publishes to one through a fanout set of its membe
     assert.equal(penalties(m, publisher.identity.nodeId, "WRONG_TOPIC"), 0);
   }
   await lab.stop();
+});
+
+Deno.test("a topic's maxMessageBytes refuses a larger message from a member (it costs the link, as over the node's limit), while the node's own limit holds in other topics", async () => {
+  const lab = new TopicLab(6);
+  const strict = await lab.add({ topicSettings: { small: { maxMessageBytes: 100 } } });
+  const member = await lab.add();
+  await lab.link(member, strict);
+  const box = inbox(strict);
+  for (const n of [strict, member]) for (const topic of ["small", "big"]) n.node.subscribe(topic);
+  await lab.runUntil(
+    () => member.node.topicPeers("small").length === 1 && member.node.topicPeers("big").length === 1,
+    "the topics",
+  );
+  assert.throws(() => strict.node.broadcast(new Uint8Array(101), { topic: "small" }), RangeError);
+  const fits = member.node.broadcast(new Uint8Array(100), { topic: "small" });
+  const elsewhere = member.node.broadcast(new Uint8Array(200), { topic: "big" });
+  await lab.runUntil(() => box.length === 2, "the two messages within their topic's limit");
+  const large = member.node.broadcast(new Uint8Array(101), { topic: "small" });
+  await lab.runUntil(() => !isLinked(strict, member), "the link's end");
+  assert.deepEqual(sent(box), [fits, elsewhere].sort());
+  assert.ok(!box.some((m) => m.id === large));
+  assert.equal(strict.node.stats().invalidByCode.PAYLOAD_TOO_LARGE, 1, "the larger one was refused as too large");
+  assert.equal(penalties(strict, member.identity.nodeId, "PAYLOAD_TOO_LARGE"), 1);
+  await lab.stop();
+});
+
+Deno.test("a topic's ttl is the default of what this node publishes to it: TTL 1 reaches the next hop only", async () => {
+  const lab = new TopicLab(7);
+  const a = await lab.add({ topicSettings: { short: { ttl: 1 } } });
+  const b = await lab.add();
+  const c = await lab.add();
+  await lab.link(a, b);
+  await lab.link(b, c); // a - b - c
+  const boxes = [b, c].map(inbox);
+  for (const n of [a, b, c]) for (const topic of ["short", "long"]) n.node.subscribe(topic);
+  await lab.runUntil(() => b.node.topicPeers("short").length === 2 && b.node.topicPeers("long").length === 2, "topics");
+  const short = a.node.broadcast("one hop", { topic: "short" });
+  const long = a.node.broadcast("two hops", { topic: "long" });
+  await lab.runUntil(() => boxes[1].some((m) => m.id === long), "the default-TTL message two hops out");
+  await lab.run(1_000); // ten repair rounds
+  assert.ok(boxes[0].some((m) => m.id === short), "the next hop got the TTL 1 message");
+  assert.ok(!boxes[1].some((m) => m.id === short), "the hop after did not");
+  await lab.stop();
+});
+
+Deno.test("an all-topics node joins the topics its peers announce and relays between two subscribers linked only through it", async () => {
+  const lab = new TopicLab(8);
+  const relay = await lab.add({ relayAllTopics: true });
+  const a = await lab.add();
+  const c = await lab.add();
+  await lab.link(a, relay);
+  await lab.link(c, relay);
+  const boxes = [a, c].map(inbox);
+  a.node.subscribe(T);
+  c.node.subscribe(T);
+  await lab.runUntil(() => relay.node.topics().some((t) => t.topic === T && t.peers === 2), "the relay in T");
+  assert.deepEqual(relay.node.topics().map((t) => [t.topic, t.subscribed]), [[T, false]], "it relays, unsubscribed");
+  assert.ok(a.node.topicPeers(T).includes(relay.identity.nodeId), "its peers count it in every topic");
+  const ids = [a.node.broadcast("from a", { topic: T }), c.node.broadcast("from c", { topic: T })];
+  await lab.runUntil(() => boxes.every((box) => box.length === 1), "each subscriber's message at the other");
+  assert.deepEqual([boxes[0][0].id, boxes[1][0].id], [ids[1], ids[0]]);
+  for (const n of [relay, a, c]) assert.equal(n.node.stats().topics.wrongTopic, 0);
+  await lab.stop();
+});
+
+/** A small topic network under a scripted workload; what every node delivered and counted. */
+async function topicRun(seed: number): Promise<string> {
+  const lab = new TopicLab(seed);
+  const nodes: SimNode[] = [];
+  for (let i = 0; i < 6; i++) nodes.push(await lab.add({ topicFanoutPeers: 2 }));
+  await lab.mesh(nodes);
+  const boxes = nodes.map(inbox);
+  const subs = nodes.slice(0, 4).map((n) => n.node.subscribe(T));
+  nodes[4].node.subscribe("other");
+  nodes[5].node.subscribe("other");
+  await lab.runUntil(() => nodes[5].node.topicPeers(T).length === 4, "T's members at node 5");
+  for (let i = 0; i < 30; i++) {
+    const by = nodes[i % 6];
+    by.node.broadcast(`m ${i}`, { topic: i % 3 === 2 ? "other" : T });
+    if (i === 15) subs[3].unsubscribe();
+    await lab.run(30);
+  }
+  await lab.run(2_000);
+  const snapshot = nodes.map((n, i) => ({
+    delivered: boxes[i].map((m) => `${m.id}<${m.from.slice(0, 8)}`),
+    gossip: n.node.stats().gossip,
+    topics: n.node.stats().topics,
+    byType: n.node.stats().byType,
+  }));
+  await lab.stop();
+  return JSON.stringify(snapshot);
+}
+
+Deno.test("the same seed gives the same deliveries, paths and counters in a topic network", async () => {
+  const first = await topicRun(9);
+  const second = await topicRun(9);
+  assert.ok(JSON.parse(first).some((n: { topics: { fanoutPublished: number } }) => n.topics.fanoutPublished > 0));
+  assert.equal(second, first);
 });
