@@ -7,13 +7,15 @@ import assert from "node:assert/strict";
 import { KithError } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import { KithNode } from "../lib/node.ts";
-import { createMessage, MessageType } from "../lib/protocol/mod.ts";
+import { toHex } from "../lib/bytes.ts";
+import { createLinkMessage, createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import type { SimNode } from "../lib/sim/node.ts";
 import { DEFAULT_TOPICS_CONFIG } from "../lib/topics/mod.ts";
 import { inbox, isLinked, penalties, type RawPeer, signatureChecks, TopicLab } from "./_topic_lab.ts";
 
 const T = "weather";
 const GRACE_MS = DEFAULT_TOPICS_CONFIG.leaveGraceMs;
+const codec = new MessageCodec();
 const names = (count: number, prefix = "t") => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
 /** A message of `topic` signed by `origin`, timed now on the lab's clock. */
@@ -196,5 +198,36 @@ Deno.test("an honest member's messages still on their way when this node leaves 
   assert.equal(penalties(leaver, publisher.identity.nodeId, "WRONG_TOPIC"), 0);
   assert.ok(leaver.trust.trust(publisher.identity.nodeId) >= trustBefore);
   assert.ok(isLinked(leaver, publisher));
+  await lab.stop();
+});
+
+Deno.test("a topic's digest from a peer not in it, or of a topic this node is not in, is dropped unread and costs nothing; a member's is followed", async () => {
+  const { lab, victim, raw } = await victimAndRaw(19);
+  const member = await lab.rawPeer(victim);
+  victim.node.subscribe(T);
+  raw.subscriptions({ full: true, join: ["elsewhere"] });
+  member.subscriptions({ full: true, join: [T] });
+  await lab.runUntil(() => counted(victim, member, T), "the member in T");
+  const asked = (peer: RawPeer, id: Uint8Array) =>
+    peer.received.some((e) => {
+      if (e.type !== MessageType.GOSSIP_MESSAGE) return false;
+      const m = codec.verify(e, e.timestamp, { linkPeer: victim.identity.nodeId });
+      return m.type === MessageType.GOSSIP_MESSAGE && m.payload.want.some((w) => toHex(w) === toHex(id));
+    });
+  const digest = (peer: RawPeer, topic: string, id: Uint8Array) =>
+    peer.connection.send(
+      createLinkMessage(peer.identity, MessageType.GOSSIP_MESSAGE, { have: [id], want: [], topic }, {
+        timestamp: peer.timestamp(),
+      }),
+    );
+  const ids = [1, 2, 3].map((n) => new Uint8Array(32).fill(n));
+  digest(raw, T, ids[0]); // a non-member's digest of T
+  digest(member, "elsewhere", ids[1]); // a digest of a topic this node is not in
+  digest(member, T, ids[2]); // a member's digest of T
+  await lab.run(2_000);
+  assert.ok(!asked(raw, ids[0]) && !asked(member, ids[1]), "nothing was asked for the dropped digests");
+  assert.ok(asked(member, ids[2]), "the member's digest was followed");
+  assert.equal(victim.node.stats().topics.digestsDropped, 2);
+  for (const peer of [raw, member]) assert.ok(victim.trust.trust(peer.nodeId) >= victim.trust.initialTrust);
   await lab.stop();
 });
