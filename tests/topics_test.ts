@@ -283,3 +283,48 @@ Deno.test("the same seed gives the same deliveries, paths and counters in a topi
   assert.ok(JSON.parse(first).some((n: { topics: { fanoutPublished: number } }) => n.topics.fanoutPublished > 0));
   assert.equal(second, first);
 });
+
+Deno.test("an all-topics node at its maxTopics drops the messages of topics it could not join without penalising the honest members that sent them", async () => {
+  const lab = new TopicLab(10);
+  const relay = await lab.add({ relayAllTopics: true, maxTopics: 1 });
+  const a = await lab.add();
+  await lab.link(a, relay);
+  a.node.subscribe("first");
+  a.node.subscribe("second"); // one announcement names both: the relay has room for the first only
+  await lab.runUntil(() => relay.node.topics().length === 1, "the relay in one topic");
+  assert.ok(a.node.topicPeers("second").includes(relay.identity.nodeId), "its peers count it in every topic");
+  for (let i = 0; i < 5; i++) {
+    a.node.broadcast(`beyond ${i}`, { topic: "second" });
+    await lab.run(100);
+  }
+  await lab.run(1_000);
+  assert.equal(
+    penalties(relay, a.identity.nodeId, "WRONG_TOPIC"),
+    0,
+    "a member that took it for a relay of every topic",
+  );
+  assert.ok(isLinked(relay, a), "kept its link");
+  assert.equal(relay.node.stats().topics.wrongTopic, 0);
+  await lab.stop();
+});
+
+Deno.test("an all-topics node leaves a topic it relays once no peer is in it, which makes room for the next", async () => {
+  const lab = new TopicLab(11);
+  const relay = await lab.add({ relayAllTopics: true, maxTopics: 1 });
+  const a = await lab.add();
+  const c = await lab.add();
+  await lab.link(a, relay);
+  await lab.link(c, relay);
+  const boxes = [a, c].map(inbox);
+  const old = a.node.subscribe("old");
+  await lab.runUntil(() => relay.node.topics().some((t) => t.topic === "old"), "the relay in the first topic");
+  old.unsubscribe();
+  await lab.runUntil(() => relay.node.topics().length === 0, "the relay out of it");
+  a.node.subscribe(T);
+  c.node.subscribe(T);
+  await lab.runUntil(() => relay.node.topics().some((t) => t.topic === T && t.peers === 2), "the relay in the next");
+  const id = a.node.broadcast("through the relay", { topic: T });
+  await lab.runUntil(() => boxes[1].length === 1, "the message at c");
+  assert.equal(boxes[1][0].id, id);
+  await lab.stop();
+});

@@ -92,7 +92,10 @@ export interface TopicStats {
   fanoutPublished: number;
   /** Messages refused because this node is not in their topic, or their relay is not (each cost the sender trust). */
   wrongTopic: number;
-  /** Messages and digests of topics this node left lately, or from older kiths, dropped without penalty. */
+  /**
+   * Messages and digests of topics this node left lately, or from older kiths, or (at an all-topics node)
+   * of topics it had no room to join, dropped without penalty.
+   */
   droppedAfterLeave: number;
   /** Digests of topics this node is not in, or from peers not in them, dropped unread. */
   digestsDropped: number;
@@ -238,11 +241,16 @@ export class TopicOverlays {
   leave(topic: string): void {
     const overlay = this.#overlays.get(topic);
     if (!overlay) return;
-    if (this.#options.config.relayAllTopics) {
+    if (this.#options.config.relayAllTopics && overlay.view.members.size > 0) {
       // An all-topics node stays in it for its peers; only the application's interest ends.
       overlay.subscribed = false;
       return;
     }
+    this.#drop(topic, overlay);
+  }
+
+  /** Stops and forgets `topic`'s overlay, and tells peers. */
+  #drop(topic: string, overlay: Overlay): void {
     overlay.gossip.stop();
     this.#overlays.delete(topic);
     this.#leftAt.set(topic, this.#options.clock.now());
@@ -266,6 +274,7 @@ export class TopicOverlays {
     }
     this.membership.forget(nodeId);
     this.#peerBuckets.delete(nodeId);
+    this.#leaveUnusedRelays();
   }
 
   /** Routes an envelope from `peer` (see the module docs): TOPIC_SUBSCRIPTIONS here, the rest to an overlay. */
@@ -296,10 +305,14 @@ export class TopicOverlays {
       return;
     }
     const relayed = toHex(envelope.origin) !== peer.nodeId;
+    const relaysAll = this.#options.config.relayAllTopics;
+    // An all-topics node is counted in every topic by its peers: a member's message (or a publish from
+    // outside) of a topic it had no room to join was sent in good faith.
     const excused = !this.#options.scopesTopics(peer) || this.#leftLately(topic, now) ||
-      this.membership.leftLately(peer.nodeId, topic, now);
+      this.membership.leftLately(peer.nodeId, topic, now) ||
+      (!overlay && relaysAll && (!relayed || this.membership.isIn(peer.nodeId, topic)));
     if (!overlay || (relayed && !this.membership.isIn(peer.nodeId, topic))) {
-      if (!overlay && this.#options.config.relayAllTopics && !relayed && this.#tryRelay(topic)) {
+      if (!overlay && relaysAll && !relayed && this.#tryRelay(topic)) {
         return this.#overlays.get(topic)!.gossip.receive(peer, envelope);
       }
       if (excused) this.stats.droppedAfterLeave++;
@@ -414,7 +427,18 @@ export class TopicOverlays {
       // A peer that left keeps no link either: what it sent as a member is forgotten with it.
       else if (!member && overlay.view.delete(peer.nodeId)) overlay.gossip.peerDisconnected(peer.nodeId);
     }
+    this.#leaveUnusedRelays();
     this.#options.onPeerTopics?.(peer.nodeId);
+  }
+
+  /**
+   * Leaves the topics this node relays for no subscriber of its own once no peer is in them: else an
+   * all-topics node would keep every topic ever announced to it, and once at `maxTopics` relay no new one.
+   */
+  #leaveUnusedRelays(): void {
+    for (const [topic, overlay] of [...this.#overlays]) {
+      if (!overlay.subscribed && overlay.view.members.size === 0) this.#drop(topic, overlay);
+    }
   }
 
   #addMember(overlay: Overlay, peer: TopicPeer): void {
