@@ -18,7 +18,7 @@
  *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
  *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
  *   deno task chaos -- --scenario silent [--duration 40] [--rate 10]
- *   deno task chaos -- --scenario topics [--duration 20] [--honest 6] [--rate 20] [--attackers 2] [--sybils 8]
+ *   deno task chaos -- --scenario topics [--duration 20] [--honest 6] [--rate 20] [--attackers 2] [--sybils 12]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -662,7 +662,7 @@ if (import.meta.main) {
       fresh: { type: "string", default: "1000" },
       newcomers: { type: "string", default: "8" },
       targets: { type: "string", default: "100" },
-      sybils: { type: "string", default: "8" },
+      sybils: { type: "string", default: "12" },
     },
   }).values;
   const guard = setTimeout(() => {
