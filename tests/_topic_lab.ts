@@ -89,10 +89,14 @@ export class TopicLab {
     }
   }
 
-  /** A raw peer (no node behind it) linked to `target`: it sends whatever a test makes it send. */
-  async rawPeer(target: SimNode): Promise<RawPeer> {
+  /**
+   * A raw peer (no node behind it) linked to `target`: it sends whatever a test makes it send. `agent` is
+   * the handshake agent it announces (default: this kith's, with its capabilities).
+   */
+  async rawPeer(target: SimNode, agent?: string): Promise<RawPeer> {
     const identity = Identity.fromSecretKey(randomBytes(this.random, 32));
     const transport = this.network.transport(identity, `127.200.${++this.#raw}.1:7400`);
+    if (agent !== undefined) transport.agent = agent;
     let connection: Connection | undefined;
     void transport.dial(target.address).then((c) => connection = c);
     await this.runUntil(() => connection !== undefined && isLinkedTo(target, identity.nodeId), "a raw peer's link");

@@ -231,3 +231,34 @@ Deno.test("a topic's digest from a peer not in it, or of a topic this node is no
   for (const peer of [raw, member]) assert.ok(victim.trust.trust(peer.nodeId) >= victim.trust.initialTrust);
   await lab.stop();
 });
+
+Deno.test("what this node drops unpenalised (digests of topics it is not in, messages from a kith that does not scope topics) is held to the per-peer rate: a flood of it costs RATE_LIMITED and, sustained, the link", async () => {
+  const lab = new TopicLab(20);
+  const victim = await lab.add();
+  const digester = await lab.rawPeer(victim);
+  const older = await lab.rawPeer(victim, "kith/0.0.9 direct/1"); // an older kith: no topics/1
+  const wrong = message(lab, older.identity, "not-the-victims", "from an older kith");
+  digester.subscriptions({ full: true, join: ["not-the-victims"] });
+  // 2,000 envelopes a second each, twice the default per-peer rate (1,000 a second, a burst of 2,000), for 10 s.
+  for (let tick = 0; tick < 1_000 && (digester.connection.isOpen || older.connection.isOpen); tick++) {
+    for (let k = 0; k < 20; k++) {
+      if (digester.connection.isOpen) {
+        digester.connection.send(
+          createLinkMessage(digester.identity, MessageType.GOSSIP_MESSAGE, {
+            have: [new Uint8Array(32).fill(k)],
+            want: [],
+            topic: "not-the-victims",
+          }, { timestamp: digester.timestamp() }),
+        );
+      }
+      if (older.connection.isOpen) older.connection.send(wrong);
+    }
+    await lab.run(10);
+  }
+  for (const peer of [digester, older]) {
+    assert.ok(!peer.connection.isOpen, "the flooder's link was cut");
+    assert.ok(penalties(victim, peer.nodeId, "RATE_LIMITED") > 0);
+    assert.equal(penalties(victim, peer.nodeId, "WRONG_TOPIC"), 0, "what it sent is still excused");
+  }
+  await lab.stop();
+});

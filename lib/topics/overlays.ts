@@ -48,6 +48,9 @@ export type TopicPeer = { readonly nodeId: string; readonly connection: Connecti
 /** Delay before local subscription changes are sent, ms: changes made together go in one message. */
 const SUBSCRIPTION_FLUSH_MS = 50;
 
+/** Least time between two penalties for a peer's own excess over the shared per-peer rate, ms. */
+const EXCESS_PENALTY_INTERVAL_MS = 1_000;
+
 /** What the overlays are made of. */
 export interface TopicOverlaysOptions {
   /** This node's identity: signs fanout publishes and link messages. */
@@ -74,8 +77,9 @@ export interface TopicOverlaysOptions {
   scopesTopics(peer: TopicPeer): boolean;
   /**
    * Envelopes of named topics taken from one peer per second, over all topic overlays together (each overlay
-   * also applies its own per-peer limit); twice this is the burst. Beyond it they are dropped unchecked, at no
-   * cost in trust (backpressure). Default: unbounded apart from the overlays' own limits.
+   * also applies its own per-peer limit); twice this is the burst. Beyond it they are dropped unchecked
+   * (backpressure); only the peer's own (its link messages, messages it originates) cost it trust, at most
+   * `RATE_LIMITED` once a second. Default: unbounded apart from the overlays' own limits.
    */
   peerRateLimit?: number;
   /** Called after a peer's topics changed (a subscription message was applied). */
@@ -172,6 +176,8 @@ export class TopicOverlays {
   readonly #changes: TokenBucket;
   // Peer -> its allowance of named-topic envelopes over all overlays: being in many topics multiplies no limit.
   readonly #peerBuckets = new Map<string, TokenBucket>();
+  // Peer -> when its own excess over that allowance last cost it trust.
+  readonly #excessPenalisedAt = new Map<string, number>();
   #flushTimer: TimerId | undefined;
   #running = false;
 
@@ -274,6 +280,7 @@ export class TopicOverlays {
     }
     this.membership.forget(nodeId);
     this.#peerBuckets.delete(nodeId);
+    this.#excessPenalisedAt.delete(nodeId);
     this.#leaveUnusedRelays();
   }
 
@@ -294,7 +301,7 @@ export class TopicOverlays {
       if (!bucket) this.#peerBuckets.set(peer.nodeId, bucket = new TokenBucket(rate, 2 * rate, clock.now()));
       if (!bucket.take(clock.now())) {
         this.stats.rateLimited++;
-        return;
+        return this.#chargeExcess(peer.nodeId, envelope, clock.now());
       }
     }
     const overlay = this.#overlays.get(topic);
@@ -377,6 +384,19 @@ export class TopicOverlays {
   topicPeers(topic: string): string[] {
     if (topic === "") return this.#options.peers.activePeers().map((peer) => peer.nodeId);
     return this.membership.peersIn(topic);
+  }
+
+  /**
+   * Over the shared rate, a peer's own envelopes (its link messages, messages it claims to originate) cost
+   * it RATE_LIMITED at most once a second, as each overlay charges its own senders' excess: else what this
+   * router drops before any overlay (digests of topics this node is not in, messages excused as from an older
+   * kith) could be sent at any rate forever. An honest relay forwarding others' messages loses nothing.
+   */
+  #chargeExcess(nodeId: string, envelope: Envelope, now: number): void {
+    if (toHex(envelope.origin) !== nodeId) return;
+    if (now - (this.#excessPenalisedAt.get(nodeId) ?? -Infinity) < EXCESS_PENALTY_INTERVAL_MS) return;
+    this.#excessPenalisedAt.set(nodeId, now);
+    this.#options.penalise(nodeId, "RATE_LIMITED");
   }
 
   #leftLately(topic: string, now: number): boolean {
