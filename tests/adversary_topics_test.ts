@@ -13,6 +13,7 @@ Deno.test("under topic attacks (wrong-topic floods, non-member relays, subscript
   for (const kind of [result.flooders, result.relayers, result.churners]) {
     assert.ok(kind.linked > 0 && kind.cut === kind.linked, "every link of the kind was cut: " + detail);
   }
+  assert.ok(result.digest_flooders.trust_max_after < 0.5, "digests over the per-peer rate cost trust: " + detail);
   assert.equal(result.victim_subscriptions_refused, result.churners.linked, detail);
   assert.ok(result.victim_wrong_topic > 0, detail);
   assert.equal(

@@ -32,8 +32,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const T = "victim-topic";
 const ELSEWHERE = "not-the-victims";
 const PREFIX = 81;
-/** Digests each digest flooder sends per honest message. */
-const DIGESTS_PER_TICK = 20;
+/** Digests each digest flooder sends per honest message: at 20 a second, twice the default per-peer rate. */
+const DIGESTS_PER_TICK = 100;
 
 /** What the topics scenario measured. */
 export interface TopicsResult {
@@ -47,8 +47,11 @@ export interface TopicsResult {
   flooders: AttackerFigures & { messages_sent: number; digests_sent: number };
   relayers: AttackerFigures & { relayed_sent: number };
   churners: AttackerFigures & { changes_sent: number };
-  /** Digests only, of a topic the victim is not in: dropped unread and unpenalised (see SECURITY.md). */
-  digest_flooders: AttackerFigures & { digests_sent: number };
+  /**
+   * Digests only, of a topic the victim is not in: dropped unread, free within the per-peer rate, over it
+   * RATE_LIMITED once a second; the highest trust the victim has in one at the end.
+   */
+  digest_flooders: AttackerFigures & { digests_sent: number; trust_max_after: number };
   sybils: {
     count: number;
     /** Sybils the victim took as peers (the others were refused by the per-subnet bound). */
@@ -290,7 +293,13 @@ export async function topics(
       delivery_at_victim: Number(share(got.get(victim.nodeId)!).toFixed(3)),
       delivery_min_honest: Number(Math.min(...honest.map((n) => share(got.get(n.nodeId)!))).toFixed(3)),
       flooders: { ...figures(flooders, attackStart), messages_sent: floodSent, digests_sent: digestsSent },
-      digest_flooders: { ...figures(digesters, attackStart), digests_sent: digestOnlySent },
+      digest_flooders: {
+        ...figures(digesters, attackStart),
+        digests_sent: digestOnlySent,
+        trust_max_after: Number(
+          Math.max(...digesters.map((d) => victim.components.trust.trust(d.transport.nodeId))).toFixed(3),
+        ),
+      },
       relayers: { ...figures(relayers, attackStart), relayed_sent: relayedSent },
       churners: { ...figures(churners, attackStart), changes_sent: changesSent },
       sybils: {
