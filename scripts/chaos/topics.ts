@@ -34,6 +34,8 @@ const ELSEWHERE = "not-the-victims";
 const PREFIX = 81;
 /** Digests each digest flooder sends per honest message: at 20 a second, twice the default per-peer rate. */
 const DIGESTS_PER_TICK = 100;
+/** Digests each digest flooder sends at once when the attack starts. */
+const DIGEST_BURST = 3_000;
 
 /** What the topics scenario measured. */
 export interface TopicsResult {
@@ -256,7 +258,8 @@ export async function topics(
         if (sendLink(f, undefined, { have: [message.id], want: [], topic: ELSEWHERE })) digestsSent++;
       }
       for (const d of digesters) {
-        for (let k = 0; k < DIGESTS_PER_TICK; k++) {
+        // A first burst over the per-peer burst (2,000 by default), then twice the rate.
+        for (let k = 0; k < (tick === 0 ? DIGEST_BURST : DIGESTS_PER_TICK); k++) {
           const have = [crypto.getRandomValues(new Uint8Array(32))];
           if (sendLink(d, undefined, { have, want: [], topic: ELSEWHERE })) digestOnlySent++;
         }
