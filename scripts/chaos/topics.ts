@@ -34,8 +34,9 @@ const ELSEWHERE = "not-the-victims";
 const PREFIX = 81;
 /** Digests each digest flooder sends per honest message: at 20 a second, twice the default per-peer rate. */
 const DIGESTS_PER_TICK = 100;
-/** Digests each digest flooder sends at once when the attack starts. */
+/** Digests each digest flooder sends at once when it starts, at this honest message (half a second in). */
 const DIGEST_BURST = 3_000;
+const DIGEST_START_TICK = 10;
 
 /** What the topics scenario measured. */
 export interface TopicsResult {
@@ -241,6 +242,7 @@ export async function topics(
     let floodSent = 0, digestsSent = 0, digestOnlySent = 0, relayedSent = 0, changesSent = 0, tick = 0;
     const published: string[] = [];
     const attackStart = Date.now();
+    let digestStart: number | undefined;
     const end = attackStart + options.durationS * 1000;
     const interval = 1000 / rate;
     while (Date.now() < end) {
@@ -257,9 +259,11 @@ export async function topics(
         if (f.connection.send(message)) floodSent++;
         if (sendLink(f, undefined, { have: [message.id], want: [], topic: ELSEWHERE })) digestsSent++;
       }
-      for (const d of digesters) {
-        // A first burst over the per-peer burst (2,000 by default), then twice the rate.
-        for (let k = 0; k < (tick === 0 ? DIGEST_BURST : DIGESTS_PER_TICK); k++) {
+      // The digest flooders start once the others are cut (their figures stay apart): a first burst over the
+      // per-peer burst (2,000 by default), then twice the rate.
+      if (tick === DIGEST_START_TICK) digestStart = Date.now();
+      for (const d of tick >= DIGEST_START_TICK ? digesters : []) {
+        for (let k = 0; k < (tick === DIGEST_START_TICK ? DIGEST_BURST : DIGESTS_PER_TICK); k++) {
           const have = [crypto.getRandomValues(new Uint8Array(32))];
           if (sendLink(d, undefined, { have, want: [], topic: ELSEWHERE })) digestOnlySent++;
         }
@@ -297,7 +301,7 @@ export async function topics(
       delivery_min_honest: Number(Math.min(...honest.map((n) => share(got.get(n.nodeId)!))).toFixed(3)),
       flooders: { ...figures(flooders, attackStart), messages_sent: floodSent, digests_sent: digestsSent },
       digest_flooders: {
-        ...figures(digesters, attackStart),
+        ...figures(digesters, digestStart),
         digests_sent: digestOnlySent,
         trust_max_after: Number(
           Math.max(...digesters.map((d) => victim.components.trust.trust(d.transport.nodeId))).toFixed(3),
