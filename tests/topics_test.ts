@@ -32,7 +32,7 @@ Deno.test("a node not in a topic neither receives nor checks its messages, while
     ids.push(members[i % 4].node.broadcast(`reading ${i}`, { topic: T }));
     await lab.run(20);
   }
-  await lab.runUntil(() => members.every((m, i) => boxes[i].length === 30), "delivery to every member");
+  await lab.runUntil(() => members.every((_, i) => boxes[i].length === 30), "delivery to every member");
   await lab.run(2_000); // twenty repair rounds: anything leaking out of the topic would have by now
   members.forEach((m, i) => {
     const own = ids.filter((_, k) => k % 4 === i);
