@@ -18,6 +18,7 @@
  *   deno task chaos -- --scenario dialpolicy [--targets 100] [--duration 10]
  *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
  *   deno task chaos -- --scenario silent [--duration 40] [--rate 10]
+ *   deno task chaos -- --scenario topics [--duration 20] [--honest 6] [--rate 20] [--attackers 2] [--sybils 12]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -36,6 +37,7 @@ import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { ihave } from "./chaos/ihave.ts";
 import { silent } from "./chaos/silent.ts";
+import { topics } from "./chaos/topics.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
 import { relay } from "./chaos/relay.ts";
@@ -660,6 +662,7 @@ if (import.meta.main) {
       fresh: { type: "string", default: "1000" },
       newcomers: { type: "string", default: "8" },
       targets: { type: "string", default: "100" },
+      sybils: { type: "string", default: "12" },
     },
   }).values;
   const guard = setTimeout(() => {
@@ -763,10 +766,20 @@ if (import.meta.main) {
     case "silent":
       result = await silent({ durationS: Number(args.duration ?? 40), rate: Number(args.rate ?? 10) });
       break;
+    case "topics":
+      result = await topics({
+        durationS: Number(args.duration ?? 20),
+        // --honest, --attackers are shared with other scenarios (defaults 20, 50); this one's own are 6 and 2.
+        honest: Deno.args.some((a) => a.startsWith("--honest")) ? Number(args.honest) : 6,
+        rate: Number(args.rate ?? 20),
+        attackers: Deno.args.some((a) => a.startsWith("--attackers")) ? Number(args.attackers) : 2,
+        sybils: Number(args.sybils),
+      });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim, cipher, trustchain, dialpolicy, ihave or silent",
+          "addrflood, addrclaim, cipher, trustchain, dialpolicy, ihave, silent or topics",
       );
       Deno.exit(2);
   }

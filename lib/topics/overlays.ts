@@ -48,6 +48,9 @@ export type TopicPeer = { readonly nodeId: string; readonly connection: Connecti
 /** Delay before local subscription changes are sent, ms: changes made together go in one message. */
 const SUBSCRIPTION_FLUSH_MS = 50;
 
+/** Least time between two penalties for a peer's own excess over the shared per-peer rate, ms. */
+const EXCESS_PENALTY_INTERVAL_MS = 1_000;
+
 /** What the overlays are made of. */
 export interface TopicOverlaysOptions {
   /** This node's identity: signs fanout publishes and link messages. */
@@ -74,8 +77,9 @@ export interface TopicOverlaysOptions {
   scopesTopics(peer: TopicPeer): boolean;
   /**
    * Envelopes of named topics taken from one peer per second, over all topic overlays together (each overlay
-   * also applies its own per-peer limit); twice this is the burst. Beyond it they are dropped unchecked, at no
-   * cost in trust (backpressure). Default: unbounded apart from the overlays' own limits.
+   * also applies its own per-peer limit); twice this is the burst. Beyond it they are dropped unchecked
+   * (backpressure); only the peer's own (its link messages, messages it originates) cost it trust, at most
+   * `RATE_LIMITED` once a second. Default: unbounded apart from the overlays' own limits.
    */
   peerRateLimit?: number;
   /** Called after a peer's topics changed (a subscription message was applied). */
@@ -92,7 +96,10 @@ export interface TopicStats {
   fanoutPublished: number;
   /** Messages refused because this node is not in their topic, or their relay is not (each cost the sender trust). */
   wrongTopic: number;
-  /** Messages and digests of topics this node left lately, or from older kiths, dropped without penalty. */
+  /**
+   * Messages and digests of topics this node left lately, or from older kiths, or (at an all-topics node)
+   * of topics it had no room to join, dropped without penalty.
+   */
   droppedAfterLeave: number;
   /** Digests of topics this node is not in, or from peers not in them, dropped unread. */
   digestsDropped: number;
@@ -169,6 +176,8 @@ export class TopicOverlays {
   readonly #changes: TokenBucket;
   // Peer -> its allowance of named-topic envelopes over all overlays: being in many topics multiplies no limit.
   readonly #peerBuckets = new Map<string, TokenBucket>();
+  // Peer -> when its own excess over that allowance last cost it trust.
+  readonly #excessPenalisedAt = new Map<string, number>();
   #flushTimer: TimerId | undefined;
   #running = false;
 
@@ -238,11 +247,16 @@ export class TopicOverlays {
   leave(topic: string): void {
     const overlay = this.#overlays.get(topic);
     if (!overlay) return;
-    if (this.#options.config.relayAllTopics) {
+    if (this.#options.config.relayAllTopics && overlay.view.members.size > 0) {
       // An all-topics node stays in it for its peers; only the application's interest ends.
       overlay.subscribed = false;
       return;
     }
+    this.#drop(topic, overlay);
+  }
+
+  /** Stops and forgets `topic`'s overlay, and tells peers. */
+  #drop(topic: string, overlay: Overlay): void {
     overlay.gossip.stop();
     this.#overlays.delete(topic);
     this.#leftAt.set(topic, this.#options.clock.now());
@@ -266,6 +280,8 @@ export class TopicOverlays {
     }
     this.membership.forget(nodeId);
     this.#peerBuckets.delete(nodeId);
+    this.#excessPenalisedAt.delete(nodeId);
+    this.#leaveUnusedRelays();
   }
 
   /** Routes an envelope from `peer` (see the module docs): TOPIC_SUBSCRIPTIONS here, the rest to an overlay. */
@@ -285,7 +301,7 @@ export class TopicOverlays {
       if (!bucket) this.#peerBuckets.set(peer.nodeId, bucket = new TokenBucket(rate, 2 * rate, clock.now()));
       if (!bucket.take(clock.now())) {
         this.stats.rateLimited++;
-        return;
+        return this.#chargeExcess(peer.nodeId, envelope, clock.now());
       }
     }
     const overlay = this.#overlays.get(topic);
@@ -296,10 +312,14 @@ export class TopicOverlays {
       return;
     }
     const relayed = toHex(envelope.origin) !== peer.nodeId;
+    const relaysAll = this.#options.config.relayAllTopics;
+    // An all-topics node is counted in every topic by its peers: a member's message (or a publish from
+    // outside) of a topic it had no room to join was sent in good faith.
     const excused = !this.#options.scopesTopics(peer) || this.#leftLately(topic, now) ||
-      this.membership.leftLately(peer.nodeId, topic, now);
+      this.membership.leftLately(peer.nodeId, topic, now) ||
+      (!overlay && relaysAll && (!relayed || this.membership.isIn(peer.nodeId, topic)));
     if (!overlay || (relayed && !this.membership.isIn(peer.nodeId, topic))) {
-      if (!overlay && this.#options.config.relayAllTopics && !relayed && this.#tryRelay(topic)) {
+      if (!overlay && relaysAll && !relayed && this.#tryRelay(topic)) {
         return this.#overlays.get(topic)!.gossip.receive(peer, envelope);
       }
       if (excused) this.stats.droppedAfterLeave++;
@@ -366,6 +386,19 @@ export class TopicOverlays {
     return this.membership.peersIn(topic);
   }
 
+  /**
+   * Over the shared rate, a peer's own envelopes (its link messages, messages it claims to originate) cost
+   * it RATE_LIMITED at most once a second, as each overlay charges its own senders' excess: else what this
+   * router drops before any overlay (digests of topics this node is not in, messages excused as from an older
+   * kith) could be sent at any rate forever. An honest relay forwarding others' messages loses nothing.
+   */
+  #chargeExcess(nodeId: string, envelope: Envelope, now: number): void {
+    if (toHex(envelope.origin) !== nodeId) return;
+    if (now - (this.#excessPenalisedAt.get(nodeId) ?? -Infinity) < EXCESS_PENALTY_INTERVAL_MS) return;
+    this.#excessPenalisedAt.set(nodeId, now);
+    this.#options.penalise(nodeId, "RATE_LIMITED");
+  }
+
   #leftLately(topic: string, now: number): boolean {
     const at = this.#leftAt.get(topic);
     return at !== undefined && now - at < this.#options.config.leaveGraceMs;
@@ -414,7 +447,18 @@ export class TopicOverlays {
       // A peer that left keeps no link either: what it sent as a member is forgotten with it.
       else if (!member && overlay.view.delete(peer.nodeId)) overlay.gossip.peerDisconnected(peer.nodeId);
     }
+    this.#leaveUnusedRelays();
     this.#options.onPeerTopics?.(peer.nodeId);
+  }
+
+  /**
+   * Leaves the topics this node relays for no subscriber of its own once no peer is in them: else an
+   * all-topics node would keep every topic ever announced to it, and once at `maxTopics` relay no new one.
+   */
+  #leaveUnusedRelays(): void {
+    for (const [topic, overlay] of [...this.#overlays]) {
+      if (!overlay.subscribed && overlay.view.members.size === 0) this.#drop(topic, overlay);
+    }
   }
 
   #addMember(overlay: Overlay, peer: TopicPeer): void {
