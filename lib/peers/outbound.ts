@@ -14,7 +14,7 @@
 import { parseHostPort } from "../address.ts";
 import type { Clock } from "../clock.ts";
 import type { LogSink } from "../log.ts";
-import { networkGroup } from "../netgroup.ts";
+import { type NetworkGroup, networkGroup } from "../netgroup.ts";
 import { DisconnectReason } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
 import { BoundedMap } from "../ratelimit.ts";
@@ -69,8 +69,8 @@ export class OutboundDials {
   readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
   // Peers that answered this node's dials and closed for lack of room, and how many times in a row.
   readonly #refusals = new BoundedMap<string, number>(REFUSED_ADDRESSES_REMEMBERED);
-  // Node ids dialed into a topic slot, being dialed or linked (at most topicSlots).
-  readonly #topicLinks = new Set<string>();
+  // Node ids dialed into a topic slot, being dialed or linked (at most topicSlots), with the address dialed.
+  readonly #topicLinks = new Map<string, string>();
 
   /** Takes the manager's components; nothing is dialed until {@link OutboundDials.round}. */
   constructor(context: OutboundContext) {
@@ -177,16 +177,12 @@ export class OutboundDials {
     if (known && known.nextDialAt > clock.now()) return false;
     const group = networkGroup(host);
     const counts = groupCounts(active.values(), group);
-    for (const key of this.#connecting) {
-      const pending = book.get(key);
-      const pendingHost = pending && parseHostPort(pending.address)?.host;
-      if (pendingHost === undefined) continue;
-      const pendingGroup = networkGroup(pendingHost);
-      if (pendingGroup.host === group.host) counts.host++;
-      if (pendingGroup.subnet === group.subnet) counts.subnet++;
+    for (const pending of this.#pendingGroups()) {
+      if (pending.host === group.host) counts.host++;
+      if (pending.subnet === group.subnet) counts.subnet++;
     }
     if (overGroupBounds(counts, config)) return false;
-    this.#topicLinks.add(nodeId);
+    this.#topicLinks.set(nodeId, address);
     stats.topicDials++;
     this.#dial(address, nodeId, undefined, true);
     return true;
@@ -195,7 +191,7 @@ export class OutboundDials {
   /** The topic links now up (node ids), each with when it became active. */
   topicLinks(): { nodeId: string; since: number }[] {
     const out: { nodeId: string; since: number }[] = [];
-    for (const nodeId of this.#topicLinks) {
+    for (const nodeId of this.#topicLinks.keys()) {
       const peer = this.#ctx.active.get(nodeId);
       if (peer) out.push({ nodeId, since: peer.since });
     }
@@ -229,7 +225,7 @@ export class OutboundDials {
 
   /** One maintenance round's dials: anchors, else bootstrap entries and a sample of the address book. */
   round(): void {
-    const { config, trust, book, clock, stats, active } = this.#ctx;
+    const { config, trust, clock, stats, active } = this.#ctx;
     // Topic links and their dials are beyond the outbound target: they neither fill it nor wait for it.
     const topicUp = this.topicLinks().length;
     const outbound = directionCounts(active.values()).outbound - topicUp;
@@ -259,13 +255,22 @@ export class OutboundDials {
       }
     }
     if (budget <= 0) return;
-    const pending = [...this.#connecting].map((key) => book.get(key)).filter((k) => k !== undefined)
-      .map((k) => networkGroup(parseHostPort(k!.address)!.host));
+    const pending = this.#pendingGroups();
     const candidates = this.#sampleCandidates(now, busy, Math.max(8, 4 * budget))
       .filter((known) => isDialable(known, now, busy, config, trust) && this.permitsDial(known.address));
     for (const known of pickDialTargets(candidates, active.values(), pending, budget, config, trust)) {
       this.#dial(known.address, known.nodeId);
     }
+  }
+
+  /** The network groups of the dials in flight whose address is known (book entries and topic dials). */
+  #pendingGroups(): NetworkGroup[] {
+    const groups: NetworkGroup[] = [];
+    for (const key of this.#connecting) {
+      const host = parseHostPort(this.#ctx.book.get(key)?.address ?? this.#topicLinks.get(key) ?? "")?.host;
+      if (host !== undefined) groups.push(networkGroup(host));
+    }
+    return groups;
   }
 
   /**
