@@ -94,7 +94,8 @@ async function coldStartLab(lab: Lab, xConfig: Partial<NetworkConfig> = {}) {
 Deno.test("cold start: a node whose only peer is in no topic finds the topic's peers and gets its next message within 2 gossip rounds", async () => {
   const lab = new Lab(1);
   try {
-    const { members, x } = await coldStartLab(lab);
+    // X on the default maintenance and discovery intervals: the search starts with the subscription, not a tick.
+    const { members, x } = await coldStartLab(lab, { peerMaintenanceIntervalMs: 1_000, discoveryIntervalMs: 30_000 });
     const received: ReceivedMessage[] = [];
     const start = lab.clock.now();
     x.subscribe("t", (message) => received.push(message));

@@ -80,7 +80,7 @@ export interface TopicsConfig {
   minTopicPeers: number;
   /**
    * A topic is searched for at most once per this interval, ms, doubling (up to 16 times) while searches
-   * find no new peer. Default 5,000, the interval at which a peer answers one topic query of this node.
+   * find no peer not already linked in it. Default 5,000, the interval at which a peer answers one topic query of this node.
    */
   topicSearchIntervalMs: number;
   /** Peers asked per search of a topic (each answers one query per `topicSearchIntervalMs`). Default 3. */

@@ -94,10 +94,12 @@ const MAX_BACKOFF_DOUBLINGS = 4;
 
 interface TopicSearch {
   nextAt: number;
-  /** Searches in a row that found no candidate. */
+  /** Searches in a row whose answers named no peer not already linked in the topic. */
   fruitless: number;
   /** Until when the topic is wanted for publishing from outside it (0: not). */
   publishUntil: number;
+  /** Peers dialed for the topic lately (node id -> when), counted as its peers for a grace period. */
+  dialed: Map<string, number>;
 }
 
 /** Finds peers for the topics this node is in or publishes to; see the module docs. */
@@ -157,7 +159,7 @@ export class TopicFinder {
   #state(topic: string): TopicSearch {
     let search = this.#searches.get(topic);
     if (!search) {
-      search = { nextAt: 0, fruitless: 0, publishUntil: 0 };
+      search = { nextAt: 0, fruitless: 0, publishUntil: 0, dialed: new Map() };
       this.#searches.set(topic, search);
       if (this.#searches.size > this.#options.maxTopics) this.#forgetOne();
     }
@@ -221,15 +223,29 @@ export class TopicFinder {
   #found(topic: string, candidates: readonly TopicPeerCandidate[]): void {
     if (!this.#running) return;
     this.stats.candidates += candidates.length;
+    const { config, peersIn, links, clock } = this.#options;
     const search = this.#searches.get(topic);
-    if (search && candidates.length > 0) search.fruitless = 0;
-    const { config, peersIn, links } = this.#options;
+    if (!search) return; // forgotten meanwhile
+    const now = clock.now();
     const members = new Set(peersIn(topic));
+    // Only a peer not yet linked in the topic makes a search worth repeating soon.
+    if (candidates.some((c) => !members.has(c.nodeId))) {
+      search.fruitless = 0;
+      search.nextAt = Math.min(search.nextAt, now + config.topicSearchIntervalMs);
+    }
+    // Dials still on their way (or whose peer has yet to say its topics) count, so answers arriving together
+    // do not each dial what the topic lacks.
+    for (const [nodeId, at] of search.dialed) {
+      if (now - at >= TOPIC_LINK_GRACE_MS) search.dialed.delete(nodeId);
+      else members.add(nodeId);
+    }
     let need = config.minTopicPeers - members.size;
     for (const candidate of candidates) {
       if (need <= 0) break;
       if (members.has(candidate.nodeId)) continue;
       if (links.dialTopicPeer(candidate.nodeId, candidate.address)) {
+        search.dialed.set(candidate.nodeId, now);
+        members.add(candidate.nodeId);
         this.stats.dials++;
         need--;
       }
