@@ -114,7 +114,7 @@ Deno.test("a search dials only as many candidates as the topic lacks, skipping i
   t.finder.stop();
 });
 
-Deno.test("no one to ask is no search: the topic is searched as soon as a peer connects", async () => {
+Deno.test("no one to ask is no search: the topic is searched as soon as a peer connects", () => {
   let available = false;
   const t = setup(() => available ? [] : undefined);
   t.joined.add("t");
