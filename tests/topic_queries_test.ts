@@ -250,3 +250,24 @@ Deno.test("findTopicPeers resolves with the answer's records, and topic-slot dia
     await net.close();
   }
 });
+
+Deno.test("a topic link is beyond the outbound target: the node still dials its own outbound peers", async () => {
+  const net = new Net();
+  try {
+    const hub = net.start();
+    const other = net.start();
+    await net.connect(other, hub); // the hub's answer to a request for peers will name `other`
+    // One outbound slot to fill, and one topic slot; its only link at first is the topic link to the hub.
+    const node = net.start({ config: { outboundSlots: 1, topicSlots: 1 } });
+    assert.ok(node.peers.dialTopicPeer(hub.identity.nodeId, hub.address));
+    await runUntil(net.clock, () => node.peers.topicLinks().length === 1, "the topic link");
+    await runUntil(
+      net.clock,
+      () => node.peers.activePeer(other.identity.nodeId) !== undefined,
+      "an outbound peer of the node's own choice, from the hub's answer",
+    );
+    assert.equal(node.peers.topicLinks().length, 1);
+  } finally {
+    await net.close();
+  }
+});
