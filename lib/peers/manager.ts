@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { bytesEqual, fromHex, toHex } from "../bytes.ts";
+import { bytesEqual, fromHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
@@ -48,7 +48,7 @@ import { type PeersConfig, resolvePeersConfig } from "./config.ts";
 import { announceable, AnswerCache, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
 import { AddressIntake } from "./intake.ts";
 import { OutboundDials } from "./outbound.ts";
-import { takeTopicAnswer, TopicAnswerCaches, type TopicPeerRecord, TopicQueries } from "./topic_queries.ts";
+import { TopicExchange, type TopicPeerRecord } from "./topic_queries.ts";
 import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
 import type { ActivePeer, ActiveState, AddressBookInfo, PeerInfo, PeerStats } from "./types.ts";
 
@@ -118,10 +118,7 @@ export class PeerManager {
   readonly #book: AddressBook;
   readonly #intake: AddressIntake;
   readonly #answers: AnswerCache;
-  readonly #topicAnswers: TopicAnswerCaches;
-  readonly #topicQueries: TopicQueries;
-  readonly #topicPeers: (topic: string) => readonly string[];
-  readonly #answersTopics: (peer: ActivePeer) => boolean;
+  readonly #topicExchange: TopicExchange;
   readonly #storage: Storage;
   readonly #outbound: OutboundDials;
   readonly #log: LogSink;
@@ -176,10 +173,20 @@ export class PeerManager {
     });
     this.#intake = new AddressIntake(this.config);
     this.#answers = new AnswerCache(this.config);
-    this.#topicAnswers = new TopicAnswerCaches(this.config);
-    this.#topicQueries = new TopicQueries(this.#clock, this.config.discoveryMinIntervalMs);
-    this.#topicPeers = options.topicPeers ?? (() => []);
-    this.#answersTopics = options.answersTopics ?? (() => false);
+    this.#topicExchange = new TopicExchange({
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      selfNodeId: this.#identity.nodeId,
+      active: this.#active,
+      addressOf: (nodeId) => this.#book.get(nodeId)?.address ?? "",
+      topicPeers: options.topicPeers ?? (() => []),
+      answersTopics: options.answersTopics ?? (() => false),
+      sendQuery: (peer, topic, now) => {
+        this.#expectAnswer(peer, topic, now);
+        this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize, topic });
+      },
+    });
     this.#outbound = new OutboundDials({
       config: this.config,
       transport: this.#transport,
@@ -231,7 +238,7 @@ export class PeerManager {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#topicQueries.clear();
+    this.#topicExchange.clear();
     await this.#outbound.settle();
   }
 
@@ -310,18 +317,7 @@ export class PeerManager {
    */
   findTopicPeers(topic: string): Promise<TopicPeerRecord[]> | undefined {
     if (!this.#started || this.#stopped || topic === "") return undefined;
-    const now = this.#clock.now();
-    const askable = [...this.#active.values()].filter((peer) =>
-      now - peer.lastTopicDiscoveryAsked >= this.config.discoveryMinIntervalMs &&
-      !this.#topicQueries.has(peer.nodeId) && this.#answersTopics(peer)
-    );
-    if (askable.length === 0) return undefined;
-    const peer = askable[Math.floor(this.#random() * askable.length)];
-    peer.lastTopicDiscoveryAsked = now;
-    this.#expectAnswer(peer, topic, now);
-    const answer = this.#topicQueries.start(peer.nodeId, topic);
-    this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize, topic });
-    return answer;
+    return this.#topicExchange.ask(topic);
   }
 
   /**
@@ -448,7 +444,7 @@ export class PeerManager {
     if (this.#active.get(peer.nodeId) === peer) this.#active.delete(peer.nodeId);
     if (!this.#active.has(peer.nodeId)) {
       this.#outbound.freeTopicSlot(peer.nodeId);
-      this.#topicQueries.dropped(peer.nodeId);
+      this.#topicExchange.dropped(peer.nodeId);
     }
     if (peer.connection.direction === "outbound") this.#outbound.noteClosed(peer.connection, info);
     if (peer.replaced) return; // the peer is still active through its newer link
@@ -528,9 +524,12 @@ export class PeerManager {
         const topic = message.payload.topic ?? "";
         if (topic === "" && takeDiscoveryAnswer(peer, now, this.config)) {
           this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: this.#answer(peer.nodeId, limit) });
-        } else if (topic !== "" && takeTopicAnswer(peer, now, this.config)) {
-          this.#stats.topicAnswers++;
-          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: this.#topicAnswer(topic, peer.nodeId, limit) });
+        } else if (topic !== "") {
+          const peers = this.#topicExchange.answer(peer, topic, limit);
+          if (peers) {
+            this.#stats.topicAnswers++;
+            this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers });
+          }
         }
         break;
       }
@@ -541,7 +540,7 @@ export class PeerManager {
         peer.announced = this.#book.learn(dialable, peer.nodeId, peer.group.subnet, take);
         // Answers come in the order asked: this one answers the oldest query still open.
         const answering = peer.pendingAnswers.shift()?.topic;
-        if (answering) this.#topicQueries.answered(peer.nodeId, answering, this.#topicRecords(dialable, peer, take));
+        if (answering) this.#topicExchange.answered(peer, answering, dialable, take);
         break;
       }
     }
@@ -577,37 +576,6 @@ export class PeerManager {
     open.push({ topic, at: now });
     peer.pendingAnswers = open.slice(-2);
     this.#intake.asked(peer.nodeId, this.config.announcementSize, now);
-  }
-
-  /** Of an answer's dialable records, the first `take` (what the intake took), as topic peer candidates. */
-  #topicRecords(dialable: readonly PeerRecord[], from: ActiveState, take: number): TopicPeerRecord[] {
-    const out: TopicPeerRecord[] = [];
-    for (const record of dialable.slice(0, take)) {
-      const nodeId = toHex(record.nodeId);
-      if (nodeId !== from.nodeId && nodeId !== this.#identity.nodeId) out.push({ nodeId, address: record.address });
-    }
-    return out;
-  }
-
-  /**
-   * The (cached, per topic) answer to a topic query from `requester`: active peers the topics layer knows to
-   * be in `topic`, with the addresses an ordinary answer would give them; never the address book's entries.
-   */
-  #topicAnswer(topic: string, requester: string, limit: number): PeerRecord[] {
-    return this.#topicAnswers.answer(topic, requester, limit, this.#clock.now(), (max) => {
-      const members = new Set(this.#topicPeers(topic));
-      const active = [...this.#active.values()].filter((peer) => members.has(peer.nodeId));
-      return announceable(
-        "",
-        max,
-        this.#clock.now(),
-        active,
-        [],
-        (nodeId) => this.#book.get(nodeId)?.address ?? "",
-        this.config,
-        (items) => this.#shuffled(items),
-      );
-    });
   }
 
   /** The (cached) answer to a request for peers from `requester`, at most `limit` records. */
