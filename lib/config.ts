@@ -223,6 +223,21 @@ export interface NetworkConfig {
    * setting of the same role (`gossipFanout`, `messageTtl`, ...). Default none.
    */
   topicSettings: Record<string, TopicSettings>;
+  /**
+   * A topic this node is in with fewer connected peers in it than this is searched for: its peers are asked
+   * for the topic's peers (PEER_DISCOVERY naming the topic), which are dialed into the `topicSlots`. Default 2:
+   * one peer makes the node part of the topic, a second keeps it there when one leaves. Higher: more searches
+   * and topic links per topic; 0: never search (a node then reaches a topic only through the peers it has).
+   */
+  minTopicPeers: number;
+  /**
+   * Outbound links kept for topic peers, beyond the `outboundSlots` target, so a node whose peers are in none
+   * of its topics still reaches some. Default 2. Each costs one more link (memory, heartbeats); they are dialed
+   * on other peers' word, so they are never anchors and never count toward `outboundSlots`, and they follow
+   * the dial policy, the per-IP and per-subnet bounds and the eviction rules of every outbound link. A link
+   * whose peer is in none of this node's topics is closed after 10 s. 0: no topic links.
+   */
+  topicSlots: number;
 }
 
 /** The defaults. */
@@ -284,6 +299,8 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   topicFanoutPeers: DEFAULT_TOPICS_CONFIG.topicFanoutPeers,
   topicFanoutTtlMs: DEFAULT_TOPICS_CONFIG.topicFanoutTtlMs,
   topicSettings: {},
+  minTopicPeers: DEFAULT_TOPICS_CONFIG.minTopicPeers,
+  topicSlots: DEFAULT_PEERS_CONFIG.topicSlots,
 });
 
 /** Names of the presets. */
@@ -362,6 +379,8 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   relayAllTopics: { kind: "bool" },
   topicFanoutPeers: int(1, 1000),
   topicFanoutTtlMs: int(1),
+  minTopicPeers: int(0, 64),
+  topicSlots: int(0, 64),
 };
 
 /**
@@ -509,6 +528,7 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "peers.addressCacheMs": "addressCacheMs",
   "peers.feelerIntervalMs": "feelerIntervalMs",
   "peers.anchors": "anchors",
+  "peers.topicSlots": "topicSlots",
   "trust.initialTrust": "initialTrustScore",
   "trust.minTrustThreshold": "minTrustThreshold",
   "trust.decayRate": "trustDecayRate",
@@ -621,6 +641,7 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       addressCacheMs: config.addressCacheMs,
       feelerIntervalMs: config.feelerIntervalMs,
       anchors: config.anchors,
+      topicSlots: config.topicSlots,
     },
     trust: {
       initialTrust: config.initialTrustScore,
@@ -648,6 +669,7 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       topicFanoutPeers: config.topicFanoutPeers,
       topicFanoutTtlMs: config.topicFanoutTtlMs,
       topicSettings: config.topicSettings,
+      minTopicPeers: config.minTopicPeers,
     },
     protocol: {
       maxTtl: config.maxTtl,

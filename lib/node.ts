@@ -55,6 +55,8 @@ import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscr
 import {
   isTopicName,
   resolveTopicsConfig,
+  TopicFinder,
+  type TopicFinderStats,
   topicGossipConfig,
   type TopicInfo,
   TopicOverlays,
@@ -67,7 +69,7 @@ import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
-export type { TopicInfo, TopicStats } from "./topics/mod.ts";
+export type { TopicFinderStats, TopicInfo, TopicStats } from "./topics/mod.ts";
 export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
 
 /** Options of {@link KithNode}. */
@@ -125,6 +127,8 @@ export interface NodeComponents {
   gossip: GossipProtocol;
   /** Its topic overlays and the routing between them. */
   topics: TopicOverlays;
+  /** Its search for topics' peers. */
+  finder: TopicFinder;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -133,6 +137,8 @@ export interface NodeStats {
   gossip: GossipStats;
   /** Topic routing counters. */
   topics: TopicStats;
+  /** Counters of the search for topics' peers (lib/topics/finder.ts). */
+  topicFinder: TopicFinderStats;
   /** Peer management counters. */
   peers: PeerStats;
   /** Transport counters. */
@@ -196,6 +202,7 @@ export class KithNode {
   #topics: TopicOverlays | undefined;
   // The topic overlays take joins and leaves (set once start has joined the topics subscribed before it).
   #topicsLive = false;
+  #finder: TopicFinder | undefined;
   readonly #topicsConfig: Readonly<TopicsConfig>;
   #verifier: ParallelVerifier | undefined;
   #address = "";
@@ -345,6 +352,9 @@ export class KithNode {
       log: this.#log,
       // Gossip is made next; eviction asks it only later, when a newcomer needs a slot.
       lastNovelAt: (nodeId) => this.#gossip?.peerStats(nodeId)?.lastFirstAt ?? -Infinity,
+      // Topic queries are answered from the overlays' membership (made below; asked only once peers talk).
+      topicPeers: (topic) => this.#topics?.topicPeers(topic) ?? [],
+      answersTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
     });
     // 5. gossip
     this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
@@ -399,6 +409,18 @@ export class KithNode {
       maxMessageBytes: (topic) =>
         topicGossip(topic).maxApplicationPayloadBytes ?? gossip.config.maxApplicationPayloadBytes,
     });
+    const finder = this.#finder = new TopicFinder({
+      config: topicsConfig,
+      clock: this.#clock,
+      log: this.#log,
+      // Peer exchange today; the DHT's rendezvous is to be a second source here.
+      sources: [{ name: "peer-exchange", find: (topic) => peers.findTopicPeers(topic) }],
+      links: peers,
+      joined: () => topics.topics().map((t) => t.topic),
+      peersIn: (topic) => topics.topicPeers(topic),
+      roundMs: this.config.peerMaintenanceIntervalMs,
+      maxTopics: topicsConfig.maxTopics,
+    });
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -435,6 +457,7 @@ export class KithNode {
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       topics.peerConnected(peer);
+      finder.peerConnected();
       log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
         address: peer.connection.remoteAddress,
@@ -463,6 +486,8 @@ export class KithNode {
     for (const topic of this.#subscriptions.topics()) if (topic !== "") topics.join(topic);
     this.#topicsLive = true; // from here on, subscribe() joins at once
     topics.start();
+    finder.start();
+    for (const topic of this.#subscriptions.topics()) finder.want(topic);
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
@@ -489,7 +514,13 @@ export class KithNode {
     }
     const topic = options.topic ?? "";
     if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
-    return toHex(topics.publish(topic, bytesOf(data), options.ttl));
+    try {
+      return toHex(topics.publish(topic, bytesOf(data), options.ttl));
+    } catch (error) {
+      // No peer in the topic: search for some, so that a later publish finds them.
+      if (error instanceof KithError && error.code === "NO_TOPIC_PEERS") this.#finder?.want(topic, true);
+      throw error;
+    }
   }
 
   /**
@@ -505,8 +536,10 @@ export class KithNode {
     const named = topic !== undefined && topic !== "";
     if (named && !isTopicName(topic)) throw badTopic(topic);
     const first = named && this.#subscriptions.count(topic) === 0;
-    if (first && this.#topics && this.#topicsLive) this.#topics.join(topic);
-    else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
+    if (first && this.#topics && this.#topicsLive) {
+      this.#topics.join(topic);
+      this.#finder?.want(topic);
+    } else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
       throw new KithError(
         "TOO_MANY_TOPICS",
         `already subscribed to maxTopics (${this.#topicsConfig.maxTopics}) topics`,
@@ -688,6 +721,7 @@ export class KithNode {
     return {
       gossip: summed.stats,
       topics: { ...topics.stats },
+      topicFinder: { ...this.#require(this.#finder, "stats").stats },
       peers: this.#require(this.#peers, "stats").stats,
       transport: this.#require(this.#transport, "stats").stats,
       deliveredToApplication: this.#subscriptions.delivered,
@@ -709,6 +743,7 @@ export class KithNode {
       peers: this.#require(this.#peers, "components"),
       gossip: this.#require(this.#gossip, "components"),
       topics: this.#require(this.#topics, "components"),
+      finder: this.#require(this.#finder, "components"),
     };
   }
 
@@ -737,6 +772,7 @@ export class KithNode {
     this.#trustExchange?.stop();
     this.#direct?.stop();
     this.#topicsLive = false;
+    this.#finder?.stop();
     this.#topics?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();

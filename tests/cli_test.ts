@@ -163,7 +163,7 @@ Deno.test("kith start runs a node until SIGTERM, then exits 0", async () => {
   }
 });
 
-Deno.test("kith start's address, feeler and anchor flags set their settings, over the config file's", async () => {
+Deno.test("kith start's address, feeler, anchor and topic-finding flags set their settings, over the config file's", async () => {
   const { parseCliArgs } = await import("../lib/cli/args.ts");
   const { startConfig } = await import("../lib/cli/commands/node.ts");
   const { values } = parseCliArgs([
@@ -178,13 +178,19 @@ Deno.test("kith start's address, feeler and anchor flags set their settings, ove
     "9000",
     "--anchors",
     "0",
+    "--min-topic-peers",
+    "3",
+    "--topic-slots",
+    "0",
   ]);
-  assert.deepEqual(startConfig(values, { anchors: 4, addressBurst: 5, maxPeers: 20 }), {
+  assert.deepEqual(startConfig(values, { anchors: 4, addressBurst: 5, maxPeers: 20, topicSlots: 4 }), {
     addressIntervalMs: 2_500,
     addressBurst: 77,
     addressCacheMs: 45_000,
     feelerIntervalMs: 9_000,
     anchors: 0,
+    minTopicPeers: 3,
+    topicSlots: 0,
     maxPeers: 20,
   });
   assert.deepEqual(startConfig(parseCliArgs(["start"]).values, { anchors: 4 }), { anchors: 4 });
@@ -207,7 +213,7 @@ Deno.test("kith start --advertise sets the address announced to peers, apart fro
   }
 });
 
-Deno.test("kith start refuses an address, feeler or anchor flag that is not a whole number, or out of its setting's range, exit 2 naming it", async () => {
+Deno.test("kith start refuses an address, feeler, anchor or topic-finding flag that is not a whole number, or out of its setting's range, exit 2 naming it", async () => {
   const dir = await Deno.makeTempDir();
   // A file where the data directory should be: were a value accepted, the node would fail to start (exit 1)
   // instead of running until a signal.
@@ -221,6 +227,9 @@ Deno.test("kith start refuses an address, feeler or anchor flag that is not a wh
       [["--address-interval-ms", "0"], /^kith: addressIntervalMs must be an integer in 1\.\./],
       [["--address-cache-ms", "0"], /^kith: addressCacheMs must be an integer in 1\.\./],
       [["--feeler-interval-ms", "10"], /^kith: feelerIntervalMs must be an integer in 1000\.\./],
+      [["--topic-slots", "x"], /^kith: --topic-slots must be a whole number, got "x"$/],
+      [["--topic-slots", "65"], /^kith: topicSlots must be an integer in 0\.\.64/],
+      [["--min-topic-peers", "65"], /^kith: minTopicPeers must be an integer in 0\.\.64/],
     ];
     for (const [flags, expected] of cases) {
       const c = capture();

@@ -77,6 +77,8 @@ Deno.test("an invalid value is refused with one line naming the key", () => {
     [{ feelerIntervalMs: 999 }, "feelerIntervalMs"],
     [{ anchors: -1 }, "anchors"],
     [{ anchors: "2" }, "anchors"],
+    [{ minTopicPeers: 65 }, "minTopicPeers"],
+    [{ topicSlots: -1 }, "topicSlots"],
   ];
   for (const [overrides, key] of cases) {
     assert.throws(() => resolveNetworkConfig(overrides as never), (e: unknown) => {
@@ -137,6 +139,8 @@ Deno.test("what a config becomes passes every component's own validation, for ra
     addressCacheMs: [1, 600_000],
     feelerIntervalMs: [1_000, 120_000],
     anchors: [0, 2, 100],
+    minTopicPeers: [0, 2, 64],
+    topicSlots: [0, 2, 64],
   };
   let accepted = 0;
   for (let i = 0; i < 2_000; i++) {
@@ -160,13 +164,14 @@ Deno.test("what a config becomes passes every component's own validation, for ra
   assert.ok(accepted > 100, `only ${accepted} of 2,000 random configs were valid`);
 });
 
-Deno.test("the address, feeler and anchor settings of a NetworkConfig reach a started node's peer manager", async () => {
+Deno.test("the address, feeler, anchor and topic-slot settings of a NetworkConfig reach a started node's peer manager", async () => {
   const settings = {
     addressIntervalMs: 2_500,
     addressBurst: 77,
     addressCacheMs: 45_000,
     feelerIntervalMs: 9_000,
     anchors: 5,
+    topicSlots: 3,
   } satisfies Partial<NetworkConfig>;
   for (const [key, value] of Object.entries(settings)) {
     assert.notEqual(DEFAULT_NETWORK_CONFIG[key as keyof NetworkConfig], value, `${key} must differ from its default`);

@@ -57,6 +57,10 @@ export interface Flags {
   "topic-fanout-peers"?: string;
   /** `--relay-all-topics` (start): `relayAllTopics` on. */
   "relay-all-topics"?: boolean;
+  /** `--min-topic-peers N` (start): `minTopicPeers`. */
+  "min-topic-peers"?: string;
+  /** `--topic-slots N` (start): `topicSlots`. */
+  "topic-slots"?: string;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -177,6 +181,8 @@ function parseStrict(args: string[]): ParsedArgs {
       "max-topics": { type: "string" },
       "topic-fanout-peers": { type: "string" },
       "relay-all-topics": { type: "boolean" },
+      "min-topic-peers": { type: "string" },
+      "topic-slots": { type: "string" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

@@ -51,7 +51,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--dial-deny CIDR,...] [--log-level debug|info|warn|error]
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
                   [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
-                  [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics] [--json]
+                  [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics]
+                  [--min-topic-peers N] [--topic-slots N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -98,6 +99,10 @@ Topics (the NetworkConfig settings of the same names):
   --relay-all-topics       relay every topic peers announce, up to
                            --max-topics (relayAllTopics, default off): an
                            operator's choice; the node carries all their traffic
+  --min-topic-peers N      a topic this node is in with fewer peers in it is
+                           searched for (minTopicPeers, default 2; 0: never)
+  --topic-slots N          outbound links kept for the peers found, beyond
+                           the outbound target (topicSlots, default 2)
 Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
 peerRateLimit) are set in the --config file only, under "topicSettings":
 {"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,

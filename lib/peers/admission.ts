@@ -136,6 +136,9 @@ export function newActiveState(connection: Connection, group: NetworkGroup, now:
     minRttMs: undefined,
     lastDiscoveryAnswered: -Infinity,
     lastDiscoveryAsked: -Infinity,
+    lastTopicDiscoveryAnswered: -Infinity,
+    lastTopicDiscoveryAsked: -Infinity,
+    pendingAnswers: [],
     lastHeartbeatAnswered: -Infinity,
     announced: [],
   };

@@ -86,6 +86,16 @@ export interface PeersConfig {
    * that filled the address book meanwhile does not choose this node's first peers. Default 2; 0 disables.
    */
   anchors: number;
+  /**
+   * Outbound links kept for topic peers, beyond the `outboundSlots` target: dialed (by the topic finder) to
+   * peers another peer named in answer to a topic query (PEER_DISCOVERY with a topic), so a node whose own
+   * peers are in none of its topics still reaches some. Default 2: enough for a cold start into a topic and a
+   * second link in it. Each costs one more outbound link; they are chosen from hearsay, so they never count as
+   * (or become) the node's own outbound choice: not anchors, and the `outboundSlots` target is still filled
+   * from the address book. Same dial policy, per-IP and per-subnet bounds and eviction rules as any outbound
+   * link. 0: no topic links (a node then finds a topic's peers only among the peers it has).
+   */
+  topicSlots: number;
 }
 
 /** The default {@link PeersConfig}. */
@@ -115,6 +125,7 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
   addressCacheMs: 600_000,
   feelerIntervalMs: 120_000,
   anchors: 2,
+  topicSlots: 2,
 });
 
 /**
@@ -129,7 +140,8 @@ export function resolvePeersConfig(overrides: Partial<PeersConfig> = {}): PeersC
   }
   for (const [key, value] of Object.entries(config)) {
     if (key === "bootstrap") continue;
-    const min = key === "outboundSlots" || key === "minPeers" || key === "anchors" || key === "rttProbeIntervalMs"
+    const min = key === "outboundSlots" || key === "minPeers" || key === "anchors" || key === "rttProbeIntervalMs" ||
+        key === "topicSlots"
       ? 0
       : 1;
     if (!Number.isSafeInteger(value) || (value as number) < min) {

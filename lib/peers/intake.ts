@@ -1,7 +1,8 @@
 /**
  * Address intake: how many of the peer records a peer sends this node takes.
  * An answer to this node's own PEER_DISCOVERY is taken once, up to the count
- * asked for; anything else (unsolicited announcements, a HANDSHAKE_ACK's
+ * asked for (a peer may owe two answers at once: an ordinary one and one to a
+ * query naming a topic); anything else (unsolicited announcements, a HANDSHAKE_ACK's
  * list, a second "answer") draws on the peer's address token bucket, as
  * Bitcoin Core's addr rate limit does: one address per `addressIntervalMs`
  * (0.1/s by default), at most `addressBurst` saved up, starting with one
@@ -26,10 +27,15 @@ export interface IntakeStats {
 
 interface PeerIntake {
   bucket: TokenBucket;
-  /** Records asked for by the outstanding PEER_DISCOVERY; 0 when none is outstanding. */
+  /** Records asked for by each outstanding PEER_DISCOVERY. */
   asked: number;
+  /** Answers outstanding (at most {@link MAX_OUTSTANDING_ANSWERS}); 0 when none is. */
+  answers: number;
   askedAt: number;
 }
+
+/** Answers a peer may owe this node at once: one ordinary PEER_DISCOVERY and one naming a topic. */
+const MAX_OUTSTANDING_ANSWERS = 2;
 
 /** Per-peer address budgets. State lives as long as the peer's entry (see {@link AddressIntake.drop}). */
 export class AddressIntake {
@@ -47,7 +53,8 @@ export class AddressIntake {
     if (!state) {
       const { addressIntervalMs, addressBurst } = this.#config;
       const start = Math.min(addressBurst, MAX_PEER_LIST);
-      state = { bucket: new TokenBucket(1000 / addressIntervalMs, addressBurst, now, start), asked: 0, askedAt: 0 };
+      const bucket = new TokenBucket(1000 / addressIntervalMs, addressBurst, now, start);
+      state = { bucket, asked: 0, answers: 0, askedAt: 0 };
       this.#peers.set(nodeId, state);
     }
     return state;
@@ -56,13 +63,15 @@ export class AddressIntake {
   /** Notes that this node asked `nodeId` for up to `limit` records at `now`. */
   asked(nodeId: string, limit: number, now: number): void {
     const state = this.#state(nodeId, now);
-    state.asked = limit;
+    if (!this.#outstanding(state, now)) state.answers = 0;
+    state.asked = state.answers > 0 ? Math.max(state.asked, limit) : limit;
+    state.answers = Math.min(MAX_OUTSTANDING_ANSWERS, state.answers + 1);
     state.askedAt = now;
   }
 
   #outstanding(state: PeerIntake, now: number): boolean {
     // An answer later than a peer timeout is no longer one.
-    return state.asked > 0 && now - state.askedAt <= this.#config.peerTimeoutMs;
+    return state.answers > 0 && now - state.askedAt <= this.#config.peerTimeoutMs;
   }
 
   /** Whether a PEER_ANNOUNCEMENT from `nodeId` could be taken at all now (checked before its verification). */
@@ -73,14 +82,14 @@ export class AddressIntake {
 
   /**
    * How many of the first `count` records of a PEER_ANNOUNCEMENT (or HANDSHAKE_ACK list, `answer` false)
-   * from `nodeId` to take: an outstanding request's count, once, else one token per record.
+   * from `nodeId` to take: an outstanding request's count, once per request, else one token per record.
    */
   take(nodeId: string, count: number, now: number, answer = true): number {
     const state = this.#state(nodeId, now);
     let taken = 0;
     if (answer && this.#outstanding(state, now)) {
       taken = Math.min(count, state.asked);
-      state.asked = 0;
+      state.answers--;
       this.stats.solicited += taken;
     } else {
       while (taken < count && state.bucket.take(now)) taken++;

@@ -1,7 +1,8 @@
 /**
  * The peer manager: keeps the policy together. It takes every connection the
  * transport opens (admission), answers the link-level messages itself
- * (HEARTBEAT, PEER_DISCOVERY, PEER_ANNOUNCEMENT), passes every other envelope
+ * (HEARTBEAT, PEER_DISCOVERY, PEER_ANNOUNCEMENT; topic queries through
+ * `topic_queries.ts`), passes every other envelope
  * up through {@link PeerManager.onEnvelope} (to gossip), and on each
  * maintenance tick checks liveness, dials (through `outbound.ts`) and
  * discovers. The rules it applies live in the sibling modules; this one holds
@@ -47,6 +48,7 @@ import { type PeersConfig, resolvePeersConfig } from "./config.ts";
 import { announceable, AnswerCache, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
 import { AddressIntake } from "./intake.ts";
 import { OutboundDials } from "./outbound.ts";
+import { TopicExchange, type TopicPeerRecord } from "./topic_queries.ts";
 import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
 import type { ActivePeer, ActiveState, AddressBookInfo, PeerInfo, PeerStats } from "./types.ts";
 
@@ -77,6 +79,14 @@ export interface PeerManagerOptions {
    * criteria that protect a peer from eviction (lib/peers/eviction.ts). Default: never, for every peer.
    */
   lastNovelAt?: (nodeId: string) => number;
+  /**
+   * The connected peers (node ids) known to be in `topic` (a named one), which a PEER_DISCOVERY naming it is
+   * answered with. From the topics layer, which this one does not depend on. Default: none, so topic queries
+   * are answered with no records.
+   */
+  topicPeers?: (topic: string) => readonly string[];
+  /** Whether `peer` answers topic queries (its agent announces topics); only those are asked. Default: none. */
+  answersTopics?: (peer: ActivePeer) => boolean;
 }
 
 /**
@@ -108,6 +118,7 @@ export class PeerManager {
   readonly #book: AddressBook;
   readonly #intake: AddressIntake;
   readonly #answers: AnswerCache;
+  readonly #topicExchange: TopicExchange;
   readonly #storage: Storage;
   readonly #outbound: OutboundDials;
   readonly #log: LogSink;
@@ -128,6 +139,8 @@ export class PeerManager {
     forgotten: 0,
     feelers: 0,
     anchorDials: 0,
+    topicDials: 0,
+    topicAnswers: 0,
     announcementsDropped: 0,
     refusedByPolicy: 0,
   };
@@ -160,6 +173,20 @@ export class PeerManager {
     });
     this.#intake = new AddressIntake(this.config);
     this.#answers = new AnswerCache(this.config);
+    this.#topicExchange = new TopicExchange({
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      selfNodeId: this.#identity.nodeId,
+      active: this.#active,
+      addressOf: (nodeId) => this.#book.get(nodeId)?.address ?? "",
+      topicPeers: options.topicPeers ?? (() => []),
+      answersTopics: options.answersTopics ?? (() => false),
+      sendQuery: (peer, topic, now) => {
+        this.#expectAnswer(peer, topic, now);
+        this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize, topic });
+      },
+    });
     this.#outbound = new OutboundDials({
       config: this.config,
       transport: this.#transport,
@@ -211,6 +238,7 @@ export class PeerManager {
     this.#stopped = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#topicExchange.clear();
     await this.#outbound.settle();
   }
 
@@ -277,6 +305,43 @@ export class PeerManager {
   /** Sends an envelope to one active peer; false when it is not active or its queue is full. */
   send(nodeId: string, envelope: Envelope): boolean {
     return this.#active.get(nodeId)?.connection.send(envelope) ?? false;
+  }
+
+  // ---- topic peers (for the topic finder) ----
+
+  /**
+   * Asks one active peer that answers topic queries, and was not asked one within `discoveryMinIntervalMs`,
+   * for peers in `topic` (a PEER_DISCOVERY naming it). Resolves with the records its answer carried that the
+   * address intake took and the dial policy permits (they also enter the address book, as any announcement's),
+   * or with none after `discoveryMinIntervalMs`; `undefined` when there is no peer to ask now.
+   */
+  findTopicPeers(topic: string): Promise<TopicPeerRecord[]> | undefined {
+    if (!this.#started || this.#stopped || topic === "") return undefined;
+    return this.#topicExchange.ask(topic);
+  }
+
+  /**
+   * Dials `nodeId` at `address` into one of the `topicSlots` outbound links kept for topic peers, beyond the
+   * outbound target, under the rules of every outbound dial (see `OutboundDials.dialTopicPeer`). Returns
+   * whether the dial started: false when the slots are taken or the dial is one this node would not make.
+   */
+  dialTopicPeer(nodeId: string, address: string): boolean {
+    if (!this.#started || this.#stopped) return false;
+    return this.#outbound.dialTopicPeer(nodeId, address);
+  }
+
+  /** The links that hold topic slots now, with when each became active. */
+  topicLinks(): { nodeId: string; since: number }[] {
+    return this.#outbound.topicLinks();
+  }
+
+  /** Closes the topic link to `nodeId` (its peer is in none of this node's topics), freeing its slot. */
+  releaseTopicLink(nodeId: string): void {
+    const peer = this.#active.get(nodeId);
+    if (!peer || !this.#outbound.isTopicLink(nodeId)) return;
+    this.#outbound.freeTopicSlot(nodeId);
+    this.#active.delete(nodeId);
+    void peer.connection.close(DisconnectReason.SHUTDOWN, "topic link no longer needed");
   }
 
   // ---- admission, slots and eviction ----
@@ -377,6 +442,10 @@ export class PeerManager {
 
   #closed(peer: ActiveState, info: CloseInfo): void {
     if (this.#active.get(peer.nodeId) === peer) this.#active.delete(peer.nodeId);
+    if (!this.#active.has(peer.nodeId)) {
+      this.#outbound.freeTopicSlot(peer.nodeId);
+      this.#topicExchange.dropped(peer.nodeId);
+    }
     if (peer.connection.direction === "outbound") this.#outbound.noteClosed(peer.connection, info);
     if (peer.replaced) return; // the peer is still active through its newer link
     this.#intake.drop(peer.nodeId);
@@ -429,9 +498,11 @@ export class PeerManager {
         this.#stats.announcementsDropped++;
         return;
       }
+      // Which of the two allowances a query draws on is known once decoded: drop only when neither has room.
+      const interval = this.config.discoveryMinIntervalMs;
       if (
-        envelope.type === MessageType.PEER_DISCOVERY &&
-        arrived - peer.lastDiscoveryAnswered < this.config.discoveryMinIntervalMs
+        envelope.type === MessageType.PEER_DISCOVERY && arrived - peer.lastDiscoveryAnswered < interval &&
+        arrived - peer.lastTopicDiscoveryAnswered < interval
       ) return;
       message = this.#codec.verify(envelope, this.#clock.now(), { linkPeer: peer.nodeId });
     } catch (error) {
@@ -448,17 +519,28 @@ export class PeerManager {
           this.#sendLink(peer, MessageType.HEARTBEAT, { seq: message.payload.seq, reply: true });
         }
         break;
-      case MessageType.PEER_DISCOVERY:
-        if (takeDiscoveryAnswer(peer, now, this.config)) {
-          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, {
-            peers: this.#answer(peer.nodeId, Math.min(message.payload.limit, this.config.announcementSize)),
-          });
+      case MessageType.PEER_DISCOVERY: {
+        const limit = Math.min(message.payload.limit, this.config.announcementSize);
+        const topic = message.payload.topic ?? "";
+        if (topic === "" && takeDiscoveryAnswer(peer, now, this.config)) {
+          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: this.#answer(peer.nodeId, limit) });
+        } else if (topic !== "") {
+          const peers = this.#topicExchange.answer(peer, topic, limit);
+          if (peers) {
+            this.#stats.topicAnswers++;
+            this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers });
+          }
         }
         break;
+      }
       case MessageType.PEER_ANNOUNCEMENT: {
         const records = message.payload.peers;
         const take = this.#intake.take(peer.nodeId, records.length, now);
-        peer.announced = this.#book.learn(this.#dialable(records), peer.nodeId, peer.group.subnet, take);
+        const dialable = this.#dialable(records);
+        peer.announced = this.#book.learn(dialable, peer.nodeId, peer.group.subnet, take);
+        // Answers come in the order asked: this one answers the oldest query still open.
+        const answering = peer.pendingAnswers.shift()?.topic;
+        if (answering) this.#topicExchange.answered(peer, answering, dialable, take);
         break;
       }
     }
@@ -483,8 +565,17 @@ export class PeerManager {
   /** Sends `peer` a PEER_DISCOVERY and notes the request, so its answer is taken (once, up to the limit). */
   #ask(peer: ActiveState, now: number): void {
     peer.lastDiscoveryAsked = now;
-    this.#intake.asked(peer.nodeId, this.config.announcementSize, now);
+    this.#expectAnswer(peer, "", now);
     this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize });
+  }
+
+  /** Notes that `peer` owes an answer to a query about `topic` (`""`: an ordinary one), taken as solicited. */
+  #expectAnswer(peer: ActiveState, topic: string, now: number): void {
+    // A query unanswered for a peer timeout is no longer expected (as the intake forgets it).
+    const open = peer.pendingAnswers.filter((query) => now - query.at <= this.config.peerTimeoutMs);
+    open.push({ topic, at: now });
+    peer.pendingAnswers = open.slice(-2);
+    this.#intake.asked(peer.nodeId, this.config.announcementSize, now);
   }
 
   /** The (cached) answer to a request for peers from `requester`, at most `limit` records. */

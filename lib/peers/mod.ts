@@ -45,9 +45,12 @@
  * `anchors.ts` (saved outbound peers), `admission.ts` (groups, bounds,
  * slots), `eviction.ts` (whom a newcomer displaces), `dialer.ts` (dial budget, candidates, backoff),
  * `liveness.ts` (timeouts, heartbeats), `discovery.ts` (PEER_DISCOVERY and
- * PEER_ANNOUNCEMENT, the answer cache), `outbound.ts` (the dials each round
- * runs: anchors, bootstrap, book samples, feelers, backoff), `manager.ts`
- * ({@link PeerManager}, which applies them).
+ * PEER_ANNOUNCEMENT, the answer cache), `topic_queries.ts` (PEER_DISCOVERY
+ * naming a topic: answers from the connected peers the topics layer says are in
+ * it, and this node's queries awaiting theirs), `outbound.ts` (the dials each
+ * round runs: anchors, bootstrap, book samples, feelers, backoff; the few topic
+ * slots beyond the outbound target), `manager.ts` ({@link PeerManager}, which
+ * applies them).
  *
  * @example Two nodes on the simulator's network: the second dials the first, its bootstrap node.
  * ```ts
@@ -85,5 +88,6 @@
  */
 export { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./config.ts";
 export { PeerManager, type PeerManagerOptions } from "./manager.ts";
+export type { TopicPeerRecord } from "./topic_queries.ts";
 export type { ActivePeer, AddressBookInfo, PeerInfo, PeerState, PeerStats } from "./types.ts";
 export type { NetworkGroup } from "../netgroup.ts";

@@ -4,7 +4,8 @@
  * while below `minPeers`, then a sample of the address book (tried and new
  * alike, subnet diversity first); one feeler at a time (test-before-evict or a
  * new address); backoff and forgetting after failures; the dial policy's
- * refusals counted once per address. The rules are the pure functions of
+ * refusals counted once per address; and the few topic links (`topicSlots`),
+ * dialed on the topic finder's request beyond the outbound target. The rules are the pure functions of
  * `dialer.ts`; this module holds the state they run on (dials in flight,
  * feelers, anchors still to dial, bootstrap entries).
  *
@@ -13,7 +14,7 @@
 import { parseHostPort } from "../address.ts";
 import type { Clock } from "../clock.ts";
 import type { LogSink } from "../log.ts";
-import { networkGroup } from "../netgroup.ts";
+import { type NetworkGroup, networkGroup } from "../netgroup.ts";
 import { DisconnectReason } from "../protocol/mod.ts";
 import { type RandomSource, shuffleInPlace } from "../random.ts";
 import { BoundedMap } from "../ratelimit.ts";
@@ -21,7 +22,7 @@ import type { Storage } from "../storage/types.ts";
 import type { CloseInfo, Connection, Transport } from "../transport/types.ts";
 import { TransportError } from "../transport/types.ts";
 import type { TrustModel } from "../trust.ts";
-import { directionCounts } from "./admission.ts";
+import { directionCounts, groupCounts, overGroupBounds } from "./admission.ts";
 import { type Anchor, loadAnchors, saveAnchors } from "./anchors.ts";
 import type { AddressBook } from "./book.ts";
 import type { PeersConfig } from "./config.ts";
@@ -68,6 +69,8 @@ export class OutboundDials {
   readonly #refusedAddresses = new BoundedMap<string, true>(REFUSED_ADDRESSES_REMEMBERED);
   // Peers that answered this node's dials and closed for lack of room, and how many times in a row.
   readonly #refusals = new BoundedMap<string, number>(REFUSED_ADDRESSES_REMEMBERED);
+  // Node ids dialed into a topic slot, being dialed or linked (at most topicSlots), with the address dialed.
+  readonly #topicLinks = new Map<string, string>();
 
   /** Takes the manager's components; nothing is dialed until {@link OutboundDials.round}. */
   constructor(context: OutboundContext) {
@@ -160,12 +163,61 @@ export class OutboundDials {
     return false;
   }
 
-  /** Saves the current outbound peers (feelers aside), longest connected first, as the anchors. */
+  /**
+   * Dials `nodeId` at `address` into a topic slot, if one is free and the dial is one this node would make
+   * of any outbound peer: not busy, out of backoff, trusted enough, permitted by the dial policy, within the
+   * per-IP and per-subnet bounds (counting dials in flight). Returns whether the dial started.
+   */
+  dialTopicPeer(nodeId: string, address: string): boolean {
+    const { config, trust, book, clock, active, stats } = this.#ctx;
+    if (this.#topicLinks.size >= config.topicSlots || this.busy(nodeId) || !trust.canDial(nodeId)) return false;
+    const host = parseHostPort(address)?.host;
+    if (host === undefined || !this.permitsDial(address)) return false;
+    const known = book.get(nodeId);
+    if (known && known.nextDialAt > clock.now()) return false;
+    const group = networkGroup(host);
+    const counts = groupCounts(active.values(), group);
+    for (const pending of this.#pendingGroups()) {
+      if (pending.host === group.host) counts.host++;
+      if (pending.subnet === group.subnet) counts.subnet++;
+    }
+    if (overGroupBounds(counts, config)) return false;
+    this.#topicLinks.set(nodeId, address);
+    stats.topicDials++;
+    this.#dial(address, nodeId, undefined, true);
+    return true;
+  }
+
+  /** The topic links now up (node ids), each with when it became active. */
+  topicLinks(): { nodeId: string; since: number }[] {
+    const out: { nodeId: string; since: number }[] = [];
+    for (const nodeId of this.#topicLinks.keys()) {
+      const peer = this.#ctx.active.get(nodeId);
+      if (peer) out.push({ nodeId, since: peer.since });
+    }
+    return out;
+  }
+
+  /** Whether `nodeId`'s link holds a topic slot. */
+  isTopicLink(nodeId: string): boolean {
+    return this.#topicLinks.has(nodeId);
+  }
+
+  /** The topic slot of `nodeId` is free again (its link closed, or is being closed). */
+  freeTopicSlot(nodeId: string): void {
+    this.#topicLinks.delete(nodeId);
+  }
+
+  /** Saves the current outbound peers (feelers and topic links aside), longest connected first, as the anchors. */
   saveAnchors(): void {
     const { config, storage } = this.#ctx;
     if (config.anchors === 0) return;
+    // Topic links were dialed on another peer's word: they are not this node's own choice.
     const outbound = [...this.#ctx.active.values()]
-      .filter((p) => p.connection.direction === "outbound" && parseHostPort(p.connection.remoteAddress))
+      .filter((p) =>
+        p.connection.direction === "outbound" && !this.#topicLinks.has(p.nodeId) &&
+        parseHostPort(p.connection.remoteAddress)
+      )
       .sort((a, b) => a.since - b.since)
       .map((p) => ({ nodeId: p.nodeId, address: p.connection.remoteAddress }));
     saveAnchors(storage, outbound, config.anchors);
@@ -173,9 +225,12 @@ export class OutboundDials {
 
   /** One maintenance round's dials: anchors, else bootstrap entries and a sample of the address book. */
   round(): void {
-    const { config, trust, book, clock, stats, active } = this.#ctx;
-    const { outbound } = directionCounts(active.values());
-    let budget = dialBudget(config, active.size, outbound, this.#dials.size - this.#feelers.size);
+    const { config, trust, clock, stats, active } = this.#ctx;
+    // Topic links and their dials are beyond the outbound target: they neither fill it nor wait for it.
+    const topicUp = this.topicLinks().length;
+    const outbound = directionCounts(active.values()).outbound - topicUp;
+    const inFlight = this.#dials.size - this.#feelers.size - Math.max(0, this.#topicLinks.size - topicUp);
+    let budget = dialBudget(config, active.size, outbound, inFlight);
     if (budget <= 0) return;
     const now = clock.now();
     const busy = (nodeId: string) => this.busy(nodeId);
@@ -200,13 +255,22 @@ export class OutboundDials {
       }
     }
     if (budget <= 0) return;
-    const pending = [...this.#connecting].map((key) => book.get(key)).filter((k) => k !== undefined)
-      .map((k) => networkGroup(parseHostPort(k!.address)!.host));
+    const pending = this.#pendingGroups();
     const candidates = this.#sampleCandidates(now, busy, Math.max(8, 4 * budget))
       .filter((known) => isDialable(known, now, busy, config, trust) && this.permitsDial(known.address));
     for (const known of pickDialTargets(candidates, active.values(), pending, budget, config, trust)) {
       this.#dial(known.address, known.nodeId);
     }
+  }
+
+  /** The network groups of the dials in flight whose address is known (book entries and topic dials). */
+  #pendingGroups(): NetworkGroup[] {
+    const groups: NetworkGroup[] = [];
+    for (const key of this.#connecting) {
+      const host = parseHostPort(this.#ctx.book.get(key)?.address ?? this.#topicLinks.get(key) ?? "")?.host;
+      if (host !== undefined) groups.push(networkGroup(host));
+    }
+    return groups;
   }
 
   /**
@@ -274,7 +338,7 @@ export class OutboundDials {
     void connection.close(DisconnectReason.SHUTDOWN, "feeler connection");
   }
 
-  #dial(address: string, nodeId: string | undefined, bootstrap?: BootstrapEntry): void {
+  #dial(address: string, nodeId: string | undefined, bootstrap?: BootstrapEntry, topic = false): void {
     const key = nodeId ?? address;
     this.#connecting.add(key);
     if (bootstrap) this.#connecting.add(address);
@@ -289,6 +353,8 @@ export class OutboundDials {
         this.#connecting.delete(key);
         if (bootstrap) this.#connecting.delete(address);
         if (nodeId) this.#feelers.delete(nodeId);
+        // A topic dial that did not end in a link (failed, or refused by admission) frees its slot.
+        if (topic && nodeId && !this.#ctx.active.has(nodeId)) this.#topicLinks.delete(nodeId);
       }
     })();
     this.#dials.add(attempt);

@@ -73,6 +73,15 @@ export interface ActiveState extends ActivePeer {
   lastDiscoveryAnswered: number;
   /** When it was last sent a PEER_DISCOVERY. */
   lastDiscoveryAsked: number;
+  /** When its PEER_DISCOVERY naming a topic was last answered (rate-limited apart, at the same interval). */
+  lastTopicDiscoveryAnswered: number;
+  /** When it was last sent a PEER_DISCOVERY naming a topic. */
+  lastTopicDiscoveryAsked: number;
+  /**
+   * The topics of this node's PEER_DISCOVERYs to it still unanswered, oldest first (`""`: an ordinary one): a
+   * peer answers in order, so its next PEER_ANNOUNCEMENT answers the first. At most 2.
+   */
+  pendingAnswers: { topic: string; at: number }[];
   /** When its HEARTBEAT was last answered (answers are rate-limited). */
   lastHeartbeatAnswered: number;
   /** Node ids from its latest peer list (replaced, never appended, so it stays within MAX_PEER_LIST). */
@@ -134,6 +143,10 @@ export interface PeerStats {
   feelers: number;
   /** Saved anchors dialed after a restart. */
   anchorDials: number;
+  /** Dials started for topic peers (into the `topicSlots`). */
+  topicDials: number;
+  /** PEER_DISCOVERYs naming a topic answered (each within the same per-peer interval as ordinary ones). */
+  topicAnswers: number;
   /** PEER_ANNOUNCEMENTs dropped unread: the peer had no address budget left and no request was outstanding. */
   announcementsDropped: number;
   /**

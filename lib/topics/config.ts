@@ -71,6 +71,20 @@ export interface TopicsConfig {
   leaveGraceMs: number;
   /** Per-topic overrides, by topic name. Default none. */
   topicSettings: Readonly<Record<string, TopicSettings>>;
+  /**
+   * A topic this node is in with fewer connected peers in it than this is searched for (lib/topics/finder.ts):
+   * its peers are asked for the topic's peers, which are dialed into the peer manager's `topicSlots`.
+   * Default 2: one peer makes the node part of the topic, a second keeps it there when one leaves; a node's
+   * eager links in a well-populated topic come from its ordinary peers that are in it. 0: never search.
+   */
+  minTopicPeers: number;
+  /**
+   * A topic is searched for at most once per this interval, ms, doubling (up to 16 times) while searches
+   * find no peer not already linked in it. Default 5,000, the interval at which a peer answers one topic query of this node.
+   */
+  topicSearchIntervalMs: number;
+  /** Peers asked per search of a topic (each answers one query per `topicSearchIntervalMs`). Default 3. */
+  topicSearchPeers: number;
 }
 
 /** The default {@link TopicsConfig}. */
@@ -83,6 +97,9 @@ export const DEFAULT_TOPICS_CONFIG: Readonly<TopicsConfig> = Object.freeze({
   subscriptionChangesPerSecond: 2,
   leaveGraceMs: 10_000,
   topicSettings: Object.freeze({}),
+  minTopicPeers: 2,
+  topicSearchIntervalMs: 5_000,
+  topicSearchPeers: 3,
 });
 
 /**
@@ -111,12 +128,20 @@ export function resolveTopicsConfig(overrides: Partial<TopicsConfig>, gossip: Re
       "subscriptionChangeBurst",
       "subscriptionChangesPerSecond",
       "leaveGraceMs",
+      "topicSearchIntervalMs",
+      "topicSearchPeers",
     ] as const
   ) {
     const value = config[key];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ConfigError(key, `${key} must be an integer of at least 1, got ${JSON.stringify(value)}`);
     }
+  }
+  if (!Number.isSafeInteger(config.minTopicPeers) || config.minTopicPeers < 0 || config.minTopicPeers > 64) {
+    throw new ConfigError(
+      "minTopicPeers",
+      `minTopicPeers must be an integer in 0..64, got ${JSON.stringify(config.minTopicPeers)}`,
+    );
   }
   if (config.maxTopics > MAX_TOPICS_PER_PEER && !config.relayAllTopics) {
     // Peers count at most this many topics of a node that names its topics (an all-topics node names none).

@@ -1,8 +1,8 @@
 /**
  * Topics that scope the network: a node carries only the topics it is in. Subscriptions on the wire
  * (TOPIC_SUBSCRIPTIONS, `membership.ts`), one gossip overlay per topic and the routing between them
- * (`overlays.ts`), publishing from outside a topic through a fanout set, and the per-topic settings
- * (`config.ts`).
+ * (`overlays.ts`), publishing from outside a topic through a fanout set, finding a topic's peers
+ * (`finder.ts`), and the per-topic settings (`config.ts`).
  *
  * @module
  */
@@ -14,6 +14,15 @@ export {
   type TopicsConfig,
   type TopicSettings,
 } from "./config.ts";
+export {
+  TOPIC_LINK_GRACE_MS,
+  TopicFinder,
+  type TopicFinderOptions,
+  type TopicFinderStats,
+  type TopicLinks,
+  type TopicPeerCandidate,
+  type TopicPeerSource,
+} from "./finder.ts";
 export { PeerTopics, SubscriptionError } from "./membership.ts";
 export {
   type TopicInfo,

@@ -77,6 +77,8 @@ const SETTING_FLAGS = [
   ["anchors", "anchors"],
   ["max-topics", "maxTopics"],
   ["topic-fanout-peers", "topicFanoutPeers"],
+  ["min-topic-peers", "minTopicPeers"],
+  ["topic-slots", "topicSlots"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
