@@ -19,7 +19,6 @@ import { DataDirLock } from "./data_dir_lock.ts";
 import {
   DIRECT_TYPES,
   DirectChannel,
-  type DirectChannelStats,
   type DirectConfig,
   DirectInbox,
   type DirectMessage,
@@ -30,132 +29,38 @@ import {
 } from "./direct/mod.ts";
 import { KithError } from "./errors.ts";
 import { type EventStream, NodeEvents, peerConnected, peerDisconnected, type WatchOptions } from "./events.ts";
-import {
-  type GossipConfig,
-  GossipProtocol,
-  type GossipStats,
-  type MessageHandler,
-  type MessageTypeCounts,
-  resolveGossipConfig,
-} from "./gossip/mod.ts";
+import { type GossipConfig, type GossipProtocol, type MessageHandler, resolveGossipConfig } from "./gossip/mod.ts";
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import { reasonName, type Transport, type TransportStats } from "./transport/mod.ts";
-import { type PeerInfo, PeerManager, type PeerStats } from "./peers/mod.ts";
+import { reasonName, type Transport } from "./transport/mod.ts";
+import { type PeerInfo, PeerManager } from "./peers/mod.ts";
 import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, MessageType } from "./protocol/mod.ts";
 import { defaultLogSink, type LogSink } from "./log.ts";
-import type { RandomSource } from "./random.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
+import type { Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
 import { TrustExchange } from "./trust_exchange.ts";
-import { ParallelVerifier, type ParallelVerifierStats } from "./verifier.ts";
-import type { LatencySnapshot } from "./latency.ts";
-import { tcpTransport, type TransportFactory } from "./transport_factory.ts";
+import { ParallelVerifier } from "./verifier.ts";
+import { tcpTransport } from "./transport_factory.ts";
 import type { BoundedStream, StreamOptions } from "./stream.ts";
 import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
 import {
   isTopicName,
   resolveTopicsConfig,
-  TopicFinder,
-  type TopicFinderStats,
-  topicGossipConfig,
+  type TopicFinder,
   type TopicInfo,
-  TopicOverlays,
+  type TopicOverlays,
   type TopicsConfig,
-  type TopicStats,
 } from "./topics/mod.ts";
 import { announces, TOPICS_CAPABILITY } from "./version.ts";
 import { sumGossipCounts } from "./node_stats.ts";
+import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
+import { wireGossip } from "./node_gossip.ts";
 import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
+export type { NodeComponents, NodeOptions, NodeStats } from "./node_options.ts";
 export type { TopicFinderStats, TopicInfo, TopicStats } from "./topics/mod.ts";
 export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
-
-/** Options of {@link KithNode}. */
-export interface NodeOptions {
-  /** Settings over the preset's. */
-  config?: Partial<NetworkConfig>;
-  /** The design's preset to start from. Default `"default"`. */
-  preset?: PresetName;
-  /**
-   * Data directory for the key file and the database. Without it (and without `identity` and `storage`)
-   * the node keeps nothing: a fresh identity and in-memory storage. While the node runs it holds the
-   * directory's lock (`node.lock`, see lib/data_dir_lock.ts): a second node on it fails to start.
-   */
-  dataDir?: string;
-  /** Use this identity instead of the data directory's. */
-  identity?: Identity;
-  /** Use this storage instead of the data directory's database. */
-  storage?: Storage;
-  /** Time and timers. Default: the system clock. */
-  clock?: Clock;
-  /** Randomness for peer selection. Default: `Math.random`. */
-  random?: RandomSource;
-  /**
-   * Receives lifecycle and peer events and every layer's failures (the CLI logs them). Default
-   * {@link defaultLogSink}: warnings and errors on stderr.
-   */
-  log?: LogSink;
-  /** Builds the transport. Default {@link tcpTransport}. */
-  transport?: TransportFactory;
-  /**
-   * Gossip settings that {@link NetworkConfig} does not carry (experiments, the simulator's `--gossip`),
-   * applied over what the configuration derives. Checked by the constructor. Default none.
-   */
-  gossip?: Partial<GossipConfig>;
-  /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
-  direct?: Partial<DirectConfig>;
-}
-
-/**
- * A started node's components. For the simulator and tests that need to reach below the application API;
- * applications use {@link KithNode}'s methods.
- */
-export interface NodeComponents {
-  /** The node's identity. */
-  identity: Identity;
-  /** Its storage. */
-  storage: Storage;
-  /** Its trust manager. */
-  trust: TrustManager;
-  /** Its transport. */
-  transport: Transport;
-  /** Its peer manager. */
-  peers: PeerManager;
-  /** Its network-wide gossip overlay (topic `""`: untopiced messages, TRUST_UPDATE, registered types). */
-  gossip: GossipProtocol;
-  /** Its topic overlays and the routing between them. */
-  topics: TopicOverlays;
-  /** Its search for topics' peers. */
-  finder: TopicFinder;
-}
-
-/** A node's counters, for status displays and monitoring. */
-export interface NodeStats {
-  /** Gossip counters, summed over the network-wide overlay and every topic overlay. */
-  gossip: GossipStats;
-  /** Topic routing counters. */
-  topics: TopicStats;
-  /** Counters of the search for topics' peers (lib/topics/finder.ts). */
-  topicFinder: TopicFinderStats;
-  /** Peer management counters. */
-  peers: PeerStats;
-  /** Transport counters. */
-  transport: TransportStats;
-  /** Messages delivered to subscribers. */
-  deliveredToApplication: number;
-  /** Received, delivered, forwarded, duplicate and invalid envelopes, by message type name. */
-  byType: Record<string, MessageTypeCounts>;
-  /** Invalid envelopes received, by error code. */
-  invalidByCode: Record<string, number>;
-  /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
-  deliveryLatency: LatencySnapshot;
-  /** Direct messages and requests, both ways. */
-  direct: DirectChannelStats;
-  /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
-  signatureChecks: ParallelVerifierStats;
-}
 
 /**
  * A kith node.
@@ -306,16 +211,12 @@ export class KithNode {
     // One node per data directory: a second one would share the identity and fight the first for its links.
     if (options.dataDir && !options.storage) this.#lock = await DataDirLock.acquire(options.dataDir);
     // 2. storage
-    this.#storage = options.storage ??
-      (options.dataDir
-        ? new SqliteStorage(`${options.dataDir}/kith.db`, {
-          clock: this.#clock,
-          flushIntervalMs: this.config.storageFlushIntervalMs,
-          seenRetentionMs: parts.gossip.dedupWindowMs,
-          onError: (error) => this.#log("error", error.message, { code: error.code }),
-        })
-        : new MemoryStorage({ clock: this.#clock, seenRetentionMs: parts.gossip.dedupWindowMs }));
-    const storage = this.#storage;
+    const storage = this.#storage = options.storage ?? openStorage(options.dataDir, {
+      clock: this.#clock,
+      flushIntervalMs: this.config.storageFlushIntervalMs,
+      seenRetentionMs: parts.gossip.dedupWindowMs,
+      log: this.#log,
+    });
     // 3. trust
     this.#trust = new TrustManager({ storage, clock: this.#clock, config: parts.trust, localNodeId: identity.nodeId });
     const trust = this.#trust;
@@ -327,7 +228,6 @@ export class KithNode {
     };
     const codec = new MessageCodec(parts.protocol);
     // 4. peers (over the transport it will manage)
-    const holder: { peers?: PeerManager } = {};
     this.#transport = (options.transport ?? tcpTransport)({
       identity,
       clock: this.#clock,
@@ -339,7 +239,7 @@ export class KithNode {
       log: this.#log,
     });
     const transport = this.#transport;
-    const peers = holder.peers = this.#peers = new PeerManager({
+    const peers = this.#peers = new PeerManager({
       identity,
       transport,
       trust,
@@ -358,69 +258,25 @@ export class KithNode {
     });
     // 5. gossip
     this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
-    const gossip = this.#gossip = new GossipProtocol({
+    const { gossip, topics, finder } = wireGossip({
       identity,
+      clock: this.#clock,
+      random: options.random,
+      log: this.#log,
+      codec,
+      config: this.#topicsConfig,
+      gossipConfig: this.#gossipConfig,
       peers,
       trust,
       storage,
-      codec,
       verifier: this.#verifier,
-      clock: this.#clock,
-      random: options.random,
-      config: this.#gossipConfig,
-      log: this.#log,
-    });
-    gossip.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
-    const topicsConfig = this.#topicsConfig;
-    const topicGossip = (topic: string) => topicGossipConfig(this.#gossipConfig, topicsConfig.topicSettings[topic]);
-    const topics = this.#topics = new TopicOverlays({
-      identity,
-      clock: this.#clock,
-      random: options.random ?? Math.random,
-      log: this.#log,
-      codec,
-      config: topicsConfig,
-      peers,
-      global: gossip,
-      makeOverlay: (topic, view) => {
-        const overlay = new GossipProtocol({
-          identity,
-          peers: view,
-          trust,
-          storage,
-          codec,
-          verifier: this.#verifier,
-          clock: this.#clock,
-          random: options.random,
-          config: topicGossip(topic),
-          log: this.#log,
-          topic,
-        });
-        overlay.registerHandler(MessageType.CUSTOM_DATA, (message, from) => this.#subscriptions.deliver(message, from));
-        return overlay;
-      },
-      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      deliver: (message, from) => this.#subscriptions.deliver(message, from),
       onPeerTopics: () => {
         for (const wake of [...this.#topicWaiters]) wake();
       },
-      scopesTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
-      peerRateLimit: gossip.config.peerRateLimit,
-      defaultTtl: (topic) => topicGossip(topic).defaultTtl ?? gossip.config.defaultTtl,
-      maxMessageBytes: (topic) =>
-        topicGossip(topic).maxApplicationPayloadBytes ?? gossip.config.maxApplicationPayloadBytes,
-    });
-    const finder = this.#finder = new TopicFinder({
-      config: topicsConfig,
-      clock: this.#clock,
-      log: this.#log,
-      // Peer exchange today; the DHT's rendezvous is to be a second source here.
-      sources: [{ name: "peer-exchange", find: (topic) => peers.findTopicPeers(topic) }],
-      links: peers,
-      joined: () => topics.topics().map((t) => t.topic),
-      peersIn: (topic) => topics.topicPeers(topic),
       roundMs: this.config.peerMaintenanceIntervalMs,
-      maxTopics: topicsConfig.maxTopics,
     });
+    [this.#gossip, this.#topics, this.#finder] = [gossip, topics, finder];
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -579,14 +435,7 @@ export class KithNode {
       const peers = this.topicPeers(topic);
       return peers.length >= count ? peers : undefined;
     };
-    const subscribe = (onChange: () => void) => {
-      this.#topicWaiters.add(onChange);
-      this.#onStop.add(onChange);
-      return () => {
-        this.#topicWaiters.delete(onChange);
-        this.#onStop.delete(onChange);
-      };
-    };
+    const subscribe = this.#wakeOn((wake) => this.#topicWaiters.add(wake), (wake) => this.#topicWaiters.delete(wake));
     return waitUntil("waitForTopicPeers", check, subscribe, this.#clock, options);
   }
 
@@ -689,15 +538,23 @@ export class KithNode {
       const active = this.peers().filter((peer) => peer.state === "active");
       return active.length >= count ? active : undefined;
     };
-    const subscribe = (onChange: () => void) => {
-      this.events.addEventListener("peer-connected", onChange);
-      this.#onStop.add(onChange);
+    const subscribe = this.#wakeOn(
+      (wake) => this.events.addEventListener("peer-connected", wake),
+      (wake) => this.events.removeEventListener("peer-connected", wake),
+    );
+    return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
+  }
+
+  /** A wait's subscription: woken by `add`'s source and by the node stopping, until the returned function ends it. */
+  #wakeOn(add: (wake: () => void) => void, remove: (wake: () => void) => void) {
+    return (wake: () => void) => {
+      add(wake);
+      this.#onStop.add(wake);
       return () => {
-        this.events.removeEventListener("peer-connected", onChange);
-        this.#onStop.delete(onChange);
+        remove(wake);
+        this.#onStop.delete(wake);
       };
     };
-    return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
   }
 
   /**

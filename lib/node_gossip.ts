@@ -1,0 +1,121 @@
+/**
+ * The wiring of a node's gossip: the network-wide overlay, the overlay of each topic it is in (a
+ * {@link GossipProtocol} made with the topic's settings over the peers in it) and the routing between them
+ * ({@link TopicOverlays}), and the finder of topic peers ({@link TopicFinder}), from the node's other
+ * components. `KithNode` calls it once, at start.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import { type GossipConfig, GossipProtocol, type GossipSender } from "./gossip/mod.ts";
+import type { Identity } from "./identity.ts";
+import type { LogSink } from "./log.ts";
+import type { PeerManager } from "./peers/mod.ts";
+import { type Message, type MessageCodec, MessageType } from "./protocol/mod.ts";
+import type { RandomSource } from "./random.ts";
+import type { Storage } from "./storage/mod.ts";
+import { TopicFinder, topicGossipConfig, TopicOverlays, type TopicsConfig } from "./topics/mod.ts";
+import type { TrustManager } from "./trust.ts";
+import { announces, TOPICS_CAPABILITY } from "./version.ts";
+import type { ParallelVerifier } from "./verifier.ts";
+
+/** The node's parts its gossip is made of. */
+export interface TopicParts {
+  /** The node's identity. */
+  identity: Identity;
+  /** Its clock. */
+  clock: Clock;
+  /** Its randomness (default `Math.random`). */
+  random?: RandomSource;
+  /** Its log sink. */
+  log: LogSink;
+  /** Its codec. */
+  codec: MessageCodec;
+  /** The topics config in force. */
+  config: Readonly<TopicsConfig>;
+  /** The gossip settings every overlay starts from (a topic's own settings go over them). */
+  gossipConfig: Partial<GossipConfig>;
+  /** The peer manager: the connected peers, penalties, topic queries and topic links. */
+  peers: PeerManager;
+  /** The trust manager. */
+  trust: TrustManager;
+  /** The storage (seen ids). */
+  storage: Storage;
+  /** The signature checker the overlays share. */
+  verifier: ParallelVerifier | undefined;
+  /** Hands a verified first-seen application message to the subscribers. */
+  deliver: (message: Message, from: GossipSender) => void;
+  /** Called when a peer's topics changed. */
+  onPeerTopics: () => void;
+  /** The finder's round, ms (the peer maintenance interval). */
+  roundMs: number;
+}
+
+/** Makes the network-wide overlay, the topic overlays and the topic finder of a node from its parts. */
+export function wireGossip(
+  parts: TopicParts,
+): { gossip: GossipProtocol; topics: TopicOverlays; finder: TopicFinder } {
+  // The network-wide overlay: untopiced messages, TRUST_UPDATE, the application's registered types.
+  const global = new GossipProtocol({
+    identity: parts.identity,
+    peers: parts.peers,
+    trust: parts.trust,
+    storage: parts.storage,
+    codec: parts.codec,
+    verifier: parts.verifier,
+    clock: parts.clock,
+    random: parts.random,
+    config: parts.gossipConfig,
+    log: parts.log,
+  });
+  global.registerHandler(MessageType.CUSTOM_DATA, parts.deliver);
+  const topicsConfig = parts.config;
+  const topicGossip = (topic: string) => topicGossipConfig(parts.gossipConfig, topicsConfig.topicSettings[topic]);
+  const topics = new TopicOverlays({
+    identity: parts.identity,
+    clock: parts.clock,
+    random: parts.random ?? Math.random,
+    log: parts.log,
+    codec: parts.codec,
+    config: topicsConfig,
+    peers: parts.peers,
+    global: global,
+    makeOverlay: (topic, view) => {
+      const overlay = new GossipProtocol({
+        identity: parts.identity,
+        peers: view,
+        trust: parts.trust,
+        storage: parts.storage,
+        codec: parts.codec,
+        verifier: parts.verifier,
+        clock: parts.clock,
+        random: parts.random,
+        config: topicGossip(topic),
+        log: parts.log,
+        topic,
+      });
+      overlay.registerHandler(MessageType.CUSTOM_DATA, parts.deliver);
+      return overlay;
+    },
+    penalise: (nodeId, code) => parts.peers.penalise(nodeId, code),
+    onPeerTopics: parts.onPeerTopics,
+    scopesTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
+    peerRateLimit: global.config.peerRateLimit,
+    defaultTtl: (topic) => topicGossip(topic).defaultTtl ?? global.config.defaultTtl,
+    maxMessageBytes: (topic) =>
+      topicGossip(topic).maxApplicationPayloadBytes ?? global.config.maxApplicationPayloadBytes,
+  });
+  const finder = new TopicFinder({
+    config: topicsConfig,
+    clock: parts.clock,
+    log: parts.log,
+    // Peer exchange today; the DHT's rendezvous is to be a second source here.
+    sources: [{ name: "peer-exchange", find: (topic) => parts.peers.findTopicPeers(topic) }],
+    links: parts.peers,
+    joined: () => topics.topics().map((t) => t.topic),
+    peersIn: (topic) => topics.topicPeers(topic),
+    roundMs: parts.roundMs,
+    maxTopics: topicsConfig.maxTopics,
+  });
+  return { gossip: global, topics, finder };
+}

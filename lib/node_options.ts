@@ -1,0 +1,124 @@
+/**
+ * The shapes {@link KithNode} takes and gives beside its methods: its options, its components (for the
+ * simulator and tests), and its counters; and the storage a node opens when it is given none.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import type { NetworkConfig, PresetName } from "./config.ts";
+import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
+import type { GossipConfig, GossipProtocol, GossipStats, MessageTypeCounts } from "./gossip/mod.ts";
+import type { Identity } from "./identity.ts";
+import type { LatencySnapshot } from "./latency.ts";
+import type { LogSink } from "./log.ts";
+import type { PeerManager, PeerStats } from "./peers/mod.ts";
+import type { RandomSource } from "./random.ts";
+import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
+import type { TopicFinder, TopicFinderStats, TopicOverlays, TopicStats } from "./topics/mod.ts";
+import type { Transport, TransportStats } from "./transport/mod.ts";
+import type { TransportFactory } from "./transport_factory.ts";
+import type { TrustManager } from "./trust.ts";
+import type { ParallelVerifierStats } from "./verifier.ts";
+
+/** Options of {@link KithNode}. */
+export interface NodeOptions {
+  /** Settings over the preset's. */
+  config?: Partial<NetworkConfig>;
+  /** The design's preset to start from. Default `"default"`. */
+  preset?: PresetName;
+  /**
+   * Data directory for the key file and the database. Without it (and without `identity` and `storage`)
+   * the node keeps nothing: a fresh identity and in-memory storage. While the node runs it holds the
+   * directory's lock (`node.lock`, see lib/data_dir_lock.ts): a second node on it fails to start.
+   */
+  dataDir?: string;
+  /** Use this identity instead of the data directory's. */
+  identity?: Identity;
+  /** Use this storage instead of the data directory's database. */
+  storage?: Storage;
+  /** Time and timers. Default: the system clock. */
+  clock?: Clock;
+  /** Randomness for peer selection. Default: `Math.random`. */
+  random?: RandomSource;
+  /**
+   * Receives lifecycle and peer events and every layer's failures (the CLI logs them). Default
+   * {@link defaultLogSink}: warnings and errors on stderr.
+   */
+  log?: LogSink;
+  /** Builds the transport. Default {@link tcpTransport}. */
+  transport?: TransportFactory;
+  /**
+   * Gossip settings that {@link NetworkConfig} does not carry (experiments, the simulator's `--gossip`),
+   * applied over what the configuration derives. Checked by the constructor. Default none.
+   */
+  gossip?: Partial<GossipConfig>;
+  /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
+  direct?: Partial<DirectConfig>;
+}
+
+/**
+ * A started node's components. For the simulator and tests that need to reach below the application API;
+ * applications use {@link KithNode}'s methods.
+ */
+export interface NodeComponents {
+  /** The node's identity. */
+  identity: Identity;
+  /** Its storage. */
+  storage: Storage;
+  /** Its trust manager. */
+  trust: TrustManager;
+  /** Its transport. */
+  transport: Transport;
+  /** Its peer manager. */
+  peers: PeerManager;
+  /** Its network-wide gossip overlay (topic `""`: untopiced messages, TRUST_UPDATE, registered types). */
+  gossip: GossipProtocol;
+  /** Its topic overlays and the routing between them. */
+  topics: TopicOverlays;
+  /** Its search for topics' peers. */
+  finder: TopicFinder;
+}
+
+/** A node's counters, for status displays and monitoring. */
+export interface NodeStats {
+  /** Gossip counters, summed over the network-wide overlay and every topic overlay. */
+  gossip: GossipStats;
+  /** Topic routing counters. */
+  topics: TopicStats;
+  /** Counters of the search for topics' peers (lib/topics/finder.ts). */
+  topicFinder: TopicFinderStats;
+  /** Peer management counters. */
+  peers: PeerStats;
+  /** Transport counters. */
+  transport: TransportStats;
+  /** Messages delivered to subscribers. */
+  deliveredToApplication: number;
+  /** Received, delivered, forwarded, duplicate and invalid envelopes, by message type name. */
+  byType: Record<string, MessageTypeCounts>;
+  /** Invalid envelopes received, by error code. */
+  invalidByCode: Record<string, number>;
+  /** Publish-to-delivery latency of application messages, as a cumulative histogram. */
+  deliveryLatency: LatencySnapshot;
+  /** Direct messages and requests, both ways. */
+  direct: DirectChannelStats;
+  /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
+  signatureChecks: ParallelVerifierStats;
+}
+
+/**
+ * The storage of a node given none: the data directory's database (`kith.db`), or memory without a data
+ * directory; storage errors go to `log`.
+ */
+export function openStorage(
+  dataDir: string | undefined,
+  options: { clock: Clock; flushIntervalMs: number; seenRetentionMs?: number; log: LogSink },
+): Storage {
+  const { clock, flushIntervalMs, seenRetentionMs, log } = options;
+  if (!dataDir) return new MemoryStorage({ clock, seenRetentionMs });
+  return new SqliteStorage(`${dataDir}/kith.db`, {
+    clock,
+    flushIntervalMs,
+    seenRetentionMs,
+    onError: (error) => log("error", error.message, { code: error.code }),
+  });
+}
