@@ -16,9 +16,9 @@
  * everything the node does: reading, opening records, parsing, checks, the signature, dedup, keeping,
  * forwarding and delivery. Signing is outside it: messages are signed before the step starts.
  *
- * A rate passes when every message is delivered within the drain window, none was refused by a generator's
- * connection, and the p99 delay stays under --max-p99-ms (default 100): a node behind its load delivers
- * everything in a short step but late, with a delay that grows through the step.
+ * A rate passes when every message is delivered (the step ends when all are, or --drain-ms after the last
+ * send), none was refused by a generator's connection, and the p99 delay stays under --max-p99-ms (default
+ * 100): a node behind its load delivers everything in a short step but late, its delay growing through it.
  *
  * Settings of the node under test that differ from the defaults, and why: peerRateLimit 1,000,000 (burst
  * 2,000,000), because each generator is one peer sending thousands of messages a second, far past the default
@@ -61,7 +61,7 @@ const args = parseArgs({
     measure: { type: "string", default: "5" },
     "max-p99-ms": { type: "string", default: "100" },
     precision: { type: "string", default: "0.05" },
-    "drain-ms": { type: "string", default: "2000" },
+    "drain-ms": { type: "string", default: "15000" },
     timeout: { type: "string", default: "900" },
     profile: { type: "string" },
     verbose: { type: "boolean", default: false },
@@ -596,6 +596,12 @@ if (import.meta.main) {
       console.log(JSON.stringify({ error: "hard timeout", timeout_s: num("timeout") }));
       Deno.exit(1);
     }, num("timeout") * 1000);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => {
+        for (const child of children) child.kill();
+        Deno.exit(1);
+      });
+    }
     for (const setting of args["verify-threads"]!.split(",")) {
       if (setting !== "default" && !(Number.isInteger(Number(setting)) && Number(setting) >= 0)) {
         console.error(`bench-ingest: --verify-threads takes counts or "default", got ${setting}`);
