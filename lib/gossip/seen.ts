@@ -7,6 +7,7 @@
  * @module
  */
 import { bytesKey } from "../bytes.ts";
+import { KeyQueue } from "../key_queue.ts";
 import type { Storage } from "../storage/types.ts";
 import { SEEN_FILTER_CAPACITY, type SeenFilter } from "./seen_filter.ts";
 
@@ -16,6 +17,8 @@ export class SeenIds {
   readonly #limit: number;
   // id key -> when first seen; insertion order is age order.
   readonly #seen = new Map<string, number>();
+  // The keys of #seen in its insertion order: the oldest is taken from here (see KeyQueue for why).
+  readonly #order = new KeyQueue<string>();
   readonly #filter: SeenFilter;
   #storageLookups = 0;
 
@@ -65,8 +68,10 @@ export class SeenIds {
 
   /** Records the id as seen at `now`; with `persist`, in storage too, as sent by `from`. */
   add(key: string, id: Uint8Array, from: string, persist: boolean, now: number): void {
-    this.#seen.set(key, now);
-    if (this.#seen.size > this.#limit) this.#seen.delete(this.#seen.keys().next().value!);
+    const size = this.#seen.size;
+    this.#seen.set(key, now); // a key seen again keeps its place, as in the Map
+    if (this.#seen.size > size) this.#order.push(key);
+    if (this.#seen.size > this.#limit) this.#seen.delete(this.#order.shift()!);
     if (persist) {
       this.#storage.recordSeen({ messageId: id, timestamp: now, senderId: from });
       this.#filter.add(key, now);
@@ -75,9 +80,10 @@ export class SeenIds {
 
   /** Drops from memory the ids seen `windowMs` or longer before `now`. */
   expire(now: number, windowMs: number): void {
-    for (const [key, at] of this.#seen) {
-      if (now - at < windowMs) break;
+    for (let key = this.#order.peek(); key !== undefined; key = this.#order.peek()) {
+      if (now - this.#seen.get(key)! < windowMs) break;
       this.#seen.delete(key);
+      this.#order.shift();
     }
   }
 }

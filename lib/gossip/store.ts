@@ -6,6 +6,7 @@
  * @module
  */
 import { ByteArena } from "../bytes.ts";
+import { KeyQueue } from "../key_queue.ts";
 
 /**
  * Connected peers numbered for the known-to-have bitmask of kept messages: bits 0-29, so a mask is always
@@ -83,6 +84,8 @@ export class MessageStore {
   readonly #maxBytes: number;
   // id key -> message kept for repair; insertion order is age order.
   readonly #messages = new Map<string, StoredMessage>();
+  // The keys of #messages in its insertion order: the oldest is taken from here (see KeyQueue for why).
+  readonly #order = new KeyQueue<string>();
   #bytes = 0;
   // Kept envelopes share chunks instead of a buffer each (see ByteArena): the store evicts oldest first.
   readonly #arena = new ByteArena();
@@ -164,23 +167,27 @@ export class MessageStore {
       knownOthers: undefined,
       storedAt: now,
     };
-    this.#messages.set(key, stored);
+    const size = this.#messages.size;
+    this.#messages.set(key, stored); // a key kept again keeps its place, as in the Map
+    if (this.#messages.size > size) this.#order.push(key);
     this.#bytes += bytes.length;
     if (this.#keptSinceLastRound.length < this.#maxMessages) this.#keptSinceLastRound.push([key, stored]);
     while (this.#messages.size > this.#maxMessages || this.#bytes > this.#maxBytes) {
-      const [oldestKey, oldest] = this.#messages.entries().next().value!;
+      const oldestKey = this.#order.shift()!;
+      this.#bytes -= this.#messages.get(oldestKey)!.length;
       this.#messages.delete(oldestKey);
-      this.#bytes -= oldest.length;
     }
     return stored;
   }
 
   /** Drops messages kept `windowMs` or longer before `now`. */
   expire(now: number, windowMs: number): void {
-    for (const [key, stored] of this.#messages) {
+    for (let key = this.#order.peek(); key !== undefined; key = this.#order.peek()) {
+      const stored = this.#messages.get(key)!;
       if (now - stored.storedAt < windowMs) break;
       this.#messages.delete(key);
       this.#bytes -= stored.length;
+      this.#order.shift();
     }
   }
 
