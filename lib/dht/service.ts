@@ -274,7 +274,7 @@ export class DhtService {
 
   /** Announces this node as a provider of `key` at the `k` nodes closest to it; resolves with how many took it. */
   async provide(key: Uint8Array): Promise<number> {
-    const { outcome } = await this.#run(key, "FIND_NODE", 1, () => false);
+    const { outcome } = await this.#run(key, "FIND_NODE", this.config.paths, () => false);
     return await this.#sendAll(outcome.closest, { op: "ADD_PROVIDER", key });
   }
 
@@ -297,7 +297,7 @@ export class DhtService {
   /** Stores `record` (signed by its owner) at the `k` nodes closest to its key; resolves with how many took it. */
   async put(record: SignedRecord): Promise<number> {
     const key = recordKey(record.publicKey, record.name);
-    const { outcome } = await this.#run(key, "FIND_NODE", 1, () => false);
+    const { outcome } = await this.#run(key, "FIND_NODE", this.config.paths, () => false);
     return await this.#sendAll(outcome.closest, { op: "PUT_VALUE", key, record });
   }
 
