@@ -10,7 +10,6 @@
  * event rate. Real Ed25519 signatures throughout.
  */
 import { parseArgs } from "node:util";
-import { decode } from "@msgpack/msgpack";
 import type { PresetName } from "../lib/config.ts";
 import type { GossipConfig } from "../lib/gossip/mod.ts";
 import { createMessage, DisconnectReason, type Message, MessageType } from "../lib/protocol/mod.ts";
@@ -20,15 +19,17 @@ import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
 import {
-  costByTraffic,
+  compareRuns,
   drawMemberships,
   membersOf,
-  type NodeCost,
   planMessages,
   type PlannedMessage,
   topicLinks,
   topicName,
+  type TopicRunResult,
+  topicRunResult,
   type TopicWorkload,
+  watchReceptions,
 } from "./sim/topic_workload.ts";
 
 /** Arguments of one simulation. */
@@ -67,41 +68,6 @@ export interface SimulationOptions {
    * Absent: every node publishes and receives every message in the network-wide topic `""`.
    */
   topicWorkload?: TopicWorkload;
-}
-
-/** What a topic workload run adds to its {@link SimulationResult}. */
-export interface TopicRunResult {
-  topics: number;
-  topics_per_node: number;
-  zipf: number;
-  outside_publishers: number;
-  topic_dials: number;
-  single_overlay: boolean;
-  /** Members per topic (all nodes, Byzantine ones included). */
-  topic_size: { min: number; median: number; max: number };
-  /** Share of a topic's members that are Byzantine, over topics with at least 3 members. */
-  byzantine_share_of_members: { median: number; max: number } | null;
-  /** Messages published from outside their topic (fanout), and publishes that failed. */
-  published_outside: number;
-  publish_failures: number;
-  /** Workload messages that reached nodes outside their topic (any copy; a fanout origin's own message aside). */
-  non_member: {
-    messages: number;
-    share_of_deliveries: number;
-    /** Of them, first copies delivered to the application (refused before delivery when topics scope). */
-    delivered: number;
-    /** Repair digests naming a topic, received by a node outside it; those at the topic's fanout publishers apart. */
-    digests: number;
-    digests_at_fanout_publishers: number;
-    /** Copies of its own message a fanout origin received back. */
-    back_to_fanout_origin: number;
-  };
-  /** Hops by topic size (members), against log base fanout of the size. */
-  hops_by_topic_size: { size: string; deliveries: number; mean: number; p99: number; log_fanout_size: number }[];
-  /** Honest nodes' cost during publishing against their topics' traffic (signature checks: the CPU proxy). */
-  per_node: ReturnType<typeof costByTraffic>;
-  /** Topic routing counters summed over honest nodes (TopicStats). */
-  routing: Record<string, number>;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -320,33 +286,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       planRandom,
     );
   }
-  // What each honest node receives while messages are published (the topic workload's per-node figures).
-  const envelopesIn = new Array<number>(options.nodes).fill(0);
-  const leaks = { messages: 0, digests: 0, digestsAtFanout: 0, backToOrigin: 0 };
-  const fanoutPublisherOf = memberships.map(() => new Set<number>());
-  for (const { topic, origin, outside } of plan) if (outside) fanoutPublisherOf[origin].add(topic);
-  if (workload) {
-    const indexByAddress = new Map(nodes.map((node, i) => [node.address, i]));
-    network.onReceive = (to, _from, envelope) => {
-      const i = indexByAddress.get(to)!;
-      envelopesIn[i]++;
-      if (envelope.type === MessageType.CUSTOM_DATA) {
-        const value = decode(envelope.payloadBytes);
-        const data = Array.isArray(value) ? value[1] : undefined;
-        const seq = data instanceof Uint8Array ? seqOf(data) : -1;
-        if (seq < 0 || seq >= plan.length || memberSets[i].has(plan[seq].topic)) return;
-        if (plan[seq].origin === i) leaks.backToOrigin++;
-        else leaks.messages++;
-      } else if (envelope.type === MessageType.GOSSIP_MESSAGE && scoped) {
-        const topic = network.codec.peekTopic(envelope);
-        if (!topic) return;
-        const rank = Number(topic.slice(1));
-        if (memberSets[i].has(rank)) return;
-        if (fanoutPublisherOf[i].has(rank)) leaks.digestsAtFanout++;
-        else leaks.digests++;
-      }
-    };
-  }
+  // What each node receives while messages are published (the topic workload's per-node figures).
+  const receptions = workload
+    ? watchReceptions(network, nodes.map((node) => node.address), plan, memberSets, scoped, MESSAGE_BYTES)
+    : undefined;
   const costAt = (node: SimNode) => {
     const checks = node.node.stats().signatureChecks;
     return { bytesIn: node.transport.counters.bytesIn, signatureChecks: checks.inline + checks.offloaded };
@@ -424,7 +367,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   if (workload) {
     clock.setTimeout(() => {
       costAfter = nodes.map(costAt);
-      envelopesAfter = envelopesIn.slice();
+      envelopesAfter = receptions!.envelopesIn.slice();
     }, lastPublish + COST_WINDOW_MS - clock.now());
   }
   const settle = options.settleMs ?? 30_000;
@@ -521,89 +464,28 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   if (workload) {
     network.onReceive = undefined;
     const honest = nodes.map((_, i) => i).filter((i) => !byzantine.has(i));
-    const perTopic = members.map(() => 0);
-    for (const { topic } of plan) perTopic[topic]++;
-    const costs: NodeCost[] = honest.map((i) => ({
-      bytesIn: costAfter[i].bytesIn - costBefore[i].bytesIn,
-      envelopesIn: envelopesAfter[i],
-      signatureChecks: costAfter[i].signatureChecks - costBefore[i].signatureChecks,
-    }));
-    const traffic = honest.map((i) => memberships[i].reduce((n, topic) => n + perTopic[topic], 0));
-    const sizes = members.map((list) => list.length).sort((a, b) => a - b);
-    const byzantineShares = members.filter((list) => list.length >= 3)
-      .map((list) => list.filter((i) => byzantine.has(i)).length / list.length).sort((a, b) => a - b);
-    const buckets = [[2, 9], [10, 99], [100, 999], [1_000, Infinity]];
-    const routing: Record<string, number> = {};
-    for (const i of honest) {
-      for (const [key, value] of Object.entries(nodes[i].node.stats().topics)) {
-        routing[key] = (routing[key] ?? 0) + value;
-      }
-    }
-    result.topics = {
-      topics: workload.topics,
-      topics_per_node: workload.topicsPerNode,
-      zipf: workload.zipf,
-      outside_publishers: workload.outsidePublishers,
-      topic_dials: workload.topicDials,
-      single_overlay: workload.singleOverlay,
-      topic_size: { min: sizes[0], median: percentile(sizes, 50), max: sizes.at(-1)! },
-      byzantine_share_of_members: byzantine.size === 0 || byzantineShares.length === 0
-        ? null
-        : { median: round(percentile(byzantineShares, 50), 3), max: round(byzantineShares.at(-1)!, 3) },
-      published_outside: plan.filter((m) => m.outside).length,
-      publish_failures: publishFailures,
-      non_member: {
-        messages: leaks.messages,
-        share_of_deliveries: round(leaks.messages / Math.max(1, deliveries), 4),
-        delivered: nonMemberDelivered,
-        digests: leaks.digests,
-        digests_at_fanout_publishers: leaks.digestsAtFanout,
-        back_to_fanout_origin: leaks.backToOrigin,
-      },
-      hops_by_topic_size: buckets.map(([low, high]) => {
-        const list = hopsBySeq.flatMap((h, seq) => {
-          const size = members[plan[seq].topic].length;
-          return size >= low && size <= high ? h : [];
-        }).sort((a, b) => a - b);
-        const sizesIn = hopsBySeq.flatMap((h, seq) => {
-          const size = members[plan[seq].topic].length;
-          return size >= low && size <= high ? h.map(() => size) : [];
-        });
-        return {
-          size: high === Infinity ? `${low}+` : `${low}-${high}`,
-          deliveries: list.length,
-          mean: round(list.reduce((a, b) => a + b, 0) / Math.max(1, list.length)),
-          p99: list.length ? percentile(list, 99) : 0,
-          log_fanout_size: round(
-            sizesIn.reduce((n, size) => n + Math.log(size), 0) / Math.max(1, sizesIn.length) / Math.log(fanout),
-          ),
-        };
-      }).filter((bucket) => bucket.deliveries > 0),
-      per_node: costByTraffic(traffic, costs, options.messages),
-      routing,
-    };
+    result.topics = topicRunResult({
+      workload,
+      memberships,
+      members,
+      plan,
+      byzantine,
+      hopsBySeq,
+      fanout,
+      deliveries,
+      leaks: { ...receptions!.leaks, delivered: nonMemberDelivered, publishFailures },
+      costs: honest.map((i) => ({
+        node: i,
+        bytesIn: costAfter[i].bytesIn - costBefore[i].bytesIn,
+        envelopesIn: envelopesAfter[i],
+        signatureChecks: costAfter[i].signatureChecks - costBefore[i].signatureChecks,
+      })),
+      routing: honest.map((i) => nodes[i].node.stats().topics),
+    });
   }
   await Promise.all(nodes.map((n) => n.stop()));
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
-}
-
-/**
- * A topic workload's scoped run against its single-overlay run (same members, links and messages): per group of
- * nodes by their topics' traffic, what the scoped run cost them as a share of what the single overlay did.
- */
-export function compareRuns(scopedRun: SimulationResult, single: SimulationResult) {
-  const a = scopedRun.topics!.per_node.bins, b = single.topics!.per_node.bins;
-  return {
-    nodes: scopedRun.nodes,
-    by_traffic: a.map((bin, g) => ({
-      traffic_share: bin.traffic_share,
-      bytes_in: round(bin.bytes_in / b[g].bytes_in, 3),
-      envelopes_in: round(bin.envelopes_in / b[g].envelopes_in, 3),
-      signature_checks: round(bin.signature_checks / b[g].signature_checks, 3),
-    })),
-    bytes_per_delivery: [scopedRun.bytes_per_delivery, single.bytes_per_delivery],
-  };
 }
 
 /** An SVG of coverage (share of honest node-message pairs reached) over virtual time, one line per run. */
@@ -743,7 +625,9 @@ if (import.meta.main) {
         },
       }));
     }
-    if (args.compare) console.log(JSON.stringify({ comparison: compareRuns(pair[0], pair[1]) }));
+    if (args.compare) {
+      console.log(JSON.stringify({ comparison: compareRuns(pair[0].nodes, pair[0].topics!, pair[1].topics!) }));
+    }
   }
   if (args.svg) {
     await Deno.writeTextFile(args.svg, coverageSvg(runs));

@@ -18,7 +18,10 @@
  *
  * @module
  */
+import { decode } from "@msgpack/msgpack";
+import { MessageType } from "../../lib/protocol/mod.ts";
 import type { RandomSource } from "../../lib/random.ts";
+import type { SimNetwork } from "../../lib/sim/network.ts";
 
 /** The topic workload's arguments. */
 export interface TopicWorkload {
@@ -152,6 +155,8 @@ export function planMessages(
 }
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
 
 /** What one node received during the publishing phase. */
 export interface NodeCost {
@@ -209,5 +214,189 @@ export function costByTraffic(traffic: number[], costs: NodeCost[], totalMessage
       intercept: Math.round(my - slope * mx),
       r2: sxx > 0 && syy > 0 ? round((sxy * sxy) / (sxx * syy), 3) : null,
     },
+  };
+}
+
+/** What a topic workload run adds to its simulation result. */
+export interface TopicRunResult {
+  topics: number;
+  topics_per_node: number;
+  zipf: number;
+  outside_publishers: number;
+  topic_dials: number;
+  single_overlay: boolean;
+  /** Members per topic (all nodes, Byzantine ones included). */
+  topic_size: { min: number; median: number; max: number };
+  /** Share of a topic's members that are Byzantine, over topics with at least 3 members. */
+  byzantine_share_of_members: { median: number; max: number } | null;
+  /** Messages published from outside their topic (fanout), and publishes that failed. */
+  published_outside: number;
+  publish_failures: number;
+  /** Workload messages that reached nodes outside their topic (any copy; a fanout origin's own message aside). */
+  non_member: {
+    messages: number;
+    share_of_deliveries: number;
+    /** Of them, first copies delivered to the application (refused before delivery when topics scope). */
+    delivered: number;
+    /** Repair digests naming a topic, received by a node outside it; those at the topic's fanout publishers apart. */
+    digests: number;
+    digests_at_fanout_publishers: number;
+    /** Copies of its own message a fanout origin received back. */
+    back_to_fanout_origin: number;
+  };
+  /** Hops by topic size (members), against log base fanout of the size. */
+  hops_by_topic_size: { size: string; deliveries: number; mean: number; p99: number; log_fanout_size: number }[];
+  /** Honest nodes' cost during publishing against their topics' traffic (signature checks: the CPU proxy). */
+  per_node: ReturnType<typeof costByTraffic>;
+  /** Topic routing counters summed over honest nodes (TopicStats). */
+  routing: Record<string, number>;
+}
+
+/** What {@link topicRunResult} is made from. */
+export interface TopicRunInput {
+  workload: TopicWorkload;
+  memberships: number[][];
+  members: number[][];
+  plan: PlannedMessage[];
+  byzantine: ReadonlySet<number>;
+  /** Per message, the hops of its deliveries to members. */
+  hopsBySeq: number[][];
+  /** Eager links per node (hops are compared with log base fanout of the topic's size). */
+  fanout: number;
+  /** First copies delivered to members (origins aside). */
+  deliveries: number;
+  /** What reached non-members (see {@link TopicRunResult}'s non_member), and publishes that threw. */
+  leaks: {
+    messages: number;
+    delivered: number;
+    digests: number;
+    digestsAtFanout: number;
+    backToOrigin: number;
+    publishFailures: number;
+  };
+  /** Each honest node's cost over the measuring window. */
+  costs: (NodeCost & { node: number })[];
+  /** Each honest node's topic routing counters. */
+  routing: object[];
+}
+
+/** The topic workload's part of a run's result. */
+export function topicRunResult(input: TopicRunInput): TopicRunResult {
+  const { workload, members, memberships, plan, byzantine, hopsBySeq, fanout, leaks } = input;
+  const perTopic = members.map(() => 0);
+  for (const { topic } of plan) perTopic[topic]++;
+  const traffic = input.costs.map(({ node }) => memberships[node].reduce((n, topic) => n + perTopic[topic], 0));
+  const sizes = members.map((list) => list.length).sort((a, b) => a - b);
+  const byzantineShares = members.filter((list) => list.length >= 3)
+    .map((list) => list.filter((i) => byzantine.has(i)).length / list.length).sort((a, b) => a - b);
+  const routing: Record<string, number> = {};
+  for (const stats of input.routing) {
+    for (const [key, value] of Object.entries(stats)) routing[key] = (routing[key] ?? 0) + Number(value);
+  }
+  const buckets = [[2, 9], [10, 99], [100, 999], [1_000, Infinity]];
+  return {
+    topics: workload.topics,
+    topics_per_node: workload.topicsPerNode,
+    zipf: workload.zipf,
+    outside_publishers: workload.outsidePublishers,
+    topic_dials: workload.topicDials,
+    single_overlay: workload.singleOverlay,
+    topic_size: { min: sizes[0], median: percentile(sizes, 50), max: sizes.at(-1)! },
+    byzantine_share_of_members: byzantine.size === 0 || byzantineShares.length === 0
+      ? null
+      : { median: round(percentile(byzantineShares, 50), 3), max: round(byzantineShares.at(-1)!, 3) },
+    published_outside: plan.filter((m) => m.outside).length,
+    publish_failures: leaks.publishFailures,
+    non_member: {
+      messages: leaks.messages,
+      share_of_deliveries: round(leaks.messages / Math.max(1, input.deliveries), 4),
+      delivered: leaks.delivered,
+      digests: leaks.digests,
+      digests_at_fanout_publishers: leaks.digestsAtFanout,
+      back_to_fanout_origin: leaks.backToOrigin,
+    },
+    hops_by_topic_size: buckets.map(([low, high]) => {
+      const hops: number[] = [];
+      let logSum = 0;
+      hopsBySeq.forEach((list, seq) => {
+        const size = members[plan[seq].topic].length;
+        if (size < low || size > high) return;
+        hops.push(...list);
+        logSum += list.length * Math.log(size);
+      });
+      hops.sort((a, b) => a - b);
+      return {
+        size: high === Infinity ? `${low}+` : `${low}-${high}`,
+        deliveries: hops.length,
+        mean: round(hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length)),
+        p99: hops.length ? percentile(hops, 99) : 0,
+        log_fanout_size: round(logSum / Math.max(1, hops.length) / Math.log(fanout)),
+      };
+    }).filter((bucket) => bucket.deliveries > 0),
+    per_node: costByTraffic(traffic, input.costs, plan.length),
+    routing,
+  };
+}
+
+/**
+ * Counts, on the simulated wire, what each node receives from now on: envelopes, and the workload's messages and
+ * digests that reach nodes outside their topic (node `i` listens at `addresses[i]`; workload messages are the
+ * `messageBytes`-long ones, their sequence number first). Clear `network.onReceive` to stop.
+ */
+export function watchReceptions(
+  network: SimNetwork,
+  addresses: readonly string[],
+  plan: readonly PlannedMessage[],
+  memberSets: readonly ReadonlySet<number>[],
+  scoped: boolean,
+  messageBytes: number,
+) {
+  const envelopesIn = new Array<number>(addresses.length).fill(0);
+  const leaks = { messages: 0, digests: 0, digestsAtFanout: 0, backToOrigin: 0 };
+  const fanoutPublisherOf = memberSets.map(() => new Set<number>());
+  for (const { topic, origin, outside } of plan) if (outside) fanoutPublisherOf[origin].add(topic);
+  const indexByAddress = new Map(addresses.map((address, i) => [address, i]));
+  network.onReceive = (to, _from, envelope) => {
+    const i = indexByAddress.get(to)!;
+    envelopesIn[i]++;
+    if (envelope.type === MessageType.CUSTOM_DATA) {
+      const value = decode(envelope.payloadBytes);
+      const data = Array.isArray(value) ? value[1] : undefined;
+      if (!(data instanceof Uint8Array) || data.length !== messageBytes) return; // not the workload's
+      const seq = new DataView(data.buffer, data.byteOffset).getUint32(0);
+      if (seq >= plan.length || memberSets[i].has(plan[seq].topic)) return;
+      if (plan[seq].origin === i) leaks.backToOrigin++;
+      else leaks.messages++;
+    } else if (envelope.type === MessageType.GOSSIP_MESSAGE && scoped) {
+      const topic = network.codec.peekTopic(envelope);
+      if (!topic || !/^t[0-9]+$/.test(topic)) return;
+      const rank = Number(topic.slice(1));
+      if (memberSets[i].has(rank)) return;
+      if (fanoutPublisherOf[i].has(rank)) leaks.digestsAtFanout++;
+      else leaks.digests++;
+    }
+  };
+  return { envelopesIn, leaks };
+}
+
+/**
+ * A topic workload's scoped run against its single-overlay run (same members, links and messages): per group of
+ * nodes by their topics' traffic, what the scoped run cost them as a share of what the single overlay did.
+ */
+export function compareRuns(nodes: number, scopedRun: TopicRunResult, single: TopicRunResult) {
+  const a = scopedRun.per_node.bins, b = single.per_node.bins;
+  return {
+    nodes,
+    by_traffic: a.map((bin, g) => ({
+      traffic_share: bin.traffic_share,
+      bytes_in: round(bin.bytes_in / b[g].bytes_in, 3),
+      envelopes_in: round(bin.envelopes_in / b[g].envelopes_in, 3),
+      signature_checks: round(bin.signature_checks / b[g].signature_checks, 3),
+    })),
+    // Over all honest nodes (the groups are equal in size).
+    all: Object.fromEntries((["bytes_in", "envelopes_in", "signature_checks"] as const).map((key) => {
+      const sum = (bins: TrafficBin[]) => bins.reduce((n, bin) => n + bin[key], 0);
+      return [key, round(sum(a) / sum(b), 3)];
+    })),
   };
 }
