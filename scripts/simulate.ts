@@ -4,6 +4,13 @@
  *
  *   deno task sim -- --nodes 1000 --degree 8 --messages 100 [--seed 1] [--loss 0.01] [--ttl 16]
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
+ *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
+ *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33]
+ *
+ * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
+ * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
+ * the node yet); --single-overlay sends the same messages in the network-wide topic instead, --compare runs
+ * both and prints a third line with the per-node cost of the first as a share of the second's.
  *
  * Prints one JSON line: `result` is a pure function of the arguments (the
  * same seed gives byte-identical output); `cost` has wall time, memory and
