@@ -418,7 +418,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     while (reached < delays.length && delays[reached] <= ms) reached++;
     curve.push([ms, round(reached / pairs, 4)]);
   }
-  if (workload) hops.push(...hopsBySeq.flat());
+  // (One at a time: a spread of millions of hops would overflow the stack.)
+  if (workload) for (const list of hopsBySeq) for (const hop of list) hops.push(hop);
   hops.sort((a, b) => a - b);
   maliciousCutAt.sort((a, b) => a - b);
   const fanout = nodes[0].gossip.config.fanout;

@@ -321,7 +321,7 @@ export function topicRunResult(input: TopicRunInput): TopicRunResult {
       hopsBySeq.forEach((list, seq) => {
         const size = members[plan[seq].topic].length;
         if (size < low || size > high) return;
-        hops.push(...list);
+        for (const hop of list) hops.push(hop);
         logSum += list.length * Math.log(size);
       });
       hops.sort((a, b) => a - b);
