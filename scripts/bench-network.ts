@@ -15,6 +15,7 @@
  *        message to a uniformly drawn topic from one of its members; --single-topic sends the same messages
  *        from the same publishers over the same links in one topic every node is in, today's traffic shape;
  *        reports each node's CPU per second with --procs)
+ *   deno task bench:network -- ... --warmup 500              (messages published first and not measured)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
  * loop is bounded and a hard timeout prints what it has and exits 1.
@@ -48,6 +49,7 @@ const args = parseArgs({
     "topics-per-node": { type: "string", default: "2" },
     "single-topic": { type: "boolean", default: false },
     "child-topics": { type: "string", default: "bench" },
+    warmup: { type: "string", default: "0" },
   },
 }).values;
 
@@ -354,7 +356,12 @@ interface RunOptions {
   topics: number;
   topicsPerNode: number;
   singleTopic: boolean;
+  /** Messages published (at the same rate) before anything is measured; they are not counted. */
+  warmup: number;
 }
+
+/** Sequence numbers of warm-up messages start here, so a late one is never taken for a measured one. */
+const WARMUP_SEQ = 0x7000_0000;
 
 /**
  * Node `i`'s topics: `t(i)`, `t(i + step)`, ... modulo `topics`, the step growing with each round of `topics`
@@ -426,6 +433,19 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
           : { topic: "bench", origin, expected: options.nodes - 1 };
       });
     await sleep(200); // let the responders register their side
+    if (options.warmup > 0) {
+      // Messages before the measurement, so fresh processes have compiled the message path and grown their
+      // heaps before their CPU is counted (in a 10 s run that start-up cost is a large share of a quiet node's).
+      const warm = plan(options.warmup);
+      const warmStart = now();
+      for (let k = 0; k < warm.length; k++) {
+        const due = warmStart + (k * 1000) / options.rate;
+        while (now() < due) await sleep(Math.max(0, Math.min(10, due - now())));
+        handles[warm[k].origin].publish(WARMUP_SEQ + k, options.size, warm[k].topic);
+      }
+      await sleep(1_000);
+      for (const handle of handles) await handle.drainDeliveries();
+    }
     const before = await Promise.all(handles.map((h) => h.counters()));
     const cpuBefore = process.cpuUsage();
     const latencies: number[] = [];
@@ -435,9 +455,9 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     const collect = async () => {
       for (const handle of handles) {
         for (const [seq, latency, at] of await handle.drainDeliveries()) {
-          latencies.push(latency);
           const entry = perMessage.get(seq);
           if (entry) {
+            latencies.push(latency);
             if (++entry.count === entry.expected) incomplete--;
             entry.lastAt = Math.max(entry.lastAt, at);
           }
@@ -554,6 +574,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         ? { max_per_process: round(Math.max(...after.map((c) => c.rssMb))), parent: round(peakRss / 1048576) }
         : round(peakRss / 1048576),
     };
+    if (options.warmup > 0) result.warmup = options.warmup;
     if (options.topics > 0) {
       result.topics = options.topics;
       result.topics_per_node = options.topicsPerNode;
@@ -630,6 +651,7 @@ if (import.meta.main) {
     topics: num("topics"),
     topicsPerNode: num("topics-per-node"),
     singleTopic: args["single-topic"] ?? false,
+    warmup: num("warmup"),
   };
   if (base.topics > 0 && !(base.topicsPerNode >= 1 && base.topicsPerNode <= base.topics)) {
     console.error("bench-network: --topics-per-node must be between 1 and --topics");

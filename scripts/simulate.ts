@@ -5,7 +5,7 @@
  *   deno task sim -- --nodes 1000 --degree 8 --messages 100 [--seed 1] [--loss 0.01] [--ttl 16]
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
  *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
- *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33]
+ *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]]
  *
  * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
  * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
@@ -70,6 +70,8 @@ export interface SimulationOptions {
    * adversary harness's bad envelopes (forgeries, bad timestamps, garbage, lies) and a burst of spam.
    */
   byzantine?: number;
+  /** Byzantine nodes only forward nothing: silent members of every overlay they are in, never cut for bad input. */
+  byzantineSilent?: boolean;
   /**
    * A topic workload (scripts/sim/topic_workload.ts): nodes in topics of Zipf popularity, messages to topics.
    * Absent: every node publishes and receives every message in the network-wide topic `""`.
@@ -214,27 +216,33 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         // With topics, the spam is of a topic the attacker is in, so its members take it and relay it.
         const spamTopic = scoped ? topicName(memberships[i][0]) : "spam";
         for (const connection of node.transport.connections()) {
-          for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
+          const spam = () => {
+            for (let s = 0; s < 20; s++) {
+              connection.send(
+                createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
+                  timestamp: now,
+                }),
+              );
+            }
+          };
+          // With topics, the spam and a forgery in the attacker's topic go first, so peers outside the topic see
+          // them before the other forgeries cut the link.
           if (scoped) {
+            spam();
             const forged = createMessage(node.identity, MessageType.CUSTOM_DATA, {
               topic: spamTopic,
               data: new Uint8Array(64),
             }, { timestamp: now });
             connection.send({ ...forged, signature: randomBytes(random, 64) });
           }
-          for (let s = 0; s < 20; s++) {
-            connection.send(
-              createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
-                timestamp: now,
-              }),
-            );
-          }
+          for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
+          if (!scoped) spam();
         }
         clock.setTimeout(misbehave, 500);
       };
       clock.setTimeout(() => {
         attackStart = clock.now();
-        misbehave();
+        if (!options.byzantineSilent) misbehave();
       }, 2 * options.maxLatencyMs + 200);
     } else {
       const previous = node.peers.onPeerDisconnected;
@@ -419,7 +427,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     curve.push([ms, round(reached / pairs, 4)]);
   }
   // (One at a time: a spread of millions of hops would overflow the stack.)
-  if (workload) for (const list of hopsBySeq) for (const hop of list) hops.push(hop);
+  if (workload) { for (const list of hopsBySeq) for (const hop of list) hops.push(hop); }
   hops.sort((a, b) => a - b);
   maliciousCutAt.sort((a, b) => a - b);
   const fanout = nodes[0].gossip.config.fanout;
@@ -541,6 +549,7 @@ if (import.meta.main) {
       gossip: { type: "string", default: "{}" },
       churn: { type: "string", default: "0" },
       byzantine: { type: "string", default: "0" },
+      "byzantine-silent": { type: "boolean", default: false },
       svg: { type: "string" },
       bandwidth: { type: "string", default: "0" },
       "processing-ms": { type: "string", default: "0" },
@@ -571,6 +580,7 @@ if (import.meta.main) {
     gossip: JSON.parse(args.gossip!),
     churn: Number(args.churn),
     byzantine: Number(args.byzantine),
+    byzantineSilent: args["byzantine-silent"] ?? false,
     bandwidthBytesPerSecond: Number(args.bandwidth),
     processingMs: Number(args["processing-ms"]),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
