@@ -10,6 +10,12 @@
  *   deno task bench:network -- ... --window 128 --fanout 2   (messages in flight with --max-throughput; eager links)
  *   deno task bench:network -- ... --no-origin-prune          (the plain eager mesh, without per-origin trees)
  *   deno task bench:network -- --scaling 10,20,50,100        (writes docs/scaling.svg)
+ *   deno task bench:network -- --procs --topics 10 --topics-per-node 2 [--single-topic]
+ *       (topics: each node in K of N topics, each node also linked to the other members of its topics, each
+ *        message to a uniformly drawn topic from one of its members; --single-topic sends the same messages
+ *        from the same publishers over the same links in one topic every node is in, today's traffic shape;
+ *        reports each node's CPU per second with --procs)
+ *   deno task bench:network -- ... --warmup 500              (messages published first and not measured)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
  * loop is bounded and a hard timeout prints what it has and exits 1.
@@ -39,6 +45,11 @@ const args = parseArgs({
     scaling: { type: "string" },
     svg: { type: "string", default: "docs/scaling.svg" },
     child: { type: "string" },
+    topics: { type: "string", default: "0" },
+    "topics-per-node": { type: "string", default: "2" },
+    "single-topic": { type: "boolean", default: false },
+    "child-topics": { type: "string", default: "bench" },
+    warmup: { type: "string", default: "0" },
   },
 }).values;
 
@@ -90,7 +101,7 @@ function readPayload(data: Uint8Array): { sentAt: number; seq: number } {
 interface NodeHandle {
   address: string;
   connect(address: string): Promise<void>;
-  publish(seq: number, size: number): void;
+  publish(seq: number, size: number, topic: string): void;
   /** Deliveries so far: [seq, latency ms, delivered-at] triples (drained on read in procs mode). */
   drainDeliveries(): Promise<[number, number, number][]>;
   counters(): Promise<Counters>;
@@ -103,24 +114,28 @@ class LocalNode implements NodeHandle {
   /** Called after each delivery (the child process schedules its report). */
   onDelivery: (() => void) | undefined;
   address = "";
-  constructor(index: number) {
+  readonly #topics: readonly string[];
+  constructor(index: number, topics: readonly string[]) {
     this.node = new KithNode({ config: nodeConfig(index) });
+    this.#topics = topics;
   }
   async start() {
     await this.node.start();
     this.address = this.node.address;
-    this.node.subscribe("bench", (message) => {
-      const at = now();
-      const { sentAt, seq } = readPayload(message.data);
-      this.deliveries.push([seq, at - sentAt, at]);
-      this.onDelivery?.();
-    });
+    for (const topic of this.#topics) {
+      this.node.subscribe(topic, (message) => {
+        const at = now();
+        const { sentAt, seq } = readPayload(message.data);
+        this.deliveries.push([seq, at - sentAt, at]);
+        this.onDelivery?.();
+      });
+    }
   }
   async connect(address: string) {
     await this.node.connect(address);
   }
-  publish(seq: number, size: number) {
-    this.node.broadcast(payload(seq, size), { topic: "bench" });
+  publish(seq: number, size: number, topic: string) {
+    this.node.broadcast(payload(seq, size), { topic });
   }
   drainDeliveries() {
     return Promise.resolve(this.deliveries.splice(0));
@@ -183,7 +198,7 @@ class ChildNode implements NodeHandle {
   #writes: Promise<unknown> = Promise.resolve();
   #exited = false;
 
-  constructor(index: number) {
+  constructor(index: number, topics: readonly string[]) {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -191,6 +206,8 @@ class ChildNode implements NodeHandle {
         new URL(import.meta.url).pathname,
         "--child",
         String(index),
+        "--child-topics",
+        topics.join(","),
         // The node settings the children need too.
         ...(args.fanout ? ["--fanout", args.fanout] : []),
         ...(args["no-origin-prune"] ? ["--no-origin-prune"] : []),
@@ -234,8 +251,8 @@ class ChildNode implements NodeHandle {
   async connect(address: string) {
     await this.#call({ op: "connect", address });
   }
-  publish(seq: number, size: number) {
-    void this.#send({ op: "publish", seq, size });
+  publish(seq: number, size: number, topic: string) {
+    void this.#send({ op: "publish", seq, size, topic });
   }
   drainDeliveries() {
     return Promise.resolve(this.#deliveries.splice(0));
@@ -265,8 +282,8 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string>
 }
 
 /** The child side of --procs: one node, commands on stdin, replies and delivery reports on stdout. */
-async function runChild(index: number) {
-  const local = new LocalNode(index);
+async function runChild(index: number, topics: readonly string[]) {
+  const local = new LocalNode(index, topics);
   let peakRss = 0;
   const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 200);
   const out = (value: unknown) => {
@@ -294,7 +311,7 @@ async function runChild(index: number) {
           out({ ok: true });
           break;
         case "publish":
-          local.publish(request.seq, request.size);
+          local.publish(request.seq, request.size, request.topic);
           break;
         case "counters": {
           report();
@@ -335,6 +352,30 @@ interface RunOptions {
   maxThroughput: boolean;
   durationS: number;
   window: number;
+  /** Topics (0: every node in the one topic "bench"), topics per node, and whether to send all in one topic. */
+  topics: number;
+  topicsPerNode: number;
+  singleTopic: boolean;
+  /** Messages published (at the same rate) before anything is measured; they are not counted. */
+  warmup: number;
+}
+
+/** Sequence numbers of warm-up messages start here, so a late one is never taken for a measured one. */
+const WARMUP_SEQ = 0x7000_0000;
+
+/**
+ * Node `i`'s topics: `t(i)`, `t(i + step)`, ... modulo `topics`, the step growing with each round of `topics`
+ * nodes, so the topics have equal numbers of members when `nodes` is a multiple of `topics`.
+ */
+function topicsOf(i: number, topics: number, perNode: number): number[] {
+  const mine: number[] = [];
+  const step = 1 + Math.floor(i / topics);
+  for (let j = 0; mine.length < Math.min(perNode, topics); j++) {
+    const topic = (i + j * step) % topics;
+    if (!mine.includes(topic)) mine.push(topic);
+    else if (j > topics) mine.push([...Array(topics).keys()].find((t) => !mine.includes(t))!);
+  }
+  return mine;
 }
 
 async function run(options: RunOptions): Promise<Record<string, unknown>> {
@@ -343,8 +384,14 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
   let peakRss = 0;
   const sampler = setInterval(() => peakRss = Math.max(peakRss, Deno.memoryUsage().rss), 100);
   try {
+    const memberships = Array.from(
+      { length: options.nodes },
+      (_, i) => options.topics > 0 ? topicsOf(i, options.topics, options.topicsPerNode) : [],
+    );
+    const scoped = options.topics > 0 && !options.singleTopic;
     for (let i = 0; i < options.nodes; i++) {
-      const handle = options.procs ? new ChildNode(i) : new LocalNode(i);
+      const topics = scoped ? memberships[i].map((t) => `t${t}`) : ["bench"];
+      const handle = options.procs ? new ChildNode(i, topics) : new LocalNode(i, topics);
       await handle.start();
       handles.push(handle);
     }
@@ -364,20 +411,54 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         if (await link(i, Math.floor(random() * options.nodes))) extra++;
       }
     }
+    // With topics, each node is also linked to the other members of its topics (kith has no topic discovery
+    // yet); the single-topic run keeps the same links.
+    const members = Array.from(
+      { length: options.topics },
+      (_, t) => memberships.flatMap((m, i) => m.includes(t) ? [i] : []),
+    );
+    for (let i = 0; i < options.nodes; i++) {
+      for (const topic of memberships[i]) for (const peer of members[topic]) await link(i, peer);
+    }
+    // Each message's topic (uniform) and publisher (a member of it), the same in both modes.
+    const plan = (count: number) =>
+      Array.from({ length: count }, () => {
+        if (options.topics === 0) {
+          return { topic: "bench", origin: Math.floor(random() * options.nodes), expected: options.nodes - 1 };
+        }
+        const topic = Math.floor(random() * options.topics);
+        const origin = members[topic][Math.floor(random() * members[topic].length)];
+        return scoped
+          ? { topic: `t${topic}`, origin, expected: members[topic].length - 1 }
+          : { topic: "bench", origin, expected: options.nodes - 1 };
+      });
     await sleep(200); // let the responders register their side
+    if (options.warmup > 0) {
+      // Messages before the measurement, so fresh processes have compiled the message path and grown their
+      // heaps before their CPU is counted (in a 10 s run that start-up cost is a large share of a quiet node's).
+      const warm = plan(options.warmup);
+      const warmStart = now();
+      for (let k = 0; k < warm.length; k++) {
+        const due = warmStart + (k * 1000) / options.rate;
+        while (now() < due) await sleep(Math.max(0, Math.min(10, due - now())));
+        handles[warm[k].origin].publish(WARMUP_SEQ + k, options.size, warm[k].topic);
+      }
+      await sleep(1_000);
+      for (const handle of handles) await handle.drainDeliveries();
+    }
     const before = await Promise.all(handles.map((h) => h.counters()));
     const cpuBefore = process.cpuUsage();
     const latencies: number[] = [];
-    const perMessage = new Map<number, { sentAt: number; count: number; lastAt: number }>();
-    const expected = options.nodes - 1;
+    const perMessage = new Map<number, { sentAt: number; count: number; lastAt: number; expected: number }>();
+    let expectedDeliveries = 0;
     let incomplete = 0; // published messages not yet delivered to all `expected` others
     const collect = async () => {
       for (const handle of handles) {
         for (const [seq, latency, at] of await handle.drainDeliveries()) {
-          latencies.push(latency);
           const entry = perMessage.get(seq);
           if (entry) {
-            if (++entry.count === expected) incomplete--;
+            latencies.push(latency);
+            if (++entry.count === entry.expected) incomplete--;
             entry.lastAt = Math.max(entry.lastAt, at);
           }
         }
@@ -389,10 +470,11 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       const end = started + options.durationS * 1000;
       while (now() < end) {
         if (incomplete < options.window) {
-          const origin = Math.floor(random() * options.nodes);
-          perMessage.set(published, { sentAt: now(), count: 0, lastAt: 0 });
+          const [{ topic, origin, expected }] = plan(1);
+          perMessage.set(published, { sentAt: now(), count: 0, lastAt: 0, expected });
+          expectedDeliveries += expected;
           incomplete++;
-          handles[origin].publish(published++, options.size);
+          handles[origin].publish(published++, options.size, topic);
           // In one process the nodes run between batches of 8; child processes run on their own, so the
           // window is filled at once (a parent starved by 20 busy children wakes late from its sleep).
           if (options.procs || published % 8 !== 0) continue;
@@ -401,13 +483,15 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         await collect();
       }
     } else {
+      const messages = plan(options.messages);
       for (let seq = 0; seq < options.messages; seq++) {
         const due = started + (seq * 1000) / options.rate;
         while (now() < due) await sleep(Math.max(0, Math.min(10, due - now())));
-        const origin = Math.floor(random() * options.nodes);
-        perMessage.set(seq, { sentAt: now(), count: 0, lastAt: 0 });
+        const { topic, origin, expected } = messages[seq];
+        perMessage.set(seq, { sentAt: now(), count: 0, lastAt: 0, expected });
+        expectedDeliveries += expected;
         incomplete++;
-        handles[origin].publish(seq, options.size);
+        handles[origin].publish(seq, options.size, topic);
         published++;
         if (seq % 16 === 0) await collect();
       }
@@ -442,7 +526,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
     const childCpuUs = after.reduce((n, c, i) => n + c.cpuUs - before[i].cpuUs, 0);
     const cpuUs = options.procs ? childCpuUs : cpu.user + cpu.system;
     latencies.sort((a, b) => a - b);
-    const coverage = [...perMessage.values()].filter((m) => m.count >= expected).map((m) => m.lastAt - m.sentAt)
+    const coverage = [...perMessage.values()].filter((m) => m.count >= m.expected).map((m) => m.lastAt - m.sentAt)
       .sort((a, b) => a - b);
     const fullyDelivered = coverage.length;
     const result: Record<string, unknown> = {
@@ -452,7 +536,7 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       rate: options.maxThroughput ? "max" : options.rate,
       size: options.size,
       procs: options.procs,
-      delivery_ratio: round(deliveries / (published * expected), 4),
+      delivery_ratio: round(deliveries / expectedDeliveries, 4),
       latency_ms: {
         p50: round(percentile(latencies, 50)),
         p90: round(percentile(latencies, 90)),
@@ -490,6 +574,21 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         ? { max_per_process: round(Math.max(...after.map((c) => c.rssMb))), parent: round(peakRss / 1048576) }
         : round(peakRss / 1048576),
     };
+    if (options.warmup > 0) result.warmup = options.warmup;
+    if (options.topics > 0) {
+      result.topics = options.topics;
+      result.topics_per_node = options.topicsPerNode;
+      result.single_topic = options.singleTopic;
+    }
+    if (options.procs) {
+      // Each node's CPU per second of the run, as a share of one core (the children's own counters).
+      const perNode = after.map((c, i) => (c.cpuUs - before[i].cpuUs) / 1e6 / wallS).sort((a, b) => a - b);
+      result.cpu_per_node_per_s = {
+        median: round(percentile(perNode, 50), 4),
+        min: round(perNode[0], 4),
+        max: round(perNode.at(-1)!, 4),
+      };
+    }
     if (options.maxThroughput) {
       result.duration_s = options.durationS;
       result.full_msgs_per_s = round(fullyDelivered / options.durationS);
@@ -531,7 +630,7 @@ ${dots("p99", maxP99, "#1f77b4")}${dots("cpu", maxCpu, "#ff7f0e")}
 
 if (import.meta.main) {
   if (args.child !== undefined) {
-    await runChild(Number(args.child));
+    await runChild(Number(args.child), args["child-topics"]!.split(","));
     Deno.exit(0);
   }
   const hardTimeout = setTimeout(() => {
@@ -549,7 +648,15 @@ if (import.meta.main) {
     maxThroughput: args["max-throughput"] ?? false,
     durationS: num("duration"),
     window: num("window"),
+    topics: num("topics"),
+    topicsPerNode: num("topics-per-node"),
+    singleTopic: args["single-topic"] ?? false,
+    warmup: num("warmup"),
   };
+  if (base.topics > 0 && !(base.topicsPerNode >= 1 && base.topicsPerNode <= base.topics)) {
+    console.error("bench-network: --topics-per-node must be between 1 and --topics");
+    Deno.exit(2);
+  }
   if (base.nodes < 2 || base.nodes > 250) {
     console.error("bench-network: --nodes must be between 2 and 250");
     Deno.exit(2);

@@ -4,6 +4,13 @@
  *
  *   deno task sim -- --nodes 1000 --degree 8 --messages 100 [--seed 1] [--loss 0.01] [--ttl 16]
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
+ *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
+ *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]]
+ *
+ * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
+ * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
+ * the node yet); --single-overlay sends the same messages in the network-wide topic instead, --compare runs
+ * both and prints a third line with the per-node cost of the first as a share of the second's.
  *
  * Prints one JSON line: `result` is a pure function of the arguments (the
  * same seed gives byte-identical output); `cost` has wall time, memory and
@@ -12,12 +19,25 @@
 import { parseArgs } from "node:util";
 import type { PresetName } from "../lib/config.ts";
 import type { GossipConfig } from "../lib/gossip/mod.ts";
-import { createMessage, DisconnectReason, MessageType } from "../lib/protocol/mod.ts";
+import { createMessage, DisconnectReason, type Message, MessageType } from "../lib/protocol/mod.ts";
 import { byzantineEnvelopes } from "./chaos.ts";
-import { seededRandom } from "../lib/random.ts";
+import { randomBytes, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+import {
+  compareRuns,
+  drawMemberships,
+  membersOf,
+  planMessages,
+  type PlannedMessage,
+  topicLinks,
+  topicName,
+  type TopicRunResult,
+  topicRunResult,
+  type TopicWorkload,
+  watchReceptions,
+} from "./sim/topic_workload.ts";
 
 /** Arguments of one simulation. */
 export interface SimulationOptions {
@@ -50,6 +70,13 @@ export interface SimulationOptions {
    * adversary harness's bad envelopes (forgeries, bad timestamps, garbage, lies) and a burst of spam.
    */
   byzantine?: number;
+  /** Byzantine nodes only forward nothing: silent members of every overlay they are in, never cut for bad input. */
+  byzantineSilent?: boolean;
+  /**
+   * A topic workload (scripts/sim/topic_workload.ts): nodes in topics of Zipf popularity, messages to topics.
+   * Absent: every node publishes and receives every message in the network-wide topic `""`.
+   */
+  topicWorkload?: TopicWorkload;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -83,6 +110,8 @@ export interface SimulationResult {
   partitioned: boolean;
   events: number;
   curve: [number, number][];
+  /** The topic workload's figures (only with {@link SimulationOptions.topicWorkload}). */
+  topics?: TopicRunResult;
 }
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
@@ -92,6 +121,13 @@ const percentile = (sorted: number[], p: number) =>
 /** Runs one simulation; returns its deterministic result. */
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
   const random = seededRandom(options.seed);
+  const workload = options.topicWorkload;
+  if (workload && (options.churn || options.partitionAtMs !== undefined)) {
+    throw new RangeError("simulate: the topic workload runs without churn or partitions");
+  }
+  // The topic workload draws members, links, attackers and publishers from a stream of its own, so its scoped
+  // and single-overlay runs share them; without it, everything comes from `random` as it always has.
+  const planRandom = workload ? seededRandom(options.seed * 7_919 + 104_729) : random;
   const clock = new VirtualClock(1_700_000_000_000);
   const network = new SimNetwork(clock, random, {
     minLatencyMs: options.minLatencyMs,
@@ -114,12 +150,26 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const nodes: SimNode[] = [];
   const byzantine = new Set<number>();
   while (byzantine.size < Math.floor((options.byzantine ?? 0) * options.nodes)) {
-    byzantine.add(Math.floor(random() * options.nodes));
+    byzantine.add(Math.floor(planRandom() * options.nodes));
   }
+  const memberships = workload ? drawMemberships(options.nodes, workload, planRandom) : [];
+  const memberSets = memberships.map((mine) => new Set(mine));
+  const members = workload ? membersOf(memberships, workload.topics) : [];
+  const scoped = workload !== undefined && !workload.singleOverlay;
+  let plan: PlannedMessage[] = [];
   const indexById = new Map<string, number>();
   let honestWronglyCut = 0;
   const maliciousCutAt: number[] = [];
   let attackStart = 0;
+  // deliveries[message][node] = virtual time of first delivery (with a topic workload: members of its topic only)
+  const firstAt: Map<number, number>[] = Array.from({ length: options.messages }, () => new Map());
+  const publishedAt: number[] = [];
+  const hops: number[] = [];
+  const hopsBySeq: number[][] = workload ? Array.from({ length: options.messages }, () => []) : [];
+  let nonMemberDelivered = 0;
+  const MESSAGE_BYTES = 256;
+  const seqOf = (data: Uint8Array) =>
+    data.length === MESSAGE_BYTES ? new DataView(data.buffer, data.byteOffset).getUint32(0) : -1;
   const handlers = (node: SimNode, i: number) =>
     node.gossip.registerHandler(MessageType.CUSTOM_DATA, (message) => {
       if (message.type !== MessageType.CUSTOM_DATA) return;
@@ -129,34 +179,70 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         hops.push(options.ttl - message.ttl + 1);
       }
     });
-  // deliveries[message][node] = virtual time of first delivery
-  const firstAt: Map<number, number>[] = Array.from({ length: options.messages }, () => new Map());
-  const publishedAt: number[] = [];
-  const hops: number[] = [];
+  // The topic workload's nodes join their topics through the node's API and count what their subscriptions get.
+  const joinTopics = (node: SimNode, i: number) => {
+    const deliver = (data: Uint8Array) => {
+      const seq = seqOf(data);
+      if (seq < 0 || seq >= plan.length) return; // an attacker's message
+      if (!memberSets[i].has(plan[seq].topic)) nonMemberDelivered++;
+      else if (!firstAt[seq].has(i)) firstAt[seq].set(i, clock.now());
+    };
+    const hop = (message: Message) => {
+      if (message.type !== MessageType.CUSTOM_DATA) return;
+      const seq = seqOf(message.payload.data);
+      if (seq >= 0 && seq < plan.length && memberSets[i].has(plan[seq].topic)) {
+        hopsBySeq[seq].push(options.ttl - message.ttl + 1);
+      }
+    };
+    if (!scoped) {
+      node.node.subscribe(undefined, (message) => deliver(message.data));
+      node.gossip.registerHandler(MessageType.CUSTOM_DATA, hop);
+      return;
+    }
+    for (const rank of memberships[i]) {
+      node.node.subscribe(topicName(rank), (message) => deliver(message.data));
+      node.node.components.topics.gossipOf(topicName(rank))!.registerHandler(MessageType.CUSTOM_DATA, hop);
+    }
+  };
   for (let i = 0; i < options.nodes; i++) {
     const node = await startSimNode(network, i, random, config, options.profile, options.gossip);
-    handlers(node, i);
+    if (!workload) handlers(node, i);
     nodes.push(node);
     indexById.set(node.identity.nodeId, i);
     if (byzantine.has(i)) {
       node.peers.onEnvelope = () => {}; // forwards nothing, delivers nothing
       const misbehave = () => {
         const now = clock.now();
+        // With topics, the spam is of a topic the attacker is in, so its members take it and relay it.
+        const spamTopic = scoped ? topicName(memberships[i][0]) : "spam";
         for (const connection of node.transport.connections()) {
-          for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
-          for (let s = 0; s < 20; s++) {
-            connection.send(
-              createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: "spam", data: new Uint8Array(8) }, {
-                timestamp: now,
-              }),
-            );
+          const spam = () => {
+            for (let s = 0; s < 20; s++) {
+              connection.send(
+                createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
+                  timestamp: now,
+                }),
+              );
+            }
+          };
+          // With topics, the spam and a forgery in the attacker's topic go first, so peers outside the topic see
+          // them before the other forgeries cut the link.
+          if (scoped) {
+            spam();
+            const forged = createMessage(node.identity, MessageType.CUSTOM_DATA, {
+              topic: spamTopic,
+              data: new Uint8Array(64),
+            }, { timestamp: now });
+            connection.send({ ...forged, signature: randomBytes(random, 64) });
           }
+          for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
+          if (!scoped) spam();
         }
         clock.setTimeout(misbehave, 500);
       };
       clock.setTimeout(() => {
         attackStart = clock.now();
-        misbehave();
+        if (!options.byzantineSilent) misbehave();
       }, 2 * options.maxLatencyMs + 200);
     } else {
       const previous = node.peers.onPeerDisconnected;
@@ -168,6 +254,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       };
     }
   }
+  // After every node has started, so both runs of a topic workload give the nodes the same identities.
+  if (workload) nodes.forEach(joinTopics);
   // Topology: a ring, then each node dials degree - 1 more random nodes (links are undirected).
   const linked = new Set<string>();
   const dials: Promise<unknown>[] = [];
@@ -182,9 +270,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (let i = 0; i < options.nodes; i++) {
     let extra = 0;
     for (let tries = 0; extra < options.degree - 1 && tries < 100; tries++) {
-      if (link(i, Math.floor(random() * options.nodes))) extra++;
+      if (link(i, Math.floor(planRandom() * options.nodes))) extra++;
     }
   }
+  // The stand-in for topic discovery: each node dials a few members of each of its topics.
+  if (workload) { for (const [a, b] of topicLinks(memberships, members, workload.topicDials, planRandom)) link(a, b); }
   const step = async (until: number) => {
     // Run in 10 ms slices so promise continuations (dial results) settle between them, the same way every run.
     while (clock.now() < until) {
@@ -195,18 +285,55 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   };
   await step(clock.now() + 2 * options.maxLatencyMs + 100);
   await Promise.all(dials);
+  if (workload) {
+    // Subscriptions cross each new link after it opens: let them land before the first publish.
+    await step(clock.now() + 2 * options.maxLatencyMs + 100);
+    const neighbours = nodes.map((node) =>
+      node.transport.connections().map((connection) => indexById.get(connection.remoteNodeId)!)
+    );
+    plan = planMessages(
+      options.messages,
+      workload,
+      memberships,
+      members,
+      (i) => !byzantine.has(i),
+      (i) => neighbours[i],
+      planRandom,
+    );
+  }
+  // What each node receives while messages are published (the topic workload's per-node figures).
+  const receptions = workload
+    ? watchReceptions(network, nodes.map((node) => node.address), plan, memberSets, scoped, MESSAGE_BYTES)
+    : undefined;
+  const costAt = (node: SimNode) => {
+    const checks = node.node.stats().signatureChecks;
+    return { bytesIn: node.transport.counters.bytesIn, signatureChecks: checks.inline + checks.offloaded };
+  };
+  const costBefore = workload ? nodes.map(costAt) : [];
+  const gossipStats = (node: SimNode) => workload ? node.node.stats().gossip : node.gossip.stats;
   const startedAt = clock.now();
-  const receivedBefore = nodes.reduce((n, node) => n + node.gossip.stats.delivered + node.gossip.stats.duplicates, 0);
+  const receivedBefore = nodes.reduce((n, node) => n + gossipStats(node).delivered + gossipStats(node).duplicates, 0);
   const bytesBefore = network.bytesSent;
   const down = new Set<number>(); // crashed, not yet restarted
+  let publishFailures = 0;
   for (let seq = 0; seq < options.messages; seq++) {
     clock.setTimeout(() => {
+      const data = new Uint8Array(MESSAGE_BYTES);
+      new DataView(data.buffer).setUint32(0, seq);
+      publishedAt[seq] = clock.now();
+      if (workload) {
+        const { topic, origin, outside } = plan[seq];
+        if (!outside) firstAt[seq].set(origin, clock.now()); // the origin has it
+        try {
+          nodes[origin].node.broadcast(data, { topic: scoped ? topicName(topic) : "" });
+        } catch {
+          publishFailures++;
+        }
+        return;
+      }
       // Only a running, honest node publishes.
       const live = nodes.filter((_, i) => !down.has(i) && !byzantine.has(i));
       const origin = live[Math.floor(random() * live.length)];
-      const data = new Uint8Array(256);
-      new DataView(data.buffer).setUint32(0, seq);
-      publishedAt[seq] = clock.now();
       firstAt[seq].set(origin.index, clock.now()); // the origin has it
       origin.gossip.publish(MessageType.CUSTOM_DATA, { topic: "", data });
     }, (seq * 1000) / options.rate);
@@ -248,25 +375,42 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     clock.setTimeout(() => network.blocked = (a, b) => half(a) !== half(b), options.partitionAtMs);
     clock.setTimeout(() => network.heal(), options.healAtMs ?? options.partitionAtMs + 10_000);
   }
+  // The topic workload's per-node costs cover a fixed window, the same in its scoped and single-overlay runs.
+  const COST_WINDOW_MS = 5_000;
+  let costAfter: { bytesIn: number; signatureChecks: number }[] = [];
+  let envelopesAfter: number[] = [];
+  if (workload) {
+    clock.setTimeout(() => {
+      costAfter = nodes.map(costAt);
+      envelopesAfter = receptions!.envelopesIn.slice();
+    }, lastPublish + COST_WINDOW_MS - clock.now());
+  }
   const settle = options.settleMs ?? 30_000;
   // Run until every message reached every node, or the settle time after the last publish.
   const faultsOverAt = Math.max(
     lastPublish,
     startedAt + (options.healAtMs ?? 0),
     options.churn ? lastPublish + 5_000 : 0,
+    workload ? lastPublish + COST_WINDOW_MS : 0,
   );
+  const honestCount = options.nodes - byzantine.size;
+  // Per message: the honest nodes that should have it (the origin included when it is one of them).
+  const targets = workload
+    ? plan.map(({ topic }) => members[topic].filter((i) => !byzantine.has(i)).length)
+    : firstAt.map(() => honestCount);
+  const originCounted = workload ? plan.map(({ outside }) => !outside) : firstAt.map(() => true);
   while (clock.now() < faultsOverAt + settle) {
     await step(clock.now() + 500);
-    if (clock.now() > faultsOverAt && firstAt.every((m) => m.size === options.nodes - byzantine.size)) break;
+    if (clock.now() > faultsOverAt && firstAt.every((m, seq) => m.size === targets[seq])) break;
   }
-  const honestCount = options.nodes - byzantine.size;
-  const deliveries = firstAt.reduce((n, m) => n + m.size - 1, 0);
-  const received = nodes.reduce((n, node) => n + node.gossip.stats.delivered + node.gossip.stats.duplicates, 0) -
-    receivedBefore;
+  const deliveries = firstAt.reduce((n, m, seq) => n + m.size - (originCounted[seq] ? 1 : 0), 0);
+  const expected = targets.reduce((n, t, seq) => n + t - (originCounted[seq] ? 1 : 0), 0);
+  const finalStats = nodes.map(gossipStats);
+  const received = finalStats.reduce((n, stats) => n + stats.delivered + stats.duplicates, 0) - receivedBefore;
   // Per message: virtual time until 50%, 99% and 100% of the honest nodes have it (Infinity if never).
   const reachTime = (m: Map<number, number>, seq: number, share: number) => {
     const times = [...m.values()].map((t) => t - publishedAt[seq]).sort((a, b) => a - b);
-    const needed = Math.ceil(share * honestCount);
+    const needed = Math.ceil(share * targets[seq]);
     return times.length >= needed ? times[needed - 1] : Infinity;
   };
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -275,33 +419,45 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const t100 = Math.max(...firstAt.map((m, seq) => reachTime(m, seq, 1)));
   // Coverage curve: share of (message, node) pairs reached by virtual time since publish.
   const delays = firstAt.flatMap((m, seq) => [...m.values()].map((t) => t - publishedAt[seq])).sort((a, b) => a - b);
+  const pairs = targets.reduce((a, b) => a + b, 0);
   const curve: [number, number][] = [];
   for (const ms of [0, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1000, 1500, 2000, 3000, 5000, 10000]) {
     let reached = 0;
     while (reached < delays.length && delays[reached] <= ms) reached++;
-    curve.push([ms, round(reached / (options.messages * honestCount), 4)]);
+    curve.push([ms, round(reached / pairs, 4)]);
   }
+  // (One at a time: a spread of millions of hops would overflow the stack.)
+  if (workload) { for (const list of hopsBySeq) for (const hop of list) hops.push(hop); }
   hops.sort((a, b) => a - b);
   maliciousCutAt.sort((a, b) => a - b);
+  const fanout = nodes[0].gossip.config.fanout;
+  // The overlay each message spreads in: its topic's members, or every node.
+  const overlaySize = (seq: number) => scoped ? members[plan[seq].topic].length : options.nodes;
   const result: SimulationResult = {
     nodes: options.nodes,
     degree: options.degree,
     messages: options.messages,
     ttl: options.ttl,
     loss: options.loss,
-    delivery_ratio: round(deliveries / (options.messages * (honestCount - 1)), 4),
+    delivery_ratio: round(deliveries / expected, 4),
     hops: {
       mean: round(hops.reduce((a, b) => a + b, 0) / Math.max(1, hops.length)),
       p99: percentile(hops, 99),
       max: hops.at(-1) ?? 0,
-      log_fanout_n: round(Math.log(options.nodes) / Math.log(nodes[0].gossip.config.fanout)),
+      // With topics: over deliveries, of the size of the overlay each message spread in.
+      log_fanout_n: workload
+        ? round(
+          hopsBySeq.reduce((n, list, seq) => n + list.length * Math.log(overlaySize(seq)), 0) /
+            Math.max(1, hops.length) / Math.log(fanout),
+        )
+        : round(Math.log(options.nodes) / Math.log(fanout)),
     },
     coverage_ms: { p50: round(t50, 1), p99: round(t99, 1), max: round(t100, 1) },
     receptions_per_delivery: round(received / Math.max(1, deliveries)),
     tree: Object.fromEntries(
       (["requested", "prunes", "originPrunes", "grafts", "announced", "deficitDemotions"] as const).map((key) => [
         key,
-        nodes.reduce((n, node) => n + node.gossip.stats[key], 0),
+        finalStats.reduce((n, stats) => n + stats[key], 0),
       ]),
     ),
     bytes_per_delivery: Math.round((network.bytesSent - bytesBefore) / Math.max(1, deliveries)),
@@ -321,6 +477,28 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     events: clock.eventsRun,
     curve,
   };
+  if (workload) {
+    network.onReceive = undefined;
+    const honest = nodes.map((_, i) => i).filter((i) => !byzantine.has(i));
+    result.topics = topicRunResult({
+      workload,
+      memberships,
+      members,
+      plan,
+      byzantine,
+      hopsBySeq,
+      fanout,
+      deliveries,
+      leaks: { ...receptions!.leaks, delivered: nonMemberDelivered, publishFailures },
+      costs: honest.map((i) => ({
+        node: i,
+        bytesIn: costAfter[i].bytesIn - costBefore[i].bytesIn,
+        envelopesIn: envelopesAfter[i],
+        signatureChecks: costAfter[i].signatureChecks - costBefore[i].signatureChecks,
+      })),
+      routing: honest.map((i) => nodes[i].node.stats().topics),
+    });
+  }
   await Promise.all(nodes.map((n) => n.stop()));
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
@@ -371,12 +549,20 @@ if (import.meta.main) {
       gossip: { type: "string", default: "{}" },
       churn: { type: "string", default: "0" },
       byzantine: { type: "string", default: "0" },
+      "byzantine-silent": { type: "boolean", default: false },
       svg: { type: "string" },
       bandwidth: { type: "string", default: "0" },
       "processing-ms": { type: "string", default: "0" },
       sizes: { type: "string" },
       "partition-at": { type: "string" },
       "heal-at": { type: "string" },
+      topics: { type: "string", default: "0" },
+      "topics-per-node": { type: "string", default: "3" },
+      zipf: { type: "string", default: "1" },
+      "outside-publishers": { type: "string", default: "0" },
+      "topic-dials": { type: "string", default: "4" },
+      "single-overlay": { type: "boolean", default: false },
+      compare: { type: "boolean", default: false },
     },
   }).values;
   const [minLatencyMs, maxLatencyMs] = args.latency!.split("-").map(Number);
@@ -394,11 +580,39 @@ if (import.meta.main) {
     gossip: JSON.parse(args.gossip!),
     churn: Number(args.churn),
     byzantine: Number(args.byzantine),
+    byzantineSilent: args["byzantine-silent"] ?? false,
     bandwidthBytesPerSecond: Number(args.bandwidth),
     processingMs: Number(args["processing-ms"]),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
     healAtMs: args["heal-at"] !== undefined ? Number(args["heal-at"]) : undefined,
+    topicWorkload: Number(args.topics) > 0
+      ? {
+        topics: Number(args.topics),
+        topicsPerNode: Number(args["topics-per-node"]),
+        zipf: Number(args.zipf),
+        outsidePublishers: Number(args["outside-publishers"]),
+        topicDials: Number(args["topic-dials"]),
+        singleOverlay: args["single-overlay"] ?? false,
+      }
+      : undefined,
   };
+  const topics = options.topicWorkload;
+  if (
+    topics && !(Number.isInteger(topics.topics) && topics.topics <= 10_000 && Number.isInteger(topics.topicsPerNode) &&
+      topics.topicsPerNode >= 1 && topics.topicsPerNode <= Math.min(64, topics.topics) && topics.zipf >= 0 &&
+      topics.outsidePublishers >= 0 && topics.outsidePublishers <= 1 && Number.isInteger(topics.topicDials) &&
+      topics.topicDials >= 0 && !options.churn && options.partitionAtMs === undefined)
+  ) {
+    console.error(
+      "simulate: check --topics (1..10000), --topics-per-node (1..min(64, topics)), --zipf (>= 0), " +
+        "--outside-publishers (0..1), --topic-dials (>= 0); topics run without --churn or --partition-at",
+    );
+    Deno.exit(2);
+  }
+  if (args.compare && !topics) {
+    console.error("simulate: --compare runs a topic workload scoped and in one overlay; give --topics N");
+    Deno.exit(2);
+  }
   if (
     !(options.nodes >= 2 && options.degree >= 1 && options.messages >= 1 && options.loss >= 0 && options.loss < 1 &&
       options.ttl >= 1 && options.ttl <= 255 && options.rate > 0 && minLatencyMs >= 0 && maxLatencyMs >= minLatencyMs)
@@ -409,19 +623,29 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const runs: { label: string; curve: [number, number][] }[] = [];
+  const variants = args.compare
+    ? [false, true].map((singleOverlay) => ({ ...options, topicWorkload: { ...topics!, singleOverlay } }))
+    : [options];
   for (const nodes of args.sizes ? args.sizes.split(",").map(Number) : [options.nodes]) {
-    const started = performance.now();
-    const result = await simulate({ ...options, nodes });
-    const wallS = (performance.now() - started) / 1000;
-    runs.push({ label: `N = ${nodes}`, curve: result.curve });
-    console.log(JSON.stringify({
-      result,
-      cost: {
-        wall_s: round(wallS),
-        rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
-        events_per_s: Math.round(result.events / wallS),
-      },
-    }));
+    const pair: SimulationResult[] = [];
+    for (const variant of variants) {
+      const started = performance.now();
+      const result = await simulate({ ...variant, nodes });
+      const wallS = (performance.now() - started) / 1000;
+      pair.push(result);
+      runs.push({ label: `N = ${nodes}`, curve: result.curve });
+      console.log(JSON.stringify({
+        result,
+        cost: {
+          wall_s: round(wallS),
+          rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
+          events_per_s: Math.round(result.events / wallS),
+        },
+      }));
+    }
+    if (args.compare) {
+      console.log(JSON.stringify({ comparison: compareRuns(pair[0].nodes, pair[0].topics!, pair[1].topics!) }));
+    }
   }
   if (args.svg) {
     await Deno.writeTextFile(args.svg, coverageSvg(runs));

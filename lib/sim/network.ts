@@ -115,6 +115,12 @@ export class SimNetwork {
    * when a node tries to connect, including to addresses where nothing answers.
    */
   onDial: ((from: string, to: string) => void) | undefined;
+  /**
+   * Where set, called with each envelope a node receives, once parsed and before the node sees it
+   * (receiver's address, sender's address, the envelope, its size on the wire), so a simulation can count
+   * what reaches whom: the topic workload counts the messages that reach nodes outside their topic.
+   */
+  onReceive: ((to: string, from: string, envelope: Envelope, wireBytes: number) => void) | undefined;
   readonly #held: (() => void)[] = [];
   #nextSourcePort = 49_152;
   // When each directed link finishes sending what it has queued, and when each node finishes processing, ms.
@@ -296,6 +302,7 @@ class SimConnection implements Connection {
       if (error instanceof ProtocolError) this.#owner.onProtocolError?.(this, error);
       return;
     }
+    this.#owner.network.onReceive?.(this.#localAddress, this.linkAddress, envelope, bytes.length + WIRE_OVERHEAD);
     if (envelope.type === MessageType.DISCONNECT) {
       this.terminate({ reason: DisconnectReason.SHUTDOWN, detail: "", by: "remote" });
       return;
