@@ -16,7 +16,8 @@
  * const b = await startSimNode(network, 1, random, { minPeers: 1, bootstrap: [simAddress(0)] });
  * const got: string[] = [];
  * a.node.subscribe("chat", (message) => got.push(new TextDecoder().decode(message.data)));
- * for (let i = 0; i < 20 && a.node.peers().length === 0; i++) {
+ * // b publishes from outside "chat": it waits until a has told it that it is in the topic.
+ * for (let i = 0; i < 20 && b.node.topicPeers("chat").length === 0; i++) {
  *   clock.runUntil(clock.now() + 50);
  *   await Promise.resolve();
  * }
