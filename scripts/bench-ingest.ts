@@ -39,7 +39,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Identity } from "../lib/identity.ts";
 import { KithNode } from "../lib/node.ts";
-import { createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
+import { createLinkMessage, createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { type Connection, TcpTransport } from "../lib/transport/mod.ts";
 
 const args = parseArgs({
@@ -266,8 +266,9 @@ async function runGenerator(): Promise<void> {
   const origins = Array.from({ length: num("origins", 1) }, () => Identity.generate());
   const size = Math.max(HEADER_BYTES, num("size"));
   const ttl = num("ttl", 1);
+  const identity = Identity.generate();
   const transport = new TcpTransport({
-    identity: Identity.generate(),
+    identity,
     // Its own queue never refuses (a slow node shows as delay, not as the generator's own drops).
     config: { listenHost: `127.66.${index + 1}.1`, listenPort: 0, maxSendQueueBytes: 1 << 30 },
     log: (level, message) => level === "error" && console.error(`generator ${index}: ${message}`),
@@ -279,6 +280,16 @@ async function runGenerator(): Promise<void> {
       const request = JSON.parse(line);
       if (request.op === "start") {
         connection = await transport.dial(args.node!);
+        // It relays many origins' messages of the topic, so it says it is in the topic, as a member would (the
+        // node refuses a topic's messages relayed by a peer that is not).
+        connection.send(
+          createLinkMessage(identity, MessageType.TOPIC_SUBSCRIPTIONS, {
+            full: true,
+            all: false,
+            join: [TOPIC],
+            leave: [],
+          }),
+        );
         out({ nodeId: transport.nodeId });
       } else if (request.op === "prepare") {
         // This generator's share of the step: messages index, index + G, ... of the step's sequence.
