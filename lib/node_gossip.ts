@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
-import { type GossipConfig, GossipProtocol, type GossipSender } from "./gossip/mod.ts";
+import { type GossipConfig, type GossipPeers, GossipProtocol, type GossipSender } from "./gossip/mod.ts";
 import type { Identity } from "./identity.ts";
 import type { LogSink } from "./log.ts";
 import type { PeerManager } from "./peers/mod.ts";
@@ -55,20 +55,26 @@ export interface TopicParts {
 export function wireGossip(
   parts: TopicParts,
 ): { gossip: GossipProtocol; topics: TopicOverlays; finder: TopicFinder } {
+  // One gossip layer: the network-wide overlay (topic "") or a topic's, each handing its application messages on.
+  const layer = (peers: GossipPeers, config: Partial<GossipConfig>, topic = "") => {
+    const gossip = new GossipProtocol({
+      identity: parts.identity,
+      peers,
+      trust: parts.trust,
+      storage: parts.storage,
+      codec: parts.codec,
+      verifier: parts.verifier,
+      clock: parts.clock,
+      random: parts.random,
+      config,
+      log: parts.log,
+      topic,
+    });
+    gossip.registerHandler(MessageType.CUSTOM_DATA, parts.deliver);
+    return gossip;
+  };
   // The network-wide overlay: untopiced messages, TRUST_UPDATE, the application's registered types.
-  const global = new GossipProtocol({
-    identity: parts.identity,
-    peers: parts.peers,
-    trust: parts.trust,
-    storage: parts.storage,
-    codec: parts.codec,
-    verifier: parts.verifier,
-    clock: parts.clock,
-    random: parts.random,
-    config: parts.gossipConfig,
-    log: parts.log,
-  });
-  global.registerHandler(MessageType.CUSTOM_DATA, parts.deliver);
+  const global = layer(parts.peers, parts.gossipConfig);
   const topicsConfig = parts.config;
   const topicGossip = (topic: string) => topicGossipConfig(parts.gossipConfig, topicsConfig.topicSettings[topic]);
   const topics = new TopicOverlays({
@@ -79,24 +85,8 @@ export function wireGossip(
     codec: parts.codec,
     config: topicsConfig,
     peers: parts.peers,
-    global: global,
-    makeOverlay: (topic, view) => {
-      const overlay = new GossipProtocol({
-        identity: parts.identity,
-        peers: view,
-        trust: parts.trust,
-        storage: parts.storage,
-        codec: parts.codec,
-        verifier: parts.verifier,
-        clock: parts.clock,
-        random: parts.random,
-        config: topicGossip(topic),
-        log: parts.log,
-        topic,
-      });
-      overlay.registerHandler(MessageType.CUSTOM_DATA, parts.deliver);
-      return overlay;
-    },
+    global,
+    makeOverlay: (topic, view) => layer(view, topicGossip(topic), topic),
     penalise: (nodeId, code) => parts.peers.penalise(nodeId, code),
     onPeerTopics: parts.onPeerTopics,
     scopesTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),

@@ -85,6 +85,20 @@ export function addressGroups(address: string): { subnet: string; wide: string }
   return { subnet, wide: subnet.startsWith("dns:") || cut < 0 ? subnet : subnet.slice(0, cut) };
 }
 
+/**
+ * Returns `config` once every value is an integer of at least 1 (the DHT's settings all count something).
+ *
+ * @throws {ConfigError} naming the first that is not, as `dht.<key>`
+ */
+export function checkCounts<T extends object>(config: T): T {
+  for (const [key, value] of Object.entries(config)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError(`dht.${key}`, `dht.${key} must be an integer of at least 1, got ${JSON.stringify(value)}`);
+    }
+  }
+  return config;
+}
+
 /** Kademlia k-buckets around one local id. */
 export class RoutingTable {
   /** The settings in force. */
@@ -101,16 +115,7 @@ export class RoutingTable {
    */
   constructor(localId: Uint8Array, config: Partial<RoutingTableConfig> = {}) {
     if (localId.length !== ID_BYTES) throw new RangeError(`a node id is ${ID_BYTES} bytes`);
-    const merged = { ...DEFAULT_ROUTING_TABLE_CONFIG, ...config };
-    for (const [key, value] of Object.entries(merged)) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new ConfigError(
-          `dht.${key}`,
-          `dht.${key} must be an integer of at least 1, got ${JSON.stringify(value)}`,
-        );
-      }
-    }
-    this.config = Object.freeze(merged);
+    this.config = Object.freeze(checkCounts({ ...DEFAULT_ROUTING_TABLE_CONFIG, ...config }));
     this.#local = localId;
     this.#localHex = toHex(localId);
   }

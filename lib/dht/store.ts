@@ -11,7 +11,7 @@
  * @module
  */
 import { bytesKey, toHex } from "../bytes.ts";
-import { ConfigError } from "../errors.ts";
+import { checkCounts } from "./routing_table.ts";
 import type { SignedRecord } from "./records.ts";
 
 /** Bounds of a {@link DhtStore}. */
@@ -77,16 +77,7 @@ export class DhtStore {
 
   /** Creates an empty store. @throws {ConfigError} naming an invalid bound */
   constructor(config: Partial<DhtStoreConfig> = {}) {
-    const merged = { ...DEFAULT_DHT_STORE_CONFIG, ...config };
-    for (const [key, value] of Object.entries(merged)) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new ConfigError(
-          `dht.${key}`,
-          `dht.${key} must be an integer of at least 1, got ${JSON.stringify(value)}`,
-        );
-      }
-    }
-    this.config = Object.freeze(merged);
+    this.config = Object.freeze(checkCounts({ ...DEFAULT_DHT_STORE_CONFIG, ...config }));
   }
 
   /** Records kept, their value bytes, and provider records kept. */
