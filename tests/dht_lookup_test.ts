@@ -149,3 +149,19 @@ Deno.test("disjoint paths: a third of the nodes lie for 40 Sybils ground near th
   assert.ok(foundDisjoint >= trials * 0.9, `disjoint paths reached the closest honest node ${foundDisjoint}/${trials}`);
   assert.ok(foundSingle <= trials / 2, `one path reached it ${foundSingle}/${trials}: the attack is not biting`);
 });
+
+Deno.test("a late query gives up its place among the alpha in flight, and its answer still counts when it comes", () => {
+  const random = seededRandom(6);
+  const hex = () => toHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
+  const target = Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256));
+  const seeds = [0, 1, 2].map((i) => ({ nodeId: hex(), address: `127.0.2.${i + 1}:7400` }));
+  const lookup = new IterativeLookup(hex(), target, seeds, { alpha: 1, k: 3 });
+  const [first] = lookup.next();
+  assert.deepEqual(lookup.next(), [], "alpha 1: nothing more while the first is in flight");
+  lookup.late(first.nodeId);
+  const [second] = lookup.next();
+  assert.ok(second && second.nodeId !== first.nodeId, "the late one's place went to the next candidate");
+  lookup.answered(first.nodeId, []);
+  assert.ok(lookup.heardFrom(first.nodeId), "the late answer was taken");
+  assert.ok(!lookup.done, "the second is still awaited");
+});

@@ -49,7 +49,9 @@ export const DEFAULT_LOOKUP_CONFIG: Readonly<LookupConfig> = Object.freeze({
   queriesPerPath: 100,
 });
 
-type State = "waiting" | "asked" | "answered";
+// "late": asked, not answered within the soft timeout; its answer is still taken, but it no longer holds a
+// place among the alpha in flight, so a lookup is not stalled by a dead contact for the whole query timeout.
+type State = "waiting" | "asked" | "late" | "answered";
 
 /** A path holds at most this many times `k` candidates: answers cannot grow a lookup without bound. */
 const MAX_CANDIDATES_PER_K = 4;
@@ -140,7 +142,7 @@ export class IterativeLookup {
    */
   answered(nodeId: string, contacts: readonly LookupContact[]): void {
     const from = this.#asked.get(nodeId);
-    if (!from || from.state !== "asked") return;
+    if (!from || (from.state !== "asked" && from.state !== "late")) return;
     from.state = "answered";
     for (const contact of contacts.slice(0, this.config.k)) {
       const candidate = this.#candidate(contact, from.hops + 1, from.path);
@@ -148,10 +150,19 @@ export class IterativeLookup {
     }
   }
 
+  /**
+   * `nodeId` has not answered yet and is probably slow or gone: its place among the `alpha` in flight goes to
+   * the next candidate (its answer, if it comes, is still taken).
+   */
+  late(nodeId: string): void {
+    const candidate = this.#asked.get(nodeId);
+    if (candidate?.state === "asked") candidate.state = "late";
+  }
+
   /** `nodeId` did not answer in time, or answered with something invalid: it is dropped from its path. */
   failed(nodeId: string): void {
     const candidate = this.#asked.get(nodeId);
-    if (!candidate || candidate.state !== "asked") return;
+    if (!candidate || (candidate.state !== "asked" && candidate.state !== "late")) return;
     const path = this.#paths[candidate.path];
     path.splice(path.indexOf(candidate), 1);
   }
@@ -164,7 +175,8 @@ export class IterativeLookup {
     return this.#paths.every((path, index) => {
       const window = this.#window(path);
       if (window.every((c) => c.state === "answered")) return true;
-      return this.#pathQueries[index] >= this.config.queriesPerPath && !path.some((c) => c.state === "asked");
+      return this.#pathQueries[index] >= this.config.queriesPerPath &&
+        !path.some((c) => c.state === "asked" || c.state === "late");
     });
   }
 
