@@ -5,7 +5,6 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
 import { encode as msgpackEncode } from "@msgpack/msgpack";
 import type { NetworkConfig } from "../lib/config.ts";
 import { Identity } from "../lib/identity.ts";
@@ -20,10 +19,10 @@ import {
   type TopicSubscriptionsPayload,
 } from "../lib/protocol/mod.ts";
 import { randomBytes, seededRandom } from "../lib/random.ts";
-import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
-import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+import type { VirtualClock } from "../lib/sim/clock.ts";
+import type { SimNode } from "../lib/sim/node.ts";
 import type { Connection } from "../lib/transport/mod.ts";
+import { SimLab } from "./_sim_lab.ts";
 
 const codec = new MessageCodec();
 
@@ -51,28 +50,17 @@ export interface Tap {
 const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
 /** A simulated network of KithNodes with fixed links. */
-export class TopicLab {
-  /** The virtual clock every node shares. */
-  readonly clock = new VirtualClock(1_700_000_000_000);
-  /** The simulated network. */
-  readonly network: SimNetwork;
-  /** Randomness of the nodes' identities and choices. */
-  readonly random: () => number;
-  /** The nodes, by index. */
-  readonly nodes: SimNode[] = [];
+export class TopicLab extends SimLab {
   #raw = 0;
 
   /** A lab whose latencies and node randomness come from `seed`. */
   constructor(seed: number) {
-    this.network = new SimNetwork(this.clock, seededRandom(seed), { minLatencyMs: 2, maxLatencyMs: 10 });
-    this.random = seededRandom(seed + 1_000);
+    super({ networkSeed: seed, random: seededRandom(seed + 1_000), base: FIXED });
   }
 
   /** Starts node i (the next index) with `config` over {@link FIXED}. */
-  async add(config: Partial<NetworkConfig> = {}): Promise<SimNode> {
-    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...FIXED, ...config });
-    this.nodes.push(node);
-    return node;
+  add(config: Partial<NetworkConfig> = {}): Promise<SimNode> {
+    return this.startNode(config);
   }
 
   /** Links `a` to `b` (a dials). */
@@ -103,33 +91,6 @@ export class TopicLab {
     const received: Envelope[] = [];
     connection!.onEnvelope = (envelope) => received.push(envelope);
     return new RawPeer(identity, connection!, this.clock, received);
-  }
-
-  /** Runs virtual time in 10 ms steps, letting promise continuations settle between them. */
-  async run(ms: number): Promise<void> {
-    const until = this.clock.now() + ms;
-    while (this.clock.now() < until) {
-      this.clock.runUntil(Math.min(until, this.clock.now() + 10));
-      for (let i = 0; i < 4; i++) await Promise.resolve();
-    }
-  }
-
-  /** Runs virtual time until `condition` holds; fails after `limitMs` of virtual time. */
-  async runUntil(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-    const deadline = this.clock.now() + limitMs;
-    while (!condition()) {
-      if (this.clock.now() >= deadline) assert.fail(`no ${what} after ${limitMs} ms of virtual time`);
-      await this.run(10);
-    }
-  }
-
-  /** Stops every node on the virtual clock. */
-  async stop(): Promise<void> {
-    let stopped = false;
-    const stopping = Promise.all(this.nodes.map((n) => n.stop())).finally(() => stopped = true);
-    for (let i = 0; i < 1_000 && !stopped; i++) await this.run(10);
-    await stopping;
-    this.clock.runUntil(this.clock.now() + 1_000);
   }
 }
 

@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { KithNode, type ReceivedMessage } from "../lib/node.ts";
 import { seededRandom } from "../lib/random.ts";
-import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
-import { simAddress, type SimNode, startSimNode } from "../lib/sim/node.ts";
+import { simAddress } from "../lib/sim/node.ts";
+import { SimLab } from "./_sim_lab.ts";
 
 /** Settings that let a network form and repair in well under a second of virtual time. */
 const FAST: Partial<NetworkConfig> = {
@@ -20,47 +19,13 @@ const FAST: Partial<NetworkConfig> = {
 };
 
 /** A simulated network whose nodes are KithNodes. */
-class Lab {
-  readonly clock = new VirtualClock(1_700_000_000_000);
-  readonly network: SimNetwork;
-  readonly random = seededRandom(21);
-  readonly nodes: SimNode[] = [];
-
+class Lab extends SimLab {
   constructor(seed: number) {
-    this.network = new SimNetwork(this.clock, seededRandom(seed), { minLatencyMs: 2, maxLatencyMs: 10 });
+    super({ networkSeed: seed, random: seededRandom(21), base: FAST });
   }
 
   async add(config: Partial<NetworkConfig> = {}): Promise<KithNode> {
-    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...FAST, ...config });
-    this.nodes.push(node);
-    return node.node;
-  }
-
-  /** Runs virtual time in 10 ms steps, letting promise continuations (dial results) settle between them. */
-  async run(ms: number): Promise<void> {
-    const until = this.clock.now() + ms;
-    while (this.clock.now() < until) {
-      this.clock.runUntil(Math.min(until, this.clock.now() + 10));
-      for (let i = 0; i < 4; i++) await Promise.resolve();
-    }
-  }
-
-  /** Runs virtual time until `condition` holds; fails after `limitMs` of virtual time. */
-  async runUntil(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-    const deadline = this.clock.now() + limitMs;
-    while (!condition()) {
-      if (this.clock.now() >= deadline) assert.fail(`no ${what} after ${limitMs} ms of virtual time`);
-      await this.run(10);
-    }
-  }
-
-  async stop(): Promise<void> {
-    // Stopping waits for dials in flight, which only the virtual clock can finish.
-    let stopped = false;
-    const stopping = Promise.all(this.nodes.map((n) => n.stop())).finally(() => stopped = true);
-    for (let i = 0; i < 1_000 && !stopped; i++) await this.run(10);
-    await stopping;
-    this.clock.runUntil(this.clock.now() + 1_000);
+    return (await this.startNode(config)).node;
   }
 }
 

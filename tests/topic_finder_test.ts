@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { KithNode, type ReceivedMessage } from "../lib/node.ts";
 import { seededRandom } from "../lib/random.ts";
-import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
-import { simAddress, type SimNode, startSimNode } from "../lib/sim/node.ts";
+import { simAddress } from "../lib/sim/node.ts";
+import { SimLab } from "./_sim_lab.ts";
 import { waitFor } from "./_support.ts";
 
 const GOSSIP_INTERVAL_MS = 1_000;
@@ -26,44 +25,13 @@ const BASE: Partial<NetworkConfig> = {
 /** Only P: one outbound peer wanted, one made (its bootstrap). */
 const LONE: Partial<NetworkConfig> = { minPeers: 1, outboundSlots: 1 };
 
-class Lab {
-  readonly clock = new VirtualClock(1_700_000_000_000);
-  readonly network: SimNetwork;
-  readonly random = seededRandom(33);
-  readonly nodes: SimNode[] = [];
-
+class Lab extends SimLab {
   constructor(seed: number) {
-    this.network = new SimNetwork(this.clock, seededRandom(seed), { minLatencyMs: 2, maxLatencyMs: 10 });
+    super({ networkSeed: seed, random: seededRandom(33), base: BASE, stepMs: 5 });
   }
 
   async add(config: Partial<NetworkConfig> = {}): Promise<KithNode> {
-    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...BASE, ...config });
-    this.nodes.push(node);
-    return node.node;
-  }
-
-  async run(ms: number): Promise<void> {
-    const until = this.clock.now() + ms;
-    while (this.clock.now() < until) {
-      this.clock.runUntil(Math.min(until, this.clock.now() + 5));
-      for (let i = 0; i < 4; i++) await Promise.resolve();
-    }
-  }
-
-  async runUntil(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-    const deadline = this.clock.now() + limitMs;
-    while (!condition()) {
-      if (this.clock.now() >= deadline) assert.fail(`no ${what} after ${limitMs} ms of virtual time`);
-      await this.run(5);
-    }
-  }
-
-  async stop(): Promise<void> {
-    let stopped = false;
-    const stopping = Promise.all(this.nodes.map((n) => n.stop())).finally(() => stopped = true);
-    for (let i = 0; i < 1_000 && !stopped; i++) await this.run(10);
-    await stopping;
-    this.clock.runUntil(this.clock.now() + 1_000);
+    return (await this.startNode(config)).node;
   }
 }
 
