@@ -1,0 +1,216 @@
+/**
+ * A topic log: the messages of the topics a node is in, kept for a retention window so that the node can
+ * replay them to its application and serve them to peers that were away. {@link TopicLog} is the contract
+ * (the SQLite backend keeps it across restarts); {@link MemoryTopicLog} keeps it in memory, for the
+ * simulator and tests.
+ *
+ * Retention is per topic, by count, bytes and age; what falls out of it goes oldest first. An entry older
+ * than its topic's age bound is refused rather than stored, so a peer cannot refill a log with old messages.
+ *
+ * @module
+ */
+import { bytesKey } from "../bytes.ts";
+import { compareItems, type SyncItem } from "./reconcile.ts";
+
+/** One message in a topic's log. */
+export interface LogEntry {
+  /** The message id, 32 bytes. */
+  readonly id: Uint8Array;
+  /** Its topic (never `""`: the network-wide topic is not logged). */
+  readonly topic: string;
+  /** The origin's timestamp, ms since the epoch. */
+  readonly timestamp: number;
+  /** The origin's node id, lowercase hex. */
+  readonly origin: string;
+  /** The signed message as encoded on the wire, so that a peer that fetches it can verify it. */
+  readonly envelope: Uint8Array;
+}
+
+/** How much of one topic a log keeps. */
+export interface TopicRetention {
+  /** Most messages kept. Default 10,000. */
+  maxMessages: number;
+  /** Most bytes of envelopes kept. Default 16 MiB. */
+  maxBytes: number;
+  /** Oldest message kept, ms before now. Default 24 hours. */
+  maxAgeMs: number;
+}
+
+/** The retention a topic gets unless configured otherwise. */
+export const DEFAULT_TOPIC_RETENTION: Readonly<TopicRetention> = Object.freeze({
+  maxMessages: 10_000,
+  maxBytes: 16 * 1024 * 1024,
+  maxAgeMs: 24 * 3_600_000,
+});
+
+/** What a log holds of one topic. */
+export interface TopicLogSummary {
+  /** The topic. */
+  topic: string;
+  /** Messages held. */
+  count: number;
+  /** Bytes of their envelopes. */
+  bytes: number;
+  /** Timestamp of the oldest, or 0 when empty. */
+  oldest: number;
+  /** Timestamp of the newest, or 0 when empty. */
+  newest: number;
+}
+
+/** Options of {@link TopicLog.list}. */
+export interface LogListOptions {
+  /** Only messages with `timestamp >= since`. Default 0. */
+  since?: number;
+  /** At most this many, oldest first. Default 1,000. */
+  limit?: number;
+}
+
+/** The contract every topic log keeps. Writes may be buffered; reads always see them. */
+export interface TopicLog {
+  /**
+   * Adds a message. False when it is held already, or older than its topic's age bound as of `now`
+   * (refused, not stored). Retention is enforced at once: the topic's oldest messages go to make room.
+   */
+  append(entry: LogEntry, now: number): boolean;
+  /** Whether a message with this id is held. */
+  has(id: Uint8Array): boolean;
+  /** The message with this id, if held. */
+  get(id: Uint8Array): LogEntry | undefined;
+  /** The ids a topic holds with `timestamp >= since`, in (timestamp, id) order: a reconciliation's set. */
+  items(topic: string, since: number): SyncItem[];
+  /** A topic's messages, oldest first. */
+  list(topic: string, options?: LogListOptions): LogEntry[];
+  /** What the log holds of a topic. */
+  summary(topic: string): TopicLogSummary;
+  /** The topics with at least one message held. */
+  topics(): string[];
+  /** Drops messages older than their topic's age bound as of `now`; returns how many. */
+  prune(now: number): number;
+  /** Writes everything buffered. */
+  flush(): void;
+  /** Flushes and releases the log. Idempotent. */
+  close(): void;
+}
+
+/** A topic's messages in (timestamp, id) order, and their byte total. */
+interface TopicEntries {
+  entries: LogEntry[];
+  bytes: number;
+}
+
+/**
+ * A {@link TopicLog} in memory: lost on restart. Appends keep each topic sorted by (timestamp, id); a
+ * message older than the newest costs a binary search and a splice.
+ *
+ * @example
+ * ```ts
+ * import { MemoryTopicLog } from "./log.ts";
+ * const log = new MemoryTopicLog();
+ * const id = new Uint8Array(32).fill(1);
+ * log.append({ id, topic: "chat", timestamp: 1_000, origin: "ab", envelope: new Uint8Array(10) }, 2_000);
+ * console.log(log.summary("chat").count); // 1
+ * ```
+ */
+export class MemoryTopicLog implements TopicLog {
+  #byId = new Map<string, LogEntry>();
+  #byTopic = new Map<string, TopicEntries>();
+  #retention: (topic: string) => Readonly<TopicRetention>;
+
+  /** Creates an empty log; `retention` gives each topic's bounds (default {@link DEFAULT_TOPIC_RETENTION}). */
+  constructor(retention: (topic: string) => Readonly<TopicRetention> = () => DEFAULT_TOPIC_RETENTION) {
+    this.#retention = retention;
+  }
+
+  append(entry: LogEntry, now: number): boolean {
+    const key = bytesKey(entry.id);
+    if (this.#byId.has(key)) return false;
+    const retention = this.#retention(entry.topic);
+    if (entry.timestamp < now - retention.maxAgeMs) return false;
+    if (entry.envelope.length > retention.maxBytes || retention.maxMessages === 0) return false;
+    let topic = this.#byTopic.get(entry.topic);
+    if (topic === undefined) {
+      topic = { entries: [], bytes: 0 };
+      this.#byTopic.set(entry.topic, topic);
+    }
+    const { entries } = topic;
+    const last = entries[entries.length - 1];
+    if (last === undefined || compareItems(last, entry) < 0) entries.push(entry);
+    else entries.splice(lowerBound(entries, entry), 0, entry);
+    topic.bytes += entry.envelope.length;
+    this.#byId.set(key, entry);
+    while (entries.length > retention.maxMessages || topic.bytes > retention.maxBytes) this.#dropOldest(topic);
+    return this.#byId.has(key);
+  }
+
+  has(id: Uint8Array): boolean {
+    return this.#byId.has(bytesKey(id));
+  }
+
+  get(id: Uint8Array): LogEntry | undefined {
+    return this.#byId.get(bytesKey(id));
+  }
+
+  items(topic: string, since: number): SyncItem[] {
+    const entries = this.#byTopic.get(topic)?.entries ?? [];
+    const from = lowerBound(entries, { timestamp: since, id: new Uint8Array(0) });
+    return entries.slice(from).map(({ timestamp, id }) => ({ timestamp, id }));
+  }
+
+  list(topic: string, options: LogListOptions = {}): LogEntry[] {
+    const entries = this.#byTopic.get(topic)?.entries ?? [];
+    const from = lowerBound(entries, { timestamp: options.since ?? 0, id: new Uint8Array(0) });
+    return entries.slice(from, from + (options.limit ?? 1_000));
+  }
+
+  summary(topic: string): TopicLogSummary {
+    const held = this.#byTopic.get(topic);
+    const entries = held?.entries ?? [];
+    return {
+      topic,
+      count: entries.length,
+      bytes: held?.bytes ?? 0,
+      oldest: entries[0]?.timestamp ?? 0,
+      newest: entries[entries.length - 1]?.timestamp ?? 0,
+    };
+  }
+
+  topics(): string[] {
+    return [...this.#byTopic.keys()].filter((topic) => (this.#byTopic.get(topic)?.entries.length ?? 0) > 0);
+  }
+
+  prune(now: number): number {
+    let dropped = 0;
+    for (const [name, topic] of this.#byTopic) {
+      const cutoff = now - this.#retention(name).maxAgeMs;
+      while (topic.entries.length > 0 && topic.entries[0].timestamp < cutoff) {
+        this.#dropOldest(topic);
+        dropped++;
+      }
+      if (topic.entries.length === 0) this.#byTopic.delete(name);
+    }
+    return dropped;
+  }
+
+  flush(): void {}
+
+  close(): void {}
+
+  #dropOldest(topic: TopicEntries): void {
+    const oldest = topic.entries.shift();
+    if (oldest === undefined) return;
+    topic.bytes -= oldest.envelope.length;
+    this.#byId.delete(bytesKey(oldest.id));
+  }
+}
+
+/** The index of the first entry at or after `item` in (timestamp, id) order. */
+function lowerBound(entries: readonly LogEntry[], item: SyncItem): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareItems(entries[mid], item) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
