@@ -29,6 +29,7 @@
 import * as ed from "@noble/ed25519";
 import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from "node:crypto";
 import { bytesKey, sha512, toHex } from "./bytes.ts";
+import { KeyQueue } from "./key_queue.ts";
 
 // noble needs a synchronous SHA-512; node:crypto's is native.
 ed.hashes.sha512 = (message) => sha512(message);
@@ -199,6 +200,8 @@ const PKCS8_PREFIX = Uint8Array.from([
  */
 const PUBLIC_KEY_CACHE_LIMIT = 8192;
 const publicKeyCache = new Map<string, KeyObject | null>();
+// The cache's keys in insertion order: taking the oldest from the Map itself walks past its deleted entries.
+const publicKeyOrder = new KeyQueue<string>();
 
 function nativePublicKey(publicKey: Uint8Array): KeyObject | null {
   const key = bytesKey(publicKey);
@@ -212,11 +215,9 @@ function nativePublicKey(publicKey: Uint8Array): KeyObject | null {
   } catch {
     parsed = null; // not a point on the curve
   }
-  if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) {
-    // Map iteration is insertion order: drop the oldest entry.
-    publicKeyCache.delete(publicKeyCache.keys().next().value!);
-  }
+  if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeyCache.delete(publicKeyOrder.shift()!);
   publicKeyCache.set(key, parsed);
+  publicKeyOrder.push(key);
   return parsed;
 }
 

@@ -7,6 +7,7 @@
  */
 import { bytesKey, sha256 } from "../bytes.ts";
 import type { Identity } from "../identity.ts";
+import { KeyQueue } from "../key_queue.ts";
 import { MAX_WIRE_TTL } from "./limits.ts";
 import { encodePayload } from "./schema.ts";
 import {
@@ -125,6 +126,8 @@ const NO_SIGNATURE = new Uint8Array(0);
  */
 const ORIGIN_CACHE_LIMIT = 8192;
 const originCache = new Map<string, Uint8Array>();
+// The cache's keys in insertion order: taking the oldest from the Map itself walks past its deleted entries.
+const originOrder = new KeyQueue<string>();
 
 /** The node id of a public key: its SHA-256. */
 export function originOf(publicKey: Uint8Array): Uint8Array {
@@ -132,8 +135,9 @@ export function originOf(publicKey: Uint8Array): Uint8Array {
   let origin = originCache.get(key);
   if (origin === undefined) {
     origin = sha256(publicKey);
-    if (originCache.size >= ORIGIN_CACHE_LIMIT) originCache.delete(originCache.keys().next().value!);
+    if (originCache.size >= ORIGIN_CACHE_LIMIT) originCache.delete(originOrder.shift()!);
     originCache.set(key, origin);
+    originOrder.push(key);
   }
   return origin;
 }
