@@ -396,7 +396,7 @@ export type PresetName = "default" | "high-throughput" | "low-resource" | "high-
 export const PRESETS: Readonly<Record<PresetName, Readonly<Partial<NetworkConfig>>>> = Object.freeze({
   "default": Object.freeze({}),
   "high-throughput": Object.freeze({ gossipFanout: 5, gossipIntervalMs: 500, maxPeers: 100 }),
-  // The DHT settings below are kith's, not the design's (it has no DHT): a small node keeps a tenth of the store
+  // The DHT settings below are kith's, not the design's (it has no DHT): a small node keeps an eighth of the store
   // and opens fewer transient links; a cautious one looks up over three disjoint paths.
   "low-resource": Object.freeze({
     gossipFanout: 2,

@@ -97,7 +97,8 @@ Deno.test("transient links are bounded by dhtTransientLinks while a lookup runs,
     }
     await lookup;
     assert.ok(most >= 1 && most <= 2, `at most 2 open at once, saw ${most}`);
-    assert.ok(asker.dht.stats.transient.refusedByLimit > 0, "dials beyond the bound were refused");
+    const { waited, dials } = asker.dht.stats.transient;
+    assert.ok(waited > 0 || dials > 2, "dials beyond the bound waited for a link or took an idle one's place");
     assert.equal(asker.dht.transient.size, 0, "closed when the lookup ended");
     assert.deepEqual(activeIds(asker), peersBefore, "no transient link became a peer");
     const anchors = asker.components.storage.getState("anchors") ?? "";
