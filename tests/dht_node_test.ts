@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { topicKey } from "../lib/dht/mod.ts";
-import type { KithNode } from "../lib/node.ts";
+import { KithNode } from "../lib/node.ts";
+import { MemoryStorage, SqliteStorage } from "../lib/storage/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { simAddress, type SimNode } from "../lib/sim/node.ts";
 import { announces, DHT_CAPABILITY } from "../lib/version.ts";
@@ -155,5 +156,46 @@ Deno.test("the DHT finds a topic's peers when peer exchange knows none: members 
     assert.ok(x.node.stats().topicFinder.dials >= 1, "found by the finder, dialed into a topic slot");
   } finally {
     await lab.stop();
+  }
+});
+
+Deno.test("DHT settings are validated naming the key, and the presets carry theirs", () => {
+  assert.throws(() => new KithNode({ config: { dhtK: 33 } }), /dhtK must be an integer in 1\.\.32/);
+  assert.throws(() => new KithNode({ config: { dhtAlpha: 0 } }), /dhtAlpha/);
+  assert.throws(() => new KithNode({ config: { dhtEnabled: "yes" as never } }), /dhtEnabled must be true or false/);
+  assert.throws(
+    () => new KithNode({ config: { dhtQueryTimeoutMs: 5_000, dhtLookupTimeoutMs: 1_000 } }),
+    /dhtLookupTimeoutMs \(1000\) must be at least dhtQueryTimeoutMs/,
+  );
+  assert.throws(() => new KithNode({ config: { dhtProviderRepublishMs: 86_400_000 } }), /below the provider lifetime/);
+  assert.equal(new KithNode({ preset: "high-security" }).config.dhtPaths, 3);
+  assert.equal(new KithNode({ preset: "low-resource" }).config.dhtMaxRecords, 512);
+  assert.equal(new KithNode().config.dhtEnabled, true);
+});
+
+Deno.test("the routing table's rows: SQLite and memory storage replace the whole table and list it most recent first", async () => {
+  const dir = await Deno.makeTempDir();
+  const sqlite = new SqliteStorage(`${dir}/kith.db`, { pruneIntervalMs: 0 });
+  try {
+    for (const storage of [sqlite, new MemoryStorage({ pruneIntervalMs: 0 })]) {
+      storage.saveDhtContacts([
+        { nodeId: "aa".repeat(32), address: "127.0.0.1:1", lastSeen: 1 },
+        { nodeId: "bb".repeat(32), address: "127.0.0.2:1", lastSeen: 2 },
+      ]);
+      storage.saveDhtContacts([
+        { nodeId: "bb".repeat(32), address: "127.0.0.2:2", lastSeen: 3 },
+        { nodeId: "cc".repeat(32), address: "127.0.0.3:1", lastSeen: 4 },
+      ]);
+      assert.deepEqual(storage.listDhtContacts().map((c) => [c.nodeId.slice(0, 2), c.address, c.lastSeen]), [
+        ["cc", "127.0.0.3:1", 4],
+        ["bb", "127.0.0.2:2", 3],
+      ]);
+    }
+    sqlite.close();
+    const reopened = new SqliteStorage(`${dir}/kith.db`, { pruneIntervalMs: 0 });
+    assert.equal(reopened.listDhtContacts().length, 2, "kept in the file");
+    reopened.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
