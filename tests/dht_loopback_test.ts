@@ -9,32 +9,31 @@ import { topicKey } from "../lib/dht/mod.ts";
 import { KithNode } from "../lib/node.ts";
 import { waitFor } from "./_support.ts";
 
-/** Every node on 127.0.0.1: the per-IP and per-subnet bounds are raised so that all may link. */
+/** Each node on its own 127.0.6x.1: distinct /24s, so the routing table's diversity bound keeps every contact. */
 const CONFIG: Partial<NetworkConfig> = {
-  listenHost: "127.0.0.1",
   listenPort: 0,
   verifyThreads: 0,
   minPeers: 1,
-  maxPeersPerIp: 16,
-  maxPeersPerSubnet: 16,
-  maxConnectionsPerIp: 32,
   anchors: 0,
   peerMaintenanceIntervalMs: 100,
 };
+let hosts = 60;
+const host = () => ({ listenHost: `127.0.${++hosts}.1` });
 
 Deno.test("over TCP: a record put at one node is got at the others, a topic's provider is found, and a restarted node answers from its stored table", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kith-dht-" });
-  const a = new KithNode({ config: { ...CONFIG, minPeers: 0 } });
+  const a = new KithNode({ config: { ...CONFIG, ...host(), minPeers: 0 } });
   await a.start();
   const nodes: KithNode[] = [a];
   let restarted: KithNode | undefined;
   try {
     for (let i = 0; i < 3; i++) {
-      const node = new KithNode({ config: { ...CONFIG, bootstrap: [a.address] } });
+      const node = new KithNode({ config: { ...CONFIG, ...host(), bootstrap: [a.address] } });
       await node.start();
       nodes.push(node);
     }
-    const d = new KithNode({ config: { ...CONFIG, bootstrap: [a.address] }, dataDir });
+    const dHost = host();
+    const d = new KithNode({ config: { ...CONFIG, ...dHost, bootstrap: [a.address] }, dataDir });
     await d.start();
     nodes.push(d);
     await waitFor(() => nodes.slice(1).every((n) => n.dht.service.table.size >= 1), "every node's table", 10_000);
@@ -55,7 +54,7 @@ Deno.test("over TCP: a record put at one node is got at the others, a topic's pr
 
     // No bootstrap, no anchors, no outbound peer wanted (its address book is not dialed): what it knows of the
     // DHT comes from kith.db's routing table alone.
-    restarted = new KithNode({ config: { ...CONFIG, minPeers: 0, outboundSlots: 0, maxOutbound: 8 }, dataDir });
+    restarted = new KithNode({ config: { ...CONFIG, ...dHost, minPeers: 0, outboundSlots: 0 }, dataDir });
     await restarted.start();
     const loaded = restarted.dht.table().map((entry) => entry.nodeId);
     assert.ok(loaded.length >= 3, `the table came back from SQLite: ${loaded.length} contacts`);
