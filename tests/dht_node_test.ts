@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
+import { fromHex } from "../lib/bytes.ts";
 import { topicKey } from "../lib/dht/mod.ts";
 import { KithNode } from "../lib/node.ts";
 import { MemoryStorage, SqliteStorage } from "../lib/storage/mod.ts";
@@ -197,5 +198,37 @@ Deno.test("the routing table's rows: SQLite and memory storage replace the whole
     reopened.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("own records and provider records are announced again on their timers, and stale buckets refreshed, on the node's clock", async () => {
+  const lab = new Lab(5);
+  try {
+    const timers = { dhtRecordRepublishMs: 5_000, dhtProviderRepublishMs: 5_000, dhtRefreshIntervalMs: 5_000 };
+    const nodes = await star(lab, 6, timers);
+    const owner = nodes[2].node;
+    const put = await settle(lab, owner.dht.put("status", "v1"));
+    await settle(lab, owner.dht.provide("ef".repeat(32)));
+    const holder = nodes.find((n) =>
+      n.node !== owner && n.node.dht.service.store.get(fromHex(put.key)!, lab.clock.now())
+    )!;
+    assert.ok(holder, "a node keeps the record");
+    const providerExpiry = () =>
+      Math.max(
+        ...nodes.map((n) =>
+          n.node.dht.service.store.providers(fromHex("ef".repeat(32))!, lab.clock.now(), 20)
+            .find((p) => p.nodeId === owner.nodeId)?.expiresAt ?? 0
+        ),
+      );
+    const expiryBefore = providerExpiry();
+    const lookupsBefore = nodes[4].node.dht.stats.lookups;
+    await lab.run(12_000); // past two rounds of each timer
+    const kept = holder.node.dht.service.store.get(fromHex(put.key)!, lab.clock.now())!;
+    assert.ok(kept.seq > put.seq, `signed again with a higher sequence number: ${kept.seq} > ${put.seq}`);
+    assert.equal(new TextDecoder().decode(kept.value), "v1");
+    assert.ok(providerExpiry() > expiryBefore, "the provider record was announced again");
+    assert.ok(nodes[4].node.dht.stats.lookups > lookupsBefore, "an idle node refreshed its stale buckets");
+  } finally {
+    await lab.stop();
   }
 });
