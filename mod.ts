@@ -82,6 +82,16 @@ export {
 } from "./lib/node.ts";
 export { type TopicSettings } from "./lib/topics/mod.ts";
 export {
+  dhtKeyOf,
+  type DhtPutResult,
+  type DhtTableEntry,
+  type DhtValue,
+  NodeDht,
+  type NodeDhtStats,
+} from "./lib/node_dht.ts";
+export { type ProviderRecord, RecordError, recordKey, topicKey } from "./lib/dht/mod.ts";
+export { type TransientLinksStats } from "./lib/peers/transient.ts";
+export {
   disconnectReasonName,
   type EventStream,
   type NodeEvent,

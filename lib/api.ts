@@ -16,12 +16,13 @@
  * | GET /v1/topics | the topics this node is in, with peers, eager links and message counters; topic routing counters |
  * | GET /v1/topics/peers?topic=T | the connected peers in topic T (node id, address, trust, relays all) |
  * | GET /metrics | Prometheus text format |
+ * | GET, POST /v1/dht... | the DHT: routing table, find-peer, provide, providers, put, get (`api_dht.ts`) |
  *
  * Errors are JSON `{"error": {"code", "message"}}` with a 4xx status (503 `TOO_MANY_STREAMS` over the stream cap).
  *
  * This file holds the server and its routes; `api_token.ts` the token file, `api_auth.ts` the token check,
  * login codes, sessions and the Host/Origin check, `api_views.ts` the JSON bodies and pages, `api_metrics.ts`
- * the Prometheus text, `api_sse.ts` the event streams.
+ * the Prometheus text, `api_sse.ts` the event streams, `api_dht.ts` the DHT's endpoints.
  *
  * @module
  */
@@ -32,6 +33,7 @@ import type { KithNode, ReceivedMessage } from "./node.ts";
 import { EventStreams, type EventStreamStats, type SendEvent } from "./api_sse.ts";
 import { ApiAuth, LOGIN_CODE_TTL_MS, sameSite } from "./api_auth.ts";
 import { renderMetrics } from "./api_metrics.ts";
+import { handleDhtRequest } from "./api_dht.ts";
 import { TopicLabels } from "./api_topic_labels.ts";
 import {
   base64ToBytes,
@@ -159,6 +161,8 @@ export class ControlApi {
     }
     const route = `${request.method} ${url.pathname}`;
     const node = this.#options.node;
+    const dhtAnswer = await handleDhtRequest(node, route, url, request);
+    if (dhtAnswer) return dhtAnswer;
     switch (route) {
       case "POST /v1/login-code":
         return json({ code: this.#auth.newLoginCode(), expiresInMs: LOGIN_CODE_TTL_MS });

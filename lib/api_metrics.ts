@@ -7,6 +7,7 @@
 import { escapeLabelValue, OTHER_TOPICS_LABEL, TopicLabels } from "./api_topic_labels.ts";
 import { type TopicMessageCounts, topicMessageCounts } from "./api_views.ts";
 import type { KithNode } from "./node.ts";
+import type { NodeDhtStats } from "./node_dht.ts";
 
 /** The per-topic outcomes, as labelled, and the counter of each. */
 const TOPIC_OUTCOMES: readonly [string, keyof TopicMessageCounts][] = [
@@ -133,8 +134,58 @@ export function renderMetrics(node: KithNode, labels: TopicLabels = new TopicLab
     `kith_delivery_latency_seconds_count ${latency.count}`,
   );
   renderTopicMetrics(node, labels, metric);
+  if (stats.dht) renderDhtMetrics(stats.dht, lines, metric);
   metric("kith_uptime_seconds", "gauge", "Seconds since the node started.", [["", node.uptimeMs / 1000]]);
   return lines.join("\n") + "\n";
+}
+
+/** The DHT's series: lookups, hops, operation latency, table and store sizes, queries, transient links. */
+function renderDhtMetrics(
+  dht: NodeDhtStats,
+  lines: string[],
+  metric: (name: string, type: string, help: string, samples: [string, number][]) => void,
+): void {
+  metric("kith_dht_lookups_total", "counter", "DHT lookups run, and those that ended with an answer.", [
+    ['{outcome="run"}', dht.lookups],
+    ['{outcome="answered"}', dht.lookupsAnswered],
+  ]);
+  metric(
+    "kith_dht_lookup_hops_total",
+    "counter",
+    "Sum of the hops at which each answered lookup found its closest node (divide by answered lookups).",
+    [["", dht.hops]],
+  );
+  metric("kith_dht_table_contacts", "gauge", "Contacts in the DHT routing table.", [["", dht.tableSize]]);
+  metric("kith_dht_queries_total", "counter", "DHT queries by outcome.", [
+    ['{outcome="sent"}', dht.queriesSent],
+    ['{outcome="failed"}', dht.queriesFailed],
+    ['{outcome="answered"}', dht.answered],
+    ['{outcome="rate_limited"}', dht.rateLimited],
+  ]);
+  metric("kith_dht_store", "gauge", "What this node keeps for the DHT.", [
+    ['{kind="records"}', dht.store.records],
+    ['{kind="record_bytes"}', dht.store.recordBytes],
+    ['{kind="providers"}', dht.store.providers],
+  ]);
+  metric("kith_dht_transient_links", "gauge", "Transient links open now.", [["", dht.transient.open]]);
+  metric("kith_dht_transient_dials_total", "counter", "Transient link dials by outcome.", [
+    ['{outcome="dialed"}', dht.transient.dials],
+    ['{outcome="failed"}', dht.transient.dialFailures],
+    ['{outcome="refused_by_limit"}', dht.transient.refusedByLimit],
+  ]);
+  const latency = dht.latency;
+  lines.push(
+    "# HELP kith_dht_operation_seconds Latency of DHT operations (find-peer, provide, providers, put, get).",
+    "# TYPE kith_dht_operation_seconds histogram",
+  );
+  for (const [bound, count] of latency.buckets) {
+    lines.push(`kith_dht_operation_seconds_bucket{le="${bound / 1000}"} ${count}`);
+  }
+  lines.push(
+    `kith_dht_operation_seconds_bucket{le="+Inf"} ${latency.count}`,
+    `kith_dht_operation_seconds_sum ${latency.sum / 1000}`,
+    `kith_dht_operation_seconds_count ${latency.count}`,
+  );
 }
 
 /** The topic series: how many topics, and per topic (bounded by `labels`) its peers and messages; routing. */

@@ -17,10 +17,14 @@ import { ConfigError } from "./errors.ts";
 import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from "./gossip/mod.ts";
 import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./transport/config.ts";
 import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers/config.ts";
-import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
+import { DEFAULT_PROTOCOL_LIMITS, MAX_DHT_CONTACTS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
 import { DEFAULT_TOPICS_CONFIG, resolveTopicsConfig, type TopicsConfig, type TopicSettings } from "./topics/mod.ts";
 import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
+import { DEFAULT_DHT_CONFIG } from "./dht/service.ts";
+import { DEFAULT_ROUTING_TABLE_CONFIG } from "./dht/routing_table.ts";
+import { DEFAULT_DHT_STORE_CONFIG } from "./dht/store.ts";
+import { MAX_RECORD_LIFETIME_MS } from "./dht/records.ts";
 
 /** Every setting of a node. Defaults in {@link DEFAULT_NETWORK_CONFIG}; each documents its trade-off. */
 export interface NetworkConfig {
@@ -238,6 +242,73 @@ export interface NetworkConfig {
    * whose peer is in none of this node's topics is closed after 10 s. 0: no topic links.
    */
   topicSlots: number;
+
+  /**
+   * Run the DHT (lib/dht/, docs/protocol.md "DHT"): announce `dht/1`, answer peers' DHT queries from the
+   * routing table and store, and offer `node.dht` (find a node by id, provide and find a key's providers,
+   * signed records) and the DHT as the topic finder's second source. Default true: a DHT is only as good as
+   * the share of nodes that serve it, and what serving costs is bounded (queries per peer, the store's bounds,
+   * `dhtTransientLinks`). Off: the node neither sends nor answers DHT messages and refuses them as unknown.
+   */
+  dhtEnabled: boolean;
+  /**
+   * Contacts per routing-table bucket, and nodes a record or provider is stored at (Kademlia's k). Default 20,
+   * as libp2p's kad-dht. Larger: more copies and more robust lookups, longer answers and more stores per put.
+   * At most 32 (one DHT_RESPONSE's contacts).
+   */
+  dhtK: number;
+  /**
+   * Queries in flight per lookup path (Kademlia's alpha). Default 3. More: lookups finish sooner past dead or
+   * slow contacts, at more queries (and transient links) per lookup.
+   */
+  dhtAlpha: number;
+  /**
+   * Disjoint lookup paths for provide, findProviders, put and get (S/Kademlia's d). Default 1. 3 against a
+   * Sybil region (BENCHMARKS.md: at 30% liars, 3 paths find 65 of 100 records one path misses), at about
+   * three times the queries.
+   */
+  dhtPaths: number;
+  /**
+   * Transient links open at once: short outbound connections to contacts this node is not connected to,
+   * opened for one lookup's queries, never peers (no slot, no gossip, never anchors), closed when idle or when
+   * the lookup ends. Default 8. More: lookups go wider at once, each costing a handshake; 0: only connected
+   * peers are asked (lookups then reach only as far as their tables).
+   */
+  dhtTransientLinks: number;
+  /** A transient link with nothing in flight is closed after this long, ms. Default 10,000. */
+  dhtTransientIdleMs: number;
+  /**
+   * A DHT query not answered within this long fails, ms; it covers a transient link's dial and handshake.
+   * Default 2,000. Shorter: dead contacts cost less, but slow links count as dead.
+   */
+  dhtQueryTimeoutMs: number;
+  /** A lookup ends with what it has after this long, ms. Default 10,000. */
+  dhtLookupTimeoutMs: number;
+  /**
+   * A routing-table bucket not heard from in this long is refreshed (a lookup of an id in it), and the table
+   * is saved to storage at this interval, ms. Default 600,000 (10 minutes, as libp2p). Shorter: fresher
+   * buckets after churn, more lookups while idle.
+   */
+  dhtRefreshIntervalMs: number;
+  /**
+   * This node's provider records (`provide`, and its topics) are announced again this often, ms. Default
+   * 43,200,000 (12 hours): half of the 24-hour provider lifetime, so one missed round does not drop them.
+   */
+  dhtProviderRepublishMs: number;
+  /**
+   * This node's signed records (`put`) are signed again with a higher sequence number and a fresh expiry and
+   * stored again this often, ms. Default 3,600,000 (1 hour): records live 24 hours, and nodes that joined near
+   * the key since get a copy.
+   */
+  dhtRecordRepublishMs: number;
+  /** DHT queries answered per peer per second; twice it is the burst. Default 20. */
+  dhtQueriesPerPeerPerSecond: number;
+  /** Signed records this node keeps for others. Default 4,096. Each is at most about 1.2 KiB. */
+  dhtMaxRecords: number;
+  /** Bytes of record values this node keeps for others. Default 4 MiB. */
+  dhtMaxRecordBytes: number;
+  /** Provider records this node keeps for others. Default 16,384 (about 100 bytes each). */
+  dhtMaxProviders: number;
 }
 
 /** The defaults. */
@@ -301,6 +372,21 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   topicSettings: {},
   minTopicPeers: DEFAULT_TOPICS_CONFIG.minTopicPeers,
   topicSlots: DEFAULT_PEERS_CONFIG.topicSlots,
+  dhtEnabled: true,
+  dhtK: DEFAULT_ROUTING_TABLE_CONFIG.k,
+  dhtAlpha: DEFAULT_DHT_CONFIG.alpha,
+  dhtPaths: DEFAULT_DHT_CONFIG.paths,
+  dhtTransientLinks: 8,
+  dhtTransientIdleMs: 10_000,
+  dhtQueryTimeoutMs: 2_000,
+  dhtLookupTimeoutMs: DEFAULT_DHT_CONFIG.lookupTimeoutMs,
+  dhtRefreshIntervalMs: 600_000,
+  dhtProviderRepublishMs: 12 * 3_600_000,
+  dhtRecordRepublishMs: 3_600_000,
+  dhtQueriesPerPeerPerSecond: DEFAULT_DHT_CONFIG.queriesPerPeerPerSecond,
+  dhtMaxRecords: DEFAULT_DHT_STORE_CONFIG.maxRecords,
+  dhtMaxRecordBytes: DEFAULT_DHT_STORE_CONFIG.maxRecordBytes,
+  dhtMaxProviders: DEFAULT_DHT_STORE_CONFIG.maxProviders,
 });
 
 /** Names of the presets. */
@@ -310,8 +396,19 @@ export type PresetName = "default" | "high-throughput" | "low-resource" | "high-
 export const PRESETS: Readonly<Record<PresetName, Readonly<Partial<NetworkConfig>>>> = Object.freeze({
   "default": Object.freeze({}),
   "high-throughput": Object.freeze({ gossipFanout: 5, gossipIntervalMs: 500, maxPeers: 100 }),
-  "low-resource": Object.freeze({ gossipFanout: 2, gossipIntervalMs: 2_000, maxPeers: 20, messageCacheSize: 1_000 }),
-  "high-security": Object.freeze({ initialTrustScore: 0.3, minTrustThreshold: 0.5, trustDecayRate: 0.02 }),
+  // The DHT settings below are kith's, not the design's (it has no DHT): a small node keeps an eighth of the store
+  // and opens fewer transient links; a cautious one looks up over three disjoint paths.
+  "low-resource": Object.freeze({
+    gossipFanout: 2,
+    gossipIntervalMs: 2_000,
+    maxPeers: 20,
+    messageCacheSize: 1_000,
+    dhtTransientLinks: 4,
+    dhtMaxRecords: 512,
+    dhtMaxRecordBytes: 512 * 1024,
+    dhtMaxProviders: 2_048,
+  }),
+  "high-security": Object.freeze({ initialTrustScore: 0.3, minTrustThreshold: 0.5, trustDecayRate: 0.02, dhtPaths: 3 }),
 });
 
 type Rule =
@@ -381,6 +478,22 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   topicFanoutTtlMs: int(1),
   minTopicPeers: int(0, 64),
   topicSlots: int(0, 64),
+  dhtEnabled: { kind: "bool" },
+  dhtK: int(1, MAX_DHT_CONTACTS),
+  // Past 16 queries in flight a lookup would outrun one peer's allowance (MAX_DHT_REQUESTS_IN_FLIGHT).
+  dhtAlpha: int(1, 16),
+  dhtPaths: int(1, 8),
+  dhtTransientLinks: int(0, 256),
+  dhtTransientIdleMs: int(100),
+  dhtQueryTimeoutMs: int(50),
+  dhtLookupTimeoutMs: int(100),
+  dhtRefreshIntervalMs: int(1_000),
+  dhtProviderRepublishMs: int(1_000),
+  dhtRecordRepublishMs: int(1_000),
+  dhtQueriesPerPeerPerSecond: int(1),
+  dhtMaxRecords: int(1),
+  dhtMaxRecordBytes: int(1_024),
+  dhtMaxProviders: int(1),
 };
 
 /**
@@ -482,6 +595,24 @@ export function resolveNetworkConfig(
       "heartbeatIntervalMs",
       `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be below peerTimeoutMs (${config.peerTimeoutMs}), ` +
         "or idle peers time out without ever being probed",
+    );
+  }
+  if (config.dhtLookupTimeoutMs < config.dhtQueryTimeoutMs) {
+    throw new ConfigError(
+      "dhtLookupTimeoutMs",
+      `dhtLookupTimeoutMs (${config.dhtLookupTimeoutMs}) must be at least dhtQueryTimeoutMs (${config.dhtQueryTimeoutMs})`,
+    );
+  }
+  if (config.dhtProviderRepublishMs >= DEFAULT_DHT_CONFIG.providerTtlMs) {
+    throw new ConfigError(
+      "dhtProviderRepublishMs",
+      `dhtProviderRepublishMs must be below the provider lifetime (${DEFAULT_DHT_CONFIG.providerTtlMs} ms), or provider records lapse between rounds`,
+    );
+  }
+  if (config.dhtRecordRepublishMs >= MAX_RECORD_LIFETIME_MS) {
+    throw new ConfigError(
+      "dhtRecordRepublishMs",
+      `dhtRecordRepublishMs must be below the record lifetime (${MAX_RECORD_LIFETIME_MS} ms), or records lapse between rounds`,
     );
   }
   if (config.messageTtl > config.maxTtl) {

@@ -192,15 +192,36 @@ function renderTopics(body) {
   $("topics-note").textContent = rows.length ? "" : "In no topic besides the network-wide one, which every node is in.";
 }
 
+// The DHT's routing table: contacts by bucket (the bits their id shares with this node's), closest buckets last.
+function renderDht(body) {
+  if (!body) {
+    $("dht").replaceChildren();
+    $("dht-note").textContent = "The DHT is off on this node.";
+    return;
+  }
+  const rows = body.table.map((c) => {
+    const row = el("tr");
+    row.append(el("td", c.bucket), el("td", c.nodeId.slice(0, 16), { class: "mono" }), el("td", c.address, { class: "mono" }),
+      el("td", Math.max(0, Math.round((Date.now() - c.lastSeen) / 1000)) + " s"));
+    return row;
+  });
+  $("dht").replaceChildren(...rows);
+  const s = body.stats;
+  $("dht-note").textContent = s.tableSize + " contacts; " + s.lookups + " lookups, mean hops " +
+    (s.lookupsAnswered ? (s.hops / s.lookupsAnswered).toFixed(2) : "-") + "; " + s.store.records + " records and " +
+    s.store.providers + " provider records kept; " + s.transient.open + " transient links open";
+}
+
 async function refresh() {
   try {
-    const [status, peers, trust, topics] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust"),
-      api("/v1/topics")]);
+    const [status, peers, trust, topics, dht] = await Promise.all([api("/v1/status"), api("/v1/peers"), api("/v1/trust"),
+      api("/v1/topics"), api("/v1/dht").catch(() => undefined)]);
     notice("");
     selfId = status.nodeId;
     renderStatus(status);
     renderPeers(peers, trust);
     renderTopics(topics);
+    renderDht(dht);
   } catch (error) { if (String(error) !== "Error: 401") notice(String(error)); }
 }
 
@@ -289,6 +310,11 @@ ${PAGE_CSS}
     <table><thead><tr><th scope="col">Topic</th><th scope="col">In</th><th scope="col">Peers</th><th scope="col">Eager</th><th scope="col">Delivered</th></tr></thead>
     <tbody id="topics"></tbody></table>
     <p id="topics-note" class="note"></p>
+  </section>
+  <section aria-labelledby="h-dht"><h2 id="h-dht">DHT routing table</h2>
+    <table><thead><tr><th scope="col">Bucket</th><th scope="col">Node</th><th scope="col">Address</th><th scope="col">Seen</th></tr></thead>
+    <tbody id="dht"></tbody></table>
+    <p id="dht-note" class="note"></p>
   </section>
 </div>
 <script>${DASHBOARD_SCRIPT}</script>

@@ -50,7 +50,8 @@ import {
   type TopicOverlays,
   type TopicsConfig,
 } from "./topics/mod.ts";
-import { announces, TOPICS_CAPABILITY } from "./version.ts";
+import { AGENT, AGENT_WITHOUT_DHT, announces, TOPICS_CAPABILITY } from "./version.ts";
+import { NodeDht } from "./node_dht.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
@@ -108,6 +109,7 @@ export class KithNode {
   // The topic overlays take joins and leaves (set once start has joined the topics subscribed before it).
   #topicsLive = false;
   #finder: TopicFinder | undefined;
+  #dht: NodeDht | undefined;
   readonly #topicsConfig: Readonly<TopicsConfig>;
   #verifier: ParallelVerifier | undefined;
   #address = "";
@@ -237,6 +239,8 @@ export class KithNode {
       // authenticated link, as answers to PEER_DISCOVERY.
       initialPeers: () => [],
       log: this.#log,
+      // A node with the DHT off does not announce dht/1, so its peers never send it DHT messages.
+      agent: this.config.dhtEnabled ? AGENT : AGENT_WITHOUT_DHT,
     });
     const transport = this.#transport;
     const peers = this.#peers = new PeerManager({
@@ -256,6 +260,21 @@ export class KithNode {
       topicPeers: (topic) => this.#topics?.topicPeers(topic) ?? [],
       answersTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
     });
+    // The DHT over the peers' links and transient ones (before gossip: the topic finder asks it).
+    const dht = this.#dht = this.config.dhtEnabled
+      ? new NodeDht({
+        identity,
+        clock: this.#clock,
+        random: options.random ?? Math.random,
+        log: this.#log,
+        codec,
+        config: this.config,
+        peers,
+        transport,
+        trust,
+        storage,
+      })
+      : undefined;
     // 5. gossip
     this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
     const { gossip, topics, finder } = wireGossip({
@@ -275,6 +294,11 @@ export class KithNode {
         for (const wake of [...this.#topicWaiters]) wake();
       },
       roundMs: this.config.peerMaintenanceIntervalMs,
+      dhtSource: dht && {
+        name: "dht",
+        // Nothing to ask while the routing table is empty: the search is then not counted as done.
+        find: (topic) => dht.service.table.size > 0 ? dht.topicProviders(topic, this.config.dhtK) : undefined,
+      },
     });
     [this.#gossip, this.#topics, this.#finder] = [gossip, topics, finder];
     this.#trustExchange = new TrustExchange({
@@ -305,15 +329,20 @@ export class KithNode {
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
-      // Defined on the wire (docs/protocol.md, "DHT") but not spoken by this node yet: as any type it does not speak.
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
-        peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
+        // With the DHT off, as any type this node does not speak; with it on, refused from peers without dht/1.
+        if (dht) dht.receive(peer.connection, envelope);
+        else peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
       } else topics.receive(peer, envelope);
     };
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       topics.peerConnected(peer);
+      // The peer's topics, if it told them over a transient link this link replaced (it will not tell again).
+      const kept = dht?.transient.takeKept(peer.nodeId);
+      if (kept) topics.receive(peer, kept);
       finder.peerConnected();
+      dht?.peerConnected(peer.connection);
       log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
         address: peer.connection.remoteAddress,
@@ -324,6 +353,7 @@ export class KithNode {
     peers.onPeerDisconnected = (peer, info) => {
       topics.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
+      dht?.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
         reason: reasonName(info.reason),
@@ -335,7 +365,8 @@ export class KithNode {
     // 6. transport
     this.#address = await transport.listen();
     await this.#lock?.recordAddress(this.#address);
-    // 7. bootstrap, 8. background tasks
+    // 7. bootstrap, 8. background tasks (the DHT first: it loads its stored table and claims transient links)
+    dht?.start();
     peers.start();
     gossip.start();
     // The topics subscribed to before start are joined now (each was checked against maxTopics then).
@@ -343,7 +374,10 @@ export class KithNode {
     this.#topicsLive = true; // from here on, subscribe() joins at once
     topics.start();
     finder.start();
-    for (const topic of this.#subscriptions.topics()) finder.want(topic);
+    for (const topic of this.#subscriptions.topics()) {
+      finder.want(topic);
+      if (topic !== "") dht?.provideTopic(topic);
+    }
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
@@ -395,6 +429,7 @@ export class KithNode {
     if (first && this.#topics && this.#topicsLive) {
       this.#topics.join(topic);
       this.#finder?.want(topic);
+      this.#dht?.provideTopic(topic);
     } else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
       throw new KithError(
         "TOO_MANY_TOPICS",
@@ -403,7 +438,10 @@ export class KithNode {
     }
     const onEnd = named
       ? () => {
-        if (this.#subscriptions.count(topic) === 0 && this.#topicsLive) this.#topics?.leave(topic);
+        if (this.#subscriptions.count(topic) === 0 && this.#topicsLive) {
+          this.#topics?.leave(topic);
+          this.#dht?.leaveTopic(topic);
+        }
       }
       : undefined;
     return this.#subscriptions.subscribe(topic, callback, onEnd);
@@ -503,6 +541,27 @@ export class KithNode {
     return registerHandler(this.#requestHandlers, protocol, handler);
   }
 
+  /**
+   * The DHT (issue 24; docs/protocol.md "DHT"): find a node's address by its id, announce and find a key's
+   * providers (a topic's key is `topicKey(name)`), and store and read small signed records.
+   * Available once started, when `dhtEnabled` (the default).
+   *
+   * @example Store a record at one node and read it at another
+   * ```ts ignore
+   * const { key } = await a.dht.put("profile", "hello");
+   * const record = await b.dht.get(key);
+   * console.log(new TextDecoder().decode(record?.value)); // "hello"
+   * const address = await b.dht.findPeer(a.nodeId); // a's listening address
+   * ```
+   * @throws {KithError} `NOT_STARTED` before start; `DHT_DISABLED` when `dhtEnabled` is false
+   */
+  get dht(): NodeDht {
+    this.#require(this.#state === "new" ? undefined : this.#peers, "dht");
+    const dht = this.#dht;
+    if (!dht) throw new KithError("DHT_DISABLED", "the DHT is off on this node (dhtEnabled: false)");
+    return dht;
+  }
+
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
     const peers = this.#peers?.peers() ?? [];
@@ -586,6 +645,7 @@ export class KithNode {
       invalidByCode: summed.invalidByCode,
       deliveryLatency: this.#subscriptions.latency.snapshot(),
       direct: this.#direct!.stats,
+      ...(this.#dht ? { dht: this.#dht.stats } : {}),
       signatureChecks: { ...this.#verifier!.stats },
     };
   }
@@ -601,6 +661,7 @@ export class KithNode {
       gossip: this.#require(this.#gossip, "components"),
       topics: this.#require(this.#topics, "components"),
       finder: this.#require(this.#finder, "components"),
+      dht: this.#dht,
     };
   }
 
@@ -630,6 +691,7 @@ export class KithNode {
     this.#direct?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();
+    await this.#dht?.stop();
     this.#topics?.stop();
     this.#gossip?.stop();
     this.#verifier?.close();

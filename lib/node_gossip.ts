@@ -14,7 +14,13 @@ import type { PeerManager } from "./peers/mod.ts";
 import { type Message, type MessageCodec, MessageType } from "./protocol/mod.ts";
 import type { RandomSource } from "./random.ts";
 import type { Storage } from "./storage/mod.ts";
-import { TopicFinder, topicGossipConfig, TopicOverlays, type TopicsConfig } from "./topics/mod.ts";
+import {
+  TopicFinder,
+  topicGossipConfig,
+  TopicOverlays,
+  type TopicPeerSource,
+  type TopicsConfig,
+} from "./topics/mod.ts";
 import type { TrustManager } from "./trust.ts";
 import { announces, TOPICS_CAPABILITY } from "./version.ts";
 import type { ParallelVerifier } from "./verifier.ts";
@@ -49,6 +55,8 @@ export interface TopicParts {
   onPeerTopics: () => void;
   /** The finder's round, ms (the peer maintenance interval). */
   roundMs: number;
+  /** The DHT's rendezvous, asked after peer exchange; none when the DHT is off. */
+  dhtSource?: TopicPeerSource;
 }
 
 /** Makes the network-wide overlay, the topic overlays and the topic finder of a node from its parts. */
@@ -99,8 +107,11 @@ export function wireGossip(
     config: topicsConfig,
     clock: parts.clock,
     log: parts.log,
-    // Peer exchange today; the DHT's rendezvous is to be a second source here.
-    sources: [{ name: "peer-exchange", find: (topic) => parts.peers.findTopicPeers(topic) }],
+    // Peer exchange first (connected peers answer at once), then the DHT's rendezvous.
+    sources: [
+      { name: "peer-exchange", find: (topic) => parts.peers.findTopicPeers(topic) },
+      ...(parts.dhtSource ? [parts.dhtSource] : []),
+    ],
     links: parts.peers,
     joined: () => topics.topics().map((t) => t.topic),
     peersIn: (topic) => topics.topicPeers(topic),

@@ -11,6 +11,7 @@ import type { GossipConfig, GossipProtocol, GossipStats, MessageTypeCounts } fro
 import type { Identity } from "./identity.ts";
 import type { LatencySnapshot } from "./latency.ts";
 import type { LogSink } from "./log.ts";
+import type { NodeDht, NodeDhtStats } from "./node_dht.ts";
 import type { PeerManager, PeerStats } from "./peers/mod.ts";
 import type { RandomSource } from "./random.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
@@ -77,6 +78,8 @@ export interface NodeComponents {
   topics: TopicOverlays;
   /** Its search for topics' peers. */
   finder: TopicFinder;
+  /** Its DHT, when `dhtEnabled`. */
+  dht: NodeDht | undefined;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -103,6 +106,8 @@ export interface NodeStats {
   direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
+  /** DHT counters, when `dhtEnabled`. */
+  dht?: NodeDhtStats;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface TransportContext {
   initialPeers: (remoteNodeId: string) => PeerRecord[];
   /** The node's log sink, for the transport's failures. */
   log: LogSink;
+  /** The agent the node's handshakes announce: its version and the capabilities it speaks. */
+  agent?: string;
 }
 
 /**

@@ -21,8 +21,18 @@ export const DIRECT_CAPABILITY = "direct/1";
  */
 export const TOPICS_CAPABILITY = "topics/1";
 
+/**
+ * The capability a node announces in its handshake agent when it answers and sends DHT_REQUEST and
+ * DHT_RESPONSE (docs/protocol.md, "DHT"): a node queries only peers that announce it, and refuses both types
+ * from peers that do not (`UNKNOWN_TYPE`), as an older kith would.
+ */
+export const DHT_CAPABILITY = "dht/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
-export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY}`;
+export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${DHT_CAPABILITY}`;
+
+/** The agent of a node with the DHT off: {@link AGENT} without {@link DHT_CAPABILITY}. */
+export const AGENT_WITHOUT_DHT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {

@@ -146,6 +146,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     peerTimeoutMs: 120_000,
     // Below this a node redials from its address book (a restarted node rejoins this way).
     minPeers: Math.min(4, options.degree),
+    // Gossip alone, as in the figures so far: the DHT has its own simulator (lib/sim/dht.ts, deno task dht:sim).
+    dhtEnabled: false,
   };
   const nodes: SimNode[] = [];
   const byzantine = new Set<number>();

@@ -20,6 +20,9 @@ const BASE: Partial<NetworkConfig> = {
   peerMaintenanceIntervalMs: 50,
   discoveryIntervalMs: 300,
   heartbeatIntervalMs: 2_000,
+  // These tests pin the first source, peer exchange, and its bounds; the DHT's rendezvous (the second source,
+  // which also finds X's own provider record) is tested in tests/dht_node_test.ts.
+  dhtEnabled: false,
 };
 
 /** Only P: one outbound peer wanted, one made (its bootstrap). */

@@ -61,6 +61,16 @@ export interface Flags {
   "min-topic-peers"?: string;
   /** `--topic-slots N` (start): `topicSlots`. */
   "topic-slots"?: string;
+  /** `--no-dht` (start): `dhtEnabled` off. */
+  "no-dht"?: boolean;
+  /** `--dht-k N` (start): `dhtK`. */
+  "dht-k"?: string;
+  /** `--dht-alpha N` (start): `dhtAlpha`. */
+  "dht-alpha"?: string;
+  /** `--dht-paths N` (start): `dhtPaths`. */
+  "dht-paths"?: string;
+  /** `--dht-transient-links N` (start): `dhtTransientLinks`. */
+  "dht-transient-links"?: string;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -183,6 +193,11 @@ function parseStrict(args: string[]): ParsedArgs {
       "relay-all-topics": { type: "boolean" },
       "min-topic-peers": { type: "string" },
       "topic-slots": { type: "string" },
+      "no-dht": { type: "boolean" },
+      "dht-k": { type: "string" },
+      "dht-alpha": { type: "string" },
+      "dht-paths": { type: "string" },
+      "dht-transient-links": { type: "string" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

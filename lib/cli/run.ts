@@ -10,6 +10,7 @@ import { VERSION } from "../version.ts";
 import { dataDirFrom, parseCliArgs, UsageError } from "./args.ts";
 import { runClient } from "./commands/client.ts";
 import { runDevnet } from "./commands/devnet.ts";
+import { runDht } from "./commands/dht.ts";
 import { runId, runInit, runNode } from "./commands/node.ts";
 import { type CliIo, processIo } from "./output.ts";
 import { denoRunLine, isPermissionError } from "./permissions.ts";
@@ -55,7 +56,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.out(COMMAND_HELP[command]);
       return 0;
     }
-    if (rest.length > 0 && command !== "publish") {
+    if (rest.length > 0 && command !== "publish" && command !== "dht") {
       throw new UsageError(`unexpected argument '${rest[0]}' for kith ${command}`);
     }
     rerun = () => denoRunLine(command, dataDirFrom(values["data-dir"]), values, args);
@@ -63,6 +64,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     const dataDir = dataDirFrom(values["data-dir"]);
     if (command === "id") return await runId(dataDir, values, io);
     if (command === "start") return await runNode(dataDir, values, io);
+    if (command === "dht") return await runDht(dataDir, values, rest, io);
     if (command !== "init") return await runClient(command, dataDir, values, rest, io);
     return await runInit(dataDir, values, io);
   } catch (error) {

@@ -23,6 +23,7 @@ Commands:
   publish     Broadcast a message through a running node
   subscribe   Print the messages a running node receives
   topics      List a running node's topics, or (--peers T) its peers in topic T
+  dht         Ask the DHT through a running node: find-peer, provide, providers, put, get
   devnet      Run several nodes on loopback in this process, with a live summary
   dashboard   Print a one-time address that opens a running node's dashboard
 
@@ -52,7 +53,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
                   [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
                   [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics]
-                  [--min-topic-peers N] [--topic-slots N] [--json]
+                  [--min-topic-peers N] [--topic-slots N] [--no-dht] [--dht-k N]
+                  [--dht-alpha N] [--dht-paths N] [--dht-transient-links N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -103,6 +105,17 @@ Topics (the NetworkConfig settings of the same names):
                            searched for (minTopicPeers, default 2; 0: never)
   --topic-slots N          outbound links kept for the peers found, beyond
                            the outbound target (topicSlots, default 2)
+DHT (the NetworkConfig settings of the same names; the others, such as
+dhtQueryTimeoutMs and the store's bounds, in the --config file):
+  --no-dht                 neither answer nor send DHT queries, and do not
+                           announce dht/1 (dhtEnabled, default on)
+  --dht-k N                contacts per bucket and copies of each record
+                           (dhtK, default 20, at most 32)
+  --dht-alpha N            queries in flight per lookup path (dhtAlpha, default 3)
+  --dht-paths N            disjoint lookup paths (dhtPaths, default 1; 3
+                           against a Sybil region)
+  --dht-transient-links N  short links to contacts this node is not connected
+                           to, open at once (dhtTransientLinks, default 8)
 Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
 peerRateLimit) are set in the --config file only, under "topicSettings":
 {"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,
@@ -137,6 +150,21 @@ topic "" is not listed: every node is in it.
 With --peers T, lists instead the connected peers that said they are in
 topic T (whether or not this node is): node id, address, trust, and whether
 the peer relays every topic. --peers "" lists every connected peer.`,
+  dht: `Usage: kith dht find-peer ID | provide KEY | providers KEY | put NAME VALUE | get KEY
+                [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Asks the DHT through the running node (its control API):
+  find-peer ID      the address of node ID (64 hex digits), as the nodes
+                    around its id know it
+  provide KEY       announce this node as a provider of KEY (again every
+                    12 hours while it runs); prints how many nodes took it
+  providers KEY     the providers of KEY: node id, address, expiry
+  put NAME VALUE    sign VALUE (at most 1 KiB) under NAME as this node's
+                    record and store it at the nodes closest to its key;
+                    prints the key, to give to \`kith dht get\`
+  get KEY           the record under KEY with the highest sequence number
+KEY is 64 hex digits, or topic:NAME for a topic's rendezvous key.
+Exits 1 when nothing is found.`,
   dashboard: `Usage: kith dashboard [--data-dir DIR] [--api HOST:PORT]
 
 Prints the address of the node's dashboard with a one-time login code (valid

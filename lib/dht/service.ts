@@ -137,6 +137,13 @@ export interface DhtStats {
   queriesFailed: number;
   /** Lookups run. */
   lookups: number;
+  /** Lookups finished with an answer. */
+  lookupsAnswered: number;
+  /**
+   * Sum over the lookups finished with an answer of the hops at which the closest answerer was found (mean
+   * hops = hops / lookupsAnswered).
+   */
+  hops: number;
 }
 
 /** Options of a {@link DhtService}. */
@@ -160,7 +167,15 @@ export class DhtService {
   /** What this node keeps for others. */
   readonly store: DhtStore;
   /** Counters. */
-  readonly stats: DhtStats = { answered: 0, rateLimited: 0, queriesSent: 0, queriesFailed: 0, lookups: 0 };
+  readonly stats: DhtStats = {
+    answered: 0,
+    rateLimited: 0,
+    queriesSent: 0,
+    queriesFailed: 0,
+    lookups: 0,
+    lookupsAnswered: 0,
+    hops: 0,
+  };
   readonly #local: string;
   readonly #network: DhtNetwork;
   readonly #clock: Clock;
@@ -343,9 +358,14 @@ export class DhtService {
         if (finished) return;
         finished = true;
         this.#clock.clearTimeout(timer);
+        const closest = lookup.result();
+        if (closest.length > 0) {
+          this.stats.lookupsAnswered++;
+          this.stats.hops += closest[0].hops;
+        }
         resolve({
           outcome: {
-            closest: lookup.result(),
+            closest,
             queries: lookup.queries,
             elapsedMs: this.#clock.now() - started,
             timedOut,

@@ -108,6 +108,11 @@ export class PeerManager {
   onPeerConnected: ((peer: ActivePeer) => void) | undefined;
   /** Called when an active peer's connection closes. */
   onPeerDisconnected: ((peer: ActivePeer, info: CloseInfo) => void) | undefined;
+  /**
+   * Asked first of each new connection: true when another part of the node owns it (a transient link,
+   * lib/peers/transient.ts), which is then never admitted as a peer.
+   */
+  claimConnection: ((connection: Connection) => boolean) | undefined;
   readonly #identity: Identity;
   readonly #transport: Transport;
   readonly #trust: TrustModel;
@@ -252,6 +257,11 @@ export class PeerManager {
     return this.#active.get(nodeId);
   }
 
+  /** Whether this manager is dialing `nodeId` now (so another part of the node leaves the link to it). */
+  isDialing(nodeId: string): boolean {
+    return this.#outbound.isConnecting(nodeId);
+  }
+
   /** Every peer this node knows, with state, trust and reputation. */
   peers(): PeerInfo[] {
     const out: PeerInfo[] = [];
@@ -352,6 +362,7 @@ export class PeerManager {
       this.#refuse(connection, DisconnectReason.SHUTDOWN, "shutting down");
       return;
     }
+    if (this.claimConnection?.(connection)) return;
     if (this.#outbound.isFeeler(connection)) {
       this.#outbound.feelerAnswered(connection);
       return;

@@ -91,3 +91,9 @@ export { PeerManager, type PeerManagerOptions } from "./manager.ts";
 export type { TopicPeerRecord } from "./topic_queries.ts";
 export type { ActivePeer, AddressBookInfo, PeerInfo, PeerState, PeerStats } from "./types.ts";
 export type { NetworkGroup } from "../netgroup.ts";
+export {
+  TransientLinks,
+  type TransientLinksConfig,
+  type TransientLinksOptions,
+  type TransientLinksStats,
+} from "./transient.ts";

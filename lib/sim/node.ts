@@ -81,8 +81,11 @@ export async function startSimNode(
     random,
     gossip: gossipOverrides,
     direct,
-    transport: (context) =>
-      transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy }),
+    transport: (context) => {
+      transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy });
+      if (context.agent !== undefined) transport.agent = context.agent;
+      return transport;
+    },
   });
   await node.start();
   const { trust, peers, gossip } = node.components;

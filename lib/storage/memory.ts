@@ -14,6 +14,7 @@ import {
   StorageError,
   type StorageOptions,
   type StoredAddress,
+  type StoredDhtContact,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";
@@ -33,6 +34,7 @@ function compareAddresses(a: StoredAddress, b: StoredAddress): number {
 export class MemoryStorage implements Storage {
   readonly #peers = new Map<string, StoredPeer>();
   readonly #addresses = new Map<string, StoredAddress>();
+  #dhtContacts: StoredDhtContact[] = [];
   // Events before #eventsHead are dropped; compacted in batches so that
   // trimming the oldest event is O(1) amortised, not an O(n) shift.
   readonly #events: TrustEvent[] = [];
@@ -92,6 +94,14 @@ export class MemoryStorage implements Storage {
   countAddresses(): number {
     this.#open();
     return this.#addresses.size;
+  }
+  saveDhtContacts(contacts: readonly StoredDhtContact[]): void {
+    this.#open();
+    this.#dhtContacts = contacts.map((c) => ({ ...c }));
+  }
+  listDhtContacts(): StoredDhtContact[] {
+    this.#open();
+    return this.#dhtContacts.map((c) => ({ ...c })).sort((a, b) => b.lastSeen - a.lastSeen);
   }
   deleteAddress(nodeId: string): void {
     this.#open();

@@ -48,6 +48,7 @@ export {
   StorageError,
   type StorageOptions,
   type StoredAddress,
+  type StoredDhtContact,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";

@@ -6,14 +6,21 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { type SeenMessage, StorageError, type StoredAddress, type StoredPeer, type TrustEvent } from "./types.ts";
+import {
+  type SeenMessage,
+  StorageError,
+  type StoredAddress,
+  type StoredDhtContact,
+  type StoredPeer,
+  type TrustEvent,
+} from "./types.ts";
 
 /**
  * Schema migrations, in order: element `i` brings a database from version
  * `i` to version `i + 1`. Version 1 is the design's four tables; version 2
  * adds what real use needs (peer counters and decay time, coalesced event
  * counts, indexes for pruning and lookups); version 3 moves the address book to its own
- * table. Never edit a released step; add one.
+ * table; version 4 adds the DHT's routing table. Never edit a released step; add one.
  */
 export const SCHEMA_MIGRATIONS: readonly string[] = [
   `CREATE TABLE peers (
@@ -71,6 +78,12 @@ export const SCHEMA_MIGRATIONS: readonly string[] = [
      AND timeout_count = 0
      AND node_id NOT IN (SELECT node_id FROM trust_events);
    UPDATE peers SET address = '';`,
+  // Version 4: the DHT's routing table (issue 24), so a restarted node starts from the contacts it had.
+  `CREATE TABLE dht_contacts (
+     node_id TEXT PRIMARY KEY,
+     address TEXT NOT NULL,
+     last_seen INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];
 
 /** The schema version this build writes. */
@@ -109,6 +122,11 @@ export function addressFromRow(row: Row): StoredAddress {
   };
 }
 
+/** The contact a `dht_contacts` row holds. */
+export function dhtContactFromRow(row: Row): StoredDhtContact {
+  return { nodeId: row.node_id as string, address: row.address as string, lastSeen: Number(row.last_seen) };
+}
+
 /** The event a `trust_events` row holds. */
 export function eventFromRow(row: Row): TrustEvent {
   return {
@@ -141,6 +159,9 @@ export type Statements = Record<
   | "deleteAddress"
   | "listAddresses"
   | "countAddresses"
+  | "clearDhtContacts"
+  | "insertDhtContact"
+  | "listDhtContacts"
   | "insertEvent"
   | "listEvents"
   | "insertSeen"
@@ -178,6 +199,9 @@ export function prepareStatements(db: DatabaseSync): Statements {
     deleteAddress: db.prepare("DELETE FROM addresses WHERE node_id = ?"),
     listAddresses: db.prepare("SELECT * FROM addresses ORDER BY tried DESC, last_seen DESC, node_id LIMIT ?"),
     countAddresses: db.prepare("SELECT count(*) AS n FROM addresses"),
+    clearDhtContacts: db.prepare("DELETE FROM dht_contacts"),
+    insertDhtContact: db.prepare("INSERT OR REPLACE INTO dht_contacts (node_id, address, last_seen) VALUES (?, ?, ?)"),
+    listDhtContacts: db.prepare("SELECT * FROM dht_contacts ORDER BY last_seen DESC, node_id"),
     insertEvent: db.prepare(
       "INSERT INTO trust_events (node_id, event_type, trust_delta, trust_after, timestamp, count) VALUES (?, ?, ?, ?, ?, ?)",
     ),

@@ -14,6 +14,7 @@ import { defaultLogSink } from "../log.ts";
 import { checkOptions, DEFAULTS, PruneSchedule, resolveRetention, type RetentionLimits } from "./retention.ts";
 import {
   addressFromRow,
+  dhtContactFromRow,
   eventFromRow,
   migrate,
   peerFromRow,
@@ -29,6 +30,7 @@ import {
   StorageError,
   type StorageOptions,
   type StoredAddress,
+  type StoredDhtContact,
   type StoredPeer,
   type TrustEvent,
 } from "./types.ts";
@@ -234,6 +236,20 @@ export class SqliteStorage implements Storage {
   countAddresses(): number {
     this.flush();
     return Number((this.#statements.countAddresses.get() as Row).n);
+  }
+
+  saveDhtContacts(contacts: readonly StoredDhtContact[]): void {
+    this.#open();
+    const s = this.#statements;
+    this.#transaction(() => {
+      s.clearDhtContacts.run();
+      for (const c of contacts) s.insertDhtContact.run(c.nodeId, c.address, c.lastSeen);
+    });
+  }
+
+  listDhtContacts(): StoredDhtContact[] {
+    this.#open();
+    return (this.#statements.listDhtContacts.all() as Row[]).map(dhtContactFromRow);
   }
 
   deleteAddress(nodeId: string): void {

@@ -57,6 +57,19 @@ export interface StoredAddress {
   failures: number;
 }
 
+/**
+ * A contact of the DHT's routing table (lib/dht/routing_table.ts), kept so that a restarted node answers and
+ * looks up from the table it had instead of an empty one.
+ */
+export interface StoredDhtContact {
+  /** Node id, lowercase hex SHA-256 of the public key. */
+  nodeId: string;
+  /** Its listening address `host:port`. */
+  address: string;
+  /** When it was last heard from, ms since the epoch. */
+  lastSeen: number;
+}
+
 /** One change of a peer's trust, kept to explain the score. */
 export interface TrustEvent {
   /** Whose trust changed. */
@@ -114,6 +127,13 @@ export interface Storage {
   countAddresses(): number;
   /** Removes an address-book entry (the book evicted it). */
   deleteAddress(nodeId: string): void;
+  /**
+   * Replaces the stored DHT routing table with `contacts` (the whole table: a few thousand rows at most, written
+   * on the DHT's refresh timer and at stop, so one replacement is simpler than tracking each change).
+   */
+  saveDhtContacts(contacts: readonly StoredDhtContact[]): void;
+  /** The stored DHT routing table, most recently seen first. */
+  listDhtContacts(): StoredDhtContact[];
   /** Appends a trust event. */
   recordTrustEvent(event: TrustEvent): void;
   /** A peer's trust events, newest first, at most `limit` (default 100). */

@@ -55,6 +55,8 @@ export interface TcpTransportOptions {
    * the policy and the first permitted one is dialed. Default: the system resolver (`getaddrinfo`).
    */
   resolve?: ResolveHost;
+  /** The agent its handshakes announce (name, version, capabilities). Default {@link AGENT}. */
+  agent?: string;
 }
 
 /**
@@ -86,6 +88,7 @@ export class TcpTransport implements Transport {
   readonly #codec: MessageCodec;
   readonly #owner: ConnectionOwner;
   readonly #log: LogSink;
+  readonly #agent: string;
   readonly #inbound: InboundSlots;
   #listener: Deno.TcpListener | undefined;
   #boundAddress = "";
@@ -114,6 +117,7 @@ export class TcpTransport implements Transport {
     this.#clock = options.clock ?? systemClock;
     this.#codec = options.codec ?? new MessageCodec();
     this.#log = options.log ?? defaultLogSink;
+    this.#agent = options.agent ?? AGENT;
     this.#inbound = new InboundSlots(this.config, this.#stats);
     this.#dialGate = new DialGate(this.config.dialPolicy, this.#stats, this.#log, options.resolve);
     this.#owner = {
@@ -177,7 +181,7 @@ export class TcpTransport implements Transport {
       identity: this.identity,
       networkId: this.config.networkId,
       listenAddress: this.advertisedAddress,
-      agent: AGENT,
+      agent: this.#agent,
       codec: this.#codec,
     };
   }

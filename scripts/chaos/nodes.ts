@@ -51,7 +51,7 @@ export interface FixedLinksOptions {
 
 /**
  * Starts an in-memory node on `127.<prefix>.<n>.1` whose links are only the ones a scenario makes: it dials
- * its bootstrap nodes and nothing else (no outbound slots to fill, no discovery during a run), with fast
+ * its bootstrap nodes and nothing else (no outbound slots to fill, no discovery, no DHT), with fast
  * maintenance and gossip rounds.
  */
 export async function fixedLinksNode(
@@ -71,6 +71,8 @@ export async function fixedLinksNode(
       peerMaintenanceIntervalMs: 100,
       gossipIntervalMs: 500,
       discoveryIntervalMs: 3_600_000,
+      // The DHT's lookups would open transient links beyond the scenario's own.
+      dhtEnabled: false,
       ...options.config,
     },
     gossip: options.gossip,

@@ -79,6 +79,10 @@ const SETTING_FLAGS = [
   ["topic-fanout-peers", "topicFanoutPeers"],
   ["min-topic-peers", "minTopicPeers"],
   ["topic-slots", "topicSlots"],
+  ["dht-k", "dhtK"],
+  ["dht-alpha", "dhtAlpha"],
+  ["dht-paths", "dhtPaths"],
+  ["dht-transient-links", "dhtTransientLinks"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
@@ -128,6 +132,7 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
   }
   // Only when given: without the flag, the config file's choice stands.
   if (flags["relay-all-topics"]) config.relayAllTopics = true;
+  if (flags["no-dht"]) config.dhtEnabled = false;
   return config;
 }
 

@@ -1,0 +1,583 @@
+/**
+ * The DHT in a node: a {@link DhtService} (lib/dht/) whose network is the node's links. Queries go to a
+ * connected peer that announces `dht/1` over its link, or, for a contact this node is not connected to,
+ * over a transient link (lib/peers/transient.ts) dialed for it; answers are matched to their requests
+ * ({@link DhtRequests}) and each query has its own timeout. Peers' queries are answered from the routing table
+ * and the store, within the service's per-peer rate.
+ *
+ * The routing table is fed by every authenticated link to a `dht/1` peer and by every answer; it is saved to
+ * storage (the `dht_contacts` table) on the refresh timer and at stop, and loaded at start, so a restarted
+ * node answers and looks up from the table it had. Timers (the injected clock): stale buckets refreshed and
+ * the store pruned every `dhtRefreshIntervalMs`, this node's provider records and signed records announced
+ * again every `dhtProviderRepublishMs` and `dhtRecordRepublishMs`.
+ *
+ * @module
+ */
+import { parseHostPort } from "./address.ts";
+import { fromHex, toHex } from "./bytes.ts";
+import type { Clock, TimerId } from "./clock.ts";
+import type { NetworkConfig } from "./config.ts";
+import {
+  DhtRequests,
+  type DhtResponse,
+  DhtService,
+  DhtStatus,
+  ID_BYTES,
+  type LookupContact,
+  MAX_RECORD_LIFETIME_MS,
+  type ProviderRecord,
+  recordKey,
+  requestFrom,
+  requestPayload,
+  responsePayload,
+  type SignedRecord,
+  signRecord,
+  topicKey,
+} from "./dht/mod.ts";
+import type { DhtRequest } from "./dht/service.ts";
+import { KithError, ProtocolError } from "./errors.ts";
+import { type Identity, nodeIdFromPublicKey } from "./identity.ts";
+import { LatencyHistogram, type LatencySnapshot } from "./latency.ts";
+import { errorFields, type LogSink } from "./log.ts";
+import { networkGroup } from "./netgroup.ts";
+import { dialableAddressOf } from "./peers/admission.ts";
+import type { PeerManager } from "./peers/mod.ts";
+import { TransientLinks, type TransientLinksStats } from "./peers/transient.ts";
+import { createLinkMessage, type Envelope, type MessageCodec, MessageType } from "./protocol/mod.ts";
+import type { RandomSource } from "./random.ts";
+import type { Storage } from "./storage/mod.ts";
+import type { Connection, Transport } from "./transport/mod.ts";
+import type { TrustManager } from "./trust.ts";
+import { announces, DHT_CAPABILITY } from "./version.ts";
+
+/** How often a query waiting for the peer manager's dial to its contact looks again, ms. */
+const DIAL_POLL_MS = 20;
+
+/** Stale buckets refreshed per refresh round at most (each is one lookup). */
+const REFRESHES_PER_ROUND = 4;
+
+/** What the node's DHT is made of. */
+export interface DhtParts {
+  /** The node's identity (signs its records). */
+  identity: Identity;
+  /** Time and timers. */
+  clock: Clock;
+  /** Randomness (refresh targets). */
+  random: RandomSource;
+  /** Where failures are logged. */
+  log: LogSink;
+  /** The node's codec (checks peers' DHT messages). */
+  codec: MessageCodec;
+  /** The configuration in force. */
+  config: Readonly<NetworkConfig>;
+  /** The peer manager: connected peers, penalties, and the claim on transient links. */
+  peers: PeerManager;
+  /** The transport transient links are dialed through. */
+  transport: Transport;
+  /** Trust: who may be dialed. */
+  trust: TrustManager;
+  /** Where the routing table is kept. */
+  storage: Storage;
+}
+
+/** A signed record as `node.dht.get` returns it. */
+export interface DhtValue {
+  /** Its key, hex: SHA-256 of the owner's public key and the name. */
+  key: string;
+  /** The owner's node id, hex. */
+  owner: string;
+  /** Its name. */
+  name: string;
+  /** Its value. */
+  value: Uint8Array;
+  /** Its sequence number (a higher one replaces it). */
+  seq: number;
+  /** When it expires, ms since the epoch. */
+  expiresAt: number;
+}
+
+/** What `node.dht.put` did. */
+export interface DhtPutResult {
+  /** The record's key, hex. */
+  key: string;
+  /** Its sequence number. */
+  seq: number;
+  /** Nodes that took it. */
+  stored: number;
+}
+
+/** A routing-table contact, for display. */
+export interface DhtTableEntry {
+  /** Node id, hex. */
+  nodeId: string;
+  /** Its listening address. */
+  address: string;
+  /** When last heard from, ms since the epoch. */
+  lastSeen: number;
+  /** Its bucket: the length of the prefix its id shares with this node's. */
+  bucket: number;
+}
+
+/** Counters of a node's DHT. */
+export interface NodeDhtStats {
+  /** Lookups run (each operation runs one or more). */
+  lookups: number;
+  /** Operations (findPeer, provide, findProviders, put, get) finished. */
+  operations: number;
+  /** Lookups that ended with an answer. */
+  lookupsAnswered: number;
+  /** Sum over those of the hops at which the closest answerer was found (mean = hops / lookupsAnswered). */
+  hops: number;
+  /** Lookup latency, ms, as a cumulative histogram. */
+  latency: LatencySnapshot;
+  /** Contacts in the routing table. */
+  tableSize: number;
+  /** Peers' queries answered. */
+  answered: number;
+  /** Queries refused over a peer's rate. */
+  rateLimited: number;
+  /** Queries sent. */
+  queriesSent: number;
+  /** Queries that failed or timed out. */
+  queriesFailed: number;
+  /** Records and provider records kept for others. */
+  store: { records: number; recordBytes: number; providers: number };
+  /** Transient links: open now, and their counters. */
+  transient: TransientLinksStats & { open: number };
+}
+
+/** A 32-byte DHT key from bytes or 64 hex digits. @throws {KithError} `BAD_KEY` */
+export function dhtKeyOf(key: Uint8Array | string): Uint8Array {
+  const bytes = typeof key === "string" ? (/^[0-9a-f]{64}$/i.test(key) ? fromHex(key.toLowerCase()) : undefined) : key;
+  if (!(bytes instanceof Uint8Array) || bytes.length !== ID_BYTES) {
+    throw new KithError("BAD_KEY", "a DHT key is 32 bytes (64 hex digits)");
+  }
+  return bytes;
+}
+
+/**
+ * A node's DHT: the operations of `node.dht`, and the wiring `KithNode` drives (envelopes, peers coming and
+ * going, start and stop).
+ *
+ * @example Store a record at one node and read it at another
+ * ```ts ignore
+ * const { key } = await a.dht.put("profile", "hello");
+ * const record = await b.dht.get(key);
+ * console.log(new TextDecoder().decode(record!.value)); // "hello"
+ * ```
+ */
+export class NodeDht {
+  /** The DHT service (routing table, store, lookups). */
+  readonly service: DhtService;
+  /** The transient links its queries use. */
+  readonly transient: TransientLinks;
+  readonly #parts: DhtParts;
+  readonly #requests = new DhtRequests();
+  readonly #latency = new LatencyHistogram();
+  readonly #provided = new Map<string, Uint8Array>();
+  readonly #owned = new Map<string, { value: Uint8Array; seq: number }>();
+  readonly #timers = new Set<TimerId>();
+  #operations = 0;
+  #running = 0;
+  #joined = false;
+  #stopped = false;
+
+  /** Makes the DHT of a node from its parts; {@link NodeDht.start} loads its table and starts its timers. */
+  constructor(parts: DhtParts) {
+    this.#parts = parts;
+    const { config, clock, identity } = parts;
+    this.service = new DhtService({
+      localId: fromHex(identity.nodeId)!,
+      clock,
+      network: { query: (contact, request, done) => this.#query(contact, request, done) },
+      config: {
+        alpha: config.dhtAlpha,
+        paths: config.dhtPaths,
+        queryTimeoutMs: config.dhtQueryTimeoutMs,
+        lookupTimeoutMs: config.dhtLookupTimeoutMs,
+        queriesPerPeerPerSecond: config.dhtQueriesPerPeerPerSecond,
+        table: { k: config.dhtK },
+        store: {
+          maxRecords: config.dhtMaxRecords,
+          maxRecordBytes: config.dhtMaxRecordBytes,
+          maxProviders: config.dhtMaxProviders,
+        },
+      },
+    });
+    this.transient = new TransientLinks({
+      transport: parts.transport,
+      trust: parts.trust,
+      clock,
+      log: parts.log,
+      config: { maxLinks: config.dhtTransientLinks, idleMs: config.dhtTransientIdleMs },
+      peerLinked: (nodeId) => parts.peers.activePeer(nodeId) !== undefined || parts.peers.isDialing(nodeId),
+      accept: (connection) => announces(connection.agent, DHT_CAPABILITY),
+      onEnvelope: (connection, envelope) => this.receive(connection, envelope),
+      keep: (envelope) => envelope.type === MessageType.TOPIC_SUBSCRIPTIONS,
+      onClose: (nodeId) => {
+        if (!parts.peers.activePeer(nodeId)) this.#requests.peerGone(nodeId);
+      },
+    });
+  }
+
+  /** Loads the stored routing table, takes the transient links' connections over, and starts the timers. */
+  start(): void {
+    const { storage, clock, peers, config } = this.#parts;
+    peers.claimConnection = (connection) => this.transient.claims(connection);
+    const now = clock.now();
+    for (const contact of storage.listDhtContacts().slice(0, 256 * config.dhtK)) {
+      if (contact.lastSeen <= now) this.service.table.add(contact.nodeId, contact.address, contact.lastSeen);
+    }
+    this.#every(config.dhtRefreshIntervalMs, () => this.#refresh());
+    this.#every(config.dhtProviderRepublishMs, () => {
+      for (const key of this.#provided.values()) void this.#op(() => this.service.provide(key));
+    });
+    this.#every(config.dhtRecordRepublishMs, () => {
+      for (const [name, owned] of this.#owned) void this.put(name, owned.value).catch(() => {});
+    });
+  }
+
+  /** Stops the timers, saves the routing table and closes the transient links. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const timer of this.#timers) this.#parts.clock.clearTimeout(timer);
+    this.#timers.clear();
+    this.#save();
+    await this.transient.stop();
+  }
+
+  /** A peer became active: a `dht/1` peer's id and listen address go into the routing table. */
+  peerConnected(connection: Connection): void {
+    if (!announces(connection.agent, DHT_CAPABILITY)) return;
+    const address = dialableAddressOf(connection);
+    if (address === "" || !this.#parts.transport.permitsDial(address)) return;
+    this.service.noteAlive(connection.remoteNodeId, address);
+    // The first contact: look up this node's own id, which fills the buckets near it and tells the nodes
+    // around it that it is there (Kademlia's join); then announce what was provided while it knew no one.
+    if (!this.#joined) {
+      this.#joined = true;
+      void this.#op(async () => {
+        await this.service.lookup(fromHex(this.#parts.identity.nodeId)!);
+        await Promise.all([...this.#provided.values()].map((key) => this.service.provide(key)));
+      }).catch(() => {});
+    }
+  }
+
+  /** An active peer's link closed: its queries in flight fail now (it stays in the table: it may be alive). */
+  peerDisconnected(nodeId: string): void {
+    if (!this.transient.link(nodeId)) this.#requests.peerGone(nodeId);
+  }
+
+  /** A DHT_REQUEST or DHT_RESPONSE from `connection`'s peer (an active peer's link or a transient link). */
+  receive(connection: Connection, envelope: Envelope): void {
+    const { peers, codec, clock, identity } = this.#parts;
+    const nodeId = connection.remoteNodeId;
+    if (envelope.type !== MessageType.DHT_REQUEST && envelope.type !== MessageType.DHT_RESPONSE) return;
+    // A peer that did not announce dht/1 sends what it said it does not speak.
+    if (!announces(connection.agent, DHT_CAPABILITY)) {
+      peers.penalise(nodeId, "UNKNOWN_TYPE");
+      return;
+    }
+    let message;
+    try {
+      message = codec.verify(envelope, clock.now(), { linkPeer: nodeId });
+    } catch (error) {
+      if (error instanceof ProtocolError) peers.penalise(nodeId, error.code);
+      else this.#parts.log("error", "DHT message check failed", { peer: nodeId, ...errorFields(error) });
+      return;
+    }
+    if (message.type === MessageType.DHT_RESPONSE) {
+      // An answer to nothing in flight is most often a late one, after its timeout: dropped, at no cost.
+      this.#requests.answered(nodeId, message.payload as never);
+      return;
+    }
+    if (message.type !== MessageType.DHT_REQUEST) return;
+    const payload = message.payload;
+    const request = requestFrom(payload);
+    const address = dialableAddressOf(connection);
+    const host = parseHostPort(connection.remoteAddress)?.host ?? "";
+    const response: DhtResponse = request
+      ? this.service.handle({
+        nodeId,
+        address: address !== "" && this.#parts.transport.permitsDial(address) ? address : "",
+        subnet: networkGroup(host).subnet,
+      }, request)
+      : { status: DhtStatus.BAD_REQUEST, nodes: [], providers: [] };
+    connection.send(
+      createLinkMessage(identity, MessageType.DHT_RESPONSE, responsePayload(payload.requestId, response), {
+        timestamp: clock.now(),
+      }),
+    );
+  }
+
+  // ---- the operations of node.dht ----
+
+  /** The address of node `nodeId` (hex) as the nodes around its id know it; `undefined` when none does. */
+  findPeer(nodeId: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(nodeId)) return Promise.reject(new KithError("BAD_KEY", "a node id is 64 hex digits"));
+    return this.#op(() => this.service.findPeer(nodeId));
+  }
+
+  /** Announces this node as a provider of `key` (and again every `dhtProviderRepublishMs`); how many took it. */
+  provide(key: Uint8Array | string): Promise<number> {
+    const bytes = dhtKeyOf(key);
+    this.#provided.set(toHex(bytes), bytes);
+    return this.#op(() => this.service.provide(bytes));
+  }
+
+  /** Stops announcing `key` (the records already stored lapse at their expiry). */
+  unprovide(key: Uint8Array | string): void {
+    this.#provided.delete(toHex(dhtKeyOf(key)));
+  }
+
+  /** Up to `limit` providers of `key`. */
+  findProviders(key: Uint8Array | string, limit: number = this.#parts.config.dhtK): Promise<ProviderRecord[]> {
+    const bytes = dhtKeyOf(key);
+    return this.#op(() => this.service.findProviders(bytes, limit));
+  }
+
+  /**
+   * Signs `value` under `name` as this node's record (a sequence number above any it used before, a 24-hour
+   * lifetime) and stores it at the nodes closest to its key; it is signed and stored again every
+   * `dhtRecordRepublishMs`.
+   *
+   * @throws {RecordError} `BAD_RECORD` for a name of 0 or over 64 bytes, or a value over 1 KiB
+   */
+  put(name: string, value: Uint8Array | string): Promise<DhtPutResult> {
+    const { identity, clock } = this.#parts;
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    const now = clock.now();
+    // The clock as a floor keeps numbers rising across restarts of a node that kept nothing.
+    const seq = Math.max((this.#owned.get(name)?.seq ?? -1) + 1, now);
+    const record = signRecord(identity, name, bytes, seq, now, MAX_RECORD_LIFETIME_MS);
+    this.#owned.set(name, { value: bytes, seq });
+    const key = recordKey(identity.publicKey, name);
+    // Kept here too: the node answers for its own record, as one of the nodes near its key may be itself.
+    this.service.store.put(key, record, "", now);
+    return this.#op(async () => ({ key: toHex(key), seq, stored: await this.service.put(record) }));
+  }
+
+  /** The record under `key` with the highest sequence number the nodes around it keep, checked. */
+  get(key: Uint8Array | string): Promise<DhtValue | undefined> {
+    const bytes = dhtKeyOf(key);
+    return this.#op(async () => {
+      const record = await this.service.get(bytes);
+      return record && valueOf(bytes, record);
+    });
+  }
+
+  /** Announces this node in `topic` (its provider record under the topic's key). */
+  provideTopic(topic: string): void {
+    void this.provide(topicKey(topic)).catch(() => {});
+  }
+
+  /** Stops announcing this node in `topic`. */
+  leaveTopic(topic: string): void {
+    this.unprovide(topicKey(topic));
+  }
+
+  /** Nodes the DHT names as in `topic` (its providers), this node left out. */
+  async topicProviders(topic: string, limit: number): Promise<{ nodeId: string; address: string }[]> {
+    const own = this.#parts.identity.nodeId;
+    const found = await this.findProviders(topicKey(topic), limit + 1);
+    return found.filter((p) => p.nodeId !== own && this.#parts.transport.permitsDial(p.address))
+      .slice(0, limit).map(({ nodeId, address }) => ({ nodeId, address }));
+  }
+
+  /** The routing table's contacts, by bucket. */
+  table(): DhtTableEntry[] {
+    const table = this.service.table;
+    return [...table.contacts()].map((c) => ({
+      nodeId: c.nodeId,
+      address: c.address,
+      lastSeen: c.lastSeen,
+      bucket: table.bucketOf(c.id) ?? 256,
+    })).sort((a, b) => a.bucket - b.bucket || b.lastSeen - a.lastSeen);
+  }
+
+  /** Counters. */
+  get stats(): NodeDhtStats {
+    const s = this.service.stats;
+    return {
+      lookups: s.lookups,
+      operations: this.#operations,
+      lookupsAnswered: s.lookupsAnswered,
+      hops: s.hops,
+      latency: this.#latency.snapshot(),
+      tableSize: this.service.table.size,
+      answered: s.answered,
+      rateLimited: s.rateLimited,
+      queriesSent: s.queriesSent,
+      queriesFailed: s.queriesFailed,
+      store: this.service.store.sizes,
+      transient: { ...this.transient.stats, open: this.transient.size },
+    };
+  }
+
+  // ---- internals ----
+
+  /**
+   * Runs one operation: timed for the latency histogram; when the last one running ends, the transient links
+   * with nothing in flight close (the lookups they were opened for are over).
+   */
+  async #op<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#stopped) throw new KithError("NOT_RUNNING", "the node's DHT is stopped");
+    const { clock } = this.#parts;
+    const started = clock.now();
+    this.#running++;
+    try {
+      return await run();
+    } finally {
+      this.#running--;
+      this.#operations++;
+      this.#latency.record(clock.now() - started);
+      if (this.#running === 0) this.transient.closeIdle();
+    }
+  }
+
+  /** Sends one query to `contact` over its link (a connected peer's, or a transient one); `done` once. */
+  #query(contact: LookupContact, request: DhtRequest, done: (response: DhtResponse | undefined) => void): void {
+    const { peers, clock } = this.#parts;
+    if (this.#stopped || contact.nodeId === this.#parts.identity.nodeId) return done(undefined);
+    const active = peers.activePeer(contact.nodeId);
+    if (active) {
+      // A peer that does not announce dht/1 is never sent a DHT message: it would count it against this node.
+      if (!announces(active.connection.agent, DHT_CAPABILITY)) return done(undefined);
+      return this.#send(active.connection, false, request, done);
+    }
+    const link = this.transient.link(contact.nodeId);
+    if (link) return this.#send(link, true, request, done);
+    // The peer manager is dialing it: its link, once up, carries the query (two links would race).
+    if (peers.isDialing(contact.nodeId)) return this.#afterDial(contact, request, done, clock.now());
+    this.transient.open(contact.nodeId, contact.address).then((connection) => {
+      if (connection) return this.#send(connection, true, request, done);
+      // The peer manager's own link may have come up meanwhile (it took the connection): ask over it.
+      const peer = peers.activePeer(contact.nodeId);
+      if (peer && announces(peer.connection.agent, DHT_CAPABILITY)) this.#send(peer.connection, false, request, done);
+      else done(undefined);
+    }, () => done(undefined));
+  }
+
+  /** Waits (on the clock, within the query's timeout) for the peer manager's dial to `contact`, then asks. */
+  #afterDial(
+    contact: LookupContact,
+    request: DhtRequest,
+    done: (response: DhtResponse | undefined) => void,
+    since: number,
+  ): void {
+    const { clock, peers, config } = this.#parts;
+    const timer = clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#stopped) return done(undefined);
+      if (peers.isDialing(contact.nodeId) && clock.now() - since < config.dhtQueryTimeoutMs) {
+        return this.#afterDial(contact, request, done, since);
+      }
+      this.#query(contact, request, done);
+    }, DIAL_POLL_MS);
+    this.#timers.add(timer);
+  }
+
+  #send(
+    connection: Connection,
+    transient: boolean,
+    request: DhtRequest,
+    done: (response: DhtResponse | undefined) => void,
+  ): void {
+    const { clock, identity, config } = this.#parts;
+    const nodeId = connection.remoteNodeId;
+    let settled = false;
+    const pending: { timer?: TimerId } = {};
+    const settle = (response: DhtResponse | undefined) => {
+      if (settled) return;
+      settled = true;
+      if (pending.timer !== undefined) clock.clearTimeout(pending.timer);
+      if (transient) this.transient.done(nodeId);
+      done(response);
+    };
+    const id = this.#requests.open(nodeId, settle);
+    if (id === undefined) return settle(undefined);
+    if (transient) this.transient.busy(nodeId);
+    // The service has its own timeout; this one frees the request's place among the peer's in flight.
+    pending.timer = clock.setTimeout(() => {
+      this.#requests.drop(nodeId, id);
+      settle(undefined);
+    }, config.dhtQueryTimeoutMs);
+    let sent = false;
+    try {
+      sent = connection.send(
+        createLinkMessage(identity, MessageType.DHT_REQUEST, requestPayload(id, request), { timestamp: clock.now() }),
+      );
+    } catch {
+      sent = false;
+    }
+    if (!sent) {
+      this.#requests.drop(nodeId, id);
+      settle(undefined);
+    }
+  }
+
+  /** One refresh round: the store pruned, up to a few stale buckets looked up, the table saved. */
+  #refresh(): void {
+    const { clock, config } = this.#parts;
+    const now = clock.now();
+    this.service.store.prune(now);
+    const stale = this.service.table.buckets().filter((b) => now - b.lastSeen >= config.dhtRefreshIntervalMs);
+    for (const bucket of stale.slice(0, REFRESHES_PER_ROUND)) {
+      void this.#op(() => this.service.lookup(this.#idInBucket(bucket.index))).catch(() => {});
+    }
+    this.#save();
+  }
+
+  /** A random id sharing exactly `index` leading bits with this node's (an id in bucket `index`). */
+  #idInBucket(index: number): Uint8Array {
+    const id = fromHex(this.#parts.identity.nodeId)!;
+    const random = this.#parts.random;
+    for (let bit = index + 1; bit < ID_BYTES * 8; bit++) {
+      const mask = 0x80 >> (bit % 8);
+      if (random() < 0.5) id[bit >> 3] ^= mask;
+    }
+    id[index >> 3] ^= 0x80 >> (index % 8);
+    return id;
+  }
+
+  #save(): void {
+    try {
+      this.#parts.storage.saveDhtContacts(
+        [...this.service.table.contacts()].map(({ nodeId, address, lastSeen }) => ({ nodeId, address, lastSeen })),
+      );
+    } catch (error) {
+      this.#parts.log("error", "saving the DHT routing table failed", errorFields(error));
+    }
+  }
+
+  /** Runs `task` every `intervalMs` until stop. */
+  #every(intervalMs: number, task: () => void): void {
+    const { clock, log } = this.#parts;
+    const schedule = () => {
+      const timer = clock.setTimeout(() => {
+        this.#timers.delete(timer);
+        if (this.#stopped) return;
+        try {
+          task();
+        } catch (error) {
+          log("error", "DHT timer task failed", errorFields(error));
+        }
+        schedule();
+      }, intervalMs);
+      this.#timers.add(timer);
+    };
+    schedule();
+  }
+}
+
+function valueOf(key: Uint8Array, record: SignedRecord): DhtValue {
+  return {
+    key: toHex(key),
+    owner: nodeIdFromPublicKey(record.publicKey),
+    name: record.name,
+    value: record.value,
+    seq: record.seq,
+    expiresAt: record.expiresAt,
+  };
+}
