@@ -4,7 +4,7 @@
  * own ids; then random lookups of live nodes' ids measure success, hops and latency, and a record put at one
  * node is got from others.
  *
- *   deno task dht:sim -- --nodes 10000 [--lookups 500] [--seed 1] [--churn 0.2] [--adversarial 0.3 --paths 3]
+ *   deno task dht:sim -- --nodes 10000 [--lookups 500] [--seed 1] [--churn 0.2] [--adversarial 0.3 [--mix mixed] --paths 3]
  *
  * Prints one JSON line: `result` is a pure function of the arguments (the same seed gives the same output);
  * `cost` has wall time and memory.
@@ -25,6 +25,11 @@ export interface DhtSimulationOptions {
   churn: number;
   /** Share of nodes that answer every query with adversarial nodes only (after the network formed). */
   adversarial: number;
+  /**
+   * What the adversarial nodes do: `lie` (default: answer with each other, store nothing) or `mixed` (a third
+   * each drop every query, answer with each other, or answer with made-up ids close to the key; none stores).
+   */
+  mix?: "lie" | "mixed";
   /** Disjoint paths for lookups and record gets. */
   paths: number;
   /** Records put, each got from `gets` other nodes. */
@@ -37,6 +42,7 @@ export interface DhtSimulationResult {
   nodes: number;
   churn: number;
   adversarial: number;
+  mix: "lie" | "mixed";
   paths: number;
   lookups: number;
   /** Lookups of a live honest node's id that reached it (it answered). */
@@ -94,7 +100,9 @@ export async function runDhtSimulation(options: DhtSimulationOptions): Promise<D
 
   for (const node of nodes.slice(1)) {
     if (random() < options.churn) node.online = false;
-    else if (random() < options.adversarial) node.adversary = "lie";
+    else if (random() < options.adversarial) {
+      node.adversary = options.mix === "mixed" ? (["drop", "lie", "fake"] as const)[Math.floor(random() * 3)] : "lie";
+    }
   }
   const honest = nodes.filter((n) => n.online && n.adversary === undefined);
   const pick = () => honest[Math.floor(random() * honest.length)];
@@ -141,6 +149,7 @@ export async function runDhtSimulation(options: DhtSimulationOptions): Promise<D
     nodes: options.nodes,
     churn: options.churn,
     adversarial: options.adversarial,
+    mix: options.mix ?? "lie",
     paths: options.paths,
     lookups: results.length,
     success: round(ok.length / Math.max(1, results.length)),
@@ -169,11 +178,16 @@ if (import.meta.main) {
       seed: { type: "string", default: "1" },
       churn: { type: "string", default: "0" },
       adversarial: { type: "string", default: "0" },
+      mix: { type: "string", default: "lie" },
       paths: { type: "string", default: "1" },
       records: { type: "string", default: "20" },
       gets: { type: "string", default: "5" },
     },
   });
+  if (values.mix !== "lie" && values.mix !== "mixed") {
+    console.error(`dht-sim: --mix must be lie or mixed, got ${values.mix}`);
+    Deno.exit(2);
+  }
   const started = performance.now();
   const result = await runDhtSimulation({
     nodes: Number(values.nodes),
@@ -181,6 +195,7 @@ if (import.meta.main) {
     seed: Number(values.seed),
     churn: Number(values.churn),
     adversarial: Number(values.adversarial),
+    mix: values.mix === "mixed" ? "mixed" : "lie",
     paths: Number(values.paths),
     records: Number(values.records),
     gets: Number(values.gets),

@@ -29,3 +29,16 @@ Deno.test("with 30% of the nodes answering only with each other, 3 disjoint path
   assert.ok(single.success < disjoint.success, `one path ${single.success}, three ${disjoint.success}`);
   assert.equal(disjoint.record_gets.found, disjoint.record_gets.asked);
 });
+
+Deno.test("with 30% of the nodes dropping, lying or answering with made-up ids, 3 disjoint paths still reach every target and get every record", async () => {
+  const mixed = { ...base, adversarial: 0.3, mix: "mixed" as const };
+  const single = await runDhtSimulation({ ...mixed, paths: 1 });
+  const disjoint = await runDhtSimulation({ ...mixed, paths: 3 });
+  assert.equal(disjoint.success, 1, JSON.stringify(disjoint));
+  assert.equal(disjoint.record_gets.found, disjoint.record_gets.asked);
+  // Made-up contacts cost a query timeout each: one path waits them out more often than three.
+  assert.ok(
+    single.latency_ms.p90 > disjoint.latency_ms.p90,
+    `p90 one path ${single.latency_ms.p90}, three ${disjoint.latency_ms.p90}`,
+  );
+});

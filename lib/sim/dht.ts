@@ -20,7 +20,9 @@ export type DhtAdversary =
   /** Never answers. */
   | "drop"
   /** Answers every query with adversarial nodes only, and keeps no record or provider. */
-  | "lie";
+  | "lie"
+  /** Answers every query with made-up contacts close to the key, which no node answers for, and keeps nothing. */
+  | "fake";
 
 /** One simulated DHT node. */
 export interface SimDhtNode {
@@ -107,6 +109,8 @@ export class SimDhtNetwork {
       if (!to.online) return;
       const response = to.adversary === "lie"
         ? this.#lie(request)
+        : to.adversary === "fake"
+        ? this.#fake(request)
         : to.dht.handle({ nodeId: from.nodeId, address: from.address, subnet: subnetOf(from.address) }, request);
       this.#clock.setTimeout(() => {
         if (from.online) done(response);
@@ -116,9 +120,23 @@ export class SimDhtNetwork {
 
   /** A liar's answer: k adversarial nodes, the closest of them to the key first (an eclipse attempt). */
   #lie(request: DhtRequest): DhtResponse {
-    const liars = this.#liars ??= this.nodes.filter((n) => n.adversary !== undefined);
+    const liars = this.#liars ??= this.nodes.filter((n) => n.adversary === "lie");
     const nodes = [...liars].sort((a, b) => compare(request.key, a.id, b.id)).slice(0, 20)
       .map((n) => ({ nodeId: n.nodeId, address: n.address }));
+    return { status: DhtStatus.OK, nodes, providers: [] };
+  }
+
+  /**
+   * A faker's answer: 20 ids that share the key's first 20 bytes (closer than any real node) and do not exist,
+   * each in its own /16 so that no diversity bound drops them.
+   */
+  #fake(request: DhtRequest): DhtResponse {
+    const nodes: LookupContact[] = [];
+    for (let i = 0; i < 20; i++) {
+      const id = request.key.slice();
+      for (let b = 20; b < id.length; b++) id[b] = Math.floor(this.#random() * 256);
+      nodes.push({ nodeId: toHex(id), address: `127.${230 + i}.${Math.floor(this.#random() * 256)}.1:4000` });
+    }
     return { status: DhtStatus.OK, nodes, providers: [] };
   }
 }
