@@ -13,7 +13,7 @@ import { type SeenMessage, StorageError, type StoredAddress, type StoredPeer, ty
  * `i` to version `i + 1`. Version 1 is the design's four tables; version 2
  * adds what real use needs (peer counters and decay time, coalesced event
  * counts, indexes for pruning and lookups); version 3 moves the address book to its own
- * table. Never edit a released step; add one.
+ * table; version 4 adds the topic log. Never edit a released step; add one.
  */
 export const SCHEMA_MIGRATIONS: readonly string[] = [
   `CREATE TABLE peers (
@@ -71,6 +71,16 @@ export const SCHEMA_MIGRATIONS: readonly string[] = [
      AND timeout_count = 0
      AND node_id NOT IN (SELECT node_id FROM trust_events);
    UPDATE peers SET address = '';`,
+  // Version 4: the topic log (issue 25, lib/catchup/sqlite_log.ts): the signed envelopes of the topics the node
+  // is in, read in (timestamp, id) order per topic, the order set reconciliation and replay use.
+  `CREATE TABLE topic_log (
+     id BLOB PRIMARY KEY,
+     topic TEXT NOT NULL,
+     timestamp INTEGER NOT NULL,
+     origin TEXT NOT NULL,
+     envelope BLOB NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX topic_log_by_topic ON topic_log (topic, timestamp, id);`,
 ];
 
 /** The schema version this build writes. */
