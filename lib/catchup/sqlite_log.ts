@@ -85,7 +85,19 @@ export class SqliteTopicLog implements TopicLog {
   readonly #maxPending: number;
   readonly #onError: (error: StorageError) => void;
   readonly #sql: Record<
-    "insert" | "remove" | "get" | "has" | "items" | "list" | "ends" | "oldest" | "counts" | "expired" | "prune",
+    | "insert"
+    | "remove"
+    | "get"
+    | "has"
+    | "items"
+    | "list"
+    | "listAfter"
+    | "latest"
+    | "ends"
+    | "oldest"
+    | "counts"
+    | "expired"
+    | "prune",
     StatementSync
   >;
   readonly #topics = new Map<string, TopicCounts>();
@@ -138,6 +150,11 @@ export class SqliteTopicLog implements TopicLog {
       list: db.prepare(
         "SELECT * FROM topic_log WHERE topic = ? AND timestamp >= ? ORDER BY timestamp, id LIMIT ?",
       ),
+      listAfter: db.prepare(
+        `SELECT * FROM topic_log WHERE topic = ? AND (timestamp > ? OR (timestamp = ? AND id > ?))
+         ORDER BY timestamp, id LIMIT ?`,
+      ),
+      latest: db.prepare("SELECT * FROM topic_log WHERE topic = ? ORDER BY timestamp DESC, id DESC LIMIT ?"),
       ends: db.prepare("SELECT min(timestamp) AS oldest, max(timestamp) AS newest FROM topic_log WHERE topic = ?"),
       oldest: db.prepare(
         "SELECT timestamp, id, length(envelope) AS bytes FROM topic_log WHERE topic = ? ORDER BY timestamp, id LIMIT ?",
@@ -280,7 +297,17 @@ export class SqliteTopicLog implements TopicLog {
 
   list(topic: string, options: LogListOptions = {}): LogEntry[] {
     this.flush();
-    return (this.#sql.list.all(topic, options.since ?? 0, options.limit ?? 1_000) as Row[]).map(entryFromRow);
+    const since = options.since ?? 0;
+    const limit = options.limit ?? 1_000;
+    const rows = options.afterId === undefined
+      ? this.#sql.list.all(topic, since, limit)
+      : this.#sql.listAfter.all(topic, since, since, options.afterId, limit);
+    return (rows as Row[]).map(entryFromRow);
+  }
+
+  latest(topic: string, limit: number): LogEntry[] {
+    this.flush();
+    return (this.#sql.latest.all(topic, limit) as Row[]).map(entryFromRow);
   }
 
   summary(topic: string): TopicLogSummary {
