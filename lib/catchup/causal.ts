@@ -105,16 +105,16 @@ export class CausalBuffer<T> {
     return this.#held.values().next().value?.deadline;
   }
 
-  /** The ids the held messages wait for (for a caller that can fetch them), at most `limit`. */
+  /** The ids the held messages wait for that are not held themselves (for a caller that can fetch them), at most `limit`. */
   awaited(limit: number): Uint8Array[] {
-    const ids: Uint8Array[] = [];
+    const ids = new Map<string, Uint8Array>();
     for (const held of this.#held.values()) {
-      for (const id of held.waiting.values()) {
-        if (ids.length >= limit) return ids;
-        ids.push(id);
+      for (const [key, id] of held.waiting) {
+        if (ids.size >= limit) return [...ids.values()];
+        if (!this.#held.has(key)) ids.set(key, id);
       }
     }
-    return ids;
+    return [...ids.values()];
   }
 
   /**

@@ -325,7 +325,9 @@ export class TopicDelivery implements CatchupSink {
   #release(released: Released<Pending>[], now: number): void {
     for (const { held, missing, cause } of released) {
       if (cause === "bounds") this.#stats.releasedEarly++;
-      this.#deliverNow(held.value.message, held.value.encoded, held.from, missing, now);
+      // Released together, one may be another's predecessor, delivered just before it: then it is not missing.
+      const lacking = missing.filter((id) => !this.#delivered(bytesKey(id), id));
+      this.#deliverNow(held.value.message, held.value.encoded, held.from, lacking, now);
     }
   }
 
