@@ -55,7 +55,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.out(COMMAND_HELP[command]);
       return 0;
     }
-    if (rest.length > 0 && command !== "publish") {
+    if (rest.length > 0 && command !== "publish" && command !== "history") {
       throw new UsageError(`unexpected argument '${rest[0]}' for kith ${command}`);
     }
     rerun = () => denoRunLine(command, dataDirFrom(values["data-dir"]), values, args);

@@ -79,6 +79,10 @@ const SETTING_FLAGS = [
   ["topic-fanout-peers", "topicFanoutPeers"],
   ["min-topic-peers", "minTopicPeers"],
   ["topic-slots", "topicSlots"],
+  ["topic-log-messages", "topicLogMaxMessages"],
+  ["topic-log-bytes", "topicLogMaxBytes"],
+  ["topic-log-age-ms", "topicLogMaxAgeMs"],
+  ["causal-wait-ms", "causalWaitMs"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
