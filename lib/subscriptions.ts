@@ -195,14 +195,6 @@ export class Subscriptions {
     return this.#byTopic.get(topic) ?? 0;
   }
 
-  /** Whether any subscription takes messages of `topic` (by name, or all topics). */
-  wants(topic: string): boolean {
-    for (const subscriber of this.#subscribers) {
-      if (subscriber.topic === undefined || subscriber.topic === topic) return true;
-    }
-    return false;
-  }
-
   /** Drops every subscriber and ends its iterator (the node stopped). */
   clear(): void {
     for (const subscriber of this.#subscribers) subscriber.end();
