@@ -114,9 +114,9 @@ Topics (the NetworkConfig settings of the same names):
                            (topicLogMaxAgeMs, default 86400000: a day)
   --causal-wait-ms N       longest a message waits for its predecessors
                            before delivery anyway (causalWaitMs, default 10000)
-Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
-peerRateLimit, logMaxMessages, logMaxBytes, logMaxAgeMs) are set in the
---config file only, under "topicSettings":
+Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit, peerRateLimit,
+logMaxMessages, logMaxBytes, logMaxAgeMs) are set in the --config file only,
+under "topicSettings":
 {"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
