@@ -96,7 +96,17 @@ Deno.test("control API: /v1/subscribe with since streams the topic's log, then l
     const live = message("live", Date.now());
     node.components.topicDelivery.accept(live, codec.encode(live), "peer");
     let text = "";
-    while ((text.match(/event: message/g) ?? []).length < 3) text += (await reader.read()).value ?? "";
+    // Bounded: the events are queued at once; a stream that lacks some would otherwise be waited on forever.
+    const deadline = Date.now() + 10_000;
+    while ((text.match(/event: message/g) ?? []).length < 3 && Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const chunk = await Promise.race([
+        reader.read(),
+        new Promise<{ value: undefined }>((r) => timer = setTimeout(() => r({ value: undefined }), 200)),
+      ]);
+      clearTimeout(timer);
+      text += chunk.value ?? "";
+    }
     await reader.cancel();
     const data = [...text.matchAll(/data: (\{.*\})/g)].map((m) => JSON.parse(m[1]).data);
     assert.deepEqual(data, ["line 1", "line 2", "live"]);
