@@ -28,12 +28,6 @@ import type { LogEntry, TopicLog, TopicRetention } from "./log.ts";
 /** A verified CUSTOM_DATA message with its decoded payload. */
 export type ApplicationMessage = Message<typeof MessageType.CUSTOM_DATA>;
 
-/** Takes verified CUSTOM_DATA messages; true when the message was new (the catch-up protocol's sink). */
-export interface CatchupSink {
-  /** See {@link TopicDelivery.accept}. */
-  accept(envelope: Envelope, encoded: Uint8Array, from: string): boolean;
-}
-
 /** Counters of a {@link TopicDelivery}. */
 export interface TopicDeliveryStats {
   /** Messages taken as new (by gossip or catch-up). */
@@ -128,9 +122,10 @@ export function entryMessage(codec: MessageCodec, entry: LogEntry): ApplicationM
 
 /**
  * Exactly-once, causally ordered delivery of the node's named topics, through the log. {@link start} runs the
- * causal buffer's timer and the log's pruning; {@link stop} ends them.
+ * log's pruning; {@link stop} ends it and the causal buffer's timer. Catch-up hands it what it fetched through
+ * {@link TopicDelivery.accept} (the `accept(envelope, encoded, from): boolean` of a catch-up sink).
  */
-export class TopicDelivery implements CatchupSink {
+export class TopicDelivery {
   /** Counters (pending and pendingBytes are read live). */
   readonly #stats: Omit<TopicDeliveryStats, "pending" | "pendingBytes"> = {
     accepted: 0,
@@ -203,14 +198,21 @@ export class TopicDelivery implements CatchupSink {
    * Takes a verified CUSTOM_DATA message (its signature checked by the caller; its payload is decoded here when
    * `envelope` is not a decoded message). True when it is new: then it is delivered now, or held until its
    * predecessors are delivered or its wait ends. False when it was delivered, held or logged before, or the node
-   * is not in its topic. `encoded` is what the log keeps (the envelope as encoded on the wire); `from` is the
+   * is not in its topic (or it is of the network-wide topic `""`, which only gossip delivers). `encoded` is what the log keeps (the envelope as encoded on the wire); `from` is the
    * peer it came from.
    *
    * @throws {ProtocolError} when the envelope is no CUSTOM_DATA or its payload does not fit the schema
    */
   accept(envelope: Envelope, encoded: Uint8Array, from: string): boolean {
     const message = applicationMessage(envelope);
-    return this.#take(message, () => encoded, from);
+    // The network-wide topic is not caught up: only gossip delivers it, and its seen set deduplicates it.
+    if (message.payload.topic === "") {
+      this.#stats.notMember++;
+      return false;
+    }
+    // A view into a larger buffer (a frame) is copied, so the log does not keep the whole buffer alive.
+    const own = () => encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
+    return this.#take(message, own, from);
   }
 
   /** {@link accept} for a message gossip delivered, encoding it only when it is logged. */

@@ -39,7 +39,6 @@ export {
 export {
   type ApplicationMessage,
   applicationMessage,
-  type CatchupSink,
   entryMessage,
   TopicDelivery,
   type TopicDeliveryOptions,
