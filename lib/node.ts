@@ -47,7 +47,7 @@ import {
   type HistoryOptions,
   openTopicLog,
   readHistory,
-  replayOf,
+  sinceReplay,
   type SubscribeOptions,
   topicLogStats,
 } from "./node_catchup.ts";
@@ -446,15 +446,12 @@ export class KithNode {
     if (typeof optionsOrCallback === "function") callback = optionsOrCallback;
     const named = topic !== undefined && topic !== "";
     if (named && !isTopicName(topic)) throw badTopic(topic);
-    let replay;
-    if (options.since !== undefined) {
-      if (!named) throw new RangeError("subscribe: since replays a named topic's log; give the topic");
-      if (!Number.isSafeInteger(options.since) || options.since < 0) {
-        throw new RangeError("subscribe: since must be a timestamp >= 0 (ms since the epoch)");
-      }
-      const log = this.#require(this.#state === "running" ? this.#topicLog : undefined, "subscribe with since");
-      replay = replayOf(log, this.#codec!, topic, options.since);
-    }
+    const replay = options.since === undefined ? undefined : sinceReplay(
+      () => this.#require(this.#state === "running" ? this.#topicLog : undefined, "subscribe with since"),
+      this.#codec!,
+      named ? topic : undefined,
+      options.since,
+    );
     const first = named && this.#subscriptions.count(topic) === 0;
     if (first && this.#topics && this.#topicsLive) {
       this.#topics.join(topic);

@@ -91,8 +91,27 @@ export function readHistory(
   return log.list(topic, { since, limit }).map((entry) => received(codec, entry));
 }
 
-/** A subscription's replay of `topic`'s log from `since`, page by page. */
-export function replayOf(log: TopicLog, codec: MessageCodec, topic: string, since: number): Replay {
+/**
+ * A subscription's replay of `topic`'s log from `since`, page by page; `log` gives the log (it throws when the
+ * node has none yet).
+ *
+ * @throws {RangeError} without a named topic, or for a `since` that is no timestamp
+ */
+export function sinceReplay(
+  log: () => TopicLog,
+  codec: MessageCodec,
+  topic: string | undefined,
+  since: number,
+): Replay {
+  if (topic === undefined) throw new RangeError("subscribe: since replays a named topic's log; give the topic");
+  if (!Number.isSafeInteger(since) || since < 0) {
+    throw new RangeError("subscribe: since must be a timestamp >= 0 (ms since the epoch)");
+  }
+  return replayOf(log(), codec, topic, since);
+}
+
+/** A replay of `topic`'s log from `since`, page by page. */
+function replayOf(log: TopicLog, codec: MessageCodec, topic: string, since: number): Replay {
   return (cursor, limit) => {
     const page = cursor === undefined
       ? log.list(topic, { since, limit })
