@@ -91,6 +91,8 @@ Deno.test("a message that comes before its predecessor waits for it, then both a
   assert.equal(l.delivery.stats.pending, 2);
   assert.equal(accept(l, c), false, "a held message is not taken twice");
   assert.equal(l.log.has(c.id), false, "a held message is not logged until delivered");
+  assert.equal(l.delivery.knows(c.id), true, "but known, so catch-up need not fetch it");
+  assert.equal(l.delivery.knows(a.id), false);
   assert.equal(accept(l, a), true);
   assert.deepEqual(l.order, [1, 2, 3]);
   assert.equal(l.missing.size, 0, "nothing was missing");

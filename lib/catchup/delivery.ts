@@ -367,6 +367,14 @@ export class TopicDelivery {
     return this.#headsOf(topic).map((head) => head.id);
   }
 
+  /**
+   * Whether a message was taken already: delivered (recently, or in the log) or held for its predecessors. For
+   * catch-up, which should not fetch a held message: the log does not hold it yet.
+   */
+  knows(id: Uint8Array): boolean {
+    return this.#known(bytesKey(id), id);
+  }
+
   /** Ids the held messages wait for, at most `limit` (for catch-up to fetch by id). */
   awaited(limit = 256): Uint8Array[] {
     return this.#buffer.awaited(limit);
