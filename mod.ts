@@ -66,6 +66,7 @@
  * @module
  */
 export {
+  type HistoryOptions,
   KithNode,
   LATENCY_BUCKETS_MS,
   type LatencySnapshot,
@@ -73,9 +74,11 @@ export {
   type NodeOptions,
   type NodeStats,
   type ReceivedMessage,
+  type SubscribeOptions,
   type Subscription,
   tcpTransport,
   type TopicInfo,
+  type TopicLogStats,
   type TopicStats,
   type TransportContext,
   type TransportFactory,

@@ -12,7 +12,8 @@
  * | GET /v1/peers | every known peer: state, direction, trust, reputation, last seen, round trip |
  * | GET /v1/trust | trust, reputation and its parts per peer, with the latest trust events |
  * | POST /v1/publish | body `{"data": "text"}` or `{"dataBase64": "..."}`, optional `"topic"`, `"ttl"`; answers `{"id"}` |
- * | GET /v1/subscribe[?topic=T] | `text/event-stream` of application messages (joining topic T); a client behind by more than the high-water mark loses events and then gets `event: dropped` with `{"count"}`; over the stream cap, 503; a bad topic name 400, over `maxTopics` 409 |
+ * | GET /v1/subscribe[?topic=T][&since=MS] | `text/event-stream` of application messages (joining topic T); with `since`, T's log from that timestamp first, then live, with no gap or duplicate; a client behind by more than the high-water mark loses events and then gets `event: dropped` with `{"count"}`; over the stream cap, 503; a bad topic name or `since` 400, over `maxTopics` 409 |
+ * | GET /v1/history?topic=T[&since=MS][&limit=N] | the messages T's log holds, oldest first (limit 1..10,000, default 1,000) |
  * | GET /v1/topics | the topics this node is in, with peers, eager links and message counters; topic routing counters |
  * | GET /v1/topics/peers?topic=T | the connected peers in topic T (node id, address, trust, relays all) |
  * | GET /metrics | Prometheus text format |
@@ -46,6 +47,7 @@ import {
   topicPeersJson,
   topicsJson,
 } from "./api_views.ts";
+import { MAX_HISTORY_LIMIT } from "./node_catchup.ts";
 import { isTopicName } from "./topics/mod.ts";
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT_HASH, DEVNET_HTML, DEVNET_SCRIPT_HASH } from "./dashboard.ts";
 
@@ -177,7 +179,9 @@ export class ControlApi {
       case "POST /v1/publish":
         return await this.#publish(request);
       case "GET /v1/subscribe":
-        return this.#subscribe(url.searchParams.get("topic") ?? undefined);
+        return this.#subscribe(url.searchParams.get("topic") ?? undefined, url.searchParams.get("since"));
+      case "GET /v1/history":
+        return this.#history(url.searchParams);
       case "GET /v1/topics":
         return json(topicsJson(node));
       case "GET /v1/topics/peers": {
@@ -213,6 +217,7 @@ export class ControlApi {
       "/v1/trust",
       "/v1/publish",
       "/v1/subscribe",
+      "/v1/history",
       "/v1/topics",
       "/v1/topics/peers",
       "/metrics",
@@ -301,10 +306,34 @@ export class ControlApi {
     }
   }
 
-  #subscribe(topic: string | undefined): Response {
+  #history(params: URLSearchParams): Response {
+    const topic = params.get("topic");
+    if (topic === null || !isTopicName(topic)) {
+      return problem(400, "BAD_TOPIC", "give a topic of 1 to 255 bytes: /v1/history?topic=T");
+    }
+    const since = wholeNumber(params.get("since"));
+    const limit = wholeNumber(params.get("limit"));
+    if (since === null) return problem(400, "BAD_FIELD", "since must be a timestamp in ms since the epoch");
+    if (limit === null || (limit !== undefined && (limit < 1 || limit > MAX_HISTORY_LIMIT))) {
+      return problem(400, "BAD_FIELD", `limit must be a whole number in 1..${MAX_HISTORY_LIMIT}`);
+    }
+    const messages = this.#options.node.history(topic, { since, limit });
+    return json({ topic, messages: messages.map(messageJson) });
+  }
+
+  #subscribe(topic: string | undefined, sinceText: string | null): Response {
+    const since = wholeNumber(sinceText);
+    if (since === null) return problem(400, "BAD_FIELD", "since must be a timestamp in ms since the epoch");
+    if (since !== undefined && (topic === undefined || topic === "")) {
+      return problem(400, "BAD_FIELD", "since replays a named topic's log: give topic=T");
+    }
     try {
       return this.#eventStream("subscribed", (send) => [
-        this.#options.node.subscribe(topic, (message) => send("message", () => this.#messageJson(message))),
+        this.#options.node.subscribe(
+          topic,
+          { since },
+          (message) => send("message", () => this.#messageJson(message)),
+        ),
       ]);
     } catch (error) {
       // Refused by the node as it subscribed (the stream was not opened): the request's fault, or a full node's.
@@ -330,4 +359,10 @@ export class ControlApi {
     return this.#streams.open(greeting, attach) ??
       problem(503, "TOO_MANY_STREAMS", "too many event streams are open; close one and retry");
   }
+}
+
+/** A query parameter that must be a whole number: undefined when absent, null when malformed. */
+function wholeNumber(text: string | null): number | undefined | null {
+  if (text === null) return undefined;
+  return /^[0-9]{1,16}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : null;
 }

@@ -235,6 +235,49 @@ function renderTopicMetrics(
         : []),
     ]),
   );
+  // The log may hold topics the node has left: they are summed under the other label with the unlabelled ones.
+  const log = node.components.topicLog;
+  const held = log.topics().map((topic) => log.summary(topic));
+  const heldShown = held.filter((t) => labelled.has(t.topic));
+  const heldOthers = held.filter((t) => !labelled.has(t.topic));
+  for (
+    const [name, pick, help] of [
+      ["kith_topic_log_messages", (t: { count: number }) => t.count, "Messages each topic's log holds"],
+      ["kith_topic_log_bytes", (t: { bytes: number }) => t.bytes, "Bytes of envelopes each topic's log holds"],
+    ] as const
+  ) {
+    metric(
+      name,
+      "gauge",
+      `${help} (topics as in kith_topic_peers; topics left but still logged are under topic="${OTHER_TOPICS_LABEL}").`,
+      [
+        ...heldShown.map((t): [string, number] => [`{${label(t.topic)}}`, pick(t)]),
+        ...(heldOthers.length > 0
+          ? [[`{${label(OTHER_TOPICS_LABEL)}}`, heldOthers.reduce((n, t) => n + pick(t), 0)] as [string, number]]
+          : []),
+      ],
+    );
+  }
+  const delivery = node.stats().topicDelivery;
+  metric(
+    "kith_topic_delivery_total",
+    "counter",
+    "Topic messages taken by the delivery path, by outcome: accepted (new), duplicate, not_member; delivered in_order or with predecessors missing; waited in the causal buffer; released_early by its bounds; log_refused.",
+    [
+      ['{outcome="accepted"}', delivery.accepted],
+      ['{outcome="duplicate"}', delivery.duplicates],
+      ['{outcome="not_member"}', delivery.notMember],
+      ['{outcome="in_order"}', delivery.inOrder],
+      ['{outcome="delivered_missing"}', delivery.deliveredMissing],
+      ['{outcome="waited"}', delivery.waited],
+      ['{outcome="released_early"}', delivery.releasedEarly],
+      ['{outcome="log_refused"}', delivery.logRefused],
+    ],
+  );
+  metric("kith_causal_buffer", "gauge", "Topic messages held for their predecessors now: messages and bytes.", [
+    ['{kind="messages"}', delivery.pending],
+    ['{kind="bytes"}', delivery.pendingBytes],
+  ]);
   const routing = node.stats().topics;
   metric(
     "kith_topic_routing_total",

@@ -48,6 +48,8 @@ export function messageJson(message: ReceivedMessage): Record<string, unknown> {
     timestamp: message.timestamp,
     ...(text !== undefined ? { data: text } : {}),
     dataBase64: btoa(String.fromCharCode(...message.data)),
+    ...(message.missing ? { missing: message.missing } : {}),
+    ...(message.replayed ? { replayed: true } : {}),
   };
 }
 
@@ -139,7 +141,10 @@ export function topicMessageCounts(node: KithNode, topic: string): TopicMessageC
  */
 export function topicsJson(node: KithNode): Record<string, unknown> {
   return {
-    topics: node.topics().map((info) => ({ ...info, messages: topicMessageCounts(node, info.topic) })),
+    topics: node.topics().map((info) => {
+      const { count, bytes, oldest, newest } = node.components.topicLog.summary(info.topic);
+      return { ...info, messages: topicMessageCounts(node, info.topic), log: { count, bytes, oldest, newest } };
+    }),
     routing: node.stats().topics,
   };
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "./address.ts";
+import { type CausalConfig, DEFAULT_CAUSAL_CONFIG } from "./catchup/causal.ts";
 import { DIAL_POLICY_NAMES, type DialPolicyName, resolveDialPolicy } from "./dial_policy.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_GOSSIP_CONFIG, type GossipConfig, resolveGossipConfig } from "./gossip/mod.ts";
@@ -309,6 +310,37 @@ export interface NetworkConfig {
   dhtMaxRecordBytes: number;
   /** Provider records this node keeps for others. Default 16,384 (about 100 bytes each). */
   dhtMaxProviders: number;
+  /**
+   * Most messages of each topic this node is in that its log keeps (lib/catchup/), to replay them to the
+   * application (`subscribe(topic, { since })`, `history`) and serve them to peers that were away. Default
+   * 10,000; a topic's `logMaxMessages` overrides it. More: a longer absence is caught up, at more disk;
+   * 0: no log (nothing replayed, and exactly-once delivery only within gossip's dedup window).
+   */
+  topicLogMaxMessages: number;
+  /**
+   * Most bytes of each topic's envelopes its log keeps. Default 16 MiB (at 64 topics, at most 1 GiB); a topic's
+   * `logMaxBytes` overrides it.
+   */
+  topicLogMaxBytes: number;
+  /**
+   * Oldest message a topic's log keeps, ms: older ones are pruned (each minute), and refused when they come.
+   * Default 86,400,000 (24 hours); a topic's `logMaxAgeMs` overrides it. A node away longer catches up only
+   * what is younger.
+   */
+  topicLogMaxAgeMs: number;
+  /**
+   * Longest a message of a topic waits for the predecessors its origin named, ms; then it is delivered with
+   * those still missing named (`ReceivedMessage.missing`). Default 10,000: longer than gossip's repair and a
+   * catch-up fetch, short enough that a message whose predecessor is gone for good is seen soon. 0: never wait.
+   */
+  causalWaitMs: number;
+  /**
+   * Most messages held at once waiting for their predecessors (a quarter of it per sending peer); over it the
+   * one held longest is delivered at once. Default 1,000.
+   */
+  causalBufferMessages: number;
+  /** Most bytes of messages held at once waiting for their predecessors. Default 8,388,608 (8 MiB). */
+  causalBufferBytes: number;
 }
 
 /** The defaults. */
@@ -387,6 +419,12 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   dhtMaxRecords: DEFAULT_DHT_STORE_CONFIG.maxRecords,
   dhtMaxRecordBytes: DEFAULT_DHT_STORE_CONFIG.maxRecordBytes,
   dhtMaxProviders: DEFAULT_DHT_STORE_CONFIG.maxProviders,
+  topicLogMaxMessages: DEFAULT_TOPICS_CONFIG.topicLogMaxMessages,
+  topicLogMaxBytes: DEFAULT_TOPICS_CONFIG.topicLogMaxBytes,
+  topicLogMaxAgeMs: DEFAULT_TOPICS_CONFIG.topicLogMaxAgeMs,
+  causalWaitMs: DEFAULT_CAUSAL_CONFIG.causalWaitMs,
+  causalBufferMessages: DEFAULT_CAUSAL_CONFIG.causalBufferMessages,
+  causalBufferBytes: DEFAULT_CAUSAL_CONFIG.causalBufferBytes,
 });
 
 /** Names of the presets. */
@@ -494,6 +532,12 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   dhtMaxRecords: int(1),
   dhtMaxRecordBytes: int(1_024),
   dhtMaxProviders: int(1),
+  topicLogMaxMessages: int(0),
+  topicLogMaxBytes: int(1),
+  topicLogMaxAgeMs: int(1_000),
+  causalWaitMs: int(0, 3_600_000),
+  causalBufferMessages: int(1, 1_000_000),
+  causalBufferBytes: int(1),
 };
 
 /**
@@ -715,8 +759,10 @@ export interface ComponentConfigs {
   gossip: Partial<GossipConfig>;
   /** For the codec. */
   protocol: Partial<ProtocolLimits>;
-  /** For the topic overlays. */
+  /** For the topic overlays and the topic log's retention. */
   topics: Partial<TopicsConfig>;
+  /** For the causal buffer of topic delivery. */
+  causal: CausalConfig;
 }
 
 /** The dial policy `config` stands for. @throws {ConfigError} naming `dialAllow`, `dialDeny` or `bootstrap` */
@@ -801,6 +847,15 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       topicFanoutTtlMs: config.topicFanoutTtlMs,
       topicSettings: config.topicSettings,
       minTopicPeers: config.minTopicPeers,
+      topicLogMaxMessages: config.topicLogMaxMessages,
+      topicLogMaxBytes: config.topicLogMaxBytes,
+      topicLogMaxAgeMs: config.topicLogMaxAgeMs,
+    },
+    causal: {
+      causalWaitMs: config.causalWaitMs,
+      causalBufferMessages: config.causalBufferMessages,
+      causalBufferBytes: config.causalBufferBytes,
+      causalBufferPerPeer: Math.max(1, Math.floor(config.causalBufferMessages / 4)),
     },
     protocol: {
       maxTtl: config.maxTtl,

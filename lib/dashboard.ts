@@ -184,8 +184,9 @@ function renderTopology(peers, self) {
 function renderTopics(body) {
   const rows = body.topics.map((t) => {
     const row = el("tr");
+    const log = t.log ?? { count: 0, bytes: 0 };
     row.append(el("td", t.topic, { class: "topic" }), el("td", t.subscribed ? "subscribed" : "relayed"), el("td", t.peers),
-      el("td", t.eager), el("td", t.delivered));
+      el("td", t.eager), el("td", t.delivered), el("td", log.count + " (" + (log.bytes / 1024).toFixed(1) + " KiB)"));
     return row;
   });
   $("topics").replaceChildren(...rows);
@@ -307,7 +308,7 @@ ${PAGE_CSS}
     </form>
   </section>
   <section aria-labelledby="h-topics"><h2 id="h-topics">Topics</h2>
-    <table><thead><tr><th scope="col">Topic</th><th scope="col">In</th><th scope="col">Peers</th><th scope="col">Eager</th><th scope="col">Delivered</th></tr></thead>
+    <table><thead><tr><th scope="col">Topic</th><th scope="col">In</th><th scope="col">Peers</th><th scope="col">Eager</th><th scope="col">Delivered</th><th scope="col">Log</th></tr></thead>
     <tbody id="topics"></tbody></table>
     <p id="topics-note" class="note"></p>
   </section>

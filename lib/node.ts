@@ -42,12 +42,22 @@ import { ParallelVerifier } from "./verifier.ts";
 import { tcpTransport } from "./transport_factory.ts";
 import type { BoundedStream, StreamOptions } from "./stream.ts";
 import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
+import { TopicDelivery, type TopicLog } from "./catchup/mod.ts";
+import {
+  type HistoryOptions,
+  openTopicLog,
+  readHistory,
+  sinceReplay,
+  type SubscribeOptions,
+  topicLogStats,
+} from "./node_catchup.ts";
 import {
   isTopicName,
   resolveTopicsConfig,
   type TopicFinder,
   type TopicInfo,
   type TopicOverlays,
+  topicRetention,
   type TopicsConfig,
 } from "./topics/mod.ts";
 import { AGENT, AGENT_WITHOUT_DHT, announces, TOPICS_CAPABILITY } from "./version.ts";
@@ -59,7 +69,8 @@ import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
-export type { NodeComponents, NodeOptions, NodeStats } from "./node_options.ts";
+export type { NodeComponents, NodeOptions, NodeStats, TopicLogStats } from "./node_options.ts";
+export type { HistoryOptions, SubscribeOptions } from "./node_catchup.ts";
 export type { TopicFinderStats, TopicInfo, TopicStats } from "./topics/mod.ts";
 export { tcpTransport, type TransportContext, type TransportFactory } from "./transport_factory.ts";
 
@@ -101,6 +112,9 @@ export class KithNode {
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
   #identity: Identity | undefined;
   #storage: Storage | undefined;
+  #topicLog: TopicLog | undefined;
+  #delivery: TopicDelivery | undefined;
+  #codec: MessageCodec | undefined;
   #trust: TrustManager | undefined;
   #transport: Transport | undefined;
   #peers: PeerManager | undefined;
@@ -228,7 +242,14 @@ export class KithNode {
         this.events.emit({ type: "trust-changed", nodeId, before, after, cause, at: this.#clock.now() });
       }
     };
-    const codec = new MessageCodec(parts.protocol);
+    const codec = this.#codec = new MessageCodec(parts.protocol);
+    const retention = (topic: string) => topicRetention(this.#topicsConfig, topic);
+    const topicLog = this.#topicLog = openTopicLog(options.topicLog, storage, {
+      clock: this.#clock,
+      flushIntervalMs: this.config.storageFlushIntervalMs,
+      retention,
+      log: this.#log,
+    });
     // 4. peers (over the transport it will manage)
     this.#transport = (options.transport ?? tcpTransport)({
       identity,
@@ -289,7 +310,11 @@ export class KithNode {
       trust,
       storage,
       verifier: this.#verifier,
-      deliver: (message, from) => this.#subscriptions.deliver(message, from),
+      // Topic messages go through the delivery path (exactly once, logged, in causal order); others straight on.
+      deliver: (message, from) => {
+        if (message.type === MessageType.CUSTOM_DATA) this.#delivery!.acceptLive(message, from.nodeId);
+        else this.#subscriptions.deliver(message, from.nodeId);
+      },
       onPeerTopics: () => {
         for (const wake of [...this.#topicWaiters]) wake();
       },
@@ -301,6 +326,16 @@ export class KithNode {
       },
     });
     [this.#gossip, this.#topics, this.#finder] = [gossip, topics, finder];
+    this.#delivery = new TopicDelivery({
+      log: topicLog,
+      retention,
+      codec,
+      clock: this.#clock,
+      isIn: (topic) => topics.gossipOf(topic) !== undefined,
+      deliver: (message, from, missing) => this.#subscriptions.deliver(message, from, missing),
+      config: parts.causal,
+      logSink: this.#log,
+    });
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -373,6 +408,7 @@ export class KithNode {
     for (const topic of this.#subscriptions.topics()) if (topic !== "") topics.join(topic);
     this.#topicsLive = true; // from here on, subscribe() joins at once
     topics.start();
+    this.#delivery.start();
     finder.start();
     for (const topic of this.#subscriptions.topics()) {
       finder.want(topic);
@@ -405,7 +441,10 @@ export class KithNode {
     const topic = options.topic ?? "";
     if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
     try {
-      return toHex(topics.publish(topic, bytesOf(data), options.ttl));
+      const delivery = this.#delivery!;
+      const message = topics.publish(topic, bytesOf(data), options.ttl, delivery.heads(topic));
+      delivery.published(message);
+      return toHex(message.id);
     } catch (error) {
       // No peer in the topic: search for some, so that a later publish finds them.
       if (error instanceof KithError && error.code === "NO_TOPIC_PEERS") this.#finder?.want(topic, true);
@@ -420,11 +459,33 @@ export class KithNode {
    * is in. Without `topic`, every message this node delivers, of the topics it is in (it joins none). With
    * `callback`, each message is passed to it; the returned subscription is also an async iterator.
    *
-   * @throws {KithError} `BAD_TOPIC` for a name over 255 bytes; `TOO_MANY_TOPICS` when already in `maxTopics`
+   * With `options.since` (a started node, a named topic), the topic's log is replayed from that timestamp
+   * first, then live messages follow, with no gap and no duplicate at the seam (see {@link SubscribeOptions});
+   * a callback gets the whole replay before `subscribe` returns.
+   *
+   * A topic's messages come in causal order: after the predecessors their origin named, once those came, or
+   * after `causalWaitMs` with those still missing named (`ReceivedMessage.missing`); each id once, across
+   * reconnections and restarts.
+   *
+   * @throws {KithError} `BAD_TOPIC` for a name over 255 bytes; `TOO_MANY_TOPICS` when already in `maxTopics`;
+   * `NOT_STARTED` for `since` before start
+   * @throws {RangeError} for a `since` that is no timestamp, or given without a named topic
    */
-  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void): Subscription {
+  subscribe(
+    topic?: string,
+    optionsOrCallback?: SubscribeOptions | ((message: ReceivedMessage) => void),
+    callback?: (message: ReceivedMessage) => void,
+  ): Subscription {
+    const options = typeof optionsOrCallback === "function" ? {} : optionsOrCallback ?? {};
+    if (typeof optionsOrCallback === "function") callback = optionsOrCallback;
     const named = topic !== undefined && topic !== "";
     if (named && !isTopicName(topic)) throw badTopic(topic);
+    const replay = options.since === undefined ? undefined : sinceReplay(
+      () => this.#require(this.#state === "running" ? this.#topicLog : undefined, "subscribe with since"),
+      this.#codec!,
+      named ? topic : undefined,
+      options.since,
+    );
     const first = named && this.#subscriptions.count(topic) === 0;
     if (first && this.#topics && this.#topicsLive) {
       this.#topics.join(topic);
@@ -444,7 +505,21 @@ export class KithNode {
         }
       }
       : undefined;
-    return this.#subscriptions.subscribe(topic, callback, onEnd);
+    return this.#subscriptions.subscribe(topic, callback, onEnd, replay);
+  }
+
+  /**
+   * The messages of `topic` its log holds, oldest first: what this node delivered and published while in it,
+   * within the topic's retention (`topicLogMaxMessages`, `topicLogMaxBytes`, `topicLogMaxAgeMs`). Marked
+   * `replayed`, with `from` `""`.
+   *
+   * @throws {KithError} `NOT_STARTED` before start; `BAD_TOPIC` for a name of 0 or over 255 bytes
+   * @throws {RangeError} for a `since` or `limit` out of range (limit 1..10,000)
+   */
+  history(topic: string, options: HistoryOptions = {}): ReceivedMessage[] {
+    if (!isTopicName(topic)) throw badTopic(topic);
+    const log = this.#require(this.#state === "running" ? this.#topicLog : undefined, "history");
+    return readHistory(log, this.#codec!, topic, options);
   }
 
   /** The named topics this node is in, with their peers (see {@link TopicInfo}); empty before start. */
@@ -647,6 +722,8 @@ export class KithNode {
       direct: this.#direct!.stats,
       ...(this.#dht ? { dht: this.#dht.stats } : {}),
       signatureChecks: { ...this.#verifier!.stats },
+      topicLog: topicLogStats(this.#require(this.#topicLog, "stats")),
+      topicDelivery: this.#require(this.#delivery, "stats").stats,
     };
   }
 
@@ -662,6 +739,8 @@ export class KithNode {
       topics: this.#require(this.#topics, "components"),
       finder: this.#require(this.#finder, "components"),
       dht: this.#dht,
+      topicLog: this.#require(this.#topicLog, "components"),
+      topicDelivery: this.#require(this.#delivery, "components"),
     };
   }
 
@@ -697,6 +776,10 @@ export class KithNode {
     this.#verifier?.close();
     await this.#peers?.stop();
     await this.#transport?.close();
+    this.#delivery?.stop();
+    // The log is the node's own unless it was given one (a test's or the simulator's, kept across restarts).
+    if (this.#topicLog && !this.#options.topicLog) this.#topicLog.close();
+    else this.#topicLog?.flush();
     if (this.#storage && !this.#options.storage) this.#storage.close();
     else this.#storage?.flush();
     await this.#lock?.release();

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TopicDelivery, TopicDeliveryStats, TopicLog, TopicLogSummary } from "./catchup/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { NetworkConfig, PresetName } from "./config.ts";
 import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
@@ -37,6 +38,11 @@ export interface NodeOptions {
   identity?: Identity;
   /** Use this storage instead of the data directory's database. */
   storage?: Storage;
+  /**
+   * Use this topic log instead of the one beside the storage (SQLite beside SQLite storage, else memory): for
+   * the simulator and tests, which keep one across a node's restarts. The node flushes it on stop, never closes it.
+   */
+  topicLog?: TopicLog;
   /** Time and timers. Default: the system clock. */
   clock?: Clock;
   /** Randomness for peer selection. Default: `Math.random`. */
@@ -80,6 +86,23 @@ export interface NodeComponents {
   finder: TopicFinder;
   /** Its DHT, when `dhtEnabled`. */
   dht: NodeDht | undefined;
+  /** The log of the topics it is in (lib/catchup/log.ts). */
+  topicLog: TopicLog;
+  /**
+   * The one path topic messages reach the application by (exactly once, logged, in causal order): gossip hands
+   * it each first-seen message, catch-up each message fetched from a peer (`accept`).
+   */
+  topicDelivery: TopicDelivery;
+}
+
+/** What a node's topic log holds. */
+export interface TopicLogStats {
+  /** Messages held, over all topics. */
+  messages: number;
+  /** Bytes of their envelopes. */
+  bytes: number;
+  /** Each topic's count, bytes, oldest and newest timestamp. */
+  topics: TopicLogSummary[];
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -108,6 +131,10 @@ export interface NodeStats {
   signatureChecks: ParallelVerifierStats;
   /** DHT counters, when `dhtEnabled`. */
   dht?: NodeDhtStats;
+  /** What the topic log holds. */
+  topicLog: TopicLogStats;
+  /** Topic delivery: taken, duplicates, in order, waited, delivered with predecessors missing, the causal buffer. */
+  topicDelivery: TopicDeliveryStats;
 }
 
 /**

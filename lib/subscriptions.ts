@@ -1,12 +1,13 @@
 /**
  * Application message subscriptions: callbacks and async iterators per topic, each iterator with a bounded
- * buffer (the oldest dropped and counted when its consumer falls behind), and the delivery counters.
+ * buffer (the oldest dropped and counted when its consumer falls behind), and the delivery counters. A
+ * subscription may first replay a topic's log ({@link Replay}), then continue with live messages, with no gap
+ * and no duplicate at the seam.
  *
  * @module
  */
-import { toHex } from "./bytes.ts";
+import { fromHex, toHex } from "./bytes.ts";
 import type { Clock } from "./clock.ts";
-import type { GossipSender } from "./gossip/mod.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { errorFields, type LogSink } from "./log.ts";
 import { type Message, MessageType } from "./protocol/mod.ts";
@@ -24,9 +25,24 @@ export interface ReceivedMessage {
   data: Uint8Array;
   /** When the publisher created it, ms since the epoch. */
   timestamp: number;
-  /** Node id of the peer it arrived from (hex). */
+  /** Node id of the peer it arrived from (hex); `""` when it was replayed from the log. */
   from: string;
+  /**
+   * Ids (hex) of predecessors its origin named that were not delivered before it: they did not come within
+   * `causalWaitMs` (or the causal buffer was full). Absent when every predecessor came first.
+   */
+  missing?: string[];
+  /** True when it was replayed from the topic's log (`subscribe(topic, { since })`), not received live. */
+  replayed?: boolean;
 }
+
+/**
+ * A topic's log as a subscription replays it: the next page of messages after `cursor` (the last one read) in
+ * log order, or from the start of the replay when `cursor` is undefined.
+ */
+export type Replay = (cursor: ReceivedMessage | undefined, limit: number) => ReceivedMessage[];
+
+const REPLAY_PAGE = 256;
 
 /** A subscription: an async iterator of messages, and a way to end it. */
 export interface Subscription extends AsyncIterable<ReceivedMessage> {
@@ -63,14 +79,42 @@ export class Subscriptions {
    * With `callback`, each message is passed to it; the returned subscription
    * is also an async iterator.
    */
-  subscribe(topic?: string, callback?: (message: ReceivedMessage) => void, onEnd?: () => void): Subscription {
+  subscribe(
+    topic?: string,
+    callback?: (message: ReceivedMessage) => void,
+    onEnd?: () => void,
+    replay?: Replay,
+  ): Subscription {
     // Callback or not, the subscription is also an iterator with a bounded buffer of its own (BoundedStreams);
     // with a callback, messages go to the callback and the iterator only ends.
     const streams = new BoundedStreams<ReceivedMessage>();
     const stream = streams.open({ bufferSize: SUBSCRIPTION_BUFFER });
+    // While an iterator replays the log, live messages wait here (they are in the log too, and skipped there).
+    let replaying: { live: ReceivedMessage[]; ids: Set<string>; dropped: number } | undefined = replay && !callback
+      ? { live: [], ids: new Set(), dropped: 0 }
+      : undefined;
+    if (replay && callback) {
+      // A callback gets the whole replay now, before any live message (nothing else runs meanwhile).
+      for (const message of pages(replay)) {
+        try {
+          callback(message);
+        } catch (error) {
+          this.#log("error", "subscriber callback failed", { topic: message.topic, ...errorFields(error) });
+        }
+      }
+    }
     const entry = {
       topic,
       deliver: (message: ReceivedMessage) => {
+        if (replaying) {
+          replaying.live.push(message);
+          replaying.ids.add(message.id);
+          if (replaying.live.length > SUBSCRIPTION_BUFFER) {
+            replaying.ids.delete(replaying.live.shift()!.id);
+            replaying.dropped++;
+          }
+          return;
+        }
         if (!callback) return streams.push(message);
         try {
           callback(message);
@@ -92,13 +136,25 @@ export class Subscriptions {
       }
       onEnd?.();
     };
+    let replayDropped = 0;
     return {
       get dropped() {
-        return stream.dropped;
+        return stream.dropped + replayDropped + (replaying?.dropped ?? 0);
       },
       unsubscribe,
       async *[Symbol.asyncIterator]() {
         try {
+          if (replaying) {
+            const waiting = replaying;
+            // Pages of the log, skipping what came live meanwhile; then, at once (no await between the last
+            // page and the switch), the live messages that waited, and live delivery.
+            for (const message of pages(replay!)) {
+              if (!waiting.ids.has(message.id)) yield message;
+            }
+            replaying = undefined;
+            replayDropped = waiting.dropped;
+            for (const message of waiting.live) streams.push(message);
+          }
           yield* stream;
         } finally {
           unsubscribe();
@@ -107,8 +163,11 @@ export class Subscriptions {
     };
   }
 
-  /** Delivers a verified first-seen message (CUSTOM_DATA only) to the subscribers of its topic. */
-  deliver(message: Message, from: GossipSender): void {
+  /**
+   * Delivers a verified first-seen message (CUSTOM_DATA only) to the subscribers of its topic; `missing` names
+   * predecessors not delivered before it.
+   */
+  deliver(message: Message, from: string, missing: readonly Uint8Array[] = []): void {
     if (message.type !== MessageType.CUSTOM_DATA) return;
     const received: ReceivedMessage = {
       id: toHex(message.id),
@@ -116,8 +175,9 @@ export class Subscriptions {
       topic: message.payload.topic,
       data: message.payload.data,
       timestamp: message.timestamp,
-      from: from.nodeId,
+      from,
     };
+    if (missing.length > 0) received.missing = missing.map(toHex);
     this.delivered++;
     this.latency.record(this.#clock.now() - message.timestamp);
     for (const subscriber of this.#subscribers) {
@@ -141,4 +201,20 @@ export class Subscriptions {
     this.#subscribers.clear();
     this.#byTopic.clear();
   }
+}
+
+/** Every message of a replay, page by page (each page read when the one before is used up). */
+function* pages(replay: Replay): Generator<ReceivedMessage> {
+  let cursor: ReceivedMessage | undefined;
+  for (;;) {
+    const page = replay(cursor, REPLAY_PAGE);
+    yield* page;
+    if (page.length < REPLAY_PAGE) return;
+    cursor = page[page.length - 1];
+  }
+}
+
+/** The id bytes of a received message (for paging a replay by id). */
+export function receivedId(message: ReceivedMessage): Uint8Array {
+  return fromHex(message.id)!;
 }

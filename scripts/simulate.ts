@@ -359,6 +359,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           void startSimNode(network, index, random, config, options.profile, options.gossip, {
             identity: old.identity,
             storage: old.storage,
+            topicLog: old.topicLog,
           }).then((node) => {
             handlers(node, index);
             nodes[index] = node;

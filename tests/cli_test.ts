@@ -309,8 +309,8 @@ Deno.test("kith topics lists the node's topics and, with --peers T, its connecte
     await a.waitForTopicPeers(odd, 1, { timeout: 10_000 });
     await a.waitForTopicPeers("sports", 1, { timeout: 10_000 });
     const lines = (await kith("topics")).split("\n");
-    assert.match(lines[0], /^TOPIC\s+IN\s+PEERS\s+EAGER\s+DELIVERED$/);
-    assert.match(lines[1], /^news\\u001b\[2J\s+subscribed\s+1\s+\d\s+0$/);
+    assert.match(lines[0], /^TOPIC\s+IN\s+PEERS\s+EAGER\s+DELIVERED\s+LOGGED$/);
+    assert.match(lines[1], /^news\\u001b\[2J\s+subscribed\s+1\s+\d\s+0\s+0 \(0\.0 KiB\)$/);
     assert.ok(!lines.join("\n").includes("\u001b"), "no raw control character reaches the terminal");
     assert.equal(lines.length, 2, "a is not in sports: only its own topics are listed");
     const json = JSON.parse(await kith("topics", "--json"));

@@ -49,7 +49,7 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
   },
   [MessageType.HEARTBEAT]: { seq: 42, reply: true },
   [MessageType.GOSSIP_MESSAGE]: { have: [bytes32(10), bytes32(11)], want: [], prune: false, topic: "" },
-  [MessageType.CUSTOM_DATA]: { topic: "chat", data: new Uint8Array([1, 2, 3]) },
+  [MessageType.CUSTOM_DATA]: { topic: "chat", data: new Uint8Array([1, 2, 3]), after: [new Uint8Array(32).fill(7)] },
   [MessageType.TRUST_UPDATE]: { subject: bytes32(6), trust: 0.8 },
   [MessageType.TRUSTED_PEERS_REQUEST]: { limit: MAX_PEER_LIST },
   [MessageType.TRUSTED_PEERS_RESPONSE]: {
@@ -292,7 +292,7 @@ Deno.test("payloads that break their schema are refused with BAD_FIELD", () => {
     [MessageType.GOSSIP_MESSAGE, [[], [], 1]], // prune is a boolean
     [MessageType.GOSSIP_MESSAGE, [[]]], // want is required
     [MessageType.CUSTOM_DATA, ["chat"]], // missing field
-    [MessageType.CUSTOM_DATA, ["chat", new Uint8Array(1), 1]], // extra field
+    [MessageType.CUSTOM_DATA, ["chat", new Uint8Array(1), [], 1]], // extra field
     [MessageType.CUSTOM_DATA, [5, new Uint8Array(1)]], // topic not a string
     [MessageType.CUSTOM_DATA, ["x".repeat(256), new Uint8Array(1)]], // topic too long
     [MessageType.CUSTOM_DATA, ["é".repeat(128), new Uint8Array(1)]], // 256 UTF-8 bytes

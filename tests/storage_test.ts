@@ -368,6 +368,7 @@ Deno.test("SqliteStorage: a version-1 database (the design's schema) is migrated
     assert.deepEqual(indexes, [
       "messages_seen_by_time",
       "peers_by_trust",
+      "topic_log_by_topic",
       "trust_events_by_node",
       "trust_events_by_time",
     ]);

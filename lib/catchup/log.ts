@@ -63,6 +63,8 @@ export interface LogListOptions {
   since?: number;
   /** At most this many, oldest first. Default 1,000. */
   limit?: number;
+  /** With `since`: only messages after (`since`, `afterId`) in (timestamp, id) order, to page on from the last one read. */
+  afterId?: Uint8Array;
 }
 
 /** The contract every topic log keeps. Writes may be buffered; reads always see them. */
@@ -80,6 +82,8 @@ export interface TopicLog {
   items(topic: string, since: number): SyncItem[];
   /** A topic's messages, oldest first. */
   list(topic: string, options?: LogListOptions): LogEntry[];
+  /** A topic's newest messages, newest first, at most `limit` (a node's heads in the topic are among them). */
+  latest(topic: string, limit: number): LogEntry[];
   /** What the log holds of a topic. */
   summary(topic: string): TopicLogSummary;
   /** The topics with at least one message held. */
@@ -158,8 +162,18 @@ export class MemoryTopicLog implements TopicLog {
 
   list(topic: string, options: LogListOptions = {}): LogEntry[] {
     const entries = this.#byTopic.get(topic)?.entries ?? [];
-    const from = lowerBound(entries, { timestamp: options.since ?? 0, id: new Uint8Array(0) });
+    const since = options.since ?? 0;
+    let from = lowerBound(entries, { timestamp: since, id: new Uint8Array(0) });
+    if (options.afterId !== undefined) {
+      const after = { timestamp: since, id: options.afterId };
+      while (from < entries.length && compareItems(entries[from], after) <= 0) from++;
+    }
     return entries.slice(from, from + (options.limit ?? 1_000));
+  }
+
+  latest(topic: string, limit: number): LogEntry[] {
+    const entries = this.#byTopic.get(topic)?.entries ?? [];
+    return entries.slice(Math.max(0, entries.length - limit)).reverse();
   }
 
   summary(topic: string): TopicLogSummary {

@@ -57,6 +57,18 @@ export interface Flags {
   "topic-fanout-peers"?: string;
   /** `--relay-all-topics` (start): `relayAllTopics` on. */
   "relay-all-topics"?: boolean;
+  /** `--topic-log-messages N` (start): `topicLogMaxMessages`. */
+  "topic-log-messages"?: string;
+  /** `--topic-log-bytes N` (start): `topicLogMaxBytes`. */
+  "topic-log-bytes"?: string;
+  /** `--topic-log-age-ms N` (start): `topicLogMaxAgeMs`. */
+  "topic-log-age-ms"?: string;
+  /** `--causal-wait-ms N` (start): `causalWaitMs`. */
+  "causal-wait-ms"?: string;
+  /** `--since MS` (history, subscribe): from this timestamp, ms since the epoch. */
+  since?: string;
+  /** `--limit N` (history): at most this many messages. */
+  limit?: string;
   /** `--min-topic-peers N` (start): `minTopicPeers`. */
   "min-topic-peers"?: string;
   /** `--topic-slots N` (start): `topicSlots`. */
@@ -162,6 +174,12 @@ const STRING_FLAGS = new Set([
   "peers",
   "max-topics",
   "topic-fanout-peers",
+  "topic-log-messages",
+  "topic-log-bytes",
+  "topic-log-age-ms",
+  "causal-wait-ms",
+  "since",
+  "limit",
   "ttl",
   "count",
   "nodes",
@@ -198,6 +216,12 @@ function parseStrict(args: string[]): ParsedArgs {
       "dht-alpha": { type: "string" },
       "dht-paths": { type: "string" },
       "dht-transient-links": { type: "string" },
+      "topic-log-messages": { type: "string" },
+      "topic-log-bytes": { type: "string" },
+      "topic-log-age-ms": { type: "string" },
+      "causal-wait-ms": { type: "string" },
+      since: { type: "string" },
+      limit: { type: "string" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

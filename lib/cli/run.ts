@@ -56,7 +56,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.out(COMMAND_HELP[command]);
       return 0;
     }
-    if (rest.length > 0 && command !== "publish" && command !== "dht") {
+    if (rest.length > 0 && command !== "publish" && command !== "dht" && command !== "history") {
       throw new UsageError(`unexpected argument '${rest[0]}' for kith ${command}`);
     }
     rerun = () => denoRunLine(command, dataDirFrom(values["data-dir"]), values, args);

@@ -24,6 +24,7 @@ Commands:
   subscribe   Print the messages a running node receives
   topics      List a running node's topics, or (--peers T) its peers in topic T
   dht         Ask the DHT through a running node: find-peer, provide, providers, put, get
+  history     Print the messages a running node's log holds of a topic
   devnet      Run several nodes on loopback in this process, with a live summary
   dashboard   Print a one-time address that opens a running node's dashboard
 
@@ -54,7 +55,9 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
                   [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics]
                   [--min-topic-peers N] [--topic-slots N] [--no-dht] [--dht-k N]
-                  [--dht-alpha N] [--dht-paths N] [--dht-transient-links N] [--json]
+                  [--dht-alpha N] [--dht-paths N] [--dht-transient-links N]
+                  [--topic-log-messages N] [--topic-log-bytes N] [--topic-log-age-ms N]
+                  [--causal-wait-ms N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -105,6 +108,20 @@ Topics (the NetworkConfig settings of the same names):
                            searched for (minTopicPeers, default 2; 0: never)
   --topic-slots N          outbound links kept for the peers found, beyond
                            the outbound target (topicSlots, default 2)
+  --topic-log-messages N   messages of each topic the log keeps, to replay
+                           and catch up (topicLogMaxMessages, default 10000;
+                           0: no log)
+  --topic-log-bytes N      bytes of each topic the log keeps
+                           (topicLogMaxBytes, default 16777216)
+  --topic-log-age-ms N     oldest message the log keeps, ms
+                           (topicLogMaxAgeMs, default 86400000: a day)
+  --causal-wait-ms N       longest a message waits for its predecessors
+                           before delivery anyway (causalWaitMs, default 10000)
+Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit, peerRateLimit,
+logMaxMessages, logMaxBytes, logMaxAgeMs) are set in the --config file only,
+under "topicSettings":
+{"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.
+
 DHT (the NetworkConfig settings of the same names; the others, such as
 dhtQueryTimeoutMs and the store's bounds, in the --config file):
   --no-dht                 neither answer nor send DHT queries, and do not
@@ -115,10 +132,7 @@ dhtQueryTimeoutMs and the store's bounds, in the --config file):
   --dht-paths N            disjoint lookup paths (dhtPaths, default 1; 3
                            against a Sybil region)
   --dht-transient-links N  short links to contacts this node is not connected
-                           to, open at once (dhtTransientLinks, default 8)
-Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
-peerRateLimit) are set in the --config file only, under "topicSettings":
-{"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,
+                           to, open at once (dhtTransientLinks, default 8)`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts, message counters,
@@ -136,10 +150,20 @@ latest trust events that moved them.`,
 Broadcasts DATA (or, without it, standard input) through the running node and
 prints the message id. N (hops) must not exceed the node's maxTtl (16 unless
 configured).`,
-  subscribe: `Usage: kith subscribe [--topic T] [--count N] [--data-dir DIR] [--api HOST:PORT] [--json]
+  subscribe: `Usage: kith subscribe [--topic T] [--since MS] [--count N] [--data-dir DIR] [--api HOST:PORT]
+                      [--json]
 
 Prints each message the running node receives (on topic T only, with --topic),
-until SIGINT, or until N messages with --count.`,
+until SIGINT, or until N messages with --count. With --since MS (and --topic),
+first the messages T's log holds from that timestamp (ms since the epoch; 0:
+all), then live ones, none missed or shown twice between the two.`,
+  history: `Usage: kith history TOPIC [--since MS] [--limit N] [--data-dir DIR] [--api HOST:PORT] [--json]
+
+Prints the messages the running node's log holds of TOPIC, oldest first:
+what it delivered and published while in the topic, within the topic's
+retention (--topic-log-messages, --topic-log-bytes, --topic-log-age-ms of
+kith start). --since MS: only from that timestamp (ms since the epoch);
+--limit N: at most N (1..10000, default 1000).`,
   topics: `Usage: kith topics [--peers T] [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Lists the topics the running node is in: whether the application subscribed

@@ -15,6 +15,13 @@ export const MAX_TOPICS_PER_PEER = 64;
 /** Most message ids in one list of a GOSSIP_MESSAGE digest. */
 export const MAX_DIGEST_IDS = 256;
 
+/**
+ * Most predecessor ids a CUSTOM_DATA names (`after`, the origin's latest messages in the topic when it
+ * published): enough for the concurrent branches a topic's writers make in one gossip round, small enough that
+ * checking them costs little (docs/design.md, "Causal order").
+ */
+export const MAX_PREDECESSORS = 8;
+
 /** Largest REQUEST/RESPONSE correlation id. */
 export const MAX_REQUEST_ID = 2 ** 32 - 1;
 

@@ -7,8 +7,16 @@
  */
 import { Encoder } from "@msgpack/msgpack";
 import { parseHostPort } from "../address.ts";
+import { bytesKey } from "../bytes.ts";
 import { ProtocolError } from "../errors.ts";
-import { MAX_DIGEST_IDS, MAX_PEER_LIST, MAX_REQUEST_ID, MAX_TOPIC_BYTES, MAX_TOPICS_PER_PEER } from "./limits.ts";
+import {
+  MAX_DIGEST_IDS,
+  MAX_PEER_LIST,
+  MAX_PREDECESSORS,
+  MAX_REQUEST_ID,
+  MAX_TOPIC_BYTES,
+  MAX_TOPICS_PER_PEER,
+} from "./limits.ts";
 import {
   MAX_DHT_CONTACTS,
   MAX_PROTOCOL_NAME_BYTES,
@@ -28,6 +36,9 @@ type Field =
   | { name: string; kind: "flag" }
   // A string that may be left off the end of a record, as a flag: absent reads as "", and "" is never written.
   | { name: string; kind: "opttext"; maxBytes: number }
+  // Message ids that may be left off the end of a record, as a flag: absent reads as [], and [] is never
+  // written; at most `max` distinct ids of 32 bytes.
+  | { name: string; kind: "optids"; max: number }
   // Topic names: at most `max` distinct strings of 1..MAX_TOPIC_BYTES bytes.
   | { name: string; kind: "topics"; max: number }
   | { name: string; kind: "fraction" }
@@ -56,6 +67,8 @@ const HANDSHAKE_FIELDS: readonly Field[] = [
 const APPLICATION_FIELDS: readonly Field[] = [
   { name: "topic", kind: "text", maxBytes: MAX_TOPIC_BYTES },
   { name: "data", kind: "blob" },
+  // The origin's latest messages in the topic when it published (causal order, lib/catchup/delivery.ts).
+  { name: "after", kind: "optids", max: MAX_PREDECESSORS },
 ];
 const LIMIT_FIELDS: readonly Field[] = [{ name: "limit", kind: "uint", max: MAX_PEER_LIST }];
 const DHT_RECORD: readonly Field[] = [
@@ -218,6 +231,19 @@ function readField(field: Field, value: unknown, path: string): unknown {
         throw badField(path, `expected a protocol name of 1 to ${MAX_PROTOCOL_NAME_BYTES} bytes of [A-Za-z0-9._/-]`);
       }
       return value;
+    case "optids": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} ids`);
+      }
+      const seen = new Set<string>();
+      for (const id of value) {
+        if (!(id instanceof Uint8Array) || id.length !== 32) throw badField(path, "expected 32-byte ids");
+        const key = bytesKey(id);
+        if (seen.has(key)) throw badField(path, "an id is named twice");
+        seen.add(key);
+      }
+      return value;
+    }
     case "ids": {
       if (!Array.isArray(value) || value.length > field.max) {
         throw badField(path, `expected a list of at most ${field.max} ids`);
@@ -236,14 +262,20 @@ function readField(field: Field, value: unknown, path: string): unknown {
   }
 }
 
-/** Whether a field may be left off the end of a record (a flag or an optional string). */
+/** Whether a field may be left off the end of a record (a flag, an optional string or optional ids). */
 function isOptional(field: Field): boolean {
-  return field.kind === "flag" || field.kind === "opttext";
+  return field.kind === "flag" || field.kind === "opttext" || field.kind === "optids";
 }
 
-/** What an optional field reads as when absent, and what is not written at the end of a record. */
+/** What an optional field reads as when absent (a fresh value each time: callers may keep it). */
 function absentValue(field: Field): unknown {
-  return field.kind === "opttext" ? "" : false;
+  return field.kind === "opttext" ? "" : field.kind === "optids" ? [] : false;
+}
+
+/** Whether `value` of an optional field is its absent value, which is not written at the end of a record. */
+function isAbsent(field: Field, value: unknown): boolean {
+  if (field.kind === "optids") return Array.isArray(value) && value.length === 0;
+  return value === absentValue(field);
 }
 
 /** Fields a record must carry: all but the trailing optional ones. */
@@ -283,7 +315,7 @@ function writeRecord(fields: readonly Field[], value: Record<string, unknown>, p
     return v;
   });
   let length = out.length;
-  while (length > requiredFields(fields) && out[length - 1] === absentValue(fields[length - 1])) length--;
+  while (length > requiredFields(fields) && isAbsent(fields[length - 1], out[length - 1])) length--;
   return out.slice(0, length);
 }
 

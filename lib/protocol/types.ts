@@ -225,6 +225,12 @@ export interface ApplicationPayload {
   topic: string;
   /** Opaque application bytes. */
   data: Uint8Array;
+  /**
+   * Ids of the origin's latest messages in the topic when it published (its causal predecessors), at most
+   * {@link MAX_PREDECESSORS}, distinct. Optional on the wire: absent means none, and none is not written, so a
+   * message without predecessors encodes as before. Decoded payloads always carry it.
+   */
+  after?: Uint8Array[];
 }
 
 /** Payload of TRUST_UPDATE. */

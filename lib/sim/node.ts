@@ -4,14 +4,16 @@
  *
  * @module
  */
-import type { NetworkConfig, PresetName } from "../config.ts";
+import { MemoryTopicLog } from "../catchup/log.ts";
+import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "../config.ts";
 import type { DirectConfig } from "../direct/mod.ts";
-import type { GossipConfig, GossipProtocol } from "../gossip/mod.ts";
+import { type GossipConfig, type GossipProtocol, resolveGossipConfig } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
 import { KithNode } from "../node.ts";
 import type { PeerManager } from "../peers/mod.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
+import { resolveTopicsConfig, topicRetention } from "../topics/mod.ts";
 import type { TrustManager } from "../trust.ts";
 import type { SimNetwork, SimTransport } from "./network.ts";
 
@@ -35,6 +37,8 @@ export interface SimNode {
   gossip: GossipProtocol;
   /** Its storage (kept across a crash, as a data directory would be). */
   storage: MemoryStorage;
+  /** Its topic log (kept across a crash, as the database would be). */
+  topicLog: MemoryTopicLog;
   /** Stops it as {@link KithNode.stop} does: DISCONNECT to its peers, timers stopped. */
   stop(): Promise<void>;
   /** Crashes it: timers stop and links drop at once; storage survives for a restart. */
@@ -59,13 +63,17 @@ export async function startSimNode(
   overrides: Partial<NetworkConfig> = {},
   preset: PresetName = "default",
   gossipOverrides: Partial<GossipConfig> = {},
-  restart?: { identity: Identity; storage: MemoryStorage },
+  restart?: { identity: Identity; storage: MemoryStorage; topicLog?: MemoryTopicLog },
   direct: Partial<DirectConfig> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
   const address = simAddress(index);
   const storage = restart?.storage ?? new MemoryStorage({ clock, pruneIntervalMs: 0 });
+  // A log of its own, with the retention the node's config gives, kept across a restart like the storage.
+  const parts = componentConfigs(resolveNetworkConfig(overrides, preset));
+  const topicsConfig = resolveTopicsConfig(parts.topics, resolveGossipConfig({ ...parts.gossip, ...gossipOverrides }));
+  const topicLog = restart?.topicLog ?? new MemoryTopicLog((topic) => topicRetention(topicsConfig, topic));
   let transport: SimTransport | undefined;
   if (overrides.dialPolicy !== undefined && overrides.dialPolicy !== "loopback") {
     throw new RangeError(`a simulated node dials loopback only, got dialPolicy ${overrides.dialPolicy}`);
@@ -77,6 +85,7 @@ export async function startSimNode(
     preset,
     identity,
     storage,
+    topicLog,
     clock,
     random,
     gossip: gossipOverrides,
@@ -99,6 +108,7 @@ export async function startSimNode(
     peers,
     gossip,
     storage,
+    topicLog,
     crash() {
       // Silence first, as a crash is: no DISCONNECT, no last announcement; then the node's own timers.
       gossip.stop();

@@ -20,7 +20,7 @@ import {
  * `i` to version `i + 1`. Version 1 is the design's four tables; version 2
  * adds what real use needs (peer counters and decay time, coalesced event
  * counts, indexes for pruning and lookups); version 3 moves the address book to its own
- * table; version 4 adds the DHT's routing table. Never edit a released step; add one.
+ * table; version 4 adds the DHT's routing table; version 5 the topic log. Never edit a released step; add one.
  */
 export const SCHEMA_MIGRATIONS: readonly string[] = [
   `CREATE TABLE peers (
@@ -84,6 +84,16 @@ export const SCHEMA_MIGRATIONS: readonly string[] = [
      address TEXT NOT NULL,
      last_seen INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Version 5: the topic log (issue 25, lib/catchup/sqlite_log.ts): the signed envelopes of the topics the node
+  // is in, read in (timestamp, id) order per topic, the order set reconciliation and replay use.
+  `CREATE TABLE topic_log (
+     id BLOB PRIMARY KEY,
+     topic TEXT NOT NULL,
+     timestamp INTEGER NOT NULL,
+     origin TEXT NOT NULL,
+     envelope BLOB NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX topic_log_by_topic ON topic_log (topic, timestamp, id);`,
 ];
 
 /** The schema version this build writes. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { TopicRetention } from "../catchup/log.ts";
 import { ConfigError } from "../errors.ts";
 import type { GossipConfig } from "../gossip/mod.ts";
 import { MAX_TOPIC_BYTES, MAX_TOPICS_PER_PEER, MAX_WIRE_TTL } from "../protocol/mod.ts";
@@ -23,6 +24,12 @@ export interface TopicSettings {
   originRateLimit?: number;
   /** Envelopes accepted per peer per second in this topic's overlay (gossip's `peerRateLimit`). Default: the node's. */
   peerRateLimit?: number;
+  /** Most messages of this topic the log keeps (0: none). Default: the node's `topicLogMaxMessages`. */
+  logMaxMessages?: number;
+  /** Most bytes of this topic's envelopes the log keeps. Default: the node's `topicLogMaxBytes`. */
+  logMaxBytes?: number;
+  /** Oldest message of this topic the log keeps, ms. Default: the node's `topicLogMaxAgeMs`. */
+  logMaxAgeMs?: number;
 }
 
 /** The keys a {@link TopicSettings} may have. */
@@ -32,6 +39,9 @@ const TOPIC_SETTING_KEYS: readonly (keyof TopicSettings)[] = [
   "maxMessageBytes",
   "originRateLimit",
   "peerRateLimit",
+  "logMaxMessages",
+  "logMaxBytes",
+  "logMaxAgeMs",
 ];
 
 /** The node-wide topic settings (lib/topics/). */
@@ -85,6 +95,19 @@ export interface TopicsConfig {
   topicSearchIntervalMs: number;
   /** Peers asked per search of a topic (each answers one query per `topicSearchIntervalMs`). Default 3. */
   topicSearchPeers: number;
+  /**
+   * Most messages of each topic this node is in that its log keeps (lib/catchup/), to replay them to its
+   * application and serve them to peers that were away. Default 10,000; a topic's `logMaxMessages` overrides
+   * it. More: a longer absence is caught up, at more disk; 0: no log (nothing replayed or caught up).
+   */
+  topicLogMaxMessages: number;
+  /** Most bytes of each topic's envelopes the log keeps. Default 16 MiB (64 topics: at most 1 GiB of disk). */
+  topicLogMaxBytes: number;
+  /**
+   * Oldest message the log keeps, ms; older ones are pruned, and refused when they arrive. Default 86,400,000
+   * (24 hours): a node away longer catches up only the last day.
+   */
+  topicLogMaxAgeMs: number;
 }
 
 /** The default {@link TopicsConfig}. */
@@ -100,6 +123,9 @@ export const DEFAULT_TOPICS_CONFIG: Readonly<TopicsConfig> = Object.freeze({
   minTopicPeers: 2,
   topicSearchIntervalMs: 5_000,
   topicSearchPeers: 3,
+  topicLogMaxMessages: 10_000,
+  topicLogMaxBytes: 16 * 1024 * 1024,
+  topicLogMaxAgeMs: 24 * 3_600_000,
 });
 
 /**
@@ -130,12 +156,20 @@ export function resolveTopicsConfig(overrides: Partial<TopicsConfig>, gossip: Re
       "leaveGraceMs",
       "topicSearchIntervalMs",
       "topicSearchPeers",
+      "topicLogMaxBytes",
+      "topicLogMaxAgeMs",
     ] as const
   ) {
     const value = config[key];
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new ConfigError(key, `${key} must be an integer of at least 1, got ${JSON.stringify(value)}`);
     }
+  }
+  if (!Number.isSafeInteger(config.topicLogMaxMessages) || config.topicLogMaxMessages < 0) {
+    throw new ConfigError(
+      "topicLogMaxMessages",
+      `topicLogMaxMessages must be an integer of at least 0, got ${JSON.stringify(config.topicLogMaxMessages)}`,
+    );
   }
   if (!Number.isSafeInteger(config.minTopicPeers) || config.minTopicPeers < 0 || config.minTopicPeers > 64) {
     throw new ConfigError(
@@ -174,8 +208,9 @@ export function resolveTopicsConfig(overrides: Partial<TopicsConfig>, gossip: Re
           `${where}.${key} is not a topic setting (${TOPIC_SETTING_KEYS.join(", ")})`,
         );
       }
-      if (!Number.isSafeInteger(value) || (value as number) < 1) {
-        throw new ConfigError(`${where}.${key}`, `${where}.${key} must be an integer of at least 1`);
+      const least = key === "logMaxMessages" ? 0 : 1;
+      if (!Number.isSafeInteger(value) || (value as number) < least) {
+        throw new ConfigError(`${where}.${key}`, `${where}.${key} must be an integer of at least ${least}`);
       }
     }
     if ((settings.ttl ?? 1) > MAX_WIRE_TTL) {
@@ -189,6 +224,16 @@ export function resolveTopicsConfig(overrides: Partial<TopicsConfig>, gossip: Re
     }
   }
   return config;
+}
+
+/** How much of `topic` the log keeps: the node's log bounds, with the topic's overrides. */
+export function topicRetention(config: Readonly<TopicsConfig>, topic: string): TopicRetention {
+  const settings = config.topicSettings[topic];
+  return {
+    maxMessages: settings?.logMaxMessages ?? config.topicLogMaxMessages,
+    maxBytes: settings?.logMaxBytes ?? config.topicLogMaxBytes,
+    maxAgeMs: settings?.logMaxAgeMs ?? config.topicLogMaxAgeMs,
+  };
 }
 
 /** The gossip config of `topic`'s overlay: the node's, with the topic's overrides. */

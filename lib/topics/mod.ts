@@ -11,6 +11,7 @@ export {
   isTopicName,
   resolveTopicsConfig,
   topicGossipConfig,
+  topicRetention,
   type TopicsConfig,
   type TopicSettings,
 } from "./config.ts";

@@ -32,6 +32,7 @@ import {
   createMessage,
   DisconnectReason,
   type Envelope,
+  type Message,
   type MessageCodec,
   MessageType,
   type TopicSubscriptionsPayload,
@@ -334,15 +335,21 @@ export class TopicOverlays {
 
   /**
    * Publishes an application message to `topic`: through its overlay when this node is in it, else in full to
-   * a fanout set of the topic's peers.
+   * a fanout set of the topic's peers. `after` names its causal predecessors (none by default).
    *
-   * @returns the message's id bytes
+   * @returns the message
    * @throws {KithError} `NO_TOPIC_PEERS` when this node is not in `topic` and knows no connected peer in it
    * @throws {RangeError} when the payload is over the topic's largest message
    */
-  publish(topic: string, data: Uint8Array, ttl: number | undefined): Uint8Array {
+  publish(
+    topic: string,
+    data: Uint8Array,
+    ttl: number | undefined,
+    after: Uint8Array[] = [],
+  ): Message<typeof MessageType.CUSTOM_DATA> {
+    const payload = after.length > 0 ? { topic, data, after } : { topic, data };
     const gossip = this.gossipOf(topic);
-    if (gossip) return gossip.publish(MessageType.CUSTOM_DATA, { topic, data }, { ttl }).id;
+    if (gossip) return gossip.publish(MessageType.CUSTOM_DATA, payload, { ttl });
     const max = this.#options.maxMessageBytes(topic);
     if (data.length > max) {
       throw new RangeError(`payload of ${data.length} bytes exceeds topic "${topic}"'s largest message of ${max}`);
@@ -355,13 +362,13 @@ export class TopicOverlays {
         `no connected peer is in topic "${topic}": subscribe to it, or connect to a peer that is, then publish`,
       );
     }
-    const message = createMessage(identity, MessageType.CUSTOM_DATA, { topic, data }, {
+    const message = createMessage(identity, MessageType.CUSTOM_DATA, payload, {
       ttl: ttl ?? this.#options.defaultTtl(topic),
       timestamp: clock.now(),
     });
     for (const peer of targets) peer.connection.send(message);
     this.stats.fanoutPublished++;
-    return message.id;
+    return message;
   }
 
   /** The topics this node is in, named ones only. */

@@ -1,6 +1,6 @@
 /**
  * The client commands: status, peers, trust, publish, dashboard,
- * subscribe and topics, each a request to a running node's control API.
+ * subscribe, topics and history, each a request to a running node's control API.
  *
  * @module
  */
@@ -29,6 +29,52 @@ interface TopicRow {
   peers: number;
   eager: number;
   delivered: number;
+  log?: { count: number; bytes: number };
+}
+
+/** A message as the control API gives it. */
+interface MessageRow {
+  id: string;
+  origin: string;
+  topic: string;
+  timestamp: number;
+  data?: string;
+  dataBase64: string;
+  missing?: string[];
+}
+
+/** A message on one line: time, origin, topic, the text (or base64), and any predecessors it lacked. */
+function messageLine(message: MessageRow): string {
+  const missing = message.missing ? ` (after ${message.missing.length} missing)` : "";
+  return `${new Date(message.timestamp).toISOString()} ${short(message.origin)} [${message.topic || "-"}] ${
+    message.data ?? `(binary, base64) ${message.dataBase64}`
+  }${missing}`;
+}
+
+/** A `--since` or `--limit` value: a whole number, or undefined when not given. */
+function wholeFlag(flags: Flags, name: "since" | "limit"): number | undefined {
+  const value = flags[name];
+  if (value === undefined) return undefined;
+  if (!/^[0-9]{1,16}$/.test(value)) {
+    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+/** `kith history TOPIC [--since MS] [--limit N]`: the messages the node's log holds of TOPIC, oldest first. */
+async function runHistory(dataDir: string, flags: Flags, rest: string[], io: CliIo): Promise<number> {
+  if (rest.length !== 1 || rest[0] === "") throw new UsageError("kith history takes one TOPIC argument");
+  const query = new URLSearchParams({ topic: rest[0] });
+  const since = wholeFlag(flags, "since"), limit = wholeFlag(flags, "limit");
+  if (since !== undefined) query.set("since", String(since));
+  if (limit !== undefined) query.set("limit", String(limit));
+  const body = await (await callApi(dataDir, flags.api, `/v1/history?${query}`)).json() as {
+    messages: MessageRow[];
+  };
+  if (flags.json) io.out(JSON.stringify(body));
+  else if (body.messages.length === 0) io.out(`the log holds no message of topic ${topicName(rest[0])}`);
+  else for (const message of body.messages) io.out(messageLine(message));
+  return 0;
 }
 
 /** A peer as `GET /v1/topics/peers` lists it. */
@@ -59,20 +105,21 @@ async function runTopics(dataDir: string, flags: Flags, io: CliIo): Promise<numb
   else if (body.topics.length === 0) io.out("in no topic (besides the network-wide one)");
   else {
     io.out(table([
-      ["TOPIC", "IN", "PEERS", "EAGER", "DELIVERED"],
+      ["TOPIC", "IN", "PEERS", "EAGER", "DELIVERED", "LOGGED"],
       ...body.topics.map((t) => [
         topicName(t.topic),
         t.subscribed ? "subscribed" : "relayed",
         String(t.peers),
         String(t.eager),
         String(t.delivered),
+        `${t.log?.count ?? 0} (${((t.log?.bytes ?? 0) / 1024).toFixed(1)} KiB)`,
       ]),
     ]));
   }
   return 0;
 }
 
-/** `kith status | peers | trust | publish | dashboard | subscribe | topics`: one request to the running node. */
+/** `kith status | peers | trust | publish | dashboard | subscribe | topics | history`: one request to the running node. */
 export async function runClient(
   command: string,
   dataDir: string,
@@ -112,6 +159,8 @@ export async function runClient(
     }
     case "topics":
       return await runTopics(dataDir, flags, io);
+    case "history":
+      return await runHistory(dataDir, flags, rest, io);
     case "peers": {
       const peers = await (await callApi(dataDir, flags.api, "/v1/peers")).json() as PeerInfo[];
       io.out(flags.json ? JSON.stringify(peers) : peersTable(peers));
@@ -174,7 +223,14 @@ export async function runClient(
     case "subscribe": {
       const limit = flags.count === undefined ? Infinity : Number(flags.count);
       if (!(limit > 0)) throw new UsageError("--count must be a positive integer");
-      const query = flags.topic !== undefined ? `?topic=${encodeURIComponent(flags.topic)}` : "";
+      const params = new URLSearchParams();
+      if (flags.topic !== undefined) params.set("topic", flags.topic);
+      const since = wholeFlag(flags, "since");
+      if (since !== undefined) {
+        if (!flags.topic) throw new UsageError("--since replays a topic's log: give --topic T");
+        params.set("since", String(since));
+      }
+      const query = params.size > 0 ? `?${params}` : "";
       const response = await callApi(dataDir, flags.api, `/v1/subscribe${query}`);
       const signal = waitForSignal();
       const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -198,13 +254,7 @@ export async function runClient(
             }
             const message = JSON.parse(dataLine.slice(6));
             seen++;
-            io.out(
-              flags.json
-                ? JSON.stringify(message)
-                : `${new Date(message.timestamp).toISOString()} ${short(message.origin)} [${message.topic || "-"}] ${
-                  message.data ?? `(binary, base64) ${message.dataBase64}`
-                }`,
-            );
+            io.out(flags.json ? JSON.stringify(message) : messageLine(message));
           }
         }
       } finally {

@@ -83,6 +83,10 @@ const SETTING_FLAGS = [
   ["dht-alpha", "dhtAlpha"],
   ["dht-paths", "dhtPaths"],
   ["dht-transient-links", "dhtTransientLinks"],
+  ["topic-log-messages", "topicLogMaxMessages"],
+  ["topic-log-bytes", "topicLogMaxBytes"],
+  ["topic-log-age-ms", "topicLogMaxAgeMs"],
+  ["causal-wait-ms", "causalWaitMs"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
