@@ -13,6 +13,17 @@
  * @module
  */
 import { toHex } from "./bytes.ts";
+import {
+  CATCHUP_TYPES,
+  type CatchupConfig,
+  type CatchupSink,
+  CatchupSync,
+  DEFAULT_TOPIC_RETENTION,
+  MemoryTopicLog,
+  resolveCatchupConfig,
+  type TopicLog,
+  type TopicRetention,
+} from "./catchup/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
@@ -33,7 +44,7 @@ import { type GossipConfig, type GossipProtocol, type MessageHandler, resolveGos
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { reasonName, type Transport } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager } from "./peers/mod.ts";
-import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { DEFAULT_PROTOCOL_LIMITS, DisconnectReason, type Message, MessageCodec, MessageType } from "./protocol/mod.ts";
 import { defaultLogSink, type LogSink } from "./log.ts";
 import type { Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
@@ -50,7 +61,7 @@ import {
   type TopicOverlays,
   type TopicsConfig,
 } from "./topics/mod.ts";
-import { announces, TOPICS_CAPABILITY } from "./version.ts";
+import { announces, CATCHUP_CAPABILITY, TOPICS_CAPABILITY } from "./version.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
@@ -123,6 +134,11 @@ export class KithNode {
   readonly #inbox: DirectInbox;
   readonly #requestHandlers = new Map<string, RequestHandler>();
   #direct: DirectChannel | undefined;
+  readonly #catchupConfig: Readonly<CatchupConfig>;
+  readonly #retention: (topic: string) => Readonly<TopicRetention>;
+  #topicLog: TopicLog | undefined;
+  #codec: MessageCodec | undefined;
+  #catchup: CatchupSync | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -146,6 +162,8 @@ export class KithNode {
       componentConfigs(this.config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
     );
     this.#inbox = new DirectInbox(this.#log);
+    this.#catchupConfig = resolveCatchupConfig(options.catchup);
+    this.#retention = options.topicRetention ?? (() => DEFAULT_TOPIC_RETENTION);
   }
 
   /** This node's id (hex); available once started. */
@@ -226,7 +244,7 @@ export class KithNode {
         this.events.emit({ type: "trust-changed", nodeId, before, after, cause, at: this.#clock.now() });
       }
     };
-    const codec = new MessageCodec(parts.protocol);
+    const codec = this.#codec = new MessageCodec(parts.protocol);
     // 4. peers (over the transport it will manage)
     this.#transport = (options.transport ?? tcpTransport)({
       identity,
@@ -270,13 +288,43 @@ export class KithNode {
       trust,
       storage,
       verifier: this.#verifier,
-      deliver: (message, from) => this.#subscriptions.deliver(message, from),
-      onPeerTopics: () => {
+      deliver: (message, from) => {
+        this.#logLive(message);
+        this.#subscriptions.deliver(message, from);
+      },
+      onPeerTopics: (nodeId) => {
         for (const wake of [...this.#topicWaiters]) wake();
+        this.#catchup?.peerTopics(nodeId);
       },
       roundMs: this.config.peerMaintenanceIntervalMs,
     });
     [this.#gossip, this.#topics, this.#finder] = [gossip, topics, finder];
+    const topicLog = this.#topicLog = options.topicLog ?? new MemoryTopicLog(this.#retention);
+    const speaksCatchup = (nodeId: string) => {
+      const peer = peers.activePeer(nodeId);
+      return peer !== undefined && announces(peer.connection.agent, CATCHUP_CAPABILITY);
+    };
+    const catchup = this.#catchup = new CatchupSync({
+      identity,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      codec,
+      config: this.#catchupConfig,
+      log: topicLog,
+      sink: this.#catchupSink(topicLog, storage),
+      windowMs: (topic) => this.#retention(topic).maxAgeMs,
+      maxMessageBytes: (topic) =>
+        this.#topicsConfig.topicSettings[topic]?.maxMessageBytes ?? gossip.config.maxApplicationPayloadBytes,
+      joined: () => topics.topics().map((t) => t.topic),
+      peersIn: (topic) => topics.topicPeers(topic),
+      speaks: speaksCatchup,
+      send: (nodeId, bytes) => peers.activePeer(nodeId)?.connection.sendEncoded(bytes) ?? false,
+      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      disconnect: (nodeId, detail) => {
+        void peers.activePeer(nodeId)?.connection.close(DisconnectReason.PROTOCOL_ERROR, detail);
+      },
+      logSink: this.#log,
+    });
     this.#trustExchange = new TrustExchange({
       identity,
       peers,
@@ -305,6 +353,7 @@ export class KithNode {
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
+      else if (CATCHUP_TYPES.has(envelope.type)) catchup.receive(peer.nodeId, envelope);
       // Defined on the wire (docs/protocol.md, "DHT") but not spoken by this node yet: as any type it does not speak.
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
@@ -324,6 +373,7 @@ export class KithNode {
     peers.onPeerDisconnected = (peer, info) => {
       topics.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
+      catchup.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
         reason: reasonName(info.reason),
@@ -344,6 +394,7 @@ export class KithNode {
     topics.start();
     finder.start();
     for (const topic of this.#subscriptions.topics()) finder.want(topic);
+    catchup.start();
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
@@ -371,7 +422,9 @@ export class KithNode {
     const topic = options.topic ?? "";
     if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
     try {
-      return toHex(topics.publish(topic, bytesOf(data), options.ttl));
+      const message = topics.publish(topic, bytesOf(data), options.ttl);
+      if (topics.isIn(topic)) this.#logLive(message);
+      return toHex(message.id);
     } catch (error) {
       // No peer in the topic: search for some, so that a later publish finds them.
       if (error instanceof KithError && error.code === "NO_TOPIC_PEERS") this.#finder?.want(topic, true);
@@ -395,6 +448,7 @@ export class KithNode {
     if (first && this.#topics && this.#topicsLive) {
       this.#topics.join(topic);
       this.#finder?.want(topic);
+      this.#catchup?.joined(topic);
     } else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
       throw new KithError(
         "TOO_MANY_TOPICS",
@@ -587,6 +641,7 @@ export class KithNode {
       deliveryLatency: this.#subscriptions.latency.snapshot(),
       direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
+      catchup: { ...this.#require(this.#catchup, "stats").stats },
     };
   }
 
@@ -601,6 +656,51 @@ export class KithNode {
       gossip: this.#require(this.#gossip, "components"),
       topics: this.#require(this.#topics, "components"),
       finder: this.#require(this.#finder, "components"),
+      topicLog: this.#require(this.#topicLog, "components"),
+      catchup: this.#require(this.#catchup, "components"),
+    };
+  }
+
+  /**
+   * The live path's hook into the topic log (until the topic delivery of issue 25 replaces it): a message of a
+   * named topic this node delivers or publishes is appended, so that catch-up can reconcile and serve it.
+   */
+  #logLive(message: Message): void {
+    if (message.type !== MessageType.CUSTOM_DATA || message.payload.topic === "" || !this.#topicLog) return;
+    if (!this.#codec) return;
+    this.#topicLog.append({
+      id: message.id,
+      topic: message.payload.topic,
+      timestamp: message.timestamp,
+      origin: toHex(message.origin),
+      envelope: this.#codec.encode(message),
+    }, this.#clock.now());
+  }
+
+  /**
+   * Where fetched messages go (until the topic delivery of issue 25 replaces it): into the log, recorded as
+   * seen (so that gossip does not deliver it again), and to the subscribers, once.
+   */
+  #catchupSink(log: TopicLog, storage: Storage): CatchupSink {
+    return {
+      accept: (envelope, encoded, from) => {
+        const message = envelope as Message;
+        if (message.type !== MessageType.CUSTOM_DATA || log.has(message.id) || storage.hasSeen(message.id)) {
+          return false;
+        }
+        const now = this.#clock.now();
+        const entry = {
+          id: message.id,
+          topic: message.payload.topic,
+          timestamp: message.timestamp,
+          origin: toHex(message.origin),
+          envelope: encoded,
+        };
+        if (!log.append(entry, now)) return false;
+        storage.recordSeen({ messageId: message.id, timestamp: now, senderId: from });
+        this.#subscriptions.deliver(message, { nodeId: from });
+        return true;
+      },
     };
   }
 
@@ -628,6 +728,7 @@ export class KithNode {
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#direct?.stop();
+    this.#catchup?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();
     this.#topics?.stop();

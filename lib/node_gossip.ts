@@ -46,7 +46,7 @@ export interface TopicParts {
   /** Hands a verified first-seen application message to the subscribers. */
   deliver: (message: Message, from: GossipSender) => void;
   /** Called when a peer's topics changed. */
-  onPeerTopics: () => void;
+  onPeerTopics: (nodeId: string) => void;
   /** The finder's round, ms (the peer maintenance interval). */
   roundMs: number;
 }

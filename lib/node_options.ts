@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { CatchupConfig, CatchupStats, CatchupSync, TopicLog, TopicRetention } from "./catchup/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { NetworkConfig, PresetName } from "./config.ts";
 import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
@@ -54,6 +55,12 @@ export interface NodeOptions {
   gossip?: Partial<GossipConfig>;
   /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
   direct?: Partial<DirectConfig>;
+  /** Catch-up settings over {@link DEFAULT_CATCHUP_CONFIG}. Checked by the constructor. */
+  catchup?: Partial<CatchupConfig>;
+  /** What the topic log keeps of each topic (default {@link DEFAULT_TOPIC_RETENTION}); its age is catch-up's window. */
+  topicRetention?: (topic: string) => Readonly<TopicRetention>;
+  /** The topic log to use. Default: a {@link MemoryTopicLog} with `topicRetention`. */
+  topicLog?: TopicLog;
 }
 
 /**
@@ -77,6 +84,10 @@ export interface NodeComponents {
   topics: TopicOverlays;
   /** Its search for topics' peers. */
   finder: TopicFinder;
+  /** The log of the topics it is in (what catch-up reconciles and serves). */
+  topicLog: TopicLog;
+  /** Its catch-up with peers. */
+  catchup: CatchupSync;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -103,6 +114,8 @@ export interface NodeStats {
   direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
+  /** Catch-up: sessions, rounds, bytes of reconciliation and of bodies, fetched, refused (lib/catchup/stats.ts). */
+  catchup: CatchupStats;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { NetworkConfig, PresetName } from "../config.ts";
 import type { DirectConfig } from "../direct/mod.ts";
 import type { GossipConfig, GossipProtocol } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
-import { KithNode } from "../node.ts";
+import { KithNode, type NodeOptions } from "../node.ts";
 import type { PeerManager } from "../peers/mod.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
@@ -61,6 +61,7 @@ export async function startSimNode(
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage },
   direct: Partial<DirectConfig> = {},
+  extra: Pick<NodeOptions, "catchup" | "topicRetention" | "topicLog"> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
@@ -81,6 +82,7 @@ export async function startSimNode(
     random,
     gossip: gossipOverrides,
     direct,
+    ...extra,
     transport: (context) =>
       transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy }),
   });

@@ -32,6 +32,7 @@ import {
   createMessage,
   DisconnectReason,
   type Envelope,
+  type Message,
   type MessageCodec,
   MessageType,
   type TopicSubscriptionsPayload,
@@ -336,13 +337,13 @@ export class TopicOverlays {
    * Publishes an application message to `topic`: through its overlay when this node is in it, else in full to
    * a fanout set of the topic's peers.
    *
-   * @returns the message's id bytes
+   * @returns the message (signed, as sent)
    * @throws {KithError} `NO_TOPIC_PEERS` when this node is not in `topic` and knows no connected peer in it
    * @throws {RangeError} when the payload is over the topic's largest message
    */
-  publish(topic: string, data: Uint8Array, ttl: number | undefined): Uint8Array {
+  publish(topic: string, data: Uint8Array, ttl: number | undefined): Message {
     const gossip = this.gossipOf(topic);
-    if (gossip) return gossip.publish(MessageType.CUSTOM_DATA, { topic, data }, { ttl }).id;
+    if (gossip) return gossip.publish(MessageType.CUSTOM_DATA, { topic, data }, { ttl });
     const max = this.#options.maxMessageBytes(topic);
     if (data.length > max) {
       throw new RangeError(`payload of ${data.length} bytes exceeds topic "${topic}"'s largest message of ${max}`);
@@ -361,7 +362,7 @@ export class TopicOverlays {
     });
     for (const peer of targets) peer.connection.send(message);
     this.stats.fanoutPublished++;
-    return message.id;
+    return message;
   }
 
   /** The topics this node is in, named ones only. */

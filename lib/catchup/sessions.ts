@@ -1,0 +1,239 @@
+/**
+ * Reconciliation sessions with peers: one per (peer, topic, session id, role), each a {@link Reconciler} over a
+ * snapshot of the topic's log for an agreed window, stepped by CATCHUP_RECONCILE messages until every range is
+ * settled. What a step finds goes two ways: ids the peer holds and this node lacks are claims (the fetcher
+ * asks that peer for them), ids this node holds and the peer lacks are sent in the next message's `have` so
+ * that the peer can ask for them too.
+ *
+ * A session's window is the later of the two sides' oldest retained timestamps: the responder answers with
+ * the window it used, and the initiator adopts it (its first fingerprint may then differ, which costs a split).
+ *
+ * Bounds per peer: sessions open at once (`maxSessionsPerPeer`), sessions started per minute, messages per
+ * session (`maxRounds`: past it the session ends and the peer is penalised `CATCHUP_DIVERGED`, as an honest
+ * peer settles a log in twice its depth and a few), and ranges and ids per message (the wire schema's).
+ *
+ * @module
+ */
+import { type CatchupReconcilePayload, MAX_CATCHUP_MESSAGE_IDS } from "../protocol/mod.ts";
+import type { RandomSource } from "../random.ts";
+import { TokenBucket } from "../ratelimit.ts";
+import type { CatchupConfig } from "./config.ts";
+import type { TopicLog } from "./log.ts";
+import { Reconciler } from "./reconcile.ts";
+import type { CatchupStats } from "./stats.ts";
+import { decodeRanges, encodeRanges } from "./wire.ts";
+
+/** What the sessions work with. */
+export interface SessionParts {
+  /** The settings in force. */
+  config: Readonly<CatchupConfig>;
+  /** The topic log reconciled. */
+  log: TopicLog;
+  /** The oldest timestamp this node keeps of `topic` as of `now`. */
+  windowStart(topic: string, now: number): number;
+  /** Whether this node is in `topic`. */
+  isIn(topic: string): boolean;
+  /** Sends a CATCHUP_RECONCILE to `peer`. */
+  send(peer: string, payload: CatchupReconcilePayload): void;
+  /** `peer` holds `ids` of `topic` (this node may lack them). */
+  claim(peer: string, topic: string, ids: readonly Uint8Array[]): void;
+  /** Costs `peer` trust by `code`. */
+  penalise(peer: string, code: string): void;
+  /** Session ids. */
+  random: RandomSource;
+  /** Counters. */
+  stats: CatchupStats;
+}
+
+interface Session {
+  readonly topic: string;
+  readonly id: number;
+  /** Whether this node started it. */
+  readonly mine: boolean;
+  since: number;
+  reconciler: Reconciler;
+  rounds: number;
+  lastAt: number;
+  /** Whether the peer has answered yet (the initiator adopts its window then). */
+  answered: boolean;
+}
+
+/** The sessions of one node with all its peers. */
+export class ReconcileSessions {
+  readonly #parts: SessionParts;
+  // peer -> session key ("m:<id>" for this node's, "t:<id>" for the peer's) -> session
+  readonly #byPeer = new Map<string, Map<string, Session>>();
+  readonly #starts = new Map<string, TokenBucket>();
+
+  /** Sessions over `parts`. */
+  constructor(parts: SessionParts) {
+    this.#parts = parts;
+  }
+
+  /** Whether a session about `topic` with `peer` is open. */
+  has(peer: string, topic: string): boolean {
+    for (const session of this.#byPeer.get(peer)?.values() ?? []) if (session.topic === topic) return true;
+    return false;
+  }
+
+  /** Sessions open now, over all peers. */
+  get open(): number {
+    let n = 0;
+    for (const sessions of this.#byPeer.values()) n += sessions.size;
+    return n;
+  }
+
+  /** Starts a session about `topic` with `peer`; false when one is open or the peer has its most. */
+  start(peer: string, topic: string, now: number): boolean {
+    const { config, random, stats } = this.#parts;
+    const sessions = this.#sessionsOf(peer);
+    if (this.has(peer, topic) || sessions.size >= config.maxSessionsPerPeer) return false;
+    const since = this.#parts.windowStart(topic, now);
+    const reconciler = new Reconciler(this.#parts.log.items(topic, since), config.reconcile);
+    const id = Math.floor(random() * 2 ** 32) >>> 0;
+    const session: Session = { topic, id, mine: true, since, reconciler, rounds: 1, lastAt: now, answered: false };
+    sessions.set(`m:${id}`, session);
+    stats.sessionsStarted++;
+    stats.rounds++;
+    this.#parts.send(peer, {
+      topic,
+      session: id,
+      reply: false,
+      since,
+      ranges: encodeRanges(reconciler.initiate()),
+      have: [],
+    });
+    return true;
+  }
+
+  /** Takes a CATCHUP_RECONCILE from `peer` (already decoded and checked by the schema). */
+  receive(peer: string, payload: CatchupReconcilePayload, now: number): void {
+    const { config, stats } = this.#parts;
+    const sessions = this.#sessionsOf(peer);
+    const key = `${payload.reply ? "m" : "t"}:${payload.session}`;
+    let session = sessions.get(key);
+    if (session !== undefined && session.topic !== payload.topic) {
+      // A session's topic never changes: the peer is confused or lying; end it.
+      sessions.delete(key);
+      this.#parts.penalise(peer, "BAD_FIELD");
+      return;
+    }
+    if (session === undefined) {
+      // An answer to a session this node ended (timed out, or past its rounds) is late, not hostile.
+      if (payload.reply) return;
+      if (payload.ranges.length === 0) return; // the end of a session this node already dropped
+      session = this.#open(peer, sessions, key, payload, now);
+      if (session === undefined) return;
+    }
+    session.lastAt = now;
+    // What the peer says it holds and this node lacks, whatever else happens to the session.
+    if (payload.have.length > 0) this.#parts.claim(peer, session.topic, payload.have);
+    if (payload.ranges.length === 0) {
+      sessions.delete(key);
+      stats.sessionsCompleted++;
+      return;
+    }
+    if (session.mine && !session.answered) {
+      session.answered = true;
+      if (payload.since > session.since) {
+        // The peer keeps less: reconcile over its window, which the rest of its answers assume.
+        session.since = payload.since;
+        session.reconciler = new Reconciler(this.#parts.log.items(session.topic, session.since), config.reconcile);
+      }
+    }
+    session.rounds++;
+    stats.rounds++;
+    if (session.rounds > config.maxRounds) {
+      sessions.delete(key);
+      stats.sessionsDiverged++;
+      this.#parts.penalise(peer, "CATCHUP_DIVERGED");
+      return;
+    }
+    const step = session.reconciler.reconcile(decodeRanges(payload.ranges));
+    if (step.need.length > 0) this.#parts.claim(peer, session.topic, step.need);
+    const ranges = step.reply === undefined ? [] : encodeRanges(step.reply);
+    this.#parts.send(peer, {
+      topic: session.topic,
+      session: session.id,
+      reply: !session.mine,
+      since: session.since,
+      ranges,
+      have: step.have.slice(0, MAX_CATCHUP_MESSAGE_IDS),
+    });
+    if (ranges.length === 0) {
+      sessions.delete(key);
+      stats.sessionsCompleted++;
+    }
+  }
+
+  /** A session the peer starts, if its bounds allow; the refusals cost it trust where they are its doing. */
+  #open(
+    peer: string,
+    sessions: Map<string, Session>,
+    key: string,
+    payload: CatchupReconcilePayload,
+    now: number,
+  ): Session | undefined {
+    const { config, stats } = this.#parts;
+    if (!this.#parts.isIn(payload.topic)) {
+      // Not (or no longer) in it: an honest race with a leave; say so by ending the session at once.
+      stats.sessionsRefused++;
+      this.#parts.send(peer, { ...payload, reply: true, ranges: [], have: [] });
+      return undefined;
+    }
+    let bucket = this.#starts.get(peer);
+    if (!bucket) {
+      bucket = new TokenBucket(config.sessionsPerMinute / 60, 2 * config.sessionsPerMinute, now);
+      this.#starts.set(peer, bucket);
+    }
+    if (sessions.size >= config.maxSessionsPerPeer || !bucket.take(now)) {
+      stats.sessionsRefused++;
+      this.#parts.penalise(peer, "RATE_LIMITED");
+      return undefined;
+    }
+    const since = Math.max(payload.since, this.#parts.windowStart(payload.topic, now));
+    const reconciler = new Reconciler(this.#parts.log.items(payload.topic, since), config.reconcile);
+    const session: Session = {
+      topic: payload.topic,
+      id: payload.session,
+      mine: false,
+      since,
+      reconciler,
+      rounds: 0,
+      lastAt: now,
+      answered: true,
+    };
+    sessions.set(key, session);
+    stats.sessionsAnswered++;
+    return session;
+  }
+
+  /** Drops sessions silent for `sessionTimeoutMs` (no penalty: links can be slow). */
+  expire(now: number): void {
+    const timeout = this.#parts.config.sessionTimeoutMs;
+    for (const [peer, sessions] of this.#byPeer) {
+      for (const [key, session] of sessions) {
+        if (now - session.lastAt >= timeout) {
+          sessions.delete(key);
+          this.#parts.stats.sessionsTimedOut++;
+        }
+      }
+      if (sessions.size === 0) this.#byPeer.delete(peer);
+    }
+  }
+
+  /**
+   * Forgets a peer's sessions and its start allowance: a new link starts afresh, and costs a handshake, which the
+   * transport's limits bound.
+   */
+  peerDisconnected(peer: string): void {
+    this.#byPeer.delete(peer);
+    this.#starts.delete(peer);
+  }
+
+  #sessionsOf(peer: string): Map<string, Session> {
+    let sessions = this.#byPeer.get(peer);
+    if (!sessions) this.#byPeer.set(peer, sessions = new Map());
+    return sessions;
+  }
+}
