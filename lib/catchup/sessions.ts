@@ -45,6 +45,16 @@ export interface SessionParts {
   stats: CatchupStats;
 }
 
+/** Topics that may wait for a session with one peer (the most a node is in). */
+const MAX_QUEUED_TOPICS = 64;
+
+/** Sessions this node started (`mine`) or the peer did. */
+function count(sessions: Map<string, Session>, mine: boolean): number {
+  let n = 0;
+  for (const session of sessions.values()) if (session.mine === mine) n++;
+  return n;
+}
+
 interface Session {
   readonly topic: string;
   readonly id: number;
@@ -64,6 +74,8 @@ export class ReconcileSessions {
   // peer -> session key ("m:<id>" for this node's, "t:<id>" for the peer's) -> session
   readonly #byPeer = new Map<string, Map<string, Session>>();
   readonly #starts = new Map<string, TokenBucket>();
+  // peer -> topics to reconcile with it once one of its sessions ends (this node's own, past the bound)
+  readonly #queued = new Map<string, Set<string>>();
 
   /** Sessions over `parts`. */
   constructor(parts: SessionParts) {
@@ -83,11 +95,20 @@ export class ReconcileSessions {
     return n;
   }
 
-  /** Starts a session about `topic` with `peer`; false when one is open or the peer has its most. */
+  /**
+   * Starts a session about `topic` with `peer`; false when one is open. When this node already has its most
+   * sessions with the peer, the topic waits for one of them to end.
+   */
   start(peer: string, topic: string, now: number): boolean {
     const { config, random, stats } = this.#parts;
     const sessions = this.#sessionsOf(peer);
-    if (this.has(peer, topic) || sessions.size >= config.maxSessionsPerPeer) return false;
+    if (this.has(peer, topic)) return false;
+    if (count(sessions, true) >= config.maxSessionsPerPeer) {
+      let queued = this.#queued.get(peer);
+      if (!queued) this.#queued.set(peer, queued = new Set());
+      if (queued.size < MAX_QUEUED_TOPICS) queued.add(topic);
+      return false;
+    }
     const since = this.#parts.windowStart(topic, now);
     const reconciler = new Reconciler(this.#parts.log.items(topic, since), config.reconcile);
     const id = Math.floor(random() * 2 ** 32) >>> 0;
@@ -114,7 +135,7 @@ export class ReconcileSessions {
     let session = sessions.get(key);
     if (session !== undefined && session.topic !== payload.topic) {
       // A session's topic never changes: the peer is confused or lying; end it.
-      sessions.delete(key);
+      this.#end(peer, sessions, key, now);
       this.#parts.penalise(peer, "BAD_FIELD");
       return;
     }
@@ -129,7 +150,7 @@ export class ReconcileSessions {
     // What the peer says it holds and this node lacks, whatever else happens to the session.
     if (payload.have.length > 0) this.#parts.claim(peer, session.topic, payload.have);
     if (payload.ranges.length === 0) {
-      sessions.delete(key);
+      this.#end(peer, sessions, key, now);
       stats.sessionsCompleted++;
       return;
     }
@@ -144,7 +165,7 @@ export class ReconcileSessions {
     session.rounds++;
     stats.rounds++;
     if (session.rounds > config.maxRounds) {
-      sessions.delete(key);
+      this.#end(peer, sessions, key, now);
       stats.sessionsDiverged++;
       this.#parts.penalise(peer, "CATCHUP_DIVERGED");
       return;
@@ -161,9 +182,21 @@ export class ReconcileSessions {
       have: step.have.slice(0, MAX_CATCHUP_MESSAGE_IDS),
     });
     if (ranges.length === 0) {
-      sessions.delete(key);
+      this.#end(peer, sessions, key, now);
       stats.sessionsCompleted++;
     }
+  }
+
+  /** Ends a session; one of this node's makes room for a topic waiting to be reconciled with the peer. */
+  #end(peer: string, sessions: Map<string, Session>, key: string, now: number): void {
+    const session = sessions.get(key);
+    sessions.delete(key);
+    if (!session?.mine) return;
+    const queued = this.#queued.get(peer);
+    const next = queued?.values().next().value;
+    if (next === undefined) return;
+    queued!.delete(next);
+    if (this.#parts.isIn(next)) this.start(peer, next, now);
   }
 
   /** A session the peer starts, if its bounds allow; the refusals cost it trust where they are its doing. */
@@ -186,7 +219,8 @@ export class ReconcileSessions {
       bucket = new TokenBucket(config.sessionsPerMinute / 60, 2 * config.sessionsPerMinute, now);
       this.#starts.set(peer, bucket);
     }
-    if (sessions.size >= config.maxSessionsPerPeer || !bucket.take(now)) {
+    // The peer's own sessions only: an honest peer keeps to the same bound on its side.
+    if (count(sessions, false) >= config.maxSessionsPerPeer || !bucket.take(now)) {
       stats.sessionsRefused++;
       this.#parts.penalise(peer, "RATE_LIMITED");
       return undefined;
@@ -212,9 +246,9 @@ export class ReconcileSessions {
   expire(now: number): void {
     const timeout = this.#parts.config.sessionTimeoutMs;
     for (const [peer, sessions] of this.#byPeer) {
-      for (const [key, session] of sessions) {
+      for (const [key, session] of [...sessions]) {
         if (now - session.lastAt >= timeout) {
-          sessions.delete(key);
+          this.#end(peer, sessions, key, now);
           this.#parts.stats.sessionsTimedOut++;
         }
       }
@@ -229,6 +263,7 @@ export class ReconcileSessions {
   peerDisconnected(peer: string): void {
     this.#byPeer.delete(peer);
     this.#starts.delete(peer);
+    this.#queued.delete(peer);
   }
 
   #sessionsOf(peer: string): Map<string, Session> {

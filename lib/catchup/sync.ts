@@ -80,6 +80,8 @@ export interface CatchupOptions {
 export class CatchupSync {
   /** Counters. */
   readonly stats: CatchupStats = emptyCatchupStats();
+  /** The settings in force. */
+  readonly config: Readonly<CatchupConfig>;
   readonly #options: CatchupOptions;
   readonly #sessions: ReconcileSessions;
   readonly #fetcher: CatchupFetcher;
@@ -92,6 +94,7 @@ export class CatchupSync {
   /** Catch-up over `options`; {@link CatchupSync.start} starts its rounds. */
   constructor(options: CatchupOptions) {
     this.#options = options;
+    this.config = options.config;
     this.#localId = options.identity.nodeId;
     const { config, log, clock } = options;
     const windowStart = (topic: string, now: number) => now - options.windowMs(topic);
