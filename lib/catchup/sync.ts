@@ -12,7 +12,8 @@
  * @module
  */
 import type { Clock, TimerId } from "../clock.ts";
-import { KithError } from "../errors.ts";
+import { toHex } from "../bytes.ts";
+import { KithError, ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
 import { errorFields, type LogSink } from "../log.ts";
 import {
@@ -201,6 +202,10 @@ export class CatchupSync {
     if (reconcile) this.stats.reconcileBytesReceived += size;
     else this.stats.bodyBytesReceived += size;
     try {
+      // The peer's own, as a link message: one signed by another node and relayed says nothing of this link.
+      if (toHex(envelope.origin) !== peer) {
+        throw new ProtocolError("BAD_FIELD", "a catch-up message must be the sender's own link message");
+      }
       const message = codec.verify(envelope, clock.now(), { linkPeer: peer });
       const now = clock.now();
       if (message.type === MessageType.CATCHUP_RECONCILE) this.#sessions.receive(peer, message.payload, now);
