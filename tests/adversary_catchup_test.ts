@@ -130,7 +130,7 @@ Deno.test("reconciliation that never converges is ended after maxRounds and pena
   const { maxRounds, sessionsPerMinute } = node.node.components.catchup.config;
   // Each message reopens the whole order with a fingerprint that matches nothing, on three sessions at once.
   let sent = 0;
-  for (let round = 0; round < 40; round++) {
+  for (let round = 0; round < 80; round++) {
     for (let session = 0; session < 3; session++) {
       reconcile(raw, {
         session,

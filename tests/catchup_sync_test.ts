@@ -56,7 +56,7 @@ Deno.test("a node away for 60 s while 300 messages of its topic were published r
   await lab.stop();
 });
 
-Deno.test("two halves apart for a minute, each publishing, hold the same set once the link between them is back", async () => {
+Deno.test("two halves apart for a minute, each publishing, hold the same set within seconds of one link between them coming back", async () => {
   const lab = new TopicLab(26);
   const nodes: SimNode[] = [];
   for (let i = 0; i < 4; i++) nodes.push(await lab.add({}, SHORT_REPAIR));
@@ -74,7 +74,9 @@ Deno.test("two halves apart for a minute, each publishing, hold the same set onc
   assert.equal(logIds(a2).size, 120);
   assert.equal(logIds(b2).size, 120);
   await lab.link(a2, b2); // the heal: one link between the halves
-  await lab.runUntil(() => nodes.every((node) => logIds(node).size === 240), "every node with 240", 20_000);
+  // a1 and b1 are two hops from what they lack: their neighbours reconcile with them once they caught up,
+  // well before the periodic round (30 s).
+  await lab.runUntil(() => nodes.every((node) => logIds(node).size === 240), "every node with 240", 5_000);
   const reference = logIds(a1);
   for (const node of nodes) assert.deepEqual(logIds(node), reference, `node ${node.index}`);
   await lab.stop();

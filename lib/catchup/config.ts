@@ -20,8 +20,18 @@ export interface CatchupConfig {
   reconcile: ReconcileConfig;
   /** Sessions one peer may have open with this node at once (both roles). Default 4. */
   maxSessionsPerPeer: number;
-  /** Messages one session may take before it is ended as not converging (and the peer penalised). Default 16. */
+  /**
+   * Messages one session may take. Past it the session ends: the peer is penalised (`CATCHUP_DIVERGED`) when the
+   * session learned fewer ids than it took rounds (a stall); else (a large difference) a new session carries on.
+   * An honest pair needs about twice the tree's depth, plus a round per `maxRanges` ranges of a scattered
+   * difference. Default 64.
+   */
   maxRounds: number;
+  /**
+   * Ids one session sends in `have` (what the peer lacks); past it, a new session follows. Bounds what a peer
+   * that lists nothing can make this node send. Default 4,096.
+   */
+  maxHaveIdsPerSession: number;
   /** A session silent this long is dropped, ms (no penalty: the link may be slow). Default 10 s. */
   sessionTimeoutMs: number;
   /** Sessions a peer may start per minute (twice this as a burst). Default 12. */
@@ -53,9 +63,10 @@ export const DEFAULT_CATCHUP_CONFIG: Readonly<CatchupConfig> = Object.freeze({
   enabled: true,
   intervalMs: 30_000,
   joinPeers: 3,
-  reconcile: Object.freeze({ ...DEFAULT_RECONCILE_CONFIG, maxRanges: 128 }),
+  reconcile: Object.freeze({ ...DEFAULT_RECONCILE_CONFIG, maxRanges: 224 }),
   maxSessionsPerPeer: 4,
-  maxRounds: 16,
+  maxRounds: 64,
+  maxHaveIdsPerSession: 4_096,
   sessionTimeoutMs: 10_000,
   sessionsPerMinute: 12,
   maxInFlightIdsPerPeer: 512,
@@ -91,11 +102,14 @@ export function resolveCatchupConfig(overrides: Partial<CatchupConfig> = {}): Re
       throw new ConfigError(`catchup.reconcile.${key}`, `catchup.reconcile.${key} must be an integer of at least 2`);
     }
   }
-  // An answer holds at most maxRanges + branches - 1 ranges, each listing at most listThreshold ids.
-  if (maxRanges + branches > MAX_CATCHUP_RANGES || (maxRanges + branches) * listThreshold > MAX_CATCHUP_MESSAGE_IDS) {
+  // An answer holds at most maxRanges + branches - 1 ranges and the rest of the order, each listing at most
+  // listThreshold ids.
+  if (
+    maxRanges + branches > MAX_CATCHUP_RANGES || (maxRanges + branches + 1) * listThreshold > MAX_CATCHUP_MESSAGE_IDS
+  ) {
     throw new ConfigError(
       "catchup.reconcile",
-      `catchup.reconcile: (maxRanges + branches) must be at most ${MAX_CATCHUP_RANGES}, times listThreshold at most ${MAX_CATCHUP_MESSAGE_IDS}`,
+      `catchup.reconcile: maxRanges + branches must be at most ${MAX_CATCHUP_RANGES}, and one more times listThreshold at most ${MAX_CATCHUP_MESSAGE_IDS}`,
     );
   }
   if (config.fetchBatch > MAX_CATCHUP_FETCH_IDS) {

@@ -58,6 +58,8 @@ export interface FetcherParts {
   penalise(peer: string, code: string): void;
   /** Ends catch-up with `peer` and its link. */
   cutOff(peer: string, detail: string): void;
+  /** A message of `topic` fetched from `from` was new here. */
+  onFetched?(topic: string, from: string): void;
   /** Counters. */
   stats: CatchupStats;
 }
@@ -195,7 +197,10 @@ export class CatchupFetcher {
         if (answered.has(key)) continue;
         answered.add(key);
         this.#wanted.delete(key);
-        if (sink.accept(message, body, peer)) stats.fetched++;
+        if (sink.accept(message, body, peer)) {
+          stats.fetched++;
+          this.#parts.onFetched?.(fetch.topic, peer);
+        }
       } catch (error) {
         if (!(error instanceof KithError)) throw error;
         stats.refused++;

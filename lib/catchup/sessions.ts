@@ -64,6 +64,12 @@ interface Session {
   reconciler: Reconciler;
   rounds: number;
   lastAt: number;
+  /** Ids learned either way (need and have): what the session achieved. */
+  learned: number;
+  /** Ids sent in `have`, at most `maxHaveIdsPerSession`. */
+  haveSent: number;
+  /** Whether a new session should follow this one at once (it learned more than it could send, or ran long). */
+  again: boolean;
   /** Whether the peer has answered yet (the initiator adopts its window then). */
   answered: boolean;
 }
@@ -74,6 +80,7 @@ export class ReconcileSessions {
   // peer -> session key ("m:<id>" for this node's, "t:<id>" for the peer's) -> session
   readonly #byPeer = new Map<string, Map<string, Session>>();
   readonly #starts = new Map<string, TokenBucket>();
+  readonly #ownStarts = new Map<string, TokenBucket>();
   // peer -> topics to reconcile with it once one of its sessions ends (this node's own, past the bound)
   readonly #queued = new Map<string, Set<string>>();
 
@@ -103,6 +110,15 @@ export class ReconcileSessions {
     const { config, random, stats } = this.#parts;
     const sessions = this.#sessionsOf(peer);
     if (this.has(peer, topic)) return false;
+    let mine = this.#ownStarts.get(peer);
+    if (!mine) {
+      this.#ownStarts.set(
+        peer,
+        mine = new TokenBucket(config.sessionsPerMinute / 60, 2 * config.sessionsPerMinute, now),
+      );
+    }
+    // This node starts no more sessions than its peer takes (the same allowance): the periodic round retries.
+    if (!mine.available(now)) return false;
     if (count(sessions, true) >= config.maxSessionsPerPeer) {
       let queued = this.#queued.get(peer);
       if (!queued) this.#queued.set(peer, queued = new Set());
@@ -111,8 +127,21 @@ export class ReconcileSessions {
     }
     const since = this.#parts.windowStart(topic, now);
     const reconciler = new Reconciler(this.#parts.log.items(topic, since), config.reconcile);
+    mine.take(now);
     const id = Math.floor(random() * 2 ** 32) >>> 0;
-    const session: Session = { topic, id, mine: true, since, reconciler, rounds: 1, lastAt: now, answered: false };
+    const session: Session = {
+      topic,
+      id,
+      mine: true,
+      since,
+      reconciler,
+      rounds: 1,
+      lastAt: now,
+      answered: false,
+      learned: 0,
+      haveSent: 0,
+      again: false,
+    };
     sessions.set(`m:${id}`, session);
     stats.sessionsStarted++;
     stats.rounds++;
@@ -149,6 +178,7 @@ export class ReconcileSessions {
     session.lastAt = now;
     // What the peer says it holds and this node lacks, whatever else happens to the session.
     if (payload.have.length > 0) this.#parts.claim(peer, session.topic, payload.have);
+    session.learned += payload.have.length;
     if (payload.ranges.length === 0) {
       this.#end(peer, sessions, key, now);
       stats.sessionsCompleted++;
@@ -165,13 +195,24 @@ export class ReconcileSessions {
     session.rounds++;
     stats.rounds++;
     if (session.rounds > config.maxRounds) {
+      // A session that learns ids as it goes is a large difference, not a stall: the next one carries on.
+      if (session.learned >= session.rounds) {
+        session.again = true;
+        stats.sessionsContinued++;
+      } else {
+        stats.sessionsDiverged++;
+        this.#parts.penalise(peer, "CATCHUP_DIVERGED");
+      }
       this.#end(peer, sessions, key, now);
-      stats.sessionsDiverged++;
-      this.#parts.penalise(peer, "CATCHUP_DIVERGED");
       return;
     }
     const step = session.reconciler.reconcile(decodeRanges(payload.ranges));
     if (step.need.length > 0) this.#parts.claim(peer, session.topic, step.need);
+    const room = Math.min(MAX_CATCHUP_MESSAGE_IDS, config.maxHaveIdsPerSession - session.haveSent);
+    const have = step.have.slice(0, Math.max(0, room));
+    if (have.length < step.have.length) session.again = true; // the rest in a session of its own
+    session.haveSent += have.length;
+    session.learned += step.need.length + step.have.length;
     const ranges = step.reply === undefined ? [] : encodeRanges(step.reply);
     this.#parts.send(peer, {
       topic: session.topic,
@@ -179,7 +220,7 @@ export class ReconcileSessions {
       reply: !session.mine,
       since: session.since,
       ranges,
-      have: step.have.slice(0, MAX_CATCHUP_MESSAGE_IDS),
+      have,
     });
     if (ranges.length === 0) {
       this.#end(peer, sessions, key, now);
@@ -187,10 +228,14 @@ export class ReconcileSessions {
     }
   }
 
-  /** Ends a session; one of this node's makes room for a topic waiting to be reconciled with the peer. */
+  /**
+   * Ends a session: one that left work undone is followed by a new one of this node's; one of this node's makes
+   * room for a topic waiting to be reconciled with the peer.
+   */
   #end(peer: string, sessions: Map<string, Session>, key: string, now: number): void {
     const session = sessions.get(key);
     sessions.delete(key);
+    if (session?.again && this.#parts.isIn(session.topic)) this.start(peer, session.topic, now);
     if (!session?.mine) return;
     const queued = this.#queued.get(peer);
     const next = queued?.values().next().value;
@@ -236,6 +281,9 @@ export class ReconcileSessions {
       rounds: 0,
       lastAt: now,
       answered: true,
+      learned: 0,
+      haveSent: 0,
+      again: false,
     };
     sessions.set(key, session);
     stats.sessionsAnswered++;
@@ -263,6 +311,7 @@ export class ReconcileSessions {
   peerDisconnected(peer: string): void {
     this.#byPeer.delete(peer);
     this.#starts.delete(peer);
+    this.#ownStarts.delete(peer);
     this.#queued.delete(peer);
   }
 

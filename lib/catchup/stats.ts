@@ -15,6 +15,8 @@ export interface CatchupStats {
   sessionsCompleted: number;
   /** Sessions ended past `maxRounds` (each cost the peer trust). */
   sessionsDiverged: number;
+  /** Sessions past `maxRounds` that learned ids as they went (a large difference): a new one carries on. */
+  sessionsContinued: number;
   /** Sessions dropped silent. */
   sessionsTimedOut: number;
   /** Sessions peers started that this node refused (over bounds, or of a topic it is not in). */
@@ -50,6 +52,7 @@ export function emptyCatchupStats(): CatchupStats {
     sessionsAnswered: 0,
     sessionsCompleted: 0,
     sessionsDiverged: 0,
+    sessionsContinued: 0,
     sessionsTimedOut: 0,
     sessionsRefused: 0,
     rounds: 0,

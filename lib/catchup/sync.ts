@@ -41,6 +41,13 @@ export const CATCHUP_TYPES: ReadonlySet<number> = new Set<number>([
 /** How often sessions and fetches are checked for time-outs, ms. */
 const SWEEP_MS = 1_000;
 
+/**
+ * After a fetch brought new messages of a topic, this node reconciles with the topic's other peers this much
+ * later (what came in meanwhile goes in the same sessions), so that what one node caught up spreads hop by hop
+ * instead of waiting for the periodic round; the session allowances bound how often.
+ */
+const SPREAD_DELAY_MS = 500;
+
 /** What catch-up is made of. */
 export interface CatchupOptions {
   /** This node's identity: signs nothing, but is the origin of its link messages. */
@@ -89,6 +96,8 @@ export class CatchupSync {
   readonly #server: CatchupServer;
   readonly #localId: string;
   #sweep: TimerId | undefined;
+  // topic -> the pending spread of what was fetched, and the peers that served it
+  readonly #spreads = new Map<string, { timer: TimerId; from: Set<string> }>();
   #periodic: TimerId | undefined;
   #running = false;
 
@@ -122,6 +131,7 @@ export class CatchupSync {
       send: (peer, payload) => this.#send(peer, MessageType.CATCHUP_FETCH, payload),
       penalise,
       cutOff: (peer, detail) => options.disconnect(peer, detail),
+      onFetched: (topic, from) => this.#spread(topic, from),
       stats: this.stats,
     });
     this.#server = new CatchupServer({
@@ -155,6 +165,8 @@ export class CatchupSync {
     if (this.#sweep !== undefined) clock.clearTimeout(this.#sweep);
     if (this.#periodic !== undefined) clock.clearTimeout(this.#periodic);
     this.#sweep = this.#periodic = undefined;
+    for (const { timer } of this.#spreads.values()) clock.clearTimeout(timer);
+    this.#spreads.clear();
     this.#server.stop();
   }
 
@@ -215,6 +227,24 @@ export class CatchupSync {
       if (error instanceof KithError) this.#options.penalise(peer, error.code);
       else logSink("error", "catch-up message failed", { peer: peer.slice(0, 16), ...errorFields(error) });
     }
+  }
+
+  /** New messages of `topic` came from `from`: the topic's other peers are reconciled with shortly. */
+  #spread(topic: string, from: string): void {
+    const pending = this.#spreads.get(topic);
+    if (pending) {
+      pending.from.add(from);
+      return;
+    }
+    const timer = this.#options.clock.setTimeout(() => {
+      const spread = this.#spreads.get(topic);
+      this.#spreads.delete(topic);
+      if (!this.#running || !this.#options.joined().includes(topic)) return;
+      for (const peer of this.#options.peersIn(topic)) {
+        if (!spread?.from.has(peer) && this.#options.speaks(peer)) this.#start(peer, topic);
+      }
+    }, SPREAD_DELAY_MS);
+    this.#spreads.set(topic, { timer, from: new Set([from]) });
   }
 
   #start(peer: string, topic: string): boolean {

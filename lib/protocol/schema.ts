@@ -304,7 +304,7 @@ function readField(field: Field, value: unknown, path: string): unknown {
 /**
  * The ranges of a CATCHUP_RECONCILE: at most {@link MAX_CATCHUP_RANGES} arrays `[timestamp, id]` (skip),
  * `[timestamp, id, fingerprint]` or `[timestamp, id, [ids]]`; `timestamp` 0 is the end of the order and only the
- * last range may have it; ids of a bound are empty or 32 bytes; a fingerprint is 16 bytes; a range lists at most
+ * last range may have it; a bound's id is at most 32 bytes (a prefix); a fingerprint is 16 bytes; a range lists at most
  * {@link MAX_CATCHUP_RANGE_IDS} ids and the message at most {@link MAX_CATCHUP_MESSAGE_IDS}. Checked before any
  * of it is used, so a hostile message costs its size and no more.
  */
@@ -325,9 +325,7 @@ function readRanges(value: unknown, path: string): unknown[] {
     if (timestamp === 0 && i !== value.length - 1) {
       throw badField(`${at}.timestamp`, "only the last range may end at the end");
     }
-    if (!(id instanceof Uint8Array) || (id.length !== 0 && id.length !== 32)) {
-      throw badField(`${at}.id`, "expected 0 or 32 bytes");
-    }
+    if (!(id instanceof Uint8Array) || id.length > 32) throw badField(`${at}.id`, "expected at most 32 bytes");
     if (range.length === 2) return { timestamp, id, mode: 0, value: new Uint8Array(0) };
     if (data instanceof Uint8Array) {
       if (data.length !== 16) throw badField(`${at}.fingerprint`, "expected 16 bytes");

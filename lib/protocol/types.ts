@@ -381,7 +381,7 @@ export interface CatchupRangeFields {
    * previous range's upper bound (the first range's from 0), so bounds only grow.
    */
   timestamp: number;
-  /** The upper bound's id: empty, or 32 bytes. */
+  /** The upper bound's id, or its shortest distinguishing prefix: at most 32 bytes (empty: any id at that timestamp). */
   id: Uint8Array;
   /** 0 the range is settled (skip), 1 a fingerprint, 2 the sender's ids in it. */
   mode: number;
