@@ -678,16 +678,14 @@ export class KithNode {
   }
 
   /**
-   * Where fetched messages go (until the topic delivery of issue 25 replaces it): into the log, recorded as
-   * seen (so that gossip does not deliver it again), and to the subscribers, once.
+   * Where fetched messages go (until the topic delivery of issue 25 replaces it): into the log, and, unless seen
+   * already, recorded as seen (so that gossip does not deliver it again) and to the subscribers, once.
    */
   #catchupSink(log: TopicLog, storage: Storage): CatchupSink {
     return {
       accept: (envelope, encoded, from) => {
         const message = envelope as Message;
-        if (message.type !== MessageType.CUSTOM_DATA || log.has(message.id) || storage.hasSeen(message.id)) {
-          return false;
-        }
+        if (message.type !== MessageType.CUSTOM_DATA || log.has(message.id)) return false;
         const now = this.#clock.now();
         const entry = {
           id: message.id,
@@ -697,8 +695,12 @@ export class KithNode {
           envelope: encoded,
         };
         if (!log.append(entry, now)) return false;
-        storage.recordSeen({ messageId: message.id, timestamp: now, senderId: from });
-        this.#subscriptions.deliver(message, { nodeId: from });
+        // Into the log whatever happened before (a restart empties this memory log, not the seen ids), and to
+        // the subscribers only if no copy reached them yet.
+        if (!storage.hasSeen(message.id)) {
+          storage.recordSeen({ messageId: message.id, timestamp: now, senderId: from });
+          this.#subscriptions.deliver(message, { nodeId: from });
+        }
         return true;
       },
     };

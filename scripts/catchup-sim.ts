@@ -13,6 +13,11 @@
  * - partition: 20 nodes in two halves of 10 apart for a minute, each half publishing 500; the halves link again.
  *   Prints how long until every node holds the same 1,000.
  *
+ * - churn (`--nodes 1000`): nodes each dialing 4 others at random, then keeping their outbound slots filled; 300 messages published over 60 s from live
+ *   nodes while 30% of the nodes crash, each at a random time, and restart 10 s later with the same identity and
+ *   storage (their topic log, in memory until the SQLite log, starts empty) and dial 4 live nodes. Prints the
+ *   share of (live node, message) pairs held 30 s after the last publish.
+ *
  * Prints one JSON line per run; `result` is a pure function of the arguments and seed.
  *
  * @module
@@ -48,8 +53,15 @@ class Lab {
   readonly nodes: SimNode[] = [];
   readonly #repairWindowMs: number;
   readonly #retention: (topic: string) => Readonly<TopicRetention>;
+  readonly #config: Partial<NetworkConfig>;
 
-  constructor(seed: number, repairWindowMs: number, retention: Readonly<TopicRetention> = DEFAULT_TOPIC_RETENTION) {
+  constructor(
+    seed: number,
+    repairWindowMs: number,
+    retention: Readonly<TopicRetention> = DEFAULT_TOPIC_RETENTION,
+    config: Partial<NetworkConfig> = FIXED,
+  ) {
+    this.#config = config;
     this.network = new SimNetwork(this.clock, seededRandom(seed), {
       minLatencyMs: 10,
       maxLatencyMs: 80,
@@ -61,19 +73,25 @@ class Lab {
   }
 
   async add(): Promise<SimNode> {
+    const node = await this.start(this.nodes.length);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Starts node `index` (again, from `restart`'s identity and storage), subscribed to the topic. */
+  async start(index: number, restart?: SimNode): Promise<SimNode> {
     const node = await startSimNode(
       this.network,
-      this.nodes.length,
+      index,
       this.random,
-      FIXED,
+      this.#config,
       "default",
       { repairWindowMs: this.#repairWindowMs },
-      undefined,
+      restart && { identity: restart.identity, storage: restart.storage },
       {},
       { topicRetention: this.#retention },
     );
     node.node.subscribe(TOPIC);
-    this.nodes.push(node);
     return node;
   }
 
@@ -298,10 +316,82 @@ async function partition(seed: number) {
   return result;
 }
 
+/** `nodes` nodes, 30% of them crashing and restarting while 300 messages are published. */
+async function churn(seed: number, count: number) {
+  // Nodes keep their outbound slots filled from their address books, as they would: a node whose peers crashed
+  // dials others, and a restarted one rejoins.
+  const lab = new Lab(seed, 240_000, DEFAULT_TOPIC_RETENTION, { trustExchangeIntervalMs: 3_600_000 });
+  const random = seededRandom(seed + 11);
+  const pick = (n: number) => Math.floor(random() * n);
+  for (let i = 0; i < count; i++) await lab.add();
+  const nodes = lab.nodes;
+  for (const node of nodes) {
+    for (let k = 0; k < 4; k++) {
+      const other = nodes[pick(count)];
+      if (other !== node) void node.node.connect(other.address).catch(() => {});
+    }
+  }
+  await lab.run(5_000);
+  const down = new Set<number>();
+  const victims = new Set<number>();
+  while (victims.size < Math.floor(0.3 * count)) victims.add(pick(count));
+  for (const index of victims) {
+    lab.clock.setTimeout(() => {
+      nodes[index].crash();
+      down.add(index);
+      lab.clock.setTimeout(() => {
+        void lab.start(index, nodes[index]).then((node) => {
+          nodes[index] = node;
+          down.delete(index);
+          for (let k = 0; k < 4; k++) {
+            const other = nodes[pick(count)];
+            if (other !== node && !down.has(other.index)) void node.node.connect(other.address).catch(() => {});
+          }
+        });
+      }, 10_000);
+    }, 5_000 + pick(45_000));
+  }
+  const published: Uint8Array[] = [];
+  for (let i = 0; i < 300; i++) {
+    const live = nodes.filter((_, index) => !down.has(index));
+    const origin = live[pick(live.length)];
+    const hex = origin.node.broadcast(`message ${i}`, { topic: TOPIC });
+    published.push(Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16)));
+    await lab.run(200);
+  }
+  const settle = async () => {
+    const live = nodes.filter((_, index) => !down.has(index));
+    let held = 0;
+    for (const node of live) for (const id of published) if (node.node.components.topicLog.has(id)) held++;
+    return { live: live.length, ratio: Number((held / (live.length * published.length)).toFixed(4)) };
+  };
+  await lab.run(10_000);
+  const at10 = await settle();
+  await lab.run(20_000);
+  const at30 = await settle();
+  const restarted = [...victims].map((index) => nodes[index]);
+  const result = {
+    scenario: "churn",
+    nodes: count,
+    churned: victims.size,
+    published: published.length,
+    liveAtEnd: at30.live,
+    heldAfter10s: at10.ratio,
+    heldAfter30s: at30.ratio,
+    fetchedByRestarted: restarted.reduce((n, node) => n + node.node.stats().catchup.fetched, 0),
+  };
+  await lab.stop();
+  return result;
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { seed: { type: "string", default: "1" }, scenario: { type: "string", default: "all" } },
+    options: {
+      seed: { type: "string", default: "1" },
+      scenario: { type: "string", default: "all" },
+      nodes: { type: "string", default: "1000" },
+    },
   });
   const seed = Number(values.seed);
   const scenario = values.scenario;
@@ -326,5 +416,9 @@ if (import.meta.main) {
   if (scenario === "all" || scenario === "partition") {
     const t = performance.now();
     print(await partition(seed), t);
+  }
+  if (scenario === "churn") {
+    const t = performance.now();
+    print(await churn(seed, Number(values.nodes)), t);
   }
 }

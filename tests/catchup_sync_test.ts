@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.ts";
-import type { SimNode } from "../lib/sim/node.ts";
-import { inbox, isLinked, TopicLab } from "./_topic_lab.ts";
+import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+import { FIXED, inbox, isLinked, TopicLab } from "./_topic_lab.ts";
 import type { SimNodeOptions } from "./_sim_lab.ts";
 
 const TOPIC = "chat";
@@ -79,5 +79,33 @@ Deno.test("two halves apart for a minute, each publishing, hold the same set wit
   await lab.runUntil(() => nodes.every((node) => logIds(node).size === 240), "every node with 240", 5_000);
   const reference = logIds(a1);
   for (const node of nodes) assert.deepEqual(logIds(node), reference, `node ${node.index}`);
+  await lab.stop();
+});
+
+Deno.test("a node restarted with its seen ids but an empty log refills the log from its peers, and delivers only what it never had", async () => {
+  const lab = new TopicLab(27);
+  const [a, b] = [await lab.add({}, SHORT_REPAIR), await lab.add({}, SHORT_REPAIR)];
+  a.node.subscribe(TOPIC);
+  b.node.subscribe(TOPIC);
+  await lab.link(a, b);
+  await publish(lab, a, 20, 2_000);
+  await lab.run(1_000);
+  assert.equal(logIds(b).size, 20);
+  b.crash();
+  await lab.run(1_000);
+  await publish(lab, a, 30, 30_000);
+  await lab.run(10_000);
+  const back = await startSimNode(lab.network, b.index, lab.random, FIXED, "default", SHORT_REPAIR.gossip, {
+    identity: b.identity,
+    storage: b.storage,
+  });
+  lab.nodes[b.index] = back;
+  back.node.subscribe(TOPIC);
+  const received = inbox(back);
+  await lab.link(back, a);
+  await lab.runUntil(() => logIds(back).size === 50, "the log refilled", 10_000);
+  await lab.run(2_000);
+  assert.deepEqual(logIds(back), logIds(a));
+  assert.equal(received.length, 30, "the 20 it had before its restart are not delivered again");
   await lab.stop();
 });
