@@ -359,16 +359,16 @@ async function churn(seed: number, count: number) {
     published.push(Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16)));
     await lab.run(200);
   }
-  const settle = async () => {
+  const settle = () => {
     const live = nodes.filter((_, index) => !down.has(index));
     let held = 0;
     for (const node of live) for (const id of published) if (node.node.components.topicLog.has(id)) held++;
     return { live: live.length, ratio: Number((held / (live.length * published.length)).toFixed(4)) };
   };
   await lab.run(10_000);
-  const at10 = await settle();
+  const at10 = settle();
   await lab.run(20_000);
-  const at30 = await settle();
+  const at30 = settle();
   const restarted = [...victims].map((index) => nodes[index]);
   const result = {
     scenario: "churn",
