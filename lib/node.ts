@@ -13,6 +13,7 @@
  * @module
  */
 import { toHex } from "./bytes.ts";
+import { CATCHUP_TYPES, type CatchupConfig, CatchupSync, resolveCatchupConfig } from "./catchup/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
@@ -33,7 +34,7 @@ import { type GossipConfig, type GossipProtocol, type MessageHandler, resolveGos
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { reasonName, type Transport } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager } from "./peers/mod.ts";
-import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { DEFAULT_PROTOCOL_LIMITS, DisconnectReason, type Message, MessageCodec, MessageType } from "./protocol/mod.ts";
 import { defaultLogSink, type LogSink } from "./log.ts";
 import type { Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
@@ -60,7 +61,7 @@ import {
   topicRetention,
   type TopicsConfig,
 } from "./topics/mod.ts";
-import { AGENT, AGENT_WITHOUT_DHT, announces, TOPICS_CAPABILITY } from "./version.ts";
+import { AGENT, AGENT_WITHOUT_DHT, announces, CATCHUP_CAPABILITY, TOPICS_CAPABILITY } from "./version.ts";
 import { NodeDht } from "./node_dht.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
@@ -139,6 +140,8 @@ export class KithNode {
   readonly #inbox: DirectInbox;
   readonly #requestHandlers = new Map<string, RequestHandler>();
   #direct: DirectChannel | undefined;
+  readonly #catchupConfig: Readonly<CatchupConfig>;
+  #catchup: CatchupSync | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -162,6 +165,7 @@ export class KithNode {
       componentConfigs(this.config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
     );
     this.#inbox = new DirectInbox(this.#log);
+    this.#catchupConfig = resolveCatchupConfig(options.catchup);
   }
 
   /** This node's id (hex); available once started. */
@@ -315,8 +319,9 @@ export class KithNode {
         if (message.type === MessageType.CUSTOM_DATA) this.#delivery!.acceptLive(message, from.nodeId);
         else this.#subscriptions.deliver(message, from.nodeId);
       },
-      onPeerTopics: () => {
+      onPeerTopics: (nodeId) => {
         for (const wake of [...this.#topicWaiters]) wake();
+        this.#catchup?.peerTopics(nodeId);
       },
       roundMs: this.config.peerMaintenanceIntervalMs,
       dhtSource: dht && {
@@ -334,6 +339,32 @@ export class KithNode {
       isIn: (topic) => topics.gossipOf(topic) !== undefined,
       deliver: (message, from, missing) => this.#subscriptions.deliver(message, from, missing),
       config: parts.causal,
+      logSink: this.#log,
+    });
+    const speaksCatchup = (nodeId: string) => {
+      const peer = peers.activePeer(nodeId);
+      return peer !== undefined && announces(peer.connection.agent, CATCHUP_CAPABILITY);
+    };
+    const catchup = this.#catchup = new CatchupSync({
+      identity,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      codec,
+      config: this.#catchupConfig,
+      log: topicLog,
+      // Fetched messages take the live path's way to the application: exactly once, logged, in causal order.
+      sink: this.#delivery,
+      windowMs: (topic) => retention(topic).maxAgeMs,
+      maxMessageBytes: (topic) =>
+        this.#topicsConfig.topicSettings[topic]?.maxMessageBytes ?? gossip.config.maxApplicationPayloadBytes,
+      joined: () => topics.topics().map((t) => t.topic),
+      peersIn: (topic) => topics.topicPeers(topic),
+      speaks: speaksCatchup,
+      send: (nodeId, bytes) => peers.activePeer(nodeId)?.connection.sendEncoded(bytes) ?? false,
+      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      disconnect: (nodeId, detail) => {
+        void peers.activePeer(nodeId)?.connection.close(DisconnectReason.PROTOCOL_ERROR, detail);
+      },
       logSink: this.#log,
     });
     this.#trustExchange = new TrustExchange({
@@ -364,6 +395,7 @@ export class KithNode {
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
+      else if (CATCHUP_TYPES.has(envelope.type)) catchup.receive(peer.nodeId, envelope);
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         // With the DHT off, as any type this node does not speak; with it on, refused from peers without dht/1.
         if (dht) dht.receive(peer.connection, envelope);
@@ -389,6 +421,7 @@ export class KithNode {
       topics.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
       dht?.peerDisconnected(peer.nodeId);
+      catchup.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
         reason: reasonName(info.reason),
@@ -414,6 +447,7 @@ export class KithNode {
       finder.want(topic);
       if (topic !== "") dht?.provideTopic(topic);
     }
+    catchup.start();
     this.#trustExchange.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
@@ -491,6 +525,7 @@ export class KithNode {
       this.#topics.join(topic);
       this.#finder?.want(topic);
       this.#dht?.provideTopic(topic);
+      this.#catchup?.joined(topic);
     } else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
       throw new KithError(
         "TOO_MANY_TOPICS",
@@ -724,6 +759,7 @@ export class KithNode {
       signatureChecks: { ...this.#verifier!.stats },
       topicLog: topicLogStats(this.#require(this.#topicLog, "stats")),
       topicDelivery: this.#require(this.#delivery, "stats").stats,
+      catchup: { ...this.#require(this.#catchup, "stats").stats },
     };
   }
 
@@ -741,6 +777,7 @@ export class KithNode {
       dht: this.#dht,
       topicLog: this.#require(this.#topicLog, "components"),
       topicDelivery: this.#require(this.#delivery, "components"),
+      catchup: this.#require(this.#catchup, "components"),
     };
   }
 
@@ -768,6 +805,7 @@ export class KithNode {
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#direct?.stop();
+    this.#catchup?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();
     await this.#dht?.stop();

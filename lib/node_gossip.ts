@@ -52,7 +52,7 @@ export interface TopicParts {
   /** Hands a verified first-seen application message to the subscribers. */
   deliver: (message: Message, from: GossipSender) => void;
   /** Called when a peer's topics changed. */
-  onPeerTopics: () => void;
+  onPeerTopics: (nodeId: string) => void;
   /** The finder's round, ms (the peer maintenance interval). */
   roundMs: number;
   /** The DHT's rendezvous, asked after peer exchange; none when the DHT is off. */

@@ -4,7 +4,15 @@
  *
  * @module
  */
-import type { TopicDelivery, TopicDeliveryStats, TopicLog, TopicLogSummary } from "./catchup/mod.ts";
+import type {
+  CatchupConfig,
+  CatchupStats,
+  CatchupSync,
+  TopicDelivery,
+  TopicDeliveryStats,
+  TopicLog,
+  TopicLogSummary,
+} from "./catchup/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { NetworkConfig, PresetName } from "./config.ts";
 import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
@@ -61,6 +69,8 @@ export interface NodeOptions {
   gossip?: Partial<GossipConfig>;
   /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
   direct?: Partial<DirectConfig>;
+  /** Catch-up settings over {@link DEFAULT_CATCHUP_CONFIG}. Checked by the constructor. */
+  catchup?: Partial<CatchupConfig>;
 }
 
 /**
@@ -93,6 +103,8 @@ export interface NodeComponents {
    * it each first-seen message, catch-up each message fetched from a peer (`accept`).
    */
   topicDelivery: TopicDelivery;
+  /** Its catch-up with peers. */
+  catchup: CatchupSync;
 }
 
 /** What a node's topic log holds. */
@@ -135,6 +147,8 @@ export interface NodeStats {
   topicLog: TopicLogStats;
   /** Topic delivery: taken, duplicates, in order, waited, delivered with predecessors missing, the causal buffer. */
   topicDelivery: TopicDeliveryStats;
+  /** Catch-up: sessions, rounds, bytes of reconciliation and of bodies, fetched, refused (lib/catchup/stats.ts). */
+  catchup: CatchupStats;
 }
 
 /**

@@ -119,7 +119,18 @@ export interface TrustConfig {
  * honest clock problem and costs little.
  */
 export const DEFAULT_PENALTIES: Readonly<
-  Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE" | "WRONG_TOPIC" | "TOO_MANY_TOPICS", number>
+  Record<
+    | ProtocolErrorCode
+    | "RATE_LIMITED"
+    | "SPAM"
+    | "BROKEN_PROMISE"
+    | "WRONG_TOPIC"
+    | "TOO_MANY_TOPICS"
+    | "CATCHUP_UNSERVED"
+    | "CATCHUP_DIVERGED"
+    | "CATCHUP_UNSOLICITED",
+    number
+  >
 > = Object
   .freeze({
     BAD_SIGNATURE: 0.2,
@@ -142,6 +153,13 @@ export const DEFAULT_PENALTIES: Readonly<
     WRONG_TOPIC: 0.1,
     // A subscription message naming more topics than a peer may be in.
     TOO_MANY_TOPICS: 0.1,
+    // Catch-up (lib/catchup/): ids a peer claimed and did not serve, once per fetch (an id it says retention
+    // dropped is excused within an allowance); past a bound the peer is cut off as well.
+    CATCHUP_UNSERVED: 0.05,
+    // A reconciliation session that did not settle within its rounds: an honest peer settles in a few.
+    CATCHUP_DIVERGED: 0.1,
+    // A fetched body that is not one of the ids asked of that peer.
+    CATCHUP_UNSOLICITED: 0.1,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

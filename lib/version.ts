@@ -28,11 +28,19 @@ export const TOPICS_CAPABILITY = "topics/1";
  */
 export const DHT_CAPABILITY = "dht/1";
 
+/**
+ * The capability a node announces in its handshake agent when it catches up topics (docs/protocol.md,
+ * "Catch-up"): it sends and takes CATCHUP_RECONCILE, CATCHUP_FETCH and CATCHUP_BODIES. A node sends those only
+ * to peers that announce it; an older kith gets nothing new.
+ */
+export const CATCHUP_CAPABILITY = "catchup/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
-export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${DHT_CAPABILITY}`;
+export const AGENT =
+  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${DHT_CAPABILITY}`;
 
 /** The agent of a node with the DHT off: {@link AGENT} without {@link DHT_CAPABILITY}. */
-export const AGENT_WITHOUT_DHT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY}`;
+export const AGENT_WITHOUT_DHT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {

@@ -19,6 +19,7 @@
  *   deno task chaos -- --scenario ihave [--rate 900] [--duration 10] [--ids 256]
  *   deno task chaos -- --scenario silent [--duration 40] [--rate 10]
  *   deno task chaos -- --scenario topics [--duration 20] [--honest 6] [--rate 20] [--attackers 2] [--sybils 12]
+ *   deno task chaos -- --scenario catchup [--messages 500] [--attackers 2]
  *
  * Prints one JSON line per scenario. Loopback only; every loop is bounded in
  * count and time.
@@ -37,6 +38,7 @@ import { dialpolicy } from "./chaos/dialpolicy.ts";
 import { handshake } from "./chaos/handshake.ts";
 import { ihave } from "./chaos/ihave.ts";
 import { silent } from "./chaos/silent.ts";
+import { catchup } from "./chaos/catchup.ts";
 import { topics } from "./chaos/topics.ts";
 import { iwant } from "./chaos/iwant.ts";
 import { cipher } from "./chaos/cipher.ts";
@@ -776,10 +778,17 @@ if (import.meta.main) {
         sybils: Number(args.sybils),
       });
       break;
+    case "catchup":
+      result = await catchup({
+        // --messages and --attackers are shared with other scenarios (defaults 200, 50); this one's own are 500 and 2.
+        messages: Deno.args.some((a) => a.startsWith("--messages")) ? Number(args.messages) : 500,
+        attackers: Deno.args.some((a) => a.startsWith("--attackers")) ? Number(args.attackers) : 2,
+      });
+      break;
     default:
       console.error(
         "chaos: --scenario must be byzantine, flood, hostile, eclipse, sybil, churn, iwant, handshake, sse, relay, " +
-          "addrflood, addrclaim, cipher, trustchain, dialpolicy, ihave, silent or topics",
+          "addrflood, addrclaim, cipher, trustchain, dialpolicy, ihave, silent, topics or catchup",
       );
       Deno.exit(2);
   }

@@ -87,6 +87,19 @@ function sampleMessages(identity: Identity): Uint8Array[] {
       providers: [{ nodeId: b32(5), address: "127.0.0.2:9", expiresAt: NOW }],
       records: [],
     },
+    19: {
+      topic: "chat",
+      session: 3,
+      reply: false,
+      since: NOW - 60_000,
+      ranges: [
+        { timestamp: NOW + 1, id: b32(14).slice(0, 2), mode: 1, value: new Uint8Array(16).fill(6) },
+        { timestamp: 0, id: new Uint8Array(0), mode: 2, value: [b32(15)] },
+      ],
+      have: [b32(16)],
+    },
+    20: { topic: "chat", requestId: 4, ids: [b32(17), b32(18)] },
+    21: { topic: "chat", requestId: 4, bodies: [new Uint8Array(40).fill(7)], missing: [b32(19)] },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

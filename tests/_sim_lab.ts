@@ -6,10 +6,14 @@
  */
 import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
+import type { NodeOptions } from "../lib/node.ts";
 import { type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+
+/** A simulated node's options beyond its configuration. */
+export type SimNodeOptions = Pick<NodeOptions, "gossip" | "catchup">;
 
 /** How a {@link SimLab} is made. */
 export interface SimLabOptions {
@@ -44,9 +48,23 @@ export class SimLab {
     this.#stepMs = options.stepMs ?? 10;
   }
 
-  /** Starts node i (the next index) with `config` over the base settings. */
-  async startNode(config: Partial<NetworkConfig> = {}): Promise<SimNode> {
-    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...this.#base, ...config });
+  /**
+   * Starts node i (the next index) with `config` over the base settings; `options` are gossip settings over the
+   * configuration's and a node's other options (catch-up, topic retention).
+   */
+  async startNode(config: Partial<NetworkConfig> = {}, options: SimNodeOptions = {}): Promise<SimNode> {
+    const { gossip = {}, ...extra } = options;
+    const node = await startSimNode(
+      this.network,
+      this.nodes.length,
+      this.random,
+      { ...this.#base, ...config },
+      "default",
+      gossip,
+      undefined,
+      {},
+      extra,
+    );
     this.nodes.push(node);
     return node;
   }

@@ -22,7 +22,7 @@ import { randomBytes, seededRandom } from "../lib/random.ts";
 import type { VirtualClock } from "../lib/sim/clock.ts";
 import type { SimNode } from "../lib/sim/node.ts";
 import type { Connection } from "../lib/transport/mod.ts";
-import { SimLab } from "./_sim_lab.ts";
+import { SimLab, type SimNodeOptions } from "./_sim_lab.ts";
 
 const codec = new MessageCodec();
 
@@ -60,9 +60,9 @@ export class TopicLab extends SimLab {
     super({ networkSeed: seed, random: seededRandom(seed + 1_000), base: FIXED });
   }
 
-  /** Starts node i (the next index) with `config` over {@link FIXED}. */
-  add(config: Partial<NetworkConfig> = {}): Promise<SimNode> {
-    return this.startNode(config);
+  /** Starts node i (the next index) with `config` over {@link FIXED}, and `options` (catch-up, gossip). */
+  add(config: Partial<NetworkConfig> = {}, options: SimNodeOptions = {}): Promise<SimNode> {
+    return this.startNode(config, options);
   }
 
   /** Links `a` to `b` (a dials). */

@@ -80,6 +80,25 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     providers: [{ nodeId: bytes32(15), address: "127.0.0.9:7400", expiresAt: NOW + 1 }],
     records: [],
   },
+  [MessageType.CATCHUP_RECONCILE]: {
+    topic: "chat",
+    session: 9,
+    reply: false,
+    since: NOW - 60_000,
+    ranges: [
+      { timestamp: NOW, id: bytes32(16), mode: 1, value: new Uint8Array(16).fill(17) },
+      { timestamp: 5, id: new Uint8Array(0), mode: 0, value: new Uint8Array(0) },
+      { timestamp: 0, id: new Uint8Array(0), mode: 2, value: [bytes32(18)] },
+    ],
+    have: [bytes32(19)],
+  },
+  [MessageType.CATCHUP_FETCH]: { topic: "chat", requestId: 4, ids: [bytes32(20), bytes32(21)] },
+  [MessageType.CATCHUP_BODIES]: {
+    topic: "chat",
+    requestId: 4,
+    bodies: [new Uint8Array([1, 2])],
+    missing: [bytes32(21)],
+  },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

@@ -11,8 +11,12 @@
  * - a list of ids: compared with its own ids in the range, which settles the range both ways: the receiver
  *   now knows what it lacks (`need`) and what the sender lacks (`have`), and handles both (it asks for the
  *   first and sends the second, outside this module).
- * Ranges past a message's last one are settled. Rounds are bounded: each answer is at most `maxRanges`
- * ranges; what does not fit is left for a later session.
+ * Ranges past a message's last one are settled. Each answer is at most `maxRanges` ranges (and one split):
+ * when the message asks more, the rest of the order goes back as one range, still in question, so that a large
+ * difference takes more rounds, never a later session.
+ *
+ * A bound between two items is as short as tells them apart: the later one's timestamp alone when the earlier
+ * one's is smaller, else the shortest prefix of the later one's id that the earlier one's is below.
  *
  * A fingerprint is the first 16 bytes of SHA-256 over the ids' sum modulo 2^256 and their count: the sum
  * makes it independent of order and of how a range is cut. A sum is easy to match with chosen values, but
@@ -66,6 +70,9 @@ export const DEFAULT_RECONCILE_CONFIG: Readonly<ReconcileConfig> = Object.freeze
   branches: 16,
   maxRanges: 1_024,
 });
+
+/** Most items a part of a split range is listed with rather than fingerprinted (a list of 2 ids costs 4 fingerprints). */
+const SPLIT_LIST_MAX = 2;
 
 /** The end of the order. */
 export const END: SyncBound = Object.freeze({ timestamp: Infinity, id: new Uint8Array(0) });
@@ -143,7 +150,9 @@ export class Reconciler {
     const need: Uint8Array[] = [], have: Uint8Array[] = [];
     let start = 0; // index of my first item in the current range
     let pending = false; // whether the reply asks anything yet
+    let handled = 0;
     for (const range of message) {
+      handled++;
       const end = this.#indexOf(range.upper, start);
       if ("skip" in range) {
         this.#push(reply, { upper: range.upper, skip: true });
@@ -164,13 +173,25 @@ export class Reconciler {
         const size = end - start, parts = this.config.branches;
         for (let p = 0; p < parts; p++) {
           const from = start + Math.floor((size * p) / parts), to = start + Math.floor((size * (p + 1)) / parts);
-          const upper = p === parts - 1 ? range.upper : boundAt(this.#items[to]);
-          this.#push(reply, this.#describe(from, to, upper));
+          const upper = p === parts - 1 ? range.upper : boundBetween(this.#items[to - 1], this.#items[to]);
+          // A part of a split is a fingerprint unless nearly empty: listing a differing range's ids in 16 small
+          // lists would send all of them, when most parts match and cost a fingerprint each.
+          this.#push(
+            reply,
+            to - from <= SPLIT_LIST_MAX
+              ? { upper, ids: this.#items.slice(from, to).map((item) => item.id) }
+              : { upper, fingerprint: fingerprint(this.#items.slice(from, to)) },
+          );
         }
         pending = true;
       }
       start = end;
       if (reply.length >= this.config.maxRanges) break;
+    }
+    if (handled < message.length) {
+      // What did not fit stays in question: the rest of the order, as one range, for the next round.
+      this.#push(reply, this.#describe(start, this.#items.length, END));
+      pending = true;
     }
     return { reply: pending ? trimSkips(reply) : undefined, need, have };
   }
@@ -201,9 +222,14 @@ export class Reconciler {
   }
 }
 
-/** The bound just at `item`. */
-function boundAt(item: SyncItem): SyncBound {
-  return { timestamp: item.timestamp, id: item.id };
+/** The shortest bound that `before` is below and `item` is not (see the module docs). */
+function boundBetween(before: SyncItem | undefined, item: SyncItem): SyncBound {
+  if (before === undefined || before.timestamp < item.timestamp) {
+    return { timestamp: item.timestamp, id: new Uint8Array(0) };
+  }
+  let shared = 0;
+  while (shared < item.id.length && before.id[shared] === item.id[shared]) shared++;
+  return { timestamp: item.timestamp, id: item.id.slice(0, shared + 1) };
 }
 
 /** A trailing skip says nothing (the message ends there anyway). */

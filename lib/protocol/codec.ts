@@ -16,6 +16,7 @@ import { badField, isMessageType, readPayload } from "./schema.ts";
 import {
   type Envelope,
   LINK_AUTHENTICATED_TYPES,
+  MAX_CATCHUP_MESSAGE_IDS,
   type Message,
   MESSAGE_TYPE_NAMES,
   MessageType,
@@ -49,6 +50,12 @@ export interface VerifyOptions {
    * {@link LINK_AUTHENTICATED_TYPES}; otherwise a missing signature is `UNSIGNED`.
    */
   linkPeer?: string;
+}
+
+/** Options of {@link MessageCodec.verifyFromLog}. */
+export interface LogVerifyOptions {
+  /** The oldest timestamp taken, ms since the epoch: the start of the retention window the message is fetched for. */
+  notBefore: number;
 }
 
 /**
@@ -85,7 +92,8 @@ export class MessageCodec {
       // is the frame itself; the payload limit is checked in parse() with
       // its own error code.
       maxBinLength: 0x7fffffff,
-      maxArrayLength: Math.max(9, MAX_PEER_LIST, MAX_DIGEST_IDS),
+      // The longest list any schema takes (a CATCHUP_RECONCILE's ids); each schema bounds its own lists after.
+      maxArrayLength: Math.max(9, MAX_PEER_LIST, MAX_DIGEST_IDS, MAX_CATCHUP_MESSAGE_IDS),
       maxMapLength: 0,
       maxExtLength: 0,
     });
@@ -216,6 +224,33 @@ export class MessageCodec {
   }
 
   /**
+   * Checks a signed message fetched from a peer's topic log (catch-up), which may be older than live gossip's
+   * `maxMessageAgeMs`: its timestamp must be at or after `options.notBefore` (the retention window it was
+   * fetched for) and not beyond the clock skew; then everything {@link MessageCodec.verify} checks, with a
+   * signature required (a log holds no link messages). Live gossip never comes this way: its freshness rule
+   * stays as it is.
+   *
+   * @throws {ProtocolError} `STALE_TIMESTAMP` before the window, `UNSIGNED` without a signature, or as `verify`
+   */
+  verifyFromLog(envelope: Envelope, now: number, options: LogVerifyOptions): Message {
+    if (envelope.signature.length === 0) {
+      throw new ProtocolError("UNSIGNED", "a message from a topic log must be signed");
+    }
+    if (envelope.timestamp < options.notBefore) {
+      throw new ProtocolError(
+        "STALE_TIMESTAMP",
+        `message is ${options.notBefore - envelope.timestamp} ms before the window`,
+      );
+    }
+    // Only the window differs from verify(): the future bound and every other check are the same.
+    const message = this.#checkAllButSignature(envelope, now, {}, options.notBefore);
+    if (!verifySignature(envelope.signature, envelope.id, envelope.publicKey)) {
+      throw new ProtocolError("BAD_SIGNATURE", "signature does not verify");
+    }
+    return message;
+  }
+
+  /**
    * Everything {@link MessageCodec.verify} checks except the signature itself, for a caller that checks
    * signatures elsewhere (on a helper thread). An unsigned envelope is accepted here only as
    * `verify` accepts it (a link message from the session's own peer); a signed one must then have its
@@ -224,7 +259,12 @@ export class MessageCodec {
    * @throws {ProtocolError}
    */
   verifyAllButSignature(envelope: Envelope, now: number, options: VerifyOptions = {}): Message {
-    if (envelope.timestamp < now - this.limits.maxMessageAgeMs) {
+    return this.#checkAllButSignature(envelope, now, options, now - this.limits.maxMessageAgeMs);
+  }
+
+  /** The checks of {@link MessageCodec.verifyAllButSignature}, with the oldest timestamp taken as `notBefore`. */
+  #checkAllButSignature(envelope: Envelope, now: number, options: VerifyOptions, notBefore: number): Message {
+    if (envelope.timestamp < notBefore) {
       throw new ProtocolError("STALE_TIMESTAMP", `message is ${now - envelope.timestamp} ms old`);
     }
     if (envelope.timestamp > now + this.limits.maxClockSkewMs) {

@@ -53,6 +53,10 @@ export {
 } from "./limits.ts";
 export {
   type ApplicationPayload,
+  type CatchupBodiesPayload,
+  type CatchupFetchPayload,
+  type CatchupRangeFields,
+  type CatchupReconcilePayload,
   type DhtProviderFields,
   type DhtRecordFields,
   type DhtRequestPayload,
@@ -67,6 +71,12 @@ export {
   type HandshakePayload,
   type HeartbeatPayload,
   LINK_AUTHENTICATED_TYPES,
+  MAX_CATCHUP_BODIES,
+  MAX_CATCHUP_BODY_BYTES,
+  MAX_CATCHUP_FETCH_IDS,
+  MAX_CATCHUP_MESSAGE_IDS,
+  MAX_CATCHUP_RANGE_IDS,
+  MAX_CATCHUP_RANGES,
   MAX_DHT_CONTACTS,
   MAX_PROTOCOL_NAME_BYTES,
   type Message,
@@ -88,4 +98,4 @@ export {
 } from "./types.ts";
 export { encodePayload, isProtocolName } from "./schema.ts";
 export { computeMessageId, createLinkMessage, createMessage, type CreateMessageOptions } from "./message.ts";
-export { MessageCodec, type VerifyOptions } from "./codec.ts";
+export { type LogVerifyOptions, MessageCodec, type VerifyOptions } from "./codec.ts";

@@ -18,6 +18,12 @@ import {
   MAX_TOPICS_PER_PEER,
 } from "./limits.ts";
 import {
+  MAX_CATCHUP_BODIES,
+  MAX_CATCHUP_BODY_BYTES,
+  MAX_CATCHUP_FETCH_IDS,
+  MAX_CATCHUP_MESSAGE_IDS,
+  MAX_CATCHUP_RANGE_IDS,
+  MAX_CATCHUP_RANGES,
   MAX_DHT_CONTACTS,
   MAX_PROTOCOL_NAME_BYTES,
   MESSAGE_TYPE_NAMES,
@@ -46,7 +52,15 @@ type Field =
   | { name: string; kind: "list"; max: number; of: readonly Field[] }
   | { name: string; kind: "ids"; max: number }
   // A REQUEST protocol name (isProtocolName).
-  | { name: string; kind: "protocol" };
+  | { name: string; kind: "protocol" }
+  // One topic name, 1..MAX_TOPIC_BYTES bytes (never the network-wide "").
+  | { name: string; kind: "topic" }
+  // The ranges of a CATCHUP_RECONCILE (readRanges).
+  | { name: string; kind: "ranges" }
+  // Encoded envelopes: at most `max`, at most `maxBytes` in all, none empty.
+  | { name: string; kind: "blobs"; max: number; maxBytes: number }
+  // Ids as "ids", and no id twice.
+  | { name: string; kind: "distinctids"; min: number; max: number };
 
 const PEER_RECORD: readonly Field[] = [
   { name: "nodeId", kind: "bytes", length: 32 },
@@ -139,6 +153,25 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "nodes", kind: "list", max: MAX_DHT_CONTACTS, of: PEER_RECORD },
     { name: "providers", kind: "list", max: MAX_DHT_CONTACTS, of: DHT_PROVIDER },
     { name: "records", kind: "list", max: 1, of: DHT_RECORD },
+  ],
+  [MessageType.CATCHUP_RECONCILE]: [
+    { name: "topic", kind: "topic" },
+    { name: "session", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "reply", kind: "bool" },
+    { name: "since", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+    { name: "ranges", kind: "ranges" },
+    { name: "have", kind: "distinctids", min: 0, max: MAX_CATCHUP_MESSAGE_IDS },
+  ],
+  [MessageType.CATCHUP_FETCH]: [
+    { name: "topic", kind: "topic" },
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "ids", kind: "distinctids", min: 1, max: MAX_CATCHUP_FETCH_IDS },
+  ],
+  [MessageType.CATCHUP_BODIES]: [
+    { name: "topic", kind: "topic" },
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "bodies", kind: "blobs", max: MAX_CATCHUP_BODIES, maxBytes: MAX_CATCHUP_BODY_BYTES },
+    { name: "missing", kind: "distinctids", min: 0, max: MAX_CATCHUP_FETCH_IDS },
   ],
   [MessageType.TOPIC_SUBSCRIPTIONS]: [
     { name: "full", kind: "bool" },
@@ -253,6 +286,38 @@ function readField(field: Field, value: unknown, path: string): unknown {
       }
       return value;
     }
+    case "topic":
+      if (typeof value !== "string" || value === "" || utf8Length(value) > MAX_TOPIC_BYTES) {
+        throw badField(path, `expected a topic of 1 to ${MAX_TOPIC_BYTES} bytes`);
+      }
+      return value;
+    case "ranges":
+      return readRanges(value, path);
+    case "blobs": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} byte strings`);
+      }
+      let total = 0;
+      for (const blob of value) {
+        if (!(blob instanceof Uint8Array) || blob.length === 0) throw badField(path, "expected non-empty bytes");
+        total += blob.length;
+      }
+      if (total > field.maxBytes) throw badField(path, `expected at most ${field.maxBytes} bytes in all`);
+      return value;
+    }
+    case "distinctids": {
+      if (!Array.isArray(value) || value.length < field.min || value.length > field.max) {
+        throw badField(path, `expected a list of ${field.min} to ${field.max} ids`);
+      }
+      const keys = new Set<string>();
+      for (const id of value) {
+        if (!(id instanceof Uint8Array) || id.length !== 32) throw badField(path, "expected 32-byte ids");
+        const key = String.fromCharCode(...id);
+        if (keys.has(key)) throw badField(path, "an id is named twice");
+        keys.add(key);
+      }
+      return value;
+    }
     case "list": {
       if (!Array.isArray(value) || value.length > field.max) {
         throw badField(path, `expected a list of at most ${field.max} entries`);
@@ -260,6 +325,54 @@ function readField(field: Field, value: unknown, path: string): unknown {
       return value.map((item, i) => readRecord(field.of, item, `${path}[${i}]`));
     }
   }
+}
+
+/**
+ * The ranges of a CATCHUP_RECONCILE: at most {@link MAX_CATCHUP_RANGES} arrays `[timestamp, id]` (skip),
+ * `[timestamp, id, fingerprint]` or `[timestamp, id, [ids]]`; `timestamp` 0 is the end of the order and only the
+ * last range may have it; a bound's id is at most 32 bytes (a prefix); a fingerprint is 16 bytes; a range lists at most
+ * {@link MAX_CATCHUP_RANGE_IDS} ids and the message at most {@link MAX_CATCHUP_MESSAGE_IDS}. Checked before any
+ * of it is used, so a hostile message costs its size and no more.
+ */
+function readRanges(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value) || value.length > MAX_CATCHUP_RANGES) {
+    throw badField(path, `expected a list of at most ${MAX_CATCHUP_RANGES} ranges`);
+  }
+  let ids = 0;
+  return value.map((range, i) => {
+    const at = `${path}[${i}]`;
+    if (!Array.isArray(range) || range.length < 2 || range.length > 3) {
+      throw badField(at, "expected an array of 2 or 3 fields");
+    }
+    const [timestamp, id, data] = range;
+    if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+      throw badField(`${at}.timestamp`, "expected a non-negative integer");
+    }
+    if (timestamp === 0 && i !== value.length - 1) {
+      throw badField(`${at}.timestamp`, "only the last range may end at the end");
+    }
+    if (!(id instanceof Uint8Array) || id.length > 32) throw badField(`${at}.id`, "expected at most 32 bytes");
+    if (range.length === 2) return { timestamp, id, mode: 0, value: new Uint8Array(0) };
+    if (data instanceof Uint8Array) {
+      if (data.length !== 16) throw badField(`${at}.fingerprint`, "expected 16 bytes");
+      return { timestamp, id, mode: 1, value: data };
+    }
+    if (!Array.isArray(data) || data.length > MAX_CATCHUP_RANGE_IDS) {
+      throw badField(`${at}.ids`, `expected a fingerprint or a list of at most ${MAX_CATCHUP_RANGE_IDS} ids`);
+    }
+    ids += data.length;
+    if (ids > MAX_CATCHUP_MESSAGE_IDS) throw badField(path, `expected at most ${MAX_CATCHUP_MESSAGE_IDS} ids in all`);
+    for (const item of data) {
+      if (!(item instanceof Uint8Array) || item.length !== 32) throw badField(`${at}.ids`, "expected 32-byte ids");
+    }
+    return { timestamp, id, mode: 2, value: data };
+  });
+}
+
+/** A CATCHUP_RECONCILE range as written: the positional form {@link readRanges} reads. */
+function writeRange(range: Record<string, unknown>): unknown[] {
+  const head = [range.timestamp, range.id];
+  return range.mode === 0 ? head : [...head, range.value];
 }
 
 /** Whether a field may be left off the end of a record (a flag, an optional string or optional ids). */
@@ -308,6 +421,10 @@ function writeRecord(fields: readonly Field[], value: Record<string, unknown>, p
   const out = fields.map((field) => {
     const v = value[field.name];
     if (isOptional(field)) return v ?? absentValue(field);
+    if (field.kind === "ranges") {
+      if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
+      return v.map((range) => writeRange(range as Record<string, unknown>));
+    }
     if (field.kind === "list") {
       if (!Array.isArray(v)) throw badField(`${path}.${field.name}`, "expected a list");
       return v.map((item, i) => writeRecord(field.of, item as Record<string, unknown>, `${path}.${field.name}[${i}]`));

@@ -47,6 +47,12 @@ export const MessageType = {
   DHT_REQUEST: 17,
   /** Answers a DHT_REQUEST: status, the closest nodes known, providers, a record (not in the original design). */
   DHT_RESPONSE: 18,
+  /** Catch-up: one step of range-based set reconciliation of a topic's ids (not in the original design). */
+  CATCHUP_RECONCILE: 19,
+  /** Catch-up: asks a peer for the bodies of some ids of a topic it said it holds (not in the original design). */
+  CATCHUP_FETCH: 20,
+  /** Catch-up: answers a CATCHUP_FETCH with the signed messages' encoded envelopes (not in the original design). */
+  CATCHUP_BODIES: 21,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -113,10 +119,26 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.TOPIC_SUBSCRIPTIONS,
   MessageType.DHT_REQUEST,
   MessageType.DHT_RESPONSE,
+  MessageType.CATCHUP_RECONCILE,
+  MessageType.CATCHUP_FETCH,
+  MessageType.CATCHUP_BODIES,
 ]);
 
 /** Most nodes or providers in one DHT_RESPONSE. */
 export const MAX_DHT_CONTACTS = 32;
+
+/** Most ranges in one CATCHUP_RECONCILE. */
+export const MAX_CATCHUP_RANGES = 512;
+/** Most ids in one range of a CATCHUP_RECONCILE. */
+export const MAX_CATCHUP_RANGE_IDS = 64;
+/** Most ids in one CATCHUP_RECONCILE, over its ranges (and, apart, in its `have` list). */
+export const MAX_CATCHUP_MESSAGE_IDS = 4_096;
+/** Most ids in one CATCHUP_FETCH (and in a CATCHUP_BODIES's `missing` list). */
+export const MAX_CATCHUP_FETCH_IDS = 256;
+/** Most envelopes in one CATCHUP_BODIES. */
+export const MAX_CATCHUP_BODIES = 256;
+/** Most bytes of envelopes in one CATCHUP_BODIES: room for the rest of it under the default 256 KiB payload. */
+export const MAX_CATCHUP_BODY_BYTES = 224 * 1024;
 
 /** Longest REQUEST protocol name, in bytes. */
 export const MAX_PROTOCOL_NAME_BYTES = 64;
@@ -358,6 +380,65 @@ export interface DhtResponsePayload {
   records: DhtRecordFields[];
 }
 
+/** One range of a CATCHUP_RECONCILE message, as decoded (lib/catchup/wire.ts maps it to a `SyncRange`). */
+export interface CatchupRangeFields {
+  /**
+   * The range's upper bound's timestamp as sent: 0 for the end of the order, else 1 + its distance from the
+   * previous range's upper bound (the first range's from 0), so bounds only grow.
+   */
+  timestamp: number;
+  /** The upper bound's id, or its shortest distinguishing prefix: at most 32 bytes (empty: any id at that timestamp). */
+  id: Uint8Array;
+  /** 0 the range is settled (skip), 1 a fingerprint, 2 the sender's ids in it. */
+  mode: number;
+  /** For mode 1 the 16-byte fingerprint, for mode 2 the ids (at most {@link MAX_CATCHUP_RANGE_IDS}), else empty. */
+  value: Uint8Array | Uint8Array[];
+}
+
+/** Payload of CATCHUP_RECONCILE. */
+export interface CatchupReconcilePayload {
+  /** The topic reconciled: 1..255 bytes (the network-wide topic is not logged). */
+  topic: string;
+  /** The session's id, chosen by its initiator; 0..2^32-1. */
+  session: number;
+  /** False from the initiator, true from the responder: both sides may start sessions with the same id. */
+  reply: boolean;
+  /** The window's start, ms since the epoch: the initiator's oldest retained timestamp. */
+  since: number;
+  /**
+   * The ranges still in question, at most {@link MAX_CATCHUP_RANGES}, their ids at most
+   * {@link MAX_CATCHUP_MESSAGE_IDS} in all. Empty: the sender has settled everything and ends the session.
+   */
+  ranges: CatchupRangeFields[];
+  /** Ids the sender holds that it learned the receiver lacks, at most {@link MAX_CATCHUP_MESSAGE_IDS}. */
+  have: Uint8Array[];
+}
+
+/** Payload of CATCHUP_FETCH. */
+export interface CatchupFetchPayload {
+  /** The topic the ids are of. */
+  topic: string;
+  /** Correlation id chosen by the asker, echoed in the answer; 0..2^32-1. */
+  requestId: number;
+  /** The ids wanted, 1..{@link MAX_CATCHUP_FETCH_IDS}, no repeats. */
+  ids: Uint8Array[];
+}
+
+/** Payload of CATCHUP_BODIES. */
+export interface CatchupBodiesPayload {
+  /** The topic of the fetch answered. */
+  topic: string;
+  /** The fetch's correlation id. */
+  requestId: number;
+  /**
+   * Encoded envelopes of signed messages asked for, at most {@link MAX_CATCHUP_BODIES}, at most
+   * {@link MAX_CATCHUP_BODY_BYTES} bytes in all.
+   */
+  bodies: Uint8Array[];
+  /** Ids asked for that the sender no longer holds (retention dropped them), at most {@link MAX_CATCHUP_FETCH_IDS}. */
+  missing: Uint8Array[];
+}
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -402,6 +483,12 @@ export interface PayloadByType {
   [MessageType.DHT_REQUEST]: DhtRequestPayload;
   /** DHT_RESPONSE */
   [MessageType.DHT_RESPONSE]: DhtResponsePayload;
+  /** CATCHUP_RECONCILE */
+  [MessageType.CATCHUP_RECONCILE]: CatchupReconcilePayload;
+  /** CATCHUP_FETCH */
+  [MessageType.CATCHUP_FETCH]: CatchupFetchPayload;
+  /** CATCHUP_BODIES */
+  [MessageType.CATCHUP_BODIES]: CatchupBodiesPayload;
 }
 
 /**

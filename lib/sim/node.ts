@@ -9,7 +9,7 @@ import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkCo
 import type { DirectConfig } from "../direct/mod.ts";
 import { type GossipConfig, type GossipProtocol, resolveGossipConfig } from "../gossip/mod.ts";
 import { Identity } from "../identity.ts";
-import { KithNode } from "../node.ts";
+import { KithNode, type NodeOptions } from "../node.ts";
 import type { PeerManager } from "../peers/mod.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
@@ -65,6 +65,7 @@ export async function startSimNode(
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage; topicLog?: MemoryTopicLog },
   direct: Partial<DirectConfig> = {},
+  extra: Pick<NodeOptions, "catchup"> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
@@ -90,6 +91,7 @@ export async function startSimNode(
     random,
     gossip: gossipOverrides,
     direct,
+    ...extra,
     transport: (context) => {
       transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy });
       if (context.agent !== undefined) transport.agent = context.agent;
