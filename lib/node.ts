@@ -34,7 +34,7 @@ import { type GossipConfig, type GossipProtocol, type MessageHandler, resolveGos
 import { Identity, loadOrCreateIdentity } from "./identity.ts";
 import { reasonName, type Transport } from "./transport/mod.ts";
 import { type PeerInfo, PeerManager } from "./peers/mod.ts";
-import { DEFAULT_PROTOCOL_LIMITS, DisconnectReason, type Message, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { DEFAULT_PROTOCOL_LIMITS, DisconnectReason, MessageCodec, MessageType } from "./protocol/mod.ts";
 import { defaultLogSink, type LogSink } from "./log.ts";
 import type { Storage } from "./storage/mod.ts";
 import { TrustManager } from "./trust.ts";
