@@ -21,8 +21,15 @@ export const DIRECT_CAPABILITY = "direct/1";
  */
 export const TOPICS_CAPABILITY = "topics/1";
 
+/**
+ * The capability a node announces in its handshake agent when it speaks relaying and hole punching
+ * (docs/protocol.md, "Relays and hole punching"): RELAY_RESERVE .. HOLE_PUNCH and relayed addresses. Whether
+ * it also serves circuits is said by its answer to RELAY_RESERVE.
+ */
+export const RELAY_CAPABILITY = "relay/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
-export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY}`;
+export const AGENT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${RELAY_CAPABILITY}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {
