@@ -54,6 +54,8 @@ import { announces, TOPICS_CAPABILITY } from "./version.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
+import { RELAY_TYPES, type RelayParts, wireRelay } from "./node_relay.ts";
+import { type RelayConfig, resolveRelayConfig } from "./relay/config.ts";
 import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
@@ -123,6 +125,8 @@ export class KithNode {
   readonly #inbox: DirectInbox;
   readonly #requestHandlers = new Map<string, RequestHandler>();
   #direct: DirectChannel | undefined;
+  readonly #relayConfig: Readonly<RelayConfig>;
+  #relay: RelayParts | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -131,6 +135,7 @@ export class KithNode {
    */
   constructor(options: NodeOptions = {}) {
     this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
+    this.#relayConfig = Object.freeze(resolveRelayConfig(options.relay));
     this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
     this.#topicsConfig = resolveTopicsConfig(
       componentConfigs(this.config).topics,
@@ -302,9 +307,21 @@ export class KithNode {
       this.#inbox,
       this.#requestHandlers,
     );
+    const relay = this.#relay = wireRelay({
+      config: this.#relayConfig,
+      identity,
+      clock: this.#clock,
+      // Circuit tokens must not be guessable: a cryptographic source unless the caller gives one (tests).
+      random: options.random ?? (() => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32),
+      codec,
+      transport,
+      peers,
+      log: this.#log,
+    });
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
+      else if (RELAY_TYPES.has(envelope.type)) relay.receive(peer, envelope);
       // Defined on the wire (docs/protocol.md, "DHT") but not spoken by this node yet: as any type it does not speak.
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
@@ -313,6 +330,7 @@ export class KithNode {
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       topics.peerConnected(peer);
+      relay.peerConnected(peer);
       finder.peerConnected();
       log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
@@ -323,6 +341,7 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       topics.peerDisconnected(peer.nodeId);
+      relay.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
       log("info", "peer disconnected", {
         peer: peer.nodeId.slice(0, 16),
@@ -345,6 +364,7 @@ export class KithNode {
     finder.start();
     for (const topic of this.#subscriptions.topics()) finder.want(topic);
     this.#trustExchange.start();
+    relay.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
@@ -587,6 +607,7 @@ export class KithNode {
       deliveryLatency: this.#subscriptions.latency.snapshot(),
       direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
+      relay: this.#relay!.stats(),
     };
   }
 
@@ -628,6 +649,7 @@ export class KithNode {
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
     this.#direct?.stop();
+    await this.#relay?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();
     this.#topics?.stop();

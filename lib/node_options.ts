@@ -13,6 +13,8 @@ import type { LatencySnapshot } from "./latency.ts";
 import type { LogSink } from "./log.ts";
 import type { PeerManager, PeerStats } from "./peers/mod.ts";
 import type { RandomSource } from "./random.ts";
+import type { RelayNodeStats } from "./node_relay.ts";
+import type { RelayConfig } from "./relay/config.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import type { TopicFinder, TopicFinderStats, TopicOverlays, TopicStats } from "./topics/mod.ts";
 import type { Transport, TransportStats } from "./transport/mod.ts";
@@ -54,6 +56,12 @@ export interface NodeOptions {
   gossip?: Partial<GossipConfig>;
   /** Limits of direct messages and requests over {@link DEFAULT_DIRECT_CONFIG}. Checked by the constructor. */
   direct?: Partial<DirectConfig>;
+  /**
+   * Relaying and hole punching over `DEFAULT_RELAY_CONFIG` (lib/relay/config.ts): `relayService` to serve circuits (a public
+   * node), `reserveRelays` to reserve at relays and announce a relayed address (a node behind a NAT). Checked
+   * by the constructor.
+   */
+  relay?: Partial<RelayConfig>;
 }
 
 /**
@@ -103,6 +111,8 @@ export interface NodeStats {
   direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
+  /** Relaying (as a relay and as a user of relays) and hole punching. */
+  relay: RelayNodeStats;
 }
 
 /**

@@ -119,7 +119,10 @@ export interface TrustConfig {
  * honest clock problem and costs little.
  */
 export const DEFAULT_PENALTIES: Readonly<
-  Record<ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE" | "WRONG_TOPIC" | "TOO_MANY_TOPICS", number>
+  Record<
+    ProtocolErrorCode | "RATE_LIMITED" | "SPAM" | "BROKEN_PROMISE" | "WRONG_TOPIC" | "TOO_MANY_TOPICS" | "RELAY_FAILED",
+    number
+  >
 > = Object
   .freeze({
     BAD_SIGNATURE: 0.2,
@@ -142,6 +145,9 @@ export const DEFAULT_PENALTIES: Readonly<
     WRONG_TOPIC: 0.1,
     // A subscription message naming more topics than a peer may be in.
     TOO_MANY_TOPICS: 0.1,
+    // A relay that granted a circuit and did not splice it, or dropped a spliced one well before its limits
+    // (lib/relay/client.ts): small, since a far end that crashed looks the same.
+    RELAY_FAILED: 0.05,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

@@ -172,9 +172,20 @@ export class TcpTransport implements Transport {
     return this.#boundAddress;
   }
 
-  /** The address announced to peers (see {@link TransportConfig.advertisedAddress}). */
+  /**
+   * A relayed address to announce while this node has no address of its own to offer (lib/relay/client.ts
+   * sets it on a node that reserves at relays).
+   */
+  relayedAdvertisement: (() => string | undefined) | undefined;
+
+  /**
+   * The address announced to peers (see {@link TransportConfig.advertisedAddress}); on a node that reserves at
+   * relays, its relayed address while it holds a reservation.
+   */
   get advertisedAddress(): string {
     if (this.config.advertisedAddress) return this.config.advertisedAddress;
+    const relayed = this.relayedAdvertisement?.();
+    if (relayed) return relayed;
     const host = this.config.listenHost;
     if (!this.#boundAddress || host === "0.0.0.0" || host === "::") return "";
     return this.#boundAddress;
@@ -256,9 +267,19 @@ export class TcpTransport implements Transport {
    */
   relayedDial: ((address: string, options: DialOptions) => Promise<Connection>) | undefined;
 
+  /** A bare socket to `address` within the dial policy (a circuit leg's; see `circuit.ts`). @throws {TransportError} */
+  openSocket(address: string): Promise<Deno.TcpConn> {
+    return this.#dialer.socket(address);
+  }
+
   /** Takes the sockets that open with a circuit preamble (set by a node that relays; see `circuit.ts`). */
   set circuitLeg(handler: ((leg: CircuitLeg) => void) | undefined) {
     this.#acceptor.circuitLeg = handler;
+  }
+
+  /** The handler of circuit legs in force, if any. */
+  get circuitLeg(): ((leg: CircuitLeg) => void) | undefined {
+    return this.#acceptor.circuitLeg;
   }
 
   /**

@@ -69,6 +69,36 @@ export class TcpDialer {
     }
   }
 
+  /**
+   * A bare socket to `address` (`host:port`, within the dial policy), opened within the handshake timeout:
+   * for a relay circuit's leg, which speaks a preamble before any handshake.
+   */
+  async socket(address: string): Promise<Deno.TcpConn> {
+    if (this.#context.closing()) throw new TransportError("CLOSED", "transport is closed");
+    const target = parseHostPort(address);
+    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    this.#dialGate.check(address);
+    const connecting = this.#connect(target.host, target.port, address);
+    try {
+      const conn = await withTimeout(
+        this.#context.clock,
+        connecting,
+        this.#context.config.handshakeTimeoutMs,
+        () => new TransportError("CONNECT_FAILED", `connecting to ${address} timed out`),
+      );
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Not fatal.
+      }
+      return conn;
+    } catch (error) {
+      connecting.then(closeQuietly, () => {});
+      if (error instanceof TransportError) throw error;
+      throw new TransportError("CONNECT_FAILED", `cannot connect to ${address}: ${(error as Error).message}`);
+    }
+  }
+
   /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
   async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
     const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
