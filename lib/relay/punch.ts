@@ -21,7 +21,7 @@ import { announces, RELAY_CAPABILITY } from "../version.ts";
 import type { CircuitInfo } from "./client.ts";
 import type { RelayConfig } from "./config.ts";
 import { PunchSchedule } from "./punch_schedule.ts";
-import { connectFrom, freePort, NodeSocketConn } from "./punch_socket.ts";
+import { acceptOn, connectFrom, freePort, NodeSocketConn } from "./punch_socket.ts";
 
 /** HOLE_PUNCH kinds. */
 const CONNECT = 0, SYNC = 1, ANSWER = 2;
@@ -29,6 +29,8 @@ const CONNECT = 0, SYNC = 1, ANSWER = 2;
 const ANSWER_TIMEOUT_MS = 5_000;
 /** Pause between connect tries within one attempt's window (a refused SYN is retried), ms. */
 const RECONNECT_PAUSE_MS = 50;
+/** How long the listening side's opening SYN may take before it listens instead, ms. */
+const OPENING_MS = 250;
 /** Relayed links being punched at once. */
 const MAX_SESSIONS = 16;
 
@@ -202,9 +204,19 @@ export class HolePuncher {
     this.#track((async () => {
       const deadline = clock.now() + config.punchConnectTimeoutMs;
       let socket;
-      while (!socket && clock.now() < deadline && !this.#stopped) {
-        socket = await connectFrom(target.host, target.port, localHost(), localPort, deadline - clock.now(), clock);
-        if (!socket) await new Promise<void>((resolve) => clock.setTimeout(resolve, RECONNECT_PAUSE_MS));
+      if (session.initiator) {
+        // The dialing side: connect from the announced port, again after each refusal, within the window.
+        while (!socket && clock.now() < deadline && !this.#stopped) {
+          socket = await connectFrom(target.host, target.port, localHost(), localPort, deadline - clock.now(), clock);
+          if (!socket) await new Promise<void>((resolve) => clock.setTimeout(resolve, RECONNECT_PAUSE_MS));
+        }
+      } else {
+        // The listening side: one SYN from the announced port opens this end's NAT mapping toward the other
+        // (and, if the other's SYN is already out, completes a simultaneous open); then it listens there.
+        socket = await connectFrom(target.host, target.port, localHost(), localPort, OPENING_MS, clock);
+        if (!socket && !this.#stopped) {
+          socket = await acceptOn(localHost(), localPort, target.host, Math.max(0, deadline - clock.now()), clock);
+        }
       }
       let succeeded = false;
       if (socket && !this.#stopped) {

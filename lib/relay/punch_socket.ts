@@ -135,3 +135,43 @@ export function connectFrom(
     socket.on("error", () => finish(undefined));
   });
 }
+
+/**
+ * Listens on `localHost:localPort` until a connection from `fromHost` arrives (others are closed) or
+ * `timeoutMs` passes; the listener is closed either way. Resolves with the socket, or undefined.
+ */
+export function acceptOn(
+  localHost: string,
+  localPort: number,
+  fromHost: string,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    let settled = false;
+    const finish = (socket: net.Socket | undefined) => {
+      if (settled) {
+        socket?.destroy();
+        return;
+      }
+      settled = true;
+      clock.clearTimeout(timer);
+      server.close();
+      resolve(socket);
+    };
+    const timer = clock.setTimeout(() => finish(undefined), timeoutMs);
+    server.on("connection", (socket: net.Socket) => {
+      socket.on("error", () => {}); // heard by the ByteConn wrapper from here on
+      if (normalise(socket.remoteAddress ?? "") === fromHost) finish(socket);
+      else socket.destroy();
+    });
+    server.on("error", () => finish(undefined));
+    server.listen({ host: localHost, port: localPort, exclusive: true });
+  });
+}
+
+/** An IPv4-mapped IPv6 address as plain IPv4. */
+function normalise(address: string): string {
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
