@@ -108,7 +108,6 @@ export function wireRelay(w: RelayWiring): RelayParts {
     puncher = new HolePuncher({
       config: w.config,
       clock: w.clock,
-      localHost: () => tcp.config.listenHost,
       permitsDial: (address) => tcp.permitsDial(address),
       openOver: (conn, options) => tcp.openOver(conn, options),
       activePeer,

@@ -23,6 +23,15 @@ import type { RelayConfig } from "./config.ts";
 import { PunchSchedule } from "./punch_schedule.ts";
 import { acceptOn, connectFrom, freePort, NodeSocketConn } from "./punch_socket.ts";
 
+/**
+ * The address punching sockets bind: any local address of the family, so that the kernel picks the source
+ * its routes give toward the other end (the LAN address a NAT maps; 127.0.0.1 on loopback), as for the
+ * node's other outbound sockets.
+ */
+function wildcard(host: string): string {
+  return host.includes(":") ? "::" : "0.0.0.0";
+}
+
 /** HOLE_PUNCH kinds. */
 const CONNECT = 0, SYNC = 1, ANSWER = 2;
 /** Longest the initiator waits for the answer to CONNECT, ms. */
@@ -40,8 +49,6 @@ export interface HolePuncherOptions {
   config: Readonly<RelayConfig>;
   /** Time and timers. */
   clock: Clock;
-  /** The local address to bind punching sockets to (the node's listen host). */
-  localHost: () => string;
   /** Whether the dial policy lets this node dial `address`. */
   permitsDial: (address: string) => boolean;
   /** Kith's handshake over a connected socket. */
@@ -137,7 +144,7 @@ export class HolePuncher {
       const step = session.schedule!.begin(this.#options.clock.now());
       if (step.kind !== "send-connect") return;
       session.attempt = step.attempt;
-      session.localPort = await freePort(this.#options.localHost());
+      session.localPort = await freePort(wildcard(session.observedHost));
       const peer = this.#options.activePeer(session.peer);
       if (!peer || peer.connection !== session.relayed) return this.#end(session.peer);
       this.stats.attempts++;
@@ -177,7 +184,7 @@ export class HolePuncher {
       session.attempt = attempt;
       session.theirs = addresses;
       this.#track((async () => {
-        session.localPort = await freePort(this.#options.localHost());
+        session.localPort = await freePort(wildcard(session.observedHost));
         this.#options.send(peer, MessageType.HOLE_PUNCH, {
           kind: ANSWER,
           attempt,
@@ -191,7 +198,7 @@ export class HolePuncher {
 
   /** Dials the other end's first permitted address from the announced local port, retrying refusals in the window. */
   #dial(session: Session, attempt: number): void {
-    const { clock, config, permitsDial, localHost, openOver, log } = this.#options;
+    const { clock, config, permitsDial, openOver, log } = this.#options;
     const target = session.theirs.map((a) => parseHostPort(a)).find((a) =>
       a && permitsDial(formatHostPort(a.host, a.port))
     );
@@ -201,6 +208,7 @@ export class HolePuncher {
     }
     session.busy = true;
     const localPort = session.localPort;
+    const localHost = () => wildcard(target.host);
     this.#track((async () => {
       const deadline = clock.now() + config.punchConnectTimeoutMs;
       let socket;
