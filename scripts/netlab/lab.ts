@@ -7,7 +7,8 @@
  *
  * NAT kinds, all nftables on the router's WAN side:
  * - `port-preserving`: `masquerade` as Linux does it (the source port kept when free; inbound only for
- *   tracked connections), the NAT that hole punching works through;
+ *   tracked connections; unsolicited inbound dropped silently, never reset, as RFC 5382 REQ-4 asks), the NAT
+ *   that hole punching works through;
  * - `symmetric`: `masquerade random` (a new external port per connection, so per destination);
  * - `firewall`: no translation (the host has an internet address), but new inbound connections are dropped.
  * Options per router: random loss (`numgen random`) and a bandwidth cap (tbf). This kernel has no netem, so
@@ -309,7 +310,11 @@ const FIREWALL = `table inet kithlab {
 }
 `;
 
-/** A NAT router: masquerade out of wan0 (random ports when symmetric); nothing unsolicited is forwarded in. */
+/**
+ * A NAT router: masquerade out of wan0 (random ports when symmetric); nothing unsolicited is forwarded in, and
+ * an unsolicited connection to the router itself is dropped silently rather than reset, as RFC 5382 (REQ-4)
+ * asks of NATs so that TCP simultaneous open can work: a reset would end the other side's attempt.
+ */
 function natRules(symmetric: boolean): string {
   return `table ip kithlab {
   chain nat_post {
@@ -320,6 +325,10 @@ function natRules(symmetric: boolean): string {
     type filter hook forward priority 0; policy drop;
     iifname "lan0" accept
     ct state established,related accept
+  }
+  chain wan_input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan0" ct state new drop
   }
 }
 `;
