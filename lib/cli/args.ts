@@ -61,6 +61,12 @@ export interface Flags {
   "min-topic-peers"?: string;
   /** `--topic-slots N` (start): `topicSlots`. */
   "topic-slots"?: string;
+  /** `--relay-service` (start): serve relay circuits. */
+  "relay-service"?: boolean;
+  /** `--reserve-relays N` (start): reserve at N relays. */
+  "reserve-relays"?: string;
+  /** `--no-hole-punching` (start): keep relayed links relayed. */
+  "no-hole-punching"?: boolean;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -183,6 +189,9 @@ function parseStrict(args: string[]): ParsedArgs {
       "relay-all-topics": { type: "boolean" },
       "min-topic-peers": { type: "string" },
       "topic-slots": { type: "string" },
+      "relay-service": { type: "boolean" },
+      "reserve-relays": { type: "string" },
+      "no-hole-punching": { type: "boolean" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

@@ -52,7 +52,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
                   [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
                   [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics]
-                  [--min-topic-peers N] [--topic-slots N] [--json]
+                  [--min-topic-peers N] [--topic-slots N] [--relay-service]
+                  [--reserve-relays N] [--no-hole-punching] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -103,6 +104,12 @@ Topics (the NetworkConfig settings of the same names):
                            searched for (minTopicPeers, default 2; 0: never)
   --topic-slots N          outbound links kept for the peers found, beyond
                            the outbound target (topicSlots, default 2)
+Relays and hole punching (lib/relay/config.ts; limits in docs/design.md):
+  --relay-service          serve circuits to nodes behind NATs (a public
+                           node's choice; default off), within hard limits
+  --reserve-relays N       reserve at N relays (0..8, default 0) and announce
+                           a relayed address: for a node behind a NAT
+  --no-hole-punching       keep relayed links relayed (default: punch)
 Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
 peerRateLimit) are set in the --config file only, under "topicSettings":
 {"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,
