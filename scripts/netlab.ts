@@ -4,7 +4,8 @@
  *
  *   deno task netlab -- up --host pub --host a:port-preserving --host b:symmetric:5 --duration 600
  *   deno task netlab -- clean        # remove namespaces left by labs whose process died
- *   deno task netlab -- punch --nat port-preserving --tries 20   # relay + hole punching tries (punch.ts)
+ *   deno task netlab -- punch --nat port-preserving --tries 20 [--try-ms 15000]   # relay and hole-punching tries
+ *                                     (scripts/netlab/punch.ts): prints each try and the counts
  *
  * A host is NAME[:KIND[:LOSS_PERCENT[:KBIT]]], KIND one of none, port-preserving, symmetric, firewall. While it
  * holds, run commands in a host with `ip netns exec <netns> ...` (the printed netns names). See
@@ -34,6 +35,7 @@ try {
       duration: { type: "string", default: "600" },
       nat: { type: "string", default: "port-preserving" },
       tries: { type: "string", default: "20" },
+      "try-ms": { type: "string", default: "15000" },
     },
   }).values;
 } catch (error) {
@@ -50,7 +52,11 @@ if (command === "clean") {
   const tries = Number(values.tries);
   if (!Number.isInteger(tries) || tries < 1 || tries > 100) fail("--tries must be 1-100");
   const started = Date.now();
-  const run = await runPunchTries(nat, tries).catch((error) => fail((error as Error).message.replace(/^netlab: /, "")));
+  const tryMs = Number(values["try-ms"]);
+  if (!Number.isInteger(tryMs) || tryMs < 1000 || tryMs > 60_000) fail("--try-ms must be 1000-60000");
+  const run = await runPunchTries(nat, tries, tryMs).catch((error) =>
+    fail((error as Error).message.replace(/^netlab: /, ""))
+  );
   const times = run.tries.filter((t) => t.punchedMs >= 0).map((t) => t.punchedMs).sort((a, b) => a - b);
   console.log(JSON.stringify(run.tries));
   console.log(

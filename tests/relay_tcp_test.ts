@@ -143,12 +143,12 @@ Deno.test("a relayed link moves to a hole-punched socket, and the relayed one cl
       const address = await relayedAddressOf(punching);
       const relayed = await dialer.components.transport.dial(address, { expectedNodeId: punching.nodeId });
       assert.equal(relayed.linkKind, "relayed");
-      const closed = await relayed.closed;
-      assert.equal(closed.detail, "kept the other connection");
       await waitFor(
         () => dialer.components.transport.connection(punching.nodeId)?.linkKind === "hole-punched",
         "the punched link",
       );
+      const closed = await relayed.closed;
+      assert.equal(closed.detail, "kept the other connection");
       await waitFor(
         () => punching.components.transport.connection(dialer.nodeId)?.linkKind === "hole-punched",
         "the punched link at the other end",
