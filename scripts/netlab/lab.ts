@@ -84,6 +84,20 @@ const NAME = /^[a-z][a-z0-9-]{0,7}$/;
 /** Namespaces of this lab start with `kl<pid>-`, so that {@link removeStaleLabs} can tell dead labs apart. */
 const PREFIX = "kl";
 
+/**
+ * Whether process `pid` exists. Not by reading `/proc/<pid>`: Deno 2 asks for all permissions to read /proc,
+ * so without them every other live lab looked dead and was removed (two labs running at once removed each
+ * other's namespaces). `kill -0` only asks the kernel, with the run permission the lab has anyway.
+ */
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("kill", { args: ["-0", String(pid)], stdout: "null", stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return true; // cannot tell: keep it
+  }
+}
+
 /** Removes namespaces left by labs whose process is gone (a crash or a kill -9 skips their teardown). */
 export async function removeStaleLabs(): Promise<string[]> {
   const removed: string[] = [];
@@ -93,13 +107,7 @@ export async function removeStaleLabs(): Promise<string[]> {
     const match = /^kl(\d+)-/.exec(name);
     if (!match) continue;
     const pid = Number(match[1]);
-    let alive = false;
-    try {
-      alive = pid === Deno.pid || Deno.statSync(`/proc/${pid}`).isDirectory;
-    } catch {
-      alive = false;
-    }
-    if (alive) continue;
+    if (pid === Deno.pid || await processAlive(pid)) continue;
     await run("ip", ["netns", "del", name]).catch(() => {});
     removed.push(name);
   }
