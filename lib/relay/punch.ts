@@ -10,6 +10,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { isLoopback } from "../netgroup.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { errorFields, type LogSink } from "../log.ts";
 import type { ActivePeer } from "../peers/mod.ts";
@@ -25,10 +26,12 @@ import { acceptOn, connectFrom, freePort, NodeSocketConn } from "./punch_socket.
 
 /**
  * The address punching sockets bind: any local address of the family, so that the kernel picks the source
- * its routes give toward the other end (the LAN address a NAT maps; 127.0.0.1 on loopback), as for the
- * node's other outbound sockets.
+ * its routes give toward the other end (the LAN address a NAT maps), as for the node's other outbound
+ * sockets; on loopback, the loopback address observed.
  */
 function wildcard(host: string): string {
+  // A loopback peer is reached from loopback: bind that address itself (and ask no wider permission for it).
+  if (isLoopback(host)) return host;
   return host.includes(":") ? "::" : "0.0.0.0";
 }
 
