@@ -26,7 +26,7 @@ Deno.test({
   ignore: unavailable !== undefined,
   sanitizeResources: false,
   fn: async () => {
-    const run = await runPunchTries("symmetric", 20, 8_000);
+    const run = await runPunchTries("symmetric", 20, 3_000);
     assert.equal(run.connected, 20, JSON.stringify(run.tries));
     assert.ok(run.tries.every((t) => t.linkKind === "relayed"), JSON.stringify(run.tries));
   },
