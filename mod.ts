@@ -149,7 +149,16 @@ export {
 } from "./lib/trust.ts";
 export type { GossipConfig, GossipSender, GossipStats, MessageHandler, MessageTypeCounts } from "./lib/gossip/mod.ts";
 export type { PeerInfo, PeerState, PeerStats } from "./lib/peers/mod.ts";
-export { type Transport, TransportError, type TransportStats } from "./lib/transport/mod.ts";
+export { type LinkKind, type Transport, TransportError, type TransportStats } from "./lib/transport/mod.ts";
+export {
+  DEFAULT_RELAY_CONFIG,
+  type PunchStats,
+  type RelayClientStats,
+  type RelayConfig,
+  type RelayStats,
+  resolveRelayConfig,
+} from "./lib/relay/mod.ts";
+export type { RelayNodeStats } from "./lib/node_relay.ts";
 export {
   DialGuard,
   type DialPolicy,

@@ -65,3 +65,53 @@ export function parseHostPort(text: string): HostPort | undefined {
 export function formatHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** The marker between a relay's `host:port` and its node id in a relayed address. */
+export const RELAYED_MARKER = "/relay/";
+
+/** Longest relayed address: a relay's address, {@link RELAYED_MARKER}, 64 hex digits. */
+export const MAX_RELAYED_ADDRESS_LENGTH = MAX_ADDRESS_LENGTH + RELAYED_MARKER.length + 64;
+
+/** A parsed relayed address: reach the node through the relay at `relay`, whose node id is `relayNodeId`. */
+export interface RelayedAddress {
+  /** The relay's own listening address. */
+  relay: HostPort;
+  /** The relay's node id, 64 lowercase hex digits (the circuit's control link must authenticate as it). */
+  relayNodeId: string;
+}
+
+const NODE_ID_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Parses a relayed address, `RELAY_HOST:PORT/relay/RELAY_NODE_ID` (the id in lowercase hex): the node whose
+ * record carries it is reached through that relay. `undefined` for anything else; the relay's part is held to
+ * {@link parseHostPort} exactly, so a relayed address names nothing a direct one could not.
+ *
+ * @example
+ * ```ts
+ * import { parseRelayedAddress } from "./address.ts";
+ * parseRelayedAddress(`127.0.0.1:7400/relay/${"ab".repeat(32)}`)?.relay.port; // 7400
+ * ```
+ */
+export function parseRelayedAddress(text: string): RelayedAddress | undefined {
+  if (typeof text !== "string" || text.length > MAX_RELAYED_ADDRESS_LENGTH) return undefined;
+  const at = text.indexOf(RELAYED_MARKER);
+  if (at <= 0) return undefined;
+  const relay = parseHostPort(text.slice(0, at));
+  const relayNodeId = text.slice(at + RELAYED_MARKER.length);
+  if (!relay || !NODE_ID_HEX.test(relayNodeId)) return undefined;
+  return { relay, relayNodeId };
+}
+
+/** Formats the relayed address through the relay at `relayAddress` (`host:port`) whose id is `relayNodeId`. */
+export function formatRelayedAddress(relayAddress: string, relayNodeId: string): string {
+  return `${relayAddress}${RELAYED_MARKER}${relayNodeId}`;
+}
+
+/**
+ * The host and port a node would open a socket to for `address`: the address itself when direct, the relay's
+ * when relayed; `undefined` when it is neither. What dial policies, address books and netgroups look at.
+ */
+export function dialHostPort(address: string): HostPort | undefined {
+  return parseHostPort(address) ?? parseRelayedAddress(address)?.relay;
+}

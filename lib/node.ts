@@ -66,6 +66,8 @@ import { NodeDht } from "./node_dht.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
+import { RELAY_TYPES, type RelayParts, wireRelay } from "./node_relay.ts";
+import { type RelayConfig, resolveRelayConfig } from "./relay/config.ts";
 import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
@@ -142,6 +144,8 @@ export class KithNode {
   #direct: DirectChannel | undefined;
   readonly #catchupConfig: Readonly<CatchupConfig>;
   #catchup: CatchupSync | undefined;
+  readonly #relayConfig: Readonly<RelayConfig>;
+  #relay: RelayParts | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -150,6 +154,7 @@ export class KithNode {
    */
   constructor(options: NodeOptions = {}) {
     this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
+    this.#relayConfig = Object.freeze(resolveRelayConfig(options.relay));
     this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
     this.#topicsConfig = resolveTopicsConfig(
       componentConfigs(this.config).topics,
@@ -392,10 +397,22 @@ export class KithNode {
       this.#inbox,
       this.#requestHandlers,
     );
+    const relay = this.#relay = wireRelay({
+      config: this.#relayConfig,
+      identity,
+      clock: this.#clock,
+      // Circuit tokens must not be guessable: a cryptographic source unless the caller gives one (tests).
+      random: options.random ?? (() => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32),
+      codec,
+      transport,
+      peers,
+      log: this.#log,
+    });
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
       else if (CATCHUP_TYPES.has(envelope.type)) catchup.receive(peer.nodeId, envelope);
+      else if (RELAY_TYPES.has(envelope.type)) relay.receive(peer, envelope);
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         // With the DHT off, as any type this node does not speak; with it on, refused from peers without dht/1.
         if (dht) dht.receive(peer.connection, envelope);
@@ -408,6 +425,7 @@ export class KithNode {
       // The peer's topics, if it told them over a transient link this link replaced (it will not tell again).
       const kept = dht?.transient.takeKept(peer.nodeId);
       if (kept) topics.receive(peer, kept);
+      relay.peerConnected(peer);
       finder.peerConnected();
       dht?.peerConnected(peer.connection);
       log("info", "peer connected", {
@@ -419,6 +437,7 @@ export class KithNode {
     };
     peers.onPeerDisconnected = (peer, info) => {
       topics.peerDisconnected(peer.nodeId);
+      relay.peerDisconnected(peer.nodeId);
       direct.peerDisconnected(peer.nodeId);
       dht?.peerDisconnected(peer.nodeId);
       catchup.peerDisconnected(peer.nodeId);
@@ -449,6 +468,7 @@ export class KithNode {
     }
     catchup.start();
     this.#trustExchange.start();
+    relay.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
@@ -760,6 +780,7 @@ export class KithNode {
       topicLog: topicLogStats(this.#require(this.#topicLog, "stats")),
       topicDelivery: this.#require(this.#delivery, "stats").stats,
       catchup: { ...this.#require(this.#catchup, "stats").stats },
+      relay: this.#relay!.stats(),
     };
   }
 
@@ -806,6 +827,7 @@ export class KithNode {
     this.#trustExchange?.stop();
     this.#direct?.stop();
     this.#catchup?.stop();
+    await this.#relay?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();
     await this.#dht?.stop();

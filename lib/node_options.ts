@@ -23,6 +23,8 @@ import type { LogSink } from "./log.ts";
 import type { NodeDht, NodeDhtStats } from "./node_dht.ts";
 import type { PeerManager, PeerStats } from "./peers/mod.ts";
 import type { RandomSource } from "./random.ts";
+import type { RelayNodeStats } from "./node_relay.ts";
+import type { RelayConfig } from "./relay/config.ts";
 import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
 import type { TopicFinder, TopicFinderStats, TopicOverlays, TopicStats } from "./topics/mod.ts";
 import type { Transport, TransportStats } from "./transport/mod.ts";
@@ -71,6 +73,12 @@ export interface NodeOptions {
   direct?: Partial<DirectConfig>;
   /** Catch-up settings over {@link DEFAULT_CATCHUP_CONFIG}. Checked by the constructor. */
   catchup?: Partial<CatchupConfig>;
+  /**
+   * Relaying and hole punching over `DEFAULT_RELAY_CONFIG` (lib/relay/config.ts): `relayService` to serve circuits (a public
+   * node), `reserveRelays` to reserve at relays and announce a relayed address (a node behind a NAT). Checked
+   * by the constructor.
+   */
+  relay?: Partial<RelayConfig>;
 }
 
 /**
@@ -149,6 +157,8 @@ export interface NodeStats {
   topicDelivery: TopicDeliveryStats;
   /** Catch-up: sessions, rounds, bytes of reconciliation and of bodies, fetched, refused (lib/catchup/stats.ts). */
   catchup: CatchupStats;
+  /** Relaying (as a relay and as a user of relays) and hole punching. */
+  relay: RelayNodeStats;
 }
 
 /**

@@ -128,7 +128,8 @@ export const DEFAULT_PENALTIES: Readonly<
     | "TOO_MANY_TOPICS"
     | "CATCHUP_UNSERVED"
     | "CATCHUP_DIVERGED"
-    | "CATCHUP_UNSOLICITED",
+    | "CATCHUP_UNSOLICITED"
+    | "RELAY_FAILED",
     number
   >
 > = Object
@@ -160,6 +161,9 @@ export const DEFAULT_PENALTIES: Readonly<
     CATCHUP_DIVERGED: 0.1,
     // A fetched body that is not one of the ids asked of that peer.
     CATCHUP_UNSOLICITED: 0.1,
+    // A relay that granted a circuit and did not splice it, or dropped a spliced one well before its limits
+    // (lib/relay/client.ts): small, since a far end that crashed looks the same.
+    RELAY_FAILED: 0.05,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

@@ -35,12 +35,20 @@ export const DHT_CAPABILITY = "dht/1";
  */
 export const CATCHUP_CAPABILITY = "catchup/1";
 
+/**
+ * The capability a node announces in its handshake agent when it speaks relaying and hole punching
+ * (docs/protocol.md, "Relays and hole punching"): RELAY_RESERVE .. HOLE_PUNCH and relayed addresses. Whether
+ * it also serves circuits is said by its answer to RELAY_RESERVE.
+ */
+export const RELAY_CAPABILITY = "relay/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
 export const AGENT =
-  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${DHT_CAPABILITY}`;
+  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY} ${DHT_CAPABILITY}`;
 
 /** The agent of a node with the DHT off: {@link AGENT} without {@link DHT_CAPABILITY}. */
-export const AGENT_WITHOUT_DHT = `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY}`;
+export const AGENT_WITHOUT_DHT =
+  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {

@@ -100,6 +100,20 @@ function sampleMessages(identity: Identity): Uint8Array[] {
     },
     20: { topic: "chat", requestId: 4, ids: [b32(17), b32(18)] },
     21: { topic: "chat", requestId: 4, bodies: [new Uint8Array(40).fill(7)], missing: [b32(19)] },
+    25: { requestId: 2 },
+    26: { requestId: 2, status: 0, expiresAt: NOW, observedAddress: "127.0.0.3:9" },
+    27: { requestId: 3, target: b32(14) },
+    28: {
+      requestId: 3,
+      status: 0,
+      role: 1,
+      peer: b32(15),
+      token: new Uint8Array(16).fill(6),
+      observedAddress: "",
+      maxBytes: 1024,
+      maxDurationMs: 1000,
+    },
+    29: { kind: 0, attempt: 1, addresses: ["127.0.0.4:9", "[::1]:9"] },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

@@ -4,6 +4,8 @@
  *
  *   deno task netlab -- up --host pub --host a:port-preserving --host b:symmetric:5 --duration 600
  *   deno task netlab -- clean        # remove namespaces left by labs whose process died
+ *   deno task netlab -- punch --nat port-preserving --tries 20 [--try-ms 15000]   # relay and hole-punching tries
+ *                                     (scripts/netlab/punch.ts): prints each try and the counts
  *
  * A host is NAME[:KIND[:LOSS_PERCENT[:KBIT]]], KIND one of none, port-preserving, symmetric, firewall. While it
  * holds, run commands in a host with `ip netns exec <netns> ...` (the printed netns names). See
@@ -13,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { type HostSpec, labUnavailable, type NatKind, NetLab, removeStaleLabs } from "./netlab/lab.ts";
+import { runPunchTries } from "./netlab/punch.ts";
 
 const KINDS: NatKind[] = ["none", "port-preserving", "symmetric", "firewall"];
 
@@ -27,7 +30,13 @@ let values;
 try {
   values = parseArgs({
     args: rest,
-    options: { host: { type: "string", multiple: true }, duration: { type: "string", default: "600" } },
+    options: {
+      host: { type: "string", multiple: true },
+      duration: { type: "string", default: "600" },
+      nat: { type: "string", default: "port-preserving" },
+      tries: { type: "string", default: "20" },
+      "try-ms": { type: "string", default: "15000" },
+    },
   }).values;
 } catch (error) {
   fail(`${(error as Error).message.replaceAll("'", "")}; see the header of scripts/netlab.ts`);
@@ -37,6 +46,24 @@ if (why) fail(why);
 if (command === "clean") {
   const removed = await removeStaleLabs();
   console.log(removed.length ? `removed ${removed.join(" ")}` : "nothing to remove");
+} else if (command === "punch") {
+  const nat = values.nat as NatKind;
+  if (!KINDS.includes(nat) || nat === "none") fail(`--nat must be one of ${KINDS.slice(1).join(", ")}`);
+  const tries = Number(values.tries);
+  if (!Number.isInteger(tries) || tries < 1 || tries > 100) fail("--tries must be 1-100");
+  const started = Date.now();
+  const tryMs = Number(values["try-ms"]);
+  if (!Number.isInteger(tryMs) || tryMs < 1000 || tryMs > 60_000) fail("--try-ms must be 1000-60000");
+  const run = await runPunchTries(nat, tries, tryMs).catch((error) =>
+    fail((error as Error).message.replace(/^netlab: /, ""))
+  );
+  const times = run.tries.filter((t) => t.punchedMs >= 0).map((t) => t.punchedMs).sort((a, b) => a - b);
+  console.log(JSON.stringify(run.tries));
+  console.log(
+    `${nat}: connected ${run.connected}/${tries}, hole-punched ${run.punched}/${tries}` +
+      (times.length ? `, time to the punched link p50 ${times[Math.floor(times.length / 2)]} ms` : "") +
+      ` (${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s)`,
+  );
 } else if (command === "up") {
   const specs: HostSpec[] = (values.host ?? []).map((text) => {
     const [name, kind = "none", loss = "0", kbit] = text.split(":");

@@ -99,6 +99,20 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     bodies: [new Uint8Array([1, 2])],
     missing: [bytes32(21)],
   },
+  [MessageType.RELAY_RESERVE]: { requestId: 2 },
+  [MessageType.RELAY_RESERVATION]: { requestId: 2, status: 0, expiresAt: NOW, observedAddress: "127.0.0.3:9" },
+  [MessageType.RELAY_CONNECT]: { requestId: 3, target: bytes32(16) },
+  [MessageType.RELAY_CIRCUIT]: {
+    requestId: 3,
+    status: 0,
+    role: 1,
+    peer: bytes32(17),
+    token: new Uint8Array(16).fill(6),
+    observedAddress: "",
+    maxBytes: 1024,
+    maxDurationMs: 1000,
+  },
+  [MessageType.HOLE_PUNCH]: { kind: 0, attempt: 1, addresses: ["127.0.0.4:9", "[::1]:9"] },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

@@ -83,6 +83,12 @@ export interface Flags {
   "dht-paths"?: string;
   /** `--dht-transient-links N` (start): `dhtTransientLinks`. */
   "dht-transient-links"?: string;
+  /** `--relay-service` (start): serve relay circuits. */
+  "relay-service"?: boolean;
+  /** `--reserve-relays N` (start): reserve at N relays. */
+  "reserve-relays"?: string;
+  /** `--no-hole-punching` (start): keep relayed links relayed. */
+  "no-hole-punching"?: boolean;
   /** `--profile NAME` (start). */
   profile?: string;
   /** `--config FILE.json` (start). */
@@ -222,6 +228,9 @@ function parseStrict(args: string[]): ParsedArgs {
       "causal-wait-ms": { type: "string" },
       since: { type: "string" },
       limit: { type: "string" },
+      "relay-service": { type: "boolean" },
+      "reserve-relays": { type: "string" },
+      "no-hole-punching": { type: "boolean" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

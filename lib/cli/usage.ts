@@ -57,7 +57,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--min-topic-peers N] [--topic-slots N] [--no-dht] [--dht-k N]
                   [--dht-alpha N] [--dht-paths N] [--dht-transient-links N]
                   [--topic-log-messages N] [--topic-log-bytes N] [--topic-log-age-ms N]
-                  [--causal-wait-ms N] [--json]
+                  [--causal-wait-ms N] [--relay-service] [--reserve-relays N]
+                  [--no-hole-punching] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -132,7 +133,14 @@ dhtQueryTimeoutMs and the store's bounds, in the --config file):
   --dht-paths N            disjoint lookup paths (dhtPaths, default 1; 3
                            against a Sybil region)
   --dht-transient-links N  short links to contacts this node is not connected
-                           to, open at once (dhtTransientLinks, default 8)`,
+                           to, open at once (dhtTransientLinks, default 8)
+
+Relays and hole punching (lib/relay/config.ts; limits in docs/design.md):
+  --relay-service          serve circuits to nodes behind NATs (a public
+                           node's choice; default off), within hard limits
+  --reserve-relays N       reserve at N relays (0..8, default 0) and announce
+                           a relayed address: for a node behind a NAT
+  --no-hole-punching       keep relayed links relayed (default: punch)`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts, message counters,

@@ -6,7 +6,7 @@
  * @module
  */
 import { Encoder } from "@msgpack/msgpack";
-import { parseHostPort } from "../address.ts";
+import { dialHostPort, parseHostPort } from "../address.ts";
 import { bytesKey } from "../bytes.ts";
 import { ProtocolError } from "../errors.ts";
 import {
@@ -26,9 +26,11 @@ import {
   MAX_CATCHUP_RANGES,
   MAX_DHT_CONTACTS,
   MAX_PROTOCOL_NAME_BYTES,
+  MAX_PUNCH_ADDRESSES,
   MESSAGE_TYPE_NAMES,
   MessageType,
   type PayloadByType,
+  RELAY_TOKEN_BYTES,
 } from "./types.ts";
 
 type Field =
@@ -48,9 +50,14 @@ type Field =
   // Topic names: at most `max` distinct strings of 1..MAX_TOPIC_BYTES bytes.
   | { name: string; kind: "topics"; max: number }
   | { name: string; kind: "fraction" }
-  | { name: string; kind: "address"; optional: boolean }
+  // host:port; with `relayed`, also a relayed address (lib/address.ts parseRelayedAddress), held as strictly.
+  | { name: string; kind: "address"; optional: boolean; relayed?: boolean }
   | { name: string; kind: "list"; max: number; of: readonly Field[] }
   | { name: string; kind: "ids"; max: number }
+  // A relay circuit token: RELAY_TOKEN_BYTES bytes, or none (a refusal).
+  | { name: string; kind: "token" }
+  // At most `max` distinct host:port addresses (never relayed: they are dialed directly).
+  | { name: string; kind: "addresses"; max: number }
   // A REQUEST protocol name (isProtocolName).
   | { name: string; kind: "protocol" }
   // One topic name, 1..MAX_TOPIC_BYTES bytes (never the network-wide "").
@@ -64,7 +71,7 @@ type Field =
 
 const PEER_RECORD: readonly Field[] = [
   { name: "nodeId", kind: "bytes", length: 32 },
-  { name: "address", kind: "address", optional: false },
+  { name: "address", kind: "address", optional: false, relayed: true },
   { name: "lastSeen", kind: "uint", max: Number.MAX_SAFE_INTEGER },
 ];
 const TRUST_RECORD: readonly Field[] = [
@@ -75,7 +82,7 @@ const HANDSHAKE_FIELDS: readonly Field[] = [
   { name: "networkId", kind: "text", maxBytes: 64 },
   { name: "nonce", kind: "bytes", length: 32 },
   { name: "ephemeralKey", kind: "bytes", length: 32 },
-  { name: "listenAddress", kind: "address", optional: true },
+  { name: "listenAddress", kind: "address", optional: true, relayed: true },
   { name: "agent", kind: "text", maxBytes: 64 },
 ];
 const APPLICATION_FIELDS: readonly Field[] = [
@@ -173,6 +180,32 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "bodies", kind: "blobs", max: MAX_CATCHUP_BODIES, maxBytes: MAX_CATCHUP_BODY_BYTES },
     { name: "missing", kind: "distinctids", min: 0, max: MAX_CATCHUP_FETCH_IDS },
   ],
+  [MessageType.RELAY_RESERVE]: [{ name: "requestId", kind: "uint", max: MAX_REQUEST_ID }],
+  [MessageType.RELAY_RESERVATION]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "status", kind: "uint", max: 255 },
+    { name: "expiresAt", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+    { name: "observedAddress", kind: "address", optional: true },
+  ],
+  [MessageType.RELAY_CONNECT]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "target", kind: "bytes", length: 32 },
+  ],
+  [MessageType.RELAY_CIRCUIT]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "status", kind: "uint", max: 255 },
+    { name: "role", kind: "uint", max: 1 },
+    { name: "peer", kind: "bytes", length: 32 },
+    { name: "token", kind: "token" },
+    { name: "observedAddress", kind: "address", optional: true },
+    { name: "maxBytes", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+    { name: "maxDurationMs", kind: "uint", max: Number.MAX_SAFE_INTEGER },
+  ],
+  [MessageType.HOLE_PUNCH]: [
+    { name: "kind", kind: "uint", max: 2 },
+    { name: "attempt", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "addresses", kind: "addresses", max: MAX_PUNCH_ADDRESSES },
+  ],
   [MessageType.TOPIC_SUBSCRIPTIONS]: [
     { name: "full", kind: "bool" },
     { name: "all", kind: "bool" },
@@ -257,8 +290,25 @@ function readField(field: Field, value: unknown, path: string): unknown {
     case "address":
       if (typeof value !== "string") throw badField(path, "expected an address string");
       if (value === "" && field.optional) return value;
-      if (parseHostPort(value) === undefined) throw badField(path, "expected host:port");
+      if ((field.relayed ? dialHostPort(value) : parseHostPort(value)) === undefined) {
+        throw badField(path, field.relayed ? "expected host:port or a relayed address" : "expected host:port");
+      }
       return value;
+    case "token":
+      if (!(value instanceof Uint8Array) || (value.length !== 0 && value.length !== RELAY_TOKEN_BYTES)) {
+        throw badField(path, `expected ${RELAY_TOKEN_BYTES} bytes or none`);
+      }
+      return value;
+    case "addresses": {
+      if (!Array.isArray(value) || value.length > field.max) {
+        throw badField(path, `expected a list of at most ${field.max} addresses`);
+      }
+      if (value.some((a) => typeof a !== "string" || parseHostPort(a) === undefined)) {
+        throw badField(path, "expected host:port addresses");
+      }
+      if (new Set(value).size !== value.length) throw badField(path, "an address is named twice");
+      return value;
+    }
     case "protocol":
       if (typeof value !== "string" || !isProtocolName(value)) {
         throw badField(path, `expected a protocol name of 1 to ${MAX_PROTOCOL_NAME_BYTES} bytes of [A-Za-z0-9._/-]`);

@@ -53,6 +53,16 @@ export const MessageType = {
   CATCHUP_FETCH: 20,
   /** Catch-up: answers a CATCHUP_FETCH with the signed messages' encoded envelopes (not in the original design). */
   CATCHUP_BODIES: 21,
+  /** Asks a relay for a reservation: relay circuits to the sender until it expires (not in the original design). */
+  RELAY_RESERVE: 25,
+  /** A relay's answer to RELAY_RESERVE: status, expiry, the sender's address as the relay sees it (not in the original design). */
+  RELAY_RESERVATION: 26,
+  /** Asks a relay for a circuit to a node that holds a reservation there (not in the original design). */
+  RELAY_CONNECT: 27,
+  /** A circuit's token and limits, to the node that asked (RELAY_CONNECT) and to the one it reaches (not in the original design). */
+  RELAY_CIRCUIT: 28,
+  /** Hole punching over a relayed link: the addresses to punch, then the moment to dial (not in the original design). */
+  HOLE_PUNCH: 29,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -122,6 +132,11 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.CATCHUP_RECONCILE,
   MessageType.CATCHUP_FETCH,
   MessageType.CATCHUP_BODIES,
+  MessageType.RELAY_RESERVE,
+  MessageType.RELAY_RESERVATION,
+  MessageType.RELAY_CONNECT,
+  MessageType.RELAY_CIRCUIT,
+  MessageType.HOLE_PUNCH,
 ]);
 
 /** Most nodes or providers in one DHT_RESPONSE. */
@@ -439,6 +454,81 @@ export interface CatchupBodiesPayload {
   missing: Uint8Array[];
 }
 
+/** Status codes of RELAY_RESERVATION and RELAY_CIRCUIT. */
+export const RelayStatus = {
+  /** Granted. */
+  OK: 0,
+  /** This node does not relay. */
+  NOT_RELAYING: 1,
+  /** A limit of the relay is reached (reservations, circuits). */
+  RESOURCE_LIMIT: 2,
+  /** The asker, or its IP, asks too often. */
+  RATE_LIMITED: 3,
+  /** The target holds no reservation here. */
+  NO_RESERVATION: 4,
+} as const;
+
+/** Most addresses in one HOLE_PUNCH. */
+export const MAX_PUNCH_ADDRESSES = 4;
+/** Bytes of a relay circuit token. */
+export const RELAY_TOKEN_BYTES = 16;
+
+/** Payload of RELAY_RESERVE. */
+export interface RelayReservePayload {
+  /** Correlation id chosen by the asker, echoed in RELAY_RESERVATION; 0..2^32-1. */
+  requestId: number;
+}
+
+/** Payload of RELAY_RESERVATION. */
+export interface RelayReservationPayload {
+  /** The RELAY_RESERVE's correlation id. */
+  requestId: number;
+  /** A {@link RelayStatus} code; unknown codes read as a refusal. */
+  status: number;
+  /** When the reservation ends, ms since the epoch (0 when refused). */
+  expiresAt: number;
+  /** The asker's address as the relay's socket sees it (`host:port`), or `""`. */
+  observedAddress: string;
+}
+
+/** Payload of RELAY_CONNECT. */
+export interface RelayConnectPayload {
+  /** Correlation id chosen by the asker, echoed in its RELAY_CIRCUIT; 0..2^32-1. */
+  requestId: number;
+  /** The node to reach, 32 bytes: it must hold a reservation at this relay. */
+  target: Uint8Array;
+}
+
+/** Payload of RELAY_CIRCUIT. */
+export interface RelayCircuitPayload {
+  /** The RELAY_CONNECT's correlation id (for the asker); 0 for the node reached. */
+  requestId: number;
+  /** A {@link RelayStatus} code; unknown codes read as a refusal. */
+  status: number;
+  /** 0: the receiver asked and opens its leg as the handshake's initiator; 1: it is reached, as responder. */
+  role: number;
+  /** The node at the circuit's other end, 32 bytes. */
+  peer: Uint8Array;
+  /** What the receiver's leg sends after the preamble magic: {@link RELAY_TOKEN_BYTES} bytes, empty when refused. */
+  token: Uint8Array;
+  /** The receiver's own address as the relay sees it (`host:port`), or `""`: what it offers to hole punching. */
+  observedAddress: string;
+  /** Most bytes the relay carries on the circuit, both directions together. */
+  maxBytes: number;
+  /** Longest the relay keeps the circuit, ms. */
+  maxDurationMs: number;
+}
+
+/** Payload of HOLE_PUNCH. */
+export interface HolePunchPayload {
+  /** 0 CONNECT (the addresses; the answer echoes the kind), 1 SYNC (dial now), 2 CONNECT's answer. */
+  kind: number;
+  /** The attempt this belongs to (the answer and SYNC echo it); 0..2^32-1. */
+  attempt: number;
+  /** Where the sender will be reachable, `host:port`, at most {@link MAX_PUNCH_ADDRESSES}. */
+  addresses: string[];
+}
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -489,6 +579,16 @@ export interface PayloadByType {
   [MessageType.CATCHUP_FETCH]: CatchupFetchPayload;
   /** CATCHUP_BODIES */
   [MessageType.CATCHUP_BODIES]: CatchupBodiesPayload;
+  /** RELAY_RESERVE */
+  [MessageType.RELAY_RESERVE]: RelayReservePayload;
+  /** RELAY_RESERVATION */
+  [MessageType.RELAY_RESERVATION]: RelayReservationPayload;
+  /** RELAY_CONNECT */
+  [MessageType.RELAY_CONNECT]: RelayConnectPayload;
+  /** RELAY_CIRCUIT */
+  [MessageType.RELAY_CIRCUIT]: RelayCircuitPayload;
+  /** HOLE_PUNCH */
+  [MessageType.HOLE_PUNCH]: HolePunchPayload;
 }
 
 /**

@@ -222,6 +222,7 @@ class SimConnection implements Connection {
   readonly remotePublicKey: Uint8Array;
   readonly direction: "inbound" | "outbound";
   readonly remoteAddress: string;
+  readonly linkKind = "direct" as const;
   /** The remote's listen address: the far end of the link, for latency, partitions and processing. */
   readonly linkAddress: string;
   readonly listenAddress: string;

@@ -23,7 +23,14 @@ import {
 } from "../protocol/mod.ts";
 import type { TransportConfig } from "./config.ts";
 import type { RecordOpener, RecordSealer } from "./session.ts";
-import { type CloseInfo, type Connection, CONNECTION_LOST, type ConnectionStats, TransportError } from "./types.ts";
+import {
+  type CloseInfo,
+  type Connection,
+  CONNECTION_LOST,
+  type ConnectionStats,
+  type LinkKind,
+  TransportError,
+} from "./types.ts";
 
 /** Invalid envelopes a peer may send in one window before the link is closed. */
 const MAX_BAD_ENVELOPES_PER_WINDOW = 100;
@@ -48,8 +55,14 @@ export function withTimeout<T>(clock: Clock, promise: Promise<T>, ms: number, on
   }).finally(() => clock.clearTimeout(timer!));
 }
 
+/**
+ * What the transport needs of a socket: a Deno TCP connection, or another byte stream shaped as one (a
+ * hole-punched socket opened through node:net, which can choose its local port; see lib/relay/punch_socket.ts).
+ */
+export type ByteConn = Pick<Deno.TcpConn, "read" | "write" | "close" | "setNoDelay">;
+
 /** Closes `conn`, ignoring that it may be closed already. */
-export function closeQuietly(conn: Deno.TcpConn): void {
+export function closeQuietly(conn: ByteConn): void {
   try {
     conn.close();
   } catch {
@@ -71,7 +84,7 @@ export function isConnectionError(error: unknown): boolean {
 
 /** A socket read as a stream of frames, counting the bytes both ways. */
 export class FramedSocket {
-  readonly conn: Deno.TcpConn;
+  readonly conn: ByteConn;
   readonly decoder: FrameDecoder;
   readonly #frames: Uint8Array[] = [];
   #head = 0;
@@ -87,7 +100,7 @@ export class FramedSocket {
   viewFrames = false;
 
   /** Wraps `conn`; frames above `maxFrameBytes` are refused; byte counts are also added to `totals`. */
-  constructor(conn: Deno.TcpConn, maxFrameBytes: number, totals: { bytesIn: number; bytesOut: number }) {
+  constructor(conn: ByteConn, maxFrameBytes: number, totals: { bytesIn: number; bytesOut: number }) {
     this.#totals = totals;
     this.conn = conn;
     this.decoder = new FrameDecoder(maxFrameBytes);
@@ -110,6 +123,39 @@ export class FramedSocket {
       for (const frame of this.decoder.push(this.#buffer.subarray(0, n), this.viewFrames)) this.#frames.push(frame);
     }
     return this.#frames[this.#head++];
+  }
+
+  /**
+   * Reads the stream's first bytes. When they begin with `magic`, returns the `extra` bytes that follow it
+   * (a relay circuit's preamble; a sender must send nothing more until answered, and anything more is
+   * refused); otherwise they are framed as usual and `undefined` is returned. `null` at end of stream.
+   * No kith frame can begin with `magic` (its first four bytes, read as a frame length, are over any limit).
+   */
+  async readPreamble(magic: Uint8Array, extra: number): Promise<Uint8Array | undefined | null> {
+    const wanted = magic.length + extra;
+    const head = new Uint8Array(wanted);
+    let have = 0;
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.conn.read(this.#buffer.subarray(0, wanted - have));
+      } catch {
+        return null;
+      }
+      if (n === null) return null;
+      this.bytesIn += n;
+      this.#totals.bytesIn += n;
+      head.set(this.#buffer.subarray(0, n), have);
+      have += n;
+      const compared = Math.min(have, magic.length);
+      let matches = true;
+      for (let i = 0; i < compared; i++) if (head[i] !== magic[i]) matches = false;
+      if (!matches) {
+        for (const frame of this.decoder.push(head.subarray(0, have))) this.#frames.push(frame);
+        return undefined;
+      }
+      if (have === wanted) return head.slice(magic.length);
+    }
   }
 
   /** When the write in progress started (ms), or undefined; watched by the transport's sweep. */
@@ -166,6 +212,10 @@ export interface EstablishedLink {
   direction: "inbound" | "outbound";
   remoteAddress: string;
   pipelined: Uint8Array[];
+  /** How the bytes travel: straight, through a relay's circuit, or over a hole-punched socket. */
+  linkKind?: LinkKind;
+  /** The IP whose inbound slot this link holds (inbound only; default: the host of `remoteAddress`). */
+  slotIp?: string;
 }
 
 /** What a connection needs from the transport that owns it; passed to its constructor. */
@@ -200,6 +250,9 @@ export class TcpConnection implements Connection {
   readonly agent: string;
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
+  readonly linkKind: LinkKind;
+  /** The IP whose inbound slot this link holds, `undefined` for outbound links. */
+  readonly slotIp: string | undefined;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
   onEnvelope: ((envelope: Envelope) => void) | undefined;
   onClose: ((info: CloseInfo) => void) | undefined;
@@ -225,6 +278,8 @@ export class TcpConnection implements Connection {
     this.remotePublicKey = remote.publicKey;
     this.direction = link.direction;
     this.remoteAddress = link.remoteAddress;
+    this.linkKind = link.linkKind ?? "direct";
+    this.slotIp = link.direction === "inbound" ? link.slotIp : undefined;
     this.listenAddress = remote.payload.listenAddress;
     this.agent = remote.payload.agent;
     this.initialPeers = remote.type === MessageType.HANDSHAKE_ACK ? remote.payload.peers : [];

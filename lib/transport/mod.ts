@@ -53,13 +53,16 @@ export {
   CONNECTION_LOST,
   type ConnectionStats,
   type DialOptions,
+  type LinkKind,
   reasonName,
   type Transport,
   TransportError,
   type TransportStats,
 } from "./types.ts";
 export { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig } from "./config.ts";
-export { TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { type OpenOverOptions, TcpTransport, type TcpTransportOptions } from "./tcp.ts";
+export { CIRCUIT_MAGIC, CIRCUIT_READY, CIRCUIT_REFUSED, type CircuitLeg, circuitPreamble } from "./circuit.ts";
+export type { ByteConn } from "./connection.ts";
 export { type ResolveHost, systemResolve } from "./dial_gate.ts";
 export {
   DIAL_POLICY_NAMES,

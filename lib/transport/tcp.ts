@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { formatHostPort, parseHostPort } from "../address.ts";
+import { formatHostPort, parseHostPort, parseRelayedAddress } from "../address.ts";
 import { checkRecordCipher } from "../aead.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { ProtocolError } from "../errors.ts";
@@ -19,7 +19,8 @@ import { AGENT } from "../version.ts";
 import { InboundSlots } from "./admission.ts";
 import { DialGate, type ResolveHost } from "./dial_gate.ts";
 import { resolveTransportConfig, type TransportConfig } from "./config.ts";
-import { closeQuietly, type ConnectionOwner, type TcpConnection } from "./connection.ts";
+import type { CircuitLeg } from "./circuit.ts";
+import { type ByteConn, closeQuietly, type ConnectionOwner, type TcpConnection } from "./connection.ts";
 import { buildDisconnect, type HandshakeContext } from "./handshake.ts";
 import { TcpAcceptor } from "./tcp_accept.ts";
 import type { PendingHandshake, TcpContext } from "./tcp_context.ts";
@@ -28,10 +29,25 @@ import {
   type Connection,
   type DialOptions,
   emptyTransportStats,
+  type LinkKind,
   type Transport,
   TransportError,
   type TransportStats,
 } from "./types.ts";
+
+/** Options of {@link TcpTransport.openOver}. */
+export interface OpenOverOptions {
+  /** Which side of the handshake this node takes. */
+  role: "initiator" | "responder";
+  /** What the link is called (its `remoteAddress`): a relayed address, or the punched peer's `host:port`. */
+  remoteAddress: string;
+  /** How the bytes travel. */
+  linkKind: LinkKind;
+  /** The node that must answer; the link is refused if another does. */
+  expectedNodeId?: string;
+  /** For the responder: the IP its inbound slot counts against. */
+  slotIp?: string;
+}
 
 /** Longest interval between sweeps for blocked writes, ms (shorter when writeTimeoutMs is). */
 const WRITE_SWEEP_INTERVAL_MS = 1_000;
@@ -160,9 +176,20 @@ export class TcpTransport implements Transport {
     return this.#boundAddress;
   }
 
-  /** The address announced to peers (see {@link TransportConfig.advertisedAddress}). */
+  /**
+   * A relayed address to announce while this node has no address of its own to offer (lib/relay/client.ts
+   * sets it on a node that reserves at relays).
+   */
+  relayedAdvertisement: (() => string | undefined) | undefined;
+
+  /**
+   * The address announced to peers (see {@link TransportConfig.advertisedAddress}); on a node that reserves at
+   * relays, its relayed address while it holds a reservation.
+   */
   get advertisedAddress(): string {
     if (this.config.advertisedAddress) return this.config.advertisedAddress;
+    const relayed = this.relayedAdvertisement?.();
+    if (relayed) return relayed;
     const host = this.config.listenHost;
     if (!this.#boundAddress || host === "0.0.0.0" || host === "::") return "";
     return this.#boundAddress;
@@ -224,11 +251,65 @@ export class TcpTransport implements Transport {
   }
 
   permitsDial(address: string): boolean {
+    // A relayed address is dialed by opening sockets to its relay: the policy judges the relay's address.
+    const relayed = parseRelayedAddress(address);
+    if (relayed) {
+      return this.relayedDial !== undefined &&
+        this.#dialGate.permits(formatHostPort(relayed.relay.host, relayed.relay.port));
+    }
     return this.#dialGate.permits(address);
   }
 
   dial(address: string, options: DialOptions = {}): Promise<Connection> {
+    if (this.relayedDial && parseRelayedAddress(address)) return this.relayedDial(address, options);
     return this.#dialer.dial(address, options);
+  }
+
+  /**
+   * Dials relayed addresses (lib/relay/client.ts sets it; without it they are refused as not `host:port`):
+   * asks the relay for a circuit over an authenticated link, then {@link TcpTransport.openOver} on it.
+   */
+  relayedDial: ((address: string, options: DialOptions) => Promise<Connection>) | undefined;
+
+  /** A bare socket to `address` within the dial policy (a circuit leg's; see `circuit.ts`). @throws {TransportError} */
+  openSocket(address: string): Promise<Deno.TcpConn> {
+    return this.#dialer.socket(address);
+  }
+
+  /** Takes the sockets that open with a circuit preamble (set by a node that relays; see `circuit.ts`). */
+  set circuitLeg(handler: ((leg: CircuitLeg) => void) | undefined) {
+    this.#acceptor.circuitLeg = handler;
+  }
+
+  /** The handler of circuit legs in force, if any. */
+  get circuitLeg(): ((leg: CircuitLeg) => void) | undefined {
+    return this.#acceptor.circuitLeg;
+  }
+
+  /**
+   * Runs kith's handshake over `conn`, a byte stream already connected to the peer by other means (a relay's
+   * spliced circuit, a hole-punched socket): as the initiator (`role` "initiator", in an outbound slot) or as
+   * the responder (in an inbound slot counted against `slotIp`). The link is named `remoteAddress` and
+   * registered like any other, duplicates resolved by the same rule. `conn` is closed on failure.
+   *
+   * @throws {TransportError} when the handshake fails or no slot is free
+   */
+  openOver(conn: ByteConn, options: OpenOverOptions): Promise<Connection> {
+    if (options.role === "initiator") {
+      return this.#dialer.dialOver(conn, options.remoteAddress, {
+        expectedNodeId: options.expectedNodeId,
+        linkKind: options.linkKind,
+      });
+    }
+    return this.#acceptor.acceptOver(conn, options.remoteAddress, options.slotIp ?? "", options.linkKind).then(
+      (connection) => {
+        if (options.expectedNodeId !== undefined && connection.remoteNodeId !== options.expectedNodeId) {
+          this.#track(connection.close(DisconnectReason.PROTOCOL_ERROR, "not the node the circuit was for"));
+          throw new TransportError("WRONG_PEER", `${options.remoteAddress} is not the node expected`);
+        }
+        return connection;
+      },
+    );
   }
 
   /** Once a second while connections exist: closes those whose write has been blocked past writeTimeoutMs. */
@@ -288,7 +369,7 @@ export class TcpTransport implements Transport {
     if (!this.#all.delete(connection)) return;
     if (this.#open.get(connection.remoteNodeId) === connection) this.#open.delete(connection.remoteNodeId);
     if (connection.direction === "inbound") {
-      this.#inbound.count(parseHostPort(connection.remoteAddress)?.host ?? "", -1);
+      this.#inbound.count(connection.slotIp ?? parseHostPort(connection.remoteAddress)?.host ?? "", -1);
     } else {
       this.#stats.outbound--;
     }

@@ -13,7 +13,8 @@ import { errorFields } from "../log.ts";
 import { DisconnectReason, type PeerRecord } from "../protocol/mod.ts";
 import { BoundedMap } from "../ratelimit.ts";
 import type { InboundSlots } from "./admission.ts";
-import { closeQuietly, FramedSocket, isConnectionError, TcpConnection } from "./connection.ts";
+import { CIRCUIT_MAGIC, type CircuitLeg } from "./circuit.ts";
+import { type ByteConn, closeQuietly, FramedSocket, isConnectionError, TcpConnection } from "./connection.ts";
 import { buildAck, checkConfirm, checkHello, freshHandshakeValues, HandshakeFailure } from "./handshake.ts";
 import {
   type DeadlineState,
@@ -24,7 +25,18 @@ import {
   reject,
   type TcpContext,
 } from "./tcp_context.ts";
-import { TransportError } from "./types.ts";
+import { type Connection, type LinkKind, TransportError } from "./types.ts";
+import { RELAY_TOKEN_BYTES } from "../protocol/mod.ts";
+
+/** How an inbound handshake's socket came: accepted here, or handed over already connected. */
+interface InboundOrigin {
+  /** The link's remote address (default: the socket's peer address). */
+  remoteAddress?: string;
+  /** How its bytes travel. */
+  linkKind: LinkKind;
+  /** Whether its first bytes may be a relay circuit's preamble (only on sockets this listener accepted). */
+  preamble: boolean;
+}
 
 /** Largest frame read from a client that is refused at accept (it gets a DISCONNECT, not a handshake). */
 const REFUSAL_MAX_FRAME_BYTES = 1024;
@@ -41,6 +53,11 @@ export class TcpAcceptor {
   // Ids of recent HANDSHAKEs whose signature was checked: a replayed one is refused before any signature
   // check, key agreement or signing.
   readonly #recentHellos = new BoundedMap<string, true>(RECENT_HELLOS);
+  /**
+   * Takes the sockets that open with a relay circuit's preamble (set by a node that relays); without it, such
+   * a socket is refused as any bad handshake.
+   */
+  circuitLeg: ((leg: CircuitLeg) => void) | undefined;
 
   /** An acceptor for the transport behind `context`, counting inbound sockets in `inbound`. */
   constructor(
@@ -72,6 +89,32 @@ export class TcpAcceptor {
       }
       this.#admit(conn);
     }
+  }
+
+  /**
+   * Runs the responder's handshake over `conn`, a socket already connected to the peer (a relay's circuit, a
+   * hole-punched socket), in an inbound slot counted against `slotIp`. Resolves with the registered
+   * connection; `conn` is closed on failure.
+   */
+  async acceptOver(conn: ByteConn, remoteAddress: string, slotIp: string, linkKind: LinkKind): Promise<Connection> {
+    const context = this.#context;
+    if (context.closing()) {
+      closeQuietly(conn);
+      throw new TransportError("CLOSED", "transport is closed");
+    }
+    const admission = this.#inbound.admits(slotIp, context.clock.now());
+    if (admission !== "admitted") {
+      closeQuietly(conn);
+      throw new TransportError("TOO_MANY_CONNECTIONS", `inbound ${admission === "rate" ? "rate" : "limit"} reached`);
+    }
+    const pending: PendingHandshake = { conn, direction: "inbound", ip: slotIp };
+    this.#inbound.count(slotIp, +1);
+    context.pending.add(pending);
+    const established = await context.track(
+      this.#acceptHandshake(pending, { remoteAddress, linkKind, preamble: false }),
+    );
+    if (!established) throw new TransportError("HANDSHAKE_FAILED", `handshake over ${remoteAddress} failed`);
+    return established;
   }
 
   #admit(conn: Deno.TcpConn): void {
@@ -109,11 +152,11 @@ export class TcpAcceptor {
     const pending: PendingHandshake = { conn, direction: "inbound", ip };
     this.#inbound.count(ip, +1);
     context.pending.add(pending);
-    context.track(this.#acceptHandshake(pending));
+    context.track(this.#acceptHandshake(pending, { linkKind: "direct", preamble: true }));
   }
 
   /** The responder's side of the handshake on an admitted socket. Never rejects: network input cannot crash it. */
-  async #acceptHandshake(pending: PendingHandshake): Promise<void> {
+  async #acceptHandshake(pending: PendingHandshake, origin: InboundOrigin): Promise<TcpConnection | undefined> {
     const context = this.#context;
     const { clock, config, stats } = context;
     const socket = new FramedSocket(pending.conn, config.maxHandshakeFrameBytes, stats);
@@ -121,7 +164,19 @@ export class TcpAcceptor {
     const deadline = handshakeDeadline(context, socket, state);
     const handshake = context.handshakeContext();
     let established: TcpConnection | undefined;
+    let handedOver = false;
     try {
+      if (origin.preamble && this.circuitLeg) {
+        const token = await socket.readPreamble(CIRCUIT_MAGIC, RELAY_TOKEN_BYTES);
+        if (token === null || state.timedOut) throw new TransportError("HANDSHAKE_FAILED", "closed during handshake");
+        if (token !== undefined) {
+          // A relay circuit's leg, not a handshake: the relay's own limits apply to it from here on.
+          clock.clearTimeout(deadline);
+          handedOver = true;
+          this.circuitLeg({ conn: pending.conn, token, ip: pending.ip });
+          return undefined;
+        }
+      }
       const first = await socket.next();
       if (first === null || state.timedOut) throw new TransportError("HANDSHAKE_FAILED", "closed during handshake");
       const hello = checkHello(handshake, first, clock.now(), {
@@ -169,8 +224,11 @@ export class TcpAcceptor {
         inner: confirm.inner,
         remote: hello,
         direction: "inbound",
-        remoteAddress: formatHostPort(pending.ip, (pending.conn.remoteAddr as Deno.NetAddr).port),
+        remoteAddress: origin.remoteAddress ??
+          formatHostPort(pending.ip, ((pending.conn as Deno.TcpConn).remoteAddr as Deno.NetAddr).port),
         pipelined: confirm.pipelined,
+        linkKind: origin.linkKind,
+        slotIp: pending.ip,
       }, clock.now());
     } catch (error) {
       closeQuietly(pending.conn);
@@ -189,6 +247,7 @@ export class TcpAcceptor {
       context.pending.delete(pending);
       if (!established) this.#inbound.count(pending.ip, -1);
     }
-    if (established) context.register(established);
+    if (handedOver || !established) return undefined;
+    return context.register(established);
   }
 }

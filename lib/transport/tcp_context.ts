@@ -11,7 +11,13 @@ import type { Identity } from "../identity.ts";
 import type { LogSink } from "../log.ts";
 import { DisconnectReason, type MessageCodec } from "../protocol/mod.ts";
 import type { TransportConfig } from "./config.ts";
-import { closeQuietly, type ConnectionOwner, type FramedSocket, type TcpConnection } from "./connection.ts";
+import {
+  type ByteConn,
+  closeQuietly,
+  type ConnectionOwner,
+  type FramedSocket,
+  type TcpConnection,
+} from "./connection.ts";
 import type { HandshakeContext, HandshakeFailure } from "./handshake.ts";
 import { MAX_RECORD_PLAINTEXT, RECORD_TAG_BYTES, type RecordSealer } from "./session.ts";
 import type { TransportStats } from "./types.ts";
@@ -22,7 +28,7 @@ const REFUSAL_WRITE_TIMEOUT_MS = 500;
 /** A socket whose handshake is under way (closed at shutdown). */
 export interface PendingHandshake {
   /** The socket. */
-  conn: Deno.TcpConn;
+  conn: ByteConn;
   /** Who opened it. */
   direction: "inbound" | "outbound";
   /** The remote IP (the dialed host for outbound). */

@@ -8,7 +8,7 @@
  */
 import { parseHostPort } from "../address.ts";
 import { FrameDecoder } from "../framing.ts";
-import { closeQuietly, FramedSocket, TcpConnection, withTimeout } from "./connection.ts";
+import { type ByteConn, closeQuietly, FramedSocket, TcpConnection, withTimeout } from "./connection.ts";
 import type { DialGate } from "./dial_gate.ts";
 import {
   buildConfirm,
@@ -26,7 +26,7 @@ import {
   reject,
   type TcpContext,
 } from "./tcp_context.ts";
-import { type Connection, type DialOptions, TransportError } from "./types.ts";
+import { type Connection, type DialOptions, type LinkKind, TransportError } from "./types.ts";
 
 /** Dials peers for the transport behind a {@link TcpContext}. */
 export class TcpDialer {
@@ -69,6 +69,36 @@ export class TcpDialer {
     }
   }
 
+  /**
+   * A bare socket to `address` (`host:port`, within the dial policy), opened within the handshake timeout:
+   * for a relay circuit's leg, which speaks a preamble before any handshake.
+   */
+  async socket(address: string): Promise<Deno.TcpConn> {
+    if (this.#context.closing()) throw new TransportError("CLOSED", "transport is closed");
+    const target = parseHostPort(address);
+    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    this.#dialGate.check(address);
+    const connecting = this.#connect(target.host, target.port, address);
+    try {
+      const conn = await withTimeout(
+        this.#context.clock,
+        connecting,
+        this.#context.config.handshakeTimeoutMs,
+        () => new TransportError("CONNECT_FAILED", `connecting to ${address} timed out`),
+      );
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Not fatal.
+      }
+      return conn;
+    } catch (error) {
+      connecting.then(closeQuietly, () => {});
+      if (error instanceof TransportError) throw error;
+      throw new TransportError("CONNECT_FAILED", `cannot connect to ${address}: ${(error as Error).message}`);
+    }
+  }
+
   /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
   async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
     const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
@@ -76,6 +106,11 @@ export class TcpDialer {
   }
 
   async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
+    return await this.#outboundSlot(() => this.#dialHandshake(host, port, address, options));
+  }
+
+  /** Runs `attempt` in an outbound slot (within maxOutbound) and registers the connection it makes. */
+  async #outboundSlot(attempt: () => Promise<TcpConnection>): Promise<Connection> {
     const { config, stats } = this.#context;
     if (stats.outbound >= config.maxOutbound) {
       throw new TransportError("TOO_MANY_CONNECTIONS", `outbound limit of ${config.maxOutbound} reached`);
@@ -83,12 +118,35 @@ export class TcpDialer {
     stats.outbound++;
     let established: TcpConnection | undefined;
     try {
-      const attempt = this.#dialHandshake(host, port, address, options);
-      established = await this.#context.track(attempt);
+      established = await this.#context.track(attempt());
     } finally {
       if (!established) stats.outbound--;
     }
     return this.#context.register(established);
+  }
+
+  /**
+   * Runs the initiator's handshake over `conn`, a socket already connected to the peer by other means (a
+   * relay's circuit, a hole-punched socket), naming the link `address`; the connection is registered as any
+   * dialed one. `conn` is closed on failure.
+   */
+  async dialOver(
+    conn: ByteConn,
+    address: string,
+    options: DialOptions & { linkKind: LinkKind },
+  ): Promise<Connection> {
+    if (this.#context.closing()) {
+      closeQuietly(conn);
+      throw new TransportError("CLOSED", "transport is closed");
+    }
+    try {
+      return await this.#outboundSlot(() =>
+        this.#initiatorHandshake(conn, address, options, this.#context.clock.now(), options.linkKind)
+      );
+    } catch (error) {
+      closeQuietly(conn);
+      throw error;
+    }
   }
 
   async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
@@ -96,7 +154,7 @@ export class TcpDialer {
     const { clock, config, stats } = context;
     const startedAt = clock.now();
     const connecting = this.#connect(host, port, address);
-    let conn: Deno.TcpConn;
+    let conn: ByteConn;
     try {
       conn = await withTimeout(
         clock,
@@ -117,6 +175,20 @@ export class TcpDialer {
       closeQuietly(conn);
       throw new TransportError("CLOSED", "transport closed while connecting");
     }
+    return await this.#initiatorHandshake(conn, address, options, startedAt, "direct", host);
+  }
+
+  /** The initiator's side of the handshake on a connected socket; deadline counted from `startedAt`. */
+  async #initiatorHandshake(
+    conn: ByteConn,
+    address: string,
+    options: DialOptions,
+    startedAt: number,
+    linkKind: LinkKind,
+    host: string = address,
+  ): Promise<TcpConnection> {
+    const context = this.#context;
+    const { clock, config, stats } = context;
     try {
       conn.setNoDelay(true);
     } catch {
@@ -161,6 +233,7 @@ export class TcpDialer {
         direction: "outbound",
         remoteAddress: address,
         pipelined: [],
+        linkKind,
       }, clock.now());
     } catch (error) {
       stats.handshakesFailed++;

@@ -33,6 +33,12 @@ export interface ConnectionStats {
   envelopesOut: number;
 }
 
+/**
+ * How a link's bytes travel: over a socket straight to the peer, through a relay's circuit (the handshake runs
+ * end to end, so the relay carries ciphertext only), or over a socket opened by hole punching.
+ */
+export type LinkKind = "direct" | "relayed" | "hole-punched";
+
 /** An authenticated, encrypted link to one peer. */
 export interface Connection {
   /** The peer's node id (hex), proven by its handshake signature. */
@@ -51,6 +57,8 @@ export interface Connection {
   readonly initialPeers: readonly PeerRecord[];
   /** When the handshake finished, ms since the epoch. */
   readonly openedAt: number;
+  /** How its bytes travel (see {@link LinkKind}). */
+  readonly linkKind: LinkKind;
   /** Bytes queued for sending and not yet written. */
   readonly bufferedBytes: number;
   /** Whether the connection can still send and receive. */

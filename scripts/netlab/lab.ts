@@ -7,7 +7,8 @@
  *
  * NAT kinds, all nftables on the router's WAN side:
  * - `port-preserving`: `masquerade` as Linux does it (the source port kept when free; inbound only for
- *   tracked connections), the NAT that hole punching works through;
+ *   tracked connections; unsolicited inbound dropped silently, never reset, as RFC 5382 REQ-4 asks), the NAT
+ *   that hole punching works through;
  * - `symmetric`: `masquerade random` (a new external port per connection, so per destination);
  * - `firewall`: no translation (the host has an internet address), but new inbound connections are dropped.
  * Options per router: random loss (`numgen random`) and a bandwidth cap (tbf). This kernel has no netem, so
@@ -83,6 +84,20 @@ const NAME = /^[a-z][a-z0-9-]{0,7}$/;
 /** Namespaces of this lab start with `kl<pid>-`, so that {@link removeStaleLabs} can tell dead labs apart. */
 const PREFIX = "kl";
 
+/**
+ * Whether process `pid` exists. Not by reading `/proc/<pid>`: Deno 2 asks for all permissions to read /proc,
+ * so without them every other live lab looked dead and was removed (two labs running at once removed each
+ * other's namespaces). `kill -0` only asks the kernel, with the run permission the lab has anyway.
+ */
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("kill", { args: ["-0", String(pid)], stdout: "null", stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return true; // cannot tell: keep it
+  }
+}
+
 /** Removes namespaces left by labs whose process is gone (a crash or a kill -9 skips their teardown). */
 export async function removeStaleLabs(): Promise<string[]> {
   const removed: string[] = [];
@@ -92,13 +107,7 @@ export async function removeStaleLabs(): Promise<string[]> {
     const match = /^kl(\d+)-/.exec(name);
     if (!match) continue;
     const pid = Number(match[1]);
-    let alive = false;
-    try {
-      alive = pid === Deno.pid || Deno.statSync(`/proc/${pid}`).isDirectory;
-    } catch {
-      alive = false;
-    }
-    if (alive) continue;
+    if (pid === Deno.pid || await processAlive(pid)) continue;
     await run("ip", ["netns", "del", name]).catch(() => {});
     removed.push(name);
   }
@@ -309,7 +318,11 @@ const FIREWALL = `table inet kithlab {
 }
 `;
 
-/** A NAT router: masquerade out of wan0 (random ports when symmetric); nothing unsolicited is forwarded in. */
+/**
+ * A NAT router: masquerade out of wan0 (random ports when symmetric); nothing unsolicited is forwarded in, and
+ * an unsolicited connection to the router itself is dropped silently rather than reset, as RFC 5382 (REQ-4)
+ * asks of NATs so that TCP simultaneous open can work: a reset would end the other side's attempt.
+ */
 function natRules(symmetric: boolean): string {
   return `table ip kithlab {
   chain nat_post {
@@ -320,6 +333,10 @@ function natRules(symmetric: boolean): string {
     type filter hook forward priority 0; policy drop;
     iifname "lan0" accept
     ct state established,related accept
+  }
+  chain wan_input {
+    type filter hook input priority 0; policy accept;
+    iifname "wan0" ct state new drop
   }
 }
 `;

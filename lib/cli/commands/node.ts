@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { RelayConfig } from "../../relay/config.ts";
 import { parseHostPort } from "../../address.ts";
 import { ControlApi, loadOrCreateApiToken } from "../../api.ts";
 import { toHex } from "../../bytes.ts";
@@ -140,6 +141,23 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
   return config;
 }
 
+/**
+ * The relay settings of `kith start`'s flags (`--relay-service`, `--reserve-relays N`, `--no-hole-punching`).
+ *
+ * @throws {UsageError} naming the flag at fault
+ */
+export function relayOptions(flags: Flags): Partial<RelayConfig> {
+  const relay: Partial<RelayConfig> = {};
+  if (flags["relay-service"]) relay.relayService = true;
+  if (flags["no-hole-punching"]) relay.holePunching = false;
+  const reserve = flags["reserve-relays"];
+  if (reserve !== undefined) {
+    if (!/^[0-8]$/.test(reserve)) throw new UsageError(`--reserve-relays must be 0..8, got ${JSON.stringify(reserve)}`);
+    relay.reserveRelays = Number(reserve);
+  }
+  return relay;
+}
+
 /** `kith start`: runs a node until SIGINT or SIGTERM. */
 export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise<number> {
   const level = flags["log-level"] ?? "info";
@@ -160,7 +178,7 @@ export async function runNode(dataDir: string, flags: Flags, io: CliIo): Promise
   }
   let node: KithNode;
   try {
-    node = new KithNode({ dataDir, config, preset: profile as PresetName, log });
+    node = new KithNode({ dataDir, config, preset: profile as PresetName, log, relay: relayOptions(flags) });
   } catch (error) {
     if (error instanceof ConfigError) {
       throw new UsageError(`${flags.config ? `config file ${flags.config}: ` : ""}${error.message}`);
