@@ -19,6 +19,7 @@ import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig 
 import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers/config.ts";
 import { DEFAULT_PROTOCOL_LIMITS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
 import { DEFAULT_TOPICS_CONFIG, resolveTopicsConfig, type TopicsConfig, type TopicSettings } from "./topics/mod.ts";
+import { DEFAULT_NAT_CONFIG, type NatConfig, resolveNatConfig } from "./nat/config.ts";
 import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
 
@@ -238,6 +239,38 @@ export interface NetworkConfig {
    * whose peer is in none of this node's topics is closed after 10 s. 0: no topic links.
    */
   topicSlots: number;
+  /**
+   * Reachability check (AutoNAT): this node asks peers to dial its observed address back and advertises a
+   * direct address only once they reached it (public), none once they could not (private). Default true.
+   * Off: it advertises as it binds (its `advertisedAddress`, else a specific listen address) and never asks.
+   */
+  reachabilityCheck: boolean;
+  /**
+   * Network groups (subnets) that must report the same IP for this node before that observed address is
+   * trusted and checked. Default 3: a thousand identities in one subnet are one voice. Fewer: a small or
+   * single-subnet network confirms sooner, and fewer colluding subnets can plant an address (the check still
+   * runs before it is advertised).
+   */
+  observedAddressGroups: number;
+  /** Peers asked per reachability check, one per network group. Default 3. More: more dial-backs per check. */
+  reachabilityPeers: number;
+  /**
+   * Answers from distinct network groups that decide a verdict. Default 2: one lying or broken peer cannot.
+   * At most `reachabilityPeers`; 1 believes a single peer (a lab, a two-host network).
+   */
+  reachabilityQuorum: number;
+  /** How long a check waits for its answers, ms. Default 15,000. Shorter: slow dial-backs count as no answer. */
+  reachabilityTimeoutMs: number;
+  /** Time between checks once one decided, ms. Default 900,000 (15 min); sooner when the observed IP changes. */
+  reachabilityRecheckMs: number;
+  /** Time before checking again after a check that decided nothing, ms. Default 60,000. */
+  reachabilityRetryMs: number;
+  /** Dial-backs done for one asker IP: one per this many ms, with a burst of 2. Default 60,000. */
+  dialBackAskerIntervalMs: number;
+  /** Dial-backs done for all askers together, per second (burst 4 times that, at least 4). Default 1. */
+  dialBackRatePerSecond: number;
+  /** Dial-backs in flight at once, one per asker. Default 4: each holds a socket at most a handshake timeout. */
+  maxConcurrentDialBacks: number;
 }
 
 /** The defaults. */
@@ -301,6 +334,16 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   topicSettings: {},
   minTopicPeers: DEFAULT_TOPICS_CONFIG.minTopicPeers,
   topicSlots: DEFAULT_PEERS_CONFIG.topicSlots,
+  reachabilityCheck: DEFAULT_NAT_CONFIG.enabled,
+  observedAddressGroups: DEFAULT_NAT_CONFIG.minGroups,
+  reachabilityPeers: DEFAULT_NAT_CONFIG.peersPerCheck,
+  reachabilityQuorum: DEFAULT_NAT_CONFIG.quorum,
+  reachabilityTimeoutMs: DEFAULT_NAT_CONFIG.checkTimeoutMs,
+  reachabilityRecheckMs: DEFAULT_NAT_CONFIG.recheckIntervalMs,
+  reachabilityRetryMs: DEFAULT_NAT_CONFIG.retryIntervalMs,
+  dialBackAskerIntervalMs: DEFAULT_NAT_CONFIG.dialBackAskerIntervalMs,
+  dialBackRatePerSecond: DEFAULT_NAT_CONFIG.dialBackRatePerSecond,
+  maxConcurrentDialBacks: DEFAULT_NAT_CONFIG.maxConcurrentDialBacks,
 });
 
 /** Names of the presets. */
@@ -381,6 +424,16 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   topicFanoutTtlMs: int(1),
   minTopicPeers: int(0, 64),
   topicSlots: int(0, 64),
+  reachabilityCheck: { kind: "bool" },
+  observedAddressGroups: int(1, 64),
+  reachabilityPeers: int(1, 16),
+  reachabilityQuorum: int(1, 16),
+  reachabilityTimeoutMs: int(10),
+  reachabilityRecheckMs: int(10),
+  reachabilityRetryMs: int(10),
+  dialBackAskerIntervalMs: int(1),
+  dialBackRatePerSecond: int(1, 1000),
+  maxConcurrentDialBacks: int(1, 256),
 };
 
 /**
@@ -545,6 +598,8 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "gossip.originRateBurst": "originRateLimit",
   "gossip.dedupWindowMs": "maxMessageAgeMs",
   "gossip.repairWindowMs": "maxMessageAgeMs",
+  "nat.quorum": "reachabilityQuorum",
+  "nat.minGroups": "observedAddressGroups",
 };
 
 /**
@@ -558,6 +613,7 @@ function checkComponents(config: NetworkConfig): void {
     resolvePeersConfig(parts.peers);
     resolveTrustConfig(parts.trust);
     resolveTopicsConfig(parts.topics, resolveGossipConfig(parts.gossip));
+    resolveNatConfig(parts.nat);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const key = SOURCE_OF[error.key] ?? error.key;
@@ -586,6 +642,8 @@ export interface ComponentConfigs {
   protocol: Partial<ProtocolLimits>;
   /** For the topic overlays. */
   topics: Partial<TopicsConfig>;
+  /** For observed addresses and the reachability check. */
+  nat: Partial<NatConfig>;
 }
 
 /** The dial policy `config` stands for. @throws {ConfigError} naming `dialAllow`, `dialDeny` or `bootstrap` */
@@ -670,6 +728,18 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       topicFanoutTtlMs: config.topicFanoutTtlMs,
       topicSettings: config.topicSettings,
       minTopicPeers: config.minTopicPeers,
+    },
+    nat: {
+      enabled: config.reachabilityCheck,
+      minGroups: config.observedAddressGroups,
+      peersPerCheck: config.reachabilityPeers,
+      quorum: config.reachabilityQuorum,
+      checkTimeoutMs: config.reachabilityTimeoutMs,
+      recheckIntervalMs: config.reachabilityRecheckMs,
+      retryIntervalMs: config.reachabilityRetryMs,
+      dialBackAskerIntervalMs: config.dialBackAskerIntervalMs,
+      dialBackRatePerSecond: config.dialBackRatePerSecond,
+      maxConcurrentDialBacks: config.maxConcurrentDialBacks,
     },
     protocol: {
       maxTtl: config.maxTtl,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { parseHostPort } from "./address.ts";
 import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
@@ -51,6 +52,7 @@ import {
   type TopicsConfig,
 } from "./topics/mod.ts";
 import { announces, TOPICS_CAPABILITY } from "./version.ts";
+import { NAT_TYPES, NatService, type NatStatus, resolveNatConfig } from "./nat/mod.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
@@ -123,6 +125,7 @@ export class KithNode {
   readonly #inbox: DirectInbox;
   readonly #requestHandlers = new Map<string, RequestHandler>();
   #direct: DirectChannel | undefined;
+  #nat: NatService | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -302,9 +305,26 @@ export class KithNode {
       this.#inbox,
       this.#requestHandlers,
     );
+    const nat = this.#nat = new NatService({
+      identity,
+      codec,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      config: resolveNatConfig(parts.nat),
+      forcedAddress: this.config.advertisedAddress,
+      listenPort: () => parseHostPort(this.#address)?.port ?? 0,
+      peers: () => peers.activePeers(),
+      permitsDial: (address) => transport.permitsDial(address),
+      dialBack: (address, nodeId) => transport.dialBack(address, nodeId),
+      advertise: (address) => transport.advertise(address),
+      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      log: this.#log,
+    });
+    transport.onDialBack = (nodeId) => nat.dialedBack(nodeId);
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
+      else if (NAT_TYPES.has(envelope.type)) nat.receive(peer, envelope);
       // Defined on the wire (docs/protocol.md, "DHT") but not spoken by this node yet: as any type it does not speak.
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
@@ -313,6 +333,7 @@ export class KithNode {
     const log = this.#log;
     peers.onPeerConnected = (peer) => {
       topics.peerConnected(peer);
+      nat.peerConnected(peer);
       finder.peerConnected();
       log("info", "peer connected", {
         peer: peer.nodeId.slice(0, 16),
@@ -345,6 +366,7 @@ export class KithNode {
     finder.start();
     for (const topic of this.#subscriptions.topics()) finder.want(topic);
     this.#trustExchange.start();
+    nat.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
@@ -503,6 +525,14 @@ export class KithNode {
     return registerHandler(this.#requestHandlers, protocol, handler);
   }
 
+  /**
+   * This node's reachability (`public`, `private` or `unknown`), the address it was checked at, the address
+   * peers of several network groups see it at, and the counters of its checks and of its dial-backs for others.
+   */
+  reachability(): NatStatus {
+    return this.#require(this.#nat, "reachability").status();
+  }
+
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
     const peers = this.#peers?.peers() ?? [];
@@ -587,6 +617,7 @@ export class KithNode {
       deliveryLatency: this.#subscriptions.latency.snapshot(),
       direct: this.#direct!.stats,
       signatureChecks: { ...this.#verifier!.stats },
+      nat: this.#nat!.status(),
     };
   }
 
@@ -601,6 +632,7 @@ export class KithNode {
       gossip: this.#require(this.#gossip, "components"),
       topics: this.#require(this.#topics, "components"),
       finder: this.#require(this.#finder, "components"),
+      nat: this.#require(this.#nat, "components"),
     };
   }
 
@@ -627,6 +659,7 @@ export class KithNode {
     this.#state = "stopping";
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
+    this.#nat?.stop();
     this.#direct?.stop();
     this.#topicsLive = false;
     this.#finder?.stop();

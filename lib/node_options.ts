@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { NatService, NatStatus } from "./nat/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { NetworkConfig, PresetName } from "./config.ts";
 import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
@@ -77,6 +78,8 @@ export interface NodeComponents {
   topics: TopicOverlays;
   /** Its search for topics' peers. */
   finder: TopicFinder;
+  /** Its observed addresses, reachability check and dial-backs. */
+  nat: NatService;
 }
 
 /** A node's counters, for status displays and monitoring. */
@@ -103,6 +106,8 @@ export interface NodeStats {
   direct: DirectChannelStats;
   /** Signature checks done on the node's thread (`inline`) and by helper threads (`offloaded`, in `batches`). */
   signatureChecks: ParallelVerifierStats;
+  /** Reachability, observed address, and the counters of the checks and dial-backs. */
+  nat: NatStatus;
 }
 
 /**

@@ -87,6 +87,9 @@ function sampleMessages(identity: Identity): Uint8Array[] {
       providers: [{ nodeId: b32(5), address: "127.0.0.2:9", expiresAt: NOW }],
       records: [],
     },
+    22: { address: "127.0.0.1:49152" },
+    23: { requestId: 1, address: "127.0.0.1:7400" },
+    24: { requestId: 1, status: 0, detail: "" },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

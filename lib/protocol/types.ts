@@ -47,6 +47,12 @@ export const MessageType = {
   DHT_REQUEST: 17,
   /** Answers a DHT_REQUEST: status, the closest nodes known, providers, a record (not in the original design). */
   DHT_RESPONSE: 18,
+  /** The address the sender sees this link's other end at, sent once after the handshake (not in the original design). */
+  OBSERVED_ADDRESS: 22,
+  /** Asks the receiver to dial the sender back at an address of the sender's own IP (not in the original design). */
+  DIAL_BACK_REQUEST: 23,
+  /** Answers a DIAL_BACK_REQUEST: whether the dial-back's handshake reached the asker (not in the original design). */
+  DIAL_BACK_RESPONSE: 24,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -113,6 +119,9 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.TOPIC_SUBSCRIPTIONS,
   MessageType.DHT_REQUEST,
   MessageType.DHT_RESPONSE,
+  MessageType.OBSERVED_ADDRESS,
+  MessageType.DIAL_BACK_REQUEST,
+  MessageType.DIAL_BACK_RESPONSE,
 ]);
 
 /** Most nodes or providers in one DHT_RESPONSE. */
@@ -352,6 +361,42 @@ export interface DhtResponsePayload {
   records: DhtRecordFields[];
 }
 
+/** Payload of OBSERVED_ADDRESS. */
+export interface ObservedAddressPayload {
+  /** The receiver's address as the sender's socket sees it, `host:port` (behind a NAT: the NAT's mapping). */
+  address: string;
+}
+
+/** Payload of DIAL_BACK_REQUEST. */
+export interface DialBackRequestPayload {
+  /** Correlation id chosen by the asker, echoed in the answer; 0..2^32-1. */
+  requestId: number;
+  /** Where to dial the asker, `host:port`; its host must be the asker's own IP as the answerer sees it. */
+  address: string;
+}
+
+/** Payload of DIAL_BACK_RESPONSE. */
+export interface DialBackResponsePayload {
+  /** The request's correlation id. */
+  requestId: number;
+  /** A {@link DialBackStatus} code; receivers read unknown codes as a refusal (no verdict). */
+  status: number;
+  /** Why, in at most 256 bytes of text. */
+  detail: string;
+}
+
+/** Status codes of DIAL_BACK_RESPONSE. */
+export const DialBackStatus = {
+  /** The answerer dialed the address and completed kith's handshake with the asker's identity. */
+  REACHED: 0,
+  /** The dial failed: nothing answered, the handshake failed, or another node answered. */
+  UNREACHABLE: 1,
+  /** Not dialed: the address's host is not the asker's IP, or the answerer's dial policy refuses it. */
+  REFUSED: 2,
+  /** Not dialed: over the answerer's per-asker or total dial-back rate, or its concurrency bound. */
+  RATE_LIMITED: 3,
+} as const;
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -396,6 +441,12 @@ export interface PayloadByType {
   [MessageType.DHT_REQUEST]: DhtRequestPayload;
   /** DHT_RESPONSE */
   [MessageType.DHT_RESPONSE]: DhtResponsePayload;
+  /** OBSERVED_ADDRESS */
+  [MessageType.OBSERVED_ADDRESS]: ObservedAddressPayload;
+  /** DIAL_BACK_REQUEST */
+  [MessageType.DIAL_BACK_REQUEST]: DialBackRequestPayload;
+  /** DIAL_BACK_RESPONSE */
+  [MessageType.DIAL_BACK_RESPONSE]: DialBackResponsePayload;
 }
 
 /**

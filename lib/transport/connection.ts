@@ -23,7 +23,14 @@ import {
 } from "../protocol/mod.ts";
 import type { TransportConfig } from "./config.ts";
 import type { RecordOpener, RecordSealer } from "./session.ts";
-import { type CloseInfo, type Connection, CONNECTION_LOST, type ConnectionStats, TransportError } from "./types.ts";
+import {
+  type CloseInfo,
+  type Connection,
+  CONNECTION_LOST,
+  type ConnectionStats,
+  type LinkKind,
+  TransportError,
+} from "./types.ts";
 
 /** Invalid envelopes a peer may send in one window before the link is closed. */
 const MAX_BAD_ENVELOPES_PER_WINDOW = 100;
@@ -200,6 +207,7 @@ export class TcpConnection implements Connection {
   readonly agent: string;
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
+  linkKind: LinkKind = "direct";
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
   onEnvelope: ((envelope: Envelope) => void) | undefined;
   onClose: ((info: CloseInfo) => void) | undefined;

@@ -53,6 +53,7 @@ export {
   CONNECTION_LOST,
   type ConnectionStats,
   type DialOptions,
+  type LinkKind,
   reasonName,
   type Transport,
   TransportError,

@@ -25,6 +25,7 @@ import {
   type TcpContext,
 } from "./tcp_context.ts";
 import { TransportError } from "./types.ts";
+import { announces, DIAL_BACK_TOKEN } from "../version.ts";
 
 /** Largest frame read from a client that is refused at accept (it gets a DISCONNECT, not a handshake). */
 const REFUSAL_MAX_FRAME_BYTES = 1024;
@@ -162,6 +163,16 @@ export class TcpAcceptor {
       if (confirm instanceof HandshakeFailure) throw await reject(context, socket, confirm, ack.sealer);
       if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", "handshake timed out");
       clock.clearTimeout(deadline);
+      if (announces(hello.payload.agent, DIAL_BACK_TOKEN)) {
+        // A reachability probe: the handshake proved the prober reached this node; no link is kept.
+        closeQuietly(pending.conn);
+        stats.dialBacksAccepted++;
+        context.dialedBack(
+          toHex(hello.origin),
+          formatHostPort(pending.ip, (pending.conn.remoteAddr as Deno.NetAddr).port),
+        );
+        return;
+      }
       established = new TcpConnection(context.owner, {
         socket,
         sealer: ack.sealer,

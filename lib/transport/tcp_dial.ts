@@ -27,6 +27,7 @@ import {
   type TcpContext,
 } from "./tcp_context.ts";
 import { type Connection, type DialOptions, TransportError } from "./types.ts";
+import { DIAL_BACK_AGENT } from "../version.ts";
 
 /** Dials peers for the transport behind a {@link TcpContext}. */
 export class TcpDialer {
@@ -69,6 +70,20 @@ export class TcpDialer {
     }
   }
 
+  /**
+   * A dial-back (see `Transport.dialBack`): the whole handshake as initiator with the dial-back agent,
+   * expecting `expectedNodeId`, then the socket is closed; no link is registered, and neither the outbound
+   * limit nor the one-dial-per-target rule applies (the caller bounds dial-backs itself).
+   */
+  async dialBack(address: string, expectedNodeId: string): Promise<void> {
+    if (this.#context.closing()) throw new TransportError("CLOSED", "transport is closed");
+    const target = parseHostPort(address);
+    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    this.#dialGate.check(address);
+    this.#context.stats.dialBacksMade++;
+    await this.#context.track(this.#dialHandshake(target.host, target.port, address, { expectedNodeId }, true));
+  }
+
   /** Opens the socket, to an address the policy permits (a configured host name is resolved, then checked). */
   async #connect(host: string, port: number, address: string): Promise<Deno.TcpConn> {
     const ip = await this.#dialGate.target(host, address, parseHostPort(address)?.family === "dns");
@@ -83,15 +98,22 @@ export class TcpDialer {
     stats.outbound++;
     let established: TcpConnection | undefined;
     try {
-      const attempt = this.#dialHandshake(host, port, address, options);
-      established = await this.#context.track(attempt);
+      const attempt = this.#dialHandshake(host, port, address, options, false);
+      established = (await this.#context.track(attempt))!;
     } finally {
       if (!established) stats.outbound--;
     }
     return this.#context.register(established);
   }
 
-  async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
+  /** The initiator's handshake; for a dial-back (`probe`), the socket is closed once it completed. */
+  async #dialHandshake(
+    host: string,
+    port: number,
+    address: string,
+    options: DialOptions,
+    probe: boolean,
+  ): Promise<TcpConnection | undefined> {
     const context = this.#context;
     const { clock, config, stats } = context;
     const startedAt = clock.now();
@@ -128,7 +150,7 @@ export class TcpDialer {
     const state: DeadlineState = { timedOut: false };
     // One deadline covers connecting and the handshake together.
     const deadline = handshakeDeadline(context, socket, state, config.handshakeTimeoutMs - (clock.now() - startedAt));
-    const handshake = context.handshakeContext();
+    const handshake = probe ? { ...context.handshakeContext(), agent: DIAL_BACK_AGENT } : context.handshakeContext();
     try {
       const fresh = freshHandshakeValues();
       const hello = buildHello(handshake, fresh, clock.now());
@@ -151,6 +173,11 @@ export class TcpDialer {
       await socket.write(confirm.frame, clock, config.writeTimeoutMs);
       if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", `handshake with ${address} timed out`);
       clock.clearTimeout(deadline);
+      if (probe) {
+        // The answer proved the expected node holds the address; the responder closes its end too.
+        closeQuietly(conn);
+        return undefined;
+      }
       socket.decoder.setMaxFrameBytes(maxRecordFrame(config));
       return new TcpConnection(context.owner, {
         socket,
