@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
+import { SimNetwork, type SimTransportOptions } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
 
 /** How a {@link SimLab} is made. */
@@ -45,8 +45,21 @@ export class SimLab {
   }
 
   /** Starts node i (the next index) with `config` over the base settings. */
-  async startNode(config: Partial<NetworkConfig> = {}): Promise<SimNode> {
-    const node = await startSimNode(this.network, this.nodes.length, this.random, { ...this.#base, ...config });
+  async startNode(
+    config: Partial<NetworkConfig> = {},
+    transport: Pick<SimTransportOptions, "acceptsInbound"> = {},
+  ): Promise<SimNode> {
+    const node = await startSimNode(
+      this.network,
+      this.nodes.length,
+      this.random,
+      { ...this.#base, ...config },
+      "default",
+      {},
+      undefined,
+      {},
+      transport,
+    );
     this.nodes.push(node);
     return node;
   }

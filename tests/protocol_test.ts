@@ -79,7 +79,8 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     nodes: [peer],
     providers: [{ nodeId: bytes32(15), address: "127.0.0.9:7400", expiresAt: NOW + 1 }],
     records: [],
-  },  [MessageType.OBSERVED_ADDRESS]: { address: "127.0.0.1:49152" },
+  },
+  [MessageType.OBSERVED_ADDRESS]: { address: "127.0.0.1:49152" },
   [MessageType.DIAL_BACK_REQUEST]: { requestId: 9, address: "127.0.0.1:7400" },
   [MessageType.DIAL_BACK_RESPONSE]: { requestId: 9, status: 1, detail: "nothing answers" },
 };

@@ -13,7 +13,7 @@ import type { PeerManager } from "../peers/mod.ts";
 import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
 import type { TrustManager } from "../trust.ts";
-import type { SimNetwork, SimTransport } from "./network.ts";
+import type { SimNetwork, SimTransport, SimTransportOptions } from "./network.ts";
 
 /** One node of a simulation. */
 export interface SimNode {
@@ -61,6 +61,7 @@ export async function startSimNode(
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage },
   direct: Partial<DirectConfig> = {},
+  transportOptions: Pick<SimTransportOptions, "acceptsInbound"> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
@@ -82,7 +83,10 @@ export async function startSimNode(
     gossip: gossipOverrides,
     direct,
     transport: (context) =>
-      transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy }),
+      transport = network.transport(context.identity, address, {
+        ...transportOptions,
+        dialPolicy: context.config.dialPolicy,
+      }),
   });
   await node.start();
   const { trust, peers, gossip } = node.components;

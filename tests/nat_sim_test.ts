@@ -1,0 +1,58 @@
+/**
+ * Observed addresses and the reachability check between KithNodes on the simulator: nodes in distinct
+ * subnets tell each other where they see them, agree, ask for dial-backs; the ones that accept inbound dials
+ * find themselves public, the one behind a (simulated) NAT private, and it then advertises no address.
+ */
+import assert from "node:assert/strict";
+import type { NetworkConfig } from "../lib/config.ts";
+import { seededRandom } from "../lib/random.ts";
+import { SimLab } from "./_sim_lab.ts";
+
+const FAST: Partial<NetworkConfig> = {
+  gossipIntervalMs: 100,
+  peerMaintenanceIntervalMs: 50,
+  discoveryIntervalMs: 300,
+  heartbeatIntervalMs: 1_000,
+  reachabilityTimeoutMs: 2_000,
+  // Six nodes asking at once meet the answerers' total dial-back rate (a burst of 4): the ones refused try again.
+  reachabilityRetryMs: 5_000,
+};
+
+Deno.test("sim: public nodes classify themselves public, a node behind a NAT private, and it stops advertising", async () => {
+  const lab = new SimLab({ networkSeed: 5, random: seededRandom(23), base: FAST });
+  try {
+    const first = await lab.startNode();
+    for (let i = 1; i < 5; i++) await lab.startNode({ bootstrap: [first.address] });
+    const natted = await lab.startNode({ bootstrap: [first.address] }, { acceptsInbound: false });
+    const publics = lab.nodes.slice(0, 5);
+    await lab.runUntil(
+      () => lab.nodes.every((n) => n.node.reachability().reachability !== "unknown"),
+      "a verdict at every node",
+      60_000,
+    );
+    for (const n of publics) {
+      const status = n.node.reachability();
+      assert.equal(status.reachability, "public", `node ${n.index}`);
+      assert.equal(status.checkedAddress, n.address);
+      assert.equal(status.observedAddress, n.address);
+      assert.equal(n.transport.advertisedAddress, n.address);
+    }
+    const status = natted.node.reachability();
+    assert.equal(status.reachability, "private");
+    assert.equal(status.observedAddress, natted.address, "peers still see where its links come from");
+    assert.equal(natted.transport.advertisedAddress, "", "it advertises no address nobody can dial");
+    assert.ok(status.checks.unreachable >= 2);
+    // Its next link tells the peer so: no listen address, and nothing kept in that peer's book to pass on.
+    const late = await lab.startNode({ bootstrap: [first.address] });
+    await lab.runUntil(() => late.node.peers().some((p) => p.state === "active"), "a link for the late node");
+    const connecting = natted.node.connect(late.address);
+    await lab.runUntil(() => late.node.peers().some((p) => p.nodeId === natted.node.nodeId), "the NATed node's link");
+    await connecting;
+    const entry = late.node.peers().find((p) => p.nodeId === natted.node.nodeId)!;
+    assert.equal(late.transport.connection(natted.node.nodeId)?.listenAddress, "");
+    assert.equal(entry.address, "");
+    assert.equal(entry.linkKind, "direct");
+  } finally {
+    await lab.stop();
+  }
+});
