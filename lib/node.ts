@@ -316,6 +316,7 @@ export class KithNode {
       peers: () => peers.activePeers(),
       permitsDial: (address) => transport.permitsDial(address),
       dialBack: (address, nodeId) => transport.dialBack(address, nodeId),
+      advertised: () => transport.advertisedAddress,
       advertise: (address) => transport.advertise(address),
       penalise: (nodeId, code) => peers.penalise(nodeId, code),
       log: this.#log,

@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
 import { seededRandom } from "../lib/random.ts";
 import { SimLab } from "./_sim_lab.ts";
+import { renderMetrics } from "../lib/api_metrics.ts";
+import { statusJson } from "../lib/api_views.ts";
+import { peersTable } from "../lib/cli/output.ts";
 
 const FAST: Partial<NetworkConfig> = {
   gossipIntervalMs: 100,
@@ -52,6 +55,18 @@ Deno.test("sim: public nodes classify themselves public, a node behind a NAT pri
     assert.equal(late.transport.connection(natted.node.nodeId)?.listenAddress, "");
     assert.equal(entry.address, "");
     assert.equal(entry.linkKind, "direct");
+    // What an operator sees: status, the peers table's link column, the metrics.
+    const shown = statusJson(natted.node).stats as { nat: { reachability: string; advertisedAddress: string } };
+    assert.equal(shown.nat.reachability, "private");
+    assert.equal(shown.nat.advertisedAddress, "");
+    const table = peersTable(late.node.peers().filter((p) => p.state === "active"));
+    assert.match(table.split("\n")[0], /\bLINK\b/);
+    assert.match(table, /\bdirect\b/);
+    const metrics = renderMetrics(first.node);
+    assert.match(metrics, /^kith_reachability\{state="public"\} 1$/m);
+    assert.match(metrics, /^kith_reachability\{state="private"\} 0$/m);
+    assert.match(metrics, /^kith_peer_links\{kind="direct"\} [1-9]\d*$/m);
+    assert.match(metrics, /^kith_dial_backs_total\{outcome="unreachable"\} [1-9]\d*$/m);
   } finally {
     await lab.stop();
   }

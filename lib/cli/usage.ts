@@ -52,7 +52,10 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--log-format text|json] [--address-interval-ms N] [--address-burst N]
                   [--address-cache-ms N] [--feeler-interval-ms N] [--anchors N]
                   [--max-topics N] [--topic-fanout-peers N] [--relay-all-topics]
-                  [--min-topic-peers N] [--topic-slots N] [--json]
+                  [--min-topic-peers N] [--topic-slots N] [--no-reachability-check]
+                  [--observed-groups N] [--reachability-peers N] [--reachability-quorum N]
+                  [--reachability-timeout-ms N] [--reachability-recheck-ms N]
+                  [--reachability-retry-ms N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -103,6 +106,24 @@ Topics (the NetworkConfig settings of the same names):
                            searched for (minTopicPeers, default 2; 0: never)
   --topic-slots N          outbound links kept for the peers found, beyond
                            the outbound target (topicSlots, default 2)
+
+Reachability (the NetworkConfig settings of the same names): peers tell the
+node where they see it; once peers of several subnets agree, it asks a few of
+them to dial it back there, and advertises a direct address only if they
+reached it (public), none if they could not (private). --advertise is
+advertised whatever the verdict.
+  --no-reachability-check  never ask; advertise as bound (reachabilityCheck)
+  --observed-groups N      subnets that must agree on the observed IP
+                           (observedAddressGroups, default 3)
+  --reachability-peers N   peers asked per check, one per subnet
+                           (reachabilityPeers, default 3)
+  --reachability-quorum N  answers from distinct subnets that decide
+                           (reachabilityQuorum, default 2)
+  --reachability-timeout-ms N   wait for answers (default 15000)
+  --reachability-recheck-ms N   time between checks after a verdict
+                                (default 900000; sooner on a new IP)
+  --reachability-retry-ms N     time before retrying a check that decided
+                                nothing (default 60000)
 Per-topic settings (fanout, ttl, maxMessageBytes, originRateLimit,
 peerRateLimit) are set in the --config file only, under "topicSettings":
 {"topicSettings": {"chat": {"fanout": 4, "maxMessageBytes": 4096}}}.`,

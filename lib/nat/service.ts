@@ -72,6 +72,8 @@ export interface NatServiceOptions {
   permitsDial: (address: string) => boolean;
   /** A dial-back: dial, handshake expecting `nodeId`, close. */
   dialBack: (address: string, nodeId: string) => Promise<void>;
+  /** What the transport advertises now (`""`: nothing). */
+  advertised: () => string;
   /** Sets what the transport advertises (`undefined`: its default rule). */
   advertise: (address: string | undefined) => void;
   /** A trust penalty for a peer's bad message. */
@@ -94,6 +96,8 @@ export interface NatStatus {
   checkedAt: number | undefined;
   /** Whether this node checks its reachability. */
   checking: boolean;
+  /** The address this node advertises now (in handshakes), `""` for none. */
+  advertisedAddress: string;
   /** Counters of this node's checks. */
   checks: Readonly<ReachabilityStats>;
   /** Counters of the dial-backs this node did for others. */
@@ -205,6 +209,7 @@ export class NatService {
       observedReports: this.observed.reports().length,
       checkedAt: r.checkedAt,
       checking: this.#options.config.enabled,
+      advertisedAddress: this.#options.advertised(),
       checks: { ...r.stats },
       dialBacks: { ...this.server.stats },
     };

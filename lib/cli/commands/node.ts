@@ -79,6 +79,12 @@ const SETTING_FLAGS = [
   ["topic-fanout-peers", "topicFanoutPeers"],
   ["min-topic-peers", "minTopicPeers"],
   ["topic-slots", "topicSlots"],
+  ["observed-groups", "observedAddressGroups"],
+  ["reachability-peers", "reachabilityPeers"],
+  ["reachability-quorum", "reachabilityQuorum"],
+  ["reachability-timeout-ms", "reachabilityTimeoutMs"],
+  ["reachability-recheck-ms", "reachabilityRecheckMs"],
+  ["reachability-retry-ms", "reachabilityRetryMs"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
@@ -128,6 +134,7 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
   }
   // Only when given: without the flag, the config file's choice stands.
   if (flags["relay-all-topics"]) config.relayAllTopics = true;
+  if (flags["no-reachability-check"]) config.reachabilityCheck = false;
   return config;
 }
 
