@@ -2,7 +2,8 @@
  * A lab of real hosts on one Linux machine: network namespaces joined by veth pairs to an "internet" namespace
  * (a bridge), some hosts behind NAT routers of a chosen kind, built with `ip` and `nft`, torn down on
  * {@link NetLab.close} (and, for the CLI, on Ctrl-C). Every address lives inside namespaces the lab made:
- * the internet is 198.18.0.0/16 (RFC 2544's benchmarking range, never routed), each NAT router's LAN
+ * the internet is 198.18.0.0/16 (RFC 2544's benchmarking range, never routed; each host or router on it in
+ * its own /24, 198.18.N.2), each NAT router's LAN
  * 10.77.N.0/24. Nothing is routed to the machine's own interfaces.
  *
  * NAT kinds, all nftables on the router's WAN side:
@@ -172,7 +173,10 @@ export class NetLab {
     await this.#veth(ns, "wan0", net, port);
     await run("ip", ["-n", net, "link", "set", port, "master", "br0"]);
     const n = this.#nextPublic++;
-    const address = `198.18.${Math.floor(n / 250)}.${n % 250 + 2}`;
+    // Each internet address in its own /24, as hosts of different providers are: rules that count subnets
+    // (the per-subnet peer bounds, observed-address agreement) see them as the distinct networks they model.
+    if (n > 255) throw new Error("netlab: at most 246 hosts and routers on the internet");
+    const address = `198.18.${n}.2`;
     await run("ip", ["-n", ns, "addr", "add", `${address}/16`, "dev", "wan0"]);
     return address;
   }
