@@ -48,6 +48,7 @@ export interface ObservedReport {
 
 /** The addresses peers report for this node, and the host several network groups agree on. */
 export class ObservedAddresses {
+  /** The settings in force. */
   readonly config: Readonly<ObservedConfig>;
   readonly #clock: Clock;
   readonly #listenPort: () => number;
