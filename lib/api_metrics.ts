@@ -172,6 +172,7 @@ function renderNatMetrics(
     ['{outcome="unreachable"}', nat.dialBacks.unreachable],
     ['{outcome="refused"}', nat.dialBacks.refused],
     ['{outcome="rate_limited"}', nat.dialBacks.rateLimited],
+    ['{outcome="dropped"}', nat.dialBacks.dropped],
   ]);
 }
 

@@ -114,3 +114,16 @@ Deno.test("dial-back: at most maxConcurrentDialBacks in flight, and one per aske
   for (const d of t.dials.slice(1)) d.settle(true);
   await settled();
 });
+
+Deno.test("dial-back: a flood of requests from one asker gets 8 answers, then one per 5 s, the rest none", () => {
+  const t = setup({ dialBackAskerIntervalMs: 60_000 });
+  for (let i = 0; i < 100; i++) {
+    t.server.handle(t.asker("flooder", "198.18.0.10"), { requestId: i, address: "198.18.0.99:7400" });
+  }
+  assert.equal(t.answers.length, 8, "refusals too are bounded");
+  assert.equal(t.server.stats.dropped, 92);
+  t.clock.advance(5_000);
+  t.server.handle(t.asker("flooder", "198.18.0.10"), { requestId: 100, address: "198.18.0.99:7400" });
+  assert.equal(t.answers.length, 9);
+  assert.equal(t.dials.length, 0);
+});

@@ -9,7 +9,9 @@
  *   host, so no amplification (one small request, one handshake, to the requester alone);
  * - only where the dial policy permits (no dialing into private ranges on a public node);
  * - at most one per asker IP per `dialBackAskerIntervalMs` (burst 2), `dialBackRatePerSecond` in total, and
- *   `maxConcurrentDialBacks` at once, one per asker; everything over a bound is answered RATE_LIMITED at once.
+ *   `maxConcurrentDialBacks` at once, one per asker; everything over a bound is answered RATE_LIMITED at once;
+ * - and at most 8 answers at once to one asker, then one per 5 s: requests beyond go unanswered, so a flood of
+ *   them cannot turn into as many answers.
  *
  * @module
  */
@@ -21,8 +23,14 @@ import { type DialBackRequestPayload, type DialBackResponsePayload, DialBackStat
 import { BoundedMap, TokenBucket } from "../ratelimit.ts";
 import type { NatConfig } from "./config.ts";
 
-/** Asker IPs whose rate is remembered; a forgotten one starts with a full burst again. */
+/** Asker IPs (and node ids) whose rate is remembered; a forgotten one starts with a full burst again. */
 const MAX_TRACKED_ASKERS = 4096;
+/**
+ * Requests answered per asker node id: a burst of 8, then one per 5 s. Beyond it a request gets no answer at all,
+ * so a flood of requests cannot make this node send as many refusals back (an honest node asks once per check).
+ */
+const ANSWERS_BURST = 8;
+const ANSWERS_PER_SECOND = 0.2;
 
 /** The peer asking, as the answering node sees it. */
 export interface DialBackAsker {
@@ -60,14 +68,24 @@ export interface DialBackServerStats {
   refused: number;
   /** Requests refused without dialing: over a rate or the concurrency bound. */
   rateLimited: number;
+  /** Requests dropped unanswered: the asker was over its allowance of answers. */
+  dropped: number;
 }
 
 /** Answers dial-back requests within the bounds of the module docs. */
 export class DialBackServer {
   /** Counters. */
-  readonly stats: DialBackServerStats = { requests: 0, reached: 0, unreachable: 0, refused: 0, rateLimited: 0 };
+  readonly stats: DialBackServerStats = {
+    requests: 0,
+    reached: 0,
+    unreachable: 0,
+    refused: 0,
+    rateLimited: 0,
+    dropped: 0,
+  };
   readonly #options: DialBackServerOptions;
   readonly #perAsker = new BoundedMap<string, TokenBucket>(MAX_TRACKED_ASKERS);
+  readonly #answers = new BoundedMap<string, TokenBucket>(MAX_TRACKED_ASKERS);
   readonly #total: TokenBucket;
   readonly #inFlight = new Set<string>();
   #stopped = false;
@@ -88,6 +106,16 @@ export class DialBackServer {
   handle(asker: DialBackAsker, request: DialBackRequestPayload): void {
     if (this.#stopped) return;
     this.stats.requests++;
+    const now = this.#options.clock.now();
+    let answers = this.#answers.get(asker.nodeId);
+    if (answers === undefined) {
+      answers = new TokenBucket(ANSWERS_PER_SECOND, ANSWERS_BURST, now);
+      this.#answers.set(asker.nodeId, answers);
+    }
+    if (!answers.take(now)) {
+      this.stats.dropped++;
+      return;
+    }
     const answer = (status: number, detail: string) => {
       if (!this.#stopped) asker.send({ requestId: request.requestId, status, detail });
     };
@@ -101,8 +129,7 @@ export class DialBackServer {
       this.stats.refused++;
       return answer(DialBackStatus.REFUSED, "the dial policy refuses the address");
     }
-    const { clock, config } = this.#options;
-    const now = clock.now();
+    const { config } = this.#options;
     if (this.#inFlight.has(asker.nodeId) || this.#inFlight.size >= config.maxConcurrentDialBacks) {
       this.stats.rateLimited++;
       return answer(DialBackStatus.RATE_LIMITED, "too many dial-backs in flight");
