@@ -132,7 +132,11 @@ export class NatService {
       clock,
       random: options.random,
       config,
-      candidate: () => options.forcedAddress || this.observed.confirmed(),
+      // A forced host name is not checked (answerers dial IPs only): the observed address is, to show the truth.
+      candidate: () =>
+        options.forcedAddress && parseHostPort(options.forcedAddress)?.family !== "dns"
+          ? options.forcedAddress
+          : this.observed.confirmed(),
       peers: () =>
         options.peers().filter((peer) => announces(peer.connection.agent, NAT_CAPABILITY)).map((peer) => ({
           nodeId: peer.nodeId,
