@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { NetworkConfig } from "../lib/config.ts";
+import { createLinkMessage, createMessage, MessageType } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
 import { SimLab } from "./_sim_lab.ts";
 import { renderMetrics } from "../lib/api_metrics.ts";
@@ -67,6 +68,48 @@ Deno.test("sim: public nodes classify themselves public, a node behind a NAT pri
     assert.match(metrics, /^kith_reachability\{state="private"\} 0$/m);
     assert.match(metrics, /^kith_peer_links\{kind="direct"\} [1-9]\d*$/m);
     assert.match(metrics, /^kith_dial_backs_total\{outcome="unreachable"\} [1-9]\d*$/m);
+  } finally {
+    await lab.stop();
+  }
+});
+
+Deno.test("sim: a peer without nat/1 is sent no NAT message; bad NAT messages cost their sender trust, a second report is ignored", async () => {
+  const lab = new SimLab({ networkSeed: 6, random: seededRandom(29), base: { ...FAST, minTrustThreshold: 0 } });
+  try {
+    const hub = await lab.startNode();
+    const modern = await lab.startNode({ bootstrap: [hub.address] });
+    const old = await lab.startNode({ bootstrap: [hub.address] });
+    old.transport.agent = "kith/0.1.0 direct/1 topics/1"; // before its dial completes: an older kith
+    const natTypes = new Set<number>([
+      MessageType.OBSERVED_ADDRESS,
+      MessageType.DIAL_BACK_REQUEST,
+      MessageType.DIAL_BACK_RESPONSE,
+    ]);
+    const received = new Map<string, number>();
+    lab.network.onReceive = (to, _from, envelope) => {
+      if (natTypes.has(envelope.type)) received.set(to, (received.get(to) ?? 0) + 1);
+    };
+    await lab.runUntil(() => hub.node.peers().filter((p) => p.state === "active").length >= 2, "the hub's links");
+    await lab.run(500);
+    assert.equal(received.get(old.address) ?? 0, 0, "an older kith gets nothing new");
+    assert.ok((received.get(modern.address) ?? 0) >= 1, "a nat/1 peer is told where it is seen");
+    assert.equal(hub.node.components.nat.observed.reportOf(modern.node.nodeId), hub.address);
+    // From modern to the hub: a second report on the link, then a relayed one and one with a TTL.
+    const link = modern.transport.connection(hub.node.nodeId)!;
+    const trustBefore = hub.node.trust.trust(modern.node.nodeId);
+    const report = (identity: typeof modern.identity, address: string, ttl = 0) =>
+      createMessage(identity, MessageType.OBSERVED_ADDRESS, { address }, { ttl, timestamp: lab.clock.now() });
+    link.send(createLinkMessage(modern.identity, MessageType.OBSERVED_ADDRESS, { address: "192.0.2.1:1" }, {
+      timestamp: lab.clock.now(),
+    }));
+    await lab.run(100);
+    assert.equal(hub.node.components.nat.observed.reportOf(modern.node.nodeId), hub.address, "one report per link");
+    const afterRepeat = hub.node.trust.trust(modern.node.nodeId);
+    assert.ok(afterRepeat >= trustBefore, `a repeat costs nothing (${trustBefore} -> ${afterRepeat})`);
+    link.send(report(old.identity, "192.0.2.1:1"));
+    link.send(report(modern.identity, "192.0.2.1:1", 1));
+    await lab.run(100);
+    assert.ok(hub.node.trust.trust(modern.node.nodeId) <= afterRepeat - 0.19, "two BAD_FIELD penalties");
   } finally {
     await lab.stop();
   }
