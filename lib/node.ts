@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { parseHostPort } from "./address.ts";
 import { toHex } from "./bytes.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
@@ -52,7 +51,8 @@ import {
   type TopicsConfig,
 } from "./topics/mod.ts";
 import { announces, TOPICS_CAPABILITY } from "./version.ts";
-import { NAT_TYPES, NatService, type NatStatus, resolveNatConfig } from "./nat/mod.ts";
+import { NAT_TYPES, type NatService, type NatStatus } from "./nat/mod.ts";
+import { wireNat } from "./node_nat.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
@@ -305,23 +305,18 @@ export class KithNode {
       this.#inbox,
       this.#requestHandlers,
     );
-    const nat = this.#nat = new NatService({
+    const nat = this.#nat = wireNat({
       identity,
       codec,
       clock: this.#clock,
       random: options.random ?? Math.random,
-      config: resolveNatConfig(parts.nat),
-      forcedAddress: this.config.advertisedAddress,
-      listenPort: () => parseHostPort(this.#address)?.port ?? 0,
-      peers: () => peers.activePeers(),
-      permitsDial: (address) => transport.permitsDial(address),
-      dialBack: (address, nodeId) => transport.dialBack(address, nodeId),
-      advertised: () => transport.advertisedAddress,
-      advertise: (address) => transport.advertise(address),
-      penalise: (nodeId, code) => peers.penalise(nodeId, code),
+      config: this.config,
+      nat: parts.nat,
+      transport,
+      peers,
+      boundAddress: () => this.#address,
       log: this.#log,
     });
-    transport.onDialBack = (nodeId) => nat.dialedBack(nodeId);
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);

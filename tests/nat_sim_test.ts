@@ -73,7 +73,7 @@ Deno.test("sim: public nodes classify themselves public, a node behind a NAT pri
   }
 });
 
-Deno.test("sim: a peer without nat/1 is sent no NAT message; bad NAT messages cost their sender trust, a second report is ignored", async () => {
+Deno.test("sim: a peer without nat/1 is sent no NAT message; bad NAT messages cost their sender trust, a second report is ignored, a relayed link serves no dial-back", async () => {
   const lab = new SimLab({ networkSeed: 6, random: seededRandom(29), base: { ...FAST, minTrustThreshold: 0 } });
   try {
     const hub = await lab.startNode();
@@ -110,6 +110,17 @@ Deno.test("sim: a peer without nat/1 is sent no NAT message; bad NAT messages co
     link.send(report(modern.identity, "192.0.2.1:1", 1));
     await lab.run(100);
     assert.ok(hub.node.trust.trust(modern.node.nodeId) <= afterRepeat - 0.19, "two BAD_FIELD penalties");
+    // Over a link the hub holds as relayed, a dial-back request means nothing: not served, not answered.
+    hub.transport.connection(modern.node.nodeId)!.linkKind = "relayed";
+    const answersBefore = received.get(modern.address) ?? 0;
+    link.send(
+      createLinkMessage(modern.identity, MessageType.DIAL_BACK_REQUEST, { requestId: 1, address: modern.address }, {
+        timestamp: lab.clock.now(),
+      }),
+    );
+    await lab.run(200);
+    assert.equal(hub.node.components.nat.server.stats.requests, 0);
+    assert.equal(received.get(modern.address) ?? 0, answersBefore);
   } finally {
     await lab.stop();
   }

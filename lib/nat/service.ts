@@ -138,7 +138,7 @@ export class NatService {
           ? options.forcedAddress
           : this.observed.confirmed(),
       peers: () =>
-        options.peers().filter((peer) => announces(peer.connection.agent, NAT_CAPABILITY)).map((peer) => ({
+        options.peers().filter((peer) => askable(peer.connection)).map((peer) => ({
           nodeId: peer.nodeId,
           group: peer.group.subnet,
           sees: this.observed.reportOf(peer.nodeId),
@@ -160,9 +160,9 @@ export class NatService {
     this.server.stop();
   }
 
-  /** A peer connected: tell it where it is seen from, if it speaks `nat/1`. */
+  /** A peer connected: tell it where it is seen from, if it speaks `nat/1` over a direct link. */
   peerConnected(peer: NatPeer): void {
-    if (!announces(peer.connection.agent, NAT_CAPABILITY)) return;
+    if (!askable(peer.connection)) return;
     if (parseHostPort(peer.connection.remoteAddress)) {
       this.#send(peer, MessageType.OBSERVED_ADDRESS, { address: peer.connection.remoteAddress });
     }
@@ -182,6 +182,8 @@ export class NatService {
         throw new KithError("BAD_FIELD", "NAT messages must be the sender's own link messages (TTL 0)");
       }
       const message = codec.verify(envelope, clock.now(), { linkPeer: peer.nodeId });
+      // Over a relayed link neither end sees the other's socket: what it reports or asks is of the relay.
+      if (peer.connection.linkKind === "relayed") return;
       if (message.type === MessageType.OBSERVED_ADDRESS) {
         if (this.#reported.has(peer.connection)) return;
         this.#reported.add(peer.connection);
@@ -230,4 +232,12 @@ export class NatService {
     const { identity, clock } = this.#options;
     peer.connection.send(createLinkMessage(identity, type, payload, { timestamp: clock.now() }));
   }
+}
+
+/**
+ * Whether NAT messages go to this link's peer: it announces `nat/1`, and the link is a socket of its own (a
+ * relayed link's addresses are the relay's, so neither an observation nor a dial-back request means anything there).
+ */
+function askable(connection: Connection): boolean {
+  return announces(connection.agent, NAT_CAPABILITY) && connection.linkKind !== "relayed";
 }
