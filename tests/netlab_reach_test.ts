@@ -45,6 +45,7 @@ Deno.test({
   sanitizeResources: false, // the nodes' pipes are closed by the lab
   fn: async () => {
     const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/lab.json`, JSON.stringify({ dialBackAskerIntervalMs: 10_000 }));
     const lab = await NetLab.create(HOSTS, { tag: "r1" });
     const startedAt = Date.now();
     try {
@@ -65,12 +66,15 @@ Deno.test({
           "198.18.0.0/16",
           "--log-level",
           "warn",
-          // A failed dial-back waits out a 5 s connect timeout: answers get 8 s. A check that met busy
-          // answerers (all six nodes ask at once) tries again after 2 s instead of a minute.
+          // A failed dial-back waits out a 5 s connect timeout: answers get 12 s (the machine may be loaded). A
+          // check that met busy answerers (all six nodes ask at once) tries again after 2 s instead of a minute,
+          // and answerers take an asker's retries every 10 s instead of every minute (the config file).
           "--reachability-timeout-ms",
-          "8000",
+          "12000",
           "--reachability-retry-ms",
           "2000",
+          "--config",
+          `${dir}/lab.json`,
           ...bootstrap.flatMap((b) => ["--bootstrap", `${b}:7400`]),
         ], { stdout: "null" });
       const cli = async (name: string, args: string[]) =>
@@ -88,10 +92,10 @@ Deno.test({
           ]),
         );
       const status = (name: string) => cli(name, ["status"]).catch(() => undefined);
-      const until = async (what: string, check: () => Promise<boolean>, limitMs = 90_000) => {
+      const until = async (what: string, check: () => Promise<boolean>, limitMs = 100_000, seen = () => "") => {
         const deadline = Date.now() + limitMs;
         while (!(await check())) {
-          if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+          if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${seen()}`);
           await new Promise((r) => setTimeout(r, 500));
         }
       };
@@ -102,13 +106,23 @@ Deno.test({
       start("pub3", publics);
       for (const name of ["pp", "sym", "fw"]) start(name, publics);
       const verdicts: Record<string, NatStatusJson> = {};
-      await until("every node's verdict", async () => {
-        for (const { name } of HOSTS) {
-          const nat = (await status(name))?.stats?.nat as NatStatusJson | undefined;
-          if (nat && nat.reachability !== "unknown") verdicts[name] = nat;
-        }
-        return HOSTS.every(({ name }) => verdicts[name] !== undefined);
-      });
+      const latest: Record<string, unknown> = {};
+      await until(
+        "every node's verdict",
+        async () => {
+          // Asked in parallel, and only until each has a verdict: a status is a whole deno process in the host.
+          await Promise.all(
+            HOSTS.filter(({ name }) => !verdicts[name]).map(async ({ name }) => {
+              const nat = (await status(name))?.stats?.nat as NatStatusJson | undefined;
+              latest[name] = nat;
+              if (nat && nat.reachability !== "unknown") verdicts[name] = nat;
+            }),
+          );
+          return HOSTS.every(({ name }) => verdicts[name] !== undefined);
+        },
+        100_000,
+        () => JSON.stringify(latest),
+      );
       const classified = Object.fromEntries(HOSTS.map(({ name }) => [name, verdicts[name].reachability]));
       assert.deepEqual(classified, EXPECTED);
       for (const { name } of HOSTS) {
