@@ -48,9 +48,24 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/lab.json`, JSON.stringify({ dialBackAskerIntervalMs: 10_000 }));
     const lab = await NetLab.create(HOSTS, { tag: "r1" });
     const startedAt = Date.now();
+    const drains: Promise<void>[] = [];
     try {
       const host = (name: string) => lab.host(name);
-      const start = (name: string, bootstrap: string[]) =>
+      // Each node's log is drained to a file (a pipe nobody reads would fill and stall the node's writes), and
+      // shown when a node gives no verdict.
+      const logTail = (name: string) => {
+        try {
+          return Deno.readTextFileSync(`${dir}/${name}.log`).trim().split("\n").slice(-5).join(" | ");
+        } catch {
+          return "";
+        }
+      };
+      const start = (name: string, bootstrap: string[]) => {
+        const child = spawnNode(name, bootstrap);
+        const file = Deno.openSync(`${dir}/${name}.log`, { create: true, write: true, truncate: true });
+        drains.push(child.stderr.pipeTo(file.writable).catch(() => {}));
+      };
+      const spawnNode = (name: string, bootstrap: string[]) =>
         lab.spawn(name, deno, [
           "run",
           "-A",
@@ -121,7 +136,9 @@ Deno.test({
           return HOSTS.every(({ name }) => verdicts[name] !== undefined);
         },
         100_000,
-        () => JSON.stringify(latest),
+        () =>
+          JSON.stringify(latest) + " logs: " +
+          HOSTS.filter(({ name }) => !verdicts[name]).map(({ name }) => `${name}: ${logTail(name)}`).join("; "),
       );
       const classified = Object.fromEntries(HOSTS.map(({ name }) => [name, verdicts[name].reachability]));
       assert.deepEqual(classified, EXPECTED);
@@ -143,6 +160,7 @@ Deno.test({
       console.log(`netlab reachability: ${JSON.stringify(classified)} in ${Date.now() - startedAt} ms`);
     } finally {
       await lab.close();
+      await Promise.all(drains);
       await Deno.remove(dir, { recursive: true });
     }
   },
