@@ -84,15 +84,40 @@ const NAME = /^[a-z][a-z0-9-]{0,7}$/;
 /** Namespaces of this lab start with `kl<pid>-`, so that {@link removeStaleLabs} can tell dead labs apart. */
 const PREFIX = "kl";
 
+/**
+ * Where each lab leaves a marker (`<lab id>`, holding the PID namespace of its process) while it is up. Network
+ * namespaces are machine-wide, but a pid means something only in its own PID namespace: another container on the
+ * same machine would take a live lab of this one for dead. So a lab is reaped only by a process of the PID namespace
+ * that made it, which its marker names; a lab without a marker here is someone else's and is left alone.
+ */
+const MARKER_DIR = "/tmp/kithlab";
+
+/** This process's PID namespace (`pid:[inode]`), or "" where it cannot be read. */
+function pidNamespace(): string {
+  try {
+    return Deno.readLinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+}
+
 /** Removes namespaces left by labs whose process is gone (a crash or a kill -9 skips their teardown). */
 export async function removeStaleLabs(): Promise<string[]> {
   const removed: string[] = [];
   const list = await run("ip", ["netns", "list"]);
+  const ours = pidNamespace();
   for (const line of list.split("\n")) {
     const name = line.split(" ")[0];
-    const match = /^kl(\d+)-/.exec(name);
+    const match = /^(kl(\d+)-[^-]+)-/.exec(name);
     if (!match) continue;
-    const pid = Number(match[1]);
+    let marker: string;
+    try {
+      marker = Deno.readTextFileSync(`${MARKER_DIR}/${match[1]}`);
+    } catch {
+      continue; // not made here: another container's lab, whose pids this one cannot see
+    }
+    if (ours === "" || marker !== ours) continue;
+    const pid = Number(match[2]);
     let alive = false;
     try {
       alive = pid === Deno.pid || Deno.statSync(`/proc/${pid}`).isDirectory;
@@ -102,6 +127,11 @@ export async function removeStaleLabs(): Promise<string[]> {
     if (alive) continue;
     await run("ip", ["netns", "del", name]).catch(() => {});
     removed.push(name);
+  }
+  // Markers of labs reaped here, once none of their namespaces is left.
+  const left = await run("ip", ["netns", "list"]);
+  for (const name of new Set(removed.map((n) => /^(kl\d+-[^-]+)-/.exec(n)![1]))) {
+    if (!left.includes(`${name}-`)) Deno.removeSync(`${MARKER_DIR}/${name}`);
   }
   return removed;
 }
@@ -127,7 +157,10 @@ export class NetLab {
     if (why) throw new Error(`netlab: ${why}`);
     await removeStaleLabs();
     const tag = options.tag ?? Math.floor(Math.random() * 1e4).toString(36);
+    if (tag.includes("-")) throw new Error("netlab: a tag has no dash");
     const lab = new NetLab(`${PREFIX}${Deno.pid}-${tag}`);
+    Deno.mkdirSync(MARKER_DIR, { recursive: true });
+    Deno.writeTextFileSync(`${MARKER_DIR}/${lab.#id}`, pidNamespace());
     try {
       await lab.#buildInternet();
       for (const spec of specs) await lab.#addHost(spec);
@@ -300,6 +333,11 @@ export class NetLab {
     }
     for (const ns of this.#namespaces.reverse()) await run("ip", ["netns", "del", ns]).catch(() => {});
     this.#namespaces.length = 0;
+    try {
+      Deno.removeSync(`${MARKER_DIR}/${this.#id}`);
+    } catch {
+      // Already gone.
+    }
   }
 }
 
