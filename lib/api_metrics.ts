@@ -6,8 +6,9 @@
  */
 import { escapeLabelValue, OTHER_TOPICS_LABEL, TopicLabels } from "./api_topic_labels.ts";
 import { type TopicMessageCounts, topicMessageCounts } from "./api_views.ts";
-import type { KithNode } from "./node.ts";
+import type { KithNode, NodeStats } from "./node.ts";
 import type { NodeDhtStats } from "./node_dht.ts";
+import type { PeerInfo } from "./peers/mod.ts";
 
 /** The per-topic outcomes, as labelled, and the counter of each. */
 const TOPIC_OUTCOMES: readonly [string, keyof TopicMessageCounts][] = [
@@ -135,6 +136,7 @@ export function renderMetrics(node: KithNode, labels: TopicLabels = new TopicLab
   );
   renderTopicMetrics(node, labels, metric);
   if (stats.dht) renderDhtMetrics(stats.dht, lines, metric);
+  renderNatMetrics(stats, peers, metric);
   metric("kith_uptime_seconds", "gauge", "Seconds since the node started.", [["", node.uptimeMs / 1000]]);
   return lines.join("\n") + "\n";
 }
@@ -186,6 +188,43 @@ function renderDhtMetrics(
     `kith_dht_operation_seconds_sum ${latency.sum / 1000}`,
     `kith_dht_operation_seconds_count ${latency.count}`,
   );
+}
+
+/** Reachability (one series at 1, the verdict), active peers by link kind, checks and dial-backs. */
+function renderNatMetrics(
+  stats: NodeStats,
+  peers: PeerInfo[],
+  metric: (name: string, type: string, help: string, samples: [string, number][]) => void,
+): void {
+  const nat = stats.nat;
+  metric(
+    "kith_reachability",
+    "gauge",
+    "This node's reachability verdict: 1 for the state it is in, 0 for the others.",
+    (["public", "private", "unknown"] as const).map((s) => [`{state="${s}"}`, nat.reachability === s ? 1 : 0]),
+  );
+  const active = peers.filter((p) => p.state === "active");
+  metric(
+    "kith_peer_links",
+    "gauge",
+    "Active peers by how their link reaches them.",
+    (["direct", "relayed", "hole-punched"] as const).map((
+      kind,
+    ) => [`{kind="${kind}"}`, active.filter((p) => (p.linkKind ?? "direct") === kind).length]),
+  );
+  metric("kith_reachability_answers_total", "counter", "Answers to this node's dial-back requests, by verdict.", [
+    ['{answer="reached"}', nat.checks.reached],
+    ['{answer="unproven"}', nat.checks.unproven],
+    ['{answer="unreachable"}', nat.checks.unreachable],
+    ['{answer="none"}', nat.checks.noVerdict],
+  ]);
+  metric("kith_dial_backs_total", "counter", "Dial-back requests from peers, by what this node did.", [
+    ['{outcome="reached"}', nat.dialBacks.reached],
+    ['{outcome="unreachable"}', nat.dialBacks.unreachable],
+    ['{outcome="refused"}', nat.dialBacks.refused],
+    ['{outcome="rate_limited"}', nat.dialBacks.rateLimited],
+    ['{outcome="dropped"}', nat.dialBacks.dropped],
+  ]);
 }
 
 /** The topic series: how many topics, and per topic (bounded by `labels`) its peers and messages; routing. */

@@ -20,6 +20,7 @@ import { DEFAULT_TRANSPORT_CONFIG, resolveTransportConfig, type TransportConfig 
 import { DEFAULT_PEERS_CONFIG, type PeersConfig, resolvePeersConfig } from "./peers/config.ts";
 import { DEFAULT_PROTOCOL_LIMITS, MAX_DHT_CONTACTS, MessageCodec, type ProtocolLimits } from "./protocol/mod.ts";
 import { DEFAULT_TOPICS_CONFIG, resolveTopicsConfig, type TopicsConfig, type TopicSettings } from "./topics/mod.ts";
+import { DEFAULT_NAT_CONFIG, type NatConfig, resolveNatConfig } from "./nat/config.ts";
 import { DEFAULT_TRUST_CONFIG, resolveTrustConfig, type TrustConfig } from "./trust.ts";
 import { DEFAULT_PARALLEL_VERIFIER_CONFIG } from "./verifier.ts";
 import { DEFAULT_DHT_CONFIG } from "./dht/service.ts";
@@ -341,6 +342,38 @@ export interface NetworkConfig {
   causalBufferMessages: number;
   /** Most bytes of messages held at once waiting for their predecessors. Default 8,388,608 (8 MiB). */
   causalBufferBytes: number;
+  /**
+   * Reachability check (AutoNAT): this node asks peers to dial its observed address back and advertises a
+   * direct address only once they reached it (public), none once they could not (private). Default true.
+   * Off: it advertises as it binds (its `advertisedAddress`, else a specific listen address) and never asks.
+   */
+  reachabilityCheck: boolean;
+  /**
+   * Network groups (subnets) that must report the same IP for this node before that observed address is
+   * trusted and checked. Default 3: a thousand identities in one subnet are one voice. Fewer: a small or
+   * single-subnet network confirms sooner, and fewer colluding subnets can plant an address (the check still
+   * runs before it is advertised).
+   */
+  observedAddressGroups: number;
+  /** Peers asked per reachability check, one per network group. Default 3. More: more dial-backs per check. */
+  reachabilityPeers: number;
+  /**
+   * Answers from distinct network groups that decide a verdict. Default 2: one lying or broken peer cannot.
+   * At most `reachabilityPeers`; 1 believes a single peer (a lab, a two-host network).
+   */
+  reachabilityQuorum: number;
+  /** How long a check waits for its answers, ms. Default 15,000. Shorter: slow dial-backs count as no answer. */
+  reachabilityTimeoutMs: number;
+  /** Time between checks once one decided, ms. Default 900,000 (15 min); sooner when the observed IP changes. */
+  reachabilityRecheckMs: number;
+  /** Time before checking again after a check that decided nothing, ms. Default 60,000. */
+  reachabilityRetryMs: number;
+  /** Dial-backs done for one asker IP: one per this many ms, with a burst of 2. Default 60,000. */
+  dialBackAskerIntervalMs: number;
+  /** Dial-backs done for all askers together, per second (burst 4 times that, at least 4). Default 1. */
+  dialBackRatePerSecond: number;
+  /** Dial-backs in flight at once, one per asker. Default 4: each holds a socket at most a handshake timeout. */
+  maxConcurrentDialBacks: number;
 }
 
 /** The defaults. */
@@ -425,6 +458,16 @@ export const DEFAULT_NETWORK_CONFIG: Readonly<NetworkConfig> = Object.freeze({
   causalWaitMs: DEFAULT_CAUSAL_CONFIG.causalWaitMs,
   causalBufferMessages: DEFAULT_CAUSAL_CONFIG.causalBufferMessages,
   causalBufferBytes: DEFAULT_CAUSAL_CONFIG.causalBufferBytes,
+  reachabilityCheck: DEFAULT_NAT_CONFIG.enabled,
+  observedAddressGroups: DEFAULT_NAT_CONFIG.minGroups,
+  reachabilityPeers: DEFAULT_NAT_CONFIG.peersPerCheck,
+  reachabilityQuorum: DEFAULT_NAT_CONFIG.quorum,
+  reachabilityTimeoutMs: DEFAULT_NAT_CONFIG.checkTimeoutMs,
+  reachabilityRecheckMs: DEFAULT_NAT_CONFIG.recheckIntervalMs,
+  reachabilityRetryMs: DEFAULT_NAT_CONFIG.retryIntervalMs,
+  dialBackAskerIntervalMs: DEFAULT_NAT_CONFIG.dialBackAskerIntervalMs,
+  dialBackRatePerSecond: DEFAULT_NAT_CONFIG.dialBackRatePerSecond,
+  maxConcurrentDialBacks: DEFAULT_NAT_CONFIG.maxConcurrentDialBacks,
 });
 
 /** Names of the presets. */
@@ -538,6 +581,16 @@ const RULES: Record<Exclude<keyof NetworkConfig, "bootstrap" | "dialAllow" | "di
   causalWaitMs: int(0, 3_600_000),
   causalBufferMessages: int(1, 1_000_000),
   causalBufferBytes: int(1),
+  reachabilityCheck: { kind: "bool" },
+  observedAddressGroups: int(1, 64),
+  reachabilityPeers: int(1, 16),
+  reachabilityQuorum: int(1, 16),
+  reachabilityTimeoutMs: int(10),
+  reachabilityRecheckMs: int(10),
+  reachabilityRetryMs: int(10),
+  dialBackAskerIntervalMs: int(1),
+  dialBackRatePerSecond: int(1, 1000),
+  maxConcurrentDialBacks: int(1, 256),
 };
 
 /**
@@ -720,6 +773,8 @@ const SOURCE_OF: Readonly<Record<string, keyof NetworkConfig>> = {
   "gossip.originRateBurst": "originRateLimit",
   "gossip.dedupWindowMs": "maxMessageAgeMs",
   "gossip.repairWindowMs": "maxMessageAgeMs",
+  "nat.quorum": "reachabilityQuorum",
+  "nat.minGroups": "observedAddressGroups",
 };
 
 /**
@@ -733,6 +788,7 @@ function checkComponents(config: NetworkConfig): void {
     resolvePeersConfig(parts.peers);
     resolveTrustConfig(parts.trust);
     resolveTopicsConfig(parts.topics, resolveGossipConfig(parts.gossip));
+    resolveNatConfig(parts.nat);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const key = SOURCE_OF[error.key] ?? error.key;
@@ -763,6 +819,8 @@ export interface ComponentConfigs {
   topics: Partial<TopicsConfig>;
   /** For the causal buffer of topic delivery. */
   causal: CausalConfig;
+  /** For observed addresses and the reachability check. */
+  nat: Partial<NatConfig>;
 }
 
 /** The dial policy `config` stands for. @throws {ConfigError} naming `dialAllow`, `dialDeny` or `bootstrap` */
@@ -856,6 +914,18 @@ export function componentConfigs(config: NetworkConfig): ComponentConfigs {
       causalBufferMessages: config.causalBufferMessages,
       causalBufferBytes: config.causalBufferBytes,
       causalBufferPerPeer: Math.max(1, Math.floor(config.causalBufferMessages / 4)),
+    },
+    nat: {
+      enabled: config.reachabilityCheck,
+      minGroups: config.observedAddressGroups,
+      peersPerCheck: config.reachabilityPeers,
+      quorum: config.reachabilityQuorum,
+      checkTimeoutMs: config.reachabilityTimeoutMs,
+      recheckIntervalMs: config.reachabilityRecheckMs,
+      retryIntervalMs: config.reachabilityRetryMs,
+      dialBackAskerIntervalMs: config.dialBackAskerIntervalMs,
+      dialBackRatePerSecond: config.dialBackRatePerSecond,
+      maxConcurrentDialBacks: config.maxConcurrentDialBacks,
     },
     protocol: {
       maxTtl: config.maxTtl,

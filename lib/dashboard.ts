@@ -63,7 +63,9 @@ function renderStatus(s) {
   $("node-id").textContent = short(s.nodeId);
   fill($("node"), [["id", s.nodeId], ["address", s.address], ["version", s.version + " (protocol " + s.protocol + ")"],
     ["profile", s.profile], ["uptime", Math.round(s.uptimeMs / 1000) + " s"],
-    ["peers", s.peers.active + " active, " + s.peers.connecting + " connecting, " + s.peers.known + " known"]]);
+    ["peers", s.peers.active + " active, " + s.peers.connecting + " connecting, " + s.peers.known + " known"],
+    ...(s.stats.nat ? [["reachability", s.stats.nat.reachability + (s.stats.nat.checkedAddress ? " at " + s.stats.nat.checkedAddress : "")],
+      ["observed", s.stats.nat.observedAddress || "-"], ["advertised", s.stats.nat.advertisedAddress || "none"]] : [])]);
   const g = s.stats.gossip, t = s.stats.transport, now = Date.now();
   if (last) {
     const dt = Math.max(0.001, (now - lastAt) / 1000);
@@ -76,7 +78,7 @@ function renderStatus(s) {
   last = { g, t }; lastAt = now;
 }
 
-const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"], ["direction", "Direction"],
+const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"], ["direction", "Direction"], ["linkKind", "Link"],
   ["trust", "Trust"], ["reputation", "Reputation"], ["lastSeen", "Last seen"], ["rttMs", "RTT ms"], ["messages", "Messages"],
   ["history", "Trust history"]];
 
@@ -114,7 +116,7 @@ function renderPeers(peers, trust) {
   $("peers").replaceChildren(...sorted.map((p) => {
     const row = el("tr");
     row.append(el("td", short(p.nodeId), { class: "mono", title: p.nodeId }), el("td", p.address || "-"), el("td", p.state),
-      el("td", p.direction || "-"), el("td", p.trust.toFixed(3)), el("td", p.reputation.toFixed(3)),
+      el("td", p.direction || "-"), el("td", p.linkKind || "-"), el("td", p.trust.toFixed(3)), el("td", p.reputation.toFixed(3)),
       el("td", p.lastSeen ? new Date(p.lastSeen).toLocaleTimeString() : "-"), el("td", p.rttMs ?? "-"), el("td", p.messages ?? "-"));
     const cell = el("td"); cell.append(sparkline((byId.get(p.nodeId) || {}).events)); row.append(cell);
     return row;

@@ -63,6 +63,8 @@ import {
 } from "./topics/mod.ts";
 import { AGENT, AGENT_WITHOUT_DHT, announces, CATCHUP_CAPABILITY, TOPICS_CAPABILITY } from "./version.ts";
 import { NodeDht } from "./node_dht.ts";
+import { NAT_TYPES, type NatService, type NatStatus } from "./nat/mod.ts";
+import { wireNat } from "./node_nat.ts";
 import { sumGossipCounts } from "./node_stats.ts";
 import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
 import { wireGossip } from "./node_gossip.ts";
@@ -146,6 +148,7 @@ export class KithNode {
   #catchup: CatchupSync | undefined;
   readonly #relayConfig: Readonly<RelayConfig>;
   #relay: RelayParts | undefined;
+  #nat: NatService | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -408,11 +411,24 @@ export class KithNode {
       peers,
       log: this.#log,
     });
+    const nat = this.#nat = wireNat({
+      identity,
+      codec,
+      clock: this.#clock,
+      random: options.random ?? Math.random,
+      config: this.config,
+      nat: parts.nat,
+      transport,
+      peers,
+      boundAddress: () => this.#address,
+      log: this.#log,
+    });
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {
       if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
       else if (CATCHUP_TYPES.has(envelope.type)) catchup.receive(peer.nodeId, envelope);
       else if (RELAY_TYPES.has(envelope.type)) relay.receive(peer, envelope);
+      else if (NAT_TYPES.has(envelope.type)) nat.receive(peer, envelope);
       else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
         // With the DHT off, as any type this node does not speak; with it on, refused from peers without dht/1.
         if (dht) dht.receive(peer.connection, envelope);
@@ -426,6 +442,7 @@ export class KithNode {
       const kept = dht?.transient.takeKept(peer.nodeId);
       if (kept) topics.receive(peer, kept);
       relay.peerConnected(peer);
+      nat.peerConnected(peer);
       finder.peerConnected();
       dht?.peerConnected(peer.connection);
       log("info", "peer connected", {
@@ -469,6 +486,7 @@ export class KithNode {
     catchup.start();
     this.#trustExchange.start();
     relay.start();
+    nat.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
   }
 
@@ -692,6 +710,14 @@ export class KithNode {
     return dht;
   }
 
+  /**
+   * This node's reachability (`public`, `private` or `unknown`), the address it was checked at, the address
+   * peers of several network groups see it at, and the counters of its checks and of its dial-backs for others.
+   */
+  reachability(): NatStatus {
+    return this.#require(this.#nat, "reachability").status();
+  }
+
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
     const peers = this.#peers?.peers() ?? [];
@@ -781,6 +807,7 @@ export class KithNode {
       topicDelivery: this.#require(this.#delivery, "stats").stats,
       catchup: { ...this.#require(this.#catchup, "stats").stats },
       relay: this.#relay!.stats(),
+      nat: this.#nat!.status(),
     };
   }
 
@@ -799,6 +826,7 @@ export class KithNode {
       topicLog: this.#require(this.#topicLog, "components"),
       topicDelivery: this.#require(this.#delivery, "components"),
       catchup: this.#require(this.#catchup, "components"),
+      nat: this.#require(this.#nat, "components"),
     };
   }
 
@@ -825,6 +853,7 @@ export class KithNode {
     this.#state = "stopping";
     for (const wake of [...this.#onStop]) wake();
     this.#trustExchange?.stop();
+    this.#nat?.stop();
     this.#direct?.stop();
     this.#catchup?.stop();
     await this.#relay?.stop();

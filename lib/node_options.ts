@@ -13,6 +13,7 @@ import type {
   TopicLog,
   TopicLogSummary,
 } from "./catchup/mod.ts";
+import type { NatService, NatStatus } from "./nat/mod.ts";
 import type { Clock } from "./clock.ts";
 import type { NetworkConfig, PresetName } from "./config.ts";
 import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
@@ -113,6 +114,8 @@ export interface NodeComponents {
   topicDelivery: TopicDelivery;
   /** Its catch-up with peers. */
   catchup: CatchupSync;
+  /** Its observed addresses, reachability check and dial-backs. */
+  nat: NatService;
 }
 
 /** What a node's topic log holds. */
@@ -159,6 +162,8 @@ export interface NodeStats {
   catchup: CatchupStats;
   /** Relaying (as a relay and as a user of relays) and hole punching. */
   relay: RelayNodeStats;
+  /** Reachability, observed address, and the counters of the checks and dial-backs. */
+  nat: NatStatus;
 }
 
 /**

@@ -42,13 +42,29 @@ export const CATCHUP_CAPABILITY = "catchup/1";
  */
 export const RELAY_CAPABILITY = "relay/1";
 
+/**
+ * The capability a node announces in its handshake agent when it takes OBSERVED_ADDRESS, DIAL_BACK_REQUEST
+ * and DIAL_BACK_RESPONSE (docs/protocol.md, "Observed addresses and reachability"): a node sends those only
+ * to peers that announce it.
+ */
+export const NAT_CAPABILITY = "nat/1";
+
+/**
+ * The token that marks a HANDSHAKE as a dial-back (the agent of such a handshake is `kith/<version>` and this
+ * token only): the responder completes it, records who reached it, and closes it; neither end keeps the link.
+ */
+export const DIAL_BACK_TOKEN = "dialback/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
 export const AGENT =
-  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY} ${DHT_CAPABILITY}`;
+  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY} ${NAT_CAPABILITY} ${DHT_CAPABILITY}`;
 
 /** The agent of a node with the DHT off: {@link AGENT} without {@link DHT_CAPABILITY}. */
 export const AGENT_WITHOUT_DHT =
-  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY}`;
+  `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY} ${NAT_CAPABILITY}`;
+
+/** Agent string of a dial-back handshake (see {@link DIAL_BACK_TOKEN}). */
+export const DIAL_BACK_AGENT = `kith/${VERSION} ${DIAL_BACK_TOKEN}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {

@@ -114,6 +114,9 @@ function sampleMessages(identity: Identity): Uint8Array[] {
       maxDurationMs: 1000,
     },
     29: { kind: 0, attempt: 1, addresses: ["127.0.0.4:9", "[::1]:9"] },
+    22: { address: "127.0.0.1:49152" },
+    23: { requestId: 1, address: "127.0.0.1:7400" },
+    24: { requestId: 1, status: 0, detail: "" },
   };
   const signed = Object.entries(samples).map(([type, payload]) =>
     codec.encode(createMessage(identity, Number(type) as MessageType, payload as never, { timestamp: NOW }))

@@ -9,11 +9,11 @@ import type { NetworkConfig } from "../lib/config.ts";
 import type { NodeOptions } from "../lib/node.ts";
 import { type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork } from "../lib/sim/network.ts";
+import { SimNetwork, type SimTransportOptions } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
 
 /** A simulated node's options beyond its configuration. */
-export type SimNodeOptions = Pick<NodeOptions, "gossip" | "catchup">;
+export type SimNodeOptions = Pick<NodeOptions, "gossip" | "catchup"> & { acceptsInbound?: boolean };
 
 /** How a {@link SimLab} is made. */
 export interface SimLabOptions {
@@ -50,10 +50,10 @@ export class SimLab {
 
   /**
    * Starts node i (the next index) with `config` over the base settings; `options` are gossip settings over the
-   * configuration's and a node's other options (catch-up, topic retention).
+   * configuration's, a node's other options (catch-up) and whether its transport takes inbound connections.
    */
   async startNode(config: Partial<NetworkConfig> = {}, options: SimNodeOptions = {}): Promise<SimNode> {
-    const { gossip = {}, ...extra } = options;
+    const { gossip = {}, acceptsInbound, ...extra } = options;
     const node = await startSimNode(
       this.network,
       this.nodes.length,
@@ -64,6 +64,7 @@ export class SimLab {
       undefined,
       {},
       extra,
+      acceptsInbound === undefined ? {} : { acceptsInbound },
     );
     this.nodes.push(node);
     return node;

@@ -72,7 +72,13 @@ Deno.test("three kith processes: publish at one, subscribe at another, status an
     assert.equal(JSON.parse(status.out).nodeId, a.nodeId);
     assert.ok(JSON.parse(status.out).peers.active >= 2);
     const table = await run(dir, ["peers", "--data-dir", a.dataDir, "--api", a.api]);
-    assert.match(table.out, /^NODE\s+STATE/);
+    assert.match(table.out, /^NODE\s+STATE\s+DIR\s+LINK/);
+    assert.match(table.out, /\bactive\s+\S+\s+direct\b/);
+    // On loopback all peers share one subnet: no observed address is agreed on, so nothing is checked.
+    const text = await run(dir, ["status", "--data-dir", a.dataDir, "--api", a.api]);
+    assert.match(text.out, /^reachability\s+unknown$/m);
+    assert.match(text.out, /^observed\s+- \(\d+ reports, no agreement\)$/m);
+    assert.match(text.out, new RegExp(`^advertised\\s+${a.address.replace(/\./g, "\\.")}$`, "m"));
     // Subscribe at C, publish at A until C's subscriber has one message (publishing again covers the
     // moment before the subscription is open, and before A has heard that C is in the topic: until then A,
     // which is not in it, has no peer to send it to).

@@ -100,7 +100,19 @@ Deno.test({
   fn: async () => {
     const script = new URL("../scripts/netlab.ts", import.meta.url).pathname;
     const child = new Deno.Command(deno, {
-      args: ["run", "--allow-run", "--allow-read", "--allow-sys", script, "up", "--host", "pub", "--duration", "60"],
+      args: [
+        "run",
+        "--allow-run",
+        "--allow-read",
+        "--allow-write=/tmp/kithlab",
+        "--allow-sys",
+        script,
+        "up",
+        "--host",
+        "pub",
+        "--duration",
+        "60",
+      ],
       stdout: "piped",
       stderr: "piped",
     }).spawn();

@@ -113,6 +113,9 @@ const SAMPLES: { [T in MessageType]: PayloadByType[T] } = {
     maxDurationMs: 1000,
   },
   [MessageType.HOLE_PUNCH]: { kind: 0, attempt: 1, addresses: ["127.0.0.4:9", "[::1]:9"] },
+  [MessageType.OBSERVED_ADDRESS]: { address: "127.0.0.1:49152" },
+  [MessageType.DIAL_BACK_REQUEST]: { requestId: 9, address: "127.0.0.1:7400" },
+  [MessageType.DIAL_BACK_RESPONSE]: { requestId: 9, status: 1, detail: "nothing answers" },
 };
 
 Deno.test("every message type survives encode and decode with its payload intact", () => {

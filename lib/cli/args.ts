@@ -71,6 +71,20 @@ export interface Flags {
   limit?: string;
   /** `--min-topic-peers N` (start): `minTopicPeers`. */
   "min-topic-peers"?: string;
+  /** `--observed-groups N` (start): `observedAddressGroups`. */
+  "observed-groups"?: string;
+  /** `--reachability-peers N` (start): `reachabilityPeers`. */
+  "reachability-peers"?: string;
+  /** `--reachability-quorum N` (start): `reachabilityQuorum`. */
+  "reachability-quorum"?: string;
+  /** `--reachability-timeout-ms N` (start): `reachabilityTimeoutMs`. */
+  "reachability-timeout-ms"?: string;
+  /** `--reachability-recheck-ms N` (start): `reachabilityRecheckMs`. */
+  "reachability-recheck-ms"?: string;
+  /** `--reachability-retry-ms N` (start): `reachabilityRetryMs`. */
+  "reachability-retry-ms"?: string;
+  /** `--no-reachability-check` (start): `reachabilityCheck` off. */
+  "no-reachability-check"?: boolean;
   /** `--topic-slots N` (start): `topicSlots`. */
   "topic-slots"?: string;
   /** `--no-dht` (start): `dhtEnabled` off. */
@@ -186,6 +200,12 @@ const STRING_FLAGS = new Set([
   "causal-wait-ms",
   "since",
   "limit",
+  "observed-groups",
+  "reachability-peers",
+  "reachability-quorum",
+  "reachability-timeout-ms",
+  "reachability-recheck-ms",
+  "reachability-retry-ms",
   "ttl",
   "count",
   "nodes",
@@ -231,6 +251,13 @@ function parseStrict(args: string[]): ParsedArgs {
       "relay-service": { type: "boolean" },
       "reserve-relays": { type: "string" },
       "no-hole-punching": { type: "boolean" },
+      "observed-groups": { type: "string" },
+      "reachability-peers": { type: "string" },
+      "reachability-quorum": { type: "string" },
+      "reachability-timeout-ms": { type: "string" },
+      "reachability-recheck-ms": { type: "string" },
+      "reachability-retry-ms": { type: "string" },
+      "no-reachability-check": { type: "boolean" },
       profile: { type: "string" },
       config: { type: "string" },
       "log-level": { type: "string" },

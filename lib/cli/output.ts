@@ -45,11 +45,12 @@ export const short = (id: string): string => id.slice(0, 16);
 export function peersTable(peers: PeerInfo[]): string {
   if (peers.length === 0) return "no peers";
   return table([
-    ["NODE", "STATE", "DIR", "ADDRESS", "TRUST", "REPUTATION", "RTT", "LAST SEEN"],
+    ["NODE", "STATE", "DIR", "LINK", "ADDRESS", "TRUST", "REPUTATION", "RTT", "LAST SEEN"],
     ...peers.map((p) => [
       short(p.nodeId),
       p.state,
       p.direction ?? "-",
+      p.linkKind ?? "-",
       p.address || "-",
       p.trust.toFixed(3),
       p.reputation.toFixed(3),

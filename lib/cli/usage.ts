@@ -58,7 +58,10 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--dht-alpha N] [--dht-paths N] [--dht-transient-links N]
                   [--topic-log-messages N] [--topic-log-bytes N] [--topic-log-age-ms N]
                   [--causal-wait-ms N] [--relay-service] [--reserve-relays N]
-                  [--no-hole-punching] [--json]
+                  [--no-hole-punching] [--no-reachability-check] [--observed-groups N]
+                  [--reachability-peers N] [--reachability-quorum N]
+                  [--reachability-timeout-ms N] [--reachability-recheck-ms N]
+                  [--reachability-retry-ms N] [--json]
 
 Runs a node from DIR (creating its identity first if there is none),
 listening on HOST:PORT (default 0.0.0.0:7400) and joining the network
@@ -140,7 +143,25 @@ Relays and hole punching (lib/relay/config.ts; limits in docs/design.md):
                            node's choice; default off), within hard limits
   --reserve-relays N       reserve at N relays (0..8, default 0) and announce
                            a relayed address: for a node behind a NAT
-  --no-hole-punching       keep relayed links relayed (default: punch)`,
+  --no-hole-punching       keep relayed links relayed (default: punch)
+
+Reachability (the NetworkConfig settings of the same names): peers tell the
+node where they see it; once peers of several subnets agree, it asks a few of
+them to dial it back there, and advertises a direct address only if they
+reached it (public), none if they could not (private). --advertise is
+advertised whatever the verdict.
+  --no-reachability-check  never ask; advertise as bound (reachabilityCheck)
+  --observed-groups N      subnets that must agree on the observed IP
+                           (observedAddressGroups, default 3)
+  --reachability-peers N   peers asked per check, one per subnet
+                           (reachabilityPeers, default 3)
+  --reachability-quorum N  answers from distinct subnets that decide
+                           (reachabilityQuorum, default 2)
+  --reachability-timeout-ms N   wait for answers (default 15000)
+  --reachability-recheck-ms N   time between checks after a verdict
+                                (default 900000; sooner on a new IP)
+  --reachability-retry-ms N     time before retrying a check that decided
+                                nothing (default 60000)`,
   status: `Usage: kith status [--data-dir DIR] [--api HOST:PORT] [--json]
 
 Shows the node id, address, uptime, profile, peer counts, message counters,

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { announces, NAT_CAPABILITY } from "../version.ts";
 import { bytesEqual, fromHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import { ProtocolError } from "../errors.ts";
@@ -271,6 +272,7 @@ export class PeerManager {
         address: this.#book.get(peer.nodeId)?.address ?? peer.connection.listenAddress,
         state: "active",
         direction: peer.connection.direction,
+        linkKind: peer.connection.linkKind,
         trust: this.#trust.trust(peer.nodeId),
         reputation: this.#trust.reputation(peer.nodeId),
         lastSeen: peer.lastHeard,
@@ -402,6 +404,11 @@ export class PeerManager {
       // Only this node's own outbound connection makes an address tried: the one it dialed.
       const occupant = this.#book.markTried(nodeId, connection.remoteAddress, now);
       if (occupant && this.#active.has(occupant.nodeId)) this.#book.resolveCollision(occupant.nodeId, true);
+    } else if (connection.listenAddress === "" && announces(connection.agent, NAT_CAPABILITY)) {
+      // The peer itself says it has no address to dial (its reachability check found it private): an
+      // untried address others told of it is one nobody can dial, so it is not kept to be passed on.
+      const known = this.#book.get(nodeId);
+      if (known && !known.tried) this.#book.forget(nodeId);
     } else {
       // An inbound peer's claimed listen address is hearsay, from the peer's own network group.
       this.#book.hear(nodeId, dialableAddressOf(connection), now, group.subnet);

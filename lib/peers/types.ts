@@ -5,7 +5,7 @@
  * @module
  */
 import type { NetworkGroup } from "../netgroup.ts";
-import type { Connection } from "../transport/types.ts";
+import type { Connection, LinkKind } from "../transport/types.ts";
 
 /** Where a peer stands. */
 export type PeerState = "known" | "connecting" | "active";
@@ -20,6 +20,8 @@ export interface PeerInfo {
   state: PeerState;
   /** Direction of the connection, when active. */
   direction?: "inbound" | "outbound";
+  /** How the connection reaches it, when active: `direct`, `relayed` or `hole-punched`. */
+  linkKind?: LinkKind;
   /** Current trust. */
   trust: number;
   /** Current reputation. */

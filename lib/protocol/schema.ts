@@ -212,6 +212,16 @@ const SCHEMAS: Readonly<Record<MessageType, readonly Field[]>> = {
     { name: "join", kind: "topics", max: MAX_TOPICS_PER_PEER },
     { name: "leave", kind: "topics", max: MAX_TOPICS_PER_PEER },
   ],
+  [MessageType.OBSERVED_ADDRESS]: [{ name: "address", kind: "address", optional: false }],
+  [MessageType.DIAL_BACK_REQUEST]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "address", kind: "address", optional: false },
+  ],
+  [MessageType.DIAL_BACK_RESPONSE]: [
+    { name: "requestId", kind: "uint", max: MAX_REQUEST_ID },
+    { name: "status", kind: "uint", max: 255 },
+    { name: "detail", kind: "text", maxBytes: 256 },
+  ],
 };
 
 const PROTOCOL_NAME = /^[A-Za-z0-9._/-]+$/;

@@ -63,6 +63,12 @@ export const MessageType = {
   RELAY_CIRCUIT: 28,
   /** Hole punching over a relayed link: the addresses to punch, then the moment to dial (not in the original design). */
   HOLE_PUNCH: 29,
+  /** The address the sender sees this link's other end at, sent once after the handshake (not in the original design). */
+  OBSERVED_ADDRESS: 22,
+  /** Asks the receiver to dial the sender back at an address of the sender's own IP (not in the original design). */
+  DIAL_BACK_REQUEST: 23,
+  /** Answers a DIAL_BACK_REQUEST: whether the dial-back's handshake reached the asker (not in the original design). */
+  DIAL_BACK_RESPONSE: 24,
 } as const;
 
 /** One of the numeric codes in {@link MessageType}. */
@@ -137,6 +143,9 @@ export const LINK_AUTHENTICATED_TYPES: ReadonlySet<MessageType> = new Set<Messag
   MessageType.RELAY_CONNECT,
   MessageType.RELAY_CIRCUIT,
   MessageType.HOLE_PUNCH,
+  MessageType.OBSERVED_ADDRESS,
+  MessageType.DIAL_BACK_REQUEST,
+  MessageType.DIAL_BACK_RESPONSE,
 ]);
 
 /** Most nodes or providers in one DHT_RESPONSE. */
@@ -529,6 +538,42 @@ export interface HolePunchPayload {
   addresses: string[];
 }
 
+/** Payload of OBSERVED_ADDRESS. */
+export interface ObservedAddressPayload {
+  /** The receiver's address as the sender's socket sees it, `host:port` (behind a NAT: the NAT's mapping). */
+  address: string;
+}
+
+/** Payload of DIAL_BACK_REQUEST. */
+export interface DialBackRequestPayload {
+  /** Correlation id chosen by the asker, echoed in the answer; 0..2^32-1. */
+  requestId: number;
+  /** Where to dial the asker, `host:port`; its host must be the asker's own IP as the answerer sees it. */
+  address: string;
+}
+
+/** Payload of DIAL_BACK_RESPONSE. */
+export interface DialBackResponsePayload {
+  /** The request's correlation id. */
+  requestId: number;
+  /** A {@link DialBackStatus} code; receivers read unknown codes as a refusal (no verdict). */
+  status: number;
+  /** Why, in at most 256 bytes of text. */
+  detail: string;
+}
+
+/** Status codes of DIAL_BACK_RESPONSE. */
+export const DialBackStatus = {
+  /** The answerer dialed the address and completed kith's handshake with the asker's identity. */
+  REACHED: 0,
+  /** The dial failed: nothing answered, the handshake failed, or another node answered. */
+  UNREACHABLE: 1,
+  /** Not dialed: the address's host is not the asker's IP, or the answerer's dial policy refuses it. */
+  REFUSED: 2,
+  /** Not dialed: over the answerer's per-asker or total dial-back rate, or its concurrency bound. */
+  RATE_LIMITED: 3,
+} as const;
+
 /** Payload of TRUSTED_PEERS_RESPONSE. */
 export interface TrustedPeersResponsePayload {
   /** At most {@link MAX_PEER_LIST} nodes with the sender's trust in them. */
@@ -589,6 +634,12 @@ export interface PayloadByType {
   [MessageType.RELAY_CIRCUIT]: RelayCircuitPayload;
   /** HOLE_PUNCH */
   [MessageType.HOLE_PUNCH]: HolePunchPayload;
+  /** OBSERVED_ADDRESS */
+  [MessageType.OBSERVED_ADDRESS]: ObservedAddressPayload;
+  /** DIAL_BACK_REQUEST */
+  [MessageType.DIAL_BACK_REQUEST]: DialBackRequestPayload;
+  /** DIAL_BACK_RESPONSE */
+  [MessageType.DIAL_BACK_RESPONSE]: DialBackResponsePayload;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type ConnectionStats,
   type DialOptions,
   emptyTransportStats,
+  type LinkKind,
   type Transport,
   TransportError,
   type TransportStats,
@@ -81,6 +82,11 @@ export interface SimTransportOptions {
    * so a simulation can never model dialing outside loopback.
    */
   dialPolicy?: DialPolicy;
+  /**
+   * Whether dials to it get through (default true). False models a node behind a NAT or a firewall: it dials
+   * out, but nothing reaches its listen address unasked, dial-backs included.
+   */
+  acceptsInbound?: boolean;
 }
 
 /** The loopback preset's ranges, the only ones a simulated node may be allowed to dial. */
@@ -222,13 +228,13 @@ class SimConnection implements Connection {
   readonly remotePublicKey: Uint8Array;
   readonly direction: "inbound" | "outbound";
   readonly remoteAddress: string;
-  readonly linkKind = "direct" as const;
   /** The remote's listen address: the far end of the link, for latency, partitions and processing. */
   readonly linkAddress: string;
   readonly listenAddress: string;
   readonly agent: string;
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
+  linkKind: LinkKind = "direct";
   readonly bufferedBytes = 0;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
   onEnvelope: ((envelope: Envelope) => void) | undefined;
@@ -256,7 +262,7 @@ class SimConnection implements Connection {
     this.remoteAddress = remoteAddress;
     this.linkAddress = remote.address;
     this.initialPeers = initialPeers;
-    this.listenAddress = remote.address;
+    this.listenAddress = remote.advertisedAddress;
     this.openedAt = owner.network.clock.now();
     this.closed = new Promise((resolve) => this.#resolve = resolve);
   }
@@ -349,10 +355,14 @@ export class SimTransport implements Transport {
    * unless a test sets another (an older kith, without `direct/1`) before it connects.
    */
   agent: string = AGENT;
+  /** Whether dials to it get through (see {@link SimTransportOptions.acceptsInbound}). */
+  readonly acceptsInbound: boolean;
   readonly #initialPeers: (remoteNodeId: string) => PeerRecord[];
   readonly #dialGuard: DialGuard;
   onConnection: ((connection: Connection) => void) | undefined;
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
+  onDialBack: ((nodeId: string, remoteAddress: string) => void) | undefined;
+  #advertised: string | undefined;
   readonly #open = new Map<string, SimConnection>();
   #closed = false;
   /** Running totals behind {@link SimTransport.stats} (updated by its connections). */
@@ -365,6 +375,7 @@ export class SimTransport implements Transport {
     this.nodeId = identity.nodeId;
     this.address = address;
     this.sourceHost = options.sourceHost;
+    this.acceptsInbound = options.acceptsInbound ?? true;
     this.#initialPeers = options.initialPeers ?? (() => []);
     const policy = options.dialPolicy ?? resolveDialPolicy({ preset: "loopback" });
     if (policy.preset !== "loopback" || policy.allow.some((range) => !LOOPBACK_ALLOW.includes(range))) {
@@ -387,9 +398,40 @@ export class SimTransport implements Transport {
     return { ...counters, inbound, outbound: this.#open.size - inbound };
   }
 
-  /** Its address on the simulated network. */
+  /** Its address on the simulated network, unless {@link SimTransport.advertise} said otherwise. */
   get advertisedAddress(): string {
-    return this.address;
+    return this.#advertised ?? this.address;
+  }
+
+  advertise(address: string | undefined): void {
+    this.#advertised = address;
+  }
+
+  /** A dial-back after one round trip: fails where a dial would, else reports to the remote's onDialBack. */
+  dialBack(address: string, expectedNodeId: string): Promise<void> {
+    const refusal = this.#dialGuard.check(address);
+    if (refusal !== undefined) {
+      this.counters.dialsRefused++;
+      return Promise.reject(new TransportError("DIAL_REFUSED", `${address} is refused by the dial policy: ${refusal}`));
+    }
+    this.counters.dialBacksMade++;
+    const remote = this.network.at(address);
+    const rtt = 2 * this.network.latency(this.address, address);
+    return new Promise((resolve, reject) => {
+      this.network.clock.setTimeout(() => {
+        if (this.#closed) return reject(new TransportError("CLOSED", "transport closed"));
+        if (!remote || remote.#closed || !remote.acceptsInbound || this.network.blocked?.(this.address, address)) {
+          return reject(new TransportError("CONNECT_FAILED", `nothing answers at ${address}`));
+        }
+        if (remote.nodeId !== expectedNodeId) {
+          return reject(new TransportError("WRONG_PEER", `expected ${expectedNodeId}`));
+        }
+        remote.counters.dialBacksAccepted++;
+        const from = this.sourceHost === undefined ? this.address : this.network.sourceAddress(this.sourceHost);
+        remote.onDialBack?.(this.nodeId, from);
+        resolve();
+      }, rtt);
+    });
   }
 
   listen(): Promise<string> {
@@ -409,7 +451,7 @@ export class SimTransport implements Transport {
     return new Promise((resolve, reject) => {
       this.network.clock.setTimeout(() => {
         if (this.#closed) return reject(new TransportError("CLOSED", "transport closed"));
-        if (!remote || remote.#closed || this.network.blocked?.(this.address, address)) {
+        if (!remote || remote.#closed || !remote.acceptsInbound || this.network.blocked?.(this.address, address)) {
           return reject(new TransportError("CONNECT_FAILED", `nothing answers at ${address}`));
         }
         if (remote.nodeId === this.nodeId) return reject(new TransportError("SELF_CONNECTION", "connection to self"));

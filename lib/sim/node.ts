@@ -15,7 +15,7 @@ import { randomBytes, type RandomSource } from "../random.ts";
 import { MemoryStorage } from "../storage/mod.ts";
 import { resolveTopicsConfig, topicRetention } from "../topics/mod.ts";
 import type { TrustManager } from "../trust.ts";
-import type { SimNetwork, SimTransport } from "./network.ts";
+import type { SimNetwork, SimTransport, SimTransportOptions } from "./network.ts";
 
 /** One node of a simulation. */
 export interface SimNode {
@@ -66,6 +66,7 @@ export async function startSimNode(
   restart?: { identity: Identity; storage: MemoryStorage; topicLog?: MemoryTopicLog },
   direct: Partial<DirectConfig> = {},
   extra: Pick<NodeOptions, "catchup"> = {},
+  transportOptions: Pick<SimTransportOptions, "acceptsInbound"> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
   const identity = restart?.identity ?? Identity.fromSecretKey(randomBytes(random, 32));
@@ -93,7 +94,10 @@ export async function startSimNode(
     direct,
     ...extra,
     transport: (context) => {
-      transport = network.transport(context.identity, address, { dialPolicy: context.config.dialPolicy });
+      transport = network.transport(context.identity, address, {
+        ...transportOptions,
+        dialPolicy: context.config.dialPolicy,
+      });
       if (context.agent !== undefined) transport.agent = context.agent;
       return transport;
     },

@@ -100,7 +100,10 @@ export class TcpTransport implements Transport {
   readonly nodeId: string;
   onConnection: ((connection: Connection) => void) | undefined;
   onProtocolError: ((connection: Connection, error: ProtocolError) => void) | undefined;
+  onDialBack: ((nodeId: string, remoteAddress: string) => void) | undefined;
   readonly #clock: Clock;
+  // Set by advertise(): the address the reachability check decided on ("" for none), else undefined.
+  #advertised: string | undefined;
   readonly #codec: MessageCodec;
   readonly #owner: ConnectionOwner;
   readonly #log: LogSink;
@@ -161,6 +164,13 @@ export class TcpTransport implements Transport {
       handshakeContext: () => this.#handshakeContext(),
       disconnectEnvelope: (reason, detail) => this.#disconnectEnvelope(reason, detail),
       register: (connection) => this.#register(connection),
+      dialedBack: (nodeId, remoteAddress) => {
+        try {
+          this.onDialBack?.(nodeId, remoteAddress);
+        } catch (error) {
+          this.#log("error", "onDialBack handler failed", errorFields(error));
+        }
+      },
     };
     this.#acceptor = new TcpAcceptor(context, this.#inbound, options.initialPeers ?? (() => []));
     this.#dialer = new TcpDialer(context, this.#dialGate, (nodeId) => this.#open.get(nodeId));
@@ -190,9 +200,18 @@ export class TcpTransport implements Transport {
     if (this.config.advertisedAddress) return this.config.advertisedAddress;
     const relayed = this.relayedAdvertisement?.();
     if (relayed) return relayed;
+    if (this.#advertised !== undefined) return this.#advertised;
     const host = this.config.listenHost;
     if (!this.#boundAddress || host === "0.0.0.0" || host === "::") return "";
     return this.#boundAddress;
+  }
+
+  advertise(address: string | undefined): void {
+    this.#advertised = address;
+  }
+
+  dialBack(address: string, expectedNodeId: string): Promise<void> {
+    return this.#dialer.dialBack(address, expectedNodeId);
   }
 
   /** Keeps `promise` until it settles, so {@link TcpTransport.close} can wait for it. */

@@ -27,6 +27,7 @@ import {
 } from "./tcp_context.ts";
 import { type Connection, type LinkKind, TransportError } from "./types.ts";
 import { RELAY_TOKEN_BYTES } from "../protocol/mod.ts";
+import { announces, DIAL_BACK_TOKEN } from "../version.ts";
 
 /** How an inbound handshake's socket came: accepted here, or handed over already connected. */
 interface InboundOrigin {
@@ -217,6 +218,17 @@ export class TcpAcceptor {
       if (confirm instanceof HandshakeFailure) throw await reject(context, socket, confirm, ack.sealer);
       if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", "handshake timed out");
       clock.clearTimeout(deadline);
+      if (origin.linkKind === "direct" && announces(hello.payload.agent, DIAL_BACK_TOKEN)) {
+        // A reachability probe: the handshake proved the prober reached this node; no link is kept. (Only on
+        // a socket accepted here: over a relay's circuit the address reached would be the relay's.)
+        closeQuietly(pending.conn);
+        stats.dialBacksAccepted++;
+        context.dialedBack(
+          toHex(hello.origin),
+          formatHostPort(pending.ip, ((pending.conn as Deno.TcpConn).remoteAddr as Deno.NetAddr).port),
+        );
+        return undefined;
+      }
       established = new TcpConnection(context.owner, {
         socket,
         sealer: ack.sealer,

@@ -71,6 +71,8 @@ export interface TcpContext {
   disconnectEnvelope(reason: number, detail: string): Uint8Array;
   /** Registers an authenticated connection, resolving duplicates; returns the one kept. */
   register(connection: TcpConnection): TcpConnection;
+  /** A dial-back handshake from `nodeId` completed at the listener (the socket is closed by the caller). */
+  dialedBack(nodeId: string, remoteAddress: string): void;
 }
 
 /** Sends a DISCONNECT (sealed when keys exist) as best it can, then closes. */

@@ -27,6 +27,7 @@ import {
   type TcpContext,
 } from "./tcp_context.ts";
 import { type Connection, type DialOptions, type LinkKind, TransportError } from "./types.ts";
+import { DIAL_BACK_AGENT } from "../version.ts";
 
 /** Dials peers for the transport behind a {@link TcpContext}. */
 export class TcpDialer {
@@ -70,6 +71,20 @@ export class TcpDialer {
   }
 
   /**
+   * A dial-back (see `Transport.dialBack`): the whole handshake as initiator with the dial-back agent,
+   * expecting `expectedNodeId`, then the socket is closed; no link is registered, and neither the outbound
+   * limit nor the one-dial-per-target rule applies (the caller bounds dial-backs itself).
+   */
+  async dialBack(address: string, expectedNodeId: string): Promise<void> {
+    if (this.#context.closing()) throw new TransportError("CLOSED", "transport is closed");
+    const target = parseHostPort(address);
+    if (!target) throw new TransportError("CONNECT_FAILED", `not a host:port address: ${JSON.stringify(address)}`);
+    this.#dialGate.check(address);
+    this.#context.stats.dialBacksMade++;
+    await this.#context.track(this.#dialHandshake(target.host, target.port, address, { expectedNodeId }, true));
+  }
+
+  /**
    * A bare socket to `address` (`host:port`, within the dial policy), opened within the handshake timeout:
    * for a relay circuit's leg, which speaks a preamble before any handshake.
    */
@@ -106,7 +121,7 @@ export class TcpDialer {
   }
 
   async #dialOnce(address: string, host: string, port: number, options: DialOptions): Promise<Connection> {
-    return await this.#outboundSlot(() => this.#dialHandshake(host, port, address, options));
+    return await this.#outboundSlot(async () => (await this.#dialHandshake(host, port, address, options, false))!);
   }
 
   /** Runs `attempt` in an outbound slot (within maxOutbound) and registers the connection it makes. */
@@ -140,8 +155,8 @@ export class TcpDialer {
       throw new TransportError("CLOSED", "transport is closed");
     }
     try {
-      return await this.#outboundSlot(() =>
-        this.#initiatorHandshake(conn, address, options, this.#context.clock.now(), options.linkKind)
+      return await this.#outboundSlot(async () =>
+        (await this.#initiatorHandshake(conn, address, options, this.#context.clock.now(), options.linkKind))!
       );
     } catch (error) {
       closeQuietly(conn);
@@ -149,7 +164,14 @@ export class TcpDialer {
     }
   }
 
-  async #dialHandshake(host: string, port: number, address: string, options: DialOptions): Promise<TcpConnection> {
+  /** Connects, then the initiator's handshake; for a dial-back (`probe`), the socket is closed once it completed. */
+  async #dialHandshake(
+    host: string,
+    port: number,
+    address: string,
+    options: DialOptions,
+    probe: boolean,
+  ): Promise<TcpConnection | undefined> {
     const context = this.#context;
     const { clock, config, stats } = context;
     const startedAt = clock.now();
@@ -175,7 +197,7 @@ export class TcpDialer {
       closeQuietly(conn);
       throw new TransportError("CLOSED", "transport closed while connecting");
     }
-    return await this.#initiatorHandshake(conn, address, options, startedAt, "direct", host);
+    return await this.#initiatorHandshake(conn, address, options, startedAt, "direct", host, probe);
   }
 
   /** The initiator's side of the handshake on a connected socket; deadline counted from `startedAt`. */
@@ -186,7 +208,8 @@ export class TcpDialer {
     startedAt: number,
     linkKind: LinkKind,
     host: string = address,
-  ): Promise<TcpConnection> {
+    probe = false,
+  ): Promise<TcpConnection | undefined> {
     const context = this.#context;
     const { clock, config, stats } = context;
     try {
@@ -200,7 +223,7 @@ export class TcpDialer {
     const state: DeadlineState = { timedOut: false };
     // One deadline covers connecting and the handshake together.
     const deadline = handshakeDeadline(context, socket, state, config.handshakeTimeoutMs - (clock.now() - startedAt));
-    const handshake = context.handshakeContext();
+    const handshake = probe ? { ...context.handshakeContext(), agent: DIAL_BACK_AGENT } : context.handshakeContext();
     try {
       const fresh = freshHandshakeValues();
       const hello = buildHello(handshake, fresh, clock.now());
@@ -223,6 +246,11 @@ export class TcpDialer {
       await socket.write(confirm.frame, clock, config.writeTimeoutMs);
       if (state.timedOut) throw new TransportError("HANDSHAKE_TIMEOUT", `handshake with ${address} timed out`);
       clock.clearTimeout(deadline);
+      if (probe) {
+        // The answer proved the expected node holds the address; the responder closes its end too.
+        closeQuietly(conn);
+        return undefined;
+      }
       socket.decoder.setMaxFrameBytes(maxRecordFrame(config));
       return new TcpConnection(context.owner, {
         socket,

@@ -41,6 +41,11 @@ export type LinkKind = "direct" | "relayed" | "hole-punched";
 
 /** An authenticated, encrypted link to one peer. */
 export interface Connection {
+  /**
+   * How this link reaches the peer (see {@link LinkKind}); `"direct"` unless the code that made the link
+   * says otherwise (relays and hole punching set theirs).
+   */
+  linkKind: LinkKind;
   /** The peer's node id (hex), proven by its handshake signature. */
   readonly remoteNodeId: string;
   /** The peer's Ed25519 public key. */
@@ -57,8 +62,6 @@ export interface Connection {
   readonly initialPeers: readonly PeerRecord[];
   /** When the handshake finished, ms since the epoch. */
   readonly openedAt: number;
-  /** How its bytes travel (see {@link LinkKind}). */
-  readonly linkKind: LinkKind;
   /** Bytes queued for sending and not yet written. */
   readonly bufferedBytes: number;
   /** Whether the connection can still send and receive. */
@@ -122,6 +125,10 @@ export interface TransportStats {
   recordsOut: number;
   /** Dials refused by the dial policy (`DIAL_REFUSED`) before any socket was opened. */
   dialsRefused: number;
+  /** Dial-back handshakes this node's listener completed (and closed). */
+  dialBacksAccepted: number;
+  /** Dial-backs this node made for others (attempts, whatever their outcome). */
+  dialBacksMade: number;
 }
 
 /** Transport counters at zero, for a new transport. */
@@ -140,6 +147,8 @@ export function emptyTransportStats(): TransportStats {
     bytesOut: 0,
     recordsOut: 0,
     dialsRefused: 0,
+    dialBacksAccepted: 0,
+    dialBacksMade: 0,
   };
 }
 
@@ -155,6 +164,22 @@ export interface Transport {
   readonly stats: Readonly<TransportStats>;
   /** The `host:port` peers should dial to reach this node; `""` while none is known. */
   readonly advertisedAddress: string;
+  /**
+   * Sets the address advertised from now on, unless the configuration forces one: a `host:port`, `""` for
+   * none (a node that found itself unreachable), or `undefined` for the default rule (a specific bound address).
+   */
+  advertise(address: string | undefined): void;
+  /**
+   * Called when a dial-back handshake (docs/protocol.md, "Observed addresses and reachability") from
+   * `nodeId` has completed at this node's listener; the transport closes that connection at once.
+   */
+  onDialBack: ((nodeId: string, remoteAddress: string) => void) | undefined;
+  /**
+   * A dial-back: connects to `address`, runs the whole handshake as initiator with the dial-back agent,
+   * requiring `expectedNodeId` to answer, then closes. Never registers a link; resolves once the handshake
+   * completed. @throws {TransportError} when the address is refused or the handshake fails
+   */
+  dialBack(address: string, expectedNodeId: string): Promise<void>;
   /** Starts accepting connections; resolves with the bound `host:port`. */
   listen(): Promise<string>;
   /** Connects to `address` and completes the handshake. @throws {TransportError} */

@@ -2,7 +2,8 @@
  * A lab of real hosts on one Linux machine: network namespaces joined by veth pairs to an "internet" namespace
  * (a bridge), some hosts behind NAT routers of a chosen kind, built with `ip` and `nft`, torn down on
  * {@link NetLab.close} (and, for the CLI, on Ctrl-C). Every address lives inside namespaces the lab made:
- * the internet is 198.18.0.0/16 (RFC 2544's benchmarking range, never routed), each NAT router's LAN
+ * the internet is 198.18.0.0/16 (RFC 2544's benchmarking range, never routed; each host or router on it in
+ * its own /24, 198.18.N.2), each NAT router's LAN
  * 10.77.N.0/24. Nothing is routed to the machine's own interfaces.
  *
  * NAT kinds, all nftables on the router's WAN side:
@@ -85,6 +86,23 @@ const NAME = /^[a-z][a-z0-9-]{0,7}$/;
 const PREFIX = "kl";
 
 /**
+ * Where each lab leaves a marker (`<lab id>`, holding the PID namespace of its process) while it is up. Network
+ * namespaces are machine-wide, but a pid means something only in its own PID namespace: another container on the
+ * same machine would take a live lab of this one for dead. So a lab is reaped only by a process of the PID namespace
+ * that made it, which its marker names; a lab without a marker here is someone else's and is left alone.
+ */
+const MARKER_DIR = "/tmp/kithlab";
+
+/** This process's PID namespace (`pid:[inode]`), or "" where it cannot be read. */
+function pidNamespace(): string {
+  try {
+    return Deno.readLinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+}
+
+/**
  * Whether process `pid` exists. Not by reading `/proc/<pid>`: Deno 2 asks for all permissions to read /proc,
  * so without them every other live lab looked dead and was removed (two labs running at once removed each
  * other's namespaces). `kill -0` only asks the kernel, with the run permission the lab has anyway.
@@ -102,14 +120,27 @@ async function processAlive(pid: number): Promise<boolean> {
 export async function removeStaleLabs(): Promise<string[]> {
   const removed: string[] = [];
   const list = await run("ip", ["netns", "list"]);
+  const ours = pidNamespace();
   for (const line of list.split("\n")) {
     const name = line.split(" ")[0];
-    const match = /^kl(\d+)-/.exec(name);
+    const match = /^(kl(\d+)-[^-]+)-/.exec(name);
     if (!match) continue;
-    const pid = Number(match[1]);
+    let marker: string;
+    try {
+      marker = Deno.readTextFileSync(`${MARKER_DIR}/${match[1]}`);
+    } catch {
+      continue; // not made here: another container's lab, whose pids this one cannot see
+    }
+    if (ours === "" || marker !== ours) continue;
+    const pid = Number(match[2]);
     if (pid === Deno.pid || await processAlive(pid)) continue;
     await run("ip", ["netns", "del", name]).catch(() => {});
     removed.push(name);
+  }
+  // Markers of labs reaped here, once none of their namespaces is left.
+  const left = await run("ip", ["netns", "list"]);
+  for (const name of new Set(removed.map((n) => /^(kl\d+-[^-]+)-/.exec(n)![1]))) {
+    if (!left.includes(`${name}-`)) Deno.removeSync(`${MARKER_DIR}/${name}`);
   }
   return removed;
 }
@@ -135,7 +166,10 @@ export class NetLab {
     if (why) throw new Error(`netlab: ${why}`);
     await removeStaleLabs();
     const tag = options.tag ?? Math.floor(Math.random() * 1e4).toString(36);
+    if (tag.includes("-")) throw new Error("netlab: a tag has no dash");
     const lab = new NetLab(`${PREFIX}${Deno.pid}-${tag}`);
+    Deno.mkdirSync(MARKER_DIR, { recursive: true });
+    Deno.writeTextFileSync(`${MARKER_DIR}/${lab.#id}`, pidNamespace());
     try {
       await lab.#buildInternet();
       for (const spec of specs) await lab.#addHost(spec);
@@ -181,7 +215,10 @@ export class NetLab {
     await this.#veth(ns, "wan0", net, port);
     await run("ip", ["-n", net, "link", "set", port, "master", "br0"]);
     const n = this.#nextPublic++;
-    const address = `198.18.${Math.floor(n / 250)}.${n % 250 + 2}`;
+    // Each internet address in its own /24, as hosts of different providers are: rules that count subnets
+    // (the per-subnet peer bounds, observed-address agreement) see them as the distinct networks they model.
+    if (n > 255) throw new Error("netlab: at most 246 hosts and routers on the internet");
+    const address = `198.18.${n}.2`;
     await run("ip", ["-n", ns, "addr", "add", `${address}/16`, "dev", "wan0"]);
     return address;
   }
@@ -305,6 +342,11 @@ export class NetLab {
     }
     for (const ns of this.#namespaces.reverse()) await run("ip", ["netns", "del", ns]).catch(() => {});
     this.#namespaces.length = 0;
+    try {
+      Deno.removeSync(`${MARKER_DIR}/${this.#id}`);
+    } catch {
+      // Already gone.
+    }
   }
 }
 

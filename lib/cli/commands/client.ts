@@ -5,6 +5,7 @@
  * @module
  */
 import { concatBytes } from "../../bytes.ts";
+import type { NatStatus } from "../../nat/mod.ts";
 import type { PeerInfo } from "../../peers/mod.ts";
 import { callApi } from "../api_client.ts";
 import { DEFAULT_API_ADDRESS, type Flags, UsageError } from "../args.ts";
@@ -119,6 +120,17 @@ async function runTopics(dataDir: string, flags: Flags, io: CliIo): Promise<numb
   return 0;
 }
 
+/** The status rows of the node's reachability (`stats.nat` of `GET /v1/status`). */
+function reachabilityRows(nat: NatStatus | undefined): string[][] {
+  if (nat === undefined) return []; // an older node
+  const checked = nat.checkedAddress ? ` at ${nat.checkedAddress}` : "";
+  return [
+    ["reachability", `${nat.reachability}${checked}${nat.checking ? "" : " (check off)"}`],
+    ["observed", nat.observedAddress ?? `- (${nat.observedReports} reports, no agreement)`],
+    ["advertised", nat.advertisedAddress || "none"],
+  ];
+}
+
 /** `kith status | peers | trust | publish | dashboard | subscribe | topics | history`: one request to the running node. */
 export async function runClient(
   command: string,
@@ -153,6 +165,7 @@ export async function runClient(
             (status.stats.peers.dialFailures > 0 ? " (reasons in the node's log)" : ""),
           ],
           ["bytes", `${status.stats.transport.bytesIn} in, ${status.stats.transport.bytesOut} out`],
+          ...reachabilityRows(status.stats.nat),
         ]));
       }
       return 0;

@@ -88,6 +88,12 @@ const SETTING_FLAGS = [
   ["topic-log-bytes", "topicLogMaxBytes"],
   ["topic-log-age-ms", "topicLogMaxAgeMs"],
   ["causal-wait-ms", "causalWaitMs"],
+  ["observed-groups", "observedAddressGroups"],
+  ["reachability-peers", "reachabilityPeers"],
+  ["reachability-quorum", "reachabilityQuorum"],
+  ["reachability-timeout-ms", "reachabilityTimeoutMs"],
+  ["reachability-recheck-ms", "reachabilityRecheckMs"],
+  ["reachability-retry-ms", "reachabilityRetryMs"],
 ] as const satisfies readonly (readonly [keyof Flags, keyof NetworkConfig])[];
 
 /**
@@ -138,6 +144,7 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
   // Only when given: without the flag, the config file's choice stands.
   if (flags["relay-all-topics"]) config.relayAllTopics = true;
   if (flags["no-dht"]) config.dhtEnabled = false;
+  if (flags["no-reachability-check"]) config.reachabilityCheck = false;
   return config;
 }
 
