@@ -9,7 +9,7 @@ import type { NetworkConfig } from "../lib/config.ts";
 import type { NodeOptions } from "../lib/node.ts";
 import { type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
-import { SimNetwork, type SimTransportOptions } from "../lib/sim/network.ts";
+import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
 
 /** A simulated node's options beyond its configuration. */
