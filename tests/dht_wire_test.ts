@@ -75,3 +75,13 @@ Deno.test("answers go to the request in flight with their id, once; a peer holds
   assert.deepEqual(got, [3, ...Array(MAX_DHT_REQUESTS_IN_FLIGHT - 2).fill(undefined)]);
   assert.equal(requests.size, 1);
 });
+
+Deno.test("a node or provider behind a NAT, known by its relayed address, fits a DHT answer", () => {
+  const relayed = `127.0.0.7:7400/relay/${"ab".repeat(32)}`;
+  const response = {
+    status: DhtStatus.OK,
+    nodes: [{ nodeId: me.nodeId, address: relayed }],
+    providers: [{ nodeId: me.nodeId, address: relayed, expiresAt: NOW + 5 }],
+  };
+  assert.deepEqual(responseFrom(overTheWire(MessageType.DHT_RESPONSE, responsePayload(4, response))), response);
+});

@@ -102,7 +102,7 @@ const DHT_RECORD: readonly Field[] = [
 ];
 const DHT_PROVIDER: readonly Field[] = [
   { name: "nodeId", kind: "bytes", length: 32 },
-  { name: "address", kind: "address", optional: false },
+  { name: "address", kind: "address", optional: false, relayed: true },
   { name: "expiresAt", kind: "uint", max: Number.MAX_SAFE_INTEGER },
 ];
 
