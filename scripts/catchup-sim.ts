@@ -389,7 +389,8 @@ async function churn(seed: number, count: number) {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    args: Deno.args,
+    // `deno task catchup:sim -- --scenario churn` passes the `--` on.
+    args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
     options: {
       seed: { type: "string", default: "1" },
       scenario: { type: "string", default: "all" },
