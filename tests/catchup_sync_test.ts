@@ -1,7 +1,8 @@
 /**
  * Catch-up between KithNodes on the simulated network (lib/catchup/sync.ts): a node that was away receives
  * what its topic's peers hold, two halves that were apart converge, and each side fetches only what it lacks.
- * Gossip's own repair window is cut to 5 s here, so that only catch-up can bring back what is older.
+ * Gossip's own repair window is cut to 5 s in most tests, so that only catch-up can bring back what is older; the
+ * away node's test keeps the default, so that repair brings the newest back first and delivery has to order them.
  */
 import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.ts";
