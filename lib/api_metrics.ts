@@ -317,6 +317,42 @@ function renderTopicMetrics(
     ['{kind="messages"}', delivery.pending],
     ['{kind="bytes"}', delivery.pendingBytes],
   ]);
+  const catchup = node.stats().catchup;
+  metric(
+    "kith_catchup_sessions_total",
+    "counter",
+    "Catch-up sessions: started by this node, answered for peers, completed, diverged, timed out, refused.",
+    [
+      ['{outcome="started"}', catchup.sessionsStarted],
+      ['{outcome="answered"}', catchup.sessionsAnswered],
+      ['{outcome="completed"}', catchup.sessionsCompleted],
+      ['{outcome="diverged"}', catchup.sessionsDiverged],
+      ['{outcome="timed_out"}', catchup.sessionsTimedOut],
+      ['{outcome="refused"}', catchup.sessionsRefused],
+    ],
+  );
+  metric(
+    "kith_catchup_messages_total",
+    "counter",
+    "Messages of catch-up: fetched (new, checked), refused by a check, claimed and not served, served to peers.",
+    [
+      ['{outcome="fetched"}', catchup.fetched],
+      ['{outcome="refused"}', catchup.refused],
+      ['{outcome="unserved"}', catchup.unserved],
+      ['{outcome="served"}', catchup.served],
+    ],
+  );
+  metric(
+    "kith_catchup_bytes_total",
+    "counter",
+    "Bytes of catch-up envelopes: reconciliation and bodies (fetches with their answers), sent and received.",
+    [
+      ['{kind="reconcile",direction="sent"}', catchup.reconcileBytesSent],
+      ['{kind="reconcile",direction="received"}', catchup.reconcileBytesReceived],
+      ['{kind="bodies",direction="sent"}', catchup.bodyBytesSent],
+      ['{kind="bodies",direction="received"}', catchup.bodyBytesReceived],
+    ],
+  );
   const routing = node.stats().topics;
   metric(
     "kith_topic_routing_total",

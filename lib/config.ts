@@ -337,7 +337,7 @@ export interface NetworkConfig {
   causalWaitMs: number;
   /**
    * Most messages held at once waiting for their predecessors (a quarter of it per sending peer); over it the
-   * one held longest is delivered at once. Default 1,000.
+   * one held longest is delivered at once. Default 2,048.
    */
   causalBufferMessages: number;
   /** Most bytes of messages held at once waiting for their predecessors. Default 8,388,608 (8 MiB). */

@@ -76,6 +76,11 @@ function renderStatus(s) {
       ["bytes in", rate(t.bytesIn, last.t.bytesIn)], ["bytes out", rate(t.bytesOut, last.t.bytesOut)]]);
   }
   last = { g, t }; lastAt = now;
+  const c = s.stats.catchup;
+  fill($("catchup"), [["sessions", (c.sessionsStarted + c.sessionsAnswered) + " (" + c.sessionsCompleted + " completed)"],
+    ["fetched", c.fetched], ["refused", c.refused], ["served", c.served],
+    ["bytes", ((c.reconcileBytesSent + c.reconcileBytesReceived) / 1024).toFixed(1) + " KiB reconciling, " +
+      ((c.bodyBytesSent + c.bodyBytesReceived) / 1024).toFixed(1) + " KiB of bodies"]]);
 }
 
 const columns = [["nodeId", "Peer"], ["address", "Address"], ["state", "State"], ["direction", "Direction"], ["linkKind", "Link"],
@@ -293,6 +298,7 @@ ${PAGE_CSS}
 <div class="grid">
   <section aria-labelledby="h-node"><h2 id="h-node">Node</h2><dl id="node"></dl></section>
   <section aria-labelledby="h-traffic"><h2 id="h-traffic">Traffic (per second)</h2><dl id="traffic"></dl></section>
+  <section aria-labelledby="h-catchup"><h2 id="h-catchup">Catch-up</h2><dl id="catchup"></dl></section>
   <section aria-labelledby="h-topology"><h2 id="h-topology">Topology</h2>
     <svg id="topology" width="300" height="300" viewBox="-150 -150 300 300" role="img" aria-label="This node, its peers and the nodes they announced" aria-describedby="topology-note"></svg>
     <p id="topology-note" class="note"></p>

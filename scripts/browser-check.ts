@@ -1,7 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's chromium, driven by playwright-core): login through the one-time code,
  * the peers table, publishing through the form, a hostile payload and a hostile topic name rendered as text, the
- * topics panel, the topology with announced
+ * topics panel, the catch-up panel, the topology with announced
  * neighbours, a phone-sized window, keyboard navigation and the devnet page. Exits 0 when every check holds. playwright needs broad permissions, so tests run this script as a subprocess:
  *
  *   deno run -A scripts/browser-check.ts [--screenshot docs/dashboard.png] [--devnet-screenshot docs/devnet.png]
@@ -105,6 +105,11 @@ try {
   assert.equal(await pages[1].locator("#topics img, #topics b").count(), 0, "no element was created from its name");
   await pages[1].waitForSelector("#topics tr td:nth-child(3):text-is('1')", { timeout: 15_000 });
   assert.match(await pages[0].locator("#topics-note").textContent() ?? "", /In no topic/);
+  // Node 1 and node 2 share the topic: they reconcile it, and node 1's catch-up panel counts the session.
+  await pages[1].waitForSelector("#catchup dd:text-matches('^[1-9][0-9]* \\\\(')", { timeout: 15_000 });
+  const catchupLabels = await pages[1].locator("#catchup dt").allTextContents();
+  assert.deepEqual(catchupLabels, ["sessions", "fetched", "refused", "served", "bytes"]);
+  assert.match(await pages[1].locator("#catchup dd").last().textContent() ?? "", /KiB reconciling, .* KiB of bodies/);
   // A hostile payload from a peer is shown as text and runs nothing.
   const payload = "<img src=x onerror=alert(1)><script>alert(2)</script>";
   nodes[3].broadcast(payload, { topic: "" });

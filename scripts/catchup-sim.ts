@@ -5,8 +5,9 @@
  *   deno task catchup:sim [--seed 1] [--scenario all|offline|table|partition]
  *
  * - offline: 10 nodes in topic "t"; one goes offline (its links closed) for 60 s while the others publish 1,000
- *   messages; it links again to 3 of them. Prints how long until it holds and delivered all 1,000, and the bytes
- *   of reconciliation against the bodies it lacked; with gossip's own repair (240 s) and with it cut to 5 s, so
+ *   messages; it links again to 3 of them. Prints how long until it holds and delivered all 1,000, whether its
+ *   application got them in causal order (each after every predecessor it names that the node got; how many
+ *   came with `missing`), and the bytes of reconciliation against the bodies it lacked; with gossip's own repair (240 s) and with it cut to 5 s, so
  *   that catch-up alone does the work.
  * - table: two nodes whose logs share n messages, one lacking d more; they link. Reconciliation bytes (both ways)
  *   against the d missing bodies' bytes, for n in 1,000..100,000 and d in 1..1,000.
@@ -31,7 +32,9 @@ import { createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts
 import { randomBytes, type RandomSource, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
+import { causalOrder, predecessorsInLog } from "../lib/sim/causal_order.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+import type { ReceivedMessage } from "../lib/subscriptions.ts";
 
 const TOPIC = "t";
 const codec = new MessageCodec();
@@ -40,6 +43,8 @@ const codec = new MessageCodec();
 const FIXED: Partial<NetworkConfig> = {
   minPeers: 0,
   outboundSlots: 0,
+  // No topic slots either: a node whose links were closed would find its topic's peers and dial them.
+  topicSlots: 0,
   discoveryIntervalMs: 3_600_000,
   trustExchangeIntervalMs: 3_600_000,
   peerMaintenanceIntervalMs: 1_000,
@@ -172,8 +177,8 @@ async function offline(seed: number, repairWindowMs: number) {
   await lab.run(2_000);
   const away = nodes[0];
   for (const peer of nodes.slice(1)) if (lab.linked(away, peer)) await lab.unlink(away, peer);
-  const inbox: string[] = [];
-  away.node.subscribe(undefined, (m) => inbox.push(m.id));
+  const inbox: ReceivedMessage[] = [];
+  away.node.subscribe(undefined, (m) => inbox.push(m));
   const published: string[] = [];
   const start = lab.clock.now();
   for (let i = 0; i < 1_000; i++) {
@@ -190,6 +195,7 @@ async function offline(seed: number, repairWindowMs: number) {
     0,
   );
   const before = catchupBytes(away);
+  const heldAtRejoin = holds(away, missing);
   const rejoinAt = lab.clock.now();
   for (const peer of [nodes[1], nodes[4], nodes[7]]) void away.node.connect(peer.address).catch(() => {});
   const all = await lab.runUntil(() => holds(away, missing) === missing.size && inbox.length >= 1_000, 60_000);
@@ -197,13 +203,24 @@ async function offline(seed: number, repairWindowMs: number) {
   await lab.run(5_000);
   const after = catchupBytes(away);
   const reconcile = after.reconcile - before.reconcile;
+  // Every publisher is in the topic, so each message names the heads its publisher had seen.
+  const order = causalOrder(inbox, predecessorsInLog(away.node.components.topicLog, codec, TOPIC));
   const result = {
     scenario: "offline",
     gossipRepairWindowMs: repairWindowMs,
     published: missing.size,
+    heldAtRejoin,
     held: holds(away, missing),
-    deliveredOnce: new Set(inbox).size === inbox.length,
+    deliveredOnce: new Set(inbox.map((m) => m.id)).size === inbox.length,
     delivered: inbox.length,
+    inCausalOrder: order.inCausalOrder,
+    namingPredecessors: order.naming,
+    predecessorsChecked: order.checked,
+    outOfOrder: order.outOfOrder,
+    deliveredWithMissing: order.deliveredWithMissing,
+    lateAfterMissing: order.lateAfterMissing,
+    waitedForPredecessors: away.node.stats().topicDelivery.waited,
+    releasedEarlyByBounds: away.node.stats().topicDelivery.releasedEarly,
     allWithinMs: all ? elapsed : null,
     byCatchup: after.fetched - before.fetched,
     missingBodyBytes: bodyBytes,

@@ -139,6 +139,33 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
   });
 });
 
+Deno.test("control API: /v1/status and /metrics carry the catch-up counters of a node that caught up a topic", async () => {
+  await withApi(async (call, [a, b]) => {
+    b.subscribe("chat");
+    for (let i = 0; i < 5; i++) b.broadcast(`before ${i}`, { topic: "chat" });
+    // a joins the topic after the messages: only catch-up brings them.
+    a.subscribe("chat");
+    await eventually("a to fetch the 5", () => a.stats().catchup.fetched >= 5);
+    const catchup = (await (await call("/v1/status")).json()).stats.catchup;
+    assert.equal(catchup.fetched, 5);
+    assert.equal(catchup.refused, 0);
+    assert.ok(catchup.sessionsStarted + catchup.sessionsAnswered >= 1);
+    assert.ok(catchup.reconcileBytesSent > 0 && catchup.bodyBytesReceived > 0);
+    const text = await (await call("/metrics")).text();
+    const sample = (name: string) =>
+      Number(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1]);
+    assert.equal(sample('kith_catchup_messages_total{outcome="fetched"}'), 5);
+    assert.equal(sample('kith_catchup_messages_total{outcome="refused"}'), 0);
+    assert.equal(
+      sample('kith_catchup_sessions_total{outcome="started"}') +
+        sample('kith_catchup_sessions_total{outcome="answered"}'),
+      catchup.sessionsStarted + catchup.sessionsAnswered,
+    );
+    assert.ok(sample('kith_catchup_bytes_total{kind="bodies",direction="received"}') >= catchup.bodyBytesReceived);
+    assert.ok(sample('kith_catchup_bytes_total{kind="reconcile",direction="sent"}') > 0);
+  });
+});
+
 Deno.test("control API: the event stream refuses a bad topic name (400) and a topic over maxTopics (409), and keeps no stream slot for either", async () => {
   await withApi(async (call, _nodes, api) => {
     const first = await call("/v1/subscribe?topic=one");

@@ -20,12 +20,16 @@ export interface CausalConfig {
    * 0: never wait (delivery in arrival order, with the missing predecessors named).
    */
   causalWaitMs: number;
-  /** Most messages held at once. Default 1,000; over it the one held longest is delivered at once. */
+  /**
+   * Most messages held at once. Default 2,048; over it the one held longest is delivered at once. A quarter of
+   * it (one peer's share) is above what gossip's repair sends a rejoining node ahead of catch-up (256 ids a
+   * round), so those wait for their predecessors instead of being pushed out with them missing.
+   */
   causalBufferMessages: number;
   /** Most bytes of messages held at once. Default 8 MiB; over it the one held longest is delivered at once. */
   causalBufferBytes: number;
   /**
-   * Most messages held at once that came from one peer. Default 250 (a quarter of the buffer): a peer that fills its share only hurries
+   * Most messages held at once that came from one peer. Default 512 (a quarter of the buffer): a peer that fills its share only hurries
    * its own messages out, never other peers'.
    */
   causalBufferPerPeer: number;
@@ -34,9 +38,9 @@ export interface CausalConfig {
 /** The default {@link CausalConfig}. */
 export const DEFAULT_CAUSAL_CONFIG: Readonly<CausalConfig> = Object.freeze({
   causalWaitMs: 10_000,
-  causalBufferMessages: 1_000,
+  causalBufferMessages: 2_048,
   causalBufferBytes: 8 * 1024 * 1024,
-  causalBufferPerPeer: 250,
+  causalBufferPerPeer: 512,
 });
 
 /** One held message. */
