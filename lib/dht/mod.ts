@@ -1,7 +1,9 @@
 /**
- * The DHT (issue 24), in progress: Kademlia's XOR metric (`distance.ts`) and the routing table's k-buckets with
- * replacement and netgroup diversity (`routing_table.ts`), the iterative lookup with disjoint paths (`lookup.ts`), signed records (`records.ts`) and the store of records and providers with its bounds (`store.ts`). The wire messages and the node's
- * wiring are not built yet.
+ * The DHT (issue 24): Kademlia's XOR metric (`distance.ts`) and the routing table's k-buckets with replacement
+ * and netgroup diversity (`routing_table.ts`), the iterative lookup with disjoint paths (`lookup.ts`), signed
+ * records (`records.ts`), the store of records and providers with its bounds (`store.ts`), the service that
+ * answers and runs lookups over an injected network (`service.ts`) and the wire payloads (`wire.ts`). A node runs
+ * it over its links and transient ones in `lib/node_dht.ts`.
  *
  * @module
  */
