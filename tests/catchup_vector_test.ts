@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { fromHex, toHex } from "../lib/bytes.ts";
 import { decodeRanges, encodeRanges, END, type SyncRange } from "../lib/catchup/mod.ts";
-import { ProtocolError } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import {
   createLinkMessage,
@@ -16,7 +15,7 @@ import {
   MessageType,
   type PayloadByType,
 } from "../lib/protocol/mod.ts";
-import { readPayload } from "../lib/protocol/schema.ts";
+import { refused } from "./_payload_refusal.ts";
 
 const me = Identity.fromSecretKey(fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!);
 const codec = new MessageCodec();
@@ -137,16 +136,6 @@ Deno.test("ranges go on the wire as distances from the previous bound plus one, 
   assert.deepEqual(wire.map((r) => r.timestamp), [NOW + 1, 1, 6, 0]);
   assert.deepEqual(decodeRanges(wire), ranges);
 });
-
-function refused(type: MessageType, fields: unknown[]): string {
-  try {
-    readPayload(type, fields);
-  } catch (error) {
-    assert.ok(error instanceof ProtocolError);
-    return error.code;
-  }
-  return "accepted";
-}
 
 Deno.test("CATCHUP_RECONCILE decodes strictly: a topic, bounded ranges of bounded ids, the end only last, no id twice", () => {
   const R = MessageType.CATCHUP_RECONCILE;

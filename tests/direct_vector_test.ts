@@ -14,7 +14,7 @@ import {
   MessageType,
   type PayloadByType,
 } from "../lib/protocol/mod.ts";
-import { readPayload } from "../lib/protocol/schema.ts";
+import { refused } from "./_payload_refusal.ts";
 
 const me = Identity.fromSecretKey(fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!);
 const codec = new MessageCodec();
@@ -67,16 +67,6 @@ Deno.test("golden vectors: DIRECT_MESSAGE, REQUEST and RESPONSE from a fixed key
     assert.deepEqual(codec.decode(codec.encode(message), NOW).payload, vector.payload);
   }
 });
-
-function refused(type: MessageType, fields: unknown[]): string {
-  try {
-    readPayload(type, fields);
-  } catch (error) {
-    assert.ok(error instanceof ProtocolError);
-    return error.code;
-  }
-  return "accepted";
-}
 
 Deno.test("the direct types decode strictly: field counts, kinds, id and status bounds, protocol names", () => {
   const R = MessageType.REQUEST;

@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { fromHex, toHex } from "../lib/bytes.ts";
-import { ProtocolError } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import { createLinkMessage, MessageCodec, MessageType, type PayloadByType } from "../lib/protocol/mod.ts";
-import { readPayload } from "../lib/protocol/schema.ts";
+import { refused } from "./_payload_refusal.ts";
 import { DIAL_BACK_AGENT } from "../lib/version.ts";
 
 const me = Identity.fromSecretKey(fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!);
@@ -90,16 +89,6 @@ Deno.test("docs/protocol.md carries the same NAT vectors and the dial-back agent
   assert.equal(DIAL_BACK_AGENT, "kith/0.1.0 dialback/1");
   assert.ok(doc.includes("`kith/0.1.0 dialback/1`"));
 });
-
-function refused(type: MessageType, fields: unknown[]): string {
-  try {
-    readPayload(type, fields);
-  } catch (error) {
-    assert.ok(error instanceof ProtocolError);
-    return error.code;
-  }
-  return "accepted";
-}
 
 Deno.test("the NAT messages decode strictly: an address host:port, a 32-bit request id, a status byte, 256 bytes of detail", () => {
   const O = MessageType.OBSERVED_ADDRESS, Q = MessageType.DIAL_BACK_REQUEST, R = MessageType.DIAL_BACK_RESPONSE;

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { fromHex, toHex } from "../lib/bytes.ts";
-import { ProtocolError } from "../lib/errors.ts";
 import { Identity } from "../lib/identity.ts";
 import {
   createLinkMessage,
@@ -14,6 +13,7 @@ import {
   MessageType,
   type TopicSubscriptionsPayload,
 } from "../lib/protocol/mod.ts";
+import { refused } from "./_payload_refusal.ts";
 import { readPayload } from "../lib/protocol/schema.ts";
 
 const me = Identity.fromSecretKey(fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!);
@@ -103,16 +103,6 @@ Deno.test("docs/protocol.md carries the same topic vectors", async () => {
     }
   }
 });
-
-function refused(type: MessageType, fields: unknown[]): string {
-  try {
-    readPayload(type, fields);
-  } catch (error) {
-    assert.ok(error instanceof ProtocolError);
-    return error.code;
-  }
-  return "accepted";
-}
 
 Deno.test("TOPIC_SUBSCRIPTIONS decodes strictly: four fields, booleans, at most 64 distinct names of 1 to 255 bytes", () => {
   const T = MessageType.TOPIC_SUBSCRIPTIONS;
