@@ -6,6 +6,7 @@
  *   deno task netlab -- clean        # remove namespaces left by labs whose process died
  *   deno task netlab -- punch --nat port-preserving --tries 20 [--try-ms 15000]   # relay and hole-punching tries
  *                                     (scripts/netlab/punch.ts): prints each try and the counts
+ *   deno task netlab -- abuse [--attempts 1000]   # a relay under abuse (scripts/netlab/abuse.ts): prints its figures
  *   deno task netlab -- mixed --hosts 20 [--relays 3] [--limit-s 300]   # half the hosts behind NATs of mixed
  *                                     kinds, kith on each (scripts/netlab/mixed.ts): prints each node and the figures
  *
@@ -19,6 +20,7 @@ import { parseArgs } from "node:util";
 import { type HostSpec, labUnavailable, type NatKind, NetLab, removeStaleLabs } from "./netlab/lab.ts";
 import { runPunchTries } from "./netlab/punch.ts";
 import { runMixedLab } from "./netlab/mixed.ts";
+import { runRelayAbuse } from "./netlab/abuse.ts";
 
 const KINDS: NatKind[] = ["none", "port-preserving", "symmetric", "firewall"];
 
@@ -42,6 +44,7 @@ try {
       hosts: { type: "string", default: "20" },
       relays: { type: "string" },
       "limit-s": { type: "string", default: "300" },
+      attempts: { type: "string", default: "1000" },
     },
   }).values;
 } catch (error) {
@@ -70,6 +73,20 @@ if (command === "clean") {
       (times.length ? `, time to the punched link p50 ${times[Math.floor(times.length / 2)]} ms` : "") +
       ` (${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s)`,
   );
+} else if (command === "abuse") {
+  const attempts = Number(values.attempts);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10_000) fail("--attempts must be 1-10000");
+  const run = await runRelayAbuse(attempts).catch((error) => fail((error as Error).message.replace(/^netlab: /, "")));
+  console.log(JSON.stringify(run));
+  const r = run.relay;
+  console.log(
+    `relay abuse: ${run.attemptsSent} reservation attempts from one IP, link cut after ${run.cutMs} ms; ` +
+      `reservations held ${r.reservations} (granted ${r.reservationsGranted}, refused ${r.reservationsRefused}); ` +
+      `flood pushed ${run.flooderPushed} bytes over a ${run.maxBytes}-byte circuit, cut at bytes ${r.circuitsCutAtBytes}, ` +
+      `bytes relayed ${r.bytesRelayed}; honest messages ${run.honestBefore} before, ${run.honestAfter} after ` +
+      `(${new Date().toISOString().slice(0, 10)})` + (run.error ? `; stopped short: ${run.error}` : ""),
+  );
+  if (run.error) Deno.exit(1);
 } else if (command === "mixed") {
   const hosts = Number(values.hosts);
   if (!Number.isInteger(hosts) || hosts < 4 || hosts > 40) fail("--hosts must be 4-40");
