@@ -21,6 +21,7 @@
 import { parseHostPort } from "../../lib/address.ts";
 import { KithNode } from "../../lib/node.ts";
 import { createLinkMessage, MessageType } from "../../lib/protocol/mod.ts";
+import type { Connection } from "../../lib/transport/mod.ts";
 
 const [role, listenText, ...rest] = Deno.args;
 const listen = parseHostPort(listenText ?? "");
@@ -92,9 +93,12 @@ if (role === "relay") {
   const node = new KithNode({ config: { ...config, bootstrap: [relay] }, relay: { holePunching: false } });
   await node.start();
   while (Date.now() < deadline && node.peers().every((p) => p.state !== "active")) await sleep(50);
-  let link;
+  let link: Connection | undefined;
   for (let i = 0; i < 8 && !link && Date.now() < deadline; i++) {
-    link = await node.components.transport.dial(address, { expectedNodeId: targetId }).catch(() => sleep(500));
+    link = await node.components.transport.dial(address, { expectedNodeId: targetId }).catch(async () => {
+      await sleep(500);
+      return undefined;
+    });
   }
   while (link && Date.now() < deadline && !active(node, targetId)) await sleep(50);
   if (role === "honest") {
