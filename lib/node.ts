@@ -410,6 +410,7 @@ export class KithNode {
       transport,
       peers,
       log: this.#log,
+      reachability: () => this.#nat?.reachability.state ?? "unknown",
     });
     const nat = this.#nat = wireNat({
       identity,
@@ -422,6 +423,7 @@ export class KithNode {
       peers,
       boundAddress: () => this.#address,
       log: this.#log,
+      onReachability: () => relay.reachabilityChanged(),
     });
     // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
     peers.onEnvelope = (peer, envelope) => {

@@ -9,7 +9,7 @@ import type { Clock } from "./clock.ts";
 import type { NetworkConfig } from "./config.ts";
 import type { Identity } from "./identity.ts";
 import type { LogSink } from "./log.ts";
-import { type NatConfig, NatService, resolveNatConfig } from "./nat/mod.ts";
+import { type NatConfig, NatService, type ReachabilityState, resolveNatConfig } from "./nat/mod.ts";
 import type { PeerManager } from "./peers/mod.ts";
 import type { MessageCodec } from "./protocol/mod.ts";
 import type { RandomSource } from "./random.ts";
@@ -37,6 +37,8 @@ export interface NatWiring {
   boundAddress: () => string;
   /** Its log. */
   log: LogSink;
+  /** Told each new reachability verdict (the relays a private node reserves at follow it). */
+  onReachability?: (state: ReachabilityState) => void;
 }
 
 /** The node's {@link NatService}, with the transport's dial-backs reported to it. */
@@ -57,6 +59,7 @@ export function wireNat(wiring: NatWiring): NatService {
     advertise: (address) => transport.advertise(address),
     penalise: (nodeId, code) => peers.penalise(nodeId, code),
     log: wiring.log,
+    onVerdict: wiring.onReachability,
   });
   transport.onDialBack = (nodeId) => nat.dialedBack(nodeId);
   return nat;

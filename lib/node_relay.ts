@@ -21,7 +21,7 @@ import {
 import type { Identity } from "./identity.ts";
 import type { RandomSource } from "./random.ts";
 import { RelayClient, type RelayClientStats } from "./relay/client.ts";
-import type { RelayConfig } from "./relay/config.ts";
+import { type RelayConfig, reservationTarget, type ReservingReachability } from "./relay/config.ts";
 import { HolePuncher, type PunchStats } from "./relay/punch.ts";
 import { RelayServer } from "./relay/server.ts";
 import type { RelayStats } from "./relay/book.ts";
@@ -64,6 +64,8 @@ export interface RelayWiring {
   peers: PeerManager;
   /** The node's log. */
   log: LogSink;
+  /** The node's reachability verdict now (default `unknown`): `private` makes it reserve at relays. */
+  reachability?: () => ReservingReachability;
 }
 
 /** A node's relaying, as wired: route envelopes to it, tell it of peers, stop it. */
@@ -76,6 +78,8 @@ export interface RelayParts {
   peerDisconnected(nodeId: string): void;
   /** Starts reserving (when asked to). */
   start(): void;
+  /** The node's reachability verdict changed: reserve at relays, or let reservations go, now. */
+  reachabilityChanged(): void;
   /** Stops everything; resolves once circuits and attempts have ended. */
   stop(): Promise<void>;
   /** Counters. */
@@ -125,14 +129,14 @@ export function wireRelay(w: RelayWiring): RelayParts {
       send,
       penalise,
       log: w.log,
+      target: () => reservationTarget(w.config, w.reachability?.() ?? "unknown"),
       onRelayedLink: (connection, circuit) => punch.relayedLink(connection, circuit),
     });
     const relays = client;
     tcp.relayedDial = (address, options) => relays.dial(address, options);
-    if (w.config.reserveRelays > 0) {
-      // Declared behind a NAT: its relayed address is what it announces, once it holds one.
-      tcp.relayedAdvertisement = () => relays.relayedAddresses()[0];
-    }
+    // Declared or found behind a NAT, its relayed address is what it announces while it holds a reservation;
+    // a node that holds none (public, or not reserving) announces as the transport's own rule says.
+    tcp.relayedAdvertisement = () => relays.relayedAddresses()[0];
   }
   return {
     receive(peer, envelope) {
@@ -155,10 +159,12 @@ export function wireRelay(w: RelayWiring): RelayParts {
       client?.peerDisconnected(nodeId);
     },
     start: () => client?.start(),
+    reachabilityChanged: () => client?.targetChanged(),
     async stop() {
       if (tcp) {
         tcp.circuitLeg = undefined;
         tcp.relayedDial = undefined;
+        tcp.relayedAdvertisement = undefined;
       }
       await Promise.all([client?.stop(), puncher?.stop(), server.stop()]);
     },

@@ -6,6 +6,9 @@
  *   deno task netlab -- clean        # remove namespaces left by labs whose process died
  *   deno task netlab -- punch --nat port-preserving --tries 20 [--try-ms 15000]   # relay and hole-punching tries
  *                                     (scripts/netlab/punch.ts): prints each try and the counts
+ *   deno task netlab -- abuse [--attempts 1000]   # a relay under abuse (scripts/netlab/abuse.ts): prints its figures
+ *   deno task netlab -- mixed --hosts 20 [--relays 3] [--limit-s 300]   # half the hosts behind NATs of mixed
+ *                                     kinds, kith on each (scripts/netlab/mixed.ts): prints each node and the figures
  *
  * A host is NAME[:KIND[:LOSS_PERCENT[:KBIT]]], KIND one of none, port-preserving, symmetric, firewall. While it
  * holds, run commands in a host with `ip netns exec <netns> ...` (the printed netns names). See
@@ -16,6 +19,8 @@
 import { parseArgs } from "node:util";
 import { type HostSpec, labUnavailable, type NatKind, NetLab, removeStaleLabs } from "./netlab/lab.ts";
 import { runPunchTries } from "./netlab/punch.ts";
+import { runMixedLab } from "./netlab/mixed.ts";
+import { runRelayAbuse } from "./netlab/abuse.ts";
 
 const KINDS: NatKind[] = ["none", "port-preserving", "symmetric", "firewall"];
 
@@ -36,6 +41,10 @@ try {
       nat: { type: "string", default: "port-preserving" },
       tries: { type: "string", default: "20" },
       "try-ms": { type: "string", default: "15000" },
+      hosts: { type: "string", default: "20" },
+      relays: { type: "string" },
+      "limit-s": { type: "string", default: "300" },
+      attempts: { type: "string", default: "1000" },
     },
   }).values;
 } catch (error) {
@@ -64,6 +73,49 @@ if (command === "clean") {
       (times.length ? `, time to the punched link p50 ${times[Math.floor(times.length / 2)]} ms` : "") +
       ` (${new Date().toISOString().slice(0, 10)}, ${Math.round((Date.now() - started) / 1000)} s)`,
   );
+} else if (command === "abuse") {
+  const attempts = Number(values.attempts);
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 10_000) fail("--attempts must be 1-10000");
+  const run = await runRelayAbuse(attempts).catch((error) => fail((error as Error).message.replace(/^netlab: /, "")));
+  console.log(JSON.stringify(run));
+  const r = run.relay;
+  console.log(
+    `relay abuse: ${run.attemptsSent} reservation attempts from one IP, link cut after ${run.cutMs} ms; ` +
+      `reservations held ${r.reservations} (granted ${r.reservationsGranted}, refused ${r.reservationsRefused}); ` +
+      `flood pushed ${run.flooderPushed} bytes over a ${run.maxBytes}-byte circuit, cut at bytes ${r.circuitsCutAtBytes}, ` +
+      `bytes relayed ${r.bytesRelayed}; honest messages ${run.honestBefore} before, ${run.honestAfter} after ` +
+      `(${new Date().toISOString().slice(0, 10)})` + (run.error ? `; stopped short: ${run.error}` : ""),
+  );
+  if (run.error) Deno.exit(1);
+} else if (command === "mixed") {
+  const hosts = Number(values.hosts);
+  if (!Number.isInteger(hosts) || hosts < 4 || hosts > 40) fail("--hosts must be 4-40");
+  const limitS = Number(values["limit-s"]);
+  if (!Number.isInteger(limitS) || limitS < 30 || limitS > 1800) fail("--limit-s must be 30-1800");
+  const relays = values.relays === undefined ? undefined : Number(values.relays);
+  // Ctrl-C ends the checks; the run then removes its processes and namespaces before this exits.
+  const interrupted = new AbortController();
+  const abort = () => interrupted.abort();
+  Deno.addSignalListener("SIGINT", abort);
+  const run = await runMixedLab({
+    hosts,
+    relays,
+    signal: interrupted.signal,
+    limitMs: limitS * 1000,
+    progress: (line) => console.error(`netlab mixed: ${line}`),
+  }).catch((error) => fail((error as Error).message.replace(/^netlab: /, "")));
+  Deno.removeSignalListener("SIGINT", abort);
+  for (const node of run.nodes) console.log(JSON.stringify(node));
+  console.log(
+    `mixed ${hosts} hosts (${run.privateNodes} behind NATs): connected ${run.connectedNodes}/${run.nodes.length}, classified ${run.classifiedCorrectly}/${run.nodes.length}, ` +
+      `private with a relayed address ${run.relayedAdvertised}/${run.privateNodes}, ` +
+      `delivery ${
+        run.deliveryRatio.toFixed(3)
+      }, verdicts in ${run.verdictMs} ms, deliveries in ${run.deliveryMs} ms, ` +
+      `${Math.round(run.totalMs / 1000)} s in all (${new Date().toISOString().slice(0, 10)})` +
+      (run.error ? `; stopped short: ${run.error}` : ""),
+  );
+  if (run.error) Deno.exit(1);
 } else if (command === "up") {
   const specs: HostSpec[] = (values.host ?? []).map((text) => {
     const [name, kind = "none", loss = "0", kbit] = text.split(":");

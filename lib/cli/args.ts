@@ -101,6 +101,8 @@ export interface Flags {
   "relay-service"?: boolean;
   /** `--reserve-relays N` (start): reserve at N relays. */
   "reserve-relays"?: string;
+  /** `--private-relays N` (start): reserve at N relays while the reachability verdict is private. */
+  "private-relays"?: string;
   /** `--no-hole-punching` (start): keep relayed links relayed. */
   "no-hole-punching"?: boolean;
   /** `--profile NAME` (start). */
@@ -250,6 +252,7 @@ function parseStrict(args: string[]): ParsedArgs {
       limit: { type: "string" },
       "relay-service": { type: "boolean" },
       "reserve-relays": { type: "string" },
+      "private-relays": { type: "string" },
       "no-hole-punching": { type: "boolean" },
       "observed-groups": { type: "string" },
       "reachability-peers": { type: "string" },

@@ -58,8 +58,8 @@ Prints the node id and public key stored in DIR/${KEY_FILE_NAME}.`,
                   [--dht-alpha N] [--dht-paths N] [--dht-transient-links N]
                   [--topic-log-messages N] [--topic-log-bytes N] [--topic-log-age-ms N]
                   [--causal-wait-ms N] [--relay-service] [--reserve-relays N]
-                  [--no-hole-punching] [--no-reachability-check] [--observed-groups N]
-                  [--reachability-peers N] [--reachability-quorum N]
+                  [--private-relays N] [--no-hole-punching] [--no-reachability-check]
+                  [--observed-groups N] [--reachability-peers N] [--reachability-quorum N]
                   [--reachability-timeout-ms N] [--reachability-recheck-ms N]
                   [--reachability-retry-ms N] [--json]
 
@@ -142,7 +142,10 @@ Relays and hole punching (lib/relay/config.ts; limits in docs/design.md):
   --relay-service          serve circuits to nodes behind NATs (a public
                            node's choice; default off), within hard limits
   --reserve-relays N       reserve at N relays (0..8, default 0) and announce
-                           a relayed address: for a node behind a NAT
+                           a relayed address, whatever the reachability check
+                           says: for a node known to be behind a NAT
+  --private-relays N       reserve at N relays (0..8, default 2) while the
+                           reachability check says private
   --no-hole-punching       keep relayed links relayed (default: punch)
 
 Reachability (the NetworkConfig settings of the same names): peers tell the

@@ -80,6 +80,8 @@ export interface NatServiceOptions {
   penalise: (nodeId: string, code: string) => void;
   /** Logs. */
   log: LogSink;
+  /** Told each new verdict, after the advertised address is set from it. */
+  onVerdict?: (state: ReachabilityState) => void;
 }
 
 /** This node's reachability, as shown by status, the API and metrics. */
@@ -224,8 +226,9 @@ export class NatService {
   #changed(state: ReachabilityState, address: string | undefined): void {
     const { forcedAddress, advertise, log } = this.#options;
     log("info", "reachability", { state, address: address ?? "-" });
-    if (forcedAddress) return; // the operator's address is advertised whatever the verdict
-    advertise(state === "public" ? address : state === "private" ? "" : undefined);
+    // The operator's address is advertised whatever the verdict.
+    if (!forcedAddress) advertise(state === "public" ? address : state === "private" ? "" : undefined);
+    this.#options.onVerdict?.(state);
   }
 
   #send<T extends MessageType>(peer: NatPeer, type: T, payload: PayloadByType[T]): void {

@@ -1,5 +1,5 @@
 /**
- * A node's side of relaying when it uses relays: it reserves at `reserveRelays` connected peers that
+ * A node's side of relaying when it uses relays: it reserves at `target()` connected peers that
  * speak `relay/1` and accept, renews each reservation at half its life, and announces a relayed address;
  * it dials relayed addresses (a RELAY_CONNECT over the relay's link, a leg with the preamble, kith's
  * handshake end to end over it); and it answers the circuits relays announce to it. A relay that grants a
@@ -60,6 +60,11 @@ export interface RelayClientOptions {
   penalise: (nodeId: string, code: string) => void;
   /** Where failures are logged. */
   log: LogSink;
+  /**
+   * How many relays to hold reservations at now (read at each check, so a changed reachability verdict takes
+   * effect; default `config.reserveRelays`). Above it, reservations are let go (the relay's expire on their own).
+   */
+  target?: () => number;
   /** Called with each link made over a circuit (for hole punching). */
   onRelayedLink?: (connection: Connection, circuit: CircuitInfo) => void;
 }
@@ -127,9 +132,18 @@ export class RelayClient {
     this.#options = options;
   }
 
-  /** Starts making and renewing reservations (when `reserveRelays` > 0). */
+  /** Starts checking reservations: making, renewing or letting go of them as {@link RelayClientOptions.target} says. */
   start(): void {
-    if (this.#options.config.reserveRelays > 0) this.#schedule(0);
+    this.#schedule(0);
+  }
+
+  #target(): number {
+    return this.#options.target?.() ?? this.#options.config.reserveRelays;
+  }
+
+  /** The wanted number of reservations may have changed (a new reachability verdict): check now. */
+  targetChanged(): void {
+    if (!this.#stopped && this.#timer !== undefined) this.#maintain();
   }
 
   #schedule(ms: number): void {
@@ -152,11 +166,14 @@ export class RelayClient {
     return this.reservations().map((r) => formatRelayedAddress(r.relayAddress, r.relayNodeId));
   }
 
-  /** Asks for, renews or replaces reservations, up to `reserveRelays`. */
+  /** Asks for, renews or replaces reservations, up to the target; lets go of those above it. */
   #maintain(): void {
     const { config, clock, activePeers } = this.#options;
     const now = clock.now();
+    const target = this.#target();
     for (const [id, held] of this.#held) if (held.expiresAt <= now || !this.#options.activePeer(id)) this.#drop(id);
+    for (const id of [...this.#held.keys()].slice(target)) this.#drop(id);
+    if (target === 0) this.#asking.clear(); // late grants are then ignored as unsolicited
     const asked = new Set(this.#asking.values());
     for (const held of this.#held.values()) {
       // Renew at half its life: a late answer still lands before it ends.
@@ -164,7 +181,7 @@ export class RelayClient {
         this.#ask(held.relayNodeId);
       }
     }
-    let wanted = config.reserveRelays - this.#held.size - [...asked].filter((id) => !this.#held.has(id)).length;
+    let wanted = target - this.#held.size - [...asked].filter((id) => !this.#held.has(id)).length;
     for (const peer of activePeers()) {
       if (wanted <= 0) break;
       if (this.#held.has(peer.nodeId) || asked.has(peer.nodeId)) continue;
@@ -180,7 +197,7 @@ export class RelayClient {
     const peer = this.#options.activePeer(relayNodeId);
     if (!peer) return;
     const requestId = this.#requestId();
-    if (this.#asking.size >= 4 * Math.max(1, this.#options.config.reserveRelays)) return;
+    if (this.#asking.size >= 4 * Math.max(1, this.#target())) return;
     this.#asking.set(requestId, relayNodeId);
     this.#options.send(peer, MessageType.RELAY_RESERVE, { requestId });
   }
@@ -201,7 +218,7 @@ export class RelayClient {
 
   /** A peer connected: a reservation may be made at it. */
   peerConnected(): void {
-    if (this.#options.config.reserveRelays > this.#held.size && !this.#stopped) this.#maintain();
+    if (this.#target() > this.#held.size && !this.#stopped) this.#maintain();
   }
 
   /** Handles a verified RELAY_RESERVATION or RELAY_CIRCUIT from `peer`. */

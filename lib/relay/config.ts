@@ -30,8 +30,13 @@ export interface RelayConfig {
   requestRatePerIp: number;
   /** ... and in a burst. */
   requestBurstPerIp: number;
-  /** How many relays a node reserves at (0: none; a node behind a NAT sets 2 or more). */
+  /**
+   * How many relays a node reserves at whatever its reachability (0: only as {@link RelayConfig.privateRelays}
+   * says): an operator who knows the node is behind a NAT sets it.
+   */
   reserveRelays: number;
+  /** How many relays a node reserves at while its reachability verdict is `private` (0: never on the verdict). */
+  privateRelays: number;
   /** Whether a node tries to hole-punch its relayed links into direct ones. */
   holePunching: boolean;
   /** Hole-punching attempts on one relayed link before it stays relayed. */
@@ -54,6 +59,7 @@ export const DEFAULT_RELAY_CONFIG: Readonly<RelayConfig> = Object.freeze({
   requestRatePerIp: 2,
   requestBurstPerIp: 10,
   reserveRelays: 0,
+  privateRelays: 2,
   holePunching: true,
   punchAttempts: 3,
   punchConnectTimeoutMs: 3_000,
@@ -83,14 +89,26 @@ export function resolveRelayConfig(overrides: Partial<RelayConfig> = {}): RelayC
       throw new ConfigError(`relay.${key}`, `relay.${key} must be a positive number, got ${value}`);
     }
   }
-  if (!Number.isInteger(config.reserveRelays) || config.reserveRelays < 0 || config.reserveRelays > 8) {
-    throw new ConfigError(
-      "relay.reserveRelays",
-      `relay.reserveRelays must be an integer in 0..8, got ${config.reserveRelays}`,
-    );
+  for (const key of ["reserveRelays", "privateRelays"] as const) {
+    const value = config[key];
+    if (!Number.isInteger(value) || value < 0 || value > 8) {
+      throw new ConfigError(`relay.${key}`, `relay.${key} must be an integer in 0..8, got ${value}`);
+    }
   }
   for (const key of ["relayService", "holePunching"] as const) {
     if (typeof config[key] !== "boolean") throw new ConfigError(`relay.${key}`, `relay.${key} must be a boolean`);
   }
   return config;
+}
+
+/** A node's reachability as the relay decision reads it (the verdict of lib/nat/reachability.ts). */
+export type ReservingReachability = "unknown" | "public" | "private";
+
+/**
+ * How many relays a node should hold reservations at now: `reserveRelays` always (the operator's word), and
+ * `privateRelays` while the reachability check says `private`. An `unknown` verdict reserves nothing on its own:
+ * the check settles within a few dial-backs, and reserving meanwhile would make every starting node a relay's load.
+ */
+export function reservationTarget(config: Readonly<RelayConfig>, reachability: ReservingReachability): number {
+  return Math.max(config.reserveRelays, reachability === "private" ? config.privateRelays : 0);
 }

@@ -149,7 +149,8 @@ export function startConfig(flags: Flags, fromFile: Partial<NetworkConfig> = {})
 }
 
 /**
- * The relay settings of `kith start`'s flags (`--relay-service`, `--reserve-relays N`, `--no-hole-punching`).
+ * The relay settings of `kith start`'s flags (`--relay-service`, `--reserve-relays N`, `--private-relays N`,
+ * `--no-hole-punching`).
  *
  * @throws {UsageError} naming the flag at fault
  */
@@ -157,10 +158,11 @@ export function relayOptions(flags: Flags): Partial<RelayConfig> {
   const relay: Partial<RelayConfig> = {};
   if (flags["relay-service"]) relay.relayService = true;
   if (flags["no-hole-punching"]) relay.holePunching = false;
-  const reserve = flags["reserve-relays"];
-  if (reserve !== undefined) {
-    if (!/^[0-8]$/.test(reserve)) throw new UsageError(`--reserve-relays must be 0..8, got ${JSON.stringify(reserve)}`);
-    relay.reserveRelays = Number(reserve);
+  for (const [flag, key] of [["reserve-relays", "reserveRelays"], ["private-relays", "privateRelays"]] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    if (!/^[0-8]$/.test(value)) throw new UsageError(`--${flag} must be 0..8, got ${JSON.stringify(value)}`);
+    relay[key] = Number(value);
   }
   return relay;
 }
