@@ -9,8 +9,22 @@
  */
 import net from "node:net";
 import { Buffer } from "node:buffer";
+import { formatHostPort } from "../address.ts";
 import type { Clock } from "../clock.ts";
 import type { ByteConn } from "../transport/connection.ts";
+
+/**
+ * Whether this process may listen on, bind or dial `host:port`. node:net checks Deno's net permission in a
+ * later tick and throws there, past every handler (an uncaught error ends the process), so a node run with an
+ * `--allow-net` narrower than the address it would punch from must find out first and stay relayed.
+ */
+function mayUse(host: string, port: number): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "net", host: formatHostPort(host, port) }).state === "granted";
+  } catch {
+    return false;
+  }
+}
 
 /** Unread bytes at which the socket is paused. */
 const HIGH_WATER_BYTES = 256 * 1024;
@@ -96,6 +110,10 @@ export class NodeSocketConn implements ByteConn {
 /** A local TCP port free now on `host` (the OS picks one; it is released before return). */
 export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
+    if (!mayUse(host, 0)) {
+      reject(new Error(`no net permission to listen on ${formatHostPort(host, 0)}`));
+      return;
+    }
     const server = net.createServer();
     server.once("error", reject);
     try {
@@ -123,6 +141,10 @@ export function connectFrom(
   clock: Clock,
 ): Promise<net.Socket | undefined> {
   return new Promise((resolve) => {
+    if (!mayUse(host, port) || !mayUse(localHost, localPort)) {
+      resolve(undefined);
+      return;
+    }
     const socket = net.createConnection({ host, port, localAddress: localHost, localPort });
     let settled = false;
     const finish = (result: net.Socket | undefined) => {
@@ -152,6 +174,10 @@ export function acceptOn(
   clock: Clock,
 ): Promise<net.Socket | undefined> {
   return new Promise((resolve) => {
+    if (!mayUse(localHost, localPort)) {
+      resolve(undefined);
+      return;
+    }
     const server = net.createServer();
     let settled = false;
     const finish = (socket: net.Socket | undefined) => {
