@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { parseHostPort } from "../address.ts";
+import { parseHostPort, parseRelayedAddress } from "../address.ts";
 import { fromHex, toHex } from "../bytes.ts";
 import { MAX_PEER_LIST, MessageType, type PeerRecord } from "../protocol/mod.ts";
 import type { PeersConfig } from "./config.ts";
 import type { ActiveState, KnownPeer } from "./types.ts";
+import { announces, RELAY_CAPABILITY } from "../version.ts";
 
 /** The message types the peer manager answers itself; every other envelope goes up to gossip. */
 export const LINK_TYPES: ReadonlySet<number> = new Set([
@@ -117,4 +118,14 @@ export class AnswerCache {
     }
     return out;
   }
+}
+
+/**
+ * The records of `peers` a peer with handshake agent `agent` can take: all of them when it announces `relay/1`,
+ * else only those with direct addresses, since a kith without relayed addresses refuses a list naming one
+ * (`BAD_FIELD`) and charges the node that sent it.
+ */
+export function recordsFor<T extends { address: string }>(agent: string, peers: T[]): T[] {
+  if (announces(agent, RELAY_CAPABILITY)) return peers;
+  return peers.filter((record) => parseRelayedAddress(record.address) === undefined);
 }

@@ -46,7 +46,14 @@ import {
 } from "./admission.ts";
 import { AddressBook } from "./book.ts";
 import { type PeersConfig, resolvePeersConfig } from "./config.ts";
-import { announceable, AnswerCache, discoveryTargets, LINK_TYPES, takeDiscoveryAnswer } from "./discovery.ts";
+import {
+  announceable,
+  AnswerCache,
+  discoveryTargets,
+  LINK_TYPES,
+  recordsFor,
+  takeDiscoveryAnswer,
+} from "./discovery.ts";
 import { AddressIntake } from "./intake.ts";
 import { OutboundDials } from "./outbound.ts";
 import { TopicExchange, type TopicPeerRecord } from "./topic_queries.ts";
@@ -388,7 +395,7 @@ export class PeerManager {
         this.#stats.refusedByLimits++;
         // The dialer authenticated: tell it of others (the cached answer) so a refused newcomer can still join.
         connection.send(this.#linkMessage(MessageType.PEER_ANNOUNCEMENT, {
-          peers: this.#answer(nodeId, this.config.announcementSize),
+          peers: recordsFor(connection.agent, this.#answer(nodeId, this.config.announcementSize)),
         }));
         this.#refuse(connection, DisconnectReason.TOO_MANY_CONNECTIONS, "no free peer slot");
         return;
@@ -541,12 +548,13 @@ export class PeerManager {
         const limit = Math.min(message.payload.limit, this.config.announcementSize);
         const topic = message.payload.topic ?? "";
         if (topic === "" && takeDiscoveryAnswer(peer, now, this.config)) {
-          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: this.#answer(peer.nodeId, limit) });
+          const peers = recordsFor(peer.connection.agent, this.#answer(peer.nodeId, limit));
+          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers });
         } else if (topic !== "") {
           const peers = this.#topicExchange.answer(peer, topic, limit);
           if (peers) {
             this.#stats.topicAnswers++;
-            this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers });
+            this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: recordsFor(peer.connection.agent, peers) });
           }
         }
         break;
