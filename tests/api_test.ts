@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ControlApi, loadOrCreateApiToken, MAX_API_BODY_BYTES } from "../lib/api.ts";
 import type { NetworkConfig } from "../lib/config.ts";
+import type { GossipConfig } from "../lib/gossip/mod.ts";
 import { KithNode } from "../lib/node.ts";
 
 /** Polls `check` every 20 ms until it holds, for at most 10 s (a state reached over loopback, not a timing). */
@@ -18,11 +19,11 @@ async function withApi(
     nodes: KithNode[],
     api: ControlApi,
   ) => Promise<void>,
-  options: { config?: Partial<NetworkConfig>; maxEventStreams?: number } = {},
+  options: { config?: Partial<NetworkConfig>; maxEventStreams?: number; gossipB?: Partial<GossipConfig> } = {},
 ) {
   const dir = await Deno.makeTempDir();
   const a = new KithNode({ config: { listenHost: "127.0.41.1", listenPort: 0, minPeers: 1, ...options.config } });
-  const b = new KithNode({ config: { listenHost: "127.0.42.1", listenPort: 0, minPeers: 1 } });
+  const b = new KithNode({ config: { listenHost: "127.0.42.1", listenPort: 0, minPeers: 1 }, gossip: options.gossipB });
   let api: ControlApi | undefined;
   try {
     await a.start();
@@ -143,7 +144,10 @@ Deno.test("control API: /v1/status and /metrics carry the catch-up counters of a
   await withApi(async (call, [a, b]) => {
     b.subscribe("chat");
     for (let i = 0; i < 5; i++) b.broadcast(`before ${i}`, { topic: "chat" });
-    // a joins the topic after the messages: only catch-up brings them.
+    // a joins the topic after the messages, and after b's gossip dropped them from its repair store (a window of
+    // 50 ms): only catch-up, from b's topic log, can bring them.
+    const chat = b.components.topics.gossipOf("chat")!;
+    await eventually("b's repair store to drop the 5", () => chat.cacheSizes.stored === 0);
     a.subscribe("chat");
     await eventually("a to fetch the 5", () => a.stats().catchup.fetched >= 5);
     const catchup = (await (await call("/v1/status")).json()).stats.catchup;
@@ -163,7 +167,7 @@ Deno.test("control API: /v1/status and /metrics carry the catch-up counters of a
     );
     assert.ok(sample('kith_catchup_bytes_total{kind="bodies",direction="received"}') >= catchup.bodyBytesReceived);
     assert.ok(sample('kith_catchup_bytes_total{kind="reconcile",direction="sent"}') > 0);
-  });
+  }, { gossipB: { repairWindowMs: 50 } });
 });
 
 Deno.test("control API: the event stream refuses a bad topic name (400) and a topic over maxTopics (409), and keeps no stream slot for either", async () => {
