@@ -99,15 +99,15 @@ Deno.test("sim: a peer without nat/1 is sent no NAT message; bad NAT messages co
     const trustBefore = hub.node.trust.trust(modern.node.nodeId);
     const report = (identity: typeof modern.identity, address: string, ttl = 0) =>
       createMessage(identity, MessageType.OBSERVED_ADDRESS, { address }, { ttl, timestamp: lab.clock.now() });
-    link.send(createLinkMessage(modern.identity, MessageType.OBSERVED_ADDRESS, { address: "192.0.2.1:1" }, {
+    link.send(createLinkMessage(modern.identity, MessageType.OBSERVED_ADDRESS, { address: "127.0.9.9:1" }, {
       timestamp: lab.clock.now(),
     }));
     await lab.run(100);
     assert.equal(hub.node.components.nat.observed.reportOf(modern.node.nodeId), hub.address, "one report per link");
     const afterRepeat = hub.node.trust.trust(modern.node.nodeId);
     assert.ok(afterRepeat >= trustBefore, `a repeat costs nothing (${trustBefore} -> ${afterRepeat})`);
-    link.send(report(old.identity, "192.0.2.1:1"));
-    link.send(report(modern.identity, "192.0.2.1:1", 1));
+    link.send(report(old.identity, "127.0.9.9:1"));
+    link.send(report(modern.identity, "127.0.9.9:1", 1));
     await lab.run(100);
     assert.ok(hub.node.trust.trust(modern.node.nodeId) <= afterRepeat - 0.19, "two BAD_FIELD penalties");
     // Over a link the hub holds as relayed, a dial-back request means nothing: not served, not answered.
