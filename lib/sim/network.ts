@@ -407,13 +407,18 @@ export class SimTransport implements Transport {
     this.#advertised = address;
   }
 
+  /** The dial policy's refusal of `address`, counted, or undefined when it may be dialed. */
+  #refusedByPolicy(address: string): TransportError | undefined {
+    const refusal = this.#dialGuard.check(address);
+    if (refusal === undefined) return undefined;
+    this.counters.dialsRefused++;
+    return new TransportError("DIAL_REFUSED", `${address} is refused by the dial policy: ${refusal}`);
+  }
+
   /** A dial-back after one round trip: fails where a dial would, else reports to the remote's onDialBack. */
   dialBack(address: string, expectedNodeId: string): Promise<void> {
-    const refusal = this.#dialGuard.check(address);
-    if (refusal !== undefined) {
-      this.counters.dialsRefused++;
-      return Promise.reject(new TransportError("DIAL_REFUSED", `${address} is refused by the dial policy: ${refusal}`));
-    }
+    const refused = this.#refusedByPolicy(address);
+    if (refused) return Promise.reject(refused);
     this.counters.dialBacksMade++;
     const remote = this.network.at(address);
     const rtt = 2 * this.network.latency(this.address, address);
@@ -440,11 +445,8 @@ export class SimTransport implements Transport {
 
   /** Connects after one round trip; the remote sees the connection half a round trip earlier. */
   dial(address: string, options: DialOptions = {}): Promise<Connection> {
-    const refusal = this.#dialGuard.check(address);
-    if (refusal !== undefined) {
-      this.counters.dialsRefused++;
-      return Promise.reject(new TransportError("DIAL_REFUSED", `${address} is refused by the dial policy: ${refusal}`));
-    }
+    const refused = this.#refusedByPolicy(address);
+    if (refused) return Promise.reject(refused);
     this.network.onDial?.(this.address, address);
     const remote = this.network.at(address);
     const rtt = 2 * this.network.latency(this.address, address);
