@@ -13,9 +13,10 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { bytesKey } from "../bytes.ts";
-import { type Clock, systemClock, type TimerId } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { defaultLogSink } from "../log.ts";
 import { migrate, type Row } from "../storage/schema.ts";
+import { FlushTimer } from "../storage/retention.ts";
 import { StorageError } from "../storage/types.ts";
 import {
   DEFAULT_TOPIC_RETENTION,
@@ -81,7 +82,6 @@ export class SqliteTopicLog implements TopicLog {
   readonly #db: DatabaseSync;
   readonly #clock: Clock;
   readonly #retention: (topic: string) => Readonly<TopicRetention>;
-  readonly #flushIntervalMs: number;
   readonly #maxPending: number;
   readonly #onError: (error: StorageError) => void;
   readonly #sql: Record<
@@ -104,7 +104,7 @@ export class SqliteTopicLog implements TopicLog {
   // Buffered writes: appends by id key, and deletes of rows already in the database.
   readonly #pendingAppends = new Map<string, LogEntry>();
   readonly #pendingDeletes = new Map<string, Uint8Array>();
-  #flushTimer: TimerId | undefined;
+  readonly #flushTimer: FlushTimer;
   #closed = false;
 
   /**
@@ -116,9 +116,14 @@ export class SqliteTopicLog implements TopicLog {
     this.path = path;
     this.#clock = options.clock ?? systemClock;
     this.#retention = options.retention ?? (() => DEFAULT_TOPIC_RETENTION);
-    this.#flushIntervalMs = options.flushIntervalMs ?? 100;
     this.#maxPending = Math.max(1, options.maxPendingWrites ?? 1_000);
     this.#onError = options.onError ?? ((error) => defaultLogSink("error", error.message, { code: error.code }));
+    this.#flushTimer = new FlushTimer(
+      this.#clock,
+      options.flushIntervalMs ?? 100,
+      () => this.flush(),
+      (error) => this.#onError(error as StorageError),
+    );
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);
@@ -249,24 +254,8 @@ export class SqliteTopicLog implements TopicLog {
   }
 
   #buffered(): void {
-    if (this.pendingWrites >= this.#maxPending) this.#scheduleFlush(0);
-    else if (this.#flushTimer === undefined) this.#scheduleFlush(this.#flushIntervalMs);
-  }
-
-  #scheduleFlush(delayMs: number): void {
-    if (this.#flushTimer !== undefined) {
-      if (delayMs > 0) return;
-      this.#clock.clearTimeout(this.#flushTimer);
-    }
-    this.#flushTimer = this.#clock.setTimeout(() => {
-      this.#flushTimer = undefined;
-      try {
-        this.flush();
-      } catch (error) {
-        this.#onError(error as StorageError);
-        if (!this.#closed) this.#scheduleFlush(this.#flushIntervalMs);
-      }
-    }, delayMs);
+    if (this.pendingWrites >= this.#maxPending) this.#flushTimer.now();
+    else this.#flushTimer.soon();
   }
 
   has(id: Uint8Array): boolean {
@@ -366,10 +355,7 @@ export class SqliteTopicLog implements TopicLog {
     });
     this.#pendingAppends.clear();
     this.#pendingDeletes.clear();
-    if (this.#flushTimer !== undefined) {
-      this.#clock.clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
+    this.#flushTimer.cancel();
   }
 
   #transaction(work: () => void): void {
@@ -393,7 +379,7 @@ export class SqliteTopicLog implements TopicLog {
     try {
       this.flush();
     } finally {
-      if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer);
+      this.#flushTimer.stop();
       this.#closed = true;
       this.#db.close();
     }

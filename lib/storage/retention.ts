@@ -1,7 +1,8 @@
 /**
- * How long the backends keep what they keep, and when they prune: the
- * defaults of the numeric {@link StorageOptions}, their validation, and the
- * prune schedule. Shared so that both backends bound the store alike.
+ * How long the backends keep what they keep, and when they prune and flush: the
+ * defaults of the numeric {@link StorageOptions}, their validation, the prune
+ * schedule, and the flush timer of buffered writes (SqliteStorage and the
+ * SQLite topic log). Shared so that the backends bound the store alike.
  *
  * @module
  */
@@ -74,4 +75,65 @@ export class PruneSchedule {
   }
   /** Stops the schedule. Idempotent. */
   stop(): void {}
+}
+
+/**
+ * When a backend's buffered writes are flushed: `soon()` within `intervalMs` of the first unflushed write,
+ * `now()` off the caller's stack (a full buffer); a flush that throws is reported to `onError` and tried again
+ * after the interval, until {@link FlushTimer.stop}.
+ */
+export class FlushTimer {
+  #timer: TimerId | undefined;
+  #stopped = false;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #flush: () => void;
+  readonly #onError: (error: unknown) => void;
+
+  /** A timer with nothing scheduled yet. */
+  constructor(clock: Clock, intervalMs: number, flush: () => void, onError: (error: unknown) => void) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#flush = flush;
+    this.#onError = onError;
+  }
+
+  /** Schedules a flush within the interval, unless one is scheduled already. */
+  soon(): void {
+    this.#schedule(this.#intervalMs);
+  }
+
+  /** Schedules a flush at once (off the caller's stack), ahead of one scheduled later. */
+  now(): void {
+    this.#schedule(0);
+  }
+
+  /** Cancels the scheduled flush (one just ran). */
+  cancel(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Cancels the scheduled flush and schedules none again. Idempotent. */
+  stop(): void {
+    this.#stopped = true;
+    this.cancel();
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    if (this.#timer !== undefined) {
+      if (delayMs > 0) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      try {
+        this.#flush();
+      } catch (error) {
+        this.#onError(error);
+        this.#schedule(this.#intervalMs);
+      }
+    }, delayMs);
+  }
 }

@@ -9,9 +9,16 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { bytesKey } from "../bytes.ts";
-import { type Clock, systemClock, type TimerId } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import { defaultLogSink } from "../log.ts";
-import { checkOptions, DEFAULTS, PruneSchedule, resolveRetention, type RetentionLimits } from "./retention.ts";
+import {
+  checkOptions,
+  DEFAULTS,
+  FlushTimer,
+  PruneSchedule,
+  resolveRetention,
+  type RetentionLimits,
+} from "./retention.ts";
 import {
   addressFromRow,
   dhtContactFromRow,
@@ -102,7 +109,7 @@ export class SqliteStorage implements Storage {
   readonly #pendingSeen = new Map<string, SeenMessage>();
   readonly #pendingState = new Map<string, [string, number]>();
   #pendingCount = 0;
-  #flushTimer: TimerId | undefined;
+  readonly #flushTimer: FlushTimer;
   #closed = false;
   /** Seen ids dropped because the disk kept failing and the buffer reached its bound. */
   droppedSeen = 0;
@@ -126,6 +133,12 @@ export class SqliteStorage implements Storage {
     };
     this.#coalesced = new Set(options.coalescedEventTypes ?? ["valid_message"]);
     this.#onError = options.onError ?? ((error) => defaultLogSink("error", error.message, { code: error.code }));
+    this.#flushTimer = new FlushTimer(
+      this.#clock,
+      this.#options.flushIntervalMs,
+      () => this.flush(),
+      (error) => this.#onError(error as StorageError),
+    );
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path);
@@ -170,26 +183,8 @@ export class SqliteStorage implements Storage {
         this.#pendingCount -= this.#pendingSeen.size;
         this.#pendingSeen.clear();
       }
-      this.#scheduleFlush(0);
-    } else if (this.#flushTimer === undefined) {
-      this.#scheduleFlush(this.#options.flushIntervalMs);
-    }
-  }
-
-  #scheduleFlush(delayMs: number): void {
-    if (this.#flushTimer !== undefined) {
-      if (delayMs > 0) return;
-      this.#clock.clearTimeout(this.#flushTimer);
-    }
-    this.#flushTimer = this.#clock.setTimeout(() => {
-      this.#flushTimer = undefined;
-      try {
-        this.flush();
-      } catch (error) {
-        this.#onError(error as StorageError);
-        if (!this.#closed) this.#scheduleFlush(this.#options.flushIntervalMs);
-      }
-    }, delayMs);
+      this.#flushTimer.now();
+    } else this.#flushTimer.soon();
   }
 
   savePeer(peer: StoredPeer): void {
@@ -382,10 +377,7 @@ export class SqliteStorage implements Storage {
     this.#pendingSeen.clear();
     this.#pendingState.clear();
     this.#pendingCount = 0;
-    if (this.#flushTimer !== undefined) {
-      this.#clock.clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
+    this.#flushTimer.cancel();
   }
 
   #transaction<T>(work: () => T): T {
@@ -417,7 +409,7 @@ export class SqliteStorage implements Storage {
     try {
       this.flush();
     } finally {
-      if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer);
+      this.#flushTimer.stop();
       this.#closed = true;
       this.#db.close();
     }
