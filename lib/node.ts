@@ -10,67 +10,53 @@
  * Messages flow one way: transport -> peer manager (link messages) -> gossip
  * -> handlers -> application, with trust updated on the side.
  *
+ * Each layer is wired by a function of its own module (`lib/node_*.ts`); {@link KithNode} calls them in order.
+ *
  * @module
  */
-import { toHex } from "./bytes.ts";
-import { CATCHUP_TYPES, type CatchupConfig, CatchupSync, resolveCatchupConfig } from "./catchup/mod.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
-import { DataDirLock } from "./data_dir_lock.ts";
+import { componentConfigs, type NetworkConfig, type PresetName } from "./config.ts";
 import {
-  DIRECT_TYPES,
-  DirectChannel,
-  type DirectConfig,
   DirectInbox,
   type DirectMessage,
   registerHandler,
   type RequestHandler,
   type RequestOptions,
-  resolveDirectConfig,
 } from "./direct/mod.ts";
 import { KithError } from "./errors.ts";
-import { type EventStream, NodeEvents, peerConnected, peerDisconnected, type WatchOptions } from "./events.ts";
-import { type GossipConfig, type GossipProtocol, type MessageHandler, resolveGossipConfig } from "./gossip/mod.ts";
-import { Identity, loadOrCreateIdentity } from "./identity.ts";
-import { reasonName, type Transport } from "./transport/mod.ts";
-import { type PeerInfo, PeerManager } from "./peers/mod.ts";
-import { DEFAULT_PROTOCOL_LIMITS, DisconnectReason, MessageCodec, MessageType } from "./protocol/mod.ts";
+import { type EventStream, NodeEvents, type WatchOptions } from "./events.ts";
+import type { MessageHandler } from "./gossip/mod.ts";
+import type { Identity } from "./identity.ts";
+import type { PeerInfo } from "./peers/mod.ts";
+import { MessageCodec, MessageType } from "./protocol/mod.ts";
 import { defaultLogSink, type LogSink } from "./log.ts";
-import type { Storage } from "./storage/mod.ts";
-import { TrustManager } from "./trust.ts";
-import { TrustExchange } from "./trust_exchange.ts";
+import type { TrustManager } from "./trust.ts";
 import { ParallelVerifier } from "./verifier.ts";
-import { tcpTransport } from "./transport_factory.ts";
 import type { BoundedStream, StreamOptions } from "./stream.ts";
 import { type ReceivedMessage, type Subscription, Subscriptions } from "./subscriptions.ts";
-import { TopicDelivery, type TopicLog } from "./catchup/mod.ts";
-import {
-  type HistoryOptions,
-  openTopicLog,
-  readHistory,
-  sinceReplay,
-  type SubscribeOptions,
-  topicLogStats,
-} from "./node_catchup.ts";
-import {
-  isTopicName,
-  resolveTopicsConfig,
-  type TopicFinder,
-  type TopicInfo,
-  type TopicOverlays,
-  topicRetention,
-  type TopicsConfig,
-} from "./topics/mod.ts";
-import { AGENT, AGENT_WITHOUT_DHT, announces, CATCHUP_CAPABILITY, TOPICS_CAPABILITY } from "./version.ts";
+import { isTopicName, type TopicInfo, topicRetention } from "./topics/mod.ts";
+import type { NatStatus } from "./nat/mod.ts";
+import { type HistoryOptions, openTopicLog, readHistory, type SubscribeOptions, wireCatchup } from "./node_catchup.ts";
 import { NodeDht } from "./node_dht.ts";
-import { NAT_TYPES, type NatService, type NatStatus } from "./nat/mod.ts";
+import { wireDirect } from "./node_direct.ts";
+import { dhtTopicSource, wireGossip } from "./node_gossip.ts";
 import { wireNat } from "./node_nat.ts";
-import { sumGossipCounts } from "./node_stats.ts";
-import { type NodeComponents, type NodeOptions, type NodeStats, openStorage } from "./node_options.ts";
-import { wireGossip } from "./node_gossip.ts";
-import { RELAY_TYPES, type RelayParts, wireRelay } from "./node_relay.ts";
-import { type RelayConfig, resolveRelayConfig } from "./relay/config.ts";
-import { abandonable, type WaitOptions, waitUntil } from "./wait.ts";
+import { badTopic, publishTo, subscribeTo, type TopicSubscribing } from "./node_topics.ts";
+import {
+  type NodeComponents,
+  nodeComponents,
+  type NodeLayers,
+  type NodeOptions,
+  type NodeSettings,
+  type NodeStats,
+  resolveNodeSettings,
+} from "./node_options.ts";
+import { routePeers, wirePeers, wireTransport } from "./node_peers.ts";
+import { openKept } from "./node_storage.ts";
+import { wireRelay } from "./node_relay.ts";
+import { allOverlays, countPeerMessages, nodeStats } from "./node_stats.ts";
+import { wireTrust, wireTrustExchange } from "./node_trust.ts";
+import { abandonable, type WaitOptions, waitUntil, wakeOn } from "./wait.ts";
 
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from "./latency.ts";
 export type { ReceivedMessage, Subscription } from "./subscriptions.ts";
@@ -111,44 +97,24 @@ export class KithNode {
    */
   readonly events: NodeEvents = new NodeEvents();
   readonly #options: NodeOptions;
+  readonly #settings: NodeSettings;
   readonly #clock: Clock;
+  readonly #log: LogSink;
+  readonly #startedAt: number;
   readonly #onStop = new Set<() => void>();
   readonly #topicWaiters = new Set<() => void>();
   readonly #handlers: { type: MessageType; handler: MessageHandler; propagate: boolean }[] = [];
-  #identity: Identity | undefined;
-  #storage: Storage | undefined;
-  #topicLog: TopicLog | undefined;
-  #delivery: TopicDelivery | undefined;
-  #codec: MessageCodec | undefined;
-  #trust: TrustManager | undefined;
-  #transport: Transport | undefined;
-  #peers: PeerManager | undefined;
-  #gossip: GossipProtocol | undefined;
-  #topics: TopicOverlays | undefined;
+  readonly #subscriptions: Subscriptions;
+  readonly #subscribing: TopicSubscribing;
+  readonly #inbox: DirectInbox;
+  readonly #requestHandlers = new Map<string, RequestHandler>();
+  // What start has made so far (see NodeLayers); stop closes it.
+  readonly #layers: NodeLayers = {};
   // The topic overlays take joins and leaves (set once start has joined the topics subscribed before it).
   #topicsLive = false;
-  #finder: TopicFinder | undefined;
-  #dht: NodeDht | undefined;
-  readonly #topicsConfig: Readonly<TopicsConfig>;
-  #verifier: ParallelVerifier | undefined;
   #address = "";
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #stopping: Promise<void> | undefined;
-  #lock: DataDirLock | undefined;
-  #trustExchange: TrustExchange | undefined;
-  readonly #startedAt: number;
-  readonly #gossipConfig: Partial<GossipConfig>;
-  readonly #log: LogSink;
-  readonly #subscriptions: Subscriptions;
-  readonly #directConfig: Readonly<DirectConfig>;
-  readonly #inbox: DirectInbox;
-  readonly #requestHandlers = new Map<string, RequestHandler>();
-  #direct: DirectChannel | undefined;
-  readonly #catchupConfig: Readonly<CatchupConfig>;
-  #catchup: CatchupSync | undefined;
-  readonly #relayConfig: Readonly<RelayConfig>;
-  #relay: RelayParts | undefined;
-  #nat: NatService | undefined;
 
   /**
    * Creates a node; {@link KithNode.start} brings it up.
@@ -156,34 +122,31 @@ export class KithNode {
    * @throws {ConfigError} one line naming the invalid setting
    */
   constructor(options: NodeOptions = {}) {
-    this.config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
-    this.#relayConfig = Object.freeze(resolveRelayConfig(options.relay));
-    this.#gossipConfig = { ...componentConfigs(this.config).gossip, ...options.gossip };
-    this.#topicsConfig = resolveTopicsConfig(
-      componentConfigs(this.config).topics,
-      resolveGossipConfig(this.#gossipConfig),
-    );
+    this.#settings = resolveNodeSettings(options);
+    this.config = this.#settings.config;
     this.#options = options;
     this.#log = options.log ?? defaultLogSink;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = this.#clock.now();
     this.#subscriptions = new Subscriptions(this.#clock, this.#log);
-    this.#directConfig = resolveDirectConfig(
-      options.direct ?? {},
-      componentConfigs(this.config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
-    );
+    this.#subscribing = {
+      layers: this.#layers,
+      subscriptions: this.#subscriptions,
+      maxTopics: this.#settings.topics.maxTopics,
+      live: () => this.#topicsLive,
+      log: () => this.#require(this.#state === "running" ? this.#layers.topicLog : undefined, "subscribe with since"),
+    };
     this.#inbox = new DirectInbox(this.#log);
-    this.#catchupConfig = resolveCatchupConfig(options.catchup);
   }
 
   /** This node's id (hex); available once started. */
   get nodeId(): string {
-    return this.#require(this.#identity, "nodeId").nodeId;
+    return this.#require(this.#layers.identity, "nodeId").nodeId;
   }
 
   /** This node's identity; available once started. */
   get identity(): Identity {
-    return this.#require(this.#identity, "identity");
+    return this.#require(this.#layers.identity, "identity");
   }
 
   /** The bound listening address `host:port`; available once started. */
@@ -193,7 +156,7 @@ export class KithNode {
 
   /** The trust manager; available once started. */
   get trust(): TrustManager {
-    return this.#require(this.#trust, "trust");
+    return this.#require(this.#layers.trust, "trust");
   }
 
   /** Whether the node is running. */
@@ -230,263 +193,109 @@ export class KithNode {
   }
 
   async #bringUp(): Promise<void> {
-    const options = this.#options;
-    const parts = componentConfigs(this.config);
-    // 1. identity
-    this.#identity = options.identity ??
-      (options.dataDir ? (await loadOrCreateIdentity(options.dataDir)).identity : Identity.generate());
-    const identity = this.#identity;
-    // One node per data directory: a second one would share the identity and fight the first for its links.
-    if (options.dataDir && !options.storage) this.#lock = await DataDirLock.acquire(options.dataDir);
-    // 2. storage
-    const storage = this.#storage = options.storage ?? openStorage(options.dataDir, {
-      clock: this.#clock,
-      flushIntervalMs: this.config.storageFlushIntervalMs,
-      seenRetentionMs: parts.gossip.dedupWindowMs,
-      log: this.#log,
-    });
+    const [options, settings, layers] = [this.#options, this.#settings, this.#layers];
+    const { config, topics: topicsConfig } = settings;
+    const parts = componentConfigs(config);
+    const [clock, log, random, events] = [this.#clock, this.#log, options.random, this.events];
+    const subscriptions = this.#subscriptions;
+    // 1. identity, 2. storage
+    const [flushIntervalMs, seenRetentionMs] = [config.storageFlushIntervalMs, parts.gossip.dedupWindowMs];
+    const { identity, storage } = await openKept(layers, options, { clock, flushIntervalMs, seenRetentionMs, log });
     // 3. trust
-    this.#trust = new TrustManager({ storage, clock: this.#clock, config: parts.trust, localNodeId: identity.nodeId });
-    const trust = this.#trust;
-    // Credits for valid messages (+0.001 each, per message) are no events: they would drown the rest.
-    trust.onChange = (nodeId, before, after, cause) => {
-      if (cause !== "valid_message") {
-        this.events.emit({ type: "trust-changed", nodeId, before, after, cause, at: this.#clock.now() });
-      }
-    };
-    const codec = this.#codec = new MessageCodec(parts.protocol);
-    const retention = (topic: string) => topicRetention(this.#topicsConfig, topic);
-    const topicLog = this.#topicLog = openTopicLog(options.topicLog, storage, {
-      clock: this.#clock,
-      flushIntervalMs: this.config.storageFlushIntervalMs,
-      retention,
-      log: this.#log,
-    });
+    const trust = layers.trust = wireTrust({ storage, clock, config: parts.trust, identity, events });
+    const codec = layers.codec = new MessageCodec(parts.protocol);
+    const retention = (topic: string) => topicRetention(topicsConfig, topic);
+    const logOptions = { clock, flushIntervalMs, retention, log };
+    const topicLog = layers.topicLog = openTopicLog(options.topicLog, storage, logOptions);
     // 4. peers (over the transport it will manage)
-    this.#transport = (options.transport ?? tcpTransport)({
-      identity,
-      clock: this.#clock,
-      codec,
-      config: parts.transport,
-      // No peer list in HANDSHAKE_ACK: the responder does not know yet who it talks to. Lists go over the
-      // authenticated link, as answers to PEER_DISCOVERY.
-      initialPeers: () => [],
-      log: this.#log,
-      // A node with the DHT off does not announce dht/1, so its peers never send it DHT messages.
-      agent: this.config.dhtEnabled ? AGENT : AGENT_WITHOUT_DHT,
-    });
-    const transport = this.#transport;
-    const peers = this.#peers = new PeerManager({
-      identity,
+    const base = { identity, clock, random, log, codec };
+    const [dhtEnabled, factory] = [config.dhtEnabled, options.transport];
+    const transport = layers.transport = wireTransport({ ...base, factory, config: parts.transport, dhtEnabled });
+    const peers = layers.peers = wirePeers({
+      ...base,
       transport,
       trust,
       storage,
-      codec,
-      clock: this.#clock,
-      random: options.random,
       config: parts.peers,
       selfAddress: () => transport.advertisedAddress || this.#address,
-      log: this.#log,
       // Gossip is made next; eviction asks it only later, when a newcomer needs a slot.
-      lastNovelAt: (nodeId) => this.#gossip?.peerStats(nodeId)?.lastFirstAt ?? -Infinity,
+      lastNovelAt: (nodeId) => layers.gossip?.peerStats(nodeId)?.lastFirstAt ?? -Infinity,
       // Topic queries are answered from the overlays' membership (made below; asked only once peers talk).
-      topicPeers: (topic) => this.#topics?.topicPeers(topic) ?? [],
-      answersTopics: (peer) => announces(peer.connection.agent, TOPICS_CAPABILITY),
+      topicPeers: (topic) => layers.topics?.topicPeers(topic) ?? [],
     });
     // The DHT over the peers' links and transient ones (before gossip: the topic finder asks it).
-    const dht = this.#dht = this.config.dhtEnabled
-      ? new NodeDht({
-        identity,
-        clock: this.#clock,
-        random: options.random ?? Math.random,
-        log: this.#log,
-        codec,
-        config: this.config,
-        peers,
-        transport,
-        trust,
-        storage,
-      })
+    const dht = layers.dht = dhtEnabled
+      ? new NodeDht({ ...base, random: random ?? Math.random, config, peers, transport, trust, storage })
       : undefined;
     // 5. gossip
-    this.#verifier = new ParallelVerifier({ threads: this.config.verifyThreads }, this.#log);
+    const verifier = layers.verifier = new ParallelVerifier({ threads: config.verifyThreads }, log);
     const { gossip, topics, finder } = wireGossip({
-      identity,
-      clock: this.#clock,
-      random: options.random,
-      log: this.#log,
-      codec,
-      config: this.#topicsConfig,
-      gossipConfig: this.#gossipConfig,
+      ...base,
+      config: topicsConfig,
+      gossipConfig: settings.gossip,
       peers,
       trust,
       storage,
-      verifier: this.#verifier,
+      verifier,
       // Topic messages go through the delivery path (exactly once, logged, in causal order); others straight on.
       deliver: (message, from) => {
-        if (message.type === MessageType.CUSTOM_DATA) this.#delivery!.acceptLive(message, from.nodeId);
-        else this.#subscriptions.deliver(message, from.nodeId);
+        if (message.type === MessageType.CUSTOM_DATA) layers.delivery!.acceptLive(message, from.nodeId);
+        else subscriptions.deliver(message, from.nodeId);
       },
       onPeerTopics: (nodeId) => {
         for (const wake of [...this.#topicWaiters]) wake();
-        this.#catchup?.peerTopics(nodeId);
+        layers.catchup?.peerTopics(nodeId);
       },
-      roundMs: this.config.peerMaintenanceIntervalMs,
-      dhtSource: dht && {
-        name: "dht",
-        // Nothing to ask while the routing table is empty: the search is then not counted as done.
-        find: (topic) => dht.service.table.size > 0 ? dht.topicProviders(topic, this.config.dhtK) : undefined,
-      },
+      roundMs: config.peerMaintenanceIntervalMs,
+      dhtSource: dht && dhtTopicSource(dht, config.dhtK),
     });
-    [this.#gossip, this.#topics, this.#finder] = [gossip, topics, finder];
-    this.#delivery = new TopicDelivery({
-      log: topicLog,
-      retention,
-      codec,
-      clock: this.#clock,
-      isIn: (topic) => topics.gossipOf(topic) !== undefined,
-      deliver: (message, from, missing) => this.#subscriptions.deliver(message, from, missing),
-      config: parts.causal,
-      logSink: this.#log,
-    });
-    const speaksCatchup = (nodeId: string) => {
-      const peer = peers.activePeer(nodeId);
-      return peer !== undefined && announces(peer.connection.agent, CATCHUP_CAPABILITY);
-    };
-    const catchup = this.#catchup = new CatchupSync({
-      identity,
-      clock: this.#clock,
-      random: options.random ?? Math.random,
-      codec,
-      config: this.#catchupConfig,
-      log: topicLog,
-      // Fetched messages take the live path's way to the application: exactly once, logged, in causal order.
-      sink: this.#delivery,
-      windowMs: (topic) => retention(topic).maxAgeMs,
-      maxMessageBytes: (topic) =>
-        this.#topicsConfig.topicSettings[topic]?.maxMessageBytes ?? gossip.config.maxApplicationPayloadBytes,
-      joined: () => topics.topics().map((t) => t.topic),
-      peersIn: (topic) => topics.topicPeers(topic),
-      speaks: speaksCatchup,
-      send: (nodeId, bytes) => peers.activePeer(nodeId)?.connection.sendEncoded(bytes) ?? false,
-      penalise: (nodeId, code) => peers.penalise(nodeId, code),
-      disconnect: (nodeId, detail) => {
-        void peers.activePeer(nodeId)?.connection.close(DisconnectReason.PROTOCOL_ERROR, detail);
-      },
-      logSink: this.#log,
-    });
-    this.#trustExchange = new TrustExchange({
-      identity,
-      peers,
-      trust,
-      clock: this.#clock,
-      random: options.random ?? Math.random,
-      intervalMs: this.config.trustExchangeIntervalMs,
-      maxAnswered: 4 * this.config.maxPeers,
-    });
-    this.#trustExchange.register(gossip);
+    [layers.gossip, layers.topics, layers.finder] = [gossip, topics, finder];
+    const catchupParts = { topicLog, retention, causal: parts.causal, settings, gossip, topics, peers, subscriptions };
+    const { delivery, catchup } = wireCatchup({ ...base, ...catchupParts });
+    [layers.delivery, layers.catchup] = [delivery, catchup];
+    const exchange = layers.trustExchange = wireTrustExchange({ ...base, peers, trust, config, gossip });
     for (const { type, handler, propagate } of this.#handlers) gossip.registerHandler(type, handler, { propagate });
-    const direct = this.#direct = new DirectChannel(
-      {
-        identity,
-        codec,
-        clock: this.#clock,
-        // Penalties through the peer manager, which disconnects a peer below the threshold at once.
-        trust: { recordInvalid: (nodeId, code) => peers.penalise(nodeId, code ?? "BAD_FIELD") },
-        activePeer: (nodeId) => peers.activePeer(nodeId),
-        config: this.#directConfig,
-        log: this.#log,
-      },
-      this.#inbox,
-      this.#requestHandlers,
-    );
-    const relay = this.#relay = wireRelay({
-      config: this.#relayConfig,
-      identity,
-      clock: this.#clock,
+    const [inbox, handlers] = [this.#inbox, this.#requestHandlers];
+    const direct = layers.direct = wireDirect({ ...base, peers, config: settings.direct, inbox, handlers });
+    const relay = layers.relay = wireRelay({
+      ...base,
+      config: settings.relay,
       // Circuit tokens must not be guessable: a cryptographic source unless the caller gives one (tests).
-      random: options.random ?? (() => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32),
-      codec,
+      random: random ?? (() => crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32),
       transport,
       peers,
-      log: this.#log,
-      reachability: () => this.#nat?.reachability.state ?? "unknown",
+      reachability: () => layers.nat?.reachability.state ?? "unknown",
     });
-    const nat = this.#nat = wireNat({
-      identity,
-      codec,
-      clock: this.#clock,
-      random: options.random ?? Math.random,
-      config: this.config,
+    const nat = layers.nat = wireNat({
+      ...base,
+      random: random ?? Math.random,
+      config,
       nat: parts.nat,
       transport,
       peers,
       boundAddress: () => this.#address,
-      log: this.#log,
       onReachability: () => relay.reachabilityChanged(),
     });
-    // Direct traffic goes to its channel, never to gossip, which would take it for a message to spread.
-    peers.onEnvelope = (peer, envelope) => {
-      if (DIRECT_TYPES.has(envelope.type)) direct.receive(peer, envelope);
-      else if (CATCHUP_TYPES.has(envelope.type)) catchup.receive(peer.nodeId, envelope);
-      else if (RELAY_TYPES.has(envelope.type)) relay.receive(peer, envelope);
-      else if (NAT_TYPES.has(envelope.type)) nat.receive(peer, envelope);
-      else if (envelope.type === MessageType.DHT_REQUEST || envelope.type === MessageType.DHT_RESPONSE) {
-        // With the DHT off, as any type this node does not speak; with it on, refused from peers without dht/1.
-        if (dht) dht.receive(peer.connection, envelope);
-        else peers.penalise(peer.nodeId, "UNKNOWN_TYPE");
-      } else topics.receive(peer, envelope);
-    };
-    const log = this.#log;
-    peers.onPeerConnected = (peer) => {
-      topics.peerConnected(peer);
-      // The peer's topics, if it told them over a transient link this link replaced (it will not tell again).
-      const kept = dht?.transient.takeKept(peer.nodeId);
-      if (kept) topics.receive(peer, kept);
-      relay.peerConnected(peer);
-      nat.peerConnected(peer);
-      finder.peerConnected();
-      dht?.peerConnected(peer.connection);
-      log("info", "peer connected", {
-        peer: peer.nodeId.slice(0, 16),
-        address: peer.connection.remoteAddress,
-        direction: peer.connection.direction,
-      });
-      this.events.emit(peerConnected(peer.connection, this.#clock.now()));
-    };
-    peers.onPeerDisconnected = (peer, info) => {
-      topics.peerDisconnected(peer.nodeId);
-      relay.peerDisconnected(peer.nodeId);
-      direct.peerDisconnected(peer.nodeId);
-      dht?.peerDisconnected(peer.nodeId);
-      catchup.peerDisconnected(peer.nodeId);
-      log("info", "peer disconnected", {
-        peer: peer.nodeId.slice(0, 16),
-        reason: reasonName(info.reason),
-        by: info.by,
-        why: info.detail || "-",
-      });
-      this.events.emit(peerDisconnected(peer.nodeId, info, this.#clock.now()));
-    };
+    routePeers(peers, { topics, finder, direct, catchup, relay, nat, dht, log, events, clock });
     // 6. transport
     this.#address = await transport.listen();
-    await this.#lock?.recordAddress(this.#address);
+    await layers.lock?.recordAddress(this.#address);
     // 7. bootstrap, 8. background tasks (the DHT first: it loads its stored table and claims transient links)
     dht?.start();
     peers.start();
     gossip.start();
     // The topics subscribed to before start are joined now (each was checked against maxTopics then).
-    for (const topic of this.#subscriptions.topics()) if (topic !== "") topics.join(topic);
+    for (const topic of subscriptions.topics()) if (topic !== "") topics.join(topic);
     this.#topicsLive = true; // from here on, subscribe() joins at once
     topics.start();
-    this.#delivery.start();
+    delivery.start();
     finder.start();
-    for (const topic of this.#subscriptions.topics()) {
+    for (const topic of subscriptions.topics()) {
       finder.want(topic);
       if (topic !== "") dht?.provideTopic(topic);
     }
     catchup.start();
-    this.#trustExchange.start();
+    exchange.start();
     relay.start();
     nat.start();
     log("info", "node started", { nodeId: identity.nodeId, address: this.#address });
@@ -504,26 +313,8 @@ export class KithNode {
    * bytes; `NO_TOPIC_PEERS` when this node is not in the topic and no connected peer is known to be
    */
   broadcast(data: Uint8Array | string, options: { topic?: string; ttl?: number } = {}): string {
-    const topics = this.#require(this.#state === "running" ? this.#topics : undefined, "broadcast");
-    if (options.ttl !== undefined && options.ttl > this.config.maxTtl) {
-      // Relays would cut it to their maximum anyway; refusing says so instead of sending something else.
-      throw new KithError(
-        "BAD_TTL",
-        `ttl ${options.ttl} is above this node's maximum of ${this.config.maxTtl} (maxTtl)`,
-      );
-    }
-    const topic = options.topic ?? "";
-    if (topic !== "" && !isTopicName(topic)) throw badTopic(topic);
-    try {
-      const delivery = this.#delivery!;
-      const message = topics.publish(topic, bytesOf(data), options.ttl, delivery.heads(topic));
-      delivery.published(message);
-      return toHex(message.id);
-    } catch (error) {
-      // No peer in the topic: search for some, so that a later publish finds them.
-      if (error instanceof KithError && error.code === "NO_TOPIC_PEERS") this.#finder?.want(topic, true);
-      throw error;
-    }
+    const topics = this.#require(this.#state === "running" ? this.#layers.topics : undefined, "broadcast");
+    return publishTo(this.#layers, topics, this.config.maxTtl, bytesOf(data), options);
   }
 
   /**
@@ -550,37 +341,7 @@ export class KithNode {
     optionsOrCallback?: SubscribeOptions | ((message: ReceivedMessage) => void),
     callback?: (message: ReceivedMessage) => void,
   ): Subscription {
-    const options = typeof optionsOrCallback === "function" ? {} : optionsOrCallback ?? {};
-    if (typeof optionsOrCallback === "function") callback = optionsOrCallback;
-    const named = topic !== undefined && topic !== "";
-    if (named && !isTopicName(topic)) throw badTopic(topic);
-    const replay = options.since === undefined ? undefined : sinceReplay(
-      () => this.#require(this.#state === "running" ? this.#topicLog : undefined, "subscribe with since"),
-      this.#codec!,
-      named ? topic : undefined,
-      options.since,
-    );
-    const first = named && this.#subscriptions.count(topic) === 0;
-    if (first && this.#topics && this.#topicsLive) {
-      this.#topics.join(topic);
-      this.#finder?.want(topic);
-      this.#dht?.provideTopic(topic);
-      this.#catchup?.joined(topic);
-    } else if (first && this.#subscriptions.topics().filter((t) => t !== "").length >= this.#topicsConfig.maxTopics) {
-      throw new KithError(
-        "TOO_MANY_TOPICS",
-        `already subscribed to maxTopics (${this.#topicsConfig.maxTopics}) topics`,
-      );
-    }
-    const onEnd = named
-      ? () => {
-        if (this.#subscriptions.count(topic) === 0 && this.#topicsLive) {
-          this.#topics?.leave(topic);
-          this.#dht?.leaveTopic(topic);
-        }
-      }
-      : undefined;
-    return this.#subscriptions.subscribe(topic, callback, onEnd, replay);
+    return subscribeTo(this.#subscribing, topic, optionsOrCallback, callback);
   }
 
   /**
@@ -593,18 +354,18 @@ export class KithNode {
    */
   history(topic: string, options: HistoryOptions = {}): ReceivedMessage[] {
     if (!isTopicName(topic)) throw badTopic(topic);
-    const log = this.#require(this.#state === "running" ? this.#topicLog : undefined, "history");
-    return readHistory(log, this.#codec!, topic, options);
+    const log = this.#require(this.#state === "running" ? this.#layers.topicLog : undefined, "history");
+    return readHistory(log, this.#layers.codec!, topic, options);
   }
 
   /** The named topics this node is in, with their peers (see {@link TopicInfo}); empty before start. */
   topics(): TopicInfo[] {
-    return this.#topics?.topics() ?? [];
+    return this.#layers.topics?.topics() ?? [];
   }
 
   /** Connected peers that said they are in `topic` (node ids), whether or not this node is in it. */
   topicPeers(topic: string): string[] {
-    return this.#topics?.topicPeers(topic) ?? [];
+    return this.#layers.topics?.topicPeers(topic) ?? [];
   }
 
   /**
@@ -623,7 +384,8 @@ export class KithNode {
       const peers = this.topicPeers(topic);
       return peers.length >= count ? peers : undefined;
     };
-    const subscribe = this.#wakeOn((wake) => this.#topicWaiters.add(wake), (wake) => this.#topicWaiters.delete(wake));
+    const waiters = this.#topicWaiters;
+    const subscribe = wakeOn(this.#onStop, (wake) => waiters.add(wake), (wake) => waiters.delete(wake));
     return waitUntil("waitForTopicPeers", check, subscribe, this.#clock, options);
   }
 
@@ -633,7 +395,7 @@ export class KithNode {
    */
   registerHandler(type: MessageType, handler: MessageHandler, options: { propagate?: boolean } = {}): void {
     this.#handlers.push({ type, handler, propagate: options.propagate ?? false });
-    this.#gossip?.registerHandler(type, handler, options);
+    this.#layers.gossip?.registerHandler(type, handler, options);
   }
 
   /**
@@ -648,7 +410,10 @@ export class KithNode {
    * `QUEUE_FULL`, `NOT_RUNNING`
    */
   sendDirect(nodeId: string, data: Uint8Array | string): void {
-    this.#require(this.#state === "running" ? this.#direct : undefined, "sendDirect").send(nodeId, bytesOf(data));
+    this.#require(this.#state === "running" ? this.#layers.direct : undefined, "sendDirect").send(
+      nodeId,
+      bytesOf(data),
+    );
   }
 
   /** Calls `handler` with each direct message from now on (before or after start); returns what removes it. */
@@ -675,7 +440,7 @@ export class KithNode {
    * @throws {AbortedError} when `options.signal` aborts
    */
   request(nodeId: string, protocol: string, data: Uint8Array | string, options?: RequestOptions): Promise<Uint8Array> {
-    const direct = this.#state === "running" ? this.#direct : undefined;
+    const direct = this.#state === "running" ? this.#layers.direct : undefined;
     if (direct === undefined) return Promise.reject(new KithError("NOT_STARTED", "node.request needs a running node"));
     return direct.request(nodeId, protocol, bytesOf(data), options);
   }
@@ -706,8 +471,8 @@ export class KithNode {
    * @throws {KithError} `NOT_STARTED` before start; `DHT_DISABLED` when `dhtEnabled` is false
    */
   get dht(): NodeDht {
-    this.#require(this.#state === "new" ? undefined : this.#peers, "dht");
-    const dht = this.#dht;
+    this.#require(this.#state === "new" ? undefined : this.#layers.peers, "dht");
+    const dht = this.#layers.dht;
     if (!dht) throw new KithError("DHT_DISABLED", "the DHT is off on this node (dhtEnabled: false)");
     return dht;
   }
@@ -717,21 +482,13 @@ export class KithNode {
    * peers of several network groups see it at, and the counters of its checks and of its dial-backs for others.
    */
   reachability(): NatStatus {
-    return this.#require(this.#nat, "reachability").status();
+    return this.#require(this.#layers.nat, "reachability").status();
   }
 
   /** Every known peer with its state, trust and reputation. */
   peers(): PeerInfo[] {
-    const peers = this.#peers?.peers() ?? [];
-    const layers = this.#gossip && this.#topics
-      ? [this.#gossip, ...this.#topics.topics().map((t) => this.#topics!.gossipOf(t.topic)!)]
-      : [];
-    for (const peer of peers) {
-      if (peer.state !== "active") continue;
-      const counts = layers.map((layer) => layer.peerStats(peer.nodeId)?.received ?? 0);
-      if (counts.length > 0) peer.messages = counts.reduce((a, b) => a + b, 0);
-    }
-    return peers;
+    const { peers, gossip, topics } = this.#layers;
+    return countPeerMessages(peers?.peers() ?? [], gossip && topics ? allOverlays(gossip, topics) : []);
   }
 
   /** Node events from now on as an async iterator with a bounded buffer (see {@link NodeEvents.watch}). */
@@ -755,23 +512,12 @@ export class KithNode {
       const active = this.peers().filter((peer) => peer.state === "active");
       return active.length >= count ? active : undefined;
     };
-    const subscribe = this.#wakeOn(
+    const subscribe = wakeOn(
+      this.#onStop,
       (wake) => this.events.addEventListener("peer-connected", wake),
       (wake) => this.events.removeEventListener("peer-connected", wake),
     );
     return waitUntil("waitForPeers", check, subscribe, this.#clock, options);
-  }
-
-  /** A wait's subscription: woken by `add`'s source and by the node stopping, until the returned function ends it. */
-  #wakeOn(add: (wake: () => void) => void, remove: (wake: () => void) => void) {
-    return (wake: () => void) => {
-      add(wake);
-      this.#onStop.add(wake);
-      return () => {
-        remove(wake);
-        this.#onStop.delete(wake);
-      };
-    };
   }
 
   /**
@@ -781,55 +527,19 @@ export class KithNode {
    * @throws {AbortedError} when `options.signal` aborts; {@link WaitTimeoutError} after `options.timeout` ms
    */
   async connect(address: string, options: WaitOptions = {}): Promise<PeerInfo> {
-    const peers = this.#require(this.#state === "running" ? this.#peers : undefined, "connect");
+    const peers = this.#require(this.#state === "running" ? this.#layers.peers : undefined, "connect");
     const peer = await abandonable(`connect ${address}`, peers.connect(address), this.#clock, options);
     return peers.peers().find((p) => p.nodeId === peer.nodeId)!;
   }
 
   /** Counters of every layer. */
   stats(): NodeStats {
-    const gossip = this.#require(this.#gossip, "stats");
-    const topics = this.#require(this.#topics, "stats");
-    const layers = [gossip, ...topics.topics().map((t) => topics.gossipOf(t.topic)!)];
-    const summed = sumGossipCounts(layers);
-    return {
-      gossip: summed.stats,
-      topics: { ...topics.stats },
-      topicFinder: { ...this.#require(this.#finder, "stats").stats },
-      peers: this.#require(this.#peers, "stats").stats,
-      transport: this.#require(this.#transport, "stats").stats,
-      deliveredToApplication: this.#subscriptions.delivered,
-      byType: summed.byType,
-      invalidByCode: summed.invalidByCode,
-      deliveryLatency: this.#subscriptions.latency.snapshot(),
-      direct: this.#direct!.stats,
-      ...(this.#dht ? { dht: this.#dht.stats } : {}),
-      signatureChecks: { ...this.#verifier!.stats },
-      topicLog: topicLogStats(this.#require(this.#topicLog, "stats")),
-      topicDelivery: this.#require(this.#delivery, "stats").stats,
-      catchup: { ...this.#require(this.#catchup, "stats").stats },
-      relay: this.#relay!.stats(),
-      nat: this.#nat!.status(),
-    };
+    return nodeStats(this.#layers, this.#subscriptions, (layer) => this.#require(layer, "stats"));
   }
 
   /** The started node's components (for the simulator and tests; see {@link NodeComponents}). */
   get components(): NodeComponents {
-    return {
-      identity: this.#require(this.#identity, "components"),
-      storage: this.#require(this.#storage, "components"),
-      trust: this.#require(this.#trust, "components"),
-      transport: this.#require(this.#transport, "components"),
-      peers: this.#require(this.#peers, "components"),
-      gossip: this.#require(this.#gossip, "components"),
-      topics: this.#require(this.#topics, "components"),
-      finder: this.#require(this.#finder, "components"),
-      dht: this.#dht,
-      topicLog: this.#require(this.#topicLog, "components"),
-      topicDelivery: this.#require(this.#delivery, "components"),
-      catchup: this.#require(this.#catchup, "components"),
-      nat: this.#require(this.#nat, "components"),
-    };
+    return nodeComponents(this.#layers, (layer) => this.#require(layer, "components"));
   }
 
   /** The preset the configuration started from. */
@@ -853,36 +563,33 @@ export class KithNode {
 
   async #tearDown(): Promise<void> {
     this.#state = "stopping";
+    const layers = this.#layers;
     for (const wake of [...this.#onStop]) wake();
-    this.#trustExchange?.stop();
-    this.#nat?.stop();
-    this.#direct?.stop();
-    this.#catchup?.stop();
-    await this.#relay?.stop();
+    layers.trustExchange?.stop();
+    layers.nat?.stop();
+    layers.direct?.stop();
+    layers.catchup?.stop();
+    await layers.relay?.stop();
     this.#topicsLive = false;
-    this.#finder?.stop();
-    await this.#dht?.stop();
-    this.#topics?.stop();
-    this.#gossip?.stop();
-    this.#verifier?.close();
-    await this.#peers?.stop();
-    await this.#transport?.close();
-    this.#delivery?.stop();
+    layers.finder?.stop();
+    await layers.dht?.stop();
+    layers.topics?.stop();
+    layers.gossip?.stop();
+    layers.verifier?.close();
+    await layers.peers?.stop();
+    await layers.transport?.close();
+    layers.delivery?.stop();
     // The log is the node's own unless it was given one (a test's or the simulator's, kept across restarts).
-    if (this.#topicLog && !this.#options.topicLog) this.#topicLog.close();
-    else this.#topicLog?.flush();
-    if (this.#storage && !this.#options.storage) this.#storage.close();
-    else this.#storage?.flush();
-    await this.#lock?.release();
-    this.#lock = undefined;
+    if (layers.topicLog && !this.#options.topicLog) layers.topicLog.close();
+    else layers.topicLog?.flush();
+    if (layers.storage && !this.#options.storage) layers.storage.close();
+    else layers.storage?.flush();
+    await layers.lock?.release();
+    layers.lock = undefined;
     this.#subscriptions.clear();
     this.events.closeAll();
     this.#state = "stopped";
   }
-}
-
-function badTopic(topic: string): KithError {
-  return new KithError("BAD_TOPIC", `topic ${JSON.stringify(topic.slice(0, 40))} is over 255 bytes of UTF-8`);
 }
 
 function bytesOf(data: Uint8Array | string): Uint8Array {

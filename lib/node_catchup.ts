@@ -1,6 +1,7 @@
 /**
- * A node's topic log (lib/catchup/) as the node uses it: which log it keeps (SQLite beside its SQLite storage,
- * memory beside memory storage), and the log read back as the application sees messages (history, replay).
+ * A node's topic log and catch-up (lib/catchup/) as the node uses them: which log it keeps (SQLite beside its SQLite
+ * storage, memory beside memory storage), the one delivery path of topic messages and the catch-up with peers wired
+ * to the node's other parts, and the log read back as the application sees messages (history, replay).
  * `KithNode` calls these at start and from its methods.
  *
  * @module
@@ -8,18 +9,27 @@
 import { toHex } from "./bytes.ts";
 import type { Clock } from "./clock.ts";
 import {
+  CatchupSync,
+  type CausalConfig,
   entryMessage,
   type LogEntry,
   MemoryTopicLog,
   SqliteTopicLog,
+  TopicDelivery,
   type TopicLog,
   type TopicRetention,
 } from "./catchup/mod.ts";
+import type { GossipProtocol } from "./gossip/mod.ts";
+import type { Identity } from "./identity.ts";
 import type { LogSink } from "./log.ts";
-import type { MessageCodec } from "./protocol/mod.ts";
+import type { PeerManager } from "./peers/mod.ts";
+import { DisconnectReason, type MessageCodec } from "./protocol/mod.ts";
+import type { RandomSource } from "./random.ts";
 import { SqliteStorage, type Storage } from "./storage/mod.ts";
-import type { TopicLogStats } from "./node_options.ts";
-import { receivedId, type ReceivedMessage, type Replay } from "./subscriptions.ts";
+import type { NodeSettings, TopicLogStats } from "./node_options.ts";
+import { receivedId, type ReceivedMessage, type Replay, type Subscriptions } from "./subscriptions.ts";
+import type { TopicOverlays } from "./topics/mod.ts";
+import { announces, CATCHUP_CAPABILITY } from "./version.ts";
 
 /** Options of {@link KithNode.history}. */
 export interface HistoryOptions {
@@ -59,6 +69,81 @@ export function openTopicLog(
     retention: options.retention,
     onError: (error) => options.log("error", error.message, { code: error.code }),
   });
+}
+
+/** What a node's topic delivery and catch-up are made of. */
+export interface CatchupWiring {
+  /** The node's identity. */
+  identity: Identity;
+  /** Its clock. */
+  clock: Clock;
+  /** Its randomness (default `Math.random`). */
+  random: RandomSource | undefined;
+  /** Its codec. */
+  codec: MessageCodec;
+  /** Its log sink. */
+  log: LogSink;
+  /** Its topic log. */
+  topicLog: TopicLog;
+  /** Each topic's retention. */
+  retention: (topic: string) => TopicRetention;
+  /** The causal buffer's settings. */
+  causal: CausalConfig;
+  /** The node's settings: catch-up's, and the topics' (each topic's largest message). */
+  settings: Pick<NodeSettings, "catchup" | "topics">;
+  /** The network-wide overlay (the node-wide largest message). */
+  gossip: GossipProtocol;
+  /** The topic overlays: which topics the node is in, and their peers. */
+  topics: TopicOverlays;
+  /** The peer manager: links, penalties. */
+  peers: PeerManager;
+  /** The application's subscriptions, where delivered messages go. */
+  subscriptions: Subscriptions;
+}
+
+/**
+ * The node's one delivery path of topic messages (exactly once, logged, in causal order) and its catch-up with
+ * peers, whose fetched messages take that path too.
+ */
+export function wireCatchup(w: CatchupWiring): { delivery: TopicDelivery; catchup: CatchupSync } {
+  const { topics, peers, retention } = w;
+  const delivery = new TopicDelivery({
+    log: w.topicLog,
+    retention,
+    codec: w.codec,
+    clock: w.clock,
+    isIn: (topic) => topics.gossipOf(topic) !== undefined,
+    deliver: (message, from, missing) => w.subscriptions.deliver(message, from, missing),
+    config: w.causal,
+    logSink: w.log,
+  });
+  const speaksCatchup = (nodeId: string) => {
+    const peer = peers.activePeer(nodeId);
+    return peer !== undefined && announces(peer.connection.agent, CATCHUP_CAPABILITY);
+  };
+  const catchup = new CatchupSync({
+    identity: w.identity,
+    clock: w.clock,
+    random: w.random ?? Math.random,
+    codec: w.codec,
+    config: w.settings.catchup,
+    log: w.topicLog,
+    // Fetched messages take the live path's way to the application: exactly once, logged, in causal order.
+    sink: delivery,
+    windowMs: (topic) => retention(topic).maxAgeMs,
+    maxMessageBytes: (topic) =>
+      w.settings.topics.topicSettings[topic]?.maxMessageBytes ?? w.gossip.config.maxApplicationPayloadBytes,
+    joined: () => topics.topics().map((t) => t.topic),
+    peersIn: (topic) => topics.topicPeers(topic),
+    speaks: speaksCatchup,
+    send: (nodeId, bytes) => peers.activePeer(nodeId)?.connection.sendEncoded(bytes) ?? false,
+    penalise: (nodeId, code) => peers.penalise(nodeId, code),
+    disconnect: (nodeId, detail) => {
+      void peers.activePeer(nodeId)?.connection.close(DisconnectReason.PROTOCOL_ERROR, detail);
+    },
+    logSink: w.log,
+  });
+  return { delivery, catchup };
 }
 
 /** A log entry's message as the application sees it, marked replayed. */

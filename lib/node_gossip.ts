@@ -10,6 +10,7 @@ import type { Clock } from "./clock.ts";
 import { type GossipConfig, type GossipPeers, GossipProtocol, type GossipSender } from "./gossip/mod.ts";
 import type { Identity } from "./identity.ts";
 import type { LogSink } from "./log.ts";
+import type { NodeDht } from "./node_dht.ts";
 import type { PeerManager } from "./peers/mod.ts";
 import { type Message, type MessageCodec, MessageType } from "./protocol/mod.ts";
 import type { RandomSource } from "./random.ts";
@@ -119,4 +120,13 @@ export function wireGossip(
     maxTopics: topicsConfig.maxTopics,
   });
   return { gossip: global, topics, finder };
+}
+
+/** The DHT's rendezvous as a source of a topic's peers: `k` providers of the topic's key. */
+export function dhtTopicSource(dht: NodeDht, k: number): TopicPeerSource {
+  return {
+    name: "dht",
+    // Nothing to ask while the routing table is empty: the search is then not counted as done.
+    find: (topic) => dht.service.table.size > 0 ? dht.topicProviders(topic, k) : undefined,
+  };
 }

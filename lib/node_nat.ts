@@ -1,6 +1,7 @@
 /**
  * The node's NAT service wired to its transport and peers (lib/nat/): what it reads of them, what it may do
- * with them (dial back, set the advertised address, take trust), so that lib/node.ts only routes to it.
+ * with them (dial back, set the advertised address, take trust), so that the node only routes to it
+ * (lib/node_peers.ts).
  *
  * @module
  */

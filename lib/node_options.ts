@@ -1,37 +1,55 @@
 /**
  * The shapes {@link KithNode} takes and gives beside its methods: its options, its components (for the
- * simulator and tests), and its counters; and the storage a node opens when it is given none.
+ * simulator and tests), and its counters; and the settings it derives from its options and the record of the layers
+ * it has made.
  *
  * @module
  */
-import type {
-  CatchupConfig,
-  CatchupStats,
-  CatchupSync,
-  TopicDelivery,
-  TopicDeliveryStats,
-  TopicLog,
-  TopicLogSummary,
+import {
+  type CatchupConfig,
+  type CatchupStats,
+  type CatchupSync,
+  resolveCatchupConfig,
+  type TopicDelivery,
+  type TopicDeliveryStats,
+  type TopicLog,
+  type TopicLogSummary,
 } from "./catchup/mod.ts";
 import type { NatService, NatStatus } from "./nat/mod.ts";
 import type { Clock } from "./clock.ts";
-import type { NetworkConfig, PresetName } from "./config.ts";
-import type { DirectChannelStats, DirectConfig } from "./direct/mod.ts";
-import type { GossipConfig, GossipProtocol, GossipStats, MessageTypeCounts } from "./gossip/mod.ts";
+import { componentConfigs, type NetworkConfig, type PresetName, resolveNetworkConfig } from "./config.ts";
+import type { DataDirLock } from "./data_dir_lock.ts";
+import { type DirectChannel, type DirectChannelStats, type DirectConfig, resolveDirectConfig } from "./direct/mod.ts";
+import {
+  type GossipConfig,
+  type GossipProtocol,
+  type GossipStats,
+  type MessageTypeCounts,
+  resolveGossipConfig,
+} from "./gossip/mod.ts";
 import type { Identity } from "./identity.ts";
 import type { LatencySnapshot } from "./latency.ts";
 import type { LogSink } from "./log.ts";
 import type { NodeDht, NodeDhtStats } from "./node_dht.ts";
 import type { PeerManager, PeerStats } from "./peers/mod.ts";
+import { DEFAULT_PROTOCOL_LIMITS, type MessageCodec } from "./protocol/mod.ts";
 import type { RandomSource } from "./random.ts";
-import type { RelayNodeStats } from "./node_relay.ts";
-import type { RelayConfig } from "./relay/config.ts";
-import { MemoryStorage, SqliteStorage, type Storage } from "./storage/mod.ts";
-import type { TopicFinder, TopicFinderStats, TopicOverlays, TopicStats } from "./topics/mod.ts";
+import type { RelayNodeStats, RelayParts } from "./node_relay.ts";
+import { type RelayConfig, resolveRelayConfig } from "./relay/config.ts";
+import type { Storage } from "./storage/mod.ts";
+import {
+  resolveTopicsConfig,
+  type TopicFinder,
+  type TopicFinderStats,
+  type TopicOverlays,
+  type TopicsConfig,
+  type TopicStats,
+} from "./topics/mod.ts";
 import type { Transport, TransportStats } from "./transport/mod.ts";
 import type { TransportFactory } from "./transport_factory.ts";
 import type { TrustManager } from "./trust.ts";
-import type { ParallelVerifierStats } from "./verifier.ts";
+import type { TrustExchange } from "./trust_exchange.ts";
+import type { ParallelVerifier, ParallelVerifierStats } from "./verifier.ts";
 
 /** Options of {@link KithNode}. */
 export interface NodeOptions {
@@ -166,20 +184,100 @@ export interface NodeStats {
   nat: NatStatus;
 }
 
+/** The settings a node runs with, resolved from its options by {@link resolveNodeSettings}. */
+export interface NodeSettings {
+  /** The configuration in force. */
+  config: Readonly<NetworkConfig>;
+  /** Relaying and hole punching. */
+  relay: Readonly<RelayConfig>;
+  /** Gossip, as the configuration derives it with `options.gossip` over it. */
+  gossip: Partial<GossipConfig>;
+  /** Topics. */
+  topics: Readonly<TopicsConfig>;
+  /** Direct messages and requests. */
+  direct: Readonly<DirectConfig>;
+  /** Catch-up. */
+  catchup: Readonly<CatchupConfig>;
+}
+
 /**
- * The storage of a node given none: the data directory's database (`kith.db`), or memory without a data
- * directory; storage errors go to `log`.
+ * Resolves and checks every setting of a node from its options.
+ *
+ * @throws {ConfigError} one line naming the invalid setting
  */
-export function openStorage(
-  dataDir: string | undefined,
-  options: { clock: Clock; flushIntervalMs: number; seenRetentionMs?: number; log: LogSink },
-): Storage {
-  const { clock, flushIntervalMs, seenRetentionMs, log } = options;
-  if (!dataDir) return new MemoryStorage({ clock, seenRetentionMs });
-  return new SqliteStorage(`${dataDir}/kith.db`, {
-    clock,
-    flushIntervalMs,
-    seenRetentionMs,
-    onError: (error) => log("error", error.message, { code: error.code }),
-  });
+export function resolveNodeSettings(options: NodeOptions): NodeSettings {
+  const config = Object.freeze(resolveNetworkConfig(options.config, options.preset));
+  const relay = Object.freeze(resolveRelayConfig(options.relay));
+  const gossip = { ...componentConfigs(config).gossip, ...options.gossip };
+  const topics = resolveTopicsConfig(componentConfigs(config).topics, resolveGossipConfig(gossip));
+  const direct = resolveDirectConfig(
+    options.direct ?? {},
+    componentConfigs(config).protocol.maxPayloadBytes ?? DEFAULT_PROTOCOL_LIMITS.maxPayloadBytes,
+  );
+  const catchup = resolveCatchupConfig(options.catchup);
+  return { config, relay, gossip, topics, direct, catchup };
+}
+
+/**
+ * The layers a node has made so far, in the order it makes them (every one once it is running; on a failed start,
+ * those made before the failure, which its stop closes).
+ */
+export interface NodeLayers {
+  /** Its identity. */
+  identity?: Identity;
+  /** The data directory's lock, when it has one. */
+  lock?: DataDirLock;
+  /** Its storage. */
+  storage?: Storage;
+  /** Its trust manager. */
+  trust?: TrustManager;
+  /** Its codec. */
+  codec?: MessageCodec;
+  /** Its topic log. */
+  topicLog?: TopicLog;
+  /** Its transport. */
+  transport?: Transport;
+  /** Its peer manager. */
+  peers?: PeerManager;
+  /** Its DHT, when on. */
+  dht?: NodeDht;
+  /** Its signature checker. */
+  verifier?: ParallelVerifier;
+  /** Its network-wide overlay. */
+  gossip?: GossipProtocol;
+  /** Its topic overlays. */
+  topics?: TopicOverlays;
+  /** Its search for topics' peers. */
+  finder?: TopicFinder;
+  /** Its delivery path of topic messages. */
+  delivery?: TopicDelivery;
+  /** Its catch-up with peers. */
+  catchup?: CatchupSync;
+  /** Its exchange of trust with peers. */
+  trustExchange?: TrustExchange;
+  /** Its direct messages and requests. */
+  direct?: DirectChannel;
+  /** Its relaying and hole punching. */
+  relay?: RelayParts;
+  /** Its observed addresses and reachability. */
+  nat?: NatService;
+}
+
+/** A started node's components from its layers; `need` gives a layer that must have been made (it throws if not). */
+export function nodeComponents(layers: NodeLayers, need: <T>(layer: T | undefined) => T): NodeComponents {
+  return {
+    identity: need(layers.identity),
+    storage: need(layers.storage),
+    trust: need(layers.trust),
+    transport: need(layers.transport),
+    peers: need(layers.peers),
+    gossip: need(layers.gossip),
+    topics: need(layers.topics),
+    finder: need(layers.finder),
+    dht: layers.dht,
+    topicLog: need(layers.topicLog),
+    topicDelivery: need(layers.delivery),
+    catchup: need(layers.catchup),
+    nat: need(layers.nat),
+  };
 }

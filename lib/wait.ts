@@ -121,3 +121,22 @@ export function abandonable<T>(what: string, promise: Promise<T>, clock: Clock, 
     options,
   ).then((settled) => "value" in settled ? settled.value : Promise.reject(settled.error));
 }
+
+/**
+ * A wait's subscription (for {@link waitUntil}): woken by `add`'s source and by the owner stopping (the wakes in
+ * `onStop`, which the owner calls when it stops), until the returned function ends it.
+ */
+export function wakeOn(
+  onStop: Set<() => void>,
+  add: (wake: () => void) => void,
+  remove: (wake: () => void) => void,
+): (wake: () => void) => () => void {
+  return (wake: () => void) => {
+    add(wake);
+    onStop.add(wake);
+    return () => {
+      remove(wake);
+      onStop.delete(wake);
+    };
+  };
+}
