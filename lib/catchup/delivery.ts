@@ -16,11 +16,19 @@
  * @module
  */
 import { Decoder } from "@msgpack/msgpack";
-import { bytesKey, toHex } from "../bytes.ts";
+import { bytesKey } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
+import { KeyQueue } from "../key_queue.ts";
 import { ProtocolError } from "../errors.ts";
 import { errorFields, type LogSink } from "../log.ts";
-import { type Envelope, MAX_PREDECESSORS, type Message, type MessageCodec, MessageType } from "../protocol/mod.ts";
+import {
+  type Envelope,
+  MAX_PREDECESSORS,
+  type Message,
+  type MessageCodec,
+  MessageType,
+  originHex,
+} from "../protocol/mod.ts";
 import { readPayload } from "../protocol/schema.ts";
 import { CausalBuffer, type CausalConfig, DEFAULT_CAUSAL_CONFIG, type Released } from "./causal.ts";
 import type { LogEntry, TopicLog, TopicRetention } from "./log.ts";
@@ -142,6 +150,8 @@ export class TopicDelivery {
   readonly #config: Readonly<CausalConfig>;
   readonly #buffer: CausalBuffer<Pending>;
   readonly #recent = new Set<string>();
+  // The recent ids in the order they came: taking the oldest from the Set itself walks past its deleted entries.
+  readonly #recentOrder = new KeyQueue<string>();
   readonly #heads = new Map<string, Head[]>();
   #timer: TimerId | undefined;
   #timerAt = Infinity;
@@ -297,7 +307,7 @@ export class TopicDelivery {
       id: message.id,
       topic,
       timestamp: message.timestamp,
-      origin: toHex(message.origin),
+      origin: originHex(message.origin),
       envelope: encoded,
     };
     try {
@@ -312,8 +322,10 @@ export class TopicDelivery {
   }
 
   #remember(key: string): void {
+    if (this.#recent.has(key)) return;
     this.#recent.add(key);
-    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value!);
+    this.#recentOrder.push(key);
+    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recentOrder.shift()!);
   }
 
   #handOn(message: ApplicationMessage, from: string, missing: readonly Uint8Array[]): void {
