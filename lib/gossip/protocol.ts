@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { bytesKey, toHex } from "../bytes.ts";
+import { bytesKey } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
@@ -24,6 +24,7 @@ import {
   type Message,
   MessageCodec,
   MessageType,
+  originHex,
   type PayloadByType,
 } from "../protocol/mod.ts";
 import type { ProtocolError } from "../errors.ts";
@@ -79,9 +80,6 @@ export class GossipProtocol {
   readonly #propagating = new Set<number>([MessageType.CUSTOM_DATA]);
   readonly #seen: SeenIds;
   readonly #store: MessageStore;
-  // Origin id bytes -> hex, shared by every message of that origin (the codec hands out one origin array
-  // per public key): a string per kept message would cost one each.
-  readonly #originHex = new WeakMap<Uint8Array, string>();
   readonly #links = new GossipLinks();
   readonly #out: GossipOutbox;
   readonly #trees: OriginTrees;
@@ -501,13 +499,9 @@ export class GossipProtocol {
     this.#missing.drop(key);
   }
 
+  /** Shared by every message of that origin (`originHex`): a string per kept message would cost one each. */
   #hexOfOrigin(origin: Uint8Array): string {
-    let hex = this.#originHex.get(origin);
-    if (hex === undefined) {
-      hex = toHex(origin);
-      this.#originHex.set(origin, hex);
-    }
-    return hex;
+    return originHex(origin);
   }
 
   /** Keeps `envelope` for repair with `forwardTtl`, known to the peers in `knownBy`. */
