@@ -163,6 +163,7 @@ function counters(node: KithNode) {
     invalid: stats.gossip.invalid,
     duplicates: stats.gossip.duplicates,
     forwarded: stats.gossip.forwarded,
+    recordsOut: stats.transport.recordsOut,
     inline: stats.signatureChecks.inline,
     offloaded: stats.signatureChecks.offloaded,
   };
@@ -456,6 +457,8 @@ async function runStep(node: Child, generators: Child[], rate: number, durationS
     // Cores used from the step's start to its last delivery (the node idles before and after).
     node_cpu_cores: round(cpuUs / 1000 / Math.max(1, report.lastAfterStartMs as number), 2),
     forwarded_per_delivery: round((report.forwarded as number) / Math.max(1, delivered), 2),
+    // Sealed records (one socket write each) the node sent per delivery: how well the forwarded copies batch.
+    records_out_per_delivery: round((report.recordsOut as number) / Math.max(1, delivered), 3),
     checks_offloaded: round(
       (report.offloaded as number) / Math.max(1, (report.offloaded as number) + (report.inline as number)),
       3,

@@ -100,6 +100,9 @@ interface Pending {
   encoded: Uint8Array;
 }
 
+/** No ids (shared: never changed). */
+const NONE: readonly Uint8Array[] = Object.freeze([]);
+
 const payloadDecoder = new Decoder({ maxArrayLength: MAX_PREDECESSORS + 3, maxMapLength: 0, maxExtLength: 0 });
 
 /**
@@ -249,18 +252,21 @@ export class TopicDelivery {
     }
     this.#stats.accepted++;
     const now = this.#options.clock.now();
-    const after = message.payload.after ?? [];
+    const after = message.payload.after;
+    const missing = after === undefined || after.length === 0
+      ? NONE
+      : after.filter((id) => !this.#delivered(bytesKey(id), id));
     // Predecessors are older than the message: past the topic's age bound, they are gone, not late.
-    const waitable = this.#config.causalWaitMs > 0 &&
+    const waitable = missing.length > 0 && this.#config.causalWaitMs > 0 &&
       message.timestamp >= now - this.#options.retention(topic).maxAgeMs;
-    const missing = after.filter((id) => !this.#delivered(bytesKey(id), id));
     const encoded = encode();
-    if (missing.length === 0 || !waitable) {
+    if (!waitable) {
       this.#deliverNow(message, encoded, from, missing, now);
       return true;
     }
     this.#stats.waited++;
-    const pushed = this.#buffer.hold(key, { message, encoded }, from, encoded.length, missing, now);
+    // Waitable: `missing` is the filtered array, not NONE.
+    const pushed = this.#buffer.hold(key, { message, encoded }, from, encoded.length, missing as Uint8Array[], now);
     this.#release(pushed, now);
     this.#arm();
     return true;
@@ -283,6 +289,14 @@ export class TopicDelivery {
     missing: readonly Uint8Array[],
     now: number,
   ): void {
+    if (this.#buffer.size === 0) {
+      // Nothing is held, so nothing waits for this one: no worklist.
+      this.#record(message, encoded, now);
+      if (missing.length === 0) this.#stats.inOrder++;
+      else this.#stats.deliveredMissing++;
+      this.#handOn(message, from, missing);
+      return;
+    }
     // A worklist, not recursion: a long chain of held messages is released in one pass.
     const work: { message: ApplicationMessage; encoded: Uint8Array; from: string; missing: readonly Uint8Array[] }[] = [
       { message, encoded, from, missing },
@@ -414,10 +428,12 @@ export class TopicDelivery {
   }
 
   #advanceHeads(topic: string, head: Head, after: readonly Uint8Array[]): void {
-    const named = new Set(after.map(bytesKey));
-    const heads = this.#headsOf(topic).filter((h) => !named.has(h.key) && h.key !== head.key);
-    heads.push(head);
-    heads.sort((a, b) => b.timestamp - a.timestamp);
+    const named = after.length === 0 ? undefined : new Set(after.map(bytesKey));
+    const heads = this.#headsOf(topic).filter((h) => h.key !== head.key && !named?.has(h.key));
+    // Heads are kept newest first: the new one goes after those as new as it (where a stable sort puts it).
+    let at = 0;
+    while (at < heads.length && heads[at].timestamp >= head.timestamp) at++;
+    heads.splice(at, 0, head);
     if (heads.length > MAX_PREDECESSORS) heads.length = MAX_PREDECESSORS;
     this.#heads.set(topic, heads);
   }
