@@ -514,10 +514,7 @@ export class GossipProtocol {
     now: number,
   ): StoredMessage {
     const fields = { forwardTtl, type: envelope.type, origin: this.#hexOfOrigin(envelope.origin), from };
-    const stored = this.#codec.encodeWith(
-      { ...envelope, ttl: forwardTtl },
-      (shared) => this.#store.keep(key, shared, fields, now),
-    );
+    const stored = this.#codec.encodeWith(envelope, (shared) => this.#store.keep(key, shared, fields, now), forwardTtl);
     for (const nodeId of knownBy) this.#out.markKnown(stored, nodeId);
     return stored;
   }
