@@ -149,9 +149,13 @@ export class MemoryTopicLog implements TopicLog {
       this.#byTopic.set(entry.topic, topic);
     }
     const { entries } = topic;
-    const last = entries.length > topic.start ? entries[entries.length - 1]! : undefined;
-    if (last === undefined || compareItems(last, entry) < 0) entries.push(entry);
-    else entries.splice(lowerBound(entries, topic.start, entry), 0, entry);
+    // Messages come in about timestamp order: a late one usually goes a few places from the end, found by
+    // looking back before a binary search over the rest.
+    let at = entries.length;
+    for (let back = 0; back < 8 && at > topic.start && compareItems(entries[at - 1]!, entry) > 0; back++) at--;
+    if (at > topic.start && compareItems(entries[at - 1]!, entry) > 0) at = lowerBound(entries, topic.start, entry, at);
+    if (at === entries.length) entries.push(entry);
+    else entries.splice(at, 0, entry);
     topic.bytes += entry.envelope.length;
     this.#byId.set(key, entry);
     while (topic.entries.length - topic.start > retention.maxMessages || topic.bytes > retention.maxBytes) {
@@ -239,9 +243,13 @@ export class MemoryTopicLog implements TopicLog {
   }
 }
 
-/** The index of the first entry at or after `item` in (timestamp, id) order, from index `low` on. */
-function lowerBound(entries: readonly (LogEntry | undefined)[], low: number, item: SyncItem): number {
-  let high = entries.length;
+/** The index of the first entry at or after `item` in (timestamp, id) order, in `low..high` (default: to the end). */
+function lowerBound(
+  entries: readonly (LogEntry | undefined)[],
+  low: number,
+  item: SyncItem,
+  high = entries.length,
+): number {
   while (low < high) {
     const mid = (low + high) >>> 1;
     if (compareItems(entries[mid]!, item) < 0) low = mid + 1;
