@@ -16,7 +16,7 @@
  * @module
  */
 import { Decoder } from "@msgpack/msgpack";
-import { bytesKey } from "../bytes.ts";
+import { ByteArena, bytesKey } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { KeyQueue } from "../key_queue.ts";
 import { ProtocolError } from "../errors.ts";
@@ -86,6 +86,10 @@ export interface TopicDeliveryOptions {
 
 /** Ids of recently delivered messages kept in memory (the log answers for older ones). */
 const RECENT_IDS = 16_384;
+/** Bytes per chunk of a topic's encoded messages (those over a quarter of it get a buffer of their own). */
+const ARENA_CHUNK_BYTES = 16 * 1024;
+/** Topics with chunks of their own at once; past it, a topic's messages get a buffer each, as before. */
+const MAX_ARENAS = 256;
 /** Newest log entries read to find a topic's heads after a restart. */
 const HEAD_SCAN = 4 * MAX_PREDECESSORS;
 
@@ -156,6 +160,7 @@ export class TopicDelivery {
   // The recent ids in the order they came: taking the oldest from the Set itself walks past its deleted entries.
   readonly #recentOrder = new KeyQueue<string>();
   readonly #heads = new Map<string, Head[]>();
+  readonly #arenas = new Map<string, ByteArena>();
   #timer: TimerId | undefined;
   #timerAt = Infinity;
   #pruneTimer: TimerId | undefined;
@@ -230,7 +235,26 @@ export class TopicDelivery {
 
   /** {@link accept} for a message gossip delivered, encoding it only when it is logged. */
   acceptLive(message: ApplicationMessage, from: string): boolean {
-    return this.#take(message, () => this.#options.codec.encode(message), from);
+    return this.#take(message, () => this.#encode(message), from);
+  }
+
+  /**
+   * The wire bytes of a message the log is to keep, in its topic's shared chunks: a buffer of their own per
+   * message costs an allocation and about 300 bytes beyond the bytes. Per topic, because a log drops each
+   * topic's oldest first: a quiet topic's messages then never hold chunks a busy topic filled.
+   */
+  #encode(message: ApplicationMessage): Uint8Array {
+    const { topic } = message.payload;
+    let arena = this.#arenas.get(topic);
+    if (arena === undefined) {
+      // Topics left stop taking chunks (those handed out live on with their entries).
+      if (this.#arenas.size >= MAX_ARENAS) {
+        for (const name of this.#arenas.keys()) if (!this.#options.isIn(name)) this.#arenas.delete(name);
+      }
+      if (this.#arenas.size >= MAX_ARENAS) return this.#options.codec.encode(message);
+      this.#arenas.set(topic, arena = new ByteArena(ARENA_CHUNK_BYTES));
+    }
+    return this.#options.codec.encodeWith(message, (shared) => arena.copy(shared));
   }
 
   #take(message: ApplicationMessage, encode: () => Uint8Array, from: string): boolean {
@@ -381,7 +405,7 @@ export class TopicDelivery {
    */
   published(message: ApplicationMessage): void {
     if (message.payload.topic === "" || !this.#options.isIn(message.payload.topic)) return;
-    this.#record(message, this.#options.codec.encode(message), this.#options.clock.now());
+    this.#record(message, this.#encode(message), this.#options.clock.now());
   }
 
   /**
