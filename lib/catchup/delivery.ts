@@ -285,7 +285,7 @@ export class TopicDelivery {
       message.timestamp >= now - this.#options.retention(topic).maxAgeMs;
     const encoded = encode();
     if (!waitable) {
-      this.#deliverNow(message, encoded, from, missing, now);
+      this.#deliverNow(message, encoded, from, missing, now, key);
       return true;
     }
     this.#stats.waited++;
@@ -312,10 +312,11 @@ export class TopicDelivery {
     from: string,
     missing: readonly Uint8Array[],
     now: number,
+    key?: string,
   ): void {
     if (this.#buffer.size === 0) {
       // Nothing is held, so nothing waits for this one: no worklist.
-      this.#record(message, encoded, now);
+      this.#record(message, encoded, now, key);
       if (missing.length === 0) this.#stats.inOrder++;
       else this.#stats.deliveredMissing++;
       this.#handOn(message, from, missing);
@@ -337,8 +338,8 @@ export class TopicDelivery {
   }
 
   /** Logs a message delivered or published, and makes it one of its topic's heads; returns its id key. */
-  #record(message: ApplicationMessage, encoded: Uint8Array, now: number): string {
-    const key = bytesKey(message.id);
+  /** `key` is the id's key when the caller has it. */
+  #record(message: ApplicationMessage, encoded: Uint8Array, now: number, key = bytesKey(message.id)): string {
     this.#remember(key);
     const { topic } = message.payload;
     const entry: LogEntry = {

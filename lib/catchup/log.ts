@@ -129,6 +129,8 @@ function live(topic: TopicEntries | undefined): readonly LogEntry[] {
  */
 export class MemoryTopicLog implements TopicLog {
   #byId = new Map<string, LogEntry>();
+  #lastId: Uint8Array | undefined;
+  #lastKey = "";
   #byTopic = new Map<string, TopicEntries>();
   #retention: (topic: string) => Readonly<TopicRetention>;
 
@@ -138,7 +140,7 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   append(entry: LogEntry, now: number): boolean {
-    const key = bytesKey(entry.id);
+    const key = this.#keyOf(entry.id);
     if (this.#byId.has(key)) return false;
     const retention = this.#retention(entry.topic);
     if (entry.timestamp < now - retention.maxAgeMs) return false;
@@ -165,7 +167,19 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   has(id: Uint8Array): boolean {
-    return this.#byId.has(bytesKey(id));
+    return this.#byId.has(this.#keyOf(id));
+  }
+
+  /**
+   * The map key of an id; the last one is kept by identity, as the delivery path asks `has` and then
+   * `append`s the same id (ids are never changed once made).
+   */
+  #keyOf(id: Uint8Array): string {
+    if (id !== this.#lastId) {
+      this.#lastId = id;
+      this.#lastKey = bytesKey(id);
+    }
+    return this.#lastKey;
   }
 
   get(id: Uint8Array): LogEntry | undefined {
