@@ -345,7 +345,7 @@ export class GossipProtocol {
     this.#stats.published++;
     if (ttl >= 1) {
       const stored = this.#keep(key, message, ttl, this.#identity.nodeId, [], now);
-      this.#spread(stored, key, new Set([this.#identity.nodeId]), this.config.floodPublish);
+      this.#spread(stored, key, this.#identity.nodeId, this.#identity.nodeId, this.config.floodPublish);
     }
     return message;
   }
@@ -478,7 +478,8 @@ export class GossipProtocol {
     }
     // Forward while the TTL allows another hop after this one.
     if (propagating && message.ttl >= 2) {
-      const knownBy = announcers.filter((a) => a !== peer.nodeId);
+      // Usually none announced it: then no filtered copy of the empty list.
+      const knownBy = announcers.length === 0 ? [] : announcers.filter((a) => a !== peer.nodeId);
       if (link) knownBy.unshift(peer.nodeId);
       const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, knownBy, now);
       // Copies that came while the signature was checked are duplicates now, as if they came just after
@@ -489,7 +490,7 @@ export class GossipProtocol {
         this.#out.markKnown(stored, nodeId);
         pruneOnDuplicate(this.#duplicateParts, nodeId, other, key, stored, now);
       }
-      this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
+      this.#spread(stored, key, peer.nodeId, origin, false);
     }
   }
 
@@ -525,11 +526,11 @@ export class GossipProtocol {
 
   /**
    * Pushes `stored` in full to the eager peers (every peer with `flood`) and queues its id for every
-   * other peer, skipping `exclude` and peers known to have it.
+   * other peer, skipping `from` and `origin` (two node ids: no set per message) and peers known to have it.
    */
-  #spread(stored: StoredMessage, key: string, exclude: Set<string>, flood: boolean): void {
+  #spread(stored: StoredMessage, key: string, from: string, origin: string, flood: boolean): void {
     for (const peer of this.#peers.activePeers()) {
-      if (exclude.has(peer.nodeId)) continue;
+      if (peer.nodeId === from || peer.nodeId === origin) continue;
       if (this.#out.knows(stored, peer.nodeId)) continue;
       const link = this.#link(peer.nodeId);
       if (flood || (link.eager && this.#trees.pushesOrigin(link, stored.origin))) {
