@@ -144,9 +144,7 @@ const result = {
     dir: setup.dir,
     cpu_us_per_delivery_median: Number(median(perDelivery[i]).toFixed(1)),
     rounds: perDelivery[i].map((x) => Number(x.toFixed(1))),
-    ratio_to_first_median: i === 0
-      ? 1
-      : Number(median(perDelivery[i].map((x, r) => x / perDelivery[0][r])).toFixed(3)),
+    ratio_to_first_median: i === 0 ? 1 : Number(median(perDelivery[i].map((x, r) => x / perDelivery[0][r])).toFixed(3)),
   })),
 };
 console.log(JSON.stringify(result));
