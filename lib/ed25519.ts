@@ -98,6 +98,13 @@ const SMALL_ORDER_ENCODINGS = new Set(
   ].map((hex) => bytesKey(Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16)))),
 );
 
+/**
+ * The first bytes of the small-order encodings: a key or R that begins with none of them (most, 251 in 256) is
+ * none of them, known without the string key (three per message) the set lookup needs.
+ */
+const SMALL_ORDER_FIRST_BYTES = new Uint8Array(256);
+for (const key of SMALL_ORDER_ENCODINGS) SMALL_ORDER_FIRST_BYTES[key.charCodeAt(0)] = 1;
+
 /** Whether the 32 bytes encode y >= p = 2^255 - 19 (ignoring the sign bit). */
 function isNonCanonicalY(b: Uint8Array): boolean {
   if ((b[31] & 0x7f) !== 0x7f) return false;
@@ -111,7 +118,8 @@ function isNonCanonicalY(b: Uint8Array): boolean {
  * all is left to the verification itself.
  */
 export function isAcceptablePointEncoding(bytes: Uint8Array): boolean {
-  return bytes.length === 32 && !isNonCanonicalY(bytes) && !SMALL_ORDER_ENCODINGS.has(bytesKey(bytes));
+  return bytes.length === 32 && !isNonCanonicalY(bytes) &&
+    (SMALL_ORDER_FIRST_BYTES[bytes[0]] === 0 || !SMALL_ORDER_ENCODINGS.has(bytesKey(bytes)));
 }
 
 /** Whether the little-endian scalar in `s` (32 bytes) is below L. */

@@ -10,7 +10,7 @@ import { fromHex, toHex } from "./bytes.ts";
 import type { Clock } from "./clock.ts";
 import { LatencyHistogram } from "./latency.ts";
 import { errorFields, type LogSink } from "./log.ts";
-import { type Message, MessageType } from "./protocol/mod.ts";
+import { type Message, MessageType, originHex } from "./protocol/mod.ts";
 import { BoundedStreams } from "./stream.ts";
 
 /** An application message as delivered to subscribers. */
@@ -171,7 +171,7 @@ export class Subscriptions {
     if (message.type !== MessageType.CUSTOM_DATA) return;
     const received: ReceivedMessage = {
       id: toHex(message.id),
-      origin: toHex(message.origin),
+      origin: originHex(message.origin),
       topic: message.payload.topic,
       data: message.payload.data,
       timestamp: message.timestamp,

@@ -68,5 +68,13 @@ export const DIAL_BACK_AGENT = `kith/${VERSION} ${DIAL_BACK_TOKEN}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {
-  return agent.split(" ").includes(capability);
+  // Asked for every topic message a peer sends: a token search in place, not an array of the agent's words.
+  if (capability === "" || capability.includes(" ")) return agent.split(" ").includes(capability);
+  for (let at = agent.indexOf(capability); at >= 0; at = agent.indexOf(capability, at + 1)) {
+    const end = at + capability.length;
+    if ((at === 0 || agent.charCodeAt(at - 1) === 32) && (end === agent.length || agent.charCodeAt(end) === 32)) {
+      return true;
+    }
+  }
+  return false;
 }

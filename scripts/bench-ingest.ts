@@ -163,6 +163,7 @@ function counters(node: KithNode) {
     invalid: stats.gossip.invalid,
     duplicates: stats.gossip.duplicates,
     forwarded: stats.gossip.forwarded,
+    recordsOut: stats.transport.recordsOut,
     inline: stats.signatureChecks.inline,
     offloaded: stats.signatureChecks.offloaded,
   };
@@ -242,6 +243,7 @@ async function runNode(): Promise<void> {
           delays: percentiles(current.delays.subarray(0, current.count)),
           lastAfterStartMs: current.lastAt - current.startAt,
           cpuUs: cpu.user + cpu.system,
+          systemUs: cpu.system,
           wallMs,
           rssMb: peakRss / 1048576,
           ...diff,
@@ -453,9 +455,13 @@ async function runStep(node: Child, generators: Child[], rate: number, durationS
     delay_ms: delays,
     deliveries_per_s: round(delivered / Math.max(spanS, durationS * 1e-3)),
     cpu_us_per_delivery: round(cpuUs / Math.max(1, delivered)),
+    // Of it, in the kernel (socket reads and writes; on loopback a write runs the receiver's TCP path too).
+    system_us_per_delivery: round((report.systemUs as number) / Math.max(1, delivered)),
     // Cores used from the step's start to its last delivery (the node idles before and after).
     node_cpu_cores: round(cpuUs / 1000 / Math.max(1, report.lastAfterStartMs as number), 2),
     forwarded_per_delivery: round((report.forwarded as number) / Math.max(1, delivered), 2),
+    // Sealed records (one socket write each) the node sent per delivery: how well the forwarded copies batch.
+    records_out_per_delivery: round((report.recordsOut as number) / Math.max(1, delivered), 3),
     checks_offloaded: round(
       (report.offloaded as number) / Math.max(1, (report.offloaded as number) + (report.inline as number)),
       3,

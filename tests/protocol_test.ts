@@ -17,6 +17,7 @@ import {
 } from "../lib/protocol/mod.ts";
 
 const NOW = 1_700_000_000_000;
+const bytes = (n: number) => new Uint8Array([n, n, n]);
 const RFC_SECRET = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")!;
 const me = Identity.fromSecretKey(RFC_SECRET);
 const codec = new MessageCodec();
@@ -140,6 +141,64 @@ Deno.test("encodeWith hands over the same bytes as encode, in a view the encoder
   const view = codec.encodeWith(first, (shared) => shared);
   codec.encodeWith(second, () => undefined);
   assert.notDeepEqual(view, kept, "the view is only valid during the call");
+});
+
+Deno.test("envelopes are written byte for byte as msgpack encodes their fields, at every integer and byte-string size boundary", () => {
+  // The codec writes the envelope's fixed shape itself; msgpack's own encoding of the same fields is the reference.
+  const sizes = [0, 1, 31, 32, 64, 255, 256, 65_535, 65_536, 70_000];
+  const timestamps = [0, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, NOW, Number.MAX_SAFE_INTEGER];
+  const fields = (
+    e: Envelope,
+    ttl = e.ttl,
+  ) => [e.version, e.type, e.publicKey, e.timestamp, ttl, e.payloadBytes, e.signature];
+  let n = 0;
+  for (const size of sizes) {
+    for (const timestamp of timestamps) {
+      for (const [ttl, type, signatureLength] of [[0, 1, 64], [127, 29, 0], [16, MessageType.CUSTOM_DATA, 64]]) {
+        const envelope = {
+          version: 1,
+          type,
+          id: new Uint8Array(32),
+          origin: new Uint8Array(32),
+          publicKey: new Uint8Array(32).fill(size % 251),
+          timestamp,
+          ttl,
+          payloadBytes: new Uint8Array(size).map((_, i) => i * 7),
+          signature: new Uint8Array(signatureLength).fill(9),
+        } as Envelope;
+        assert.deepEqual(
+          codec.encode(envelope),
+          msgpackEncode(fields(envelope)),
+          `size ${size}, timestamp ${timestamp}`,
+        );
+        const forwarded = codec.encodeWith(envelope, (shared) => shared.slice(), 3);
+        assert.deepEqual(forwarded, msgpackEncode(fields(envelope, 3)));
+        n++;
+      }
+    }
+  }
+  assert.equal(n, sizes.length * timestamps.length * 3);
+  // Outside the shape kith makes (a TTL over 127, a fractional timestamp), msgpack itself encodes them.
+  const odd = { ...createMessage(me, MessageType.HEARTBEAT, SAMPLES[MessageType.HEARTBEAT], { timestamp: NOW }) };
+  for (const change of [{ ttl: 200 }, { timestamp: 1.5 }, { version: -1 }]) {
+    const envelope = { ...odd, ...change } as Envelope;
+    assert.deepEqual(codec.encode(envelope), msgpackEncode(fields(envelope)));
+  }
+});
+
+Deno.test("the full check after peekTopic reads the payload of the envelope it checks, not the one peeked last", () => {
+  const peeked = codec.parse(codec.encode(createMessage(me, MessageType.CUSTOM_DATA, { topic: "a", data: bytes(1) })));
+  const other = codec.parse(codec.encode(createMessage(me, MessageType.CUSTOM_DATA, { topic: "b", data: bytes(2) })));
+  assert.equal(codec.peekTopic(peeked), "a");
+  const checked = codec.verify(other, Date.now());
+  assert.equal(checked.type === MessageType.CUSTOM_DATA && checked.payload.topic, "b");
+  // The peeked one checked after it still gets its own payload (decoded again: the value is taken once).
+  assert.equal(codec.peekTopic(peeked), "a");
+  for (let i = 0; i < 2; i++) {
+    const again = codec.verify(peeked, Date.now());
+    assert.equal(again.type === MessageType.CUSTOM_DATA && again.payload.topic, "a");
+    assert.deepEqual(again.type === MessageType.CUSTOM_DATA && again.payload.data, bytes(1));
+  }
 });
 
 Deno.test("golden vector: a fixed key and content give exactly these bytes, id and signature", () => {

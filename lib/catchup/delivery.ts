@@ -16,11 +16,19 @@
  * @module
  */
 import { Decoder } from "@msgpack/msgpack";
-import { bytesKey, toHex } from "../bytes.ts";
+import { ByteArena, bytesKey } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
+import { KeyQueue } from "../key_queue.ts";
 import { ProtocolError } from "../errors.ts";
 import { errorFields, type LogSink } from "../log.ts";
-import { type Envelope, MAX_PREDECESSORS, type Message, type MessageCodec, MessageType } from "../protocol/mod.ts";
+import {
+  type Envelope,
+  MAX_PREDECESSORS,
+  type Message,
+  type MessageCodec,
+  MessageType,
+  originHex,
+} from "../protocol/mod.ts";
 import { readPayload } from "../protocol/schema.ts";
 import { CausalBuffer, type CausalConfig, DEFAULT_CAUSAL_CONFIG, type Released } from "./causal.ts";
 import type { LogEntry, TopicLog, TopicRetention } from "./log.ts";
@@ -78,6 +86,10 @@ export interface TopicDeliveryOptions {
 
 /** Ids of recently delivered messages kept in memory (the log answers for older ones). */
 const RECENT_IDS = 16_384;
+/** Bytes per chunk of a topic's encoded messages (those over a quarter of it get a buffer of their own). */
+const ARENA_CHUNK_BYTES = 16 * 1024;
+/** Topics with chunks of their own at once; past it, a topic's messages get a buffer each, as before. */
+const MAX_ARENAS = 256;
 /** Newest log entries read to find a topic's heads after a restart. */
 const HEAD_SCAN = 4 * MAX_PREDECESSORS;
 
@@ -91,6 +103,9 @@ interface Pending {
   message: ApplicationMessage;
   encoded: Uint8Array;
 }
+
+/** No ids (shared: never changed). */
+const NONE: readonly Uint8Array[] = Object.freeze([]);
 
 const payloadDecoder = new Decoder({ maxArrayLength: MAX_PREDECESSORS + 3, maxMapLength: 0, maxExtLength: 0 });
 
@@ -142,7 +157,10 @@ export class TopicDelivery {
   readonly #config: Readonly<CausalConfig>;
   readonly #buffer: CausalBuffer<Pending>;
   readonly #recent = new Set<string>();
+  // The recent ids in the order they came: taking the oldest from the Set itself walks past its deleted entries.
+  readonly #recentOrder = new KeyQueue<string>();
   readonly #heads = new Map<string, Head[]>();
+  readonly #arenas = new Map<string, ByteArena>();
   #timer: TimerId | undefined;
   #timerAt = Infinity;
   #pruneTimer: TimerId | undefined;
@@ -217,7 +235,26 @@ export class TopicDelivery {
 
   /** {@link accept} for a message gossip delivered, encoding it only when it is logged. */
   acceptLive(message: ApplicationMessage, from: string): boolean {
-    return this.#take(message, () => this.#options.codec.encode(message), from);
+    return this.#take(message, () => this.#encode(message), from);
+  }
+
+  /**
+   * The wire bytes of a message the log is to keep, in its topic's shared chunks: a buffer of their own per
+   * message costs an allocation and about 300 bytes beyond the bytes. Per topic, because a log drops each
+   * topic's oldest first: a quiet topic's messages then never hold chunks a busy topic filled.
+   */
+  #encode(message: ApplicationMessage): Uint8Array {
+    const { topic } = message.payload;
+    let arena = this.#arenas.get(topic);
+    if (arena === undefined) {
+      // Topics left stop taking chunks (those handed out live on with their entries).
+      if (this.#arenas.size >= MAX_ARENAS) {
+        for (const name of this.#arenas.keys()) if (!this.#options.isIn(name)) this.#arenas.delete(name);
+      }
+      if (this.#arenas.size >= MAX_ARENAS) return this.#options.codec.encode(message);
+      this.#arenas.set(topic, arena = new ByteArena(ARENA_CHUNK_BYTES));
+    }
+    return this.#options.codec.encodeWith(message, (shared) => arena.copy(shared));
   }
 
   #take(message: ApplicationMessage, encode: () => Uint8Array, from: string): boolean {
@@ -239,18 +276,21 @@ export class TopicDelivery {
     }
     this.#stats.accepted++;
     const now = this.#options.clock.now();
-    const after = message.payload.after ?? [];
+    const after = message.payload.after;
+    const missing = after === undefined || after.length === 0
+      ? NONE
+      : after.filter((id) => !this.#delivered(bytesKey(id), id));
     // Predecessors are older than the message: past the topic's age bound, they are gone, not late.
-    const waitable = this.#config.causalWaitMs > 0 &&
+    const waitable = missing.length > 0 && this.#config.causalWaitMs > 0 &&
       message.timestamp >= now - this.#options.retention(topic).maxAgeMs;
-    const missing = after.filter((id) => !this.#delivered(bytesKey(id), id));
     const encoded = encode();
-    if (missing.length === 0 || !waitable) {
-      this.#deliverNow(message, encoded, from, missing, now);
+    if (!waitable) {
+      this.#deliverNow(message, encoded, from, missing, now, key);
       return true;
     }
     this.#stats.waited++;
-    const pushed = this.#buffer.hold(key, { message, encoded }, from, encoded.length, missing, now);
+    // Waitable: `missing` is the filtered array, not NONE.
+    const pushed = this.#buffer.hold(key, { message, encoded }, from, encoded.length, missing as Uint8Array[], now);
     this.#release(pushed, now);
     this.#arm();
     return true;
@@ -272,7 +312,16 @@ export class TopicDelivery {
     from: string,
     missing: readonly Uint8Array[],
     now: number,
+    key?: string,
   ): void {
+    if (this.#buffer.size === 0) {
+      // Nothing is held, so nothing waits for this one: no worklist.
+      this.#record(message, encoded, now, key);
+      if (missing.length === 0) this.#stats.inOrder++;
+      else this.#stats.deliveredMissing++;
+      this.#handOn(message, from, missing);
+      return;
+    }
     // A worklist, not recursion: a long chain of held messages is released in one pass.
     const work: { message: ApplicationMessage; encoded: Uint8Array; from: string; missing: readonly Uint8Array[] }[] = [
       { message, encoded, from, missing },
@@ -289,15 +338,15 @@ export class TopicDelivery {
   }
 
   /** Logs a message delivered or published, and makes it one of its topic's heads; returns its id key. */
-  #record(message: ApplicationMessage, encoded: Uint8Array, now: number): string {
-    const key = bytesKey(message.id);
+  /** `key` is the id's key when the caller has it. */
+  #record(message: ApplicationMessage, encoded: Uint8Array, now: number, key = bytesKey(message.id)): string {
     this.#remember(key);
     const { topic } = message.payload;
     const entry: LogEntry = {
       id: message.id,
       topic,
       timestamp: message.timestamp,
-      origin: toHex(message.origin),
+      origin: originHex(message.origin),
       envelope: encoded,
     };
     try {
@@ -312,8 +361,10 @@ export class TopicDelivery {
   }
 
   #remember(key: string): void {
+    if (this.#recent.has(key)) return;
     this.#recent.add(key);
-    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recent.values().next().value!);
+    this.#recentOrder.push(key);
+    if (this.#recent.size > RECENT_IDS) this.#recent.delete(this.#recentOrder.shift()!);
   }
 
   #handOn(message: ApplicationMessage, from: string, missing: readonly Uint8Array[]): void {
@@ -355,7 +406,7 @@ export class TopicDelivery {
    */
   published(message: ApplicationMessage): void {
     if (message.payload.topic === "" || !this.#options.isIn(message.payload.topic)) return;
-    this.#record(message, this.#options.codec.encode(message), this.#options.clock.now());
+    this.#record(message, this.#encode(message), this.#options.clock.now());
   }
 
   /**
@@ -402,10 +453,12 @@ export class TopicDelivery {
   }
 
   #advanceHeads(topic: string, head: Head, after: readonly Uint8Array[]): void {
-    const named = new Set(after.map(bytesKey));
-    const heads = this.#headsOf(topic).filter((h) => !named.has(h.key) && h.key !== head.key);
-    heads.push(head);
-    heads.sort((a, b) => b.timestamp - a.timestamp);
+    const named = after.length === 0 ? undefined : new Set(after.map(bytesKey));
+    const heads = this.#headsOf(topic).filter((h) => h.key !== head.key && !named?.has(h.key));
+    // Heads are kept newest first: the new one goes after those as new as it (where a stable sort puts it).
+    let at = 0;
+    while (at < heads.length && heads[at].timestamp >= head.timestamp) at++;
+    heads.splice(at, 0, head);
     if (heads.length > MAX_PREDECESSORS) heads.length = MAX_PREDECESSORS;
     this.#heads.set(topic, heads);
   }

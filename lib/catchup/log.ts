@@ -96,10 +96,22 @@ export interface TopicLog {
   close(): void;
 }
 
-/** A topic's messages in (timestamp, id) order, and their byte total. */
+/**
+ * A topic's messages in (timestamp, id) order from `entries[start]` on, and their byte total. The oldest go by
+ * moving `start`, not by `shift()`: V8 shifts a long array by moving every element when it cannot move the
+ * array's start (while the collector marks), which a log at its bound, one message in and one out per
+ * delivery, paid for each message. The slots before `start` are cleared and cut off once they are half.
+ */
 interface TopicEntries {
-  entries: LogEntry[];
+  entries: (LogEntry | undefined)[];
+  start: number;
   bytes: number;
+}
+
+/** The messages `topic` holds, oldest first (a view of its live slots: a copy only when something was dropped). */
+function live(topic: TopicEntries | undefined): readonly LogEntry[] {
+  if (topic === undefined) return [];
+  return (topic.start === 0 ? topic.entries : topic.entries.slice(topic.start)) as LogEntry[];
 }
 
 /**
@@ -117,6 +129,8 @@ interface TopicEntries {
  */
 export class MemoryTopicLog implements TopicLog {
   #byId = new Map<string, LogEntry>();
+  #lastId: Uint8Array | undefined;
+  #lastKey = "";
   #byTopic = new Map<string, TopicEntries>();
   #retention: (topic: string) => Readonly<TopicRetention>;
 
@@ -126,28 +140,46 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   append(entry: LogEntry, now: number): boolean {
-    const key = bytesKey(entry.id);
+    const key = this.#keyOf(entry.id);
     if (this.#byId.has(key)) return false;
     const retention = this.#retention(entry.topic);
     if (entry.timestamp < now - retention.maxAgeMs) return false;
     if (entry.envelope.length > retention.maxBytes || retention.maxMessages === 0) return false;
     let topic = this.#byTopic.get(entry.topic);
     if (topic === undefined) {
-      topic = { entries: [], bytes: 0 };
+      topic = { entries: [], start: 0, bytes: 0 };
       this.#byTopic.set(entry.topic, topic);
     }
     const { entries } = topic;
-    const last = entries[entries.length - 1];
-    if (last === undefined || compareItems(last, entry) < 0) entries.push(entry);
-    else entries.splice(lowerBound(entries, entry), 0, entry);
+    // Messages come in about timestamp order: a late one usually goes a few places from the end, found by
+    // looking back before a binary search over the rest.
+    let at = entries.length;
+    for (let back = 0; back < 8 && at > topic.start && compareItems(entries[at - 1]!, entry) > 0; back++) at--;
+    if (at > topic.start && compareItems(entries[at - 1]!, entry) > 0) at = lowerBound(entries, topic.start, entry, at);
+    if (at === entries.length) entries.push(entry);
+    else entries.splice(at, 0, entry);
     topic.bytes += entry.envelope.length;
     this.#byId.set(key, entry);
-    while (entries.length > retention.maxMessages || topic.bytes > retention.maxBytes) this.#dropOldest(topic);
+    while (topic.entries.length - topic.start > retention.maxMessages || topic.bytes > retention.maxBytes) {
+      this.#dropOldest(topic);
+    }
     return this.#byId.has(key);
   }
 
   has(id: Uint8Array): boolean {
-    return this.#byId.has(bytesKey(id));
+    return this.#byId.has(this.#keyOf(id));
+  }
+
+  /**
+   * The map key of an id; the last one is kept by identity, as the delivery path asks `has` and then
+   * `append`s the same id (ids are never changed once made).
+   */
+  #keyOf(id: Uint8Array): string {
+    if (id !== this.#lastId) {
+      this.#lastId = id;
+      this.#lastKey = bytesKey(id);
+    }
+    return this.#lastKey;
   }
 
   get(id: Uint8Array): LogEntry | undefined {
@@ -155,15 +187,15 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   items(topic: string, since: number): SyncItem[] {
-    const entries = this.#byTopic.get(topic)?.entries ?? [];
-    const from = lowerBound(entries, { timestamp: since, id: new Uint8Array(0) });
+    const entries = live(this.#byTopic.get(topic));
+    const from = lowerBound(entries, 0, { timestamp: since, id: new Uint8Array(0) });
     return entries.slice(from).map(({ timestamp, id }) => ({ timestamp, id }));
   }
 
   list(topic: string, options: LogListOptions = {}): LogEntry[] {
-    const entries = this.#byTopic.get(topic)?.entries ?? [];
+    const entries = live(this.#byTopic.get(topic));
     const since = options.since ?? 0;
-    let from = lowerBound(entries, { timestamp: since, id: new Uint8Array(0) });
+    let from = lowerBound(entries, 0, { timestamp: since, id: new Uint8Array(0) });
     if (options.afterId !== undefined) {
       const after = { timestamp: since, id: options.afterId };
       while (from < entries.length && compareItems(entries[from], after) <= 0) from++;
@@ -172,35 +204,37 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   latest(topic: string, limit: number): LogEntry[] {
-    const entries = this.#byTopic.get(topic)?.entries ?? [];
-    return entries.slice(Math.max(0, entries.length - limit)).reverse();
+    const held = this.#byTopic.get(topic);
+    if (held === undefined) return [];
+    const from = Math.max(held.start, held.entries.length - limit);
+    return (held.entries.slice(from) as LogEntry[]).reverse();
   }
 
   summary(topic: string): TopicLogSummary {
     const held = this.#byTopic.get(topic);
-    const entries = held?.entries ?? [];
+    const count = held === undefined ? 0 : held.entries.length - held.start;
     return {
       topic,
-      count: entries.length,
+      count,
       bytes: held?.bytes ?? 0,
-      oldest: entries[0]?.timestamp ?? 0,
-      newest: entries[entries.length - 1]?.timestamp ?? 0,
+      oldest: count === 0 ? 0 : held!.entries[held!.start]!.timestamp,
+      newest: count === 0 ? 0 : held!.entries[held!.entries.length - 1]!.timestamp,
     };
   }
 
   topics(): string[] {
-    return [...this.#byTopic.keys()].filter((topic) => (this.#byTopic.get(topic)?.entries.length ?? 0) > 0);
+    return [...this.#byTopic].filter(([, held]) => held.entries.length > held.start).map(([topic]) => topic);
   }
 
   prune(now: number): number {
     let dropped = 0;
     for (const [name, topic] of this.#byTopic) {
       const cutoff = now - this.#retention(name).maxAgeMs;
-      while (topic.entries.length > 0 && topic.entries[0].timestamp < cutoff) {
+      while (topic.entries.length > topic.start && topic.entries[topic.start]!.timestamp < cutoff) {
         this.#dropOldest(topic);
         dropped++;
       }
-      if (topic.entries.length === 0) this.#byTopic.delete(name);
+      if (topic.entries.length === topic.start) this.#byTopic.delete(name);
     }
     return dropped;
   }
@@ -210,20 +244,29 @@ export class MemoryTopicLog implements TopicLog {
   close(): void {}
 
   #dropOldest(topic: TopicEntries): void {
-    const oldest = topic.entries.shift();
-    if (oldest === undefined) return;
+    if (topic.start >= topic.entries.length) return;
+    const oldest = topic.entries[topic.start]!;
+    topic.entries[topic.start++] = undefined;
     topic.bytes -= oldest.envelope.length;
     this.#byId.delete(bytesKey(oldest.id));
+    // Amortised: the cut copies the live half once for as many drops.
+    if (topic.start >= 1024 && topic.start * 2 >= topic.entries.length) {
+      topic.entries = topic.entries.slice(topic.start);
+      topic.start = 0;
+    }
   }
 }
 
-/** The index of the first entry at or after `item` in (timestamp, id) order. */
-function lowerBound(entries: readonly LogEntry[], item: SyncItem): number {
-  let low = 0;
-  let high = entries.length;
+/** The index of the first entry at or after `item` in (timestamp, id) order, in `low..high` (default: to the end). */
+function lowerBound(
+  entries: readonly (LogEntry | undefined)[],
+  low: number,
+  item: SyncItem,
+  high = entries.length,
+): number {
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (compareItems(entries[mid], item) < 0) low = mid + 1;
+    if (compareItems(entries[mid]!, item) < 0) low = mid + 1;
     else high = mid;
   }
   return low;

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { bytesKey, toHex } from "../bytes.ts";
+import { bytesKey } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
@@ -24,6 +24,7 @@ import {
   type Message,
   MessageCodec,
   MessageType,
+  originHex,
   type PayloadByType,
 } from "../protocol/mod.ts";
 import type { ProtocolError } from "../errors.ts";
@@ -79,9 +80,6 @@ export class GossipProtocol {
   readonly #propagating = new Set<number>([MessageType.CUSTOM_DATA]);
   readonly #seen: SeenIds;
   readonly #store: MessageStore;
-  // Origin id bytes -> hex, shared by every message of that origin (the codec hands out one origin array
-  // per public key): a string per kept message would cost one each.
-  readonly #originHex = new WeakMap<Uint8Array, string>();
   readonly #links = new GossipLinks();
   readonly #out: GossipOutbox;
   readonly #trees: OriginTrees;
@@ -347,7 +345,7 @@ export class GossipProtocol {
     this.#stats.published++;
     if (ttl >= 1) {
       const stored = this.#keep(key, message, ttl, this.#identity.nodeId, [], now);
-      this.#spread(stored, key, new Set([this.#identity.nodeId]), this.config.floodPublish);
+      this.#spread(stored, key, this.#identity.nodeId, this.#identity.nodeId, this.config.floodPublish);
     }
     return message;
   }
@@ -480,7 +478,8 @@ export class GossipProtocol {
     }
     // Forward while the TTL allows another hop after this one.
     if (propagating && message.ttl >= 2) {
-      const knownBy = announcers.filter((a) => a !== peer.nodeId);
+      // Usually none announced it: then no filtered copy of the empty list.
+      const knownBy = announcers.length === 0 ? [] : announcers.filter((a) => a !== peer.nodeId);
       if (link) knownBy.unshift(peer.nodeId);
       const stored = this.#keep(key, message, message.ttl - 1, peer.nodeId, knownBy, now);
       // Copies that came while the signature was checked are duplicates now, as if they came just after
@@ -491,7 +490,7 @@ export class GossipProtocol {
         this.#out.markKnown(stored, nodeId);
         pruneOnDuplicate(this.#duplicateParts, nodeId, other, key, stored, now);
       }
-      this.#spread(stored, key, new Set([peer.nodeId, origin]), false);
+      this.#spread(stored, key, peer.nodeId, origin, false);
     }
   }
 
@@ -501,13 +500,9 @@ export class GossipProtocol {
     this.#missing.drop(key);
   }
 
+  /** Shared by every message of that origin (`originHex`): a string per kept message would cost one each. */
   #hexOfOrigin(origin: Uint8Array): string {
-    let hex = this.#originHex.get(origin);
-    if (hex === undefined) {
-      hex = toHex(origin);
-      this.#originHex.set(origin, hex);
-    }
-    return hex;
+    return originHex(origin);
   }
 
   /** Keeps `envelope` for repair with `forwardTtl`, known to the peers in `knownBy`. */
@@ -520,10 +515,7 @@ export class GossipProtocol {
     now: number,
   ): StoredMessage {
     const fields = { forwardTtl, type: envelope.type, origin: this.#hexOfOrigin(envelope.origin), from };
-    const stored = this.#codec.encodeWith(
-      { ...envelope, ttl: forwardTtl },
-      (shared) => this.#store.keep(key, shared, fields, now),
-    );
+    const stored = this.#codec.encodeWith(envelope, (shared) => this.#store.keep(key, shared, fields, now), forwardTtl);
     for (const nodeId of knownBy) this.#out.markKnown(stored, nodeId);
     return stored;
   }
@@ -534,11 +526,11 @@ export class GossipProtocol {
 
   /**
    * Pushes `stored` in full to the eager peers (every peer with `flood`) and queues its id for every
-   * other peer, skipping `exclude` and peers known to have it.
+   * other peer, skipping `from` and `origin` (two node ids: no set per message) and peers known to have it.
    */
-  #spread(stored: StoredMessage, key: string, exclude: Set<string>, flood: boolean): void {
+  #spread(stored: StoredMessage, key: string, from: string, origin: string, flood: boolean): void {
     for (const peer of this.#peers.activePeers()) {
-      if (exclude.has(peer.nodeId)) continue;
+      if (peer.nodeId === from || peer.nodeId === origin) continue;
       if (this.#out.knows(stored, peer.nodeId)) continue;
       const link = this.#link(peer.nodeId);
       if (flood || (link.eager && this.#trees.pushesOrigin(link, stored.origin))) {

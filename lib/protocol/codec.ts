@@ -41,6 +41,101 @@ function wireFields(envelope: Envelope): unknown[] {
   ];
 }
 
+/** Bytes msgpack takes for a safe integer `n >= 0`: the shortest of fixint, uint 8, 16, 32 and 64. */
+function uintBytes(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+/** Bytes msgpack takes for a byte string of `n` bytes: bin 8, 16 or 32 header, then the bytes. */
+function binBytes(n: number): number {
+  return (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
+}
+
+function isFixint(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < 0x80;
+}
+
+/** Writes the low 32 bits of `n` big-endian at `o`. */
+function writeU32(out: Uint8Array, o: number, n: number): void {
+  out[o] = n >>> 24;
+  out[o + 1] = n >>> 16;
+  out[o + 2] = n >>> 8;
+  out[o + 3] = n;
+}
+
+/** Writes `n` (a safe integer >= 0) at `o` as msgpack does; returns the offset after it. */
+function writeUint(out: Uint8Array, o: number, n: number): number {
+  if (n < 0x80) out[o++] = n;
+  else if (n < 0x100) {
+    out[o++] = 0xcc;
+    out[o++] = n;
+  } else if (n < 0x10000) {
+    out[o++] = 0xcd;
+    out[o++] = n >>> 8;
+    out[o++] = n;
+  } else if (n < 0x100000000) {
+    out[o++] = 0xce;
+    writeU32(out, o, n);
+    o += 4;
+  } else {
+    out[o++] = 0xcf;
+    writeU32(out, o, Math.floor(n / 0x100000000));
+    writeU32(out, o + 4, n >>> 0);
+    o += 8;
+  }
+  return o;
+}
+
+/** Writes `bytes` at `o` as a msgpack byte string; returns the offset after it. */
+function writeBin(out: Uint8Array, o: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n < 0x100) {
+    out[o++] = 0xc4;
+    out[o++] = n;
+  } else if (n < 0x10000) {
+    out[o++] = 0xc5;
+    out[o++] = n >>> 8;
+    out[o++] = n;
+  } else {
+    out[o++] = 0xc6;
+    writeU32(out, o, n);
+    o += 4;
+  }
+  out.set(bytes, o);
+  return o + n;
+}
+
+let wireScratch = new Uint8Array(4096);
+
+/**
+ * An envelope's wire bytes written directly, byte for byte what msgpack's encoder makes of
+ * {@link wireFields} (a fixarray of 7), without its generic per-value dispatch: into a new array, or with
+ * `shared` into a scratch buffer reused by the next call. `undefined` for fields outside the shape every
+ * envelope kith makes has (version, type and TTL 0..127, a timestamp that is a safe integer >= 0, byte
+ * strings): those go through msgpack itself.
+ */
+function writeEnvelope(envelope: Envelope, ttl: number, shared: boolean): Uint8Array | undefined {
+  const { version, type, publicKey, timestamp, payloadBytes, signature } = envelope;
+  if (
+    !isFixint(version) || !isFixint(type) || !isFixint(ttl) || typeof timestamp !== "number" ||
+    !Number.isSafeInteger(timestamp) || timestamp < 0 || !(publicKey instanceof Uint8Array) ||
+    !(payloadBytes instanceof Uint8Array) || !(signature instanceof Uint8Array) || payloadBytes.length >= 0x100000000
+  ) return undefined;
+  const size = 4 + binBytes(publicKey.length) + uintBytes(timestamp) + binBytes(payloadBytes.length) +
+    binBytes(signature.length);
+  if (shared && wireScratch.length < size) wireScratch = new Uint8Array(Math.max(size, 2 * wireScratch.length));
+  const out = shared ? wireScratch : new Uint8Array(size);
+  out[0] = 0x97;
+  out[1] = version;
+  out[2] = type;
+  let o = writeBin(out, 3, publicKey);
+  o = writeUint(out, o, timestamp);
+  out[o++] = ttl;
+  o = writeBin(out, o, payloadBytes);
+  o = writeBin(out, o, signature);
+  return shared ? out.subarray(0, o) : out;
+}
+
 /** Options of {@link MessageCodec.verify}. */
 export interface VerifyOptions {
   /**
@@ -70,6 +165,10 @@ export class MessageCodec {
   /** The limits in force. */
   readonly limits: Readonly<ProtocolLimits>;
   readonly #decoder: Decoder;
+  // The payload peekTopic decoded last, and what it decoded to: the full check of the same envelope, which
+  // follows in the same turn, takes the value (once) instead of decoding the same bytes again.
+  #peekedBytes: Uint8Array | undefined;
+  #peekedValue: unknown;
 
   /**
    * Creates a codec.
@@ -101,16 +200,29 @@ export class MessageCodec {
 
   /** The wire bytes of an envelope (not framed). */
   encode(envelope: Envelope): Uint8Array {
-    return encoder.encode(wireFields(envelope));
+    return writeEnvelope(envelope, envelope.ttl, false) ?? encoder.encode(wireFields(envelope));
   }
 
   /**
-   * Passes the wire bytes of an envelope to `take` as a view of the encoder's own buffer, valid only
-   * during the call: `take` copies them where it wants them (a message store keeps them in shared chunks,
-   * as a buffer each costs more than the bytes).
+   * Passes the wire bytes of an envelope to `take` as a view of a buffer the next encoding reuses, valid
+   * only during the call: `take` copies them where it wants them (a message store keeps them in shared
+   * chunks, as a buffer each costs more than the bytes). With `ttl`, they carry that TTL instead of the
+   * envelope's (a forwarded copy's), without a copy of the envelope to say so.
    */
-  encodeWith<T>(envelope: Envelope, take: (shared: Uint8Array) => T): T {
-    return take(encoder.encodeSharedRef(wireFields(envelope)));
+  encodeWith<T>(envelope: Envelope, take: (shared: Uint8Array) => T, ttl: number = envelope.ttl): T {
+    const written = writeEnvelope(envelope, ttl, true);
+    if (written !== undefined) return take(written);
+    return take(encoder.encodeSharedRef(wireFields(ttl === envelope.ttl ? envelope : { ...envelope, ttl })));
+  }
+
+  /** A payload's value: the one peekTopic decoded from these very bytes if it was the last, else decoded now. */
+  #decodePayload(bytes: Uint8Array, name: string): unknown {
+    if (bytes === this.#peekedBytes) {
+      const value = this.#peekedValue;
+      this.#peekedBytes = this.#peekedValue = undefined;
+      return value;
+    }
+    return this.#decodeValue(bytes, `${name} payload`);
   }
 
   #decodeValue(bytes: Uint8Array, what: string): unknown {
@@ -130,11 +242,14 @@ export class MessageCodec {
    */
   peekTopic(envelope: Envelope): string | undefined {
     let value: unknown;
+    this.#peekedBytes = this.#peekedValue = undefined;
     try {
       value = this.#decoder.decode(envelope.payloadBytes);
     } catch {
       return undefined;
     }
+    this.#peekedBytes = envelope.payloadBytes;
+    this.#peekedValue = value;
     if (!Array.isArray(value)) return undefined;
     const topic = envelope.type === MessageType.CUSTOM_DATA
       ? value[0]
@@ -274,7 +389,7 @@ export class MessageCodec {
       throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
     }
     const name = MESSAGE_TYPE_NAMES[envelope.type];
-    const payload = readPayload(envelope.type, this.#decodeValue(envelope.payloadBytes, `${name} payload`));
+    const payload = readPayload(envelope.type, this.#decodePayload(envelope.payloadBytes, name));
     if (!isAcceptablePointEncoding(envelope.publicKey)) {
       throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
     }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bytesKey, sha256 } from "../bytes.ts";
+import { bytesKey, sha256, toHex } from "../bytes.ts";
 import type { Identity } from "../identity.ts";
 import { KeyQueue } from "../key_queue.ts";
 import { MAX_WIRE_TTL } from "./limits.ts";
@@ -140,6 +140,23 @@ export function originOf(publicKey: Uint8Array): Uint8Array {
     originOrder.push(key);
   }
   return origin;
+}
+
+// Origin arrays -> their hex. The codec hands out one origin array per public key (the cache above), so every
+// message of an origin shares one string instead of making its own at each step of the message path.
+const originHexes = new WeakMap<Uint8Array, string>();
+
+/**
+ * The lowercase hex of an origin (a node id), shared by every caller that passes the same array: one string
+ * per origin, not one per message. The array must not change afterwards (origins never do).
+ */
+export function originHex(origin: Uint8Array): string {
+  let hex = originHexes.get(origin);
+  if (hex === undefined) {
+    hex = toHex(origin);
+    originHexes.set(origin, hex);
+  }
+  return hex;
 }
 
 /**

@@ -109,5 +109,5 @@ export {
   type TrustUpdatePayload,
 } from "./types.ts";
 export { encodePayload, isProtocolName } from "./schema.ts";
-export { computeMessageId, createLinkMessage, createMessage, type CreateMessageOptions } from "./message.ts";
+export { computeMessageId, createLinkMessage, createMessage, type CreateMessageOptions, originHex } from "./message.ts";
 export { type LogVerifyOptions, MessageCodec, type VerifyOptions } from "./codec.ts";

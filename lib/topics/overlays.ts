@@ -35,6 +35,7 @@ import {
   type Message,
   type MessageCodec,
   MessageType,
+  originHex,
   type TopicSubscriptionsPayload,
 } from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
@@ -312,17 +313,17 @@ export class TopicOverlays {
       this.stats.digestsDropped++;
       return;
     }
-    const relayed = toHex(envelope.origin) !== peer.nodeId;
-    const relaysAll = this.#options.config.relayAllTopics;
-    // An all-topics node is counted in every topic by its peers: a member's message (or a publish from
-    // outside) of a topic it had no room to join was sent in good faith.
-    const excused = !this.#options.scopesTopics(peer) || this.#leftLately(topic, now) ||
-      this.membership.leftLately(peer.nodeId, topic, now) ||
-      (!overlay && relaysAll && (!relayed || this.membership.isIn(peer.nodeId, topic)));
+    const relayed = originHex(envelope.origin) !== peer.nodeId;
     if (!overlay || (relayed && !this.membership.isIn(peer.nodeId, topic))) {
+      const relaysAll = this.#options.config.relayAllTopics;
       if (!overlay && relaysAll && !relayed && this.#tryRelay(topic)) {
         return this.#overlays.get(topic)!.gossip.receive(peer, envelope);
       }
+      // An all-topics node is counted in every topic by its peers: a member's message (or a publish from
+      // outside) of a topic it had no room to join was sent in good faith.
+      const excused = !this.#options.scopesTopics(peer) || this.#leftLately(topic, now) ||
+        this.membership.leftLately(peer.nodeId, topic, now) ||
+        (!overlay && relaysAll && (!relayed || this.membership.isIn(peer.nodeId, topic)));
       if (excused) this.stats.droppedAfterLeave++;
       else {
         this.stats.wrongTopic++;
