@@ -15,9 +15,9 @@ import { waitFor } from "./_support.ts";
 
 // Each node listens on a loopback address of its own, as a host of its own (the relay on 127.0.0.1).
 const LOOPBACK = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1, peerMaintenanceIntervalMs: 200 };
-// No DHT: on loopback every node can reach every other directly, and a DHT lookup's transient link to the
-// reserved node would be the link a dial to its relayed address returns (one link per node), not a circuit.
-const host = (n: number) => ({ ...LOOPBACK, listenHost: `127.0.0.${n}`, dhtEnabled: false });
+// The DHT on: a lookup's transient link to the reserved node never stands in for the circuit a dial to its
+// relayed address asks for (a peer link displaces a transient one at both ends).
+const host = (n: number) => ({ ...LOOPBACK, listenHost: `127.0.0.${n}` });
 
 /** A leg whose bytes, read by the relay, are kept for the test to look at. */
 function recorded(conn: ByteConn, into: Uint8Array[]): ByteConn {
@@ -71,7 +71,8 @@ async function withRelay(
     });
     await reserved.start();
     started.push(reserved);
-    const dialer = new KithNode({ config: { ...host(3), bootstrap: [relayNode.address] } });
+    // One outbound peer (the relay): its own dial to the reserved node's direct address would race the test's.
+    const dialer = new KithNode({ config: { ...host(3), bootstrap: [relayNode.address], outboundSlots: 1 } });
     await dialer.start();
     started.push(dialer);
     await fn({ relay: relayNode, reserved, dialer, relayed });

@@ -356,6 +356,7 @@ export class RelayClient {
         formatHostPort(parsed.relay.host, parsed.relay.port),
         target,
         address,
+        options.transient === true,
       );
     } catch (error) {
       this.stats.dialFailures++;
@@ -365,7 +366,13 @@ export class RelayClient {
     }
   }
 
-  async #dialThrough(relayNodeId: string, relayAddress: string, target: string, address: string): Promise<Connection> {
+  async #dialThrough(
+    relayNodeId: string,
+    relayAddress: string,
+    target: string,
+    address: string,
+    transient: boolean,
+  ): Promise<Connection> {
     const { clock, config, transport } = this.#options;
     let relay = this.#options.activePeer(relayNodeId);
     if (!relay) {
@@ -397,6 +404,7 @@ export class RelayClient {
       remoteAddress: address,
       linkKind: "relayed",
       expectedNodeId: target,
+      transient,
     });
     this.stats.dialed++;
     return connection;
