@@ -128,6 +128,8 @@ export interface NodeDhtStats {
   queriesSent: number;
   /** Queries that failed or timed out. */
   queriesFailed: number;
+  /** Nodes and providers in answers dropped because the dial policy refuses their addresses. */
+  hearsayRefused: number;
   /** Records and provider records kept for others. */
   store: { records: number; recordBytes: number; providers: number };
   /** Transient links: open now, and their counters. */
@@ -179,6 +181,8 @@ export class NodeDht {
       localId: fromHex(identity.nodeId)!,
       clock,
       network: { query: (contact, request, done) => this.links.query(contact, request, done) },
+      // Hearsay addresses in answers go through the dial policy, as peer exchange's do.
+      permits: (address) => parts.transport.permitsDial(address),
       config: {
         alpha: config.dhtAlpha,
         paths: config.dhtPaths,
@@ -359,6 +363,7 @@ export class NodeDht {
       rateLimited: s.rateLimited,
       queriesSent: s.queriesSent,
       queriesFailed: s.queriesFailed,
+      hearsayRefused: s.hearsayRefused,
       store: this.service.store.sizes,
       transient: { ...this.transient.stats, open: this.transient.size },
       inboundTransient: { ...this.inbound.stats, open: this.inbound.size },
