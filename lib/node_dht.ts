@@ -162,7 +162,7 @@ export class NodeDht {
   /** The DHT service (routing table, store, lookups). */
   readonly service: DhtService;
   /** The links its queries and answers go over. */
-  readonly links: DhtLinks;
+  readonly #links: DhtLinks;
   readonly #parts: DhtParts;
   readonly #latency = new LatencyHistogram();
   readonly #provided = new Map<string, Uint8Array>();
@@ -180,7 +180,7 @@ export class NodeDht {
     this.service = new DhtService({
       localId: fromHex(identity.nodeId)!,
       clock,
-      network: { query: (contact, request, done) => this.links.query(contact, request, done) },
+      network: { query: (contact, request, done) => this.#links.query(contact, request, done) },
       // Hearsay addresses in answers go through the dial policy, as peer exchange's do.
       permits: (address) => parts.transport.permitsDial(address),
       config: {
@@ -197,28 +197,28 @@ export class NodeDht {
         },
       },
     });
-    this.links = new DhtLinks({ ...parts, handle: (from, request) => this.service.handle(from, request) });
+    this.#links = new DhtLinks({ ...parts, handle: (from, request) => this.service.handle(from, request) });
   }
 
   /** The transient links its queries use. */
   get transient(): TransientLinks {
-    return this.links.transient;
+    return this.#links.transient;
   }
 
   /** Other nodes' transient links to this one, over which it answers their queries. */
   get inbound(): InboundTransientLinks {
-    return this.links.inbound;
+    return this.#links.inbound;
   }
 
   /** A DHT_REQUEST or DHT_RESPONSE from `connection`'s peer (an active peer's link or a transient link). */
   receive(connection: Connection, envelope: Envelope): void {
-    this.links.receive(connection, envelope);
+    this.#links.receive(connection, envelope);
   }
 
   /** Loads the stored routing table, takes the transient links' connections over, and starts the timers. */
   start(): void {
     const { storage, clock, peers, config } = this.#parts;
-    peers.claimConnection = (connection) => this.links.claim(connection);
+    peers.claimConnection = (connection) => this.#links.claim(connection);
     const now = clock.now();
     for (const contact of storage.listDhtContacts().slice(0, 256 * config.dhtK)) {
       if (contact.lastSeen <= now) this.service.table.add(contact.nodeId, contact.address, contact.lastSeen);
@@ -239,7 +239,7 @@ export class NodeDht {
     for (const timer of this.#timers) this.#parts.clock.clearTimeout(timer);
     this.#timers.clear();
     this.#save();
-    await this.links.stop();
+    await this.#links.stop();
   }
 
   /** A peer became active: a `dht/1` peer's id and listen address go into the routing table. */
@@ -261,7 +261,7 @@ export class NodeDht {
 
   /** An active peer's link closed: its queries in flight fail now (it stays in the table: it may be alive). */
   peerDisconnected(nodeId: string): void {
-    this.links.linkClosed(nodeId);
+    this.#links.linkClosed(nodeId);
   }
 
   // ---- the operations of node.dht ----
