@@ -65,14 +65,17 @@ async function withRelay(
     const tcp = relayNode.components.transport as TcpTransport;
     const serve = tcp.circuitLeg!;
     tcp.circuitLeg = (leg: CircuitLeg) => serve({ ...leg, conn: recorded(leg.conn, relayed) });
+    // One outbound peer (the relay) and no feelers, here and at the dialer: a direct link between the two, a
+    // peer's dial or a feeler, may be the one the duplicate rule keeps over the relayed one the tests ask for.
     const reserved = new KithNode({
-      config: { ...host(2), bootstrap: [relayNode.address] },
+      config: { ...host(2), bootstrap: [relayNode.address], outboundSlots: 1, feelerIntervalMs: 3_600_000 },
       relay: { reserveRelays: 1, holePunching: false },
     });
     await reserved.start();
     started.push(reserved);
-    // One outbound peer (the relay): its own dial to the reserved node's direct address would race the test's.
-    const dialer = new KithNode({ config: { ...host(3), bootstrap: [relayNode.address], outboundSlots: 1 } });
+    const dialer = new KithNode({
+      config: { ...host(3), bootstrap: [relayNode.address], outboundSlots: 1, feelerIntervalMs: 3_600_000 },
+    });
     await dialer.start();
     started.push(dialer);
     await fn({ relay: relayNode, reserved, dialer, relayed });
@@ -97,6 +100,7 @@ Deno.test("a relayed link runs kith's handshake end to end, and the relay copies
     assert.equal(link.linkKind, "relayed");
     assert.equal(link.remoteNodeId, reserved.nodeId);
     await waitFor(() => reserved.peers().some((p) => p.nodeId === dialer.nodeId && p.state === "active"), "both ends");
+    await waitFor(() => reserved.components.transport.connection(dialer.nodeId)?.linkKind === "relayed", "relayed");
     const back = reserved.components.transport.connection(dialer.nodeId)!;
     assert.equal(back.linkKind, "relayed");
     const marker = new TextEncoder().encode("plaintext-marker-5f1c0e");
