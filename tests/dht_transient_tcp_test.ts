@@ -11,11 +11,13 @@ import { Identity } from "../lib/identity.ts";
 import { KithNode } from "../lib/node.ts";
 import { waitFor } from "./_support.ts";
 
+// No dials of their own (no outbound target, no feelers): every link is one the test asks for.
 const LOOPBACK = {
   listenHost: "127.0.0.1",
   listenPort: 0,
   minPeers: 0,
   outboundSlots: 0,
+  feelerIntervalMs: 3_600_000,
   peerMaintenanceIntervalMs: 200,
 };
 
