@@ -1,9 +1,8 @@
 /**
- * The DHT in a node: a {@link DhtService} (lib/dht/) whose network is the node's links. Queries go to a
- * connected peer that announces `dht/1` over its link, or, for a contact this node is not connected to,
- * over a transient link (lib/peers/transient.ts) dialed for it; answers are matched to their requests
- * ({@link DhtRequests}) and each query has its own timeout. Peers' queries are answered from the routing table
- * and the store, within the service's per-peer rate.
+ * The DHT in a node: a {@link DhtService} (lib/dht/) whose network is the node's links (`DhtLinks`,
+ * lib/node_dht_links.ts): queries go to a connected peer that announces `dht/1` over its link, or, for a
+ * contact this node is not connected to, over a transient link; peers' queries are answered from the routing
+ * table and the store, within the service's per-peer rate.
  *
  * The routing table is fed by every authenticated link to a `dht/1` peer and by every answer; it is saved to
  * storage (the `dht_contacts` table) on the refresh timer and at stop, and loaded at start, so a restarted
@@ -13,45 +12,34 @@
  *
  * @module
  */
-import { parseHostPort } from "./address.ts";
 import { fromHex, toHex } from "./bytes.ts";
 import type { Clock, TimerId } from "./clock.ts";
 import type { NetworkConfig } from "./config.ts";
 import {
-  DhtRequests,
-  type DhtResponse,
   DhtService,
-  DhtStatus,
   ID_BYTES,
-  type LookupContact,
   MAX_RECORD_LIFETIME_MS,
   type ProviderRecord,
   recordKey,
-  requestFrom,
-  requestPayload,
-  responsePayload,
   type SignedRecord,
   signRecord,
   topicKey,
 } from "./dht/mod.ts";
-import type { DhtRequest } from "./dht/service.ts";
-import { KithError, ProtocolError } from "./errors.ts";
+import { KithError } from "./errors.ts";
 import { type Identity, nodeIdFromPublicKey } from "./identity.ts";
 import { LatencyHistogram, type LatencySnapshot } from "./latency.ts";
 import { errorFields, type LogSink } from "./log.ts";
-import { networkGroup } from "./netgroup.ts";
+import { DhtLinks } from "./node_dht_links.ts";
 import { dialableAddressOf } from "./peers/admission.ts";
 import type { PeerManager } from "./peers/mod.ts";
-import { TransientLinks, type TransientLinksStats } from "./peers/transient.ts";
-import { createLinkMessage, type Envelope, type MessageCodec, MessageType } from "./protocol/mod.ts";
+import type { TransientLinks, TransientLinksStats } from "./peers/transient.ts";
+import type { InboundTransientLinks, InboundTransientStats } from "./peers/transient_inbound.ts";
+import type { Envelope, MessageCodec } from "./protocol/mod.ts";
 import type { RandomSource } from "./random.ts";
 import type { Storage } from "./storage/mod.ts";
 import type { Connection, Transport } from "./transport/mod.ts";
 import type { TrustManager } from "./trust.ts";
 import { announces, DHT_CAPABILITY } from "./version.ts";
-
-/** How often a query waiting for the peer manager's dial to its contact looks again, ms. */
-const DIAL_POLL_MS = 20;
 
 /** Stale buckets refreshed per refresh round at most (each is one lookup). */
 const REFRESHES_PER_ROUND = 4;
@@ -140,10 +128,14 @@ export interface NodeDhtStats {
   queriesSent: number;
   /** Queries that failed or timed out. */
   queriesFailed: number;
+  /** Nodes and providers in answers dropped because the dial policy refuses their addresses. */
+  hearsayRefused: number;
   /** Records and provider records kept for others. */
   store: { records: number; recordBytes: number; providers: number };
   /** Transient links: open now, and their counters. */
   transient: TransientLinksStats & { open: number };
+  /** Other nodes' transient links to this one: held now, and their counters. */
+  inboundTransient: InboundTransientStats & { open: number };
 }
 
 /** A 32-byte DHT key from bytes or 64 hex digits. @throws {KithError} `BAD_KEY` */
@@ -169,10 +161,9 @@ export function dhtKeyOf(key: Uint8Array | string): Uint8Array {
 export class NodeDht {
   /** The DHT service (routing table, store, lookups). */
   readonly service: DhtService;
-  /** The transient links its queries use. */
-  readonly transient: TransientLinks;
+  /** The links its queries and answers go over. */
+  readonly #links: DhtLinks;
   readonly #parts: DhtParts;
-  readonly #requests = new DhtRequests();
   readonly #latency = new LatencyHistogram();
   readonly #provided = new Map<string, Uint8Array>();
   readonly #owned = new Map<string, { value: Uint8Array; seq: number }>();
@@ -189,7 +180,9 @@ export class NodeDht {
     this.service = new DhtService({
       localId: fromHex(identity.nodeId)!,
       clock,
-      network: { query: (contact, request, done) => this.#query(contact, request, done) },
+      network: { query: (contact, request, done) => this.#links.query(contact, request, done) },
+      // Hearsay addresses in answers go through the dial policy, as peer exchange's do.
+      permits: (address) => parts.transport.permitsDial(address),
       config: {
         alpha: config.dhtAlpha,
         paths: config.dhtPaths,
@@ -204,26 +197,28 @@ export class NodeDht {
         },
       },
     });
-    this.transient = new TransientLinks({
-      transport: parts.transport,
-      trust: parts.trust,
-      clock,
-      log: parts.log,
-      config: { maxLinks: config.dhtTransientLinks, idleMs: config.dhtTransientIdleMs },
-      peerLinked: (nodeId) => parts.peers.activePeer(nodeId) !== undefined || parts.peers.isDialing(nodeId),
-      accept: (connection) => announces(connection.agent, DHT_CAPABILITY),
-      onEnvelope: (connection, envelope) => this.receive(connection, envelope),
-      keep: (envelope) => envelope.type === MessageType.TOPIC_SUBSCRIPTIONS,
-      onClose: (nodeId) => {
-        if (!parts.peers.activePeer(nodeId)) this.#requests.peerGone(nodeId);
-      },
-    });
+    this.#links = new DhtLinks({ ...parts, handle: (from, request) => this.service.handle(from, request) });
+  }
+
+  /** The transient links its queries use. */
+  get transient(): TransientLinks {
+    return this.#links.transient;
+  }
+
+  /** Other nodes' transient links to this one, over which it answers their queries. */
+  get inbound(): InboundTransientLinks {
+    return this.#links.inbound;
+  }
+
+  /** A DHT_REQUEST or DHT_RESPONSE from `connection`'s peer (an active peer's link or a transient link). */
+  receive(connection: Connection, envelope: Envelope): void {
+    this.#links.receive(connection, envelope);
   }
 
   /** Loads the stored routing table, takes the transient links' connections over, and starts the timers. */
   start(): void {
     const { storage, clock, peers, config } = this.#parts;
-    peers.claimConnection = (connection) => this.transient.claims(connection);
+    peers.claimConnection = (connection) => this.#links.claim(connection);
     const now = clock.now();
     for (const contact of storage.listDhtContacts().slice(0, 256 * config.dhtK)) {
       if (contact.lastSeen <= now) this.service.table.add(contact.nodeId, contact.address, contact.lastSeen);
@@ -244,7 +239,7 @@ export class NodeDht {
     for (const timer of this.#timers) this.#parts.clock.clearTimeout(timer);
     this.#timers.clear();
     this.#save();
-    await this.transient.stop();
+    await this.#links.stop();
   }
 
   /** A peer became active: a `dht/1` peer's id and listen address go into the routing table. */
@@ -266,49 +261,7 @@ export class NodeDht {
 
   /** An active peer's link closed: its queries in flight fail now (it stays in the table: it may be alive). */
   peerDisconnected(nodeId: string): void {
-    if (!this.transient.link(nodeId)) this.#requests.peerGone(nodeId);
-  }
-
-  /** A DHT_REQUEST or DHT_RESPONSE from `connection`'s peer (an active peer's link or a transient link). */
-  receive(connection: Connection, envelope: Envelope): void {
-    const { peers, codec, clock, identity } = this.#parts;
-    const nodeId = connection.remoteNodeId;
-    if (envelope.type !== MessageType.DHT_REQUEST && envelope.type !== MessageType.DHT_RESPONSE) return;
-    // A peer that did not announce dht/1 sends what it said it does not speak.
-    if (!announces(connection.agent, DHT_CAPABILITY)) {
-      peers.penalise(nodeId, "UNKNOWN_TYPE");
-      return;
-    }
-    let message;
-    try {
-      message = codec.verify(envelope, clock.now(), { linkPeer: nodeId });
-    } catch (error) {
-      if (error instanceof ProtocolError) peers.penalise(nodeId, error.code);
-      else this.#parts.log("error", "DHT message check failed", { peer: nodeId, ...errorFields(error) });
-      return;
-    }
-    if (message.type === MessageType.DHT_RESPONSE) {
-      // An answer to nothing in flight is most often a late one, after its timeout: dropped, at no cost.
-      this.#requests.answered(nodeId, message.payload as never);
-      return;
-    }
-    if (message.type !== MessageType.DHT_REQUEST) return;
-    const payload = message.payload;
-    const request = requestFrom(payload);
-    const address = dialableAddressOf(connection);
-    const host = parseHostPort(connection.remoteAddress)?.host ?? "";
-    const response: DhtResponse = request
-      ? this.service.handle({
-        nodeId,
-        address: address !== "" && this.#parts.transport.permitsDial(address) ? address : "",
-        subnet: networkGroup(host).subnet,
-      }, request)
-      : { status: DhtStatus.BAD_REQUEST, nodes: [], providers: [] };
-    connection.send(
-      createLinkMessage(identity, MessageType.DHT_RESPONSE, responsePayload(payload.requestId, response), {
-        timestamp: clock.now(),
-      }),
-    );
+    this.#links.linkClosed(nodeId);
   }
 
   // ---- the operations of node.dht ----
@@ -410,8 +363,10 @@ export class NodeDht {
       rateLimited: s.rateLimited,
       queriesSent: s.queriesSent,
       queriesFailed: s.queriesFailed,
+      hearsayRefused: s.hearsayRefused,
       store: this.service.store.sizes,
       transient: { ...this.transient.stats, open: this.transient.size },
+      inboundTransient: { ...this.inbound.stats, open: this.inbound.size },
     };
   }
 
@@ -433,87 +388,6 @@ export class NodeDht {
       this.#operations++;
       this.#latency.record(clock.now() - started);
       if (this.#running === 0) this.transient.closeIdle();
-    }
-  }
-
-  /** Sends one query to `contact` over its link (a connected peer's, or a transient one); `done` once. */
-  #query(contact: LookupContact, request: DhtRequest, done: (response: DhtResponse | undefined) => void): void {
-    const { peers, clock } = this.#parts;
-    if (this.#stopped || contact.nodeId === this.#parts.identity.nodeId) return done(undefined);
-    const active = peers.activePeer(contact.nodeId);
-    if (active) {
-      // A peer that does not announce dht/1 is never sent a DHT message: it would count it against this node.
-      if (!announces(active.connection.agent, DHT_CAPABILITY)) return done(undefined);
-      return this.#send(active.connection, false, request, done);
-    }
-    const link = this.transient.link(contact.nodeId);
-    if (link) return this.#send(link, true, request, done);
-    // The peer manager is dialing it: its link, once up, carries the query (two links would race).
-    if (peers.isDialing(contact.nodeId)) return this.#afterDial(contact, request, done, clock.now());
-    this.transient.open(contact.nodeId, contact.address).then((connection) => {
-      if (connection) return this.#send(connection, true, request, done);
-      // The peer manager's own link may have come up meanwhile (it took the connection): ask over it.
-      const peer = peers.activePeer(contact.nodeId);
-      if (peer && announces(peer.connection.agent, DHT_CAPABILITY)) this.#send(peer.connection, false, request, done);
-      else done(undefined);
-    }, () => done(undefined));
-  }
-
-  /** Waits (on the clock, within the query's timeout) for the peer manager's dial to `contact`, then asks. */
-  #afterDial(
-    contact: LookupContact,
-    request: DhtRequest,
-    done: (response: DhtResponse | undefined) => void,
-    since: number,
-  ): void {
-    const { clock, peers, config } = this.#parts;
-    const timer = clock.setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.#stopped) return done(undefined);
-      if (peers.isDialing(contact.nodeId) && clock.now() - since < config.dhtQueryTimeoutMs) {
-        return this.#afterDial(contact, request, done, since);
-      }
-      this.#query(contact, request, done);
-    }, DIAL_POLL_MS);
-    this.#timers.add(timer);
-  }
-
-  #send(
-    connection: Connection,
-    transient: boolean,
-    request: DhtRequest,
-    done: (response: DhtResponse | undefined) => void,
-  ): void {
-    const { clock, identity, config } = this.#parts;
-    const nodeId = connection.remoteNodeId;
-    let settled = false;
-    const pending: { timer?: TimerId } = {};
-    const settle = (response: DhtResponse | undefined) => {
-      if (settled) return;
-      settled = true;
-      if (pending.timer !== undefined) clock.clearTimeout(pending.timer);
-      if (transient) this.transient.done(nodeId);
-      done(response);
-    };
-    const id = this.#requests.open(nodeId, settle);
-    if (id === undefined) return settle(undefined);
-    if (transient) this.transient.busy(nodeId);
-    // The service has its own timeout; this one frees the request's place among the peer's in flight.
-    pending.timer = clock.setTimeout(() => {
-      this.#requests.drop(nodeId, id);
-      settle(undefined);
-    }, config.dhtQueryTimeoutMs);
-    let sent = false;
-    try {
-      sent = connection.send(
-        createLinkMessage(identity, MessageType.DHT_REQUEST, requestPayload(id, request), { timestamp: clock.now() }),
-      );
-    } catch {
-      sent = false;
-    }
-    if (!sent) {
-      this.#requests.drop(nodeId, id);
-      settle(undefined);
     }
   }
 

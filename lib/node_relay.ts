@@ -116,6 +116,7 @@ export function wireRelay(w: RelayWiring): RelayParts {
       openOver: (conn, options) => tcp.openOver(conn, options),
       activePeer,
       send,
+      penalise,
       log: w.log,
     });
     const punch = puncher;
@@ -173,7 +174,7 @@ export function wireRelay(w: RelayWiring): RelayParts {
       client: client
         ? { ...client.stats }
         : { reservations: 0, dialed: 0, answered: 0, dialFailures: 0, relayFailures: 0 },
-      punch: puncher ? { ...puncher.stats } : { attempts: 0, punched: 0, gaveUp: 0 },
+      punch: puncher ? { ...puncher.stats } : { attempts: 0, punched: 0, gaveUp: 0, refusedAddresses: 0 },
     }),
     relayedAddresses: () => client?.relayedAddresses() ?? [],
   };

@@ -60,6 +60,19 @@ export class TokenBucket {
     return true;
   }
 
+  /** Takes up to `count` whole tokens at time `now`; how many it took. */
+  takeUpTo(now: number, count: number): number {
+    this.#refill(now);
+    const taken = Math.max(0, Math.min(count, Math.floor(this.#tokens)));
+    this.#tokens -= taken;
+    return taken;
+  }
+
+  /** Puts `count` tokens back (up to the burst): what was paid for turned out to be worth it. */
+  refund(count: number): void {
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, count));
+  }
+
   #refill(now: number): void {
     if (now > this.#last) {
       this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate);

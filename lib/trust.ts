@@ -129,7 +129,8 @@ export const DEFAULT_PENALTIES: Readonly<
     | "CATCHUP_UNSERVED"
     | "CATCHUP_DIVERGED"
     | "CATCHUP_UNSOLICITED"
-    | "RELAY_FAILED",
+    | "RELAY_FAILED"
+    | "PUNCH_ADDRESS",
     number
   >
 > = Object
@@ -164,6 +165,9 @@ export const DEFAULT_PENALTIES: Readonly<
     // A relay that granted a circuit and did not splice it, or dropped a spliced one well before its limits
     // (lib/relay/client.ts): small, since a far end that crashed looks the same.
     RELAY_FAILED: 0.05,
+    // A HOLE_PUNCH naming an address at another host than the relay sees the sender at (lib/relay/punch.ts):
+    // what a peer aiming this node's dials at a third host sends; an honest one names its own observed host.
+    PUNCH_ADDRESS: 0.1,
     UNSUPPORTED_VERSION: 0.02,
     STALE_TIMESTAMP: 0.02,
     FUTURE_TIMESTAMP: 0.02,

@@ -55,6 +55,14 @@ export const NAT_CAPABILITY = "nat/1";
  */
 export const DIAL_BACK_TOKEN = "dialback/1";
 
+/**
+ * The token that marks a HANDSHAKE as a transient link's (docs/protocol.md, "DHT"): a short link its dialer
+ * opens only to ask DHT questions. The agent of such a handshake is {@link TRANSIENT_AGENT}; the responder
+ * takes the link outside its peer slots and exchanges only DHT messages over it, and a peer link between the
+ * same two nodes displaces it at both ends.
+ */
+export const TRANSIENT_TOKEN = "transient/1";
+
 /** Agent string sent in handshakes: name and version, then the capabilities, separated by spaces. */
 export const AGENT =
   `kith/${VERSION} ${DIRECT_CAPABILITY} ${TOPICS_CAPABILITY} ${CATCHUP_CAPABILITY} ${RELAY_CAPABILITY} ${NAT_CAPABILITY} ${DHT_CAPABILITY}`;
@@ -65,6 +73,12 @@ export const AGENT_WITHOUT_DHT =
 
 /** Agent string of a dial-back handshake (see {@link DIAL_BACK_TOKEN}). */
 export const DIAL_BACK_AGENT = `kith/${VERSION} ${DIAL_BACK_TOKEN}`;
+
+/**
+ * Agent string of a transient link's HANDSHAKE (see {@link TRANSIENT_TOKEN}): the one capability it is used
+ * for and the token; the full {@link AGENT} would not fit the 64-byte field with the token added.
+ */
+export const TRANSIENT_AGENT = `kith/${VERSION} ${DHT_CAPABILITY} ${TRANSIENT_TOKEN}`;
 
 /** Whether a handshake agent announces `capability` (a space-separated token after the name). */
 export function announces(agent: string, capability: string): boolean {

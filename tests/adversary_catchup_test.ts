@@ -165,3 +165,51 @@ Deno.test("an older kith (no catchup/1) is sent no catch-up message, and one it 
   assert.equal(node.node.stats().catchup.sessionsAnswered, 0);
   await lab.stop();
 });
+
+/** A session's opening that lists nothing over the whole order: the victim finds the peer lacks everything. */
+const EMPTY_LIST: CatchupRangeFields[] = [{ timestamp: 0, id: new Uint8Array(0), mode: 2, value: [] }];
+
+/** Ids the victim sent `raw` in `have`, over every CATCHUP_RECONCILE since `from`. */
+function haveIds(raw: RawPeer, from = 0): Uint8Array[] {
+  return decoded(raw, MessageType.CATCHUP_RECONCILE, from).flatMap((m) =>
+    m.type === MessageType.CATCHUP_RECONCILE ? m.payload.have : []
+  );
+}
+
+Deno.test("a peer that lists no ids and fetches none is sent at most its allowance of ids a minute; fetching what it is told of gives the allowance back", async () => {
+  const lab = new TopicLab(35);
+  const catchup = { maxHaveIdsPerSession: 100, haveIdsPerMinute: 100 };
+  const node = await lab.add({}, { catchup });
+  node.node.subscribe(TOPIC);
+  for (let i = 0; i < 400; i++) node.node.broadcast(`held ${i}`, { topic: TOPIC });
+  await lab.run(500);
+  const raw = await member(lab, node);
+  // One session every 5 s for a minute, each listing nothing, none of what it is told of fetched.
+  for (let i = 0; i < 12; i++) {
+    reconcile(raw, { session: 100 + i, ranges: EMPTY_LIST });
+    await lab.run(5_000);
+  }
+  const idle = haveIds(raw).length;
+  assert.ok(idle >= 100 && idle <= 100 + 100 * 65 / 60, `sent ${idle} ids in have over a minute`);
+  assert.ok(node.node.stats().catchup.haveWithheld > 0);
+  // Spent: a session now is told only what the allowance refilled since the last one (5 s: about 8 ids).
+  let from = raw.received.length;
+  reconcile(raw, { session: 200, ranges: EMPTY_LIST });
+  await lab.run(1_000);
+  const told = haveIds(raw, from);
+  assert.ok(told.length <= 100 * 6 / 60 + 1, `told ${told.length} ids on a spent allowance`);
+  // Fetching what it was told of gives the allowance back as it is served: the next session is told 100 again.
+  const ids = haveIds(raw).slice(0, 100);
+  raw.connection.send(createLinkMessage(raw.identity, MessageType.CATCHUP_FETCH, {
+    topic: TOPIC,
+    requestId: 1,
+    ids,
+  }, { timestamp: raw.timestamp() }));
+  await lab.run(1_000);
+  assert.equal(node.node.stats().catchup.served, 100);
+  from = raw.received.length;
+  reconcile(raw, { session: 201, ranges: EMPTY_LIST });
+  await lab.run(1_000);
+  assert.equal(haveIds(raw, from).length, 100, "a peer that fetches what it is told of is not held back");
+  await lab.stop();
+});

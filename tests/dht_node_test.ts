@@ -232,3 +232,25 @@ Deno.test("own records and provider records are announced again on their timers,
     await lab.stop();
   }
 });
+
+Deno.test("hearsay addresses in DHT answers go through the dial policy: findPeer and findProviders never return one it refuses", async () => {
+  const lab = new Lab(5);
+  try {
+    const hub = await lab.startNode({ minPeers: 0, outboundSlots: 0 });
+    // The asker's dial policy refuses one loopback range; the hub's answers name a node and a provider there.
+    const asker = await lab.startNode({ bootstrap: [simAddress(0)], dialDeny: ["127.0.200.0/24"] });
+    await lab.runUntil(() => activeIds(asker.node).length === 1, "the asker linked to the hub");
+    await lab.run(1_000); // the join lookup settles
+    const refused = "127.0.200.1:7400", target = "cd".repeat(32);
+    hub.node.dht.service.table.add(target, refused, lab.clock.now());
+    const key = topicKey("aimed");
+    const provider = { nodeId: target, address: refused, expiresAt: lab.clock.now() + 60_000 };
+    assert.ok(hub.node.dht.service.store.addProvider(key, provider, "v4:127.0.0", lab.clock.now()));
+    assert.equal(await settle(lab, asker.node.dht.findPeer(target)), undefined, "no address it may not dial");
+    assert.deepEqual(await settle(lab, asker.node.dht.findProviders(key)), []);
+    assert.ok(asker.node.dht.stats.hearsayRefused >= 2, `refused ${asker.node.dht.stats.hearsayRefused}`);
+    assert.equal(asker.node.dht.service.table.has(target), false);
+  } finally {
+    await lab.stop();
+  }
+});

@@ -19,6 +19,7 @@ import {
   HandshakeFailure,
 } from "../lib/transport/handshake.ts";
 import { ephemeralKeyPairFromSecret } from "../lib/transport/session.ts";
+import { announces, DHT_CAPABILITY, TRANSIENT_AGENT, TRANSIENT_TOKEN, VERSION } from "../lib/version.ts";
 
 const hex = (s: string) => fromHex(s)!;
 const range = (from: number, n: number) => Uint8Array.from({ length: n }, (_, i) => from + i);
@@ -137,5 +138,44 @@ Deno.test("the handshake, key schedule and first sealed records match the known-
   assert.deepEqual(Object.keys(actual).sort(), Object.keys(EXPECTED).sort());
 });
 
+/** A transient link's HANDSHAKE: I's of the vector above, with the transient agent of version 0.1.0. */
+function transientHello() {
+  const initiator = Identity.fromSecretKey(INITIATOR_SEED);
+  const context: HandshakeContext = {
+    identity: initiator,
+    networkId: "kith-main",
+    listenAddress: "",
+    agent: "kith/0.1.0 dht/1 transient/1",
+    codec,
+  };
+  const fresh = { ephemeral: ephemeralKeyPairFromSecret(INITIATOR_EPHEMERAL), nonce: range(0x00, 32) };
+  return buildHello(context, fresh, T);
+}
+
+const TRANSIENT_HELLO =
+  "000000e0970201c420d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511acf0000018bcfe5" +
+  "680000c46d95a96b6974682d6d61696ec420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d" +
+  "1e1fc4208520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6aa0bc6b6974682f302e312e30" +
+  "206468742f31207472616e7369656e742f31c440e9d2f48971fc19bbd60898375582b2208818c5b8caf499c7c0c0d373" +
+  "884b2e9149003082d569802f78a56178b060373ca44891532bcad670fd59d6f29194570f";
+
+Deno.test("a transient link's HANDSHAKE carries the transient agent, matches its vector, and its responder reads it so", () => {
+  assert.equal(TRANSIENT_AGENT, `kith/${VERSION} ${DHT_CAPABILITY} ${TRANSIENT_TOKEN}`);
+  const hello = transientHello();
+  assert.equal(toHex(hello.frame), TRANSIENT_HELLO);
+  const responder = Identity.fromSecretKey(RESPONDER_SEED);
+  const context: HandshakeContext = {
+    identity: responder,
+    networkId: "kith-main",
+    listenAddress: "127.0.0.1:7400",
+    agent: "kith/test",
+    codec,
+  };
+  const body = new FrameDecoder(1 << 20).push(hello.frame)[0];
+  const atR = checkHello(context, body, T + 1, { closing: false, seen: () => false });
+  assert.ok(!(atR instanceof HandshakeFailure), String(atR));
+  assert.ok(announces(atR.payload.agent, TRANSIENT_TOKEN) && announces(atR.payload.agent, DHT_CAPABILITY));
+});
+
 // `deno run tests/handshake_vector_test.ts` prints the values, to regenerate the vector after a deliberate change.
-if (import.meta.main) console.log(JSON.stringify(run(), null, 2));
+if (import.meta.main) console.log(JSON.stringify({ ...run(), transientHello: toHex(transientHello().frame) }, null, 2));

@@ -15,9 +15,9 @@ import { waitFor } from "./_support.ts";
 
 // Each node listens on a loopback address of its own, as a host of its own (the relay on 127.0.0.1).
 const LOOPBACK = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 1, peerMaintenanceIntervalMs: 200 };
-// No DHT: on loopback every node can reach every other directly, and a DHT lookup's transient link to the
-// reserved node would be the link a dial to its relayed address returns (one link per node), not a circuit.
-const host = (n: number) => ({ ...LOOPBACK, listenHost: `127.0.0.${n}`, dhtEnabled: false });
+// The DHT on: a lookup's transient link to the reserved node never stands in for the circuit a dial to its
+// relayed address asks for (a peer link displaces a transient one at both ends).
+const host = (n: number) => ({ ...LOOPBACK, listenHost: `127.0.0.${n}` });
 
 /** A leg whose bytes, read by the relay, are kept for the test to look at. */
 function recorded(conn: ByteConn, into: Uint8Array[]): ByteConn {
@@ -65,13 +65,17 @@ async function withRelay(
     const tcp = relayNode.components.transport as TcpTransport;
     const serve = tcp.circuitLeg!;
     tcp.circuitLeg = (leg: CircuitLeg) => serve({ ...leg, conn: recorded(leg.conn, relayed) });
+    // One outbound peer (the relay) and no feelers, here and at the dialer: a direct link between the two, a
+    // peer's dial or a feeler, may be the one the duplicate rule keeps over the relayed one the tests ask for.
     const reserved = new KithNode({
-      config: { ...host(2), bootstrap: [relayNode.address] },
+      config: { ...host(2), bootstrap: [relayNode.address], outboundSlots: 1, feelerIntervalMs: 3_600_000 },
       relay: { reserveRelays: 1, holePunching: false },
     });
     await reserved.start();
     started.push(reserved);
-    const dialer = new KithNode({ config: { ...host(3), bootstrap: [relayNode.address] } });
+    const dialer = new KithNode({
+      config: { ...host(3), bootstrap: [relayNode.address], outboundSlots: 1, feelerIntervalMs: 3_600_000 },
+    });
     await dialer.start();
     started.push(dialer);
     await fn({ relay: relayNode, reserved, dialer, relayed });
@@ -96,6 +100,7 @@ Deno.test("a relayed link runs kith's handshake end to end, and the relay copies
     assert.equal(link.linkKind, "relayed");
     assert.equal(link.remoteNodeId, reserved.nodeId);
     await waitFor(() => reserved.peers().some((p) => p.nodeId === dialer.nodeId && p.state === "active"), "both ends");
+    await waitFor(() => reserved.components.transport.connection(dialer.nodeId)?.linkKind === "relayed", "relayed");
     const back = reserved.components.transport.connection(dialer.nodeId)!;
     assert.equal(back.linkKind, "relayed");
     const marker = new TextEncoder().encode("plaintext-marker-5f1c0e");

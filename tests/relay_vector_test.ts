@@ -75,6 +75,23 @@ const VECTORS: Vector[] = [
       "b23139382e35312e3130302e393a3530303030ce01000000ce000927c0c400",
   },
   {
+    name: "RELAY_CIRCUIT PEER_ADDRESS: where the relay sees the circuit's other end",
+    type: MessageType.RELAY_CIRCUIT,
+    payload: {
+      requestId: 0,
+      status: 5,
+      role: 0,
+      peer: B,
+      token: new Uint8Array(0),
+      observedAddress: "198.51.100.10:41000",
+      maxBytes: 0,
+      maxDurationMs: 0,
+    },
+    payloadHex: `98000500c420${"bb".repeat(32)}c400b33139382e35312e3130302e31303a34313030300000`,
+    id: "abe0e32756f50b280d00a7835b20847723c9bf47e7008ed881eb771ae03d625a",
+    envelopeHex: `97021c${HEAD}c43e98000500c420${"bb".repeat(32)}c400b33139382e35312e3130302e31303a34313030300000c400`,
+  },
+  {
     name: "HOLE_PUNCH CONNECT",
     type: MessageType.HOLE_PUNCH,
     payload: { kind: 0, attempt: 1, addresses: ["198.51.100.7:41000"] },

@@ -32,6 +32,13 @@ export interface CatchupConfig {
    * that lists nothing can make this node send. Default 4,096.
    */
   maxHaveIdsPerSession: number;
+  /**
+   * Ids sent in `have` to one peer per minute, over all its sessions, beyond those it then fetched from this
+   * node (each body served gives one back, up to `maxHaveIdsPerSession` held): bounds what a peer that lists
+   * nothing and fetches nothing makes this node send, while an honest peer catching up, which fetches what it
+   * is told of, is held back only by the fetches themselves. Default 4,096 (135 KB a minute).
+   */
+  haveIdsPerMinute: number;
   /** A session silent this long is dropped, ms (no penalty: the link may be slow). Default 10 s. */
   sessionTimeoutMs: number;
   /** Sessions a peer may start per minute (twice this as a burst). Default 12. */
@@ -67,6 +74,7 @@ export const DEFAULT_CATCHUP_CONFIG: Readonly<CatchupConfig> = Object.freeze({
   maxSessionsPerPeer: 4,
   maxRounds: 64,
   maxHaveIdsPerSession: 4_096,
+  haveIdsPerMinute: 4_096,
   sessionTimeoutMs: 10_000,
   sessionsPerMinute: 12,
   maxInFlightIdsPerPeer: 512,

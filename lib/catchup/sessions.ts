@@ -10,7 +10,10 @@
  *
  * Bounds per peer: sessions open at once (`maxSessionsPerPeer`), sessions started per minute, messages per
  * session (`maxRounds`: past it the session ends and the peer is penalised `CATCHUP_DIVERGED`, as an honest
- * peer settles a log in twice its depth and a few), and ranges and ids per message (the wire schema's).
+ * peer settles a log in twice its depth and a few), ranges and ids per message (the wire schema's), and ids
+ * sent in `have` (`maxHaveIdsPerSession` a session; over all sessions `haveIdsPerMinute` beyond what the
+ * peer fetched: {@link ReconcileSessions.served} gives them back), so a peer that lists nothing and fetches
+ * nothing cannot make this node send its whole log's ids again and again.
  *
  * @module
  */
@@ -81,6 +84,8 @@ export class ReconcileSessions {
   readonly #byPeer = new Map<string, Map<string, Session>>();
   readonly #starts = new Map<string, TokenBucket>();
   readonly #ownStarts = new Map<string, TokenBucket>();
+  // peer -> ids it may still be sent in `have` (refilled over time and by what it fetches)
+  readonly #haveAllowance = new Map<string, TokenBucket>();
   // peer -> topics to reconcile with it once one of its sessions ends (this node's own, past the bound)
   readonly #queued = new Map<string, Set<string>>();
 
@@ -208,9 +213,13 @@ export class ReconcileSessions {
     }
     const step = session.reconciler.reconcile(decodeRanges(payload.ranges));
     if (step.need.length > 0) this.#parts.claim(peer, session.topic, step.need);
-    const room = Math.min(MAX_CATCHUP_MESSAGE_IDS, config.maxHaveIdsPerSession - session.haveSent);
-    const have = step.have.slice(0, Math.max(0, room));
-    if (have.length < step.have.length) session.again = true; // the rest in a session of its own
+    const room = Math.max(0, Math.min(MAX_CATCHUP_MESSAGE_IDS, config.maxHaveIdsPerSession - session.haveSent));
+    const allowed = this.#allowance(peer, now).takeUpTo(now, Math.min(room, step.have.length));
+    const have = step.have.slice(0, allowed);
+    if (allowed < Math.min(room, step.have.length)) {
+      // The peer's allowance is spent: the rest waits for a later session (the periodic round), not a new one now.
+      stats.haveWithheld += Math.min(room, step.have.length) - allowed;
+    } else if (have.length < step.have.length) session.again = true; // the rest in a session of its own
     session.haveSent += have.length;
     session.learned += step.need.length + step.have.length;
     const ranges = step.reply === undefined ? [] : encodeRanges(step.reply);
@@ -313,6 +322,25 @@ export class ReconcileSessions {
     this.#starts.delete(peer);
     this.#ownStarts.delete(peer);
     this.#queued.delete(peer);
+    this.#haveAllowance.delete(peer);
+  }
+
+  /**
+   * `peer` was served `count` bodies: ids told of in `have` it went on to fetch, given back to its allowance
+   * (a peer that fetches what it is told of is never held back by it).
+   */
+  served(peer: string, count: number): void {
+    this.#haveAllowance.get(peer)?.refund(count);
+  }
+
+  #allowance(peer: string, now: number): TokenBucket {
+    let bucket = this.#haveAllowance.get(peer);
+    if (!bucket) {
+      const { haveIdsPerMinute, maxHaveIdsPerSession } = this.#parts.config;
+      bucket = new TokenBucket(haveIdsPerMinute / 60, Math.max(maxHaveIdsPerSession, 1), now);
+      this.#haveAllowance.set(peer, bucket);
+    }
+    return bucket;
   }
 
   #sessionsOf(peer: string): Map<string, Session> {

@@ -41,6 +41,8 @@ export interface CatchupStats {
   lost: number;
   /** Bodies this node served. */
   served: number;
+  /** Ids a session would have sent in `have` that the peer's allowance (`haveIdsPerMinute`) held back. */
+  haveWithheld: number;
   /** Peers cut off for not serving what they claimed. */
   cutOff: number;
 }
@@ -65,6 +67,7 @@ export function emptyCatchupStats(): CatchupStats {
     unserved: 0,
     lost: 0,
     served: 0,
+    haveWithheld: 0,
     cutOff: 0,
   };
 }

@@ -139,7 +139,11 @@ export class CatchupSync {
       clock,
       log,
       isIn,
-      send: (peer, payload) => this.#send(peer, MessageType.CATCHUP_BODIES, payload),
+      send: (peer, payload) => {
+        // Bodies fetched give back their ids to the peer's allowance of ids told of in `have`.
+        this.#sessions.served(peer, payload.bodies.length);
+        this.#send(peer, MessageType.CATCHUP_BODIES, payload);
+      },
       penalise,
       stats: this.stats,
     });

@@ -144,6 +144,8 @@ export interface DhtStats {
    * hops = hops / lookupsAnswered).
    */
   hops: number;
+  /** Nodes and providers in answers dropped because the dial policy refuses their addresses. */
+  hearsayRefused: number;
 }
 
 /** Options of a {@link DhtService}. */
@@ -156,6 +158,12 @@ export interface DhtServiceOptions {
   clock: Clock;
   /** Settings over {@link DEFAULT_DHT_CONFIG}. */
   config?: Partial<DhtConfig>;
+  /**
+   * The dial policy (the transport's `permitsDial`): a node or provider named in an answer at an address it
+   * refuses is hearsay pointing where this node must not connect, dropped before a lookup, `findPeer` or
+   * `findProviders` takes it (as peer exchange drops such records). Default: every address.
+   */
+  permits?: (address: string) => boolean;
 }
 
 /** One node's DHT. */
@@ -175,10 +183,12 @@ export class DhtService {
     lookups: 0,
     lookupsAnswered: 0,
     hops: 0,
+    hearsayRefused: 0,
   };
   readonly #local: string;
   readonly #network: DhtNetwork;
   readonly #clock: Clock;
+  readonly #permits: (address: string) => boolean;
   readonly #buckets = new Map<string, TokenBucket>();
   // Addresses heard of in answers (hearsay, bounded): what findPeer returns when the node itself was not asked.
   readonly #heard = new Map<string, string>();
@@ -191,6 +201,7 @@ export class DhtService {
     this.#local = toHex(options.localId);
     this.#network = options.network;
     this.#clock = options.clock;
+    this.#permits = options.permits ?? (() => true);
   }
 
   /** An authenticated link or answer showed `nodeId` alive at `address`: it goes into (or up in) the table. */
@@ -379,9 +390,10 @@ export class DhtService {
         if (!stopped) {
           for (const contact of lookup.next()) {
             inFlight++;
-            this.#send(contact, { op, key: target }, (response) => {
+            this.#send(contact, { op, key: target }, (answer) => {
               inFlight--;
               if (finished) return;
+              const response = answer && this.#dialable(answer);
               if (response === undefined || response.status !== DhtStatus.OK) lookup.failed(contact.nodeId);
               else {
                 lookup.answered(contact.nodeId, response.nodes);
@@ -408,6 +420,16 @@ export class DhtService {
       };
       pump();
     });
+  }
+
+  /** `response` without the nodes and providers whose addresses the dial policy refuses. */
+  #dialable(response: DhtResponse): DhtResponse {
+    const nodes = response.nodes.filter((n) => typeof n?.address !== "string" || this.#permits(n.address));
+    const providers = response.providers.filter((p) => typeof p?.address !== "string" || this.#permits(p.address));
+    const refused = response.nodes.length - nodes.length + response.providers.length - providers.length;
+    if (refused === 0) return response;
+    this.stats.hearsayRefused += refused;
+    return { ...response, nodes, providers };
   }
 
   /** Sends `request` to each of `contacts`; resolves with how many answered OK. */

@@ -118,7 +118,8 @@ export class PeerManager {
   onPeerDisconnected: ((peer: ActivePeer, info: CloseInfo) => void) | undefined;
   /**
    * Asked first of each new connection: true when another part of the node owns it (a transient link,
-   * lib/peers/transient.ts), which is then never admitted as a peer.
+   * lib/peers/transient.ts and transient_inbound.ts), which is then never admitted as a peer. A transient
+   * link nothing claims is refused.
    */
   claimConnection: ((connection: Connection) => boolean) | undefined;
   readonly #identity: Identity;
@@ -372,6 +373,12 @@ export class PeerManager {
       return;
     }
     if (this.claimConnection?.(connection)) return;
+    if (connection.transient) {
+      // Marked by its dialer for DHT questions only, and no part of this node takes it (the DHT is off): it
+      // is never a peer, so it cannot take a slot.
+      this.#refuse(connection, DisconnectReason.TOO_MANY_CONNECTIONS, "this node takes no transient links");
+      return;
+    }
     if (this.#outbound.isFeeler(connection)) {
       this.#outbound.feelerAnswered(connection);
       return;

@@ -97,3 +97,9 @@ export {
   type TransientLinksOptions,
   type TransientLinksStats,
 } from "./transient.ts";
+export {
+  type InboundTransientConfig,
+  InboundTransientLinks,
+  type InboundTransientOptions,
+  type InboundTransientStats,
+} from "./transient_inbound.ts";

@@ -1,14 +1,16 @@
 /**
  * Transient links: short outbound connections a node opens to ask one question of a node it is not connected
  * to (a DHT query to a contact from its routing table or from a lookup's answers). Each is dialed through the
- * transport as any link (dial policy, handshake, the expected node id checked), but it never becomes a peer:
- * the peer manager hands it here before admission ({@link TransientLinks.claims}), so it takes no peer slot,
- * carries no gossip or topic traffic, is never an anchor, and is closed once idle for `idleMs` or when its
- * user says it is done ({@link TransientLinks.closeIdle}).
+ * transport as any link (dial policy, handshake, the expected node id checked) with the transient agent in its
+ * HANDSHAKE (`DialOptions.transient`), but it never becomes a peer: the peer manager hands it here before
+ * admission ({@link TransientLinks.claims}), so it takes no peer slot, carries no gossip or topic traffic, is
+ * never an anchor, and is closed once idle for `idleMs` or when its user says it is done
+ * ({@link TransientLinks.closeIdle}). A peer link between the same two nodes displaces it at both ends.
  *
  * Bounded: at most `maxLinks` open or being dialed at once. A dial beyond closes the least recently used link
  * with nothing in flight, or waits for one (at most `4 * maxLinks` waiting; beyond, it fails at once and the
- * caller asks someone else). The node at the other end admits the link as any inbound connection, under the same limits.
+ * caller asks someone else). The node at the other end holds it outside its peer slots, under bounds of its own
+ * (lib/peers/transient_inbound.ts).
  *
  * @module
  */
@@ -41,9 +43,8 @@ export interface TransientLinksOptions {
   /** The settings. */
   config: TransientLinksConfig;
   /**
-   * Whether the peer manager has or is making a link to `nodeId`: no transient link is dialed then, and a
-   * connection that comes up then is the manager's (the transport keeps one link per node, the newer of two
-   * outbound ones, so the two must not race).
+   * Whether the peer manager has or is making a link to `nodeId`: no transient link is dialed then (the
+   * query waits for the peer link, which would displace a transient one anyway).
    */
   peerLinked: (nodeId: string) => boolean;
   /** Whether a freshly opened link is one to keep (its agent speaks what it was dialed for); else it is closed. */
@@ -123,15 +124,15 @@ export class TransientLinks {
   }
 
   /**
-   * Whether `connection` is one of this module's dials (outbound, to a node being dialed here): the peer
-   * manager then leaves it alone. Called by the manager for each new connection, before admission; a claimed
-   * link is taken over at once (its handlers set before any envelope can arrive), or closed when the node at
-   * the other end does not speak what it was dialed for.
+   * Whether `connection` is one of this module's dials (outbound and transient: only this module dials with
+   * `transient`, and the handshake marked it so at both ends): the peer manager then leaves it alone. Called
+   * by the manager for each new connection, before admission; a claimed link is taken over at once (its
+   * handlers set before any envelope can arrive), or closed when the node at the other end does not speak
+   * what it was dialed for. A peer link to the same node, whenever it comes up, displaces it at both ends.
    */
   claims(connection: Connection): boolean {
     const nodeId = connection.remoteNodeId;
-    if (connection.direction !== "outbound" || !this.#dialing.has(nodeId) || this.#links.has(nodeId)) return false;
-    if (this.#options.peerLinked(nodeId)) return false;
+    if (connection.direction !== "outbound" || !connection.transient) return false;
     const { accept, onEnvelope, onClose, log, clock, keep } = this.#options;
     if (this.#stopped || !accept(connection)) {
       void connection.close(DisconnectReason.SHUTDOWN, "transient link not needed");
@@ -253,13 +254,13 @@ export class TransientLinks {
 
   async #dial(nodeId: string, address: string): Promise<Connection | undefined> {
     try {
-      await this.#options.transport.dial(address, { expectedNodeId: nodeId });
+      await this.#options.transport.dial(address, { expectedNodeId: nodeId, transient: true });
     } catch {
       this.stats.dialFailures++;
       return undefined;
     }
     // Taken over in claims() as the handshake finished, unless its agent was refused or the transport kept
-    // another link to the node (a duplicate from the other side, which is then an ordinary peer's).
+    // another link to the node (a peer link, which a transient one never displaces).
     const link = this.link(nodeId);
     if (!link) this.stats.dialFailures++;
     return link;

@@ -475,6 +475,12 @@ export const RelayStatus = {
   RATE_LIMITED: 3,
   /** The target holds no reservation here. */
   NO_RESERVATION: 4,
+  /**
+   * RELAY_CIRCUIT only, not a circuit: `observedAddress` is the address the relay sees `peer` at, sent to each
+   * end (requestId 0, empty token) just before the circuit's own RELAY_CIRCUIT, so hole punching dials only
+   * that host. An older kith reads it as a refusal of nothing it asked for, and ignores it.
+   */
+  PEER_ADDRESS: 5,
 } as const;
 
 /** Most addresses in one HOLE_PUNCH. */

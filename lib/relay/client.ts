@@ -14,6 +14,7 @@ import { errorFields, type LogSink } from "../log.ts";
 import type { ActivePeer } from "../peers/mod.ts";
 import { type Message, MessageType, type PayloadByType, RelayStatus } from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
+import { BoundedMap } from "../ratelimit.ts";
 import { CIRCUIT_READY, circuitPreamble } from "../transport/circuit.ts";
 import { type ByteConn, closeQuietly, withTimeout } from "../transport/connection.ts";
 import type { OpenOverOptions } from "../transport/tcp.ts";
@@ -77,6 +78,11 @@ export interface CircuitInfo {
   initiator: boolean;
   /** This end's own address as the relay saw it (`host:port`), or `""`. */
   observedAddress: string;
+  /**
+   * The other end's address as the relay saw it (its RELAY_CIRCUIT `PEER_ADDRESS`), or `""` (a relay that
+   * sends none): hole punching dials only this host.
+   */
+  peerObservedAddress: string;
   /** The circuit's byte limit. */
   maxBytes: number;
   /** The circuit's duration limit, ms. */
@@ -121,6 +127,8 @@ export class RelayClient {
   readonly #asking = new Map<number, string>();
   readonly #refusedAt = new Map<string, number>();
   readonly #circuitWaits = new Map<number, (payload: PayloadByType[typeof MessageType.RELAY_CIRCUIT]) => void>();
+  /** Where relays said they see the other ends of circuits coming: `relay id + " " + peer id` -> address. */
+  readonly #peerAddresses = new BoundedMap<string, string>(64);
   readonly #tasks = new Set<Promise<unknown>>();
   #incoming = 0;
   #outgoing = 0;
@@ -202,8 +210,17 @@ export class RelayClient {
     this.#options.send(peer, MessageType.RELAY_RESERVE, { requestId });
   }
 
+  /** What relay `relayNodeId` said it sees `peer` at (once), or `""`. */
+  #takePeerAddress(relayNodeId: string, peer: string): string {
+    const key = `${relayNodeId} ${peer}`;
+    const address = this.#peerAddresses.get(key) ?? "";
+    this.#peerAddresses.delete(key);
+    return address;
+  }
+
+  /** A request id, never 0 (the id of the relay's PEER_ADDRESS messages). */
   #requestId(): number {
-    return Math.floor(this.#options.random() * 0xffff_ffff);
+    return 1 + Math.floor(this.#options.random() * 0xffff_fffe);
   }
 
   #drop(relayNodeId: string): void {
@@ -248,6 +265,13 @@ export class RelayClient {
   }
 
   #circuit(peer: ActivePeer, circuit: PayloadByType[typeof MessageType.RELAY_CIRCUIT]): void {
+    if (circuit.status === RelayStatus.PEER_ADDRESS) {
+      // Kept per relay: what one peer says of a circuit's far end matters only for circuits through it.
+      if (circuit.requestId === 0 && circuit.token.length === 0 && circuit.observedAddress !== "") {
+        this.#peerAddresses.set(`${peer.nodeId} ${toHex(circuit.peer)}`, circuit.observedAddress);
+      }
+      return;
+    }
     if (circuit.role === 0) {
       this.#circuitWaits.get(circuit.requestId)?.(circuit);
       return;
@@ -303,6 +327,7 @@ export class RelayClient {
       relayNodeId,
       initiator: open.role === "initiator",
       observedAddress: circuit.observedAddress,
+      peerObservedAddress: this.#takePeerAddress(relayNodeId, toHex(circuit.peer)),
       maxBytes: circuit.maxBytes,
       maxDurationMs: circuit.maxDurationMs,
       openedAt: clock.now(),
@@ -356,6 +381,7 @@ export class RelayClient {
         formatHostPort(parsed.relay.host, parsed.relay.port),
         target,
         address,
+        options.transient === true,
       );
     } catch (error) {
       this.stats.dialFailures++;
@@ -365,7 +391,13 @@ export class RelayClient {
     }
   }
 
-  async #dialThrough(relayNodeId: string, relayAddress: string, target: string, address: string): Promise<Connection> {
+  async #dialThrough(
+    relayNodeId: string,
+    relayAddress: string,
+    target: string,
+    address: string,
+    transient: boolean,
+  ): Promise<Connection> {
     const { clock, config, transport } = this.#options;
     let relay = this.#options.activePeer(relayNodeId);
     if (!relay) {
@@ -397,6 +429,7 @@ export class RelayClient {
       remoteAddress: address,
       linkKind: "relayed",
       expectedNodeId: target,
+      transient,
     });
     this.stats.dialed++;
     return connection;

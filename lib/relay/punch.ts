@@ -7,9 +7,15 @@
  * as initiator again, so at both ends the duplicate rule keeps the newer, punched, link and closes the
  * relayed one). A few attempts (`punch_schedule.ts`), then the link stays relayed.
  *
+ * The addresses the other end names are dialed only at the host the relay said it sees that end at (its
+ * RELAY_CIRCUIT `PEER_ADDRESS`): a HOLE_PUNCH naming another host is refused ({@link PunchError}) and costs
+ * its sender `PUNCH_ADDRESS`, so a peer cannot aim this node's SYNs at a third host. Over a circuit whose relay
+ * said nothing of the other end, no punching is done.
+ *
  * @module
  */
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { KithError } from "../errors.ts";
 import { isLoopback } from "../netgroup.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { errorFields, type LogSink } from "../log.ts";
@@ -60,6 +66,8 @@ export interface HolePuncherOptions {
   activePeer: (nodeId: string) => ActivePeer | undefined;
   /** Sends a link message to an active peer. */
   send: <T extends MessageType>(peer: ActivePeer, type: T, payload: PayloadByType[T]) => void;
+  /** Charges a peer for a HOLE_PUNCH naming addresses it may not (`PUNCH_ADDRESS`). */
+  penalise: (nodeId: string, code: string) => void;
   /** Where failures are logged. */
   log: LogSink;
 }
@@ -72,6 +80,32 @@ export interface PunchStats {
   punched: number;
   /** Relayed links given up on (they stay relayed). */
   gaveUp: number;
+  /** HOLE_PUNCH messages refused for naming a host other than the relay sees their sender at. */
+  refusedAddresses: number;
+}
+
+/** A HOLE_PUNCH names an address this node will not dial for it; `code` is `PUNCH_ADDRESS`. */
+export class PunchError extends KithError {
+  /** Creates the error; `message` is one line. */
+  constructor(message: string) {
+    super("PUNCH_ADDRESS", message);
+    this.name = "PunchError";
+  }
+}
+
+/**
+ * The addresses of a HOLE_PUNCH, parsed, when every one is at `observedHost`, the host the relay sees the
+ * sender at (any port: the sender punches from a fresh one).
+ *
+ * @throws {PunchError} when one names another host (or none is known)
+ */
+export function pinnedAddresses(addresses: readonly string[], observedHost: string): { host: string; port: number }[] {
+  const pinned = parseHostPort(formatHostPort(observedHost, 1))?.host;
+  const parsed = addresses.map((address) => parseHostPort(address));
+  if (pinned === undefined || parsed.some((a) => !a || a.host !== pinned)) {
+    throw new PunchError(`a hole-punching address is not at ${observedHost || "the host the relay observed"}`);
+  }
+  return parsed as { host: string; port: number }[];
 }
 
 interface Session {
@@ -79,6 +113,8 @@ interface Session {
   relayed: Connection;
   initiator: boolean;
   observedHost: string;
+  /** The host the relay sees the other end at: the only one dialed. */
+  peerHost: string;
   schedule?: PunchSchedule;
   attempt: number;
   localPort?: number;
@@ -90,7 +126,7 @@ interface Session {
 /** Moves relayed links to direct ones where the NATs allow. */
 export class HolePuncher {
   /** Counters. */
-  readonly stats: PunchStats = { attempts: 0, punched: 0, gaveUp: 0 };
+  readonly stats: PunchStats = { attempts: 0, punched: 0, gaveUp: 0, refusedAddresses: 0 };
   readonly #options: HolePuncherOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #tasks = new Set<Promise<unknown>>();
@@ -104,13 +140,15 @@ export class HolePuncher {
   /** A link over a circuit opened: the circuit's initiator starts punching (when enabled and possible). */
   relayedLink(connection: Connection, circuit: CircuitInfo): void {
     const observed = parseHostPort(circuit.observedAddress);
-    if (!this.#options.config.holePunching || this.#stopped || !observed) return;
+    const peerObserved = parseHostPort(circuit.peerObservedAddress);
+    if (!this.#options.config.holePunching || this.#stopped || !observed || !peerObserved) return;
     if (!announces(connection.agent, RELAY_CAPABILITY) || this.#sessions.size >= MAX_SESSIONS) return;
     const session: Session = {
       peer: connection.remoteNodeId,
       relayed: connection,
       initiator: circuit.initiator,
       observedHost: observed.host,
+      peerHost: peerObserved.host,
       attempt: 0,
       theirs: [],
       busy: false,
@@ -177,6 +215,15 @@ export class HolePuncher {
     if (!session || peer.connection !== session.relayed || session.busy) return;
     const { kind, attempt, addresses } = message.payload;
     const now = this.#options.clock.now();
+    try {
+      pinnedAddresses(addresses, session.peerHost);
+    } catch (error) {
+      if (!(error instanceof PunchError)) throw error;
+      this.stats.refusedAddresses++;
+      this.#options.penalise(peer.nodeId, error.code);
+      this.#options.log("debug", "hole-punching addresses refused", { peer: peer.nodeId, why: error.message });
+      return;
+    }
     if (session.initiator && kind === ANSWER) {
       const step = session.schedule!.answered(attempt, now);
       if (!step || step.kind !== "dial") return;

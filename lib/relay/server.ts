@@ -120,6 +120,23 @@ export class RelayServer {
     if (!("value" in decision) || !reached) return refuse(decision.status);
     const circuit = decision.value;
     const limits = { maxBytes: config.circuitMaxBytes, maxDurationMs: config.circuitMaxDurationMs };
+    // Each end first learns where this relay sees the other: the only host its hole punching will dial.
+    const tell = (to: ActivePeer, role: number, about: ActivePeer) => {
+      const observedAddress = this.#observed(about);
+      if (observedAddress === "") return; // a relayed link: nothing observed, nothing to punch to
+      send(to, MessageType.RELAY_CIRCUIT, {
+        requestId: 0,
+        status: RelayStatus.PEER_ADDRESS,
+        role,
+        peer: fromHex(about.nodeId)!,
+        token: new Uint8Array(0),
+        observedAddress,
+        maxBytes: 0,
+        maxDurationMs: 0,
+      });
+    };
+    tell(reached, 1, peer);
+    tell(peer, 0, reached);
     send(reached, MessageType.RELAY_CIRCUIT, {
       requestId: 0,
       status: RelayStatus.OK,

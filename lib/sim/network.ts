@@ -19,7 +19,7 @@
  */
 import { DialGuard, type DialPolicy, resolveDialPolicy } from "../dial_policy.ts";
 import type { Identity } from "../identity.ts";
-import { AGENT } from "../version.ts";
+import { AGENT, TRANSIENT_AGENT } from "../version.ts";
 import {
   type CloseInfo,
   type Connection,
@@ -235,6 +235,7 @@ class SimConnection implements Connection {
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
   linkKind: LinkKind = "direct";
+  readonly transient: boolean;
   readonly bufferedBytes = 0;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
   onEnvelope: ((envelope: Envelope) => void) | undefined;
@@ -252,12 +253,15 @@ class SimConnection implements Connection {
     direction: "inbound" | "outbound",
     remoteAddress = remote.address,
     initialPeers: readonly PeerRecord[] = [],
+    transient = false,
   ) {
     this.#owner = owner;
     this.#localAddress = owner.address;
     this.remoteNodeId = remote.nodeId;
     this.remotePublicKey = remote.identity.publicKey;
-    this.agent = remote.agent;
+    // A transient link's dialer sends the transient agent (lib/version.ts), as over TCP.
+    this.transient = transient;
+    this.agent = transient && direction === "inbound" ? TRANSIENT_AGENT : remote.agent;
     this.direction = direction;
     this.remoteAddress = remoteAddress;
     this.linkAddress = remote.address;
@@ -460,12 +464,14 @@ export class SimTransport implements Transport {
         if (options.expectedNodeId !== undefined && options.expectedNodeId !== remote.nodeId) {
           return reject(new TransportError("WRONG_PEER", `expected ${options.expectedNodeId}`));
         }
+        // An open link serves, unless it is transient and a peer link is asked for (TCP's rule, tcp_dial.ts).
+        const transient = options.transient === true;
         const existing = this.#open.get(remote.nodeId);
-        if (existing?.isOpen) return resolve(existing);
+        if (existing?.isOpen && (!existing.transient || transient)) return resolve(existing);
         const offered = remote.#initialPeers(this.nodeId).slice(0, MAX_PEER_LIST);
-        const local = new SimConnection(this, remote, "outbound", remote.address, offered);
+        const local = new SimConnection(this, remote, "outbound", remote.address, offered, transient);
         const from = this.sourceHost === undefined ? this.address : this.network.sourceAddress(this.sourceHost);
-        const far = new SimConnection(remote, this, "inbound", from);
+        const far = new SimConnection(remote, this, "inbound", from, [], transient);
         local.peer = far;
         far.peer = local;
         this.#open.set(remote.nodeId, local);
@@ -474,6 +480,12 @@ export class SimTransport implements Transport {
         remote.counters.handshakesCompleted++;
         remote.onConnection?.(far);
         this.onConnection?.(local);
+        // The peer link displaces the transient one at both ends, after it was handed over (as TCP's close).
+        const duplicate = { reason: DisconnectReason.DUPLICATE_CONNECTION, detail: "kept the other connection" };
+        if (existing?.isOpen) {
+          existing.terminate({ ...duplicate, by: "local" });
+          existing.peer.terminate({ ...duplicate, by: "local" });
+        }
         resolve(local);
       }, rtt);
     });

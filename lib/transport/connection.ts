@@ -21,6 +21,7 @@ import {
   MessageType,
   type PeerRecord,
 } from "../protocol/mod.ts";
+import { announces, TRANSIENT_TOKEN } from "../version.ts";
 import type { TransportConfig } from "./config.ts";
 import type { RecordOpener, RecordSealer } from "./session.ts";
 import {
@@ -224,6 +225,8 @@ export interface EstablishedLink {
   linkKind?: LinkKind;
   /** The IP whose inbound slot this link holds (inbound only; default: the host of `remoteAddress`). */
   slotIp?: string;
+  /** Outbound only: dialed as a transient link (inbound links read it from the peer's HANDSHAKE agent). */
+  transient?: boolean;
 }
 
 /** What a connection needs from the transport that owns it; passed to its constructor. */
@@ -259,6 +262,7 @@ export class TcpConnection implements Connection {
   readonly initialPeers: readonly PeerRecord[];
   readonly openedAt: number;
   readonly linkKind: LinkKind;
+  readonly transient: boolean;
   /** The IP whose inbound slot this link holds, `undefined` for outbound links. */
   readonly slotIp: string | undefined;
   readonly stats: ConnectionStats = { bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0 };
@@ -290,6 +294,7 @@ export class TcpConnection implements Connection {
     this.slotIp = link.direction === "inbound" ? link.slotIp : undefined;
     this.listenAddress = remote.payload.listenAddress;
     this.agent = remote.payload.agent;
+    this.transient = link.direction === "inbound" ? announces(this.agent, TRANSIENT_TOKEN) : link.transient === true;
     this.initialPeers = remote.type === MessageType.HANDSHAKE_ACK ? remote.payload.peers : [];
     this.openedAt = openedAt;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);

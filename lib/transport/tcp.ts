@@ -47,6 +47,8 @@ export interface OpenOverOptions {
   expectedNodeId?: string;
   /** For the responder: the IP its inbound slot counts against. */
   slotIp?: string;
+  /** For the initiator: a transient link (see `DialOptions.transient`). */
+  transient?: boolean;
 }
 
 /** Longest interval between sweeps for blocked writes, ms (shorter when writeTimeoutMs is). */
@@ -318,6 +320,7 @@ export class TcpTransport implements Transport {
       return this.#dialer.dialOver(conn, options.remoteAddress, {
         expectedNodeId: options.expectedNodeId,
         linkKind: options.linkKind,
+        transient: options.transient,
       });
     }
     return this.#acceptor.acceptOver(conn, options.remoteAddress, options.slotIp ?? "", options.linkKind).then(
@@ -344,9 +347,11 @@ export class TcpTransport implements Transport {
 
   /**
    * Registers an authenticated connection, resolving duplicates the same way
-   * at both ends: between connections opened in opposite directions, the one
-   * opened by the node with the lower id stays; between two opened in the
-   * same direction, the newer stays (the older is likely dead).
+   * at both ends: a peer link stays over a transient one (both ends know which
+   * is which, from the dialer's HANDSHAKE); else, between connections opened
+   * in opposite directions, the one opened by the node with the lower id
+   * stays; between two opened in the same direction, the newer stays (the
+   * older is likely dead).
    */
   #register(connection: TcpConnection): TcpConnection {
     this.#stats.handshakesCompleted++;
@@ -356,7 +361,9 @@ export class TcpTransport implements Transport {
     let winner = connection;
     if (existing && existing.isOpen) {
       const initiator = (c: TcpConnection) => c.direction === "outbound" ? this.nodeId : c.remoteNodeId;
-      const keepExisting = existing.direction !== connection.direction && initiator(existing) < initiator(connection);
+      const keepExisting = existing.transient !== connection.transient
+        ? connection.transient
+        : existing.direction !== connection.direction && initiator(existing) < initiator(connection);
       winner = keepExisting ? existing : connection;
       const loser = keepExisting ? connection : existing;
       if (loser === connection) {

@@ -27,7 +27,7 @@ import {
   type TcpContext,
 } from "./tcp_context.ts";
 import { type Connection, type DialOptions, type LinkKind, TransportError } from "./types.ts";
-import { DIAL_BACK_AGENT } from "../version.ts";
+import { DIAL_BACK_AGENT, TRANSIENT_AGENT } from "../version.ts";
 
 /** Dials peers for the transport behind a {@link TcpContext}. */
 export class TcpDialer {
@@ -51,22 +51,26 @@ export class TcpDialer {
     // The last line of defence: whatever asked for this dial, nothing outside the policy is connected to.
     this.#dialGate.check(address);
     if (options.expectedNodeId !== undefined) {
+      // An open link serves, unless it is transient and a peer link is asked for: that one is made anew
+      // and displaces the transient one at both ends (the transport's duplicate rule).
       const existing = this.#open(options.expectedNodeId);
-      if (existing?.isOpen) return existing;
+      if (existing?.isOpen && (!existing.transient || options.transient)) return existing;
     }
-    // One dial at a time per target: concurrent dials to the same node could
-    // complete their handshakes in a different order at each end.
-    const key = options.expectedNodeId ?? address;
-    const inFlight = this.#dialing.get(key) ?? this.#dialing.get(address);
+    // One dial at a time per target and kind: concurrent dials to the same node could complete their
+    // handshakes in a different order at each end (a peer dial and a transient one may run together: the
+    // peer link is kept whichever ends first).
+    const kind = options.transient ? "transient " : "";
+    const key = kind + (options.expectedNodeId ?? address);
+    const inFlight = this.#dialing.get(key) ?? this.#dialing.get(kind + address);
     if (inFlight) return await inFlight;
     const attempt = this.#dialOnce(address, target.host, target.port, options);
     this.#dialing.set(key, attempt);
-    if (key !== address) this.#dialing.set(address, attempt);
+    if (key !== kind + address) this.#dialing.set(kind + address, attempt);
     try {
       return await attempt;
     } finally {
       this.#dialing.delete(key);
-      this.#dialing.delete(address);
+      this.#dialing.delete(kind + address);
     }
   }
 
@@ -223,7 +227,8 @@ export class TcpDialer {
     const state: DeadlineState = { timedOut: false };
     // One deadline covers connecting and the handshake together.
     const deadline = handshakeDeadline(context, socket, state, config.handshakeTimeoutMs - (clock.now() - startedAt));
-    const handshake = probe ? { ...context.handshakeContext(), agent: DIAL_BACK_AGENT } : context.handshakeContext();
+    const agent = probe ? DIAL_BACK_AGENT : options.transient ? TRANSIENT_AGENT : undefined;
+    const handshake = agent ? { ...context.handshakeContext(), agent } : context.handshakeContext();
     try {
       const fresh = freshHandshakeValues();
       const hello = buildHello(handshake, fresh, clock.now());
@@ -262,6 +267,7 @@ export class TcpDialer {
         remoteAddress: address,
         pipelined: [],
         linkKind,
+        transient: options.transient === true,
       }, clock.now());
     } catch (error) {
       stats.handshakesFailed++;

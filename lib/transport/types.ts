@@ -48,6 +48,12 @@ export interface Connection {
   linkKind: LinkKind;
   /** The peer's node id (hex), proven by its handshake signature. */
   readonly remoteNodeId: string;
+  /**
+   * Whether this is a transient link (docs/protocol.md, "DHT"): dialed with {@link DialOptions.transient}
+   * here, or, inbound, by a dialer whose HANDSHAKE carried the transient token. Both ends agree on it, and of
+   * two links between the same nodes a transient one never displaces the other.
+   */
+  readonly transient: boolean;
   /** The peer's Ed25519 public key. */
   readonly remotePublicKey: Uint8Array;
   /** Who opened it. */
@@ -91,6 +97,12 @@ export interface Connection {
 export interface DialOptions {
   /** The node id expected at that address; the handshake fails if another node answers. */
   expectedNodeId?: string;
+  /**
+   * A transient link (a DHT query's): its HANDSHAKE carries the transient agent, an open peer link to the node
+   * is returned instead of a new one. Without it, an open transient link to the node is not returned: a new
+   * link is made, which displaces it at both ends.
+   */
+  transient?: boolean;
 }
 
 /** Counters of a transport. */
