@@ -16,6 +16,8 @@
  *        from the same publishers over the same links in one topic every node is in, today's traffic shape;
  *        reports each node's CPU per second with --procs)
  *   deno task bench:network -- ... --warmup 500              (messages published first and not measured)
+ *   deno task bench:network -- --procs ... --profile DIR     (each child writes a V8 CPU profile to DIR, and
+ *       the measured window beside it; `deno run scripts/bench/cpuprofile.ts DIR` sums self time by function)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
  * loop is bounded and a hard timeout prints what it has and exits 1.
@@ -51,7 +53,9 @@ const args = parseArgs({
     "topics-per-node": { type: "string", default: "2" },
     "single-topic": { type: "boolean", default: false },
     "child-topics": { type: "string", default: "bench" },
+    "report-ms": { type: "string", default: "5" },
     warmup: { type: "string", default: "0" },
+    profile: { type: "string" },
   },
 }).values;
 
@@ -235,9 +239,12 @@ interface Counters {
 
 /**
  * A node in its own process, driven by JSON lines on stdin/stdout. Publishes are one-way, and the child
- * reports its deliveries on its own within 5 ms (one line for all of them), so the harness never wakes a
- * busy child to ask: 20 children answering a drain request every few milliseconds cost more CPU than
- * their nodes did.
+ * reports its deliveries on its own within `--report-ms` (one line for all of them), so the harness never
+ * wakes a busy child to ask: 20 children answering a drain request every few milliseconds cost more CPU
+ * than their nodes did. The report's delay is 5 ms with --max-throughput (the window waits on it) and
+ * 100 ms for a paced run, where a latency is measured in the child as the message is delivered and nothing
+ * waits on the report: a quiet node then writes one line per few deliveries, not one per delivery (whose
+ * cost, counted in the node's CPU, is the harness's, not the node's).
  */
 class ChildNode implements NodeHandle {
   address = "";
@@ -255,6 +262,8 @@ class ChildNode implements NodeHandle {
       args: [
         "run",
         "--allow-net=127.0.0.0/8",
+        // A CPU profile of the child (V8's sampler, 1 ms), written when it exits, with its measured window.
+        ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--allow-write=${args.profile}`] : []),
         new URL(import.meta.url).pathname,
         "--child",
         String(index),
@@ -264,6 +273,9 @@ class ChildNode implements NodeHandle {
         ...(args.fanout ? ["--fanout", args.fanout] : []),
         ...(args["no-origin-prune"] ? ["--no-origin-prune"] : []),
         ...(args["verify-threads"] !== undefined ? ["--verify-threads", args["verify-threads"]] : []),
+        ...(args.profile ? ["--profile", args.profile] : []),
+        "--report-ms",
+        args["max-throughput"] ? "5" : "100",
       ],
       stdin: "piped",
       stdout: "piped",
@@ -353,13 +365,16 @@ async function runChild(index: number, topics: readonly string[]) {
     for (let offset = 0; offset < bytes.length;) offset += Deno.stdout.writeSync(bytes.subarray(offset));
   };
   let reportTimer: ReturnType<typeof setTimeout> | undefined;
+  // When the harness read the counters (the measured window is between the last two reads).
+  const counterReads: number[] = [];
   const report = () => {
     if (reportTimer !== undefined) clearTimeout(reportTimer);
     reportTimer = undefined;
     const deliveries = local.deliveries.splice(0);
     if (deliveries.length > 0) out({ deliveries: deliveries.flat() });
   };
-  local.onDelivery = () => reportTimer ??= setTimeout(report, 5);
+  const reportMs = Number(args["report-ms"]);
+  local.onDelivery = () => reportTimer ??= setTimeout(report, reportMs);
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       const request = JSON.parse(line);
@@ -386,6 +401,7 @@ async function runChild(index: number, topics: readonly string[]) {
           local.publish(request.seq, request.size, request.topic);
           break;
         case "counters": {
+          counterReads.push(performance.now());
           report();
           const base = await local.counters();
           const cpu = process.cpuUsage();
@@ -396,6 +412,16 @@ async function runChild(index: number, topics: readonly string[]) {
         case "stop":
           report();
           await local.stop();
+          if (args.profile) {
+            // The profile ends as the process exits, just after this: the window is given back from then, ms.
+            const end = performance.now();
+            const [from, to] = counterReads.slice(-2).map((at) => end - at);
+            await Deno.mkdir(args.profile, { recursive: true });
+            await Deno.writeTextFile(
+              `${args.profile}/window-${Deno.pid}-node${index}.json`,
+              JSON.stringify({ node: index, topics, fromBeforeEndMs: from, toBeforeEndMs: to }) + "\n",
+            );
+          }
           out({ ok: true });
           return;
       }
@@ -791,6 +817,10 @@ if (import.meta.main) {
   };
   if (base.topics > 0 && !(base.topicsPerNode >= 1 && base.topicsPerNode <= base.topics)) {
     console.error("bench-network: --topics-per-node must be between 1 and --topics");
+    Deno.exit(2);
+  }
+  if (args.profile !== undefined && !base.procs) {
+    console.error("bench-network: --profile needs --procs (each node's process writes its own profile)");
     Deno.exit(2);
   }
   if (base.nodes < 2 || base.nodes > 250) {
