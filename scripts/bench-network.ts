@@ -152,7 +152,9 @@ class LocalNode implements NodeHandle {
    * Dials `address` until it is an active peer. A dial that meets this node's own DHT query to the same node
    * (a transient link being dialed: the transport shares the one dial, and the DHT's transient links claim
    * it) ends as REFUSED_BY_LIMITS with no peer; the transient link then holds the node's one link, and a
-   * new dial replaces it with a peer link. Such retries are counted and reported, not hidden.
+   * new dial replaces it with a peer link. A handshake the other end closes (it kept another link to this
+   * node, or ran out of time on the loaded machine) is dialed again too. Such retries are counted and
+   * reported, not hidden.
    */
   async connect(address: string) {
     for (let attempt = 0;; attempt++) {
@@ -160,7 +162,8 @@ class LocalNode implements NodeHandle {
         await this.node.connect(address);
         return;
       } catch (error) {
-        const collided = error instanceof KithError && error.code === "REFUSED_BY_LIMITS";
+        const collided = error instanceof KithError &&
+          ["REFUSED_BY_LIMITS", "HANDSHAKE_FAILED", "HANDSHAKE_TIMEOUT", "CONNECT_FAILED"].includes(error.code);
         if (!collided || attempt >= CONNECT_RETRIES) throw error;
         this.connectRetries++;
         console.error(`bench-network: ${this.address} to ${address}: ${error.message}; dialing again`);
@@ -723,7 +726,8 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         p50: round(percentile(after.map((c) => c.latenessMs).sort((a, b) => a - b), 50)),
         max: round(Math.max(...after.map((c) => c.latenessMs))),
       },
-      // Set-up dials that met the node's own DHT dial to the same peer and were made again (LocalNode.connect).
+      // Set-up dials made again (LocalNode.connect): they met the node's own DHT dial to the same peer, or the
+      // other end closed the handshake.
       connect_retries: after.reduce((n, c) => n + c.connectRetries, 0),
       // Set-up links lost at one end (held by the other's DHT as a transient link) and dialed again, and links
       // closed and dialed again because an end lacked the other's topics (see the set-up check).
