@@ -195,6 +195,8 @@ class HelperPool {
   #probe: ReturnType<typeof setTimeout> | undefined;
   #probeDueAt = 0;
   #checkedSinceProbe = false;
+  /** When the latest check was noted (performance.now()). */
+  #lastCheckAt = -Infinity;
   #idleMs = Infinity;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSubmitAt = 0;
@@ -219,10 +221,24 @@ class HelperPool {
     }, wait);
   }
 
-  /** Notes checks in this turn; starts the lag probe, which runs while checks keep coming. */
-  noteChecks(): void {
+  /** Whether the lag probe is running. */
+  get probing(): boolean {
+    return this.#probe !== undefined;
+  }
+
+  /**
+   * Notes a check; starts the lag probe, which runs while checks keep coming, at the second check within a
+   * probe interval. A lone check starts none (unless batches of one are handed over, `minBatch` 1): checks
+   * that come singly never make a batch of `minBatch` in a turn, so they are inline whatever the probe says,
+   * and a node whose messages come one at a time would pay a timer and two readings of its CPU time for each.
+   */
+  noteChecks(minBatch: number): void {
     this.#checkedSinceProbe = true;
-    if (this.#probe === undefined && this.#users > 0) this.#armProbe();
+    const now = performance.now();
+    const previous = this.#lastCheckAt;
+    this.#lastCheckAt = now;
+    if (this.#probe !== undefined || this.#users === 0) return;
+    if (minBatch <= 1 || now - previous < PROBE_INTERVAL_MS) this.#armProbe();
   }
 
   /** Arms the probe; `from` is the last probe's reading, reused (reading process CPU time is a system call). */
@@ -271,6 +287,7 @@ class HelperPool {
     if (--this.#users > 0) return;
     this.#threads = 0;
     this.#idleMs = Infinity;
+    this.#lastCheckAt = -Infinity;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     this.#stopProbe();
@@ -453,6 +470,11 @@ export class ParallelVerifier implements SignatureVerifier {
     return pool.threadsRunning;
   }
 
+  /** Whether the process's lag probe (a timer every 20 ms while checks keep coming) is running now. */
+  get lagProbeRunning(): boolean {
+    return pool.probing;
+  }
+
   /**
    * Creates a verifier. Threads start only when a batch first needs one.
    * @throws {RangeError} on a setting out of range
@@ -494,7 +516,7 @@ export class ParallelVerifier implements SignatureVerifier {
       done(verifySignature(signature, message, publicKey));
       return;
     }
-    pool.noteChecks();
+    pool.noteChecks(this.config.minBatch);
     // While the thread keeps up (the common case), the check runs now: no batch, no microtask.
     if (pool.broken || pool.lagMs < this.config.busyLagMs || pool.cpuShare < this.config.busyCpuShare) {
       this.stats.inline++;

@@ -16,6 +16,8 @@
  *        from the same publishers over the same links in one topic every node is in, today's traffic shape;
  *        reports each node's CPU per second with --procs)
  *   deno task bench:network -- ... --warmup 500              (messages published first and not measured)
+ *   deno task bench:network -- --procs ... --profile DIR     (each child writes a V8 CPU profile to DIR, and
+ *       the measured window beside it; `deno run scripts/bench/cpuprofile.ts DIR` sums self time by function)
  *
  * Prints one JSON line per run. Loopback only (127.20.x.1 per node); every
  * loop is bounded and a hard timeout prints what it has and exits 1.
@@ -24,6 +26,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { KithNode } from "../lib/node.ts";
 import { seededRandom } from "../lib/random.ts";
+import { KithError } from "../lib/errors.ts";
+import { DisconnectReason } from "../lib/protocol/mod.ts";
 
 const args = parseArgs({
   args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
@@ -49,7 +53,9 @@ const args = parseArgs({
     "topics-per-node": { type: "string", default: "2" },
     "single-topic": { type: "boolean", default: false },
     "child-topics": { type: "string", default: "bench" },
+    "report-ms": { type: "string", default: "5" },
     warmup: { type: "string", default: "0" },
+    profile: { type: "string" },
   },
 }).values;
 
@@ -100,7 +106,14 @@ function readPayload(data: Uint8Array): { sentAt: number; seq: number } {
 /** One node, in this process or in a child process. */
 interface NodeHandle {
   address: string;
+  nodeId: string;
   connect(address: string): Promise<void>;
+  /** The node ids of its active peers. */
+  activePeers(): Promise<string[]>;
+  /** Waits (at most `timeoutMs`) until each peer of `want[topic]` is among its peers in that topic; those missing. */
+  settle(want: Record<string, string[]>, timeoutMs: number): Promise<Record<string, string[]>>;
+  /** Closes its link to the peer `nodeId`, if it has one. */
+  drop(nodeId: string): Promise<void>;
   publish(seq: number, size: number, topic: string): void;
   /** Deliveries so far: [seq, latency ms, delivered-at] triples (drained on read in procs mode). */
   drainDeliveries(): Promise<[number, number, number][]>;
@@ -111,9 +124,12 @@ interface NodeHandle {
 class LocalNode implements NodeHandle {
   readonly node: KithNode;
   readonly deliveries: [number, number, number][] = [];
+  /** Dials that ended with no peer (REFUSED_BY_LIMITS) and were made again. */
+  connectRetries = 0;
   /** Called after each delivery (the child process schedules its report). */
   onDelivery: (() => void) | undefined;
   address = "";
+  nodeId = "";
   readonly #topics: readonly string[];
   constructor(index: number, topics: readonly string[]) {
     this.node = new KithNode({ config: nodeConfig(index) });
@@ -122,6 +138,7 @@ class LocalNode implements NodeHandle {
   async start() {
     await this.node.start();
     this.address = this.node.address;
+    this.nodeId = this.node.nodeId;
     for (const topic of this.#topics) {
       this.node.subscribe(topic, (message) => {
         const at = now();
@@ -131,8 +148,46 @@ class LocalNode implements NodeHandle {
       });
     }
   }
+  /**
+   * Dials `address` until it is an active peer. A dial that meets this node's own DHT query to the same node
+   * (a transient link being dialed: the transport shares the one dial, and the DHT's transient links claim
+   * it) ends as REFUSED_BY_LIMITS with no peer; the transient link then holds the node's one link, and a
+   * new dial replaces it with a peer link. A handshake the other end closes (it kept another link to this
+   * node, or ran out of time on the loaded machine) is dialed again too. Such retries are counted and
+   * reported, not hidden.
+   */
   async connect(address: string) {
-    await this.node.connect(address);
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.node.connect(address);
+        return;
+      } catch (error) {
+        const collided = error instanceof KithError &&
+          ["REFUSED_BY_LIMITS", "HANDSHAKE_FAILED", "HANDSHAKE_TIMEOUT", "CONNECT_FAILED"].includes(error.code);
+        if (!collided || attempt >= CONNECT_RETRIES) throw error;
+        this.connectRetries++;
+        console.error(`bench-network: ${this.address} to ${address}: ${error.message}; dialing again`);
+        await sleep(50);
+      }
+    }
+  }
+  activePeers() {
+    return Promise.resolve(this.node.peers().filter((peer) => peer.state === "active").map((peer) => peer.nodeId));
+  }
+  async settle(want: Record<string, string[]>, timeoutMs: number) {
+    const missing = () =>
+      Object.fromEntries(
+        Object.entries(want).map(([topic, ids]) => {
+          const have = new Set(this.node.topicPeers(topic));
+          return [topic, ids.filter((id) => !have.has(id))];
+        }),
+      );
+    const until = now() + timeoutMs;
+    while (Object.values(missing()).some((ids) => ids.length > 0) && now() < until) await sleep(20);
+    return missing();
+  }
+  async drop(nodeId: string) {
+    await this.node.components.peers.activePeer(nodeId)?.connection.close(DisconnectReason.SHUTDOWN, "bench relink");
   }
   publish(seq: number, size: number, topic: string) {
     this.node.broadcast(payload(seq, size), { topic });
@@ -158,6 +213,7 @@ class LocalNode implements NodeHandle {
       checksOffloaded: stats.signatureChecks.offloaded,
       checks: stats.signatureChecks.offloaded + stats.signatureChecks.inline,
       latenessMs: stats.gossip.latenessMs,
+      connectRetries: this.connectRetries,
     });
   }
   stop() {
@@ -180,16 +236,22 @@ interface Counters {
   checks: number;
   /** The node's lateness estimate (GossipStats.latenessMs) when read. */
   latenessMs: number;
+  /** Set-up dials made again after one ended with no peer (see LocalNode.connect). */
+  connectRetries: number;
 }
 
 /**
  * A node in its own process, driven by JSON lines on stdin/stdout. Publishes are one-way, and the child
- * reports its deliveries on its own within 5 ms (one line for all of them), so the harness never wakes a
- * busy child to ask: 20 children answering a drain request every few milliseconds cost more CPU than
- * their nodes did.
+ * reports its deliveries on its own within `--report-ms` (one line for all of them), so the harness never
+ * wakes a busy child to ask: 20 children answering a drain request every few milliseconds cost more CPU
+ * than their nodes did. The report's delay is 5 ms with --max-throughput (the window waits on it) and
+ * 100 ms for a paced run, where a latency is measured in the child as the message is delivered and nothing
+ * waits on the report: a quiet node then writes one line per few deliveries, not one per delivery (whose
+ * cost, counted in the node's CPU, is the harness's, not the node's).
  */
 class ChildNode implements NodeHandle {
   address = "";
+  nodeId = "";
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #replies: ((reply: Record<string, unknown>) => void)[] = [];
@@ -203,6 +265,8 @@ class ChildNode implements NodeHandle {
       args: [
         "run",
         "--allow-net=127.0.0.0/8",
+        // A CPU profile of the child (V8's sampler, 1 ms), written when it exits, with its measured window.
+        ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--allow-write=${args.profile}`] : []),
         new URL(import.meta.url).pathname,
         "--child",
         String(index),
@@ -212,6 +276,9 @@ class ChildNode implements NodeHandle {
         ...(args.fanout ? ["--fanout", args.fanout] : []),
         ...(args["no-origin-prune"] ? ["--no-origin-prune"] : []),
         ...(args["verify-threads"] !== undefined ? ["--verify-threads", args["verify-threads"]] : []),
+        ...(args.profile ? ["--profile", args.profile] : []),
+        "--report-ms",
+        args["max-throughput"] ? "5" : "100",
       ],
       stdin: "piped",
       stdout: "piped",
@@ -246,10 +313,20 @@ class ChildNode implements NodeHandle {
     return result;
   }
   async start() {
-    this.address = (await this.#call({ op: "start" })).address as string;
+    const started = await this.#call({ op: "start" });
+    [this.address, this.nodeId] = [started.address as string, started.nodeId as string];
   }
   async connect(address: string) {
     await this.#call({ op: "connect", address });
+  }
+  async activePeers() {
+    return (await this.#call({ op: "peers" })).peers as string[];
+  }
+  async settle(want: Record<string, string[]>, timeoutMs: number) {
+    return (await this.#call({ op: "settle", want, timeoutMs })).missing as Record<string, string[]>;
+  }
+  async drop(nodeId: string) {
+    await this.#call({ op: "drop", nodeId });
   }
   publish(seq: number, size: number, topic: string) {
     void this.#send({ op: "publish", seq, size, topic });
@@ -291,29 +368,43 @@ async function runChild(index: number, topics: readonly string[]) {
     for (let offset = 0; offset < bytes.length;) offset += Deno.stdout.writeSync(bytes.subarray(offset));
   };
   let reportTimer: ReturnType<typeof setTimeout> | undefined;
+  // When the harness read the counters (the measured window is between the last two reads).
+  const counterReads: number[] = [];
   const report = () => {
     if (reportTimer !== undefined) clearTimeout(reportTimer);
     reportTimer = undefined;
     const deliveries = local.deliveries.splice(0);
     if (deliveries.length > 0) out({ deliveries: deliveries.flat() });
   };
-  local.onDelivery = () => reportTimer ??= setTimeout(report, 5);
+  const reportMs = Number(args["report-ms"]);
+  local.onDelivery = () => reportTimer ??= setTimeout(report, reportMs);
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       const request = JSON.parse(line);
       switch (request.op) {
         case "start":
           await local.start();
-          out({ address: local.address });
+          out({ address: local.address, nodeId: local.nodeId });
           break;
         case "connect":
           await local.connect(request.address);
+          out({ ok: true });
+          break;
+        case "peers":
+          out({ peers: await local.activePeers() });
+          break;
+        case "settle":
+          out({ missing: await local.settle(request.want, request.timeoutMs) });
+          break;
+        case "drop":
+          await local.drop(request.nodeId);
           out({ ok: true });
           break;
         case "publish":
           local.publish(request.seq, request.size, request.topic);
           break;
         case "counters": {
+          counterReads.push(performance.now());
           report();
           const base = await local.counters();
           const cpu = process.cpuUsage();
@@ -324,6 +415,16 @@ async function runChild(index: number, topics: readonly string[]) {
         case "stop":
           report();
           await local.stop();
+          if (args.profile) {
+            // The profile ends as the process exits, just after this: the window is given back from then, ms.
+            const end = performance.now();
+            const [from, to] = counterReads.slice(-2).map((at) => end - at);
+            await Deno.mkdir(args.profile, { recursive: true });
+            await Deno.writeTextFile(
+              `${args.profile}/window-${Deno.pid}-node${index}.json`,
+              JSON.stringify({ node: index, topics, fromBeforeEndMs: from, toBeforeEndMs: to }) + "\n",
+            );
+          }
           out({ ok: true });
           return;
       }
@@ -360,6 +461,9 @@ interface RunOptions {
   warmup: number;
 }
 
+/** How many times a set-up dial that ended with no peer is made again. */
+const CONNECT_RETRIES = 3;
+
 /** Sequence numbers of warm-up messages start here, so a late one is never taken for a measured one. */
 const WARMUP_SEQ = 0x7000_0000;
 
@@ -389,8 +493,9 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       (_, i) => options.topics > 0 ? topicsOf(i, options.topics, options.topicsPerNode) : [],
     );
     const scoped = options.topics > 0 && !options.singleTopic;
+    const topicsOfNode = (i: number) => scoped ? memberships[i].map((t) => `t${t}`) : ["bench"];
     for (let i = 0; i < options.nodes; i++) {
-      const topics = scoped ? memberships[i].map((t) => `t${t}`) : ["bench"];
+      const topics = topicsOfNode(i);
       const handle = options.procs ? new ChildNode(i, topics) : new LocalNode(i, topics);
       await handle.start();
       handles.push(handle);
@@ -432,7 +537,61 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
           ? { topic: `t${topic}`, origin, expected: members[topic].length - 1 }
           : { topic: "bench", origin, expected: options.nodes - 1 };
       });
-    await sleep(200); // let the responders register their side
+    // Check each link at both ends, and that each end knows the other's topics, before anything is sent.
+    // kith loses links and subscriptions when a set-up dial meets a DHT query's dial between the same two
+    // nodes (the transport keeps one link per node; see LocalNode.connect): b's DHT can hold as a transient
+    // link the one link a holds as a peer link, and a link that replaced another can carry no TOPIC_SUBSCRIPTIONS
+    // (each end sent its set on the link that lost). A link missing at one end is dialed again by that end (its
+    // dial replaces the transient link); a pair missing a peer's topics is closed and dialed again. Counted and
+    // reported, so a run shows how often kith needed it.
+    const repairs = { linksRedialed: 0, linksReopened: 0 };
+    const linkedTo = (i: number, j: number) => linked.has(i < j ? `${i}-${j}` : `${j}-${i}`);
+    for (let round = 0; round < 4; round++) {
+      const active = (await Promise.all(handles.map((h) => h.activePeers()))).map((ids) => new Set(ids));
+      const lacking: [number, number][] = [];
+      for (const key of linked) {
+        const [a, b] = key.split("-").map(Number);
+        if (!active[a].has(handles[b].nodeId)) lacking.push([a, b]);
+        else if (!active[b].has(handles[a].nodeId)) lacking.push([b, a]);
+      }
+      for (const [a, b] of lacking) {
+        repairs.linksRedialed++;
+        console.error(`bench-network: ${handles[a].address} has no peer link to ${handles[b].address}; dialing again`);
+        await handles[a].connect(handles[b].address);
+      }
+      if (lacking.length > 0) {
+        await sleep(200);
+        continue;
+      }
+      const missing = await Promise.all(handles.map((handle, i) => {
+        const want: Record<string, string[]> = {};
+        for (const topic of topicsOfNode(i)) {
+          want[topic] = handles.flatMap((h, j) => linkedTo(i, j) && topicsOfNode(j).includes(topic) ? [h.nodeId] : []);
+        }
+        return handle.settle(want, 3_000);
+      }));
+      const reopen = new Set<string>();
+      missing.forEach((byTopic, i) => {
+        for (const ids of Object.values(byTopic)) {
+          for (const id of ids) {
+            const j = handles.findIndex((h) => h.nodeId === id);
+            reopen.add(i < j ? `${i}-${j}` : `${j}-${i}`);
+          }
+        }
+      });
+      if (reopen.size === 0) break;
+      for (const key of reopen) {
+        const [a, b] = key.split("-").map(Number);
+        repairs.linksReopened++;
+        console.error(
+          `bench-network: ${handles[a].address} and ${handles[b].address} lack each other's topics; reopening the link`,
+        );
+        await handles[a].drop(handles[b].nodeId);
+        await sleep(100);
+        await handles[a].connect(handles[b].address);
+      }
+      await sleep(200);
+    }
     if (options.warmup > 0) {
       // Messages before the measurement, so fresh processes have compiled the message path and grown their
       // heaps before their CPU is counted (in a 10 s run that start-up cost is a large share of a quiet node's).
@@ -567,6 +726,13 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
         p50: round(percentile(after.map((c) => c.latenessMs).sort((a, b) => a - b), 50)),
         max: round(Math.max(...after.map((c) => c.latenessMs))),
       },
+      // Set-up dials made again (LocalNode.connect): they met the node's own DHT dial to the same peer, or the
+      // other end closed the handshake.
+      connect_retries: after.reduce((n, c) => n + c.connectRetries, 0),
+      // Set-up links lost at one end (held by the other's DHT as a transient link) and dialed again, and links
+      // closed and dialed again because an end lacked the other's topics (see the set-up check).
+      links_redialed: repairs.linksRedialed,
+      links_reopened: repairs.linksReopened,
       cpu_user_s: round(cpu.user / 1e6, 2),
       cpu_sys_s: round(cpu.system / 1e6, 2),
       wall_s: round(wallS, 2),
@@ -655,6 +821,10 @@ if (import.meta.main) {
   };
   if (base.topics > 0 && !(base.topicsPerNode >= 1 && base.topicsPerNode <= base.topics)) {
     console.error("bench-network: --topics-per-node must be between 1 and --topics");
+    Deno.exit(2);
+  }
+  if (args.profile !== undefined && !base.procs) {
+    console.error("bench-network: --profile needs --procs (each node's process writes its own profile)");
     Deno.exit(2);
   }
   if (base.nodes < 2 || base.nodes > 250) {

@@ -375,6 +375,65 @@ Deno.test("after a PRUNE naming a message, its origin's messages go to that peer
   }
 });
 
+Deno.test("ids queued for a peer go with the next message pushed to it, before the announcement round", () => {
+  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    gossip.receive(source, first);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const second = app(origin, "2"), elsewhere = app(Identity.generate(), "3");
+    gossip.receive(source, second); // its id queued for the pruner
+    assert.equal(digestsTo(pruner).length, 0, "nothing announced yet");
+    gossip.receive(source, elsewhere); // pushed in full to the pruner: the queued id goes with it
+    const sent = pruner.sent.map((e) => e.type);
+    assert.deepEqual(sent.slice(-2), [MessageType.CUSTOM_DATA, MessageType.GOSSIP_MESSAGE]);
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)]]);
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.equal(digestsTo(pruner).length, 1, "the round had nothing left to announce");
+    assert.equal(gossip.stats.announced, 1);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("early announcements: at most 4 per link per interval, and none where the round picks among more links than lazyFanout", () => {
+  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "first");
+    gossip.receive(source, first);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const other = Identity.generate();
+    for (let i = 0; i < 6; i++) {
+      gossip.receive(source, app(origin, `queued ${i}`));
+      gossip.receive(source, app(other, `pushed ${i}`));
+    }
+    assert.equal(digestsTo(pruner).length, 4, "4 early, the rest waits for the round");
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.equal(digestsTo(pruner).length, 5);
+  } finally {
+    gossip.stop();
+  }
+  // lazyFanout 1 with 2 links: the round chooses whom to tell, so nothing goes early.
+  const chosen = setup(2, { fanout: 2, lazyFanout: 1 });
+  chosen.gossip.start();
+  try {
+    const [pruner, source] = chosen.peers;
+    const origin = Identity.generate();
+    const first = app(origin, "first");
+    chosen.gossip.receive(source, first);
+    chosen.gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    chosen.gossip.receive(source, app(origin, "queued"));
+    chosen.gossip.receive(source, app(Identity.generate(), "pushed"));
+    assert.equal(digestsTo(pruner).length, 0);
+  } finally {
+    chosen.gossip.stop();
+  }
+});
+
 Deno.test("a peer's per-origin PRUNEs are bounded: past 256 origins the oldest comes in full again", () => {
   const { peers: [pruner, source], gossip } = setup(2, { fanout: 2 });
   const origins = Array.from({ length: 257 }, () => Identity.generate());

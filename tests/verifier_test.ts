@@ -9,6 +9,11 @@ interface Case {
   valid: boolean;
 }
 
+// Deno loads its timers on the first use of setTimeout, and loading them runs the microtasks queued so far:
+// a check that starts the lag probe (a timer) amid a turn's checks would flush the batch gathered before it.
+// Loaded here once, as in any running node, so each test's batches are what its checks make.
+clearTimeout(setTimeout(() => {}, 0));
+
 /** Signed messages, every third with one signature bit flipped. */
 function cases(count: number): Case[] {
   const signers = [Identity.generate(), Identity.generate()];
@@ -217,4 +222,23 @@ Deno.test("a helper without batches for helperIdleMs is stopped, and started aga
     verifier.close();
   }
   assert.equal(verifier.helperThreads, 0, "and the last close stops it");
+});
+
+Deno.test("a lone check starts no lag probe; a second one within the probe's interval does", async () => {
+  const verifier = new ParallelVerifier({ threads: 1 });
+  try {
+    const [first, second] = cases(3).filter((c) => c.valid);
+    assert.equal(
+      await new Promise((resolve) => verifier.check(first.signature, first.message, first.publicKey, resolve)),
+      true,
+    );
+    assert.equal(verifier.lagProbeRunning, false, "one check alone: no timer, no CPU-time readings");
+    // The next check at once (the same turn): checks are coming close together, so the probe runs.
+    verifier.check(second.signature, second.message, second.publicKey, () => {});
+    assert.equal(verifier.lagProbeRunning, true);
+    assert.equal(verifier.stats.inline, 2);
+  } finally {
+    verifier.close();
+  }
+  assert.equal(verifier.lagProbeRunning, false, "closed: the probe stops");
 });

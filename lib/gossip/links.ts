@@ -46,6 +46,8 @@ export interface GossipLink extends GossipPeerStats, AnnouncementCounts, Deficit
   catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
   pendingHave: string[];
+  /** Times this interval its queued ids went out with a message pushed to it, before the announcement round. */
+  earlyFlushesThisInterval: number;
   /** Messages served to it in answer to `want` this interval. */
   servedThisInterval: number;
   /** Bytes of messages served to it in answer to `want` this interval. */
@@ -91,6 +93,11 @@ export class GossipLinks {
     return this.#links.values();
   }
 
+  /** How many links there are. */
+  get size(): number {
+    return this.#links.size;
+  }
+
   /** Makes the link to `nodeId` at `now`, lazy or `eager`, with its rate limit and known-to-have slot. */
   open(nodeId: string, bucket: TokenBucket, slot: number, eager: boolean, outbound: boolean, now: number): GossipLink {
     const link: GossipLink = {
@@ -98,6 +105,7 @@ export class GossipLinks {
       bucket,
       slot,
       pendingHave: [],
+      earlyFlushesThisInterval: 0,
       // Made on first use: most links of a node with many peers never prune (an empty Set costs more than a field).
       originsPrunedByIt: undefined,
       originsPrunedByUs: undefined,

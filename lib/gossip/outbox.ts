@@ -35,6 +35,12 @@ export interface OutboxConfig {
   readonly repairFanout: number;
 }
 
+/**
+ * Times per interval one link's queued ids go out early, with a message pushed to it: with the announcement
+ * rounds (4 per interval), a repair digest and PRUNEs, well within what a peer takes (maxAnnouncementsPerInterval).
+ */
+export const MAX_EARLY_FLUSHES_PER_INTERVAL = 4;
+
 /** Sends to peers on gossip's behalf, counting what it sends. */
 export class GossipOutbox {
   readonly #identity: Identity;
@@ -96,7 +102,23 @@ export class GossipOutbox {
     if (peer.connection.sendEncoded(wireBytes(stored))) {
       this.#counters.totals.forwarded++;
       this.#counters.count(stored.type, "forwarded");
+      this.#flushEarly(peer);
     }
+  }
+
+  /**
+   * Sends the ids queued for `peer` now, with the message just pushed to it (queued in the same turn, they
+   * share its record: one sealed record and one wake at each end instead of a record of their own at the
+   * next announcement round). Only when that round would announce to every link anyway (no more links than
+   * lazyFanout), so who hears of what is unchanged, only sooner; at most MAX_EARLY_FLUSHES_PER_INTERVAL
+   * times per link per interval.
+   */
+  #flushEarly(peer: ConnectedPeer): void {
+    const link = this.#links.get(peer.nodeId);
+    if (!link || link.pendingHave.length === 0 || this.#links.size > this.#config.lazyFanout) return;
+    if (link.earlyFlushesThisInterval >= MAX_EARLY_FLUSHES_PER_INTERVAL) return;
+    link.earlyFlushesThisInterval++;
+    this.flushAnnouncements(peer, link);
   }
 
   /**
@@ -137,9 +159,13 @@ export class GossipOutbox {
     return repeated;
   }
 
-  /** Starts a new interval of the serving budgets; forgets retransmission counts of messages no longer kept. */
+  /**
+   * Starts a new interval of the serving budgets and the early flushes; forgets retransmission counts of
+   * messages no longer kept.
+   */
   resetServing(): void {
     for (const link of this.#links.values()) {
+      link.earlyFlushesThisInterval = 0;
       link.servedThisInterval = 0;
       link.servedBytesThisInterval = 0;
       link.servedNow = undefined;
