@@ -175,6 +175,23 @@ function renderDhtMetrics(
     ['{outcome="failed"}', dht.transient.dialFailures],
     ['{outcome="refused_by_limit"}', dht.transient.refusedByLimit],
   ]);
+  metric(
+    "kith_dht_inbound_transient_links",
+    "gauge",
+    "Transient links other nodes hold to this one now (DHT questions only, no peer slot).",
+    [["", dht.inboundTransient.open]],
+  );
+  metric("kith_dht_inbound_transient_total", "counter", "Inbound transient links by outcome.", [
+    ['{outcome="accepted"}', dht.inboundTransient.accepted],
+    ['{outcome="refused"}', dht.inboundTransient.refused],
+    ['{outcome="closed_idle"}', dht.inboundTransient.closedIdle],
+  ]);
+  metric(
+    "kith_dht_hearsay_refused_total",
+    "counter",
+    "Nodes and providers named in DHT answers at addresses the dial policy refuses: dropped, never asked or returned.",
+    [["", dht.hearsayRefused]],
+  );
   const latency = dht.latency;
   lines.push(
     "# HELP kith_dht_operation_seconds Latency of DHT operations (find-peer, provide, providers, put, get).",
@@ -225,6 +242,18 @@ function renderNatMetrics(
     ['{outcome="rate_limited"}', nat.dialBacks.rateLimited],
     ['{outcome="dropped"}', nat.dialBacks.dropped],
   ]);
+  const punch = stats.relay.punch;
+  metric(
+    "kith_hole_punches_total",
+    "counter",
+    "Hole punches by outcome; refused: a peer named a host the relay does not see it at.",
+    [
+      ['{outcome="attempted"}', punch.attempts],
+      ['{outcome="punched"}', punch.punched],
+      ['{outcome="gave_up"}', punch.gaveUp],
+      ['{outcome="refused_address"}', punch.refusedAddresses],
+    ],
+  );
 }
 
 /** The topic series: how many topics, and per topic (bounded by `labels`) its peers and messages; routing. */
@@ -352,6 +381,12 @@ function renderTopicMetrics(
       ['{kind="bodies",direction="sent"}', catchup.bodyBytesSent],
       ['{kind="bodies",direction="received"}', catchup.bodyBytesReceived],
     ],
+  );
+  metric(
+    "kith_catchup_have_withheld_total",
+    "counter",
+    "Ids not yet told to peers in catch-up's have: past a peer's allowance (haveIdsPerMinute beyond what it fetched).",
+    [["", catchup.haveWithheld]],
   );
   const routing = node.stats().topics;
   metric(

@@ -116,7 +116,7 @@ Deno.test("control API: the event stream delivers messages of the requested topi
   });
 });
 
-Deno.test("control API: metrics expose peers, messages, bytes, trust and latency", async () => {
+Deno.test("control API: metrics expose peers, messages, bytes, trust, latency and the defences' counters", async () => {
   await withApi(async (call, [, b]) => {
     b.broadcast("x");
     await new Promise((r) => setTimeout(r, 200));
@@ -135,6 +135,11 @@ Deno.test("control API: metrics expose peers, messages, bytes, trust and latency
         "kith_messages_dropped_under_check_total 0",
         'kith_gossip_lateness_ms{stat="mean"} 0',
         'kith_gossip_lateness_ms{stat="deviation"} 0',
+        'kith_hole_punches_total{outcome="refused_address"} 0',
+        "kith_catchup_have_withheld_total 0",
+        "kith_dht_inbound_transient_links ",
+        'kith_dht_inbound_transient_total{outcome="refused"} 0',
+        "kith_dht_hearsay_refused_total 0",
       ]
     ) assert.ok(text.includes(name), `metrics lack ${name}`);
   });
