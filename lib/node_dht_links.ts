@@ -91,7 +91,6 @@ export class DhtLinks {
       peerLinked: (nodeId) => peers.activePeer(nodeId) !== undefined || peers.isDialing(nodeId),
       accept: (connection) => announces(connection.agent, DHT_CAPABILITY),
       onEnvelope: (connection, envelope) => this.receive(connection, envelope),
-      keep: (envelope) => envelope.type === MessageType.TOPIC_SUBSCRIPTIONS,
       onClose: (nodeId) => this.linkClosed(nodeId),
     });
     this.inbound = new InboundTransientLinks({

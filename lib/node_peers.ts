@@ -133,9 +133,6 @@ export function routePeers(peers: PeerManager, to: PeerRoutes): void {
   };
   peers.onPeerConnected = (peer) => {
     topics.peerConnected(peer);
-    // The peer's topics, if it told them over a transient link this link replaced (it will not tell again).
-    const kept = dht?.transient.takeKept(peer.nodeId);
-    if (kept) topics.receive(peer, kept);
     relay.peerConnected(peer);
     nat.peerConnected(peer);
     finder.peerConnected();

@@ -19,7 +19,6 @@ import type { Clock, TimerId } from "../clock.ts";
 import { errorFields, type LogSink } from "../log.ts";
 import { DisconnectReason, type Envelope } from "../protocol/mod.ts";
 import type { Connection, Transport } from "../transport/types.ts";
-import { BoundedMap } from "../ratelimit.ts";
 import type { TrustModel } from "../trust.ts";
 
 /** Settings of {@link TransientLinks}. */
@@ -51,13 +50,6 @@ export interface TransientLinksOptions {
   accept: (connection: Connection) => boolean;
   /** Each envelope a transient link receives. */
   onEnvelope: (connection: Connection, envelope: Envelope) => void;
-  /**
-   * Whether an envelope carries state the peer at the other end believes this node now holds (its topic
-   * subscriptions: it admitted the link as a peer). The latest such envelope of each node is kept, and handed
-   * to the peer layer by {@link TransientLinks.takeKept} if the node becomes a peer by a link that replaced
-   * this one: the other end then sees a replaced link and sends nothing again.
-   */
-  keep: (envelope: Envelope) => boolean;
   /** A transient link closed. */
   onClose: (nodeId: string) => void;
 }
@@ -95,7 +87,6 @@ export class TransientLinks {
   readonly #options: TransientLinksOptions;
   readonly #links = new Map<string, Link>();
   readonly #dialing = new Map<string, Promise<Connection | undefined>>();
-  readonly #kept: BoundedMap<string, Envelope>;
   readonly #waiting: (() => void)[] = [];
   #sweep: TimerId | undefined;
   #stopped = false;
@@ -103,14 +94,6 @@ export class TransientLinks {
   /** Takes the node's transport and settings; nothing is dialed until {@link TransientLinks.open}. */
   constructor(options: TransientLinksOptions) {
     this.#options = options;
-    this.#kept = new BoundedMap(Math.max(1, 2 * options.config.maxLinks));
-  }
-
-  /** The latest kept envelope (see `keep`) of `nodeId`'s transient link, if any, once. */
-  takeKept(nodeId: string): Envelope | undefined {
-    const envelope = this.#kept.get(nodeId);
-    if (envelope) this.#kept.delete(nodeId);
-    return envelope;
   }
 
   /** Links open now. */
@@ -133,7 +116,7 @@ export class TransientLinks {
   claims(connection: Connection): boolean {
     const nodeId = connection.remoteNodeId;
     if (connection.direction !== "outbound" || !connection.transient) return false;
-    const { accept, onEnvelope, onClose, log, clock, keep } = this.#options;
+    const { accept, onEnvelope, onClose, log, clock } = this.#options;
     if (this.#stopped || !accept(connection)) {
       void connection.close(DisconnectReason.SHUTDOWN, "transient link not needed");
       return true;
@@ -142,7 +125,6 @@ export class TransientLinks {
     this.#links.set(nodeId, link);
     connection.onEnvelope = (envelope) => {
       link.lastUsed = clock.now();
-      if (keep(envelope)) this.#kept.set(nodeId, envelope);
       try {
         onEnvelope(connection, envelope);
       } catch (error) {
