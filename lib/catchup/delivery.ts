@@ -337,8 +337,10 @@ export class TopicDelivery {
     }
   }
 
-  /** Logs a message delivered or published, and makes it one of its topic's heads; returns its id key. */
-  /** `key` is the id's key when the caller has it. */
+  /**
+   * Logs a message delivered or published, and makes it one of its topic's heads; returns its id key (`key`,
+   * when the caller has made it already).
+   */
   #record(message: ApplicationMessage, encoded: Uint8Array, now: number, key = bytesKey(message.id)): string {
     this.#remember(key);
     const { topic } = message.payload;
