@@ -8,7 +8,8 @@
  *   deno task bench:ingest                                  (search, then 50% and 90%; verifyThreads 0, then the default)
  *   deno task bench:ingest -- --verify-threads 0            (one setting only; "default" is the node's default, 1 helper)
  *   deno task bench:ingest -- --rate 2000 --duration 3      (one fixed-rate phase, no search)
- *   deno task bench:ingest -- --profile /tmp/prof ...       (the node process runs with --cpu-prof into that folder)
+ *   deno task bench:ingest -- --profile /tmp/prof ...       (the node runs with --cpu-prof into that folder, and writes
+ *                                                           its last step's window beside it for scripts/bench/cpuprofile.ts)
  *
  * Processing delay is measured from the moment the generator was due to send a message (the offset in its
  * signed data from the step's start time, which the parent chose and told the node) to the node's subscriber
@@ -186,6 +187,8 @@ async function runNode(): Promise<void> {
   });
   let step: StepState | undefined;
   let stray = 0;
+  // The last step's window (performance.now()), written beside the CPU profile with --profile.
+  let window: [number, number] | undefined;
   node.subscribe(TOPIC, (message) => {
     const at = now();
     const data = message.data;
@@ -229,6 +232,7 @@ async function runNode(): Promise<void> {
         const current = step!;
         const deadline = now() + request.waitMs;
         while (current.count < current.delays.length && now() < deadline) await sleep(5);
+        window = [current.openedAt - performance.timeOrigin, performance.now()];
         const cpu = process.cpuUsage(current.cpuBefore);
         const wallMs = now() - current.openedAt;
         const after = counters(node);
@@ -254,6 +258,15 @@ async function runNode(): Promise<void> {
   } finally {
     clearInterval(sampler);
     await node.stop();
+  }
+  if (args.profile && window) {
+    // The profile ends as the process exits, just after this: the window is given back from then, ms
+    // (scripts/bench/cpuprofile.ts then counts only the last step's samples).
+    const end = performance.now();
+    await Deno.writeTextFile(
+      `${args.profile}/window-${Deno.pid}-node.json`,
+      JSON.stringify({ fromBeforeEndMs: end - window[0], toBeforeEndMs: end - window[1] }) + "\n",
+    );
   }
   out({ ok: true });
 }
@@ -497,8 +510,13 @@ async function runSetting(verifyThreads: string): Promise<Record<string, unknown
   const count = num("generators", 1);
   const maxRate = num("max-rate", 1);
   const origins = args.origins !== undefined ? num("origins", 1) : Math.max(1, Math.ceil(maxRate / count / 100));
-  const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : [];
-  const node = new Child("node", ["--verify-threads", verifyThreads], profile);
+  // With --profile the node writes its last step's window beside its profile.
+  const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`, `--allow-write=${args.profile}`] : [];
+  const node = new Child("node", [
+    "--verify-threads",
+    verifyThreads,
+    ...(args.profile ? ["--profile", args.profile] : []),
+  ], profile);
   children.add(node);
   const generators: Child[] = [];
   const started = now();
