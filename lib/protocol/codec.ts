@@ -136,6 +136,70 @@ function writeEnvelope(envelope: Envelope, ttl: number, shared: boolean): Uint8A
   return shared ? out.subarray(0, o) : out;
 }
 
+/**
+ * Reads a msgpack unsigned integer at `o` in the forms msgpack writes a safe integer >= 0 (positive fixint, uint
+ * 8, 16, 32, 64 up to 2^53 - 1): its value and the offset after it, in `readAt`; false for any other form, or
+ * past the end.
+ */
+function readUint(bytes: Uint8Array, o: number, readAt: { value: number; next: number }): boolean {
+  const b = bytes[o];
+  if (b < 0x80) {
+    readAt.value = b;
+    readAt.next = o + 1;
+    return true;
+  }
+  const size = b === 0xcc ? 1 : b === 0xcd ? 2 : b === 0xce ? 4 : b === 0xcf ? 8 : 0;
+  if (size === 0 || o + 1 + size > bytes.length) return false;
+  let value = 0;
+  if (size === 8) {
+    const high = ((bytes[o + 1] << 24) | (bytes[o + 2] << 16) | (bytes[o + 3] << 8) | bytes[o + 4]) >>> 0;
+    if (high >= 0x200000) return false; // 2^53 or more: msgpack's own reading says what it is
+    const low = ((bytes[o + 5] << 24) | (bytes[o + 6] << 16) | (bytes[o + 7] << 8) | bytes[o + 8]) >>> 0;
+    value = high * 0x100000000 + low;
+  } else for (let i = 1; i <= size; i++) value = value * 256 + bytes[o + i];
+  readAt.value = value;
+  readAt.next = o + 1 + size;
+  return true;
+}
+
+/** Reads a msgpack byte string (bin 8, 16, 32) at `o` into `readAt` (its length; `next` after it), or false. */
+function readBinHeader(bytes: Uint8Array, o: number, readAt: { value: number; next: number }): boolean {
+  const b = bytes[o];
+  const size = b === 0xc4 ? 1 : b === 0xc5 ? 2 : b === 0xc6 ? 4 : 0;
+  if (size === 0 || o + 1 + size > bytes.length) return false;
+  let length = 0;
+  for (let i = 1; i <= size; i++) length = length * 256 + bytes[o + i];
+  if (o + 1 + size + length > bytes.length) return false;
+  readAt.value = length;
+  readAt.next = o + 1 + size;
+  return true;
+}
+
+const readAt = { value: 0, next: 0 };
+
+/**
+ * The seven fields of an envelope's wire bytes read directly when they have the shape kith writes (a fixarray
+ * of 7: positive fixints for version and type, byte strings, unsigned integers for the timestamp and TTL, and
+ * nothing after), as msgpack's decoder would read them (byte strings as views of `bytes`), without its generic
+ * per-value dispatch; `undefined` for any other bytes, which then go through msgpack itself (and its errors).
+ * The checks of the fields are the caller's, the same whichever way they were read.
+ */
+export function readEnvelopeFields(bytes: Uint8Array): unknown[] | undefined {
+  if (bytes.length < 8 || bytes[0] !== 0x97 || bytes[1] >= 0x80 || bytes[2] >= 0x80) return undefined;
+  if (!readBinHeader(bytes, 3, readAt)) return undefined;
+  const publicKey = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  if (!readUint(bytes, readAt.next + readAt.value, readAt)) return undefined;
+  const timestamp = readAt.value;
+  if (!readUint(bytes, readAt.next, readAt)) return undefined;
+  const ttl = readAt.value;
+  if (!readBinHeader(bytes, readAt.next, readAt)) return undefined;
+  const payloadBytes = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  if (!readBinHeader(bytes, readAt.next + readAt.value, readAt)) return undefined;
+  const end = readAt.next + readAt.value;
+  if (end !== bytes.length) return undefined;
+  return [bytes[1], bytes[2], publicKey, timestamp, ttl, payloadBytes, bytes.subarray(readAt.next, end)];
+}
+
 /** Options of {@link MessageCodec.verify}. */
 export interface VerifyOptions {
   /**
@@ -266,7 +330,7 @@ export class MessageCodec {
    * @throws {ProtocolError}
    */
   parse(bytes: Uint8Array): Envelope {
-    const value = this.#decodeValue(bytes, "envelope");
+    const value = readEnvelopeFields(bytes) ?? this.#decodeValue(bytes, "envelope");
     if (!Array.isArray(value) || value.length === 0) {
       throw new ProtocolError("BAD_FIELD", "envelope: expected an array of 7 fields");
     }
