@@ -108,33 +108,48 @@ const CHUNK_ENTRIES = 512;
  * (cut off once they are half of it), not by `shift()`, which for a long array V8 may do by moving every element.
  */
 interface TopicEntries {
-  chunks: LogEntry[][];
+  chunks: Held[][];
   start: number;
   count: number;
   bytes: number;
 }
 
+/**
+ * An entry as a topic holds it: with what its order and its drop read (its order's fields, its map key and its
+ * size), so neither reaches into the entry, and a drop makes no key.
+ */
+interface Held {
+  readonly timestamp: number;
+  readonly id: Uint8Array;
+  readonly key: string;
+  readonly bytes: number;
+  readonly entry: LogEntry;
+}
+
 /** The messages `topic` holds, oldest first (a copy). */
 function live(topic: TopicEntries | undefined): LogEntry[] {
-  if (topic === undefined || topic.count === 0) return [];
-  const out = topic.chunks[0].slice(topic.start);
-  for (let c = 1; c < topic.chunks.length; c++) for (const entry of topic.chunks[c]) out.push(entry);
+  const out: LogEntry[] = [];
+  if (topic === undefined) return out;
+  for (let c = 0; c < topic.chunks.length; c++) {
+    const chunk = topic.chunks[c];
+    for (let i = c === 0 ? topic.start : 0; i < chunk.length; i++) out.push(chunk[i].entry);
+  }
   return out;
 }
 
 /** The oldest message `topic` holds (it holds one). */
-function oldestOf(topic: TopicEntries): LogEntry {
+function oldestOf(topic: TopicEntries): Held {
   return topic.chunks[0][topic.start];
 }
 
 /** The newest message `topic` holds (it holds one). */
-function newestOf(topic: TopicEntries): LogEntry {
+function newestOf(topic: TopicEntries): Held {
   const last = topic.chunks[topic.chunks.length - 1];
   return last[last.length - 1];
 }
 
 /** Puts `entry` in its (timestamp, id) place among `topic`'s entries. */
-function insert(topic: TopicEntries, entry: LogEntry): void {
+function insert(topic: TopicEntries, entry: Held): void {
   const { chunks } = topic;
   if (chunks.length === 0) {
     chunks.push([entry]);
@@ -171,10 +186,10 @@ function insert(topic: TopicEntries, entry: LogEntry): void {
 }
 
 /** Drops `topic`'s oldest message (it holds one) and returns it. */
-function removeOldest(topic: TopicEntries): LogEntry {
+function removeOldest(topic: TopicEntries): Held {
   const first = topic.chunks[0];
   const oldest = first[topic.start];
-  first[topic.start++] = undefined as unknown as LogEntry;
+  first[topic.start++] = undefined as unknown as Held;
   if (topic.start === first.length) {
     topic.chunks.shift();
     topic.start = 0;
@@ -221,7 +236,7 @@ export class MemoryTopicLog implements TopicLog {
       topic = { chunks: [], start: 0, count: 0, bytes: 0 };
       this.#byTopic.set(entry.topic, topic);
     }
-    insert(topic, entry);
+    insert(topic, { timestamp: entry.timestamp, id: entry.id, key, bytes: entry.envelope.length, entry });
     topic.count++;
     topic.bytes += entry.envelope.length;
     this.#byId.set(key, entry);
@@ -273,7 +288,7 @@ export class MemoryTopicLog implements TopicLog {
     for (let c = held.chunks.length - 1; c >= 0 && out.length < limit; c--) {
       const chunk = held.chunks[c];
       const from = c === 0 ? held.start : 0;
-      for (let i = chunk.length - 1; i >= from && out.length < limit; i--) out.push(chunk[i]);
+      for (let i = chunk.length - 1; i >= from && out.length < limit; i--) out.push(chunk[i].entry);
     }
     return out;
   }
@@ -315,14 +330,14 @@ export class MemoryTopicLog implements TopicLog {
     if (topic.count === 0) return;
     const oldest = removeOldest(topic);
     topic.count--;
-    topic.bytes -= oldest.envelope.length;
-    this.#byId.delete(bytesKey(oldest.id));
+    topic.bytes -= oldest.bytes;
+    this.#byId.delete(oldest.key);
   }
 }
 
 /** The index of the first entry at or after `item` in (timestamp, id) order, in `low..high` (default: to the end). */
 function lowerBound(
-  entries: readonly LogEntry[],
+  entries: readonly SyncItem[],
   low: number,
   item: SyncItem,
   high = entries.length,
