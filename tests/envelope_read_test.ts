@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import { Identity } from "../lib/identity.ts";
-import { readEnvelopeFields } from "../lib/protocol/codec.ts";
-import { createMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
+import { readApplicationPayload, readEnvelopeFields } from "../lib/protocol/codec.ts";
+import { createMessage, encodePayload, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 
 const decoder = new Decoder({ maxBinLength: 0x7fffffff });
 
@@ -73,4 +73,53 @@ Deno.test("an envelope's fields read directly are what msgpack reads, and every 
     assert.deepEqual(read, generic(bytes), `case ${n}`);
   }
   assert.ok(direct > valid.length + 1_000, `mutated envelopes read directly: ${direct - valid.length}`);
+});
+
+Deno.test("a CUSTOM_DATA payload's fields read directly are what msgpack reads, and other shapes are left to it", () => {
+  let seed = 5;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const id = (n: number) => new Uint8Array(32).fill(n);
+  const valid: Uint8Array[] = [];
+  for (const topic of ["t", "ingest", "x".repeat(31), "y".repeat(32), "z".repeat(255)]) {
+    for (const after of [undefined, [], [id(1)], Array.from({ length: 8 }, (_, i) => id(i))]) {
+      for (const size of [0, 10, 300, 70_000]) {
+        valid.push(encodePayload(MessageType.CUSTOM_DATA, { topic, data: new Uint8Array(size).fill(7), after }));
+      }
+    }
+  }
+  let direct = 0;
+  for (const bytes of valid) {
+    const read = readApplicationPayload(bytes);
+    assert.ok(read !== undefined, "every payload kith writes is read directly");
+    assert.deepEqual(read, generic(bytes));
+    direct++;
+  }
+  const encoder = new Encoder();
+  for (
+    const odd of [
+      ["caf\u00e9", new Uint8Array(1)], // not ASCII: msgpack's UTF-8 reading
+      ["t", "data as a string"],
+      ["t", new Uint8Array(1), [new Uint8Array(31)]],
+      ["t", new Uint8Array(1), [], 4],
+      [1, new Uint8Array(1)],
+    ]
+  ) assert.equal(readApplicationPayload(encoder.encode(odd)), undefined);
+  const small = valid.filter((bytes) => bytes.length < 1_000);
+  for (let n = 0; n < 10_000; n++) {
+    let bytes: Uint8Array = small[Math.floor(random() * small.length)].slice();
+    const cut = random();
+    if (cut < 0.2) bytes = bytes.subarray(0, Math.floor(random() * bytes.length));
+    else if (cut < 0.3) bytes = Uint8Array.from([...bytes, Math.floor(random() * 256)]);
+    for (let flips = 1 + Math.floor(random() * 3); flips > 0 && bytes.length > 0; flips--) {
+      const at = random() < 0.7
+        ? Math.floor(random() * Math.min(40, bytes.length))
+        : Math.floor(random() * bytes.length);
+      bytes[at] = Math.floor(random() * 256);
+    }
+    const read = readApplicationPayload(bytes);
+    if (read === undefined) continue;
+    direct++;
+    assert.deepEqual(read, generic(bytes), `case ${n}`);
+  }
+  assert.ok(direct > valid.length + 1_000, `mutated payloads read directly: ${direct - valid.length}`);
 });

@@ -200,6 +200,68 @@ export function readEnvelopeFields(bytes: Uint8Array): unknown[] | undefined {
   return [bytes[1], bytes[2], publicKey, timestamp, ttl, payloadBytes, bytes.subarray(readAt.next, end)];
 }
 
+// The topic name read last, and its bytes: a node's messages come in a few topics, so most payloads name the
+// topic the one before named, and share its string (one string per topic, not one per message, hashed once
+// for every map it is looked up in).
+const lastTopicBytes = new Uint8Array(255);
+let lastTopicLength = -1;
+let lastTopic = "";
+
+/** The ASCII string of `bytes[from, to)`, the last one's string when the bytes are the same; `undefined` if not ASCII. */
+function asciiTopic(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const length = to - from;
+  let same = length === lastTopicLength;
+  for (let i = 0; i < length; i++) {
+    const b = bytes[from + i];
+    if (b >= 0x80) return undefined;
+    if (same && lastTopicBytes[i] !== b) same = false;
+  }
+  if (same) return lastTopic;
+  if (length > lastTopicBytes.length) {
+    return String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+  }
+  lastTopicBytes.set(bytes.subarray(from, to));
+  lastTopicLength = length;
+  return lastTopic = String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+}
+
+/**
+ * A CUSTOM_DATA payload's fields read directly when they have the shape kith writes (a fixarray of 2 or 3: an
+ * ASCII topic as a fixstr or str 8, a byte string, and a fixarray of 32-byte byte strings), as msgpack's
+ * decoder would read them (byte strings as views of `bytes`); `undefined` for any other bytes, which then go
+ * through msgpack itself. The schema's checks of the fields are the caller's, the same either way.
+ */
+export function readApplicationPayload(bytes: Uint8Array): unknown[] | undefined {
+  const fields = bytes[0] - 0x90;
+  if (bytes.length < 3 || (fields !== 2 && fields !== 3)) return undefined;
+  let o = 1;
+  let length: number;
+  const b = bytes[o];
+  if (b >= 0xa0 && b <= 0xbf) {
+    length = b - 0xa0;
+    o += 1;
+  } else if (b === 0xd9) {
+    length = bytes[o + 1];
+    o += 2;
+  } else return undefined;
+  if (o + length > bytes.length) return undefined;
+  const topic = asciiTopic(bytes, o, o + length);
+  if (topic === undefined) return undefined;
+  if (!readBinHeader(bytes, o + length, readAt)) return undefined;
+  const data = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  o = readAt.next + readAt.value;
+  if (fields === 2) return o === bytes.length ? [topic, data] : undefined;
+  const count = bytes[o] - 0x90;
+  if (!(count >= 0 && count <= 15) || o + 1 + count * 34 !== bytes.length) return undefined;
+  o++;
+  const after: Uint8Array[] = [];
+  for (let i = 0; i < count; i++, o += 34) {
+    if (bytes[o] !== 0xc4 || bytes[o + 1] !== 32) return undefined;
+    after.push(bytes.subarray(o + 2, o + 34));
+  }
+  return [topic, data, after];
+}
+
 /** Options of {@link MessageCodec.verify}. */
 export interface VerifyOptions {
   /**
@@ -280,13 +342,14 @@ export class MessageCodec {
   }
 
   /** A payload's value: the one peekTopic decoded from these very bytes if it was the last, else decoded now. */
-  #decodePayload(bytes: Uint8Array, name: string): unknown {
+  #decodePayload(bytes: Uint8Array, type: number, name: string): unknown {
     if (bytes === this.#peekedBytes) {
       const value = this.#peekedValue;
       this.#peekedBytes = this.#peekedValue = undefined;
       return value;
     }
-    return this.#decodeValue(bytes, `${name} payload`);
+    return (type === MessageType.CUSTOM_DATA ? readApplicationPayload(bytes) : undefined) ??
+      this.#decodeValue(bytes, `${name} payload`);
   }
 
   #decodeValue(bytes: Uint8Array, what: string): unknown {
@@ -308,7 +371,8 @@ export class MessageCodec {
     let value: unknown;
     this.#peekedBytes = this.#peekedValue = undefined;
     try {
-      value = this.#decoder.decode(envelope.payloadBytes);
+      value = (envelope.type === MessageType.CUSTOM_DATA ? readApplicationPayload(envelope.payloadBytes) : undefined) ??
+        this.#decoder.decode(envelope.payloadBytes);
     } catch {
       return undefined;
     }
@@ -453,7 +517,7 @@ export class MessageCodec {
       throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
     }
     const name = MESSAGE_TYPE_NAMES[envelope.type];
-    const payload = readPayload(envelope.type, this.#decodePayload(envelope.payloadBytes, name));
+    const payload = readPayload(envelope.type, this.#decodePayload(envelope.payloadBytes, envelope.type, name));
     if (!isAcceptablePointEncoding(envelope.publicKey)) {
       throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
     }
