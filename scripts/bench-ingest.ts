@@ -8,7 +8,9 @@
  *   deno task bench:ingest                                  (search, then 50% and 90%; verifyThreads 0, then the default)
  *   deno task bench:ingest -- --verify-threads 0            (one setting only; "default" is the node's default, 1 helper)
  *   deno task bench:ingest -- --rate 2000 --duration 3      (one fixed-rate phase, no search)
- *   deno task bench:ingest -- --profile /tmp/prof ...       (the node process runs with --cpu-prof into that folder)
+ *   deno task bench:ingest -- --storage sqlite ...          (the node's seen ids and topic log in SQLite, not memory)
+ *   deno task bench:ingest -- --profile /tmp/prof ...       (the node runs with --cpu-prof into that folder, and writes
+ *                                                           its last step's window beside it for scripts/bench/cpuprofile.ts)
  *
  * Processing delay is measured from the moment the generator was due to send a message (the offset in its
  * signed data from the step's start time, which the parent chose and told the node) to the node's subscriber
@@ -64,6 +66,8 @@ const args = parseArgs({
     "drain-ms": { type: "string", default: "15000" },
     timeout: { type: "string", default: "900" },
     profile: { type: "string" },
+    storage: { type: "string", default: "memory" },
+    "data-dir": { type: "string" },
     verbose: { type: "boolean", default: false },
   },
 }).values;
@@ -171,7 +175,12 @@ function counters(node: KithNode) {
 
 async function runNode(): Promise<void> {
   const threads = args["verify-threads"];
+  // With --storage sqlite the node keeps its seen ids and topic log in SQLite in a folder of its own, removed
+  // at the end, as a node with a data directory does.
+  const dataDir = args["data-dir"];
+  if (dataDir !== undefined) await Deno.mkdir(dataDir);
   const node = new KithNode({
+    ...(dataDir !== undefined ? { dataDir } : {}),
     config: {
       listenHost: "127.66.0.1",
       listenPort: 0,
@@ -186,6 +195,8 @@ async function runNode(): Promise<void> {
   });
   let step: StepState | undefined;
   let stray = 0;
+  // The last step's window (performance.now()), written beside the CPU profile with --profile.
+  let window: [number, number] | undefined;
   node.subscribe(TOPIC, (message) => {
     const at = now();
     const data = message.data;
@@ -229,6 +240,7 @@ async function runNode(): Promise<void> {
         const current = step!;
         const deadline = now() + request.waitMs;
         while (current.count < current.delays.length && now() < deadline) await sleep(5);
+        window = [current.openedAt - performance.timeOrigin, performance.now()];
         const cpu = process.cpuUsage(current.cpuBefore);
         const wallMs = now() - current.openedAt;
         const after = counters(node);
@@ -254,6 +266,16 @@ async function runNode(): Promise<void> {
   } finally {
     clearInterval(sampler);
     await node.stop();
+    if (dataDir !== undefined) await Deno.remove(dataDir, { recursive: true });
+  }
+  if (args.profile && window) {
+    // The profile ends as the process exits, just after this: the window is given back from then, ms
+    // (scripts/bench/cpuprofile.ts then counts only the last step's samples).
+    const end = performance.now();
+    await Deno.writeTextFile(
+      `${args.profile}/window-${Deno.pid}-node.json`,
+      JSON.stringify({ fromBeforeEndMs: end - window[0], toBeforeEndMs: end - window[1] }) + "\n",
+    );
   }
   out({ ok: true });
 }
@@ -497,8 +519,26 @@ async function runSetting(verifyThreads: string): Promise<Record<string, unknown
   const count = num("generators", 1);
   const maxRate = num("max-rate", 1);
   const origins = args.origins !== undefined ? num("origins", 1) : Math.max(1, Math.ceil(maxRate / count / 100));
-  const profile = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : [];
-  const node = new Child("node", ["--verify-threads", verifyThreads], profile);
+  if (args.storage !== "memory" && args.storage !== "sqlite") {
+    console.error("bench-ingest: --storage must be memory or sqlite");
+    Deno.exit(2);
+  }
+  // With --storage sqlite, a fresh folder for the node's database, made and removed by the node.
+  const dataDir = args.storage === "sqlite"
+    ? `/tmp/kith-bench-ingest-${Deno.pid}-${Math.random().toString(36).slice(2)}`
+    : undefined;
+  // With --profile the node writes its last step's window beside its profile.
+  const writable = [args.profile, dataDir].filter((dir) => dir !== undefined);
+  const node = new Child("node", [
+    "--verify-threads",
+    verifyThreads,
+    ...(args.profile ? ["--profile", args.profile] : []),
+    ...(dataDir !== undefined ? ["--data-dir", dataDir] : []),
+  ], [
+    ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
+    ...(writable.length > 0 ? [`--allow-write=${writable.join(",")}`] : []),
+    ...(dataDir !== undefined ? [`--allow-read=${dataDir}`] : []),
+  ]);
   children.add(node);
   const generators: Child[] = [];
   const started = now();
@@ -533,6 +573,7 @@ async function runSetting(verifyThreads: string): Promise<Record<string, unknown
     }
     const base = {
       verify_threads: verifyThreads,
+      storage: args.storage,
       generators: count,
       origins_per_generator: origins,
       size: num("size"),

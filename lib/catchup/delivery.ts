@@ -456,12 +456,15 @@ export class TopicDelivery {
 
   #advanceHeads(topic: string, head: Head, after: readonly Uint8Array[]): void {
     const named = after.length === 0 ? undefined : new Set(after.map(bytesKey));
-    const heads = this.#headsOf(topic).filter((h) => h.key !== head.key && !named?.has(h.key));
+    // In place (the topic's array is this class's own; heads() hands out copies): no array per message.
+    const heads = this.#headsOf(topic);
+    let kept = 0;
+    for (const h of heads) if (h.key !== head.key && !named?.has(h.key)) heads[kept++] = h;
+    heads.length = kept;
     // Heads are kept newest first: the new one goes after those as new as it (where a stable sort puts it).
     let at = 0;
     while (at < heads.length && heads[at].timestamp >= head.timestamp) at++;
     heads.splice(at, 0, head);
     if (heads.length > MAX_PREDECESSORS) heads.length = MAX_PREDECESSORS;
-    this.#heads.set(topic, heads);
   }
 }

@@ -96,27 +96,113 @@ export interface TopicLog {
   close(): void;
 }
 
+/** Most entries per chunk of a topic's sorted entries: a late message's insert moves at most this many. */
+const CHUNK_ENTRIES = 512;
+
 /**
- * A topic's messages in (timestamp, id) order from `entries[start]` on, and their byte total. The oldest go by
- * moving `start`, not by `shift()`: V8 shifts a long array by moving every element when it cannot move the
- * array's start (while the collector marks), which a log at its bound, one message in and one out per
- * delivery, paid for each message. The slots before `start` are cleared and cut off once they are half.
+ * A topic's messages in (timestamp, id) order, in chunks of at most {@link CHUNK_ENTRIES} (the chunks in order,
+ * none empty), with their count and byte total. Not one sorted array: messages of many origins come out of
+ * timestamp order by their clocks' skew and their paths' delays, and one array made each late message's insert
+ * move every entry after its place (hundreds per message at thousands a second, most of the log's cost); in
+ * chunks it moves at most a chunk's. The oldest go from the first chunk's front, `start` counting those gone
+ * (cut off once they are half of it), not by `shift()`, which for a long array V8 may do by moving every element.
  */
 interface TopicEntries {
-  entries: (LogEntry | undefined)[];
+  chunks: Held[][];
   start: number;
+  count: number;
   bytes: number;
 }
 
-/** The messages `topic` holds, oldest first (a view of its live slots: a copy only when something was dropped). */
-function live(topic: TopicEntries | undefined): readonly LogEntry[] {
-  if (topic === undefined) return [];
-  return (topic.start === 0 ? topic.entries : topic.entries.slice(topic.start)) as LogEntry[];
+/**
+ * An entry as a topic holds it: with what its order and its drop read (its order's fields, its map key and its
+ * size), so neither reaches into the entry, and a drop makes no key.
+ */
+interface Held {
+  readonly timestamp: number;
+  readonly id: Uint8Array;
+  readonly key: string;
+  readonly bytes: number;
+  readonly entry: LogEntry;
+}
+
+/** The messages `topic` holds, oldest first (a copy). */
+function live(topic: TopicEntries | undefined): LogEntry[] {
+  const out: LogEntry[] = [];
+  if (topic === undefined) return out;
+  for (let c = 0; c < topic.chunks.length; c++) {
+    const chunk = topic.chunks[c];
+    for (let i = c === 0 ? topic.start : 0; i < chunk.length; i++) out.push(chunk[i].entry);
+  }
+  return out;
+}
+
+/** The oldest message `topic` holds (it holds one). */
+function oldestOf(topic: TopicEntries): Held {
+  return topic.chunks[0][topic.start];
+}
+
+/** The newest message `topic` holds (it holds one). */
+function newestOf(topic: TopicEntries): Held {
+  const last = topic.chunks[topic.chunks.length - 1];
+  return last[last.length - 1];
+}
+
+/** Puts `entry` in its (timestamp, id) place among `topic`'s entries. */
+function insert(topic: TopicEntries, entry: Held): void {
+  const { chunks } = topic;
+  if (chunks.length === 0) {
+    chunks.push([entry]);
+    topic.start = 0;
+    return;
+  }
+  // The chunk it goes in: the last whose first entry is not after it (the first chunk when none is). Messages
+  // come in about timestamp order, so it is usually the last, found by looking back before a binary search.
+  let c = chunks.length - 1;
+  for (let back = 0; back < 4 && c > 0 && compareItems(chunks[c][0], entry) > 0; back++) c--;
+  if (c > 0 && compareItems(chunks[c][0], entry) > 0) {
+    let low = 0, high = c;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (compareItems(chunks[mid][0], entry) <= 0) low = mid;
+      else high = mid - 1;
+    }
+    c = low;
+  }
+  const chunk = chunks[c];
+  const from = c === 0 ? topic.start : 0;
+  let at = chunk.length;
+  for (let back = 0; back < 8 && at > from && compareItems(chunk[at - 1], entry) > 0; back++) at--;
+  if (at > from && compareItems(chunk[at - 1], entry) > 0) at = lowerBound(chunk, from, entry, at);
+  if (at === chunk.length) chunk.push(entry);
+  else chunk.splice(at, 0, entry);
+  if (chunk.length - (c === 0 ? topic.start : 0) > CHUNK_ENTRIES) {
+    // Split in two; the first chunk drops its gone slots as it splits.
+    const keepFrom = c === 0 ? topic.start : 0;
+    const half = keepFrom + ((chunk.length - keepFrom) >>> 1);
+    chunks.splice(c, 1, chunk.slice(keepFrom, half), chunk.slice(half));
+    if (c === 0) topic.start = 0;
+  }
+}
+
+/** Drops `topic`'s oldest message (it holds one) and returns it. */
+function removeOldest(topic: TopicEntries): Held {
+  const first = topic.chunks[0];
+  const oldest = first[topic.start];
+  first[topic.start++] = undefined as unknown as Held;
+  if (topic.start === first.length) {
+    topic.chunks.shift();
+    topic.start = 0;
+  } else if (topic.start >= 64 && topic.start * 2 >= first.length) {
+    topic.chunks[0] = first.slice(topic.start);
+    topic.start = 0;
+  }
+  return oldest;
 }
 
 /**
- * A {@link TopicLog} in memory: lost on restart. Appends keep each topic sorted by (timestamp, id); a
- * message older than the newest costs a binary search and a splice.
+ * A {@link TopicLog} in memory: lost on restart. Appends keep each topic sorted by (timestamp, id), in chunks
+ * (see {@link TopicEntries}): a message older than the newest costs a search and a move within its chunk.
  *
  * @example
  * ```ts
@@ -147,22 +233,14 @@ export class MemoryTopicLog implements TopicLog {
     if (entry.envelope.length > retention.maxBytes || retention.maxMessages === 0) return false;
     let topic = this.#byTopic.get(entry.topic);
     if (topic === undefined) {
-      topic = { entries: [], start: 0, bytes: 0 };
+      topic = { chunks: [], start: 0, count: 0, bytes: 0 };
       this.#byTopic.set(entry.topic, topic);
     }
-    const { entries } = topic;
-    // Messages come in about timestamp order: a late one usually goes a few places from the end, found by
-    // looking back before a binary search over the rest.
-    let at = entries.length;
-    for (let back = 0; back < 8 && at > topic.start && compareItems(entries[at - 1]!, entry) > 0; back++) at--;
-    if (at > topic.start && compareItems(entries[at - 1]!, entry) > 0) at = lowerBound(entries, topic.start, entry, at);
-    if (at === entries.length) entries.push(entry);
-    else entries.splice(at, 0, entry);
+    insert(topic, { timestamp: entry.timestamp, id: entry.id, key, bytes: entry.envelope.length, entry });
+    topic.count++;
     topic.bytes += entry.envelope.length;
     this.#byId.set(key, entry);
-    while (topic.entries.length - topic.start > retention.maxMessages || topic.bytes > retention.maxBytes) {
-      this.#dropOldest(topic);
-    }
+    while (topic.count > retention.maxMessages || topic.bytes > retention.maxBytes) this.#dropOldest(topic);
     return this.#byId.has(key);
   }
 
@@ -205,36 +283,41 @@ export class MemoryTopicLog implements TopicLog {
 
   latest(topic: string, limit: number): LogEntry[] {
     const held = this.#byTopic.get(topic);
-    if (held === undefined) return [];
-    const from = Math.max(held.start, held.entries.length - limit);
-    return (held.entries.slice(from) as LogEntry[]).reverse();
+    const out: LogEntry[] = [];
+    if (held === undefined) return out;
+    for (let c = held.chunks.length - 1; c >= 0 && out.length < limit; c--) {
+      const chunk = held.chunks[c];
+      const from = c === 0 ? held.start : 0;
+      for (let i = chunk.length - 1; i >= from && out.length < limit; i--) out.push(chunk[i].entry);
+    }
+    return out;
   }
 
   summary(topic: string): TopicLogSummary {
     const held = this.#byTopic.get(topic);
-    const count = held === undefined ? 0 : held.entries.length - held.start;
+    const count = held?.count ?? 0;
     return {
       topic,
       count,
       bytes: held?.bytes ?? 0,
-      oldest: count === 0 ? 0 : held!.entries[held!.start]!.timestamp,
-      newest: count === 0 ? 0 : held!.entries[held!.entries.length - 1]!.timestamp,
+      oldest: count === 0 ? 0 : oldestOf(held!).timestamp,
+      newest: count === 0 ? 0 : newestOf(held!).timestamp,
     };
   }
 
   topics(): string[] {
-    return [...this.#byTopic].filter(([, held]) => held.entries.length > held.start).map(([topic]) => topic);
+    return [...this.#byTopic].filter(([, held]) => held.count > 0).map(([topic]) => topic);
   }
 
   prune(now: number): number {
     let dropped = 0;
     for (const [name, topic] of this.#byTopic) {
       const cutoff = now - this.#retention(name).maxAgeMs;
-      while (topic.entries.length > topic.start && topic.entries[topic.start]!.timestamp < cutoff) {
+      while (topic.count > 0 && oldestOf(topic).timestamp < cutoff) {
         this.#dropOldest(topic);
         dropped++;
       }
-      if (topic.entries.length === topic.start) this.#byTopic.delete(name);
+      if (topic.count === 0) this.#byTopic.delete(name);
     }
     return dropped;
   }
@@ -244,22 +327,17 @@ export class MemoryTopicLog implements TopicLog {
   close(): void {}
 
   #dropOldest(topic: TopicEntries): void {
-    if (topic.start >= topic.entries.length) return;
-    const oldest = topic.entries[topic.start]!;
-    topic.entries[topic.start++] = undefined;
-    topic.bytes -= oldest.envelope.length;
-    this.#byId.delete(bytesKey(oldest.id));
-    // Amortised: the cut copies the live half once for as many drops.
-    if (topic.start >= 1024 && topic.start * 2 >= topic.entries.length) {
-      topic.entries = topic.entries.slice(topic.start);
-      topic.start = 0;
-    }
+    if (topic.count === 0) return;
+    const oldest = removeOldest(topic);
+    topic.count--;
+    topic.bytes -= oldest.bytes;
+    this.#byId.delete(oldest.key);
   }
 }
 
 /** The index of the first entry at or after `item` in (timestamp, id) order, in `low..high` (default: to the end). */
 function lowerBound(
-  entries: readonly (LogEntry | undefined)[],
+  entries: readonly SyncItem[],
   low: number,
   item: SyncItem,
   high = entries.length,

@@ -51,25 +51,43 @@ export interface OriginLateness {
   deviation: number;
   samples: number;
   lastSampleAt: number;
+  /** The estimator's sample count when this origin last moved to the end of its order. */
+  movedAt: number;
 }
 
 /** Lateness per origin, and the medians over origins that gossip reports and waits by. */
 export class LatenessEstimator {
-  /** Per origin (hex), least recently heard from first. */
+  // Per origin (hex), about least recently heard from first: an origin moves to the end only when it has not for
+  // a quarter of MAX_LATENESS_ORIGINS samples, not at every sample (a Map's delete and set per message), so the
+  // first is never one heard from in the last three quarters of that many samples.
   readonly #origins = new Map<string, OriginLateness>();
+  #sampled = 0;
 
   /** Times a first copy of `origin`'s message that came unasked, `age` ms after its timestamp. */
   sample(origin: string, age: number, now: number): void {
+    const sampled = ++this.#sampled;
     let entry = this.#origins.get(origin);
     if (entry === undefined) {
       if (this.#origins.size >= MAX_LATENESS_ORIGINS) this.#origins.delete(this.#origins.keys().next().value!);
       // The first message only sets the reference: whether it came late is not known yet.
-      entry = { lowest: age, windowStart: now, history: [], mean: 0, deviation: 0, samples: 0, lastSampleAt: now };
+      entry = {
+        lowest: age,
+        windowStart: now,
+        history: [],
+        mean: 0,
+        deviation: 0,
+        samples: 0,
+        lastSampleAt: now,
+        movedAt: sampled,
+      };
       this.#origins.set(origin, entry);
       return;
     }
-    this.#origins.delete(origin); // least recently heard from first
-    this.#origins.set(origin, entry);
+    if (sampled - entry.movedAt > MAX_LATENESS_ORIGINS / 4) {
+      entry.movedAt = sampled;
+      this.#origins.delete(origin); // least recently heard from first
+      this.#origins.set(origin, entry);
+    }
     if (now - entry.windowStart >= LATENESS_WINDOW_MS) {
       entry.history.push(entry.windowStart, entry.lowest);
       let drop = 0;

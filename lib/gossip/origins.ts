@@ -8,17 +8,24 @@
  *
  * @module
  */
-import { BoundedMap, TokenBucket } from "../ratelimit.ts";
+import { TokenBucket } from "../ratelimit.ts";
 
 interface OriginEntry {
   readonly bucket: TokenBucket;
   /** When this node first saw the origin, ms. */
   readonly since: number;
+  /** The take at which it last moved to the map's end (the most recently used). */
+  movedAt: number;
 }
 
 /** The rate limits on new messages by origin (hex id), with the shared bucket for new origins. */
 export class OriginLimits {
-  readonly #entries: BoundedMap<string, OriginEntry>;
+  // Least recently used first, about: an origin moves to the end only when it has not moved for a quarter of
+  // `#limit` takes, not at every message (a Map's delete and set per message cost more than the limit itself).
+  // So the first is never one used in the last three quarters of the limit's takes.
+  readonly #entries = new Map<string, OriginEntry>();
+  readonly #limit: number;
+  #takes = 0;
   readonly #fresh: TokenBucket;
   readonly #rate: number;
   readonly #burst: number;
@@ -37,15 +44,21 @@ export class OriginLimits {
     this.#rate = rate;
     this.#burst = burst;
     this.#freshForMs = (burst / rate) * 1000;
-    this.#entries = new BoundedMap(limit);
+    this.#limit = limit;
     this.#fresh = new TokenBucket(rate, burst, now);
   }
 
   /** Takes one message of `origin` at `now`; false when it is over its rate (or new origins are over theirs). */
   take(origin: string, now: number): boolean {
+    const takes = ++this.#takes;
     let entry = this.#entries.get(origin);
     if (!entry) {
-      entry = { bucket: new TokenBucket(this.#rate, this.#burst, now, 0), since: now };
+      entry = { bucket: new TokenBucket(this.#rate, this.#burst, now, 0), since: now, movedAt: takes };
+      this.#entries.set(origin, entry);
+      if (this.#entries.size > this.#limit) this.#entries.delete(this.#entries.keys().next().value!);
+    } else if (takes - entry.movedAt > this.#limit / 4) {
+      entry.movedAt = takes;
+      this.#entries.delete(origin);
       this.#entries.set(origin, entry);
     }
     if (entry.bucket.take(now)) return true;

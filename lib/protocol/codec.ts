@@ -136,6 +136,132 @@ function writeEnvelope(envelope: Envelope, ttl: number, shared: boolean): Uint8A
   return shared ? out.subarray(0, o) : out;
 }
 
+/**
+ * Reads a msgpack unsigned integer at `o` in the forms msgpack writes a safe integer >= 0 (positive fixint, uint
+ * 8, 16, 32, 64 up to 2^53 - 1): its value and the offset after it, in `readAt`; false for any other form, or
+ * past the end.
+ */
+function readUint(bytes: Uint8Array, o: number, readAt: { value: number; next: number }): boolean {
+  const b = bytes[o];
+  if (b < 0x80) {
+    readAt.value = b;
+    readAt.next = o + 1;
+    return true;
+  }
+  const size = b === 0xcc ? 1 : b === 0xcd ? 2 : b === 0xce ? 4 : b === 0xcf ? 8 : 0;
+  if (size === 0 || o + 1 + size > bytes.length) return false;
+  let value = 0;
+  if (size === 8) {
+    const high = ((bytes[o + 1] << 24) | (bytes[o + 2] << 16) | (bytes[o + 3] << 8) | bytes[o + 4]) >>> 0;
+    if (high >= 0x200000) return false; // 2^53 or more: msgpack's own reading says what it is
+    const low = ((bytes[o + 5] << 24) | (bytes[o + 6] << 16) | (bytes[o + 7] << 8) | bytes[o + 8]) >>> 0;
+    value = high * 0x100000000 + low;
+  } else for (let i = 1; i <= size; i++) value = value * 256 + bytes[o + i];
+  readAt.value = value;
+  readAt.next = o + 1 + size;
+  return true;
+}
+
+/** Reads a msgpack byte string (bin 8, 16, 32) at `o` into `readAt` (its length; `next` after it), or false. */
+function readBinHeader(bytes: Uint8Array, o: number, readAt: { value: number; next: number }): boolean {
+  const b = bytes[o];
+  const size = b === 0xc4 ? 1 : b === 0xc5 ? 2 : b === 0xc6 ? 4 : 0;
+  if (size === 0 || o + 1 + size > bytes.length) return false;
+  let length = 0;
+  for (let i = 1; i <= size; i++) length = length * 256 + bytes[o + i];
+  if (o + 1 + size + length > bytes.length) return false;
+  readAt.value = length;
+  readAt.next = o + 1 + size;
+  return true;
+}
+
+const readAt = { value: 0, next: 0 };
+
+/**
+ * The seven fields of an envelope's wire bytes read directly when they have the shape kith writes (a fixarray
+ * of 7: positive fixints for version and type, byte strings, unsigned integers for the timestamp and TTL, and
+ * nothing after), as msgpack's decoder would read them (byte strings as views of `bytes`), without its generic
+ * per-value dispatch; `undefined` for any other bytes, which then go through msgpack itself (and its errors).
+ * The checks of the fields are the caller's, the same whichever way they were read.
+ */
+export function readEnvelopeFields(bytes: Uint8Array): unknown[] | undefined {
+  if (bytes.length < 8 || bytes[0] !== 0x97 || bytes[1] >= 0x80 || bytes[2] >= 0x80) return undefined;
+  if (!readBinHeader(bytes, 3, readAt)) return undefined;
+  const publicKey = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  if (!readUint(bytes, readAt.next + readAt.value, readAt)) return undefined;
+  const timestamp = readAt.value;
+  if (!readUint(bytes, readAt.next, readAt)) return undefined;
+  const ttl = readAt.value;
+  if (!readBinHeader(bytes, readAt.next, readAt)) return undefined;
+  const payloadBytes = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  if (!readBinHeader(bytes, readAt.next + readAt.value, readAt)) return undefined;
+  const end = readAt.next + readAt.value;
+  if (end !== bytes.length) return undefined;
+  return [bytes[1], bytes[2], publicKey, timestamp, ttl, payloadBytes, bytes.subarray(readAt.next, end)];
+}
+
+// The topic name read last, and its bytes: a node's messages come in a few topics, so most payloads name the
+// topic the one before named, and share its string (one string per topic, not one per message, hashed once
+// for every map it is looked up in).
+const lastTopicBytes = new Uint8Array(255);
+let lastTopicLength = -1;
+let lastTopic = "";
+
+/** The ASCII string of `bytes[from, to)`, the last one's string when the bytes are the same; `undefined` if not ASCII. */
+function asciiTopic(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const length = to - from;
+  let same = length === lastTopicLength;
+  for (let i = 0; i < length; i++) {
+    const b = bytes[from + i];
+    if (b >= 0x80) return undefined;
+    if (same && lastTopicBytes[i] !== b) same = false;
+  }
+  if (same) return lastTopic;
+  if (length > lastTopicBytes.length) {
+    return String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+  }
+  lastTopicBytes.set(bytes.subarray(from, to));
+  lastTopicLength = length;
+  return lastTopic = String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+}
+
+/**
+ * A CUSTOM_DATA payload's fields read directly when they have the shape kith writes (a fixarray of 2 or 3: an
+ * ASCII topic as a fixstr or str 8, a byte string, and a fixarray of 32-byte byte strings), as msgpack's
+ * decoder would read them (byte strings as views of `bytes`); `undefined` for any other bytes, which then go
+ * through msgpack itself. The schema's checks of the fields are the caller's, the same either way.
+ */
+export function readApplicationPayload(bytes: Uint8Array): unknown[] | undefined {
+  const fields = bytes[0] - 0x90;
+  if (bytes.length < 3 || (fields !== 2 && fields !== 3)) return undefined;
+  let o = 1;
+  let length: number;
+  const b = bytes[o];
+  if (b >= 0xa0 && b <= 0xbf) {
+    length = b - 0xa0;
+    o += 1;
+  } else if (b === 0xd9) {
+    length = bytes[o + 1];
+    o += 2;
+  } else return undefined;
+  if (o + length > bytes.length) return undefined;
+  const topic = asciiTopic(bytes, o, o + length);
+  if (topic === undefined) return undefined;
+  if (!readBinHeader(bytes, o + length, readAt)) return undefined;
+  const data = bytes.subarray(readAt.next, readAt.next + readAt.value);
+  o = readAt.next + readAt.value;
+  if (fields === 2) return o === bytes.length ? [topic, data] : undefined;
+  const count = bytes[o] - 0x90;
+  if (!(count >= 0 && count <= 15) || o + 1 + count * 34 !== bytes.length) return undefined;
+  o++;
+  const after: Uint8Array[] = [];
+  for (let i = 0; i < count; i++, o += 34) {
+    if (bytes[o] !== 0xc4 || bytes[o + 1] !== 32) return undefined;
+    after.push(bytes.subarray(o + 2, o + 34));
+  }
+  return [topic, data, after];
+}
+
 /** Options of {@link MessageCodec.verify}. */
 export interface VerifyOptions {
   /**
@@ -216,13 +342,14 @@ export class MessageCodec {
   }
 
   /** A payload's value: the one peekTopic decoded from these very bytes if it was the last, else decoded now. */
-  #decodePayload(bytes: Uint8Array, name: string): unknown {
+  #decodePayload(bytes: Uint8Array, type: number, name: string): unknown {
     if (bytes === this.#peekedBytes) {
       const value = this.#peekedValue;
       this.#peekedBytes = this.#peekedValue = undefined;
       return value;
     }
-    return this.#decodeValue(bytes, `${name} payload`);
+    return (type === MessageType.CUSTOM_DATA ? readApplicationPayload(bytes) : undefined) ??
+      this.#decodeValue(bytes, `${name} payload`);
   }
 
   #decodeValue(bytes: Uint8Array, what: string): unknown {
@@ -244,7 +371,8 @@ export class MessageCodec {
     let value: unknown;
     this.#peekedBytes = this.#peekedValue = undefined;
     try {
-      value = this.#decoder.decode(envelope.payloadBytes);
+      value = (envelope.type === MessageType.CUSTOM_DATA ? readApplicationPayload(envelope.payloadBytes) : undefined) ??
+        this.#decoder.decode(envelope.payloadBytes);
     } catch {
       return undefined;
     }
@@ -266,7 +394,7 @@ export class MessageCodec {
    * @throws {ProtocolError}
    */
   parse(bytes: Uint8Array): Envelope {
-    const value = this.#decodeValue(bytes, "envelope");
+    const value = readEnvelopeFields(bytes) ?? this.#decodeValue(bytes, "envelope");
     if (!Array.isArray(value) || value.length === 0) {
       throw new ProtocolError("BAD_FIELD", "envelope: expected an array of 7 fields");
     }
@@ -389,7 +517,7 @@ export class MessageCodec {
       throw new ProtocolError("ORIGIN_MISMATCH", "origin is not the SHA-256 of the public key");
     }
     const name = MESSAGE_TYPE_NAMES[envelope.type];
-    const payload = readPayload(envelope.type, this.#decodePayload(envelope.payloadBytes, name));
+    const payload = readPayload(envelope.type, this.#decodePayload(envelope.payloadBytes, envelope.type, name));
     if (!isAcceptablePointEncoding(envelope.publicKey)) {
       throw new ProtocolError("BAD_PUBLIC_KEY", "origin public key is not an acceptable Ed25519 key");
     }

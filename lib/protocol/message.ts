@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bytesKey, sha256, toHex } from "../bytes.ts";
+import { bytesEqual, bytesKey, sha256, toHex } from "../bytes.ts";
 import type { Identity } from "../identity.ts";
 import { KeyQueue } from "../key_queue.ts";
 import { MAX_WIRE_TTL } from "./limits.ts";
@@ -129,8 +129,26 @@ const originCache = new Map<string, Uint8Array>();
 // The cache's keys in insertion order: taking the oldest from the Map itself walks past its deleted entries.
 const originOrder = new KeyQueue<string>();
 
+// The last key asked for and its origin: an envelope's origin is asked for when it is parsed and again when it
+// is checked, in one turn, and comparing 32 bytes costs less than the cache's string key and lookup.
+const lastPublicKey = new Uint8Array(32);
+let lastOrigin: Uint8Array | undefined;
+
 /** The node id of a public key: its SHA-256. */
 export function originOf(publicKey: Uint8Array): Uint8Array {
+  const last = publicKey.length === 32 && lastOrigin !== undefined && bytesEqual(publicKey, lastPublicKey)
+    ? lastOrigin
+    : undefined;
+  if (last !== undefined) return last;
+  const origin = cachedOriginOf(publicKey);
+  if (publicKey.length === 32) {
+    lastPublicKey.set(publicKey);
+    lastOrigin = origin;
+  }
+  return origin;
+}
+
+function cachedOriginOf(publicKey: Uint8Array): Uint8Array {
   const key = bytesKey(publicKey);
   let origin = originCache.get(key);
   if (origin === undefined) {
