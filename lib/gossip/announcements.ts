@@ -126,6 +126,7 @@ export class GossipAnnouncements {
 
   /** Queues `key` for the next lazy announcement to `peer`, whose link is `link`. */
   announce(peer: ConnectedPeer, link: GossipLink, key: string): void {
+    if (link.pendingHave.length === 0) link.pendingSince = this.#parts.clock.now();
     link.pendingHave.push(key);
     if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#parts.out.flushAnnouncements(peer, link);
     this.scheduleLazy();
@@ -150,8 +151,8 @@ export class GossipAnnouncements {
     const { peers, out, checking, lateness, clock } = this.#parts;
     const missing = this.missing;
     const byId = new Map(peers.activePeers().map((p) => [p.nodeId, p]));
-    out.announceRound(byId);
     const now = clock.now();
+    const held = out.announceRound(byId, now);
     const asks = missing.planAsks(
       now,
       (nodeId) => byId.has(nodeId),
@@ -159,7 +160,7 @@ export class GossipAnnouncements {
       () => lateness.allowanceMs(now),
     );
     for (const [nodeId, want] of asks) this.#ask(byId.get(nodeId)!, want);
-    if (missing.size > 0) this.scheduleLazy();
+    if (missing.size > 0 || held) this.scheduleLazy();
   }
 
   /** Asks `peer` for `want` (IWANT), which also grafts the link: it pushes to this node in full again. */

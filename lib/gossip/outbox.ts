@@ -27,6 +27,8 @@ export interface OutboxConfig {
   readonly maxServedBytesPerInterval: number;
   /** Times one kept message is sent to one peer in answer to `want`. */
   readonly maxRetransmissions: number;
+  /** Eager links per node (an overlay with no more links than this and lazyFanout is small: announceRound). */
+  readonly fanout: number;
   /** Lazy peers announced to per round, at least. */
   readonly lazyFanout: number;
   /** The share of lazy peers announced to per round, percent. */
@@ -40,6 +42,15 @@ export interface OutboxConfig {
  * rounds (4 per interval), a repair digest and PRUNEs, well within what a peer takes (maxAnnouncementsPerInterval).
  */
 export const MAX_EARLY_FLUSHES_PER_INTERVAL = 4;
+
+/**
+ * Longest a small overlay's queued ids wait for a message pushed to the same peer to carry them, ms (see
+ * GossipOutbox.announceRound): under the gossip interval's default of 1 s, by which repair digests go out.
+ */
+export const ANNOUNCE_HOLD_MS = 750;
+
+/** A small overlay's queue of this many ids goes out at the next announcement round, without waiting. */
+export const ANNOUNCE_HOLD_IDS = 32;
 
 /** Sends to peers on gossip's behalf, counting what it sends. */
 export class GossipOutbox {
@@ -196,9 +207,10 @@ export class GossipOutbox {
    * An announcement round: of the links with ids queued to connected peers (`byId`), a random subset of
    * max(lazyFanout, lazyPercent%) is sent its ids; the others' queues are dropped (they hear of those ids in
    * the next repair digest). Chosen afresh each round, which peers hear of a message differs from node to
-   * node and round to round, so no peer is left out for long and none can count on being told.
+   * node and round to round, so no peer is left out for long and none can count on being told. A small
+   * overlay's short queues may wait for a later round instead (#announceSmall); returns whether one did.
    */
-  announceRound(byId: ReadonlyMap<string, ConnectedPeer>): void {
+  announceRound(byId: ReadonlyMap<string, ConnectedPeer>, now: number): boolean {
     const due: [ConnectedPeer, GossipLink][] = [];
     for (const [nodeId, link] of this.#links.entries()) {
       if (link.pendingHave.length === 0) continue;
@@ -206,12 +218,33 @@ export class GossipOutbox {
       if (peer) due.push([peer, link]);
       else link.pendingHave = [];
     }
+    if (this.#links.size <= Math.min(this.#config.lazyFanout, this.#config.fanout)) {
+      return this.#announceSmall(due, now);
+    }
     const announceTo = Math.max(this.#config.lazyFanout, Math.ceil(due.length * this.#config.lazyPercent / 100));
     if (due.length > announceTo) shuffleInPlace(due, this.#random);
     for (let i = 0; i < due.length; i++) {
       if (i < announceTo) this.flushAnnouncements(due[i][0], due[i][1]);
       else due[i][1].pendingHave = [];
     }
+    return false;
+  }
+
+  /**
+   * The announcement round of a small overlay (no more links than lazyFanout, so every link is sent its ids,
+   * nor than fanout, so each link starts eager). There the ids are for repair only, and a queue sent alone costs a record and a wake at each end for a
+   * few ids: a queue younger than ANNOUNCE_HOLD_MS with fewer than ANNOUNCE_HOLD_IDS ids waits instead,
+   * to go out with the next message pushed to the peer (#flushEarly) or at a later round. Meanwhile the
+   * peer may announce the same ids to this node, which drops them from the queue. Returns whether a queue
+   * was held (another round is then due).
+   */
+  #announceSmall(due: [ConnectedPeer, GossipLink][], now: number): boolean {
+    let held = false;
+    for (const [peer, link] of due) {
+      if (now - link.pendingSince < ANNOUNCE_HOLD_MS && link.pendingHave.length < ANNOUNCE_HOLD_IDS) held = true;
+      else this.flushAnnouncements(peer, link);
+    }
+    return held;
   }
 
   /**
