@@ -208,9 +208,9 @@ export class GossipOutbox {
    * max(lazyFanout, lazyPercent%) is sent its ids; the others' queues are dropped (they hear of those ids in
    * the next repair digest). Chosen afresh each round, which peers hear of a message differs from node to
    * node and round to round, so no peer is left out for long and none can count on being told. A small
-   * overlay's short queues may wait for a later round instead (#announceSmall); returns whether one did.
+   * overlay's short queues may wait for a later round instead (#announceSmall); returns when the first is due.
    */
-  announceRound(byId: ReadonlyMap<string, ConnectedPeer>, now: number): boolean {
+  announceRound(byId: ReadonlyMap<string, ConnectedPeer>, now: number): number | undefined {
     const due: [ConnectedPeer, GossipLink][] = [];
     for (const [nodeId, link] of this.#links.entries()) {
       if (link.pendingHave.length === 0) continue;
@@ -227,7 +227,7 @@ export class GossipOutbox {
       if (i < announceTo) this.flushAnnouncements(due[i][0], due[i][1]);
       else due[i][1].pendingHave = [];
     }
-    return false;
+    return undefined;
   }
 
   /**
@@ -235,16 +235,17 @@ export class GossipOutbox {
    * nor than fanout, so each link starts eager). There the ids are for repair only, and a queue sent alone costs a record and a wake at each end for a
    * few ids: a queue younger than ANNOUNCE_HOLD_MS with fewer than ANNOUNCE_HOLD_IDS ids waits instead,
    * to go out with the next message pushed to the peer (#flushEarly) or at a later round. Meanwhile the
-   * peer may announce the same ids to this node, which drops them from the queue. Returns whether a queue
-   * was held (another round is then due).
+   * peer may announce the same ids to this node, which drops them from the queue. Returns when the first
+   * held queue is due, or undefined when none was held.
    */
-  #announceSmall(due: [ConnectedPeer, GossipLink][], now: number): boolean {
-    let held = false;
+  #announceSmall(due: [ConnectedPeer, GossipLink][], now: number): number | undefined {
+    let heldUntil: number | undefined;
     for (const [peer, link] of due) {
-      if (now - link.pendingSince < ANNOUNCE_HOLD_MS && link.pendingHave.length < ANNOUNCE_HOLD_IDS) held = true;
+      const until = link.pendingSince + ANNOUNCE_HOLD_MS;
+      if (now < until && link.pendingHave.length < ANNOUNCE_HOLD_IDS) heldUntil = Math.min(heldUntil ?? until, until);
       else this.flushAnnouncements(peer, link);
     }
-    return held;
+    return heldUntil;
   }
 
   /**
