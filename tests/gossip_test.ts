@@ -435,7 +435,7 @@ Deno.test("early announcements: at most 4 per link per interval, and none where 
   }
 });
 
-Deno.test("in a small overlay, a short queue of ids waits for the next message pushed to the peer, and goes alone only after ANNOUNCE_HOLD_MS", () => {
+Deno.test("in a small overlay, a short queue of ids waits for the next message pushed to the peer, goes alone only after ANNOUNCE_HOLD_MS, and is left out of repair digests", () => {
   // No repair round during the test: its digest would carry the queued ids too.
   const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2, intervalMs: 10_000 });
   gossip.start();
@@ -459,6 +459,25 @@ Deno.test("in a small overlay, a short queue of ids waits for the next message p
     assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)], [toHex(third.id)]], "alone");
   } finally {
     gossip.stop();
+  }
+  // A repair round leaves a queued id to its announcement: no record of its own for it.
+  const repair = setup(2, { fanout: 2 });
+  repair.gossip.start();
+  try {
+    const [pruner, source] = repair.peers;
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    repair.gossip.receive(source, first);
+    repair.gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    repair.clock.advance(repair.gossip.config.intervalMs - 100);
+    const queued = app(origin, "2");
+    repair.gossip.receive(source, queued);
+    repair.clock.advance(100); // the repair round
+    assert.equal(digestsTo(pruner).length, 0, "the repair digest left the queued id out");
+    repair.clock.advance(ANNOUNCE_HOLD_MS);
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(queued.id)]], "announced once");
+  } finally {
+    repair.gossip.stop();
   }
   // Ten links, more than fanout: the round announces at once, as before.
   const large = setup(10, { fanout: 3, lazyFanout: 1_000 });

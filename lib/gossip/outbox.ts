@@ -218,9 +218,7 @@ export class GossipOutbox {
       if (peer) due.push([peer, link]);
       else link.pendingHave = [];
     }
-    if (this.#links.size <= Math.min(this.#config.lazyFanout, this.#config.fanout)) {
-      return this.#announceSmall(due, now);
-    }
+    if (this.#isSmall()) return this.#announceSmall(due, now);
     const announceTo = Math.max(this.#config.lazyFanout, Math.ceil(due.length * this.#config.lazyPercent / 100));
     if (due.length > announceTo) shuffleInPlace(due, this.#random);
     for (let i = 0; i < due.length; i++) {
@@ -228,6 +226,11 @@ export class GossipOutbox {
       else due[i][1].pendingHave = [];
     }
     return undefined;
+  }
+
+  /** Whether the overlay is small: no more links than lazyFanout (each is sent its ids) and fanout. */
+  #isSmall(): boolean {
+    return this.#links.size <= Math.min(this.#config.lazyFanout, this.#config.fanout);
   }
 
   /**
@@ -259,9 +262,13 @@ export class GossipOutbox {
     this.#store.startRound();
     if (digestTo.length > 0 && this.#store.size > 0) {
       const recent = this.#store.keptLastInterval();
+      const small = this.#isSmall();
       for (const peer of digestTo) {
         openLink(peer.nodeId);
-        this.sendDigest(peer, recent);
+        // In a small overlay every queued id is announced (no queue is dropped), so the digest leaves those to
+        // their announcement, which may ride with a push: else it would be a record of their own each round.
+        const pending = small ? this.#links.get(peer.nodeId)?.pendingHave : undefined;
+        this.sendDigest(peer, recent, pending !== undefined && pending.length > 0 ? new Set(pending) : undefined);
       }
     }
     let all: [string, StoredMessage][] | undefined;
@@ -291,14 +298,15 @@ export class GossipOutbox {
   }
 
   /**
-   * Sends `peer` a digest of kept messages in `entries` it is not known to have, newest first, and returns
-   * how many ids it announced (at most MAX_DIGEST_IDS).
+   * Sends `peer` a digest of kept messages in `entries` it is not known to have (and not in `skip`), newest
+   * first, and returns how many ids it announced (at most MAX_DIGEST_IDS).
    */
-  sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][]): number {
+  sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][], skip?: ReadonlySet<string>): number {
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
       const [key, stored] = entries[i];
       if (stored.forwardTtl < 1 || this.knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
+      if (skip?.has(key)) continue;
       have.push(keyBytes(key));
       this.markKnown(stored, peer.nodeId);
     }
