@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip/mod.ts";
-import { ANNOUNCE_HOLD_MS } from "../lib/gossip/outbox.ts";
+import { ANNOUNCE_HOLD_SHARE } from "../lib/gossip/outbox.ts";
 import { Identity } from "../lib/identity.ts";
 import type { Connection } from "../lib/transport/mod.ts";
 import {
@@ -19,6 +19,9 @@ import { MemoryStorage } from "../lib/storage/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
 import type { SignatureVerifier } from "../lib/verifier.ts";
 import { verifySignature } from "../lib/ed25519.ts";
+
+/** How long a small overlay's short queue of ids waits at the default gossip interval (1 s), ms. */
+const HOLD_MS = ANNOUNCE_HOLD_SHARE * 1_000;
 
 const codec = new MessageCodec();
 const T0 = 1_700_000_000_000;
@@ -413,7 +416,7 @@ Deno.test("early announcements: at most 4 per link per interval, and none where 
       gossip.receive(source, app(other, `pushed ${i}`));
     }
     assert.equal(digestsTo(pruner).length, 4, "4 early, the rest waits for the round");
-    clock.advance(ANNOUNCE_HOLD_MS); // a short queue of a small overlay waits that long for a push to carry it
+    clock.advance(HOLD_MS); // a short queue of a small overlay waits that long for a push to carry it
     assert.equal(digestsTo(pruner).length, 5);
   } finally {
     gossip.stop();
@@ -435,9 +438,8 @@ Deno.test("early announcements: at most 4 per link per interval, and none where 
   }
 });
 
-Deno.test("in a small overlay, a short queue of ids waits for the next message pushed to the peer, goes alone only after ANNOUNCE_HOLD_MS, and is left out of repair digests", () => {
-  // No repair round during the test: its digest would carry the queued ids too.
-  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2, intervalMs: 10_000 });
+Deno.test("in a small overlay, a short queue of ids waits for the next message pushed to the peer, goes alone only after ANNOUNCE_HOLD_SHARE of the gossip interval, and is left out of repair digests", () => {
+  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2 });
   gossip.start();
   try {
     const origin = Identity.generate();
@@ -453,7 +455,7 @@ Deno.test("in a small overlay, a short queue of ids waits for the next message p
     assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)]]);
     const third = app(origin, "4");
     gossip.receive(source, third);
-    clock.advance(ANNOUNCE_HOLD_MS - gossip.config.lazyIntervalMs);
+    clock.advance(HOLD_MS - gossip.config.lazyIntervalMs);
     assert.equal(digestsTo(pruner).length, 1, "still waiting");
     clock.advance(gossip.config.lazyIntervalMs);
     assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)], [toHex(third.id)]], "alone");
@@ -474,7 +476,7 @@ Deno.test("in a small overlay, a short queue of ids waits for the next message p
     repair.gossip.receive(source, queued);
     repair.clock.advance(100); // the repair round
     assert.equal(digestsTo(pruner).length, 0, "the repair digest left the queued id out");
-    repair.clock.advance(ANNOUNCE_HOLD_MS);
+    repair.clock.advance(HOLD_MS);
     assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(queued.id)]], "announced once");
   } finally {
     repair.gossip.stop();

@@ -27,6 +27,8 @@ export interface OutboxConfig {
   readonly maxServedBytesPerInterval: number;
   /** Times one kept message is sent to one peer in answer to `want`. */
   readonly maxRetransmissions: number;
+  /** The gossip interval (repair rounds), ms. */
+  readonly intervalMs: number;
   /** Eager links per node (an overlay with no more links than this and lazyFanout is small: announceRound). */
   readonly fanout: number;
   /** Lazy peers announced to per round, at least. */
@@ -44,10 +46,11 @@ export interface OutboxConfig {
 export const MAX_EARLY_FLUSHES_PER_INTERVAL = 4;
 
 /**
- * Longest a small overlay's queued ids wait for a message pushed to the same peer to carry them, ms (see
- * GossipOutbox.announceRound): under the gossip interval's default of 1 s, by which repair digests go out.
+ * Longest a small overlay's queued ids wait for a message pushed to the same peer to carry them, as a share of
+ * the gossip interval (see GossipOutbox.announceRound): 750 ms at the default interval of 1 s, before the next
+ * repair round would have told the peer of them.
  */
-export const ANNOUNCE_HOLD_MS = 750;
+export const ANNOUNCE_HOLD_SHARE = 0.75;
 
 /** A small overlay's queue of this many ids goes out at the next announcement round, without waiting. */
 export const ANNOUNCE_HOLD_IDS = 32;
@@ -236,7 +239,7 @@ export class GossipOutbox {
   /**
    * The announcement round of a small overlay (no more links than lazyFanout, so every link is sent its ids,
    * nor than fanout, so each link starts eager). There the ids are for repair only, and a queue sent alone costs a record and a wake at each end for a
-   * few ids: a queue younger than ANNOUNCE_HOLD_MS with fewer than ANNOUNCE_HOLD_IDS ids waits instead,
+   * few ids: a queue younger than ANNOUNCE_HOLD_SHARE of the gossip interval with fewer than ANNOUNCE_HOLD_IDS ids waits instead,
    * to go out with the next message pushed to the peer (#flushEarly) or at a later round. Meanwhile the
    * peer may announce the same ids to this node, which drops them from the queue. Returns when the first
    * held queue is due, or undefined when none was held.
@@ -244,7 +247,7 @@ export class GossipOutbox {
   #announceSmall(due: [ConnectedPeer, GossipLink][], now: number): number | undefined {
     let heldUntil: number | undefined;
     for (const [peer, link] of due) {
-      const until = link.pendingSince + ANNOUNCE_HOLD_MS;
+      const until = link.pendingSince + ANNOUNCE_HOLD_SHARE * this.#config.intervalMs;
       if (now < until && link.pendingHave.length < ANNOUNCE_HOLD_IDS) heldUntil = Math.min(heldUntil ?? until, until);
       else this.flushAnnouncements(peer, link);
     }
