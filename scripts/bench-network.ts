@@ -214,6 +214,8 @@ class LocalNode implements NodeHandle {
       checks: stats.signatureChecks.offloaded + stats.signatureChecks.inline,
       latenessMs: stats.gossip.latenessMs,
       connectRetries: this.connectRetries,
+      catchupFetched: stats.catchup.fetched,
+      causalWaited: stats.topicDelivery.waited,
     });
   }
   stop() {
@@ -238,6 +240,9 @@ interface Counters {
   latenessMs: number;
   /** Set-up dials made again after one ended with no peer (see LocalNode.connect). */
   connectRetries: number;
+  /** Topic messages fetched by catch-up (they did not come by gossip), and those held for a predecessor. */
+  catchupFetched: number;
+  causalWaited: number;
 }
 
 /**
@@ -729,6 +734,10 @@ async function run(options: RunOptions): Promise<Record<string, unknown>> {
       // Set-up dials made again (LocalNode.connect): they met the node's own DHT dial to the same peer, or the
       // other end closed the handshake.
       connect_retries: after.reduce((n, c) => n + c.connectRetries, 0),
+      // Messages that reached their subscribers only by catch-up, not gossip (all nodes, the measured window),
+      // and messages held in the causal buffer for a predecessor that had not come yet: where tails come from.
+      catchup_fetched: after.reduce((n, c, i) => n + c.catchupFetched - before[i].catchupFetched, 0),
+      causal_waited: after.reduce((n, c, i) => n + c.causalWaited - before[i].causalWaited, 0),
       // Set-up links lost at one end (held by the other's DHT as a transient link) and dialed again, and links
       // closed and dialed again because an end lacked the other's topics (see the set-up check).
       links_redialed: repairs.linksRedialed,

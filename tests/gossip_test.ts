@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.ts";
 import { ManualClock } from "../lib/clock.ts";
 import { type GossipConfig, GossipProtocol } from "../lib/gossip/mod.ts";
+import { ANNOUNCE_HOLD_SHARE } from "../lib/gossip/outbox.ts";
 import { Identity } from "../lib/identity.ts";
 import type { Connection } from "../lib/transport/mod.ts";
 import {
@@ -18,6 +19,9 @@ import { MemoryStorage } from "../lib/storage/mod.ts";
 import { TrustManager } from "../lib/trust.ts";
 import type { SignatureVerifier } from "../lib/verifier.ts";
 import { verifySignature } from "../lib/ed25519.ts";
+
+/** How long a small overlay's short queue of ids waits at the default gossip interval (1 s), ms. */
+const HOLD_MS = ANNOUNCE_HOLD_SHARE * 1_000;
 
 const codec = new MessageCodec();
 const T0 = 1_700_000_000_000;
@@ -412,7 +416,7 @@ Deno.test("early announcements: at most 4 per link per interval, and none where 
       gossip.receive(source, app(other, `pushed ${i}`));
     }
     assert.equal(digestsTo(pruner).length, 4, "4 early, the rest waits for the round");
-    clock.advance(gossip.config.lazyIntervalMs);
+    clock.advance(HOLD_MS); // a short queue of a small overlay waits that long for a push to carry it
     assert.equal(digestsTo(pruner).length, 5);
   } finally {
     gossip.stop();
@@ -431,6 +435,62 @@ Deno.test("early announcements: at most 4 per link per interval, and none where 
     assert.equal(digestsTo(pruner).length, 0);
   } finally {
     chosen.gossip.stop();
+  }
+});
+
+Deno.test("in a small overlay, a short queue of ids waits for the next message pushed to the peer, goes alone only after ANNOUNCE_HOLD_SHARE of the gossip interval, and is left out of repair digests", () => {
+  const { peers: [pruner, source], gossip, clock } = setup(2, { fanout: 2 });
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    gossip.receive(source, first);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const second = app(origin, "2");
+    gossip.receive(source, second); // its id queued for the pruner
+    clock.advance(2 * gossip.config.lazyIntervalMs);
+    assert.equal(digestsTo(pruner).length, 0, "two announcement rounds passed: the queue waits");
+    const pushed = app(Identity.generate(), "3");
+    gossip.receive(source, pushed); // pushed in full: the queued id goes with it
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)]]);
+    const third = app(origin, "4");
+    gossip.receive(source, third);
+    clock.advance(HOLD_MS - gossip.config.lazyIntervalMs);
+    assert.equal(digestsTo(pruner).length, 1, "still waiting");
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(second.id)], [toHex(third.id)]], "alone");
+  } finally {
+    gossip.stop();
+  }
+  // A repair round leaves a queued id to its announcement: no record of its own for it.
+  const repair = setup(2, { fanout: 2 });
+  repair.gossip.start();
+  try {
+    const [pruner, source] = repair.peers;
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    repair.gossip.receive(source, first);
+    repair.gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    repair.clock.advance(repair.gossip.config.intervalMs - 100);
+    const queued = app(origin, "2");
+    repair.gossip.receive(source, queued);
+    repair.clock.advance(100); // the repair round
+    assert.equal(digestsTo(pruner).length, 0, "the repair digest left the queued id out");
+    repair.clock.advance(HOLD_MS);
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(queued.id)]], "announced once");
+  } finally {
+    repair.gossip.stop();
+  }
+  // Ten links, more than fanout: the round announces at once, as before.
+  const large = setup(10, { fanout: 3, lazyFanout: 1_000 });
+  large.gossip.start();
+  try {
+    const message = app(Identity.generate(), "x");
+    large.gossip.receive(large.peers[0], message);
+    large.clock.advance(large.gossip.config.lazyIntervalMs);
+    assert.equal(large.peers.filter((p) => digestsTo(p).length > 0).length, 7, "the seven lazy peers heard");
+  } finally {
+    large.gossip.stop();
   }
 });
 

@@ -70,6 +70,8 @@ export class GossipAnnouncements {
   readonly #limits: AnnounceLimits;
   readonly #promises = new AskPromises();
   #lazyTimer: TimerId | undefined;
+  // When the lazy timer fires, ms.
+  #lazyDue = Infinity;
   #running = false;
 
   /** Creates the lazy side of a gossip layer made of `parts`; announcement rounds run after {@link start}. */
@@ -126,15 +128,26 @@ export class GossipAnnouncements {
 
   /** Queues `key` for the next lazy announcement to `peer`, whose link is `link`. */
   announce(peer: ConnectedPeer, link: GossipLink, key: string): void {
+    if (link.pendingHave.length === 0) link.pendingSince = this.#parts.clock.now();
     link.pendingHave.push(key);
     if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#parts.out.flushAnnouncements(peer, link);
     this.scheduleLazy();
   }
 
-  /** Makes sure an announcement round is due (for queued ids, or missing ones to ask for again). */
-  scheduleLazy(): void {
-    if (this.#lazyTimer !== undefined || !this.#running) return;
-    this.#lazyTimer = this.#parts.clock.setTimeout(() => {
+  /**
+   * Makes sure an announcement round is due within `delayMs` (for queued ids, or missing ones to ask for
+   * again; default `lazyIntervalMs`): a round due later is brought forward.
+   */
+  scheduleLazy(delayMs: number = this.#parts.config.lazyIntervalMs): void {
+    if (!this.#running) return;
+    const clock = this.#parts.clock;
+    const due = clock.now() + delayMs;
+    if (this.#lazyTimer !== undefined) {
+      if (this.#lazyDue <= due) return;
+      clock.clearTimeout(this.#lazyTimer);
+    }
+    this.#lazyDue = due;
+    this.#lazyTimer = clock.setTimeout(() => {
       this.#lazyTimer = undefined;
       if (!this.#running) return;
       try {
@@ -142,7 +155,7 @@ export class GossipAnnouncements {
       } catch (error) {
         this.#parts.log("error", "gossip announcement round failed", errorFields(error));
       }
-    }, this.#parts.config.lazyIntervalMs);
+    }, delayMs);
   }
 
   /** Sends the queued announcements, and asks again for announced messages that have not come. */
@@ -150,8 +163,8 @@ export class GossipAnnouncements {
     const { peers, out, checking, lateness, clock } = this.#parts;
     const missing = this.missing;
     const byId = new Map(peers.activePeers().map((p) => [p.nodeId, p]));
-    out.announceRound(byId);
     const now = clock.now();
+    const heldUntil = out.announceRound(byId, now);
     const asks = missing.planAsks(
       now,
       (nodeId) => byId.has(nodeId),
@@ -160,6 +173,8 @@ export class GossipAnnouncements {
     );
     for (const [nodeId, want] of asks) this.#ask(byId.get(nodeId)!, want);
     if (missing.size > 0) this.scheduleLazy();
+    // Only held queues: the next round when the first of them is due, not every lazyIntervalMs (a wake each).
+    else if (heldUntil !== undefined) this.scheduleLazy(Math.max(this.#parts.config.lazyIntervalMs, heldUntil - now));
   }
 
   /** Asks `peer` for `want` (IWANT), which also grafts the link: it pushes to this node in full again. */

@@ -46,6 +46,8 @@ export interface GossipLink extends GossipPeerStats, AnnouncementCounts, Deficit
   catchingUp: boolean;
   /** Ids (keys) to announce at the next lazy flush; at most MAX_DIGEST_IDS (a full batch is sent at once). */
   pendingHave: string[];
+  /** When the oldest id of `pendingHave` was queued, ms (a small overlay's queue waits for a push: outbox.ts). */
+  pendingSince: number;
   /** Times this interval its queued ids went out with a message pushed to it, before the announcement round. */
   earlyFlushesThisInterval: number;
   /** Messages served to it in answer to `want` this interval. */
@@ -105,6 +107,7 @@ export class GossipLinks {
       bucket,
       slot,
       pendingHave: [],
+      pendingSince: now,
       earlyFlushesThisInterval: 0,
       // Made on first use: most links of a node with many peers never prune (an empty Set costs more than a field).
       originsPrunedByIt: undefined,

@@ -16,7 +16,8 @@
  * 6. hand to the handlers of its type (the design's `register_handler`);
  * 7. if its TTL allows another hop, keep it for repair, push it at once, with the TTL decremented, to
  *    its *eager* peers, and announce its id (IHAVE) within `lazyIntervalMs` to a random subset of the
- *    others (`lazyFanout`, `lazyPercent`) and to the rest in the next repair digest; never to the peer it
+ *    others (`lazyFanout`, `lazyPercent`) and to the rest in the next repair digest (in a small overlay, a
+ *    short queue waits up to 3/4 of an interval for a message pushed to that peer to carry it); never to the peer it
  *    came from, its origin, or a peer known to have it.
  *
  * Eager and lazy links follow Plumtree (Leitão, Pereira and Rodrigues,

@@ -27,6 +27,10 @@ export interface OutboxConfig {
   readonly maxServedBytesPerInterval: number;
   /** Times one kept message is sent to one peer in answer to `want`. */
   readonly maxRetransmissions: number;
+  /** The gossip interval (repair rounds), ms. */
+  readonly intervalMs: number;
+  /** Eager links per node (an overlay with no more links than this and lazyFanout is small: announceRound). */
+  readonly fanout: number;
   /** Lazy peers announced to per round, at least. */
   readonly lazyFanout: number;
   /** The share of lazy peers announced to per round, percent. */
@@ -40,6 +44,16 @@ export interface OutboxConfig {
  * rounds (4 per interval), a repair digest and PRUNEs, well within what a peer takes (maxAnnouncementsPerInterval).
  */
 export const MAX_EARLY_FLUSHES_PER_INTERVAL = 4;
+
+/**
+ * Longest a small overlay's queued ids wait for a message pushed to the same peer to carry them, as a share of
+ * the gossip interval (see GossipOutbox.announceRound): 750 ms at the default interval of 1 s, before the next
+ * repair round would have told the peer of them.
+ */
+export const ANNOUNCE_HOLD_SHARE = 0.75;
+
+/** A small overlay's queue of this many ids goes out at the next announcement round, without waiting. */
+export const ANNOUNCE_HOLD_IDS = 32;
 
 /** Sends to peers on gossip's behalf, counting what it sends. */
 export class GossipOutbox {
@@ -196,9 +210,10 @@ export class GossipOutbox {
    * An announcement round: of the links with ids queued to connected peers (`byId`), a random subset of
    * max(lazyFanout, lazyPercent%) is sent its ids; the others' queues are dropped (they hear of those ids in
    * the next repair digest). Chosen afresh each round, which peers hear of a message differs from node to
-   * node and round to round, so no peer is left out for long and none can count on being told.
+   * node and round to round, so no peer is left out for long and none can count on being told. A small
+   * overlay's short queues may wait for a later round instead (#announceSmall); returns when the first is due.
    */
-  announceRound(byId: ReadonlyMap<string, ConnectedPeer>): void {
+  announceRound(byId: ReadonlyMap<string, ConnectedPeer>, now: number): number | undefined {
     const due: [ConnectedPeer, GossipLink][] = [];
     for (const [nodeId, link] of this.#links.entries()) {
       if (link.pendingHave.length === 0) continue;
@@ -206,12 +221,37 @@ export class GossipOutbox {
       if (peer) due.push([peer, link]);
       else link.pendingHave = [];
     }
+    if (this.#isSmall()) return this.#announceSmall(due, now);
     const announceTo = Math.max(this.#config.lazyFanout, Math.ceil(due.length * this.#config.lazyPercent / 100));
     if (due.length > announceTo) shuffleInPlace(due, this.#random);
     for (let i = 0; i < due.length; i++) {
       if (i < announceTo) this.flushAnnouncements(due[i][0], due[i][1]);
       else due[i][1].pendingHave = [];
     }
+    return undefined;
+  }
+
+  /** Whether the overlay is small: no more links than lazyFanout (each is sent its ids) and fanout. */
+  #isSmall(): boolean {
+    return this.#links.size <= Math.min(this.#config.lazyFanout, this.#config.fanout);
+  }
+
+  /**
+   * The announcement round of a small overlay (no more links than lazyFanout, so every link is sent its ids,
+   * nor than fanout, so each link starts eager). There the ids are for repair only, and a queue sent alone costs a record and a wake at each end for a
+   * few ids: a queue younger than ANNOUNCE_HOLD_SHARE of the gossip interval with fewer than ANNOUNCE_HOLD_IDS ids waits instead,
+   * to go out with the next message pushed to the peer (#flushEarly) or at a later round. Meanwhile the
+   * peer may announce the same ids to this node, which drops them from the queue. Returns when the first
+   * held queue is due, or undefined when none was held.
+   */
+  #announceSmall(due: [ConnectedPeer, GossipLink][], now: number): number | undefined {
+    let heldUntil: number | undefined;
+    for (const [peer, link] of due) {
+      const until = link.pendingSince + ANNOUNCE_HOLD_SHARE * this.#config.intervalMs;
+      if (now < until && link.pendingHave.length < ANNOUNCE_HOLD_IDS) heldUntil = Math.min(heldUntil ?? until, until);
+      else this.flushAnnouncements(peer, link);
+    }
+    return heldUntil;
   }
 
   /**
@@ -225,9 +265,13 @@ export class GossipOutbox {
     this.#store.startRound();
     if (digestTo.length > 0 && this.#store.size > 0) {
       const recent = this.#store.keptLastInterval();
+      const small = this.#isSmall();
       for (const peer of digestTo) {
         openLink(peer.nodeId);
-        this.sendDigest(peer, recent);
+        // In a small overlay every queued id is announced (no queue is dropped), so the digest leaves those to
+        // their announcement, which may ride with a push: else it would be a record of their own each round.
+        const pending = small ? this.#links.get(peer.nodeId)?.pendingHave : undefined;
+        this.sendDigest(peer, recent, pending !== undefined && pending.length > 0 ? new Set(pending) : undefined);
       }
     }
     let all: [string, StoredMessage][] | undefined;
@@ -257,14 +301,15 @@ export class GossipOutbox {
   }
 
   /**
-   * Sends `peer` a digest of kept messages in `entries` it is not known to have, newest first, and returns
-   * how many ids it announced (at most MAX_DIGEST_IDS).
+   * Sends `peer` a digest of kept messages in `entries` it is not known to have (and not in `skip`), newest
+   * first, and returns how many ids it announced (at most MAX_DIGEST_IDS).
    */
-  sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][]): number {
+  sendDigest(peer: ConnectedPeer, entries: [string, StoredMessage][], skip?: ReadonlySet<string>): number {
     const have: Uint8Array[] = [];
     for (let i = entries.length - 1; i >= 0 && have.length < MAX_DIGEST_IDS; i--) {
       const [key, stored] = entries[i];
       if (stored.forwardTtl < 1 || this.knows(stored, peer.nodeId) || stored.origin === peer.nodeId) continue;
+      if (skip?.has(key)) continue;
       have.push(keyBytes(key));
       this.markKnown(stored, peer.nodeId);
     }

@@ -1,7 +1,7 @@
 /**
  * Topics that scope the network: a node carries only the topics it is in. Subscriptions on the wire
  * (TOPIC_SUBSCRIPTIONS, `membership.ts`), one gossip overlay per topic and the routing between them
- * (`overlays.ts`), publishing from outside a topic through a fanout set, finding a topic's peers
+ * (`overlays.ts`, each over a view of its members on their live links, `view.ts`), publishing from outside a topic through a fanout set, finding a topic's peers
  * (`finder.ts`), and the per-topic settings (`config.ts`).
  *
  * @module

@@ -40,12 +40,11 @@ import {
 } from "../protocol/mod.ts";
 import type { RandomSource } from "../random.ts";
 import { TokenBucket } from "../ratelimit.ts";
-import type { Connection } from "../transport/types.ts";
 import type { TopicsConfig } from "./config.ts";
 import { PeerTopics, SubscriptionError } from "./membership.ts";
+import { type TopicPeer, TopicView } from "./view.ts";
 
-/** A connected peer as the overlays see it. */
-export type TopicPeer = { readonly nodeId: string; readonly connection: Connection };
+export type { TopicPeer } from "./view.ts";
 
 /** Delay before local subscription changes are sent, ms: changes made together go in one message. */
 const SUBSCRIPTION_FLUSH_MS = 50;
@@ -125,26 +124,6 @@ export interface TopicInfo {
   eager: number;
   /** Messages of the topic delivered here, first copies. */
   delivered: number;
-}
-
-/** The connected peers of one topic's overlay, as its gossip layer sees them. */
-class TopicView implements GossipPeers {
-  readonly members = new Map<string, TopicPeer>();
-  #list: TopicPeer[] | undefined;
-
-  activePeers(): readonly TopicPeer[] {
-    return this.#list ??= [...this.members.values()];
-  }
-
-  add(peer: TopicPeer): void {
-    this.members.set(peer.nodeId, peer);
-    this.#list = undefined;
-  }
-
-  delete(nodeId: string): boolean {
-    this.#list = undefined;
-    return this.members.delete(nodeId);
-  }
 }
 
 interface Overlay {
@@ -233,7 +212,7 @@ export class TopicOverlays {
         `this node is already in ${this.#overlays.size} topics, its maxTopics; leave one first or raise maxTopics`,
       );
     }
-    const view = new TopicView();
+    const view = new TopicView(() => peers.activePeers());
     const overlay: Overlay = { gossip: makeOverlay(topic, view), view, subscribed };
     this.#overlays.set(topic, overlay);
     this.#leftAt.delete(topic);
@@ -249,7 +228,7 @@ export class TopicOverlays {
   leave(topic: string): void {
     const overlay = this.#overlays.get(topic);
     if (!overlay) return;
-    if (this.#options.config.relayAllTopics && overlay.view.members.size > 0) {
+    if (this.#options.config.relayAllTopics && overlay.view.size > 0) {
       // An all-topics node stays in it for its peers; only the application's interest ends.
       overlay.subscribed = false;
       return;
@@ -377,11 +356,11 @@ export class TopicOverlays {
     return [...this.#overlays].map(([topic, overlay]) => {
       const gossip = overlay.gossip;
       let eager = 0;
-      for (const peer of overlay.view.members.keys()) if (gossip.peerStats(peer)?.eager) eager++;
+      for (const peer of overlay.view.ids()) if (gossip.peerStats(peer)?.eager) eager++;
       return {
         topic,
         subscribed: overlay.subscribed,
-        peers: overlay.view.members.size,
+        peers: overlay.view.size,
         eager,
         delivered: gossip.stats.delivered,
       };
@@ -451,7 +430,7 @@ export class TopicOverlays {
     const scopes = this.#options.scopesTopics(peer);
     for (const [topic, overlay] of this.#overlays) {
       const member = scopes && this.membership.isIn(peer.nodeId, topic);
-      if (member && !overlay.view.members.has(peer.nodeId)) this.#addMember(overlay, peer);
+      if (member && !overlay.view.has(peer.nodeId)) this.#addMember(overlay, peer);
       // A peer that left keeps no link either: what it sent as a member is forgotten with it.
       else if (!member && overlay.view.delete(peer.nodeId)) overlay.gossip.peerDisconnected(peer.nodeId);
     }
@@ -465,7 +444,7 @@ export class TopicOverlays {
    */
   #leaveUnusedRelays(): void {
     for (const [topic, overlay] of [...this.#overlays]) {
-      if (!overlay.subscribed && overlay.view.members.size === 0) this.#drop(topic, overlay);
+      if (!overlay.subscribed && overlay.view.size === 0) this.#drop(topic, overlay);
     }
   }
 
