@@ -118,6 +118,8 @@ export function wireGossip(
     peersIn: (topic) => topics.topicPeers(topic),
     roundMs: parts.roundMs,
     maxTopics: topicsConfig.maxTopics,
+    topicSlots: parts.peers.config.topicSlots,
+    random: parts.random ?? Math.random,
   });
   return { gossip: global, topics, finder };
 }
@@ -126,6 +128,8 @@ export function wireGossip(
 export function dhtTopicSource(dht: NodeDht, k: number): TopicPeerSource {
   return {
     name: "dht",
+    // One lookup a search: every node it asks is asked alike, so a second would find the same providers.
+    questions: 1,
     // Nothing to ask while the routing table is empty: the search is then not counted as done.
     find: (topic) => dht.service.table.size > 0 ? dht.topicProviders(topic, k) : undefined,
   };

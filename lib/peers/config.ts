@@ -125,7 +125,7 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
   addressCacheMs: 600_000,
   feelerIntervalMs: 120_000,
   anchors: 2,
-  topicSlots: 2,
+  topicSlots: 4,
 });
 
 /**
