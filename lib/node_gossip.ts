@@ -110,7 +110,11 @@ export function wireGossip(
     log: parts.log,
     // Peer exchange first (connected peers answer at once), then the DHT's rendezvous.
     sources: [
-      { name: "peer-exchange", find: (topic) => parts.peers.findTopicPeers(topic) },
+      {
+        name: "peer-exchange",
+        find: (topic) => parts.peers.findTopicPeers(topic),
+        reach: () => parts.peers.activePeers().length,
+      },
       ...(parts.dhtSource ? [parts.dhtSource] : []),
     ],
     links: parts.peers,

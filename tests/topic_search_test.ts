@@ -116,6 +116,36 @@ Deno.test("a search that finds no one doubles the interval, up to 16 times it; a
   t.finder.stop();
 });
 
+Deno.test("a search does not back off before it asked each of a source's answerers once (its reach)", async () => {
+  const t = setup(() => []);
+  const asked: string[] = [];
+  const finder = new TopicFinder({
+    config: { minTopicPeers: 2, topicSearchIntervalMs: INTERVAL_MS, topicSearchPeers: 3, topicFanoutTtlMs: 60_000 },
+    clock: t.clock,
+    log: () => {},
+    // Six peers to ask, three a search: two searches a round over them.
+    sources: [{ name: "peers", reach: () => 6, find: (topic) => (asked.push(topic), Promise.resolve([])) }],
+    links: { dialTopicPeer: () => false, topicLinks: () => [], releaseTopicLink: () => {} },
+    joined: () => ["t"],
+    peersIn: () => [],
+    roundMs: 1_000,
+    maxTopics: 64,
+    topicSlots: 2,
+  });
+  finder.start();
+  finder.want("t");
+  const searchesAt = [t.clock.now()];
+  for (let i = 0; i < 200; i++) {
+    const before = asked.length;
+    t.clock.advance(1_000);
+    await t.settle();
+    if (asked.length > before) searchesAt.push(t.clock.now());
+  }
+  assert.deepEqual(gapsOf(searchesAt).slice(0, 6), [5_000, 5_000, 10_000, 10_000, 20_000, 20_000]);
+  finder.stop();
+  t.finder.stop();
+});
+
 Deno.test("answers naming peers that never join the topic (a Sybil's) do not hold the search at its fastest", async () => {
   let fake = 0;
   // Every answer names two peers never named before; the dials go out, but no one ever joins the topic.

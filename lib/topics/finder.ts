@@ -17,7 +17,8 @@
  *
  * Bounded: a search runs when the topic is joined, when a publish from outside it found no peer in it
  * (NO_TOPIC_PEERS), and on the finder's rounds, each topic at most once per `topicSearchIntervalMs` (the
- * interval doubling, up to 16 times, while searches find nothing new); each asks at most `topicSearchPeers`
+ * interval doubling, up to 16 times, while searches find nothing new, but only once each peer was asked: a
+ * node's peers are asked in turn, so a search covers its members two links away); each asks at most `topicSearchPeers`
  * questions of each source (a source may ask fewer); dials go only into free topic slots. When a topic under
  * `minTopicPeers` finds the slots all taken, at most one topic link a search is closed to make room, one
  * whose peer is only in topics that keep `minTopicPeers` without it. A topic link whose peer is in none of
@@ -48,6 +49,11 @@ export interface TopicPeerSource {
   readonly name: string;
   /** Questions a search asks of it at most (default `topicSearchPeers`): one for a lookup that any node answers alike. */
   readonly questions?: number;
+  /**
+   * How many different answerers it has now (peer exchange: the connected peers, each asked once before any
+   * again): searches that find no one do not back off before that many questions were asked of it.
+   */
+  reach?(): number;
   /** One question about `topic`'s peers. */
   find(topic: string): Promise<readonly TopicPeerCandidate[]> | undefined;
 }
@@ -118,8 +124,10 @@ export const SPARE_TOPIC_PEERS = 1;
 
 interface TopicSearch {
   nextAt: number;
-  /** Searches in a row since one of the topic's dials became a peer in it. */
+  /** Searches in a row since one of the topic's dials became a peer in it (that backed off). */
   fruitless: number;
+  /** Questions asked of each source (by index) since the search last backed off. */
+  sinceBackoff: number[];
   /** Until when the topic is wanted for publishing from outside it (0: not). */
   publishUntil: number;
   /** Peers dialed for the topic lately (node id -> when), counted as its peers for a grace period. */
@@ -192,7 +200,7 @@ export class TopicFinder {
   #state(topic: string): TopicSearch {
     let search = this.#searches.get(topic);
     if (!search) {
-      search = { nextAt: 0, fruitless: 0, publishUntil: 0, dialed: new Map(), rebalanced: false };
+      search = { nextAt: 0, fruitless: 0, sinceBackoff: [], publishUntil: 0, dialed: new Map(), rebalanced: false };
       this.#searches.set(topic, search);
       if (this.#searches.size > this.#options.maxTopics) this.#forgetOne();
     }
@@ -239,6 +247,7 @@ export class TopicFinder {
       if (members.has(nodeId)) {
         search.dialed.delete(nodeId);
         search.fruitless = 0;
+        search.sinceBackoff = [];
         search.nextAt = Math.min(search.nextAt, now + this.#options.config.topicSearchIntervalMs);
       } else if (now - at >= TOPIC_LINK_GRACE_MS) search.dialed.delete(nodeId);
     }
@@ -248,7 +257,7 @@ export class TopicFinder {
     const { config, peersIn, sources } = this.#options;
     if (now < search.nextAt || peersIn(topic).length >= this.#target()) return;
     let asked = 0;
-    for (const source of sources) {
+    for (const [index, source] of sources.entries()) {
       for (let i = 0; i < Math.min(source.questions ?? Infinity, config.topicSearchPeers); i++) {
         let answer: Promise<readonly TopicPeerCandidate[]> | undefined;
         try {
@@ -258,6 +267,7 @@ export class TopicFinder {
         }
         if (answer === undefined) break; // no one (more) to ask there now
         asked++;
+        search.sinceBackoff[index] = (search.sinceBackoff[index] ?? 0) + 1;
         answer.then(
           (candidates) => this.#found(topic, candidates),
           (error) =>
@@ -269,7 +279,11 @@ export class TopicFinder {
     this.stats.searches++;
     this.stats.questions += asked;
     const doublings = Math.min(search.fruitless, MAX_BACKOFF_DOUBLINGS);
-    search.fruitless++; // until a peer it dials joins
+    // Backs off (until a peer it dials joins) once every source was asked as often as it has answerers.
+    if (sources.every((source, i) => (search.sinceBackoff[i] ?? 0) >= (source.reach?.() ?? 0))) {
+      search.fruitless++;
+      search.sinceBackoff = [];
+    }
     search.nextAt = now + config.topicSearchIntervalMs * 2 ** doublings;
     search.rebalanced = false;
   }
