@@ -6,8 +6,7 @@
  *
  * A topic at `minTopicPeers` is searched on, one dial per answer, until it has {@link SPARE_TOPIC_PEERS}
  * more: members that reached the minimum among themselves (a triangle at 2) would otherwise never look for
- * the rest, and a topic's overlay stayed in pieces; a node whose peers are its first few finds is one
- * piece with them, a node with one more keeps looking past them.
+ * the rest, and a topic's overlay stayed in pieces (BENCHMARKS.md, "Topic discovery").
  *
  * Sources sit behind {@link TopicPeerSource}, asked in order: peer exchange (a PEER_DISCOVERY naming the
  * topic, answered with the answerer's connected peers in it: members two links away), then the DHT's
@@ -16,10 +15,12 @@
  * dials over them rather than all onto the first.
  *
  * Bounded: a search runs when the topic is joined, when a publish from outside it found no peer in it
- * (NO_TOPIC_PEERS), and on the finder's rounds, each topic at most once per `topicSearchIntervalMs` (the
- * interval doubling, up to 16 times, while searches find nothing new, but only once each peer was asked: a
- * node's peers are asked in turn, so a search covers its members two links away); each asks at most `topicSearchPeers`
- * questions of each source (a source may ask fewer); dials go only into free topic slots. When a topic under
+ * (NO_TOPIC_PEERS), and on the finder's rounds, each topic at most once per `topicSearchIntervalMs`. The
+ * interval doubles, up to 16 times, until a peer the search dialed joins the topic (names in answers are
+ * hearsay and do not count), but only once each of the source's answerers was asked (`reach`: a node's peers
+ * are asked in turn, so the search covers the members two links away first). A search asks at most
+ * `topicSearchPeers` questions of each source (a source may ask fewer); it dials at most what the topic lacks
+ * of `minTopicPeers`, or one towards the spare, and only into free topic slots. When a topic under
  * `minTopicPeers` finds the slots all taken, at most one topic link a search is closed to make room, one
  * whose peer is only in topics that keep `minTopicPeers` without it. A topic link whose peer is in none of
  * the topics this node wants (is in, or publishes to) is closed after a grace period, freeing its slot.
