@@ -509,7 +509,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
     result.topic_discovery = topicDiscovery(nodes, members, (i) => byzantine.has(i), network.bytesSent);
   }
-  await Promise.all(nodes.map((n) => n.stop()));
+  // The clock runs while the nodes stop: a DHT's transient links (--dht) close on the node's timers.
+  let stopped = false;
+  const stopping = Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
+  for (let i = 0; i < 100 && !stopped; i++) await step(clock.now() + 100);
+  await stopping;
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
 }
