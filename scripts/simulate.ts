@@ -513,7 +513,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   let stopped = false;
   const stopping = Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
   for (let i = 0; i < 100 && !stopped; i++) await step(clock.now() + 100);
-  await stopping;
+  if (!stopped) console.error("simulate: the nodes were still stopping 10 virtual seconds on; their figures stand");
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
 }
