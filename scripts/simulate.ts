@@ -511,7 +511,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
   // The clock runs while the nodes stop: a DHT's transient links (--dht) close on the node's timers.
   let stopped = false;
-  const stopping = Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
+  void Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
   for (let i = 0; i < 100 && !stopped; i++) await step(clock.now() + 100);
   if (!stopped) console.error("simulate: the nodes were still stopping 10 virtual seconds on; their figures stand");
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
