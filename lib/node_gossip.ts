@@ -110,7 +110,11 @@ export function wireGossip(
     log: parts.log,
     // Peer exchange first (connected peers answer at once), then the DHT's rendezvous.
     sources: [
-      { name: "peer-exchange", find: (topic) => parts.peers.findTopicPeers(topic) },
+      {
+        name: "peer-exchange",
+        find: (topic) => parts.peers.findTopicPeers(topic),
+        reach: () => parts.peers.activePeers().length,
+      },
       ...(parts.dhtSource ? [parts.dhtSource] : []),
     ],
     links: parts.peers,
@@ -118,6 +122,8 @@ export function wireGossip(
     peersIn: (topic) => topics.topicPeers(topic),
     roundMs: parts.roundMs,
     maxTopics: topicsConfig.maxTopics,
+    topicSlots: parts.peers.config.topicSlots,
+    random: parts.random ?? Math.random,
   });
   return { gossip: global, topics, finder };
 }
@@ -126,6 +132,8 @@ export function wireGossip(
 export function dhtTopicSource(dht: NodeDht, k: number): TopicPeerSource {
   return {
     name: "dht",
+    // One lookup a search: every node it asks is asked alike, so a second would find the same providers.
+    questions: 1,
     // Nothing to ask while the routing table is empty: the search is then not counted as done.
     find: (topic) => dht.service.table.size > 0 ? dht.topicProviders(topic, k) : undefined,
   };

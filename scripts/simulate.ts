@@ -5,7 +5,7 @@
  *   deno task sim -- --nodes 1000 --degree 8 --messages 100 [--seed 1] [--loss 0.01] [--ttl 16]
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
  *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
- *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]]
+ *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]] [--dht]
  *
  * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
  * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
@@ -38,6 +38,7 @@ import {
   type TopicWorkload,
   watchReceptions,
 } from "./sim/topic_workload.ts";
+import { topicDiscovery, type TopicDiscoveryResult } from "./sim/topic_graphs.ts";
 
 /** Arguments of one simulation. */
 export interface SimulationOptions {
@@ -77,6 +78,8 @@ export interface SimulationOptions {
    * Absent: every node publishes and receives every message in the network-wide topic `""`.
    */
   topicWorkload?: TopicWorkload;
+  /** Run the node's DHT (its topic rendezvous is then the topic finder's second source). Default off. */
+  dht?: boolean;
 }
 
 /** The deterministic part of a simulation's output. */
@@ -112,6 +115,8 @@ export interface SimulationResult {
   curve: [number, number][];
   /** The topic workload's figures (only with {@link SimulationOptions.topicWorkload}). */
   topics?: TopicRunResult;
+  /** With a topic workload: the topic overlays at the end, and what finding their peers cost. */
+  topic_discovery?: TopicDiscoveryResult;
 }
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
@@ -146,8 +151,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     peerTimeoutMs: 120_000,
     // Below this a node redials from its address book (a restarted node rejoins this way).
     minPeers: Math.min(4, options.degree),
-    // Gossip alone, as in the figures so far: the DHT has its own simulator (lib/sim/dht.ts, deno task dht:sim).
-    dhtEnabled: false,
+    // Gossip alone unless --dht, as in the figures so far: the DHT has its own simulator (lib/sim/dht.ts).
+    dhtEnabled: options.dht ?? false,
   };
   const nodes: SimNode[] = [];
   const byzantine = new Set<number>();
@@ -291,7 +296,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     // Subscriptions cross each new link after it opens: let them land before the first publish.
     await step(clock.now() + 2 * options.maxLatencyMs + 100);
     const neighbours = nodes.map((node) =>
-      node.transport.connections().map((connection) => indexById.get(connection.remoteNodeId)!)
+      // Peers only: the DHT's transient links (--dht) carry no topic.
+      node.transport.connections().filter((c) => !c.transient).map((c) => indexById.get(c.remoteNodeId)!)
     );
     plan = planMessages(
       options.messages,
@@ -501,8 +507,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       })),
       routing: honest.map((i) => nodes[i].node.stats().topics),
     });
+    result.topic_discovery = topicDiscovery(nodes, members, (i) => byzantine.has(i), network.bytesSent);
   }
-  await Promise.all(nodes.map((n) => n.stop()));
+  // The clock runs while the nodes stop: a DHT's transient links (--dht) close on the node's timers.
+  let stopped = false;
+  void Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
+  for (let i = 0; i < 100 && !stopped; i++) await step(clock.now() + 100);
+  if (!stopped) console.error("simulate: the nodes were still stopping 10 virtual seconds on; their figures stand");
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
 }
@@ -566,6 +577,7 @@ if (import.meta.main) {
       "topic-dials": { type: "string", default: "4" },
       "single-overlay": { type: "boolean", default: false },
       compare: { type: "boolean", default: false },
+      dht: { type: "boolean", default: false },
     },
   }).values;
   const [minLatencyMs, maxLatencyMs] = args.latency!.split("-").map(Number);
@@ -598,6 +610,7 @@ if (import.meta.main) {
         singleOverlay: args["single-overlay"] ?? false,
       }
       : undefined,
+    dht: args.dht ?? false,
   };
   const topics = options.topicWorkload;
   if (

@@ -251,6 +251,30 @@ Deno.test("findTopicPeers resolves with the answer's records, and topic-slot dia
   }
 });
 
+Deno.test("topic queries go to peers not yet asked about the topic first: five searches ask five different peers", async () => {
+  const net = new Net();
+  try {
+    const asked = new Set<number>();
+    const requester = net.start();
+    for (let i = 0; i < 5; i++) {
+      // Each answerer notes that it was asked (it builds its answer from its peers in the topic).
+      const answerer = net.start({ topicPeers: (topic) => (topic === "t" && asked.add(i), []) });
+      await net.connect(requester, answerer);
+    }
+    await runFor(net.clock, 50);
+    for (let search = 0; search < 5; search++) {
+      // Past the interval: every peer may be asked again.
+      await runFor(net.clock, INTERVAL_MS + 100);
+      const found = requester.peers.findTopicPeers("t");
+      assert.ok(found, "a peer to ask");
+      await runUntilSettled(net.clock, found, "the answer");
+    }
+    assert.equal(asked.size, 5, "each peer asked once before any again");
+  } finally {
+    await net.close();
+  }
+});
+
 Deno.test("a topic link is beyond the outbound target: the node still dials its own outbound peers", async () => {
   const net = new Net();
   try {

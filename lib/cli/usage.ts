@@ -111,7 +111,7 @@ Topics (the NetworkConfig settings of the same names):
   --min-topic-peers N      a topic this node is in with fewer peers in it is
                            searched for (minTopicPeers, default 2; 0: never)
   --topic-slots N          outbound links kept for the peers found, beyond
-                           the outbound target (topicSlots, default 2)
+                           the outbound target (topicSlots, default 4)
   --topic-log-messages N   messages of each topic the log keeps, to replay
                            and catch up (topicLogMaxMessages, default 10000;
                            0: no log)

@@ -39,14 +39,15 @@ export interface NetworkTopicsConfig {
   topicSettings: Record<string, TopicSettings>;
   /**
    * A topic this node is in with fewer connected peers in it than this is searched for: its peers are asked
-   * for the topic's peers (PEER_DISCOVERY naming the topic), which are dialed into the `topicSlots`. Default 2:
+   * for the topic's peers (PEER_DISCOVERY naming the topic, and the DHT's rendezvous), which are dialed into the
+   * `topicSlots`; a topic at it is searched on, more gently, until one more (lib/topics/finder.ts). Default 2:
    * one peer makes the node part of the topic, a second keeps it there when one leaves. Higher: more searches
    * and topic links per topic; 0: never search (a node then reaches a topic only through the peers it has).
    */
   minTopicPeers: number;
   /**
    * Outbound links kept for topic peers, beyond the `outboundSlots` target, so a node whose peers are in none
-   * of its topics still reaches some. Default 2. Each costs one more link (memory, heartbeats); they are dialed
+   * of its topics still reaches some. Default 4. Each costs one more link (memory, heartbeats); they are dialed
    * on other peers' word, so they are never anchors and never count toward `outboundSlots`, and they follow
    * the dial policy, the per-IP and per-subnet bounds and the eviction rules of every outbound link. A link
    * whose peer is in none of this node's topics is closed after 10 s. 0: no topic links.

@@ -88,9 +88,10 @@ export interface PeersConfig {
   anchors: number;
   /**
    * Outbound links kept for topic peers, beyond the `outboundSlots` target: dialed (by the topic finder) to
-   * peers another peer named in answer to a topic query (PEER_DISCOVERY with a topic), so a node whose own
-   * peers are in none of its topics still reaches some. Default 2: enough for a cold start into a topic and a
-   * second link in it. Each costs one more outbound link; they are chosen from hearsay, so they never count as
+   * peers another peer or the DHT named as in a topic of this node's, so a node whose own peers are in none
+   * of its topics still reaches some. Default 4: a node in 3 small topics (none of whose members are among
+   * its own peers) gets a link into each and one more (with 2 the third had none). Each costs one more
+   * outbound link; they are chosen from hearsay, so they never count as
    * (or become) the node's own outbound choice: not anchors, and the `outboundSlots` target is still filled
    * from the address book. Same dial policy, per-IP and per-subnet bounds and eviction rules as any outbound
    * link. 0: no topic links (a node then finds a topic's peers only among the peers it has).
@@ -125,7 +126,7 @@ export const DEFAULT_PEERS_CONFIG: Readonly<PeersConfig> = Object.freeze({
   addressCacheMs: 600_000,
   feelerIntervalMs: 120_000,
   anchors: 2,
-  topicSlots: 2,
+  topicSlots: 4,
 });
 
 /**

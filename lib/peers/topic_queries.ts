@@ -10,7 +10,9 @@
  * prober nothing faster than an ordinary one: the ordinary answer puts the same active peers first.
  *
  * Asking: one query to one peer per call of {@link TopicExchange.ask}, resolved with the records of its
- * answer once the address intake took them, or with none after a timeout, a disconnect or a stop.
+ * answer once the address intake took them, or with none after a timeout, a disconnect or a stop. The peer
+ * is one not yet asked about that topic while there is one (a search covers the node's peers, and so the
+ * members two links away, before it asks one again), else any; the memory of who was asked is bounded.
  *
  * {@link TopicExchange} holds both sides for the peer manager, over the manager's state it is given.
  *
@@ -27,6 +29,9 @@ import type { ActivePeer, ActiveState } from "./types.ts";
 
 /** Topics whose answers are cached at once; a prober naming more evicts the least recently asked. */
 export const MAX_TOPIC_ANSWER_CACHES = 64;
+
+/** Topics whose askers are remembered at once (the least recently asked forgotten first). */
+export const MAX_TOPICS_ASKED = 64;
 
 /** A peer named in an answer to a topic query: its node id (hex) and the address to dial. */
 export interface TopicPeerRecord {
@@ -154,6 +159,8 @@ export class TopicExchange {
   readonly #ctx: TopicExchangeContext;
   readonly #answers: TopicAnswerCaches;
   readonly #queries: TopicQueries;
+  // topic -> the peers asked about it (node ids), at most the active peers each: who to ask first next time.
+  readonly #asked = new BoundedMap<string, Set<string>>(MAX_TOPICS_ASKED);
 
   /** Takes the manager's state; nothing is sent until {@link TopicExchange.ask}. */
   constructor(context: TopicExchangeContext) {
@@ -181,8 +188,9 @@ export class TopicExchange {
 
   /**
    * Asks one active peer that answers topic queries, not asked one within `discoveryMinIntervalMs` and with
-   * none open, about `topic`; resolves with its answer's records (see {@link TopicExchange.answered}), or
-   * with none after `discoveryMinIntervalMs`. `undefined` when there is no such peer now.
+   * none open, about `topic`, one not yet asked about it if there is one; resolves with its answer's records
+   * (see {@link TopicExchange.answered}), or with none after `discoveryMinIntervalMs`. `undefined` when there
+   * is no such peer now.
    */
   ask(topic: string): Promise<TopicPeerRecord[]> | undefined {
     const { config, clock, active, random } = this.#ctx;
@@ -192,7 +200,14 @@ export class TopicExchange {
       this.#ctx.answersTopics(peer)
     );
     if (askable.length === 0) return undefined;
-    const peer = askable[Math.floor(random() * askable.length)];
+    let asked = this.#asked.get(topic);
+    if (!asked) this.#asked.set(topic, asked = new Set());
+    for (const nodeId of asked) if (!active.has(nodeId)) asked.delete(nodeId); // gone: at most the active peers
+    const fresh = askable.filter((peer) => !asked.has(peer.nodeId));
+    const pool = fresh.length > 0 ? fresh : askable;
+    if (asked.size >= active.size) asked.clear(); // every peer asked: a new round over them
+    const peer = pool[Math.floor(random() * pool.length)];
+    asked.add(peer.nodeId);
     peer.lastTopicDiscoveryAsked = now;
     const answer = this.#queries.start(peer.nodeId, topic);
     this.#ctx.sendQuery(peer, topic, now);

@@ -16,6 +16,7 @@ export {
   type TopicSettings,
 } from "./config.ts";
 export {
+  SPARE_TOPIC_PEERS,
   TOPIC_LINK_GRACE_MS,
   TopicFinder,
   type TopicFinderOptions,
