@@ -72,6 +72,9 @@ export function bytesKey(bytes: Uint8Array): string {
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
+/** Bytes of a {@link ByteArena}'s first chunk (each next one is twice the last, up to its `chunkBytes`). */
+export const BYTE_ARENA_FIRST_CHUNK = 1024;
+
 /**
  * Keeps many short byte strings in shared chunks instead of an ArrayBuffer each. A buffer of its own costs
  * about 300 bytes beyond its contents (the ArrayBuffer and view objects on the heap, a backing store and a
@@ -79,6 +82,10 @@ export function bytesKey(bytes: Uint8Array): string {
  * 100. Made for data that is dropped roughly in the order it was added (a message store evicting its
  * oldest first): a chunk is freed by the garbage collector once no view into it is left, so one long-lived
  * view keeps its whole chunk alive.
+ *
+ * The first chunk is small ({@link BYTE_ARENA_FIRST_CHUNK}) and each next one twice the last, up to
+ * `chunkBytes`: an arena that keeps a few byte strings (a quiet topic's store) holds about as much as they
+ * are, not a full chunk, while a busy one reaches full chunks after a few.
  *
  * @example
  * ```ts
@@ -89,12 +96,15 @@ export function bytesKey(bytes: Uint8Array): string {
  * ```
  */
 export class ByteArena {
-  /** Bytes per chunk; byte strings over a quarter of it get a buffer of their own. */
+  /** Bytes of the largest chunks; byte strings over a quarter of it get a buffer of their own. */
   readonly chunkBytes: number;
   #chunk: Uint8Array | undefined;
   #used = 0;
 
-  /** Creates an arena whose chunks hold `chunkBytes` (default 64 KiB); the first is made on first use. */
+  /**
+   * Creates an arena whose chunks grow from {@link BYTE_ARENA_FIRST_CHUNK} bytes (or `chunkBytes` if smaller) to
+   * `chunkBytes` (default 64 KiB); the first is made on first use.
+   */
   constructor(chunkBytes = 64 * 1024) {
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 64) throw new RangeError("chunkBytes must be at least 64");
     this.chunkBytes = chunkBytes;
@@ -104,13 +114,16 @@ export class ByteArena {
   copy(bytes: Uint8Array): Uint8Array {
     const length = bytes.length;
     if (length * 4 > this.chunkBytes) return bytes.slice();
-    if (this.#chunk === undefined || this.#used + length > this.chunkBytes) {
-      this.#chunk = new Uint8Array(this.chunkBytes);
+    let chunk = this.#chunk;
+    if (chunk === undefined || this.#used + length > chunk.length) {
+      let size = chunk === undefined ? Math.min(BYTE_ARENA_FIRST_CHUNK, this.chunkBytes) : chunk.length * 2;
+      while (size < length) size *= 2;
+      this.#chunk = chunk = new Uint8Array(Math.min(size, this.chunkBytes));
       this.#used = 0;
     }
     const start = this.#used;
-    this.#chunk.set(bytes, start);
+    chunk.set(bytes, start);
     this.#used = start + length;
-    return this.#chunk.subarray(start, start + length);
+    return chunk.subarray(start, start + length);
   }
 }

@@ -6,6 +6,7 @@
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
  *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
  *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]] [--dht]
+ *                    [--progress]
  *
  * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
  * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
@@ -73,6 +74,11 @@ export interface SimulationOptions {
   byzantine?: number;
   /** Byzantine nodes only forward nothing: silent members of every overlay they are in, never cut for bad input. */
   byzantineSilent?: boolean;
+  /**
+   * Print a line to stderr after set-up and every virtual second of the run (its clock, events, memory, links
+   * cut, messages the honest nodes keep), for long runs. Changes nothing in the result.
+   */
+  progress?: boolean;
   /**
    * A topic workload (scripts/sim/topic_workload.ts): nodes in topics of Zipf popularity, messages to topics.
    * Absent: every node publishes and receives every message in the network-wide topic `""`.
@@ -222,15 +228,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         const now = clock.now();
         // With topics, the spam is of a topic the attacker is in, so its members take it and relay it.
         const spamTopic = scoped ? topicName(memberships[i][0]) : "spam";
+        // One spam message a round, sent 20 times on every link: signing is deterministic, so 20 signings of it
+        // gave these same bytes, at the cost of 20 signatures and buffers per link.
+        const spamBytes = network.codec.encode(
+          createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
+            timestamp: now,
+          }),
+        );
         for (const connection of node.transport.connections()) {
           const spam = () => {
-            for (let s = 0; s < 20; s++) {
-              connection.send(
-                createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
-                  timestamp: now,
-                }),
-              );
-            }
+            for (let s = 0; s < 20; s++) connection.sendEncoded(spamBytes);
           };
           // With topics, the spam and a forgery in the attacker's topic go first, so peers outside the topic see
           // them before the other forgeries cut the link.
@@ -261,6 +268,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       };
     }
   }
+  const setUpAt = performance.now();
+  const setUpProgress = (phase: string) => {
+    if (!options.progress) return;
+    const wall_s = round((performance.now() - setUpAt) / 1000, 1);
+    console.error(JSON.stringify({ progress: phase, wall_s, rss_mb: Math.round(Deno.memoryUsage().rss / 1048576) }));
+  };
+  setUpProgress("nodes started");
   // After every node has started, so both runs of a topic workload give the nodes the same identities.
   if (workload) nodes.forEach(joinTopics);
   // Topology: a ring, then each node dials degree - 1 more random nodes (links are undirected).
@@ -292,6 +306,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   };
   await step(clock.now() + 2 * options.maxLatencyMs + 100);
   await Promise.all(dials);
+  setUpProgress("linked");
   if (workload) {
     // Subscriptions cross each new link after it opens: let them land before the first publish.
     await step(clock.now() + 2 * options.maxLatencyMs + 100);
@@ -408,8 +423,40 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     ? plan.map(({ topic }) => members[topic].filter((i) => !byzantine.has(i)).length)
     : firstAt.map(() => honestCount);
   const originCounted = workload ? plan.map(({ outside }) => !outside) : firstAt.map(() => true);
+  const wallStart = performance.now();
+  const progress = (phase: string) => {
+    if (!options.progress) return;
+    const memory = Deno.memoryUsage();
+    // What honest nodes keep per message: their gossip stores' and topic logs' entries, summed over nodes.
+    let stored = 0, logged = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      if (byzantine.has(i)) continue;
+      const node = nodes[i];
+      stored += node.gossip.cacheSizes.stored;
+      if (scoped) {
+        for (const rank of memberships[i]) {
+          stored += node.node.components.topics.gossipOf(topicName(rank))?.cacheSizes.stored ?? 0;
+        }
+      }
+      for (const topic of node.topicLog.topics()) logged += node.topicLog.summary(topic).count;
+    }
+    console.error(JSON.stringify({
+      progress: phase,
+      virtual_ms: clock.now() - startedAt,
+      wall_s: round((performance.now() - wallStart) / 1000, 1),
+      events: clock.eventsRun,
+      timers: clock.pending,
+      rss_mb: Math.round(memory.rss / 1048576),
+      heap_mb: Math.round(memory.heapUsed / 1048576),
+      malicious_links_cut: maliciousCutAt.length,
+      honest_peers_disconnected: honestWronglyCut,
+      honest_kept: { stored, logged },
+    }));
+  };
+  progress("publishing");
   while (clock.now() < faultsOverAt + settle) {
     await step(clock.now() + 500);
+    if ((clock.now() - startedAt) % 1000 < 500) progress("running");
     if (clock.now() > faultsOverAt && firstAt.every((m, seq) => m.size === targets[seq])) break;
   }
   const deliveries = firstAt.reduce((n, m, seq) => n + m.size - (originCounted[seq] ? 1 : 0), 0);
@@ -509,11 +556,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
     result.topic_discovery = topicDiscovery(nodes, members, (i) => byzantine.has(i), network.bytesSent);
   }
-  // The clock runs while the nodes stop: a DHT's transient links (--dht) close on the node's timers.
+  // A node's stop waits for its dials in flight (attackers below their peer count keep dialing), which end on
+  // the virtual clock: it runs on while they stop, or the run would wait for a clock nothing advances.
   let stopped = false;
-  void Promise.all(nodes.map((n) => n.stop())).finally(() => stopped = true);
-  for (let i = 0; i < 100 && !stopped; i++) await step(clock.now() + 100);
-  if (!stopped) console.error("simulate: the nodes were still stopping 10 virtual seconds on; their figures stand");
+  const stopping = Promise.all(nodes.map((n) => n.stop())).then(() => stopped = true);
+  for (const until = clock.now() + 60_000; !stopped && clock.now() < until;) await step(clock.now() + 10);
+  if (stopped) await stopping;
+  else console.error("simulate: some nodes had not stopped after 60 s of virtual time");
   clock.runUntil(clock.now() + 10 * options.maxLatencyMs); // let the close notices land
   return result;
 }
@@ -564,6 +613,7 @@ if (import.meta.main) {
       churn: { type: "string", default: "0" },
       byzantine: { type: "string", default: "0" },
       "byzantine-silent": { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
       svg: { type: "string" },
       bandwidth: { type: "string", default: "0" },
       "processing-ms": { type: "string", default: "0" },
@@ -596,6 +646,7 @@ if (import.meta.main) {
     churn: Number(args.churn),
     byzantine: Number(args.byzantine),
     byzantineSilent: args["byzantine-silent"] ?? false,
+    progress: args.progress ?? false,
     bandwidthBytesPerSecond: Number(args.bandwidth),
     processingMs: Number(args["processing-ms"]),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ByteArena } from "../lib/bytes.ts";
+import { BYTE_ARENA_FIRST_CHUNK, ByteArena } from "../lib/bytes.ts";
 
 Deno.test("ByteArena copies share one chunk until it is full, then start the next", () => {
   const arena = new ByteArena(256);
@@ -32,4 +32,28 @@ Deno.test("ByteArena gives a byte string over a quarter of a chunk a buffer of i
   assert.equal(large.buffer.byteLength, 65);
   assert.equal(large[64], 7);
   assert.throws(() => new ByteArena(10), RangeError);
+});
+
+Deno.test("ByteArena starts with a small chunk and doubles it up to chunkBytes, so a few copies hold little", () => {
+  const arena = new ByteArena(64 * 1024);
+  const first = arena.copy(new Uint8Array(300).fill(1));
+  assert.equal(first.buffer.byteLength, BYTE_ARENA_FIRST_CHUNK);
+  const sizes = [first.buffer.byteLength];
+  let last = first.buffer;
+  for (let i = 0; i < 2_000; i++) {
+    const kept = arena.copy(new Uint8Array(300).fill(i & 255));
+    if (kept.buffer !== last) sizes.push((last = kept.buffer).byteLength);
+    assert.equal(kept[299], i & 255);
+  }
+  assert.deepEqual(sizes.slice(0, 7), [1024, 2048, 4096, 8192, 16384, 32768, 65536]);
+  assert.ok(sizes.slice(7).every((size) => size === 64 * 1024));
+  assert.equal(first[0], 1);
+});
+
+Deno.test("ByteArena's next chunk is large enough for the byte string that did not fit", () => {
+  const arena = new ByteArena(64 * 1024);
+  arena.copy(new Uint8Array(10));
+  const big = arena.copy(new Uint8Array(9_000).fill(5)); // under a quarter of 64 KiB, over 2 KiB
+  assert.equal(big.buffer.byteLength, 16 * 1024);
+  assert.equal(big[8_999], 5);
 });
