@@ -170,9 +170,10 @@ export class DhtLinks {
   }
 
   /**
-   * A link to `nodeId` closed. When another link to it is open (a peer link that displaced a transient one,
-   * at either end's dial), the requests that went over a closed link are sent again over it, with their ids:
-   * the answer to the first may have been lost with its link. Otherwise they fail now.
+   * A link to `nodeId` closed, or a newer peer link replaced its old one. When another link to it is open (a
+   * peer link that displaced a transient one, at either end's dial, or the newer peer link), the requests that
+   * went over a closed link or a replaced peer link are sent again over it, with their ids: the answer to the
+   * first may have been lost with its link. Otherwise they fail now.
    */
   linkClosed(nodeId: string): void {
     const next = this.#linkTo(nodeId);
@@ -183,7 +184,7 @@ export class DhtLinks {
     }
     const { identity, clock } = this.#parts;
     for (const [id, entry] of sent ?? []) {
-      if (entry.via.isOpen) continue;
+      if (entry.via.isOpen && (entry.via.transient || entry.via === next)) continue;
       entry.via = next;
       next.send(
         createLinkMessage(identity, MessageType.DHT_REQUEST, requestPayload(id, entry.request), {

@@ -117,6 +117,13 @@ export class PeerManager {
   /** Called when an active peer's connection closes. */
   onPeerDisconnected: ((peer: ActivePeer, info: CloseInfo) => void) | undefined;
   /**
+   * Called when a newer link to an active peer takes its old link's place (the transport's duplicate rule:
+   * a reconnect while the old link is open, or both ends dialing at once). The peer stays active, so neither
+   * {@link PeerManager.onPeerConnected} nor {@link PeerManager.onPeerDisconnected} is called; but what was in
+   * flight on the old link may be lost, so what each layer keeps per link is sent again over `peer`'s new one.
+   */
+  onPeerReplaced: ((peer: ActivePeer) => void) | undefined;
+  /**
    * Asked first of each new connection: true when another part of the node owns it (a transient link,
    * lib/peers/transient.ts and transient_inbound.ts), which is then never admitted as a peer. A transient
    * link nothing claims is refused.
@@ -436,12 +443,11 @@ export class PeerManager {
       this.#ask(peer, now);
       this.#outbound.saveAnchors();
     }
-    if (!replacing) {
-      try {
-        this.onPeerConnected?.(peer);
-      } catch (error) {
-        this.#log("error", "onPeerConnected handler failed", errorFields(error));
-      }
+    try {
+      if (replacing) this.onPeerReplaced?.(peer);
+      else this.onPeerConnected?.(peer);
+    } catch (error) {
+      this.#log("error", `${replacing ? "onPeerReplaced" : "onPeerConnected"} handler failed`, errorFields(error));
     }
   }
 
