@@ -387,8 +387,12 @@ export class PeerManager {
       return;
     }
     if (this.#outbound.isFeeler(connection)) {
-      this.#outbound.feelerAnswered(connection);
-      return;
+      // A feeler dials no linked node, but the node may link meanwhile, and the feeler's connection may be the
+      // one the duplicate rule keeps, at both ends (the other end cannot know it for a feeler): closing it would
+      // drop the peer. It answered as a feeler, and stays as the peer's link.
+      const linked = this.#active.has(nodeId);
+      this.#outbound.feelerAnswered(connection, !linked);
+      if (!linked) return;
     }
     if (this.#trust.shouldDisconnect(nodeId)) {
       this.#stats.lowTrustDisconnects++;
