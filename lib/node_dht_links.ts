@@ -37,12 +37,6 @@ import { announces, DHT_CAPABILITY } from "./version.ts";
 /** How often a query waiting for the peer manager's dial to its contact looks again, ms. */
 const DIAL_POLL_MS = 20;
 
-/**
- * Inbound transient links (other nodes' DHT questions) held at once, outside the peer slots; per IP and per
- * subnet the peers' bounds apply among them (lib/peers/transient_inbound.ts).
- */
-export const INBOUND_TRANSIENT_LINKS = 16;
-
 /** What {@link DhtLinks} works with. */
 export interface DhtLinksParts {
   /** The node's identity (signs link messages). */
@@ -98,9 +92,10 @@ export class DhtLinks {
       log,
       trust,
       config: {
-        maxLinks: INBOUND_TRANSIENT_LINKS,
-        maxPeersPerIp: config.maxPeersPerIp,
-        maxPeersPerSubnet: config.maxPeersPerSubnet,
+        // Other nodes' DHT questions, outside the peer slots (dhtInboundTransient*: lib/config/dht.ts).
+        maxLinks: config.dhtInboundTransientLinks,
+        maxPeersPerIp: config.dhtInboundTransientPerIp,
+        maxPeersPerSubnet: config.dhtInboundTransientPerSubnet,
         idleMs: config.dhtTransientIdleMs,
       },
       onEnvelope: (connection, envelope) => this.#receiveInbound(connection, envelope),
