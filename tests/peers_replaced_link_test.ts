@@ -5,7 +5,9 @@
  * and takes the new link in place of the old wherever it kept it (the topic overlays' views).
  */
 import assert from "node:assert/strict";
+import { createLinkMessage, MessageCodec, MessageType } from "../lib/protocol/mod.ts";
 import { seededRandom } from "../lib/random.ts";
+import type { Connection } from "../lib/transport/types.ts";
 import type { SimNode } from "../lib/sim/node.ts";
 import { SimLab } from "./_sim_lab.ts";
 import { FIXED, inbox, isLinked, penalties, TopicLab } from "./_topic_lab.ts";
@@ -135,5 +137,31 @@ Deno.test("catch-up bodies lost with a replaced peer link cost the peer that ser
   assert.deepEqual(boxB.map((m) => m.id).sort(), ids.sort(), "each once");
   assert.equal(penalties(b, a.identity.nodeId, "CATCHUP_UNSERVED"), 0, "a was not blamed for the lost bodies");
   assert.equal(b.node.stats().catchup.unserved, 0);
+  await lab.stop();
+});
+
+Deno.test("a subscription change read from a closing link is ignored: the whole set the newer link carries stands", async () => {
+  const lab = new TopicLab(47);
+  const a = await lab.add();
+  const raw = await lab.rawPeer(a);
+  raw.subscriptions({ full: true, join: [T] });
+  await lab.runUntil(() => a.node.topicPeers(T).includes(raw.nodeId), "the raw peer's set at a");
+  // A change the peer sent over its old link before the newer link's whole set, read after it (TCP reads the
+  // two links apart): the old link is closing at a by then.
+  const live = a.peers.activePeer(raw.nodeId)!.connection;
+  const closing = { isOpen: false, agent: live.agent, close: () => Promise.resolve(), send: () => false };
+  const change = createLinkMessage(raw.identity, MessageType.TOPIC_SUBSCRIPTIONS, {
+    full: false,
+    all: false,
+    join: [],
+    leave: [T],
+  }, { timestamp: raw.timestamp() });
+  const codec = new MessageCodec();
+  a.node.components.topics.receive(
+    { nodeId: raw.nodeId, connection: closing as unknown as Connection },
+    codec.parse(codec.encode(change)),
+  );
+  await lab.run(100);
+  assert.ok(a.node.topicPeers(T).includes(raw.nodeId), "the stale change was not applied");
   await lab.stop();
 });
