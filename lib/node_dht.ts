@@ -259,6 +259,15 @@ export class NodeDht {
     }
   }
 
+  /**
+   * A newer link to an active peer replaced the one its queries in flight went over: they are sent again over
+   * it (the answers may have been lost with the old link), and a `dht/1` peer is noted alive at its address.
+   */
+  peerReplaced(connection: Connection): void {
+    this.peerConnected(connection);
+    this.#links.linkClosed(connection.remoteNodeId);
+  }
+
   /** An active peer's link closed: its queries in flight fail now (it stays in the table: it may be alive). */
   peerDisconnected(nodeId: string): void {
     this.#links.linkClosed(nodeId);

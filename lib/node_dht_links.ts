@@ -37,12 +37,6 @@ import { announces, DHT_CAPABILITY } from "./version.ts";
 /** How often a query waiting for the peer manager's dial to its contact looks again, ms. */
 const DIAL_POLL_MS = 20;
 
-/**
- * Inbound transient links (other nodes' DHT questions) held at once, outside the peer slots; per IP and per
- * subnet the peers' bounds apply among them (lib/peers/transient_inbound.ts).
- */
-export const INBOUND_TRANSIENT_LINKS = 16;
-
 /** What {@link DhtLinks} works with. */
 export interface DhtLinksParts {
   /** The node's identity (signs link messages). */
@@ -98,9 +92,10 @@ export class DhtLinks {
       log,
       trust,
       config: {
-        maxLinks: INBOUND_TRANSIENT_LINKS,
-        maxPeersPerIp: config.maxPeersPerIp,
-        maxPeersPerSubnet: config.maxPeersPerSubnet,
+        // Other nodes' DHT questions, outside the peer slots (dhtInboundTransient*: lib/config/dht.ts).
+        maxLinks: config.dhtInboundTransientLinks,
+        maxPeersPerIp: config.dhtInboundTransientPerIp,
+        maxPeersPerSubnet: config.dhtInboundTransientPerSubnet,
         idleMs: config.dhtTransientIdleMs,
       },
       onEnvelope: (connection, envelope) => this.#receiveInbound(connection, envelope),
@@ -170,9 +165,10 @@ export class DhtLinks {
   }
 
   /**
-   * A link to `nodeId` closed. When another link to it is open (a peer link that displaced a transient one,
-   * at either end's dial), the requests that went over a closed link are sent again over it, with their ids:
-   * the answer to the first may have been lost with its link. Otherwise they fail now.
+   * A link to `nodeId` closed, or a newer peer link replaced its old one. When another link to it is open (a
+   * peer link that displaced a transient one, at either end's dial, or the newer peer link), the requests that
+   * went over a closed link or a replaced peer link are sent again over it, with their ids: the answer to the
+   * first may have been lost with its link. Otherwise they fail now.
    */
   linkClosed(nodeId: string): void {
     const next = this.#linkTo(nodeId);
@@ -183,7 +179,7 @@ export class DhtLinks {
     }
     const { identity, clock } = this.#parts;
     for (const [id, entry] of sent ?? []) {
-      if (entry.via.isOpen) continue;
+      if (entry.via.isOpen && (entry.via.transient || entry.via === next)) continue;
       entry.via = next;
       next.send(
         createLinkMessage(identity, MessageType.DHT_REQUEST, requestPayload(id, entry.request), {

@@ -1,7 +1,7 @@
 /**
  * A node's transport and peer manager (lib/transport/, lib/peers/) made from its parts, and the routing of what the
- * peer manager reports to every layer: each envelope to the layer of its type, each peer that connects or leaves to
- * every layer that keeps state per peer, to the log and to the node's events. `KithNode` calls these at start.
+ * peer manager reports to every layer: each envelope to the layer of its type, each peer that connects, leaves or
+ * is on a new link to every layer that keeps state per peer, to the log and to the node's events. `KithNode` calls these at start.
  *
  * @module
  */
@@ -143,6 +143,21 @@ export function routePeers(peers: PeerManager, to: PeerRoutes): void {
       direction: peer.connection.direction,
     });
     to.events.emit(peerConnected(peer.connection, to.clock.now()));
+  };
+  // A newer link to a peer took the old one's place (no event: the peer stayed). What was in flight on the old
+  // link may be lost: each layer's per-link state goes again over the new one.
+  peers.onPeerReplaced = (peer) => {
+    topics.peerReplaced(peer); // digests, its place in the topic views, this node's whole topic set
+    // Sessions and fetches over the old link are void (a lost link is no fault: nothing unserved is charged);
+    // they start again once its topic set comes over the new link.
+    catchup.peerDisconnected(peer.nodeId);
+    dht?.peerReplaced(peer.connection); // queries in flight go again over the new link
+    nat.peerConnected(peer); // where the new link is seen from
+    log("debug", "peer link replaced", {
+      peer: peer.nodeId.slice(0, 16),
+      address: peer.connection.remoteAddress,
+      direction: peer.connection.direction,
+    });
   };
   peers.onPeerDisconnected = (peer, info) => {
     topics.peerDisconnected(peer.nodeId);

@@ -28,9 +28,10 @@ if (!(Number.isInteger(NODES) && NODES >= 3 && NODES <= 200)) throw new RangeErr
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const root = await Deno.makeTempDir({ prefix: "kith-dht-loopback-" });
 
-/** Every node on its own 127.0.0.x (one /24: the peer bounds per subnet are raised so that all may link). */
+/** Every node on its own 127.0.0.x (one /24: the bounds per subnet are raised so that all may link). */
 const CONFIG = {
   maxPeersPerSubnet: 64,
+  dhtInboundTransientPerSubnet: 64,
   maxConnectionsPerIp: 64,
   minPeers: 3,
   verifyThreads: 0,

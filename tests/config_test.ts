@@ -79,6 +79,9 @@ Deno.test("an invalid value is refused with one line naming the key", () => {
     [{ anchors: "2" }, "anchors"],
     [{ minTopicPeers: 65 }, "minTopicPeers"],
     [{ topicSlots: -1 }, "topicSlots"],
+    [{ dhtInboundTransientLinks: -1 }, "dhtInboundTransientLinks"],
+    [{ dhtInboundTransientPerIp: 0 }, "dhtInboundTransientPerIp"],
+    [{ dhtInboundTransientPerSubnet: 1.5 }, "dhtInboundTransientPerSubnet"],
   ];
   for (const [overrides, key] of cases) {
     assert.throws(() => resolveNetworkConfig(overrides as never), (e: unknown) => {

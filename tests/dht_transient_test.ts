@@ -205,3 +205,30 @@ Deno.test("inbound transient links are bounded in all, per IP and per subnet, re
   links.stop();
   assert.equal(links.size, 0);
 });
+
+Deno.test("a node's dhtInboundTransient settings, not its peers' bounds, bound the inbound transient links it holds; 0 holds none", async () => {
+  const lab = new Lab(5);
+  try {
+    const b = await lab.startNode({
+      dhtInboundTransientLinks: 2,
+      dhtInboundTransientPerIp: 3,
+      dhtInboundTransientPerSubnet: 5,
+      maxPeersPerIp: 7,
+      maxPeersPerSubnet: 9,
+    });
+    const { maxLinks, maxPeersPerIp, maxPeersPerSubnet } = b.node.dht.inbound.config;
+    assert.deepEqual([maxLinks, maxPeersPerIp, maxPeersPerSubnet], [2, 3, 5], "the settings in force");
+    const askers = [await lab.startNode(), await lab.startNode(), await lab.startNode()];
+    for (const a of askers) await settle(lab, a.node.dht.transient.open(b.identity.nodeId, b.address));
+    await lab.run(50);
+    assert.equal(b.node.dht.inbound.size, 2, "2 held");
+    assert.deepEqual([b.node.dht.stats.inboundTransient.accepted, b.node.dht.stats.inboundTransient.refused], [2, 1]);
+    const none = await lab.startNode({ dhtInboundTransientLinks: 0 });
+    await settle(lab, askers[0].node.dht.transient.open(none.identity.nodeId, none.address));
+    await lab.run(50);
+    assert.deepEqual([none.node.dht.inbound.size, none.node.dht.stats.inboundTransient.refused], [0, 1], "none held");
+    assert.equal(none.node.peers().filter((p) => p.state === "active").length, 0, "nor taken as a peer");
+  } finally {
+    await lab.stop();
+  }
+});

@@ -47,6 +47,22 @@ export interface NetworkDhtConfig {
   /** A transient link with nothing in flight is closed after this long, ms. Default 10,000. */
   dhtTransientIdleMs: number;
   /**
+   * Inbound transient links held at once: the links other nodes dial to this one only to ask DHT questions
+   * (marked in their HANDSHAKE), held outside the peer slots (lib/peers/transient_inbound.ts). Default 16. More:
+   * more nodes that are not peers can ask at once, and one that takes them all (they idle out after
+   * `dhtTransientIdleMs`) needs more subnets, at a socket and a session each; 0: none, so only peers ask this
+   * node (its answers still reach everyone through them, but a lookup's transient links to it are refused).
+   */
+  dhtInboundTransientLinks: number;
+  /** Of the inbound transient links, most from one IP address. Default 2 (the peers' `maxPeersPerIp`). */
+  dhtInboundTransientPerIp: number;
+  /**
+   * Of the inbound transient links, most from one /24 (IPv4) or /48 (IPv6) subnet. Default 4 (the peers'
+   * `maxPeersPerSubnet`): whoever takes all of them needs `dhtInboundTransientLinks` / this many subnets. Lower:
+   * more subnets to take them, but fewer honest nodes behind one subnet (a NAT, a hosting range) ask at once.
+   */
+  dhtInboundTransientPerSubnet: number;
+  /**
    * A DHT query not answered within this long fails, ms; it covers a transient link's dial and handshake.
    * Default 2,000. Shorter: dead contacts cost less, but slow links count as dead.
    */
@@ -88,6 +104,9 @@ export const DEFAULT_NETWORK_DHT_CONFIG: Readonly<NetworkDhtConfig> = Object.fre
   dhtPaths: DEFAULT_DHT_CONFIG.paths,
   dhtTransientLinks: 8,
   dhtTransientIdleMs: 10_000,
+  dhtInboundTransientLinks: 16,
+  dhtInboundTransientPerIp: 2,
+  dhtInboundTransientPerSubnet: 4,
   dhtQueryTimeoutMs: 2_000,
   dhtLookupTimeoutMs: DEFAULT_DHT_CONFIG.lookupTimeoutMs,
   dhtRefreshIntervalMs: 600_000,
@@ -108,6 +127,9 @@ export const NETWORK_DHT_RULES: Readonly<Record<keyof NetworkDhtConfig, Rule>> =
   dhtPaths: int(1, 8),
   dhtTransientLinks: int(0, 256),
   dhtTransientIdleMs: int(100),
+  dhtInboundTransientLinks: int(0, 1_024),
+  dhtInboundTransientPerIp: int(1, 1_024),
+  dhtInboundTransientPerSubnet: int(1, 1_024),
   dhtQueryTimeoutMs: int(50),
   dhtLookupTimeoutMs: int(100),
   dhtRefreshIntervalMs: int(1_000),

@@ -12,24 +12,16 @@
  * @module
  */
 import { MAX_ORIGIN_PRUNES } from "./trees.ts";
+import type { AnnouncementCounts } from "./types.ts";
+
+// Defined with the other parts of a GossipLink below links.ts (no import cycle); importable from here too.
+export type { AnnouncementCounts };
 
 /**
  * Ids in per-origin PRUNEs taken from one peer per interval: twice the per-origin state kept per peer
  * (MAX_ORIGIN_PRUNES), beyond which more prunes would only cycle that state.
  */
 export const MAX_PRUNED_IDS_PER_INTERVAL = 2 * MAX_ORIGIN_PRUNES;
-
-/** The per-interval counts of one link's announcements (fields of its GossipLink). */
-export interface AnnouncementCounts {
-  /** Announcements (GOSSIP_MESSAGEs with ids) taken from it this interval. */
-  announcementsThisInterval: number;
-  /** Ids of its announcements looked at this interval. */
-  announcedIdsThisInterval: number;
-  /** Ids of its per-origin PRUNEs taken this interval. */
-  prunedIdsThisInterval: number;
-  /** Ids this node asked it for this interval (for promises: see promises.ts). */
-  askedThisInterval: number;
-}
 
 /** The per-peer announcement caps (see `maxAnnouncementsPerInterval` and `maxAnnouncedIdsPerInterval`). */
 export class AnnounceLimits {

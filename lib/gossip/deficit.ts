@@ -50,26 +50,15 @@
 import type { GossipLink } from "./links.ts";
 import type { StoredMessage } from "./store.ts";
 
+// Defined with the other parts of a GossipLink below links.ts (no import cycle); importable from here too.
+export type { DeficitCounts } from "./types.ts";
+
 /**
  * A copy, or an announcement, counts only within this long of this node's own first copy, ms: a peer that
  * pushes or announces at once holds the message at about the time this node got it, while later ids are
  * catch-up or repair of older messages, and later copies may be echoes.
  */
 export const EVIDENCE_WINDOW_MS = 3_000;
-
-/** The per-link state of the deficit (fields of its GossipLink). */
-export interface DeficitCounts {
-  /** When this node last began counting on the peer to push (`pushing` set), ms. */
-  pushingSince: number;
-  /** Copies it pushed this window (see the module docs). */
-  pushedThisWindow: number;
-  /** Messages it withheld this window (see the module docs). */
-  withheldThisWindow: number;
-  /** When the current window began, ms. */
-  windowStart: number;
-  /** Until when it is demoted for its deficit: not made eager by this node, nor asked at once, ms. */
-  demotedUntil: number;
-}
 
 /** The parts of GossipConfig the deficit goes by. */
 export interface DeficitConfig {

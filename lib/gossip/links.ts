@@ -9,9 +9,8 @@
 import type { Connection } from "../transport/types.ts";
 import type { RandomSource } from "../random.ts";
 import type { TokenBucket } from "../ratelimit.ts";
-import type { AnnouncementCounts } from "./announce_limits.ts";
-import type { DeficitCounts } from "./deficit.ts";
 import type { GossipPeerStats } from "./stats.ts";
+import type { AnnouncementCounts, DeficitCounts } from "./types.ts";
 
 /** A peer over a rate limit loses trust at most this often, ms: one burst costs one penalty, not one per envelope. */
 export const PENALTY_INTERVAL_MS = 1_000;

@@ -1,6 +1,9 @@
 /**
  * The gossip layer's interfaces to what surrounds it: the peers it talks
- * to, the senders and handlers of messages, and the options it is made with.
+ * to, the senders and handlers of messages, and the options it is made with;
+ * and the per-link counts a GossipLink (links.ts) is made of, kept here, below
+ * links.ts and the modules that keep them (announce_limits.ts, deficit.ts), so
+ * that neither imports the other.
  *
  * @module
  */
@@ -60,4 +63,30 @@ export interface GossipOptions {
    * its overlay of the same topic. Default `""`, the network-wide overlay.
    */
   topic?: string;
+}
+
+/** The per-interval counts of one link's announcements (fields of its GossipLink; announce_limits.ts keeps them). */
+export interface AnnouncementCounts {
+  /** Announcements (GOSSIP_MESSAGEs with ids) taken from it this interval. */
+  announcementsThisInterval: number;
+  /** Ids of its announcements looked at this interval. */
+  announcedIdsThisInterval: number;
+  /** Ids of its per-origin PRUNEs taken this interval. */
+  prunedIdsThisInterval: number;
+  /** Ids this node asked it for this interval (for promises: see promises.ts). */
+  askedThisInterval: number;
+}
+
+/** The per-link state of the deficit (fields of its GossipLink; deficit.ts keeps them). */
+export interface DeficitCounts {
+  /** When this node last began counting on the peer to push (`pushing` set), ms. */
+  pushingSince: number;
+  /** Copies it pushed this window (see deficit.ts). */
+  pushedThisWindow: number;
+  /** Messages it withheld this window (see deficit.ts). */
+  withheldThisWindow: number;
+  /** When the current window began, ms. */
+  windowStart: number;
+  /** Until when it is demoted for its deficit: not made eager by this node, nor asked at once, ms. */
+  demotedUntil: number;
 }

@@ -1,37 +1,26 @@
 /**
  * The peer manager: keeps the policy together. It takes every connection the
  * transport opens (admission), answers the link-level messages itself
- * (HEARTBEAT, PEER_DISCOVERY, PEER_ANNOUNCEMENT; topic queries through
- * `topic_queries.ts`), passes every other envelope
+ * (HEARTBEAT, PEER_DISCOVERY, PEER_ANNOUNCEMENT, through `link_messages.ts`;
+ * topic queries through `topic_queries.ts`), passes every other envelope
  * up through {@link PeerManager.onEnvelope} (to gossip), and on each
  * maintenance tick checks liveness, dials (through `outbound.ts`) and
  * discovers. The rules it applies live in the sibling modules; this one holds
  * the active peers and the order of things.
  *
- * Only a peer's protocol violations ({@link ProtocolError}) cost it trust; a
+ * Only a peer's protocol violations (`ProtocolError`) cost it trust; a
  * failure of kith's own code while handling a peer's message is logged.
  *
  * @module
  */
 import { announces, NAT_CAPABILITY } from "../version.ts";
-import { bytesEqual, fromHex } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
-import { ProtocolError } from "../errors.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
 import type { CloseInfo, Connection, Transport } from "../transport/types.ts";
 import { reasonName, TransportError } from "../transport/types.ts";
-import {
-  createLinkMessage,
-  DisconnectReason,
-  type Envelope,
-  type Message,
-  MessageCodec,
-  MessageType,
-  type PayloadByType,
-  type PeerRecord,
-} from "../protocol/mod.ts";
-import { type RandomSource, shuffleInPlace } from "../random.ts";
+import { DisconnectReason, type Envelope, MessageCodec, MessageType } from "../protocol/mod.ts";
+import type { RandomSource } from "../random.ts";
 import type { Storage } from "../storage/types.ts";
 import type { TrustModel } from "../trust.ts";
 import {
@@ -46,18 +35,12 @@ import {
 } from "./admission.ts";
 import { AddressBook } from "./book.ts";
 import { type PeersConfig, resolvePeersConfig } from "./config.ts";
-import {
-  announceable,
-  AnswerCache,
-  discoveryTargets,
-  LINK_TYPES,
-  recordsFor,
-  takeDiscoveryAnswer,
-} from "./discovery.ts";
+import { AnswerCache, LINK_TYPES, recordsFor } from "./discovery.ts";
 import { AddressIntake } from "./intake.ts";
+import { LinkMessages } from "./link_messages.ts";
 import { OutboundDials } from "./outbound.ts";
 import { TopicExchange, type TopicPeerRecord } from "./topic_queries.ts";
-import { isHeartbeatDue, isTimedOut, notePing, notePong, takeHeartbeatAnswer } from "./liveness.ts";
+import { isHeartbeatDue, isTimedOut, notePing } from "./liveness.ts";
 import type { ActivePeer, ActiveState, AddressBookInfo, PeerInfo, PeerStats } from "./types.ts";
 
 /** Options of {@link PeerManager}. */
@@ -117,6 +100,13 @@ export class PeerManager {
   /** Called when an active peer's connection closes. */
   onPeerDisconnected: ((peer: ActivePeer, info: CloseInfo) => void) | undefined;
   /**
+   * Called when a newer link to an active peer takes its old link's place (the transport's duplicate rule:
+   * a reconnect while the old link is open, or both ends dialing at once). The peer stays active, so neither
+   * {@link PeerManager.onPeerConnected} nor {@link PeerManager.onPeerDisconnected} is called; but what was in
+   * flight on the old link may be lost, so what each layer keeps per link is sent again over `peer`'s new one.
+   */
+  onPeerReplaced: ((peer: ActivePeer) => void) | undefined;
+  /**
    * Asked first of each new connection: true when another part of the node owns it (a transient link,
    * lib/peers/transient.ts and transient_inbound.ts), which is then never admitted as a peer. A transient
    * link nothing claims is refused.
@@ -133,6 +123,7 @@ export class PeerManager {
   readonly #intake: AddressIntake;
   readonly #answers: AnswerCache;
   readonly #topicExchange: TopicExchange;
+  readonly #links: LinkMessages;
   readonly #storage: Storage;
   readonly #outbound: OutboundDials;
   readonly #log: LogSink;
@@ -142,7 +133,6 @@ export class PeerManager {
   #timer: TimerId | undefined;
   #started = false;
   #stopped = false;
-  #lastDiscovery = 0;
   readonly #stats: PeerStats = {
     dials: 0,
     dialFailures: 0,
@@ -197,9 +187,25 @@ export class PeerManager {
       topicPeers: options.topicPeers ?? (() => []),
       answersTopics: options.answersTopics ?? (() => false),
       sendQuery: (peer, topic, now) => {
-        this.#expectAnswer(peer, topic, now);
-        this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize, topic });
+        this.#links.expectAnswer(peer, topic, now);
+        this.#links.send(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize, topic });
       },
+    });
+    this.#links = new LinkMessages({
+      identity: this.#identity,
+      config: this.config,
+      clock: this.#clock,
+      random: this.#random,
+      codec: this.#codec,
+      book: this.#book,
+      intake: this.#intake,
+      answers: this.#answers,
+      topicExchange: this.#topicExchange,
+      stats: this.#stats,
+      active: this.#active,
+      permitsDial: (address) => this.#outbound.permitsDial(address),
+      penalise: (nodeId, code) => this.#penalise(nodeId, code),
+      log: this.#log,
     });
     this.#outbound = new OutboundDials({
       config: this.config,
@@ -380,8 +386,12 @@ export class PeerManager {
       return;
     }
     if (this.#outbound.isFeeler(connection)) {
-      this.#outbound.feelerAnswered(connection);
-      return;
+      // A feeler dials no linked node, but the node may link meanwhile, and the feeler's connection may be the
+      // one the duplicate rule keeps, at both ends (the other end cannot know it for a feeler): closing it would
+      // drop the peer. It answered as a feeler, and stays as the peer's link.
+      const linked = this.#active.has(nodeId);
+      this.#outbound.feelerAnswered(connection, !linked);
+      if (!linked) return;
     }
     if (this.#trust.shouldDisconnect(nodeId)) {
       this.#stats.lowTrustDisconnects++;
@@ -401,8 +411,8 @@ export class PeerManager {
       if (full && !this.#evictFor(connection)) {
         this.#stats.refusedByLimits++;
         // The dialer authenticated: tell it of others (the cached answer) so a refused newcomer can still join.
-        connection.send(this.#linkMessage(MessageType.PEER_ANNOUNCEMENT, {
-          peers: recordsFor(connection.agent, this.#answer(nodeId, this.config.announcementSize)),
+        connection.send(this.#links.message(MessageType.PEER_ANNOUNCEMENT, {
+          peers: recordsFor(connection.agent, this.#links.answer(nodeId, this.config.announcementSize)),
         }));
         this.#refuse(connection, DisconnectReason.TOO_MANY_CONNECTIONS, "no free peer slot");
         return;
@@ -430,18 +440,17 @@ export class PeerManager {
     this.#outbound.noteConnected(connection);
     const initial = connection.initialPeers;
     const take = this.#intake.take(nodeId, initial.length, now, false);
-    peer.announced = this.#book.learn(this.#dialable(initial), nodeId, group.subnet, take);
+    peer.announced = this.#book.learn(this.#links.dialable(initial), nodeId, group.subnet, take);
     if (connection.direction === "outbound" && !replacing) {
       // Ask the peer just reached for its peers: over the authenticated link, a solicited answer.
-      this.#ask(peer, now);
+      this.#links.ask(peer, now);
       this.#outbound.saveAnchors();
     }
-    if (!replacing) {
-      try {
-        this.onPeerConnected?.(peer);
-      } catch (error) {
-        this.#log("error", "onPeerConnected handler failed", errorFields(error));
-      }
+    try {
+      if (replacing) this.onPeerReplaced?.(peer);
+      else this.onPeerConnected?.(peer);
+    } catch (error) {
+      this.#log("error", `${replacing ? "onPeerReplaced" : "onPeerConnected"} handler failed`, errorFields(error));
     }
   }
 
@@ -512,125 +521,12 @@ export class PeerManager {
 
   #receive(peer: ActiveState, envelope: Envelope): void {
     const arrived = peer.lastHeard = this.#clock.now();
-    if (!LINK_TYPES.has(envelope.type)) {
-      try {
-        this.onEnvelope?.(peer, envelope);
-      } catch (error) {
-        this.#log("error", "onEnvelope handler failed", errorFields(error));
-      }
-      return;
-    }
-    let message: Message;
+    if (LINK_TYPES.has(envelope.type)) return this.#links.receive(peer, envelope, arrived);
     try {
-      if (!bytesEqual(envelope.origin, fromHex(peer.nodeId)!)) {
-        throw new ProtocolError("BAD_FIELD", "link message from another origin");
-      }
-      // Cheap checks next: what would be dropped anyway is not verified (nor decoded).
-      if (envelope.type === MessageType.PEER_ANNOUNCEMENT && !this.#intake.wants(peer.nodeId, arrived)) {
-        this.#stats.announcementsDropped++;
-        return;
-      }
-      // Which of the two allowances a query draws on is known once decoded: drop only when neither has room.
-      const interval = this.config.discoveryMinIntervalMs;
-      if (
-        envelope.type === MessageType.PEER_DISCOVERY && arrived - peer.lastDiscoveryAnswered < interval &&
-        arrived - peer.lastTopicDiscoveryAnswered < interval
-      ) return;
-      message = this.#codec.verify(envelope, this.#clock.now(), { linkPeer: peer.nodeId });
+      this.onEnvelope?.(peer, envelope);
     } catch (error) {
-      // Only the peer's own violations cost it trust; anything else is a bug here, not the peer's doing.
-      if (error instanceof ProtocolError) this.#penalise(peer.nodeId, error.code);
-      else this.#log("error", "link message check failed", { peer: peer.nodeId, ...errorFields(error) });
-      return;
+      this.#log("error", "onEnvelope handler failed", errorFields(error));
     }
-    const now = this.#clock.now();
-    switch (message.type) {
-      case MessageType.HEARTBEAT:
-        if (message.payload.reply) notePong(peer, message.payload.seq, now);
-        else if (takeHeartbeatAnswer(peer, now)) {
-          this.#sendLink(peer, MessageType.HEARTBEAT, { seq: message.payload.seq, reply: true });
-        }
-        break;
-      case MessageType.PEER_DISCOVERY: {
-        const limit = Math.min(message.payload.limit, this.config.announcementSize);
-        const topic = message.payload.topic ?? "";
-        if (topic === "" && takeDiscoveryAnswer(peer, now, this.config)) {
-          const peers = recordsFor(peer.connection.agent, this.#answer(peer.nodeId, limit));
-          this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers });
-        } else if (topic !== "") {
-          const peers = this.#topicExchange.answer(peer, topic, limit);
-          if (peers) {
-            this.#stats.topicAnswers++;
-            this.#sendLink(peer, MessageType.PEER_ANNOUNCEMENT, { peers: recordsFor(peer.connection.agent, peers) });
-          }
-        }
-        break;
-      }
-      case MessageType.PEER_ANNOUNCEMENT: {
-        const records = message.payload.peers;
-        const take = this.#intake.take(peer.nodeId, records.length, now);
-        const dialable = this.#dialable(records);
-        peer.announced = this.#book.learn(dialable, peer.nodeId, peer.group.subnet, take);
-        // Answers come in the order asked: this one answers the oldest query still open.
-        const answering = peer.pendingAnswers.shift()?.topic;
-        if (answering) this.#topicExchange.answered(peer, answering, dialable, take);
-        break;
-      }
-    }
-  }
-
-  /**
-   * The announced records whose addresses the dial policy permits: the others are hearsay pointing where
-   * this node must not connect, so they never enter the book (nor take its room from dialable ones).
-   */
-  #dialable(records: readonly PeerRecord[]): PeerRecord[] {
-    return records.filter((record) => this.#outbound.permitsDial(record.address));
-  }
-
-  #sendLink<T extends MessageType>(peer: ActiveState, type: T, payload: PayloadByType[T]): void {
-    peer.connection.send(this.#linkMessage(type, payload));
-  }
-
-  #linkMessage<T extends MessageType>(type: T, payload: PayloadByType[T]): Message<T> {
-    return createLinkMessage(this.#identity, type, payload, { timestamp: this.#clock.now() });
-  }
-
-  /** Sends `peer` a PEER_DISCOVERY and notes the request, so its answer is taken (once, up to the limit). */
-  #ask(peer: ActiveState, now: number): void {
-    peer.lastDiscoveryAsked = now;
-    this.#expectAnswer(peer, "", now);
-    this.#sendLink(peer, MessageType.PEER_DISCOVERY, { limit: this.config.announcementSize });
-  }
-
-  /** Notes that `peer` owes an answer to a query about `topic` (`""`: an ordinary one), taken as solicited. */
-  #expectAnswer(peer: ActiveState, topic: string, now: number): void {
-    // A query unanswered for a peer timeout is no longer expected (as the intake forgets it).
-    const open = peer.pendingAnswers.filter((query) => now - query.at <= this.config.peerTimeoutMs);
-    open.push({ topic, at: now });
-    peer.pendingAnswers = open.slice(-2);
-    this.#intake.asked(peer.nodeId, this.config.announcementSize, now);
-  }
-
-  /** The (cached) answer to a request for peers from `requester`, at most `limit` records. */
-  #answer(requester: string, limit: number): PeerRecord[] {
-    return this.#answers.answer(requester, limit, this.#clock.now(), (max) => this.#announceable("", max));
-  }
-
-  #announceable(requester: string, limit: number): PeerRecord[] {
-    return announceable(
-      requester,
-      limit,
-      this.#clock.now(),
-      this.#active.values(),
-      this.#book.values(),
-      (nodeId) => this.#book.get(nodeId)?.address ?? "",
-      this.config,
-      (items) => this.#shuffled(items),
-    );
-  }
-
-  #shuffled<T>(items: T[]): T[] {
-    return shuffleInPlace(items, this.#random);
   }
 
   // ---- maintenance ----
@@ -641,7 +537,7 @@ export class PeerManager {
       this.#checkLiveness();
       this.#outbound.round();
       this.#outbound.feel();
-      this.#discover();
+      this.#links.discover();
     } catch (error) {
       this.#log("error", "peer maintenance failed", errorFields(error));
     }
@@ -661,23 +557,8 @@ export class PeerManager {
       this.#enforceTrust(peer.nodeId);
       if (!this.#active.has(peer.nodeId)) continue;
       if (isHeartbeatDue(peer, now, this.config)) {
-        this.#sendLink(peer, MessageType.HEARTBEAT, { seq: notePing(peer, now), reply: false });
+        this.#links.send(peer, MessageType.HEARTBEAT, { seq: notePing(peer, now), reply: false });
       }
     }
-  }
-
-  #discover(): void {
-    const now = this.#clock.now();
-    const targets = discoveryTargets(
-      this.#active.values(),
-      this.#active.size,
-      now,
-      this.#lastDiscovery,
-      this.config,
-      (items) => this.#shuffled(items),
-    );
-    if (targets === undefined) return;
-    this.#lastDiscovery = now;
-    for (const peer of targets) this.#ask(peer, now);
   }
 }

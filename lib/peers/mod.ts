@@ -49,8 +49,9 @@
  * naming a topic: answers from the connected peers the topics layer says are in
  * it, and this node's queries awaiting theirs), `outbound.ts` (the dials each
  * round runs: anchors, bootstrap, book samples, feelers, backoff; the few topic
- * slots beyond the outbound target), `manager.ts` ({@link PeerManager}, which
- * applies them).
+ * slots beyond the outbound target), `link_messages.ts` (the link messages'
+ * checks, answers and this node's own queries), `manager.ts`
+ * ({@link PeerManager}, which applies them).
  *
  * @example Two nodes on the simulator's network: the second dials the first, its bootstrap node.
  * ```ts

@@ -322,8 +322,11 @@ export class OutboundDials {
     this.#dial(target.address, target.nodeId);
   }
 
-  /** A feeler reached its peer: the address becomes tried (a collision is decided for it), and the link closes. */
-  feelerAnswered(connection: Connection): void {
+  /**
+   * A feeler reached its peer: the address becomes tried (a collision is decided for it), and the link closes
+   * unless `close` is false (it took a peer link's place, see `PeerManager`).
+   */
+  feelerAnswered(connection: Connection, close = true): void {
     const { book, clock, active } = this.#ctx;
     const nodeId = connection.remoteNodeId;
     const now = clock.now();
@@ -335,7 +338,7 @@ export class OutboundDials {
       const occupant = book.markTried(nodeId, connection.remoteAddress, now);
       if (occupant && active.has(occupant.nodeId)) book.resolveCollision(occupant.nodeId, true);
     }
-    void connection.close(DisconnectReason.SHUTDOWN, "feeler connection");
+    if (close) void connection.close(DisconnectReason.SHUTDOWN, "feeler connection");
   }
 
   #dial(address: string, nodeId: string | undefined, bootstrap?: BootstrapEntry, topic = false): void {

@@ -3,8 +3,9 @@
  * dialer's HANDSHAKE (the transient agent, lib/version.ts; docs/protocol.md, "DHT"). They are kept outside the
  * peer slots: no slot, no eviction of a peer, no gossip or topic traffic, never in the address book as tried,
  * only DHT messages over them. Still bounded, apart from the peers: at most `maxLinks` at once, and per IP and
- * per /24 (/48) subnet the peers' own bounds (`maxPeersPerIp`, `maxPeersPerSubnet`) counted among these links
- * alone; a link over a bound, or from a node below the trust threshold, is closed at once. A link that has
+ * per /24 (/48) subnet bounds of their own (`maxPeersPerIp`, `maxPeersPerSubnet`; a node's settings
+ * `dhtInboundTransientLinks`, `dhtInboundTransientPerIp`, `dhtInboundTransientPerSubnet`) counted among these
+ * links alone; a link over a bound, or from a node below the trust threshold, is closed at once. A link that has
  * carried nothing either way for `idleMs` is closed (its dialer closes it sooner when it is done).
  *
  * @module
@@ -73,6 +74,11 @@ export class InboundTransientLinks {
   /** Takes the settings; links come through {@link InboundTransientLinks.admit}. */
   constructor(options: InboundTransientOptions) {
     this.#options = options;
+  }
+
+  /** The bounds in force. */
+  get config(): Readonly<InboundTransientConfig> {
+    return this.#options.config;
   }
 
   /** Links held now. */

@@ -21,7 +21,8 @@
  * configured limits.
  *
  * The layer's files, lowest first: `limits.ts` (wire bounds and
- * {@link ProtocolLimits}), `types.ts` (type codes, payload and envelope
+ * {@link ProtocolLimits}), `payloads.ts` and `service_payloads.ts` (the
+ * payload types), `types.ts` (type codes, the payload of each, envelope
  * types), `schema.ts` (payload schemas and their checks), `message.ts`
  * (ids, {@link createMessage}, {@link createLinkMessage}), `codec.ts`
  * ({@link MessageCodec}).

@@ -482,27 +482,47 @@ export class SimTransport implements Transport {
         const transient = options.transient === true;
         const existing = this.#open.get(remote.nodeId);
         if (existing?.isOpen && (!existing.transient || transient) && !replace) return resolve(existing);
-        const offered = remote.#initialPeers(this.nodeId).slice(0, MAX_PEER_LIST);
-        const local = new SimConnection(this, remote, "outbound", remote.address, offered, transient);
-        const from = this.sourceHost === undefined ? this.address : this.network.sourceAddress(this.sourceHost);
-        const far = new SimConnection(remote, this, "inbound", from, [], transient);
-        local.peer = far;
-        far.peer = local;
-        this.#open.set(remote.nodeId, local);
-        remote.#open.set(this.nodeId, far);
-        this.counters.handshakesCompleted++;
-        remote.counters.handshakesCompleted++;
-        remote.onConnection?.(far);
-        this.onConnection?.(local);
-        // The peer link displaces the transient one at both ends, after it was handed over (as TCP's close).
-        const duplicate = { reason: DisconnectReason.DUPLICATE_CONNECTION, detail: "kept the other connection" };
-        if (existing?.isOpen) {
-          existing.terminate({ ...duplicate, by: "local" });
-          existing.peer.terminate({ ...duplicate, by: "local" });
-        }
-        resolve(local);
+        resolve(this.#openLink(remote, transient));
       }, rtt);
     });
+  }
+
+  /**
+   * Replaces this node's open link to `nodeId` by a new one it dials, at once, as TCP's duplicate rule does
+   * when a node reconnects while its old link is still open (the newer of two links opened the same way
+   * stays) or both ends dial at once: both ends take the new link, then the old one closes at both ends with
+   * DUPLICATE_CONNECTION, and what was still in flight on it is lost. For tests of what a replaced link
+   * loses; returns the new link, or undefined when no link to `nodeId` is open or its node is gone.
+   */
+  replaceLink(nodeId: string): Connection | undefined {
+    const existing = this.#open.get(nodeId);
+    const remote = existing && this.network.at(existing.linkAddress);
+    if (!existing?.isOpen || remote?.nodeId !== nodeId || this.#closed) return undefined;
+    return this.#openLink(remote, existing.transient);
+  }
+
+  /** Opens a link to `remote` (this node dials), hands it to both ends, and closes the one it displaces. */
+  #openLink(remote: SimTransport, transient: boolean): SimConnection {
+    const existing = this.#open.get(remote.nodeId);
+    const offered = remote.#initialPeers(this.nodeId).slice(0, MAX_PEER_LIST);
+    const local = new SimConnection(this, remote, "outbound", remote.address, offered, transient);
+    const from = this.sourceHost === undefined ? this.address : this.network.sourceAddress(this.sourceHost);
+    const far = new SimConnection(remote, this, "inbound", from, [], transient);
+    local.peer = far;
+    far.peer = local;
+    this.#open.set(remote.nodeId, local);
+    remote.#open.set(this.nodeId, far);
+    this.counters.handshakesCompleted++;
+    remote.counters.handshakesCompleted++;
+    remote.onConnection?.(far);
+    this.onConnection?.(local);
+    // The new link displaces the old one at both ends, after it was handed over (as TCP's close).
+    const duplicate = { reason: DisconnectReason.DUPLICATE_CONNECTION, detail: "kept the other connection" };
+    if (existing?.isOpen) {
+      existing.terminate({ ...duplicate, by: "local" });
+      existing.peer.terminate({ ...duplicate, by: "local" });
+    }
+    return local;
   }
 
   connection(nodeId: string): Connection | undefined {

@@ -141,6 +141,15 @@ export class PeerTopics {
     return new Map([...this.#byTopic].map(([topic, members]) => [topic, members.size]));
   }
 
+  /**
+   * The peer is on a new link (a newer one replaced its old one): its set stands, and the first whole set it
+   * sends over the new link is free, as on any first link.
+   */
+  newLink(nodeId: string): void {
+    const state = this.#peers.get(nodeId);
+    if (state) state.told = false;
+  }
+
   /** The peer disconnected: everything about it is dropped. */
   forget(nodeId: string): void {
     const state = this.#peers.get(nodeId);

@@ -251,6 +251,31 @@ export class TopicOverlays {
     if (this.#options.scopesTopics(peer)) this.#send(peer, { full: true, ...this.#localSet(), leave: [] });
   }
 
+  /**
+   * A newer link to a connected peer took its old link's place: what went over the old one may be lost, so to
+   * each overlay it is a link lost and a new one (the new link gets a digest, and its place in the topics'
+   * views), and it is sent this node's whole set again. What it said it is in stands until its own whole set
+   * comes over the new link (free, as on a first link); a new link that no longer scopes topics forgets it.
+   */
+  peerReplaced(peer: TopicPeer): void {
+    const { global, scopesTopics } = this.#options;
+    global.peerDisconnected(peer.nodeId);
+    global.peerConnected(peer);
+    const scopes = scopesTopics(peer);
+    for (const overlay of this.#overlays.values()) {
+      const member = overlay.view.delete(peer.nodeId);
+      if (member || overlay.gossip.peerStats(peer.nodeId) !== undefined) overlay.gossip.peerDisconnected(peer.nodeId);
+      if (member && scopes) this.#addMember(overlay, peer);
+    }
+    if (!scopes) {
+      this.membership.forget(peer.nodeId);
+      this.#leaveUnusedRelays();
+      return;
+    }
+    this.membership.newLink(peer.nodeId);
+    this.#send(peer, { full: true, ...this.#localSet(), leave: [] });
+  }
+
   /** A peer disconnected: it leaves every overlay, and what it said it was in is forgotten. */
   peerDisconnected(nodeId: string): void {
     this.#options.global.peerDisconnected(nodeId);
@@ -401,6 +426,9 @@ export class TopicOverlays {
 
   #receiveSubscriptions(peer: TopicPeer, envelope: Envelope): void {
     const { codec, clock, penalise, log } = this.#options;
+    // A link closing (replaced by a newer one, or going) no longer speaks for the peer's set: a change sent
+    // over it before the newer link's whole set would, read after it, undo that set.
+    if (!peer.connection.isOpen) return;
     let payload: TopicSubscriptionsPayload;
     try {
       // Only the peer's own set, as a link message: one signed by someone else and relayed says nothing of it.
