@@ -165,11 +165,13 @@ Deno.test("control API: /v1/status and /metrics carry the catch-up counters of a
       Number(new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1]);
     assert.equal(sample('kith_catchup_messages_total{outcome="fetched"}'), 5);
     assert.equal(sample('kith_catchup_messages_total{outcome="refused"}'), 0);
-    assert.equal(
-      sample('kith_catchup_sessions_total{outcome="started"}') +
-        sample('kith_catchup_sessions_total{outcome="answered"}'),
-      catchup.sessionsStarted + catchup.sessionsAnswered,
-    );
+    // Sessions go on after the fetch (one follows new fetches), so /metrics may count one more than /v1/status
+    // read before it, and never more than the node counts after it.
+    const sessions = sample('kith_catchup_sessions_total{outcome="started"}') +
+      sample('kith_catchup_sessions_total{outcome="answered"}');
+    const after = a.stats().catchup;
+    assert.ok(sessions >= catchup.sessionsStarted + catchup.sessionsAnswered, `${sessions} sessions in /metrics`);
+    assert.ok(sessions <= after.sessionsStarted + after.sessionsAnswered, `${sessions} sessions in /metrics`);
     assert.ok(sample('kith_catchup_bytes_total{kind="bodies",direction="received"}') >= catchup.bodyBytesReceived);
     assert.ok(sample('kith_catchup_bytes_total{kind="reconcile",direction="sent"}') > 0);
   }, { gossipB: { repairWindowMs: 50 } });
