@@ -114,6 +114,8 @@ export function wireCatchup(w: CatchupWiring): { delivery: TopicDelivery; catchu
     clock: w.clock,
     isIn: (topic) => topics.gossipOf(topic) !== undefined,
     deliver: (message, from, missing) => w.subscriptions.deliver(message, from, missing),
+    // In the topic's overlay: its later gossip copies are then duplicates in memory, before their signature.
+    markSeen: (message, from) => topics.gossipOf(message.payload.topic)?.markSeen(message.id, from),
     config: w.causal,
     logSink: w.log,
   });
