@@ -82,6 +82,13 @@ export interface TopicDeliveryOptions {
    * log: no log lookup per live message. Without it, live messages are checked against the log too.
    */
   markSeen?: (message: ApplicationMessage, from: string) => void;
+  /**
+   * With {@link markSeen}: a live message timestamped at or before this (ms since the epoch) is still checked
+   * against the log. The seen ids and the log are written apart, so a crash can keep a message in the log and
+   * lose its seen mark; every message logged before the node started is timestamped at most the clock-skew bound
+   * after its start, so set it to the start plus that bound. Default: no bound (every live message is checked).
+   */
+  logCheckedThrough?: number;
   /** Bounds of the causal buffer. Default {@link DEFAULT_CAUSAL_CONFIG}. */
   config?: Partial<CausalConfig>;
   /** How often the log is pruned by age, ms. Default 60,000; 0: never. */
@@ -243,11 +250,14 @@ export class TopicDelivery {
 
   /**
    * {@link accept} for a message gossip delivered, encoding it only when it is logged. With
-   * {@link TopicDeliveryOptions.markSeen}, the log is not asked: gossip delivers only ids its seen ids lack,
-   * and every id the log took in the dedup window (gossip's, catch-up's, published) is in those.
+   * {@link TopicDeliveryOptions.markSeen}, the log is not asked for messages timestamped after
+   * {@link TopicDeliveryOptions.logCheckedThrough}: gossip delivers only ids its seen ids lack, and every id the
+   * log took since the node started (gossip's, catch-up's, published) is in those.
    */
   acceptLive(message: ApplicationMessage, from: string): boolean {
-    return this.#take(message, () => this.#encode(message), from, this.#options.markSeen === undefined);
+    const checkLog = this.#options.markSeen === undefined ||
+      message.timestamp <= (this.#options.logCheckedThrough ?? Infinity);
+    return this.#take(message, () => this.#encode(message), from, checkLog);
   }
 
   /**
