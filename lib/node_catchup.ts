@@ -114,6 +114,10 @@ export function wireCatchup(w: CatchupWiring): { delivery: TopicDelivery; catchu
     clock: w.clock,
     isIn: (topic) => topics.gossipOf(topic) !== undefined,
     deliver: (message, from, missing) => w.subscriptions.deliver(message, from, missing),
+    // In the topic's overlay: its later gossip copies are then duplicates in memory, before their signature.
+    markSeen: (message, from) => topics.gossipOf(message.payload.topic)?.markSeen(message.id, from),
+    // What the log took before this start may have lost its seen mark in a crash: those are still checked.
+    logCheckedThrough: w.clock.now() + w.codec.limits.maxClockSkewMs,
     config: w.causal,
     logSink: w.log,
   });

@@ -82,13 +82,13 @@ Deno.test("SqliteTopicLog drops past its bounds exactly as MemoryTopicLog does, 
   await withFile((path) => {
     const retention = (topic: string): TopicRetention =>
       topic === "count"
-        ? { maxMessages: 300, maxBytes: 1 << 30, maxAgeMs: 1e9 }
+        ? { maxMessages: 2_500, maxBytes: 1 << 30, maxAgeMs: 1e9 }
         : { maxMessages: 100_000, maxBytes: 5_000, maxAgeMs: 1e9 };
     const sqlite = new SqliteTopicLog(path, { clock: new ManualClock(0), retention, maxPendingWrites: 64 });
     const memory = new MemoryTopicLog(retention);
     let seed = 7;
     const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
-    for (let n = 0; n < 2_000; n++) {
+    for (let n = 0; n < 12_000; n++) {
       const topic = n % 3 === 0 ? "bytes" : "count";
       // Mostly rising timestamps with some late arrivals, some older than everything held.
       const timestamp = 10_000 + n * 10 - (next() % 4 === 0 ? next() % 5_000 : 0);

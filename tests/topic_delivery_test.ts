@@ -203,3 +203,45 @@ Deno.test("accept decodes the payload of a parsed envelope, and refuses one that
   assert.throws(() => l.delivery.accept(broken, encoded, "peer"), ProtocolError);
   assert.throws(() => l.delivery.accept({ ...parsed, type: MessageType.TRUST_UPDATE }, encoded, "peer"), ProtocolError);
 });
+
+Deno.test("with gossip's seen ids answering for the log, a message logged before a restart whose seen mark a crash lost is still not delivered twice", () => {
+  const log = new MemoryTopicLog();
+  const first = lab({}, log);
+  const logged = message(1);
+  accept(first, logged); // logged; its seen mark is what the crash loses
+  first.delivery.stop();
+  const clock = new ManualClock(NOW + 10);
+  const order: number[] = [];
+  let asked = 0;
+  const counting = new Proxy(log, {
+    get: (target, key) =>
+      key === "has"
+        ? (id: Uint8Array) => {
+          asked++;
+          return target.has(id);
+        }
+        : Reflect.get(target, key, target),
+  });
+  const delivery = new TopicDelivery({
+    log: counting,
+    retention: () => DEFAULT_TOPIC_RETENTION,
+    codec,
+    clock,
+    isIn: (topic) => topic === "chat",
+    deliver: (m) => order.push(m.payload.data[0]),
+    markSeen: () => {},
+    logCheckedThrough: clock.now() + codec.limits.maxClockSkewMs,
+    pruneIntervalMs: 0,
+    logSink: () => {},
+  });
+  assert.equal(delivery.acceptLive(logged, "peer-a"), false, "logged before the restart: not delivered again");
+  assert.ok(asked >= 1, "asked the log");
+  const later = createMessage(alice, MessageType.CUSTOM_DATA, { topic: "chat", data: new Uint8Array([7]), after: [] }, {
+    timestamp: NOW + 10 + codec.limits.maxClockSkewMs + 1,
+  });
+  asked = 0;
+  assert.equal(delivery.acceptLive(later, "peer-a"), true);
+  assert.equal(asked, 0, "a message timestamped after the bound is new to the log by gossip's seen ids alone");
+  assert.deepEqual(order, [7]);
+  delivery.stop();
+});

@@ -166,3 +166,35 @@ Deno.test("a node on a data directory keeps its topic log in kith.db across a re
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a topic message catch-up delivered is not delivered again when gossip brings it after a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kith-topic-history-" });
+  const config = { listenHost: "127.0.0.1", listenPort: 0, minPeers: 0 };
+  const stranger = Identity.generate();
+  const message = createMessage(stranger, MessageType.CUSTOM_DATA, { topic: T, data: new Uint8Array([7]) }, {
+    timestamp: Date.now() - 1_000,
+  });
+  const encoded = codec.encode(message);
+  try {
+    const first = new KithNode({ config, dataDir: dir });
+    await first.start();
+    first.subscribe(T);
+    // As catch-up hands a fetched message over.
+    assert.equal(first.components.topicDelivery.accept(codec.parse(encoded), encoded, stranger.nodeId), true);
+    await first.stop();
+    const second = new KithNode({ config, dataDir: dir });
+    await second.start();
+    const got: ReceivedMessage[] = [];
+    second.subscribe(T, (m) => got.push(m));
+    const overlay = second.components.topics.gossipOf(T)!;
+    // The same message by gossip, from a peer: a duplicate before its signature, not a second delivery.
+    overlay.receive({ nodeId: stranger.nodeId }, codec.parse(encoded));
+    assert.equal(overlay.stats.duplicates, 1);
+    for (let i = 0; i < 20 && got.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(got.length, 0);
+    assert.equal(second.components.topicDelivery.stats.accepted, 0);
+    await second.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

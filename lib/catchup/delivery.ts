@@ -76,6 +76,19 @@ export interface TopicDeliveryOptions {
   isIn: (topic: string) => boolean;
   /** Hands a message to the application; `missing` names predecessors not delivered before it. */
   deliver: (message: ApplicationMessage, from: string, missing: readonly Uint8Array[]) => void;
+  /**
+   * Tells gossip's seen ids of a message {@link TopicDelivery.accept} took (catch-up's), so that everything
+   * {@link TopicDelivery.acceptLive} is handed is new to gossip's persisted seen ids, which then answer for the
+   * log: no log lookup per live message. Without it, live messages are checked against the log too.
+   */
+  markSeen?: (message: ApplicationMessage, from: string) => void;
+  /**
+   * With {@link markSeen}: a live message timestamped at or before this (ms since the epoch) is still checked
+   * against the log. The seen ids and the log are written apart, so a crash can keep a message in the log and
+   * lose its seen mark; every message logged before the node started is timestamped at most the clock-skew bound
+   * after its start, so set it to the start plus that bound. Default: no bound (every live message is checked).
+   */
+  logCheckedThrough?: number;
   /** Bounds of the causal buffer. Default {@link DEFAULT_CAUSAL_CONFIG}. */
   config?: Partial<CausalConfig>;
   /** How often the log is pruned by age, ms. Default 60,000; 0: never. */
@@ -230,12 +243,21 @@ export class TopicDelivery {
     }
     // A view into a larger buffer (a frame) is copied, so the log does not keep the whole buffer alive.
     const own = () => encoded.byteLength === encoded.buffer.byteLength ? encoded : encoded.slice();
-    return this.#take(message, own, from);
+    const taken = this.#take(message, own, from, true);
+    if (taken) this.#options.markSeen?.(message, from);
+    return taken;
   }
 
-  /** {@link accept} for a message gossip delivered, encoding it only when it is logged. */
+  /**
+   * {@link accept} for a message gossip delivered, encoding it only when it is logged. With
+   * {@link TopicDeliveryOptions.markSeen}, the log is not asked for messages timestamped after
+   * {@link TopicDeliveryOptions.logCheckedThrough}: gossip delivers only ids its seen ids lack, and every id the
+   * log took since the node started (gossip's, catch-up's, published) is in those.
+   */
   acceptLive(message: ApplicationMessage, from: string): boolean {
-    return this.#take(message, () => this.#encode(message), from);
+    const checkLog = this.#options.markSeen === undefined ||
+      message.timestamp <= (this.#options.logCheckedThrough ?? Infinity);
+    return this.#take(message, () => this.#encode(message), from, checkLog);
   }
 
   /**
@@ -257,7 +279,7 @@ export class TopicDelivery {
     return this.#options.codec.encodeWith(message, (shared) => arena.copy(shared));
   }
 
-  #take(message: ApplicationMessage, encode: () => Uint8Array, from: string): boolean {
+  #take(message: ApplicationMessage, encode: () => Uint8Array, from: string, askLog: boolean): boolean {
     const { topic } = message.payload;
     if (topic === "") {
       // The network-wide topic: not logged or ordered; gossip's seen set already made it first-seen.
@@ -270,7 +292,7 @@ export class TopicDelivery {
       return false;
     }
     const key = bytesKey(message.id);
-    if (this.#known(key, message.id)) {
+    if (askLog ? this.#known(key, message.id) : this.#recent.has(key) || this.#buffer.has(key)) {
       this.#stats.duplicates++;
       return false;
     }

@@ -57,7 +57,8 @@ interface TopicCounts {
   whole: boolean;
 }
 
-const QUEUE_PAGE = 256;
+// A page read flushes the buffered writes first (so it is exact): a full topic pays a commit per page of drops.
+const QUEUE_PAGE = 1_024;
 const QUEUE_MAX = 2 * QUEUE_PAGE;
 
 /**

@@ -350,6 +350,15 @@ export class GossipProtocol {
     return message;
   }
 
+  /**
+   * Records a message that reached this node another way (catch-up) as seen, in storage too: later copies by
+   * gossip are then duplicates, dropped before their signature is checked, and everything gossip delivers is
+   * new to the node (the topic delivery path relies on it to skip a log lookup per message).
+   */
+  markSeen(id: Uint8Array, from: string): void {
+    this.#markSeen(bytesKey(id), id, from, true, this.#clock.now());
+  }
+
   /** Takes an envelope from a peer (wire this to the peer manager's `onEnvelope`). */
   receive(peer: GossipSender, envelope: Envelope): void {
     const now = this.#clock.now();
