@@ -449,20 +449,6 @@ export class SimTransport implements Transport {
 
   /** Connects after one round trip; the remote sees the connection half a round trip earlier. */
   dial(address: string, options: DialOptions = {}): Promise<Connection> {
-    return this.#dial(address, options, false);
-  }
-
-  /**
-   * Dials `address` anew although a link to it is open, and the new link displaces the open one at both ends:
-   * what TCP's duplicate rule does when a node dials by address a node it is linked to already (of two links
-   * dialed the same way, the newer stays; tcp.ts). Each end gets the new link before the old one closes, so
-   * the peer stays connected throughout. For tests of what survives a replaced link.
-   */
-  redial(address: string): Promise<Connection> {
-    return this.#dial(address, {}, true);
-  }
-
-  #dial(address: string, options: DialOptions, replace: boolean): Promise<Connection> {
     const refused = this.#refusedByPolicy(address);
     if (refused) return Promise.reject(refused);
     this.network.onDial?.(this.address, address);
@@ -481,7 +467,7 @@ export class SimTransport implements Transport {
         // An open link serves, unless it is transient and a peer link is asked for (TCP's rule, tcp_dial.ts).
         const transient = options.transient === true;
         const existing = this.#open.get(remote.nodeId);
-        if (existing?.isOpen && (!existing.transient || transient) && !replace) return resolve(existing);
+        if (existing?.isOpen && (!existing.transient || transient)) return resolve(existing);
         resolve(this.#openLink(remote, transient));
       }, rtt);
     });

@@ -212,7 +212,7 @@ export class TopicOverlays {
         `this node is already in ${this.#overlays.size} topics, its maxTopics; leave one first or raise maxTopics`,
       );
     }
-    const view = new TopicView(() => peers.activePeers());
+    const view = new TopicView();
     const overlay: Overlay = { gossip: makeOverlay(topic, view), view, subscribed };
     this.#overlays.set(topic, overlay);
     this.#leftAt.delete(topic);

@@ -1,14 +1,8 @@
 /**
  * The connected peers of one topic's overlay, as its gossip layer sees them: the members by node id, each
- * with the link it is reached on now.
- *
- * A member's link can be replaced without the peer ever leaving: when the transport keeps a newer duplicate
- * link (TCP's duplicate rule), the peer stays connected through the new one and no peer-connected or
- * disconnected event is raised. The old link is closed, and anything sent on it is dropped unsent; a view
- * that kept it would leave the member cut off from the topic in both directions, with no push, no
- * announcement and no ask, for as long as the peer stays (its messages then came only by catch-up, seconds
- * later, and every message naming them waited in the causal buffer). So a member whose link is no longer
- * open is looked up again among the connected peers, and its live link taken.
+ * with the link it is reached on. When the transport keeps a newer duplicate link (TCP's duplicate rule), the
+ * peer manager's replaced-peer event reaches `TopicOverlays.peerReplaced`, which puts the member back on
+ * its new link; a view that kept the closed one would leave the member cut off from the topic both ways.
  *
  * @module
  */
@@ -21,13 +15,7 @@ export type TopicPeer = { readonly nodeId: string; readonly connection: Connecti
 /** The members of one topic's overlay, each on its live link. */
 export class TopicView implements GossipPeers {
   readonly #members = new Map<string, TopicPeer>();
-  readonly #connected: () => readonly TopicPeer[];
   #list: TopicPeer[] | undefined;
-
-  /** A view whose members' replaced links are found again among `connected()`. */
-  constructor(connected: () => readonly TopicPeer[]) {
-    this.#connected = connected;
-  }
 
   /** Members in the view. */
   get size(): number {
@@ -44,14 +32,9 @@ export class TopicView implements GossipPeers {
     return this.#members.has(nodeId);
   }
 
-  /**
-   * The members, each on its live link. A member whose link closed is looked up among the connected peers
-   * (it may be on a newer link); one no longer connected stays until the node's disconnect reaches the view.
-   */
+  /** The members, each on its link. */
   activePeers(): readonly TopicPeer[] {
-    const list = this.#list ??= [...this.#members.values()];
-    for (const peer of list) if (!peer.connection.isOpen) return this.#relink();
-    return list;
+    return this.#list ??= [...this.#members.values()];
   }
 
   /** Adds a member on `peer`'s link. */
@@ -64,19 +47,5 @@ export class TopicView implements GossipPeers {
   delete(nodeId: string): boolean {
     this.#list = undefined;
     return this.#members.delete(nodeId);
-  }
-
-  /** Takes the live link of each member whose link closed, where the peer is still connected on another. */
-  #relink(): TopicPeer[] {
-    const live = new Map<string, TopicPeer>();
-    for (const peer of this.#connected()) live.set(peer.nodeId, peer);
-    for (const [nodeId, peer] of this.#members) {
-      if (peer.connection.isOpen) continue;
-      const now = live.get(nodeId);
-      if (now !== undefined && now.connection !== peer.connection && now.connection.isOpen) {
-        this.#members.set(nodeId, now);
-      }
-    }
-    return this.#list = [...this.#members.values()];
   }
 }
