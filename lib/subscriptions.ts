@@ -169,17 +169,8 @@ export class Subscriptions {
    */
   deliver(message: Message, from: string, missing: readonly Uint8Array[] = []): void {
     if (message.type !== MessageType.CUSTOM_DATA) return;
-    const id = message.id;
-    let hex: string | undefined;
     const received: ReceivedMessage = {
-      // Made when read (an own enumerable property all the same: spread and JSON see it): a subscriber that
-      // never reads it costs no hex string per message.
-      get id(): string {
-        return hex ??= toHex(id);
-      },
-      set id(value: string) {
-        hex = value;
-      },
+      id: toHex(message.id),
       origin: originHex(message.origin),
       topic: message.payload.topic,
       data: message.payload.data,
