@@ -493,8 +493,8 @@ async function send(
       const batch = i - from === 1 ? records[from] : concat(records, from, i);
       writes.push(socket.writeAll(batch).catch(() => void refused++));
     }
-    // Records are a slot (1 ms) apart: one timer turn to the next (no spinning on zero-delay timers).
-    if (i < records.length) await sleep(1);
+    // To the next record's time, at least a timer's 1 ms: no spinning on zero-delay timers.
+    if (i < records.length) await sleep(Math.max(1, Math.floor(dueMs[i] - (now() - startAt))));
   }
   // Written to the socket, not only queued (bounded: past 30 s the link is closed and the step fails).
   let timer: ReturnType<typeof setTimeout> | undefined;
