@@ -1,7 +1,7 @@
 /**
  * Single-node ingest benchmark: one real `KithNode` in its own OS process, fed over loopback by load-generator
  * processes that are kith peers (a `TcpTransport` each: a real handshake and encrypted session) sending
- * CUSTOM_DATA envelopes they signed before the timed phase. It finds the highest rate the node delivers with
+ * CUSTOM_DATA envelopes they signed, and sealed into records, before the timed phase. It finds the highest rate the node delivers with
  * delivery 1.000 while keeping up, then measures at half and at 90% of that rate: processing delay (p50, p99),
  * the node process's CPU per delivery, deliveries per second, against the Ed25519 verify ceiling of one core.
  *
@@ -14,9 +14,10 @@
  *
  * Processing delay is measured from the moment the generator was due to send a message (the offset in its
  * signed data from the step's start time, which the parent chose and told the node) to the node's subscriber
- * callback. It includes the generator's own lateness (reported apart), the sealing and the loopback hop, and
+ * callback. It includes the generator's own lateness (reported apart), the loopback hop, and
  * everything the node does: reading, opening records, parsing, checks, the signature, dedup, keeping,
- * forwarding and delivery. Signing is outside it: messages are signed before the step starts.
+ * forwarding and delivery. Signing and the generators' sealing are outside it: both are done before the step starts
+ * (a generator drains what the node forwards to it without opening it).
  *
  * A rate passes when every message is delivered (the step ends when all are, or --drain-ms after the last
  * send), none was refused by a generator's connection, and the p99 delay stays under --max-p99-ms (default
