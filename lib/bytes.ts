@@ -72,6 +72,24 @@ export function bytesKey(bytes: Uint8Array): string {
   return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
+// The message id keyed last and its key: gossip, the topic delivery and the topic log each key the id of the
+// message they take, the same array in one turn, and one string serves them all (an id is never changed).
+let lastKeyedId: Uint8Array | undefined;
+let lastIdKey = "";
+
+/**
+ * {@link bytesKey} of a message id, the string made for the last id (by identity) when it is the same array:
+ * the steps of one message's receive path share one key instead of making one each. Only for arrays whose bytes
+ * never change once made (message ids are), never for a view into a buffer that is reused.
+ */
+export function idKey(id: Uint8Array): string {
+  if (id !== lastKeyedId) {
+    lastIdKey = bytesKey(id);
+    lastKeyedId = id;
+  }
+  return lastIdKey;
+}
+
 /** Bytes of a {@link ByteArena}'s first chunk (each next one is twice the last, up to its `chunkBytes`). */
 export const BYTE_ARENA_FIRST_CHUNK = 1024;
 

@@ -1,7 +1,7 @@
 /**
  * Single-node ingest benchmark: one real `KithNode` in its own OS process, fed over loopback by load-generator
  * processes that are kith peers (a `TcpTransport` each: a real handshake and encrypted session) sending
- * CUSTOM_DATA envelopes they signed before the timed phase. It finds the highest rate the node delivers with
+ * CUSTOM_DATA envelopes they signed, and sealed into records, before the timed phase. It finds the highest rate the node delivers with
  * delivery 1.000 while keeping up, then measures at half and at 90% of that rate: processing delay (p50, p99),
  * the node process's CPU per delivery, deliveries per second, against the Ed25519 verify ceiling of one core.
  *
@@ -14,9 +14,10 @@
  *
  * Processing delay is measured from the moment the generator was due to send a message (the offset in its
  * signed data from the step's start time, which the parent chose and told the node) to the node's subscriber
- * callback. It includes the generator's own lateness (reported apart), the sealing and the loopback hop, and
+ * callback. It includes the generator's own lateness (reported apart), the loopback hop, and
  * everything the node does: reading, opening records, parsing, checks, the signature, dedup, keeping,
- * forwarding and delivery. Signing is outside it: messages are signed before the step starts.
+ * forwarding and delivery. Signing and the generators' sealing are outside it: both are done before the step starts
+ * (a generator drains what the node forwards to it without opening it).
  *
  * A rate passes when every message is delivered (the step ends when all are, or --drain-ms after the last
  * send), none was refused by a generator's connection, and the p99 delay stays under --max-p99-ms (default
@@ -283,6 +284,80 @@ async function runNode(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // A load generator (--role generator): a kith peer with pre-signed envelopes.
 
+/**
+ * The generator's socket to the node, under its `TcpTransport` (`openOver`): the handshake passes through as
+ * it is. After it, with `capture` on, the records the connection seals go to a list instead of the socket
+ * (a step's records are sealed before the step, in the order their counter gives them, and written raw when
+ * due); and reads drain what the node forwards without opening or parsing it (a generator needs none of it,
+ * and a record counter that never advances harms nobody: nothing after those bytes is read). The node sees the
+ * same sealed records, envelopes and session as when the connection sealed and read them at the time.
+ */
+class PresealingConn {
+  readonly #conn: Deno.TcpConn;
+  readonly #drain = new Uint8Array(64 * 1024);
+  /** Set once the handshake is done: reads drain and discard. */
+  discard = false;
+  /** Records sealed while set are kept here, not written. */
+  captured: Uint8Array[] | undefined;
+  // Writes in order: a record the connection seals after a step's (its DISCONNECT) follows them on the socket.
+  #writing: Promise<unknown> = Promise.resolve();
+
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    if (!this.discard) return await this.#conn.read(buffer);
+    // Bounded by the socket: each read waits for bytes, and the loop ends when the node closes it.
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await this.#conn.read(this.#drain);
+      } catch {
+        return null;
+      }
+      if (n === null) return null;
+    }
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    if (this.captured !== undefined && this.discard) {
+      this.captured.push(bytes.slice());
+      return Promise.resolve(bytes.length);
+    }
+    return this.writeAll(bytes).then(() => bytes.length);
+  }
+
+  /** Writes all of `bytes` after every write before it. */
+  writeAll(bytes: Uint8Array): Promise<void> {
+    const next = this.#writing.then(async () => {
+      for (let offset = 0; offset < bytes.length;) offset += await this.#conn.write(bytes.subarray(offset));
+    });
+    this.#writing = next.catch(() => {});
+    return next;
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+
+  setNoDelay(noDelay?: boolean): void {
+    this.#conn.setNoDelay(noDelay);
+  }
+}
+
+/** A step's records, sealed before it: `records[i]` is due at `dueMs[i]` (ms from the step's start). */
+interface Prepared {
+  step: number;
+  records: Uint8Array[];
+  dueMs: Float64Array;
+  /** Envelopes in each record. */
+  counts: Int32Array;
+}
+
+/** Envelopes due in the same slot (ms) share a record, as those a generator sent at one wake-up did. */
+const SLOT_MS = 1;
+
 async function runGenerator(): Promise<void> {
   const index = num("index");
   const generators = num("generators", 1);
@@ -298,12 +373,20 @@ async function runGenerator(): Promise<void> {
     log: (level, message) => level === "error" && console.error(`generator ${index}: ${message}`),
   });
   let connection: Connection | undefined;
-  let prepared: { step: number; envelopes: Uint8Array[]; offsets: Float64Array } | undefined;
+  let socket: PresealingConn | undefined;
+  let prepared: Prepared | undefined;
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       const request = JSON.parse(line);
       if (request.op === "start") {
-        connection = await transport.dial(args.node!);
+        const [host, port] = [args.node!.slice(0, args.node!.lastIndexOf(":")), args.node!.split(":").at(-1)];
+        socket = new PresealingConn(await Deno.connect({ hostname: host, port: Number(port), transport: "tcp" }));
+        connection = await transport.openOver(socket, {
+          role: "initiator",
+          remoteAddress: args.node!,
+          linkKind: "direct",
+        });
+        socket.discard = true;
         // It relays many origins' messages of the topic, so it says it is in the topic, as a member would (the
         // node refuses a topic's messages relayed by a peer that is not).
         connection.send(
@@ -314,32 +397,60 @@ async function runGenerator(): Promise<void> {
             leave: [],
           }),
         );
+        await flushed(connection);
         out({ nodeId: transport.nodeId });
       } else if (request.op === "prepare") {
         // This generator's share of the step: messages index, index + G, ... of the step's sequence.
         const started = now();
         const total = Math.floor(request.rate * request.durationS);
-        const envelopes: Uint8Array[] = [];
-        const offsets = new Float64Array(Math.ceil(Math.max(0, total - index) / generators));
-        prepared = undefined; // the previous step's envelopes can go
-        for (let seq = index, i = 0; seq < total; seq += generators, i++) {
+        prepared = undefined; // the previous step's records can go
+        const records: Uint8Array[] = [];
+        const due: number[] = [];
+        const counts: number[] = [];
+        let messages = 0;
+        // The envelopes of the slot being filled, its number, and the due offset of its last envelope.
+        let slot: Uint8Array[] = [], slotNumber = -1, slotDue = 0;
+        const sealSlot = async () => {
+          if (slot.length === 0) return;
+          const captured: Uint8Array[] = socket!.captured = [];
+          for (const envelope of slot) connection!.sendEncoded(envelope);
+          await flushed(connection!);
+          socket!.captured = undefined;
+          // Usually one record; a slot past maxRecordBytes is several, its envelopes counted with the first.
+          captured.forEach((record, k) => {
+            records.push(record);
+            due.push(slotDue);
+            counts.push(k === 0 ? slot.length : 0);
+          });
+          slot = [];
+        };
+        for (let seq = index; seq < total; seq += generators) {
           const data = new Uint8Array(size);
           const view = new DataView(data.buffer);
-          offsets[i] = (seq * 1000) / request.rate;
+          const offset = (seq * 1000) / request.rate;
           view.setUint32(0, request.step);
           view.setUint32(4, seq);
-          view.setFloat64(8, offsets[i]);
-          const origin = origins[i % origins.length];
+          view.setFloat64(8, offset);
+          const origin = origins[messages % origins.length];
           const message = createMessage(origin, MessageType.CUSTOM_DATA, { topic: TOPIC, data }, {
             ttl,
             timestamp: Date.now(),
           });
-          envelopes.push(codec.encode(message));
+          const number = Math.floor(offset / SLOT_MS);
+          if (number !== slotNumber) {
+            await sealSlot();
+            slotNumber = number;
+          }
+          // A record goes when its last envelope is due: none is sent before its time.
+          slotDue = offset;
+          slot.push(codec.encode(message));
+          messages++;
         }
-        prepared = { step: request.step, envelopes, offsets };
-        out({ count: envelopes.length, signMs: round(now() - started) });
+        await sealSlot();
+        prepared = { step: request.step, records, dueMs: Float64Array.from(due), counts: Int32Array.from(counts) };
+        out({ count: messages, records: records.length, signMs: round(now() - started) });
       } else if (request.op === "go") {
-        out(await send(connection!, prepared!, request.startAt));
+        out(await send(connection!, socket!, prepared!, request.startAt));
         prepared = undefined;
       } else if (request.op === "stop") break;
     }
@@ -349,37 +460,70 @@ async function runGenerator(): Promise<void> {
   out({ ok: true });
 }
 
-/** Sends each envelope when it is due (startAt + its offset), all that are due at each wake-up. */
+/** Resolves once the connection's queue is sealed and handed to its socket (bounded: a few microtask turns). */
+async function flushed(connection: Connection): Promise<void> {
+  for (let turns = 0; connection.bufferedBytes > 0 && connection.isOpen && turns < 100_000; turns++) {
+    await Promise.resolve();
+  }
+  if (connection.bufferedBytes > 0) throw new Error("the connection did not seal its queue");
+}
+
+/** Writes each pre-sealed record when it is due (startAt + its offset), all that are due at each wake-up. */
 async function send(
   connection: Connection,
-  prepared: { envelopes: Uint8Array[]; offsets: Float64Array },
+  socket: PresealingConn,
+  prepared: Prepared,
   startAt: number,
 ): Promise<Record<string, unknown>> {
-  const { envelopes, offsets } = prepared;
-  const late = new Float64Array(envelopes.length);
+  const { records, dueMs, counts } = prepared;
+  const late = new Float64Array(records.length);
   const cpuBefore = process.cpuUsage();
-  const hardEnd = startAt + (offsets.at(-1) ?? 0) + 30_000;
-  let i = 0, refused = 0;
+  const hardEnd = startAt + (dueMs.at(-1) ?? 0) + 30_000;
+  let i = 0, sent = 0, refused = 0;
+  const writes: Promise<void>[] = [];
   while (now() < startAt) await sleep(Math.max(0, Math.min(10, startAt - now() - 1)));
-  while (i < envelopes.length && now() < hardEnd) {
+  while (i < records.length && now() < hardEnd && connection.isOpen) {
     const elapsed = now() - startAt;
-    for (; i < envelopes.length && offsets[i] <= elapsed; i++) {
-      late[i] = elapsed - offsets[i];
-      if (!connection.sendEncoded(envelopes[i])) refused++;
+    const from = i;
+    for (; i < records.length && dueMs[i] <= elapsed; i++) {
+      late[i] = elapsed - dueMs[i];
+      sent += counts[i];
     }
-    if (i < envelopes.length) await sleep(offsets[i] - elapsed > 2 ? 1 : 0);
+    if (i > from) {
+      // The due records in one write, as the transport wrote what one wake-up queued.
+      const batch = i - from === 1 ? records[from] : concat(records, from, i);
+      writes.push(socket.writeAll(batch).catch(() => void refused++));
+    }
+    // To the next record's time, at least a timer's 1 ms: no spinning on zero-delay timers.
+    if (i < records.length) await sleep(Math.max(1, Math.floor(dueMs[i] - (now() - startAt))));
   }
-  // Written to the socket, not only queued (bounded: the node reads or the write times out).
-  const flushEnd = now() + 30_000;
-  while (connection.bufferedBytes > 0 && connection.isOpen && now() < flushEnd) await sleep(2);
+  // Written to the socket, not only queued (bounded: past 30 s the link is closed and the step fails).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const written = await Promise.race([
+    Promise.all(writes).then(() => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 30_000)),
+  ]);
+  clearTimeout(timer);
+  if (!written) {
+    refused++;
+    socket.close();
+  }
   const cpu = process.cpuUsage(cpuBefore);
   return {
-    sent: i,
-    refused,
+    sent,
+    refused: refused + (i === records.length ? 0 : 1),
     open: connection.isOpen,
     late: percentiles(late.subarray(0, i)),
     cpuUs: cpu.user + cpu.system,
   };
+}
+
+function concat(parts: Uint8Array[], from: number, to: number): Uint8Array {
+  let n = 0;
+  for (let k = from; k < to; k++) n += parts[k].length;
+  const out = new Uint8Array(n);
+  for (let k = from, o = 0; k < to; o += parts[k].length, k++) out.set(parts[k], o);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BYTE_ARENA_FIRST_CHUNK, ByteArena } from "../lib/bytes.ts";
+import { BYTE_ARENA_FIRST_CHUNK, ByteArena, bytesKey, idKey } from "../lib/bytes.ts";
 
 Deno.test("ByteArena copies share one chunk until it is full, then start the next", () => {
   const arena = new ByteArena(256);
@@ -56,4 +56,19 @@ Deno.test("ByteArena's next chunk is large enough for the byte string that did n
   const big = arena.copy(new Uint8Array(9_000).fill(5)); // under a quarter of 64 KiB, over 2 KiB
   assert.equal(big.buffer.byteLength, 16 * 1024);
   assert.equal(big[8_999], 5);
+});
+
+Deno.test("idKey gives bytesKey's string for every id, whichever ids came before it, same bytes or not", () => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 255;
+  const ids = Array.from({ length: 200 }, () => Uint8Array.from({ length: 32 }, next));
+  // Equal bytes in another array, an empty id and a longer one among them, each asked for once and twice running.
+  ids.push(ids[3].slice(), new Uint8Array(0), new Uint8Array(64).fill(9), ids[3]);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[(i * 37 + round) % ids.length];
+      assert.equal(idKey(id), bytesKey(id));
+      assert.equal(idKey(id), bytesKey(id));
+    }
+  }
 });

@@ -16,7 +16,7 @@
  * @module
  */
 import { Decoder } from "@msgpack/msgpack";
-import { ByteArena, bytesKey } from "../bytes.ts";
+import { ByteArena, bytesKey, idKey } from "../bytes.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import { KeyQueue } from "../key_queue.ts";
 import { ProtocolError } from "../errors.ts";
@@ -291,7 +291,7 @@ export class TopicDelivery {
       this.#stats.notMember++;
       return false;
     }
-    const key = bytesKey(message.id);
+    const key = idKey(message.id);
     if (askLog ? this.#known(key, message.id) : this.#recent.has(key) || this.#buffer.has(key)) {
       this.#stats.duplicates++;
       return false;
@@ -363,7 +363,7 @@ export class TopicDelivery {
    * Logs a message delivered or published, and makes it one of its topic's heads; returns its id key (`key`,
    * when the caller has made it already).
    */
-  #record(message: ApplicationMessage, encoded: Uint8Array, now: number, key = bytesKey(message.id)): string {
+  #record(message: ApplicationMessage, encoded: Uint8Array, now: number, key = idKey(message.id)): string {
     this.#remember(key);
     const { topic } = message.payload;
     const entry: LogEntry = {

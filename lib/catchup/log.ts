@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { bytesKey } from "../bytes.ts";
+import { bytesKey, idKey } from "../bytes.ts";
 import { compareItems, type SyncItem } from "./reconcile.ts";
 
 /** One message in a topic's log. */
@@ -215,8 +215,6 @@ function removeOldest(topic: TopicEntries): Held {
  */
 export class MemoryTopicLog implements TopicLog {
   #byId = new Map<string, LogEntry>();
-  #lastId: Uint8Array | undefined;
-  #lastKey = "";
   #byTopic = new Map<string, TopicEntries>();
   #retention: (topic: string) => Readonly<TopicRetention>;
 
@@ -249,15 +247,11 @@ export class MemoryTopicLog implements TopicLog {
   }
 
   /**
-   * The map key of an id; the last one is kept by identity, as the delivery path asks `has` and then
-   * `append`s the same id (ids are never changed once made).
+   * The map key of an id: the one the delivery path made for it already when it is the id keyed last (it asks
+   * `has` and then `append`s the same id; ids are never changed once made).
    */
   #keyOf(id: Uint8Array): string {
-    if (id !== this.#lastId) {
-      this.#lastId = id;
-      this.#lastKey = bytesKey(id);
-    }
-    return this.#lastKey;
+    return idKey(id);
   }
 
   get(id: Uint8Array): LogEntry | undefined {

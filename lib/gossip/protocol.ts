@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { bytesKey } from "../bytes.ts";
+import { bytesKey, idKey } from "../bytes.ts";
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import type { Identity } from "../identity.ts";
 import { defaultLogSink, errorFields, type LogSink } from "../log.ts";
@@ -364,7 +364,7 @@ export class GossipProtocol {
     const now = this.#clock.now();
     const link = this.#link(peer.nodeId);
     link.received++;
-    const key = bytesKey(envelope.id);
+    const key = idKey(envelope.id);
     // Any copy of an asked-for message keeps its promises, even one dropped below for this node's reasons.
     this.#announcements.kept(key);
     if (!link.bucket.take(now)) {
