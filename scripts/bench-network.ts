@@ -363,6 +363,27 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncIterable<string>
   }
 }
 
+/**
+ * The lines of this process's stdin, read straight into one buffer: through a stream pipeline (a
+ * TextDecoderStream and its reader's promises) each command line cost the child several times as much CPU
+ * (BENCHMARKS.md, "Loopback CPU per node"), the harness's cost, yet counted in the node's CPU figure.
+ */
+async function* stdinLines(): AsyncIterable<string> {
+  const buffer = new Uint8Array(64 * 1024);
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for (;;) {
+    const read = await Deno.stdin.read(buffer);
+    if (read === null) return;
+    buffered += decoder.decode(buffer.subarray(0, read), { stream: true });
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+}
+
 /** The child side of --procs: one node, commands on stdin, replies and delivery reports on stdout. */
 async function runChild(index: number, topics: readonly string[]) {
   const local = new LocalNode(index, topics);
@@ -382,7 +403,7 @@ async function runChild(index: number, topics: readonly string[]) {
   const reportMs = Number(args["report-ms"]);
   local.onDelivery = () => reportTimer ??= setTimeout(report, reportMs);
   try {
-    for await (const line of lines(Deno.stdin.readable)) {
+    for await (const line of stdinLines()) {
       const request = JSON.parse(line);
       switch (request.op) {
         case "start":

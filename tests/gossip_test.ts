@@ -52,8 +52,12 @@ class FakePeer {
   }
 }
 
-function setup(count: number, config: Partial<GossipConfig> = {}, verifier?: SignatureVerifier) {
-  const clock = new ManualClock(T0);
+function setup(
+  count: number,
+  config: Partial<GossipConfig> = {},
+  verifier?: SignatureVerifier,
+  clock = new ManualClock(T0),
+) {
   const storage = new MemoryStorage({ clock, pruneIntervalMs: 0 });
   const identity = Identity.generate();
   const trust = new TrustManager({ storage, clock });
@@ -491,6 +495,65 @@ Deno.test("in a small overlay, a short queue of ids waits for the next message p
     assert.equal(large.peers.filter((p) => digestsTo(p).length > 0).length, 7, "the seven lazy peers heard");
   } finally {
     large.gossip.stop();
+  }
+});
+
+/** A manual clock that counts the timers it fires: each is a wake of the node on a real clock. */
+class WakeCountingClock extends ManualClock {
+  fired = 0;
+  override setTimeout(fn: () => void, ms: number) {
+    return super.setTimeout(() => {
+      this.fired++;
+      fn();
+    }, ms);
+  }
+}
+
+Deno.test("a small overlay's held queue of ids wakes no announcement round before it is due, however many ids join it", () => {
+  const clock = new WakeCountingClock(T0);
+  const { peers: [pruner, source], gossip } = setup(2, { fanout: 2 }, undefined, clock);
+  gossip.start(); // the first repair round is an interval away, after the hold
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    gossip.receive(source, first);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const queued = [];
+    for (let i = 0; i < 5; i++) {
+      const message = app(origin, `queued ${i}`);
+      queued.push(toHex(message.id));
+      gossip.receive(source, message); // its id joins the pruner's held queue
+      clock.advance(100);
+    }
+    clock.advance(HOLD_MS - 5 * 100 - 1);
+    assert.equal(clock.fired, 0, "no round woke while the queue was held");
+    assert.equal(digestsTo(pruner).length, 0);
+    clock.advance(1);
+    assert.equal(clock.fired, 1, "one wake, when the queue was due");
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [queued]);
+  } finally {
+    gossip.stop();
+  }
+});
+
+Deno.test("a queue held while the overlay was small goes at the next announcement round once a new link makes it large", () => {
+  const { peers, gossip, clock } = setup(2, { fanout: 2 });
+  const [pruner, source] = peers;
+  gossip.start();
+  try {
+    const origin = Identity.generate();
+    const first = app(origin, "1");
+    gossip.receive(source, first);
+    gossip.receive(pruner, linkFrom(pruner, { have: [first.id], want: [], prune: true }));
+    const queued = app(origin, "2");
+    gossip.receive(source, queued); // held: the overlay has 2 links, no more than fanout
+    const third = new FakePeer();
+    peers.push(third);
+    gossip.peerConnected(third); // 3 links: each round now chooses whom to tell, and holds nothing
+    clock.advance(gossip.config.lazyIntervalMs);
+    assert.deepEqual(digestsTo(pruner).map((d) => ids(d.have)), [[toHex(queued.id)]]);
+  } finally {
+    gossip.stop();
   }
 });
 

@@ -131,7 +131,19 @@ export class GossipAnnouncements {
     if (link.pendingHave.length === 0) link.pendingSince = this.#parts.clock.now();
     link.pendingHave.push(key);
     if (link.pendingHave.length >= MAX_DIGEST_IDS) this.#parts.out.flushAnnouncements(peer, link);
-    this.scheduleLazy();
+    // A queue a small overlay holds is not due at the next round: waking for it then would find it held, and
+    // each new id would bring that wake forward again (one wake per lazyIntervalMs while messages flow).
+    const heldUntil = this.#parts.out.heldUntil(link);
+    const { clock, config } = this.#parts;
+    this.scheduleLazy(heldUntil === undefined ? undefined : Math.max(config.lazyIntervalMs, heldUntil - clock.now()));
+  }
+
+  /**
+   * A link opened: the overlay may no longer be small, so queues it held are due at the next round, as
+   * the round would have sent them had it woken for them.
+   */
+  linkOpened(): void {
+    for (const link of this.#parts.links.values()) if (link.pendingHave.length > 0) return this.scheduleLazy();
   }
 
   /**

@@ -231,6 +231,15 @@ export class GossipOutbox {
     return undefined;
   }
 
+  /**
+   * When `link`'s queue, as it is now, is due to go alone if no push carries it first: a small overlay's short
+   * queue waits until then (#announceSmall). Undefined when the next announcement round would send it.
+   */
+  heldUntil(link: GossipLink): number | undefined {
+    if (!this.#isSmall() || link.pendingHave.length >= ANNOUNCE_HOLD_IDS) return undefined;
+    return link.pendingSince + ANNOUNCE_HOLD_SHARE * this.#config.intervalMs;
+  }
+
   /** Whether the overlay is small: no more links than lazyFanout (each is sent its ids) and fanout. */
   #isSmall(): boolean {
     return this.#links.size <= Math.min(this.#config.lazyFanout, this.#config.fanout);

@@ -255,6 +255,7 @@ export class GossipProtocol {
     const link = this.#link(peer.nodeId, peer.connection.direction === "outbound");
     // A digest holds 256 ids: a peer that needs more gets the next 256 each repair round until it has all.
     link.catchingUp = this.#out.sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
+    this.#announcements.linkOpened();
   }
 
   /**
