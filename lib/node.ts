@@ -228,7 +228,11 @@ export class KithNode {
       ? new NodeDht({ ...base, random: random ?? Math.random, config, peers, transport, trust, storage })
       : undefined;
     // 5. gossip
-    const verifier = layers.verifier = new ParallelVerifier({ threads: config.verifyThreads }, log);
+    const verifier = layers.verifier = new ParallelVerifier(
+      { threads: config.verifyThreads },
+      log,
+      options.checkSignature,
+    );
     const { gossip, topics, finder } = wireGossip({
       ...base,
       config: topicsConfig,

@@ -93,6 +93,11 @@ export interface NodeOptions {
   /** Catch-up settings over {@link DEFAULT_CATCHUP_CONFIG}. Checked by the constructor. */
   catchup?: Partial<CatchupConfig>;
   /**
+   * The check an inline signature verification runs. Default `verifySignature` (lib/ed25519.ts). The simulator
+   * passes one memo shared by its nodes (lib/sim/signature_memo.ts): a check is a pure function of its inputs.
+   */
+  checkSignature?: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+  /**
    * Relaying and hole punching over `DEFAULT_RELAY_CONFIG` (lib/relay/config.ts): `relayService` to serve circuits (a public
    * node), `reserveRelays` to reserve at relays and announce a relayed address (a node behind a NAT). Checked
    * by the constructor.

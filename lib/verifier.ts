@@ -464,6 +464,7 @@ export class ParallelVerifier implements SignatureVerifier {
   closed = false;
   /** Where failures are logged. */
   readonly log: LogSink;
+  readonly #inlineCheck: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
 
   /** Helper threads running now in this process (shared by every verifier). */
   get helperThreads(): number {
@@ -479,7 +480,13 @@ export class ParallelVerifier implements SignatureVerifier {
    * Creates a verifier. Threads start only when a batch first needs one.
    * @throws {RangeError} on a setting out of range
    */
-  constructor(config: Partial<ParallelVerifierConfig> = {}, log: LogSink = defaultLogSink) {
+  constructor(
+    config: Partial<ParallelVerifierConfig> = {},
+    log: LogSink = defaultLogSink,
+    /** The inline check (a simulation shares a memo of answers between its nodes). */
+    inlineCheck: (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean = verifySignature,
+  ) {
+    this.#inlineCheck = inlineCheck;
     const merged = { ...DEFAULT_PARALLEL_VERIFIER_CONFIG, ...config };
     if (!Number.isInteger(merged.threads) || merged.threads < 0 || merged.threads > 64) {
       throw new RangeError(`threads must be an integer in 0..64, got ${merged.threads}`);
@@ -513,14 +520,14 @@ export class ParallelVerifier implements SignatureVerifier {
   check(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array, done: (valid: boolean) => void): void {
     if (this.closed || !this.#threaded) {
       this.stats.inline++;
-      done(verifySignature(signature, message, publicKey));
+      done(this.#inlineCheck(signature, message, publicKey));
       return;
     }
     pool.noteChecks(this.config.minBatch);
     // While the thread keeps up (the common case), the check runs now: no batch, no microtask.
     if (pool.broken || pool.lagMs < this.config.busyLagMs || pool.cpuShare < this.config.busyCpuShare) {
       this.stats.inline++;
-      done(verifySignature(signature, message, publicKey));
+      done(this.#inlineCheck(signature, message, publicKey));
       return;
     }
     // kith's encoding rules here, so the helper's plain node:crypto check accepts exactly what inline would.

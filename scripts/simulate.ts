@@ -5,13 +5,19 @@
  *   deno task sim -- --nodes 1000 --degree 8 --messages 100 [--seed 1] [--loss 0.01] [--ttl 16]
  *                    [--rate 10] [--latency 10-80] [--profile default] [--svg coverage.svg]
  *   deno task sim -- --nodes 1000 --topics 100 [--topics-per-node 3] [--zipf 1] [--outside-publishers 0.1]
- *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]] [--dht]
- *                    [--progress]
+ *                    [--topic-dials 4] [--single-overlay | --compare] [--byzantine 0.33 [--byzantine-silent]
+ *                    [--byzantine-spam-rounds K]] [--dht] [--progress] [--memo-signatures]
  *
  * With --topics, nodes join topics and messages go to them (scripts/sim/topic_workload.ts says how they are
  * drawn, and that each node dials --topic-dials members of each of its topics, as topic discovery is not in
  * the node yet); --single-overlay sends the same messages in the network-wide topic instead, --compare runs
  * both and prints a third line with the per-node cost of the first as a share of the second's.
+ *
+ * --byzantine F makes a share F of the nodes attackers that forward nothing and every 500 virtual ms send each
+ * peer a new valid spam message of their topic (20 copies), a forgery and the adversary harness's bad envelopes;
+ * --byzantine-silent makes them only forward nothing; --byzantine-spam-rounds K sends the valid spam in their
+ * first K rounds only (default: every round), the rest still every round. --memo-signatures shares one memo
+ * of valid signature checks between the nodes (lib/sim/signature_memo.ts): the same result, less CPU.
  *
  * Prints one JSON line: `result` is a pure function of the arguments (the
  * same seed gives byte-identical output); `cost` has wall time, memory and
@@ -26,6 +32,7 @@ import { randomBytes, seededRandom } from "../lib/random.ts";
 import { VirtualClock } from "../lib/sim/clock.ts";
 import { SimNetwork } from "../lib/sim/network.ts";
 import { type SimNode, startSimNode } from "../lib/sim/node.ts";
+import { signatureMemo } from "../lib/sim/signature_memo.ts";
 import {
   compareRuns,
   drawMemberships,
@@ -75,6 +82,18 @@ export interface SimulationOptions {
   /** Byzantine nodes only forward nothing: silent members of every overlay they are in, never cut for bad input. */
   byzantineSilent?: boolean;
   /**
+   * Byzantine nodes send their valid spam message only in their first this many rounds (default: every round).
+   * Forgeries, bad envelopes and lies still go on every link every round, so links are still cut (rightly or
+   * wrongly) as before. Each round's spam is one new valid message every honest member of the attacker's topic
+   * takes, so its deliveries grow as the square of the network: this bounds the simulator's load, not a node's.
+   */
+  byzantineSpamRounds?: number;
+  /**
+   * The nodes share one memo of valid signature checks (lib/sim/signature_memo.ts): the same result, each
+   * repeated check answered from memory, so a large run costs the process less CPU. Default off.
+   */
+  memoSignatures?: boolean;
+  /**
    * Print a line to stderr after set-up and every virtual second of the run (its clock, events, memory, links
    * cut, messages the honest nodes keep), for long runs. Changes nothing in the result.
    */
@@ -123,6 +142,11 @@ export interface SimulationResult {
   topics?: TopicRunResult;
   /** With a topic workload: the topic overlays at the end, and what finding their peers cost. */
   topic_discovery?: TopicDiscoveryResult;
+  /**
+   * With a topic workload and attackers that send: the attackers' valid spam delivered to honest subscribers,
+   * in all and by the attack round it was made in (the first round is 0).
+   */
+  malicious_spam?: { deliveries: number; by_round: number[] };
 }
 
 const round = (x: number, d = 2) => Number(x.toFixed(d));
@@ -160,6 +184,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     // Gossip alone unless --dht, as in the figures so far: the DHT has its own simulator (lib/sim/dht.ts).
     dhtEnabled: options.dht ?? false,
   };
+  const memo = options.memoSignatures ? signatureMemo() : undefined;
+  const extra = memo ? { checkSignature: memo.check } : {};
   const nodes: SimNode[] = [];
   const byzantine = new Set<number>();
   while (byzantine.size < Math.floor((options.byzantine ?? 0) * options.nodes)) {
@@ -181,6 +207,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const hopsBySeq: number[][] = workload ? Array.from({ length: options.messages }, () => []) : [];
   let nonMemberDelivered = 0;
   const MESSAGE_BYTES = 256;
+  const [SPAM_BYTES, BYZANTINE_ROUND_MS] = [8, 500];
+  const spamByRound: number[] = [];
   const seqOf = (data: Uint8Array) =>
     data.length === MESSAGE_BYTES ? new DataView(data.buffer, data.byteOffset).getUint32(0) : -1;
   const handlers = (node: SimNode, i: number) =>
@@ -194,9 +222,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     });
   // The topic workload's nodes join their topics through the node's API and count what their subscriptions get.
   const joinTopics = (node: SimNode, i: number) => {
-    const deliver = (data: Uint8Array) => {
+    const deliver = (data: Uint8Array, timestamp: number) => {
       const seq = seqOf(data);
-      if (seq < 0 || seq >= plan.length) return; // an attacker's message
+      if (seq < 0 || seq >= plan.length) {
+        // An attacker's message: its spam (8 bytes, made at the start of its round) is counted by round.
+        if (data.length === SPAM_BYTES) {
+          const round = Math.round((timestamp - attackStart) / BYZANTINE_ROUND_MS);
+          spamByRound[round] = (spamByRound[round] ?? 0) + 1;
+        }
+        return;
+      }
       if (!memberSets[i].has(plan[seq].topic)) nonMemberDelivered++;
       else if (!firstAt[seq].has(i)) firstAt[seq].set(i, clock.now());
     };
@@ -208,35 +243,43 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       }
     };
     if (!scoped) {
-      node.node.subscribe(undefined, (message) => deliver(message.data));
+      node.node.subscribe(undefined, (message) => deliver(message.data, message.timestamp));
       node.gossip.registerHandler(MessageType.CUSTOM_DATA, hop);
       return;
     }
     for (const rank of memberships[i]) {
-      node.node.subscribe(topicName(rank), (message) => deliver(message.data));
+      node.node.subscribe(topicName(rank), (message) => deliver(message.data, message.timestamp));
       node.node.components.topics.gossipOf(topicName(rank))!.registerHandler(MessageType.CUSTOM_DATA, hop);
     }
   };
   for (let i = 0; i < options.nodes; i++) {
-    const node = await startSimNode(network, i, random, config, options.profile, options.gossip);
+    const node = await startSimNode(network, i, random, config, options.profile, options.gossip, undefined, {}, extra);
     if (!workload) handlers(node, i);
     nodes.push(node);
     indexById.set(node.identity.nodeId, i);
     if (byzantine.has(i)) {
       node.peers.onEnvelope = () => {}; // forwards nothing, delivers nothing
+      let rounds = 0;
       const misbehave = () => {
         const now = clock.now();
+        const spams = rounds++ < (options.byzantineSpamRounds ?? Infinity);
         // With topics, the spam is of a topic the attacker is in, so its members take it and relay it.
         const spamTopic = scoped ? topicName(memberships[i][0]) : "spam";
         // One spam message a round, sent 20 times on every link: signing is deterministic, so 20 signings of it
         // gave these same bytes, at the cost of 20 signatures and buffers per link.
-        const spamBytes = network.codec.encode(
-          createMessage(node.identity, MessageType.CUSTOM_DATA, { topic: spamTopic, data: new Uint8Array(8) }, {
-            timestamp: now,
-          }),
+        const spamBytes = spams && network.codec.encode(
+          createMessage(
+            node.identity,
+            MessageType.CUSTOM_DATA,
+            { topic: spamTopic, data: new Uint8Array(SPAM_BYTES) },
+            {
+              timestamp: now,
+            },
+          ),
         );
         for (const connection of node.transport.connections()) {
           const spam = () => {
+            if (!spamBytes) return;
             for (let s = 0; s < 20; s++) connection.sendEncoded(spamBytes);
           };
           // With topics, the spam and a forgery in the attacker's topic go first, so peers outside the topic see
@@ -252,7 +295,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
           for (const bytes of byzantineEnvelopes(node.identity, random, undefined, now)) connection.sendEncoded(bytes);
           if (!scoped) spam();
         }
-        clock.setTimeout(misbehave, 500);
+        clock.setTimeout(misbehave, BYZANTINE_ROUND_MS);
       };
       clock.setTimeout(() => {
         attackStart = clock.now();
@@ -377,11 +420,21 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         for (const index of victims) {
           const old = nodes[index];
           // The node is up once its start settles (at the end of this 10 ms step).
-          void startSimNode(network, index, random, config, options.profile, options.gossip, {
-            identity: old.identity,
-            storage: old.storage,
-            topicLog: old.topicLog,
-          }).then((node) => {
+          void startSimNode(
+            network,
+            index,
+            random,
+            config,
+            options.profile,
+            options.gossip,
+            {
+              identity: old.identity,
+              storage: old.storage,
+              topicLog: old.topicLog,
+            },
+            {},
+            extra,
+          ).then((node) => {
             handlers(node, index);
             nodes[index] = node;
             down.delete(index);
@@ -555,6 +608,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       routing: honest.map((i) => nodes[i].node.stats().topics),
     });
     result.topic_discovery = topicDiscovery(nodes, members, (i) => byzantine.has(i), network.bytesSent);
+    if (byzantine.size > 0 && !options.byzantineSilent) {
+      const byRound = Array.from(spamByRound, (n) => n ?? 0);
+      result.malicious_spam = { deliveries: byRound.reduce((a, b) => a + b, 0), by_round: byRound };
+    }
   }
   // A node's stop waits for its dials in flight (attackers below their peer count keep dialing), which end on
   // the virtual clock: it runs on while they stop, or the run would wait for a clock nothing advances.
@@ -613,7 +670,9 @@ if (import.meta.main) {
       churn: { type: "string", default: "0" },
       byzantine: { type: "string", default: "0" },
       "byzantine-silent": { type: "boolean", default: false },
+      "byzantine-spam-rounds": { type: "string" },
       progress: { type: "boolean", default: false },
+      "memo-signatures": { type: "boolean", default: false },
       svg: { type: "string" },
       bandwidth: { type: "string", default: "0" },
       "processing-ms": { type: "string", default: "0" },
@@ -646,7 +705,11 @@ if (import.meta.main) {
     churn: Number(args.churn),
     byzantine: Number(args.byzantine),
     byzantineSilent: args["byzantine-silent"] ?? false,
+    byzantineSpamRounds: args["byzantine-spam-rounds"] !== undefined
+      ? Number(args["byzantine-spam-rounds"])
+      : undefined,
     progress: args.progress ?? false,
+    memoSignatures: args["memo-signatures"] ?? false,
     bandwidthBytesPerSecond: Number(args.bandwidth),
     processingMs: Number(args["processing-ms"]),
     partitionAtMs: args["partition-at"] !== undefined ? Number(args["partition-at"]) : undefined,
@@ -674,6 +737,11 @@ if (import.meta.main) {
       "simulate: check --topics (1..10000), --topics-per-node (1..min(64, topics)), --zipf (>= 0), " +
         "--outside-publishers (0..1), --topic-dials (>= 0); topics run without --churn or --partition-at",
     );
+    Deno.exit(2);
+  }
+  const spamRounds = options.byzantineSpamRounds;
+  if (spamRounds !== undefined && !(Number.isInteger(spamRounds) && spamRounds >= 0)) {
+    console.error("simulate: --byzantine-spam-rounds is a count of rounds (an integer >= 0)");
     Deno.exit(2);
   }
   if (args.compare && !topics) {

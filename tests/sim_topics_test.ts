@@ -56,3 +56,24 @@ Deno.test("simulated topics with a third of the nodes Byzantine: the result is a
   assert.equal(result.honest_peers_disconnected, 0);
   assert.ok(result.malicious_links_cut.count > 0, "the attackers' links were cut");
 });
+
+Deno.test("simulated attackers with --byzantine-spam-rounds 1 send valid spam in their first round only, and are still cut", async () => {
+  const options = { ...base, nodes: 120, messages: 12, byzantine: 0.33 };
+  const unbounded = await simulate(options);
+  const once = await simulate({ ...options, byzantineSpamRounds: 1 });
+  const later = (result: typeof once) => result.malicious_spam!.by_round.slice(1).reduce((a, b) => a + b, 0);
+  assert.ok(unbounded.malicious_spam!.by_round[0] > 0, JSON.stringify(unbounded.malicious_spam));
+  assert.ok(later(unbounded) > 0, "by default attackers send a new spam message every round");
+  assert.ok(once.malicious_spam!.by_round[0] > 0, JSON.stringify(once.malicious_spam));
+  assert.equal(later(once), 0, JSON.stringify(once.malicious_spam));
+  // Forgeries and lies still go out every round: links are still cut, honest ones never.
+  assert.ok(once.malicious_links_cut.count > 0);
+  assert.equal(once.honest_peers_disconnected, 0);
+  assert.ok(once.delivery_ratio >= 0.99, `honest delivery ${once.delivery_ratio}`);
+});
+
+Deno.test("simulated nodes sharing a memo of valid signature checks give the same result, byte for byte", async () => {
+  const options = { ...base, nodes: 90, messages: 12, byzantine: 0.33 };
+  const plain = JSON.stringify(await simulate(options));
+  assert.equal(JSON.stringify(await simulate({ ...options, memoSignatures: true })), plain);
+});

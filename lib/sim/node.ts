@@ -65,7 +65,7 @@ export async function startSimNode(
   gossipOverrides: Partial<GossipConfig> = {},
   restart?: { identity: Identity; storage: MemoryStorage; topicLog?: MemoryTopicLog },
   direct: Partial<DirectConfig> = {},
-  extra: Pick<NodeOptions, "catchup"> = {},
+  extra: Pick<NodeOptions, "catchup" | "checkSignature"> = {},
   transportOptions: Pick<SimTransportOptions, "acceptsInbound"> = {},
 ): Promise<SimNode> {
   const clock = network.clock;
