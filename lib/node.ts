@@ -438,7 +438,7 @@ export class KithNode {
    * @param protocol 1..64 bytes of `[A-Za-z0-9._/-]`, e.g. `"echo/1"`
    * @param data bytes, or a string sent as UTF-8
    * @throws {DirectError} `UNKNOWN_PROTOCOL`, `REFUSED` (handler failed or peer busy: see `status`),
-   * `TOO_LARGE`, `TOO_MANY_REQUESTS`, `PEER_DISCONNECTED`, `NOT_A_PEER`, `PEER_UNSUPPORTED`, `BAD_PROTOCOL`,
+   * `TOO_LARGE`, `TOO_MANY_REQUESTS`, `PEER_DISCONNECTED`, `LINK_REPLACED` (the peer stayed: retry), `NOT_A_PEER`, `PEER_UNSUPPORTED`, `BAD_PROTOCOL`,
    * `RATE_LIMITED`, `QUEUE_FULL`, `NOT_RUNNING`
    * @throws {WaitTimeoutError} after `options.timeout` ms (default `requestTimeoutMs`)
    * @throws {AbortedError} when `options.signal` aborts

@@ -151,6 +151,7 @@ export function routePeers(peers: PeerManager, to: PeerRoutes): void {
     // Sessions and fetches over the old link are void (a lost link is no fault: nothing unserved is charged);
     // they start again once its topic set comes over the new link.
     catchup.peerDisconnected(peer.nodeId);
+    direct.peerReplaced(peer); // requests over the old link fail at once (LINK_REPLACED), its handlers abort
     dht?.peerReplaced(peer.connection); // queries in flight go again over the new link
     nat.peerConnected(peer); // where the new link is seen from
     log("debug", "peer link replaced", {

@@ -27,6 +27,12 @@ export type DirectErrorCode =
   | "REFUSED"
   /** The peer disconnected before the response came. */
   | "PEER_DISCONNECTED"
+  /**
+   * The link the request went over was replaced by a newer one to the same peer (two nodes dialed each other
+   * at once) before the response came. The peer is still connected: retry at once if the protocol allows it
+   * (the peer may or may not have served the request).
+   */
+  | "LINK_REPLACED"
   /** The node is not running (or stopped while the request was in flight). */
   | "NOT_RUNNING";
 

@@ -103,6 +103,11 @@ export class DirectChannel {
     this.#link.forget(nodeId);
   }
 
+  /** A newer link to `peer` replaced its old one: see {@link Requests.linkReplaced} (its rates stand: it stayed). */
+  peerReplaced(peer: ActivePeer): void {
+    this.requests.linkReplaced(peer);
+  }
+
   /** The node stops: requests in flight fail, handlers are aborted, streams end. */
   stop(): void {
     this.#stopped = true;

@@ -51,7 +51,15 @@ export interface RequestStats {
 
 interface Pending {
   protocol: string;
+  /** The link the REQUEST went over: its answer can only come back on it. */
+  connection: ActivePeer["connection"];
   finish: (error: Error | undefined, data?: Uint8Array) => void;
+}
+
+/** A request being served, and the link it came on (its answer can only go back on it). */
+interface Served {
+  controller: AbortController;
+  connection: ActivePeer["connection"];
 }
 
 const EMPTY = new Uint8Array(0);
@@ -87,7 +95,7 @@ export class Requests {
   readonly #log: LogSink;
   readonly #handlers: ReadonlyMap<string, RequestHandler>;
   readonly #pending = new Map<string, Map<number, Pending>>();
-  readonly #served = new Map<string, Map<number, AbortController>>();
+  readonly #served = new Map<string, Map<number, Served>>();
   /** RESPONSEs each peer may send outside its rate: one per request this node sent it, bounded. */
   readonly #responseCredits = new Map<string, number>();
   #nextId = 0;
@@ -117,6 +125,7 @@ export class Requests {
     const timeout = options.timeout ?? this.#config.requestTimeoutMs;
     let pending: Map<number, Pending>;
     let requestId: number;
+    let connection: ActivePeer["connection"];
     try {
       if (this.#stopped) throw new DirectError("NOT_RUNNING", `${what}: the node is not running`);
       if (!isProtocolName(protocol)) {
@@ -141,6 +150,7 @@ export class Requests {
       this.#link.takeSendToken(peer);
       requestId = this.#allocateId(pending);
       this.#link.send(peer, MessageType.REQUEST, { requestId, protocol, data });
+      connection = peer.connection;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -158,7 +168,7 @@ export class Requests {
         else resolve(bytes!);
       };
       const timer = this.#clock.setTimeout(() => finish(new WaitTimeoutError(what, timeout)), timeout);
-      pending.set(requestId, { protocol, finish });
+      pending.set(requestId, { protocol, connection, finish });
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -199,12 +209,13 @@ export class Requests {
   /** A verified REQUEST from `peer`: refused at once when over a bound, else passed to its handler. */
   onRequest(peer: ActivePeer, message: Message<typeof MessageType.REQUEST>): void {
     const { requestId, protocol, data } = message.payload;
-    const served = this.#served.get(peer.nodeId) ?? new Map<number, AbortController>();
+    const served = this.#served.get(peer.nodeId) ?? new Map<number, Served>();
     const refuse = (status: number, detail: string) => {
       this.stats.refused++;
       this.#reply(peer, requestId, status, EMPTY, detail);
     };
-    if (this.#stopped) return;
+    // Read off a link already closed (replaced by a newer one): no answer could go back on it.
+    if (this.#stopped || !peer.connection.isOpen) return;
     if (served.has(requestId)) return refuse(ResponseStatus.DUPLICATE_ID, `request ${requestId} is in flight`);
     if (served.size >= this.#config.maxServedRequestsPerPeer) {
       return refuse(ResponseStatus.BUSY, `${served.size} of your requests in flight here already`);
@@ -218,7 +229,7 @@ export class Requests {
       return refuse(ResponseStatus.BUSY, `${this.#running} handlers running here already`);
     }
     const controller = new AbortController();
-    served.set(requestId, controller);
+    served.set(requestId, { controller, connection: peer.connection });
     this.#served.set(peer.nodeId, served);
     let done = false;
     const settle = (status: number, bytes: Uint8Array, detail: string) => {
@@ -267,8 +278,32 @@ export class Requests {
         new DirectError("PEER_DISCONNECTED", `request ${entry.protocol}: ${nodeId.slice(0, 16)} disconnected`),
       );
     }
-    for (const controller of [...(this.#served.get(nodeId)?.values() ?? [])]) {
+    for (const { controller } of [...(this.#served.get(nodeId)?.values() ?? [])]) {
       controller.abort(new DirectError("PEER_DISCONNECTED", "the requester disconnected"));
+    }
+  }
+
+  /**
+   * A newer link to `peer` replaced the one (or ones) its requests went over; the peer stays connected. Nothing
+   * sent on a closed link can be answered: this node's requests over it fail at once with `LINK_REPLACED`
+   * (not sent again: the peer may already have served one, and a handler need not be idempotent; the caller
+   * can retry at once over the new link), and the handlers serving the peer's requests from it are aborted,
+   * since their answers could not reach it. Requests over the new link are left alone.
+   */
+  linkReplaced(peer: ActivePeer): void {
+    const { nodeId, connection } = peer;
+    for (const entry of [...(this.#pending.get(nodeId)?.values() ?? [])]) {
+      if (entry.connection === connection) continue;
+      entry.finish(
+        new DirectError(
+          "LINK_REPLACED",
+          `request ${entry.protocol}: the link to ${nodeId.slice(0, 16)} was replaced before the response came`,
+        ),
+      );
+    }
+    for (const served of [...(this.#served.get(nodeId)?.values() ?? [])]) {
+      if (served.connection === connection) continue;
+      served.controller.abort(new DirectError("LINK_REPLACED", "the requester's link was replaced"));
     }
   }
 
@@ -281,7 +316,7 @@ export class Requests {
       }
     }
     for (const served of [...this.#served.values()]) {
-      for (const controller of [...served.values()]) {
+      for (const { controller } of [...served.values()]) {
         controller.abort(new DirectError("NOT_RUNNING", "the node stopped"));
       }
     }

@@ -259,6 +259,22 @@ export class GossipProtocol {
   }
 
   /**
+   * Tells gossip a newer link to a connected peer replaced its old one: the peer stayed, so its place stands
+   * (eager or lazy, its prunes and per-origin tree places both ways, its counters; the far end keeps its own
+   * the same way), rather than being lost to a lazy peer promoted as for a peer that left. What went over the
+   * old link may be lost: what the peer was known to have, what it announced and promised are forgotten, and it
+   * gets a digest over the new link, as on a first one. A peer with no link here gets one ({@link peerConnected}).
+   */
+  peerReplaced(peer: { readonly nodeId: string; readonly connection: Connection }): void {
+    const link = this.#links.get(peer.nodeId);
+    if (!link) return this.peerConnected(peer);
+    this.#store.forgetKnown(peer.nodeId, link.slot);
+    this.#missing.forgetAnnouncer(peer.nodeId);
+    this.#announcements.forget(peer.nodeId);
+    link.catchingUp = this.#out.sendDigest(peer, [...this.#store.entries()]) === MAX_DIGEST_IDS;
+  }
+
+  /**
    * Costs a peer trust, and its eager link: full copies go to a peer that has not misbehaved instead
    * (the most trusted lazy one), so an attacker that grabbed one of a node's first links stops
    * swallowing its messages long before it is disconnected.

@@ -140,13 +140,18 @@ export class MessageStore {
    * arrived, and it may come back without it), and frees its slot for the next peer.
    */
   forgetPeer(nodeId: string, slot: number): void {
+    this.forgetKnown(nodeId, slot);
+    // Cleared from every kept message, so the next peer to take the slot starts knowing nothing.
+    if (slot >= 0) this.#freeSlots.push(slot);
+  }
+
+  /** Forgets what a peer was known to have, keeping its slot (its link was replaced: it stayed). */
+  forgetKnown(nodeId: string, slot: number): void {
     const keep = slot >= 0 ? ~(1 << slot) : -1;
     for (const stored of this.#messages.values()) {
       stored.knownMask &= keep;
       if (stored.knownOthers !== undefined) removeFrom(stored.knownOthers, nodeId);
     }
-    // Cleared from every kept message above, so the next peer to take the slot starts knowing nothing.
-    if (slot >= 0) this.#freeSlots.push(slot);
   }
 
   /**

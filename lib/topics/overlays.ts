@@ -252,20 +252,24 @@ export class TopicOverlays {
   }
 
   /**
-   * A newer link to a connected peer took its old link's place: what went over the old one may be lost, so to
-   * each overlay it is a link lost and a new one (the new link gets a digest, and its place in the topics'
-   * views), and it is sent this node's whole set again. What it said it is in stands until its own whole set
+   * A newer link to a connected peer took its old link's place: what went over the old one may be lost, so each
+   * overlay it is a member of moves it to the new link, which gets a digest, its gossip role kept (eager or lazy,
+   * per-origin trees: `GossipProtocol.peerReplaced`), and it is sent this node's whole set again. What it said it is in stands until its own whole set
    * comes over the new link (free, as on a first link); a new link that no longer scopes topics forgets it.
    */
   peerReplaced(peer: TopicPeer): void {
     const { global, scopesTopics } = this.#options;
-    global.peerDisconnected(peer.nodeId);
-    global.peerConnected(peer);
+    // It keeps its place in each overlay's gossip (eager or lazy, its per-origin trees): it never left.
+    global.peerReplaced(peer);
     const scopes = scopesTopics(peer);
     for (const overlay of this.#overlays.values()) {
       const member = overlay.view.delete(peer.nodeId);
-      if (member || overlay.gossip.peerStats(peer.nodeId) !== undefined) overlay.gossip.peerDisconnected(peer.nodeId);
-      if (member && scopes) this.#addMember(overlay, peer);
+      if (member && scopes) {
+        overlay.view.add(peer);
+        overlay.gossip.peerReplaced(peer);
+      } else if (member || overlay.gossip.peerStats(peer.nodeId) !== undefined) {
+        overlay.gossip.peerDisconnected(peer.nodeId);
+      }
     }
     if (!scopes) {
       this.membership.forget(peer.nodeId);
